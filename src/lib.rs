@@ -1,0 +1,5 @@
+//! kdviz: fit a student to a teacher under any knowledge-distillation divergence and watch it converge.
+//!
+//! Layers (imports point downward): `cli` → `toy` → `math`.
+
+pub mod math;

@@ -1,0 +1,149 @@
+//! Divergences between a teacher p and a student q = softmax(z): value and gradient w.r.t. z, in f64.
+//!
+//! No I/O and no UI. Every caller (fit loop, CLI, GUI, GPU reference, tests) goes through
+//! [`value_and_grad`] or [`evaluate`].
+
+pub mod ab;
+pub mod akl;
+pub mod amid;
+pub mod dist;
+pub mod divergence;
+pub mod hinton;
+pub mod jsd;
+pub mod kl;
+pub mod logspace;
+pub mod skew;
+pub mod spec;
+pub mod taid;
+pub mod tvd;
+
+pub use dist::{DistError, LogDist};
+pub use divergence::{AmidDiv, AmidOrder, Divergence, FAMILIES, Family, TaidSchedule};
+pub use spec::SpecError;
+
+/// Reusable scratch space so that the fit loop allocates nothing per step.
+#[derive(Default)]
+pub struct Workspace {
+    buf: [Vec<f64>; 4],
+    amid: amid::AmidScratch,
+    /// AKL's head mask depends on the teacher only: cache the sort for the last teacher seen.
+    order_of: Vec<f64>,
+    order: Vec<usize>,
+    mask: Vec<bool>,
+    mask_mu: f64,
+}
+
+impl Workspace {
+    fn resize(&mut self, n: usize) {
+        for b in &mut self.buf {
+            b.resize(n, 0.0);
+        }
+    }
+
+    /// The AKL head mask of `p` for `mu`, recomputed only when the teacher or μ changes.
+    pub fn head_mask(&mut self, p: &[f64], mu: f64) -> &[bool] {
+        if self.order_of != p {
+            self.order_of.clear();
+            self.order_of.extend_from_slice(p);
+            self.order = akl::descending_order(p);
+            self.mask.clear();
+        }
+        if self.mask.len() != p.len() || self.mask_mu != mu {
+            akl::head_mask_from_order(p, &self.order, mu, &mut self.mask);
+            self.mask_mu = mu;
+        }
+        &self.mask
+    }
+}
+
+/// Checks what the spec string cannot: parameters that depend on the number of classes.
+pub fn check_classes(div: &Divergence, n_classes: usize) -> Result<(), String> {
+    if let Divergence::Hinton { label, .. } = div
+        && *label >= n_classes
+    {
+        return Err(format!(
+            "hinton: label={label} is not a class; expected an index below {n_classes}"
+        ));
+    }
+    Ok(())
+}
+
+/// Value of `div` between teacher and student, gradient w.r.t. the student logits written to `grad`.
+///
+/// Returns `+inf` when the divergence is infinite (a teacher with exact zeros under RKL, for
+/// example); `grad` is then unspecified. Never returns NaN for valid inputs.
+pub fn value_and_grad(
+    div: &Divergence,
+    teacher: &LogDist,
+    student: &LogDist,
+    grad: &mut [f64],
+    ws: &mut Workspace,
+) -> f64 {
+    let (lp, p) = (&teacher.logp[..], &teacher.p[..]);
+    let (lq, q) = (&student.logp[..], &student.p[..]);
+    let n = p.len();
+    debug_assert_eq!(n, q.len());
+    debug_assert_eq!(n, grad.len());
+    ws.resize(n);
+    match *div {
+        Divergence::Fkl => kl::fkl(lp, p, lq, q, grad),
+        Divergence::Rkl => kl::rkl(lp, lq, q, grad),
+        Divergence::Akl { mu } => {
+            let head = ws.head_mask(p, mu);
+            akl::akl(head, lp, p, lq, q, grad)
+        }
+        Divergence::Jsd { beta, norm } => jsd::jsd(beta, norm, lp, p, lq, q, grad, &mut ws.buf[0]),
+        Divergence::Tvd => tvd::tvd(p, q, grad),
+        Divergence::Skl { alpha } => skew::skl(alpha, lp, p, lq, q, grad),
+        Divergence::Srkl { alpha, detach } => skew::srkl(alpha, detach, lp, lq, q, grad),
+        Divergence::Ab { alpha, beta } => ab::ab(alpha, beta, lp, lq, q, grad),
+        Divergence::Alpha { alpha } => ab::ab(alpha, 1.0 - alpha, lp, lq, q, grad),
+        Divergence::Taid { t, .. } => {
+            let [lpt, pt, ..] = &mut ws.buf;
+            taid::taid(t, lp, lq, q, grad, lpt, pt)
+        }
+        Divergence::Amid {
+            alpha,
+            lambda,
+            div,
+            order,
+        } => amid::amid(alpha, lambda, div, order, lp, p, lq, q, grad, &mut ws.amid),
+        Divergence::Hinton {
+            temperature,
+            a,
+            label,
+        } => {
+            let [b0, b1, b2, b3] = &mut ws.buf;
+            hinton::hinton(temperature, a, label, lp, lq, q, grad, [b0, b1, b2, b3])
+        }
+    }
+}
+
+/// The result of one evaluation: `grad` is `None` when the value is infinite.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Evaluation {
+    pub value: f64,
+    pub grad: Option<Vec<f64>>,
+}
+
+/// One-shot evaluation from a teacher distribution and student logits (validated).
+pub fn evaluate(
+    div: &Divergence,
+    teacher: &LogDist,
+    student_logits: &[f64],
+) -> Result<Evaluation, String> {
+    if teacher.len() != student_logits.len() {
+        return Err(format!(
+            "the teacher has {} classes and the student {}; expected the same number",
+            teacher.len(),
+            student_logits.len()
+        ));
+    }
+    check_classes(div, teacher.len())?;
+    let student =
+        LogDist::from_logits(student_logits, false).map_err(|e| format!("student logits: {e}"))?;
+    let mut grad = vec![0.0; teacher.len()];
+    let value = value_and_grad(div, teacher, &student, &mut grad, &mut Workspace::default());
+    let grad = value.is_finite().then_some(grad);
+    Ok(Evaluation { value, grad })
+}

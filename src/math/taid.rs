@@ -1,0 +1,34 @@
+//! TAID at a fixed interpolation t (the schedule of t is run by the fit loop).
+
+use super::kl::kl;
+use super::logspace::log_softmax_inplace;
+
+/// `KL(p_t‖q)` with `p_t = softmax(t log p + (1−t) stopgrad(log q))`; gradient `q − p_t`.
+/// `lpt` and `pt` receive `log p_t` and `p_t`.
+pub fn taid(
+    t: f64,
+    lp: &[f64],
+    lq: &[f64],
+    q: &[f64],
+    grad: &mut [f64],
+    lpt: &mut [f64],
+    pt: &mut [f64],
+) -> f64 {
+    interpolate(t, lp, lq, lpt, pt);
+    for k in 0..q.len() {
+        grad[k] = q[k] - pt[k];
+    }
+    kl(lpt, pt, lq)
+}
+
+/// Fills `log p_t` and `p_t` (TAID's intermediate teacher). t = 0 is the student itself.
+pub fn interpolate(t: f64, lp: &[f64], lq: &[f64], lpt: &mut [f64], pt: &mut [f64]) {
+    if t == 0.0 {
+        lpt.copy_from_slice(lq);
+    } else {
+        for k in 0..lq.len() {
+            lpt[k] = t * lp[k] + (1.0 - t) * lq[k];
+        }
+    }
+    log_softmax_inplace(lpt, pt);
+}
