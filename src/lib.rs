@@ -2,4 +2,6 @@
 //!
 //! Layers (imports point downward): `cli` → `toy` → `math`.
 
+pub mod io;
 pub mod math;
+pub mod toy;

@@ -1,0 +1,147 @@
+//! The TOML description of a whole fit, shared by presets, `kdviz fit --config` and the GUI's save/load.
+
+use super::fit::{FitSpec, SnapshotPlan};
+use super::metrics::MetricsSpec;
+use super::optim::OptimizerSpec;
+use super::student::StudentSpec;
+use super::teacher::TeacherSpec;
+use crate::math::Divergence;
+use serde::{Deserialize, Serialize};
+
+/// One fit as written in a `.toml` file. The schema is documented in README.md.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FitConfig {
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    /// Full-batch optimiser steps; epoch 0 is the initial student.
+    pub epochs: usize,
+    /// Divergence spec strings, e.g. `"akl:mu=0.5"`.
+    pub divergences: Vec<String>,
+    /// Epochs at which the student distribution q is kept.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub snapshots: Vec<usize>,
+    /// Multiplies the gradient the optimiser sees (1/V reproduces PyTorch's `batchmean` on one row).
+    #[serde(default = "one")]
+    pub loss_scale: f64,
+    pub teacher: TeacherSpec,
+    pub student: StudentSpec,
+    pub optimizer: OptimizerSpec,
+    #[serde(default)]
+    pub metrics: MetricsSpec,
+}
+
+fn one() -> f64 {
+    1.0
+}
+
+impl FitConfig {
+    /// Parses TOML text; `source` names the file in error messages.
+    pub fn from_toml(text: &str, source: &str) -> Result<Self, String> {
+        toml::from_str(text).map_err(|e| {
+            let msg = e.message().trim_end();
+            match e.span().map(|s| line_of(text, s.start)) {
+                Some(line) => format!("{source} line {line}: {msg}"),
+                None => format!("{source}: {msg}"),
+            }
+        })
+    }
+
+    /// Reads and parses a `.toml` file.
+    pub fn from_file(path: &std::path::Path) -> Result<Self, String> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
+        Self::from_toml(&text, &path.display().to_string())
+    }
+
+    pub fn to_toml(&self) -> String {
+        toml::to_string_pretty(self)
+            .unwrap_or_else(|e| format!("# could not serialise the config: {e}\n"))
+    }
+
+    /// Parses the divergence specs and produces a [`FitSpec`].
+    pub fn to_spec(&self) -> Result<FitSpec, String> {
+        if self.divergences.is_empty() {
+            return Err("divergences is empty; expected at least one divergence spec".into());
+        }
+        let divergences = self
+            .divergences
+            .iter()
+            .map(|s| s.parse::<Divergence>().map_err(|e| e.to_string()))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(FitSpec {
+            teacher: self.teacher.clone(),
+            student: self.student.clone(),
+            optimizer: self.optimizer,
+            epochs: self.epochs,
+            divergences,
+            snapshots: SnapshotPlan {
+                every: false,
+                at: self.snapshots.clone(),
+            },
+            metrics: self.metrics,
+            loss_scale: self.loss_scale,
+        })
+    }
+}
+
+fn line_of(text: &str, offset: usize) -> usize {
+    text[..offset.min(text.len())]
+        .bytes()
+        .filter(|&b| b == b'\n')
+        .count()
+        + 1
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINIMAL: &str = r#"
+epochs = 10
+divergences = ["fkl", "rkl"]
+[teacher]
+kind = "longtail"
+classes = 20
+shape = "zipf"
+exponent = 1.2
+[student]
+kind = "logits"
+init = "zeros"
+[optimizer]
+kind = "adam"
+lr = 0.1
+"#;
+
+    #[test]
+    fn parses_and_round_trips() {
+        let c = FitConfig::from_toml(MINIMAL, "t.toml").unwrap();
+        let again = FitConfig::from_toml(&c.to_toml(), "again").unwrap();
+        assert_eq!(c, again);
+        let r = c.to_spec().unwrap().run().unwrap();
+        assert_eq!(r.runs.len(), 2);
+        assert_eq!(r.runs[0].history.len(), 11);
+    }
+
+    #[test]
+    fn errors_name_the_line_and_field() {
+        let bad = MINIMAL.replace("exponent = 1.2", "exponnent = 1.2");
+        let e = FitConfig::from_toml(&bad, "t.toml").unwrap_err();
+        assert!(e.starts_with("t.toml line "), "{e}");
+        assert!(e.contains("exponnent"), "{e}");
+        let bad = MINIMAL.replace("\"rkl\"", "\"rkll\"");
+        let e = FitConfig::from_toml(&bad, "t.toml")
+            .unwrap()
+            .to_spec()
+            .unwrap_err();
+        assert!(e.contains("unknown divergence \"rkll\""), "{e}");
+        let bad = MINIMAL.replace("kind = \"adam\"", "kind = \"lbfgs\"");
+        assert!(
+            FitConfig::from_toml(&bad, "t.toml")
+                .unwrap_err()
+                .contains("lbfgs")
+        );
+    }
+}

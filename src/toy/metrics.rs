@@ -1,0 +1,136 @@
+//! Per-epoch measurements of how far the student is from the teacher, on the head and on the tail.
+
+use crate::math::akl;
+use serde::{Deserialize, Serialize};
+
+/// Where the head ends and the far tail begins; the TOML `[metrics]` table.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsSpec {
+    /// AKL head: top-1 ∪ {cumulative teacher mass ≤ μ} (independent of any AKL divergence's own μ).
+    pub mu: f64,
+    /// Far tail = teacher classes ranked at or after this rank (descending probability), e.g. 37 for the
+    /// AKL figure-3 teacher. When absent, the lowest-probability classes holding at most
+    /// `far_tail_mass` of the teacher's mass.
+    pub far_tail_rank: Option<usize>,
+    pub far_tail_mass: f64,
+}
+
+impl Default for MetricsSpec {
+    fn default() -> Self {
+        MetricsSpec {
+            mu: 0.5,
+            far_tail_rank: None,
+            far_tail_mass: 0.005,
+        }
+    }
+}
+
+impl MetricsSpec {
+    pub fn check(&self) -> Result<(), String> {
+        if !(0.0..1.0).contains(&self.mu) {
+            return Err(format!(
+                "metrics mu={}; expected a number in [0, 1)",
+                self.mu
+            ));
+        }
+        if !(0.0..=1.0).contains(&self.far_tail_mass) {
+            return Err(format!(
+                "metrics far_tail_mass={}; expected a number in [0, 1]",
+                self.far_tail_mass
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Class masks derived from the teacher once per fit.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Regions {
+    pub head: Vec<bool>,
+    pub far_tail: Vec<bool>,
+    /// Teacher classes in descending order of probability (ties by index).
+    pub order: Vec<usize>,
+}
+
+impl Regions {
+    pub fn new(p: &[f64], spec: &MetricsSpec) -> Self {
+        let order = akl::descending_order(p);
+        let mut head = Vec::new();
+        akl::head_mask_from_order(p, &order, spec.mu, &mut head);
+        let mut far_tail = vec![false; p.len()];
+        match spec.far_tail_rank {
+            Some(rank) => {
+                for &k in order.iter().skip(rank) {
+                    far_tail[k] = true;
+                }
+            }
+            None => {
+                let mut mass = 0.0;
+                for &k in order.iter().rev() {
+                    mass += p[k];
+                    if mass > spec.far_tail_mass || head[k] {
+                        break;
+                    }
+                    far_tail[k] = true;
+                }
+            }
+        }
+        Regions {
+            head,
+            far_tail,
+            order,
+        }
+    }
+
+    /// The rank at which the far tail starts (number of classes before it).
+    pub fn far_tail_start(&self) -> usize {
+        self.far_tail.len() - self.far_tail.iter().filter(|&&f| f).count()
+    }
+}
+
+/// Everything recorded at one epoch (epoch 0 = the initial student).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct EpochRecord {
+    pub epoch: usize,
+    /// The divergence being minimised (true divergence value, not a cross-entropy).
+    pub objective: f64,
+    pub kl_pq: f64,
+    pub kl_qp: f64,
+    pub tvd: f64,
+    /// `Σ_head |p − q|` and `Σ_tail |p − q|` with the AKL mask of [`MetricsSpec::mu`].
+    pub head_gap: f64,
+    pub tail_gap: f64,
+    /// `Σ_far tail |p − q|`.
+    pub far_tail: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mu: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sigma: Option<f64>,
+    /// TAID's interpolation parameter at this epoch.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub t: Option<f64>,
+}
+
+/// KL(p‖q), KL(q‖p), TVD and the gaps, in one pass over the classes.
+pub fn measure(lp: &[f64], p: &[f64], lq: &[f64], q: &[f64], regions: &Regions) -> [f64; 6] {
+    let (mut kl_pq, mut kl_qp, mut l1) = (0.0, 0.0, 0.0);
+    let (mut head, mut tail, mut far) = (0.0, 0.0, 0.0);
+    for k in 0..p.len() {
+        if p[k] > 0.0 {
+            kl_pq += p[k] * (lp[k] - lq[k]);
+        }
+        kl_qp += q[k] * (lq[k] - lp[k]);
+        let e = (p[k] - q[k]).abs();
+        l1 += e;
+        if regions.head[k] {
+            head += e;
+        } else {
+            tail += e;
+        }
+        if regions.far_tail[k] {
+            far += e;
+        }
+    }
+    [kl_pq, kl_qp, 0.5 * l1, head, tail, far]
+}

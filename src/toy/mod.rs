@@ -1,0 +1,16 @@
+//! The toy world: teachers, students, optimisers, the fit loop, metrics, configs and presets.
+
+pub mod config;
+pub mod fit;
+pub mod metrics;
+pub mod optim;
+pub mod preset;
+pub mod student;
+pub mod teacher;
+
+pub use config::FitConfig;
+pub use fit::{FitResult, FitSpec, Prepared, Run, Snapshot, SnapshotPlan};
+pub use metrics::{EpochRecord, MetricsSpec, Regions};
+pub use optim::{Optimizer, OptimizerSpec};
+pub use student::{Init, Student, StudentSpec};
+pub use teacher::{Component, Grid, TailShape, Teacher, TeacherSpec};

@@ -1,0 +1,64 @@
+//! Built-in presets: TOML files in `assets/presets/`, compiled into the binary so they work anywhere.
+
+use super::config::FitConfig;
+
+/// (name, TOML text) of every preset, in listing order.
+pub const PRESETS: &[(&str, &str)] = &[
+    (
+        "akl-fig3-longtail",
+        include_str!("../../assets/presets/akl-fig3-longtail.toml"),
+    ),
+    (
+        "akl-fig2-bimodal",
+        include_str!("../../assets/presets/akl-fig2-bimodal.toml"),
+    ),
+    (
+        "akl-fig2-unimodal",
+        include_str!("../../assets/presets/akl-fig2-unimodal.toml"),
+    ),
+    (
+        "minillm-gmm",
+        include_str!("../../assets/presets/minillm-gmm.toml"),
+    ),
+    (
+        "gmm-rkl-local-minimum",
+        include_str!("../../assets/presets/gmm-rkl-local-minimum.toml"),
+    ),
+    (
+        "zipf-1000",
+        include_str!("../../assets/presets/zipf-1000.toml"),
+    ),
+    (
+        "longtail-all-divergences",
+        include_str!("../../assets/presets/longtail-all-divergences.toml"),
+    ),
+    (
+        "gjsd-beta-sweep",
+        include_str!("../../assets/presets/gjsd-beta-sweep.toml"),
+    ),
+    (
+        "taid-schedule",
+        include_str!("../../assets/presets/taid-schedule.toml"),
+    ),
+    (
+        "amid-alpha-mixtures",
+        include_str!("../../assets/presets/amid-alpha-mixtures.toml"),
+    ),
+];
+
+/// The preset called `name`.
+pub fn load(name: &str) -> Result<FitConfig, String> {
+    let Some((_, text)) = PRESETS.iter().find(|(n, _)| *n == name) else {
+        let names: Vec<&str> = PRESETS.iter().map(|(n, _)| *n).collect();
+        return Err(format!(
+            "unknown preset {name:?}; expected one of {}",
+            names.join(", ")
+        ));
+    };
+    FitConfig::from_toml(text, &format!("preset {name}"))
+}
+
+/// Every preset, parsed.
+pub fn all() -> Vec<FitConfig> {
+    PRESETS.iter().filter_map(|(n, _)| load(n).ok()).collect()
+}

@@ -1,0 +1,143 @@
+//! Toy students: free logits (one per class) or a Gaussian N(μ, σ²) on the teacher's grid.
+
+use rand::RngExt as _;
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use serde::{Deserialize, Serialize};
+
+/// How free logits start.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Init {
+    /// U[0,1) per class from a seeded generator (the AKL notebooks' `torch.rand`, not its stream).
+    Uniform,
+    Zeros,
+    /// The `logits` field, verbatim (e.g. the AKL notebooks' printed initial logits).
+    Given,
+}
+
+/// The TOML `[student]` table.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
+pub enum StudentSpec {
+    Logits {
+        #[serde(default = "default_init")]
+        init: Init,
+        #[serde(default)]
+        seed: u64,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        logits: Vec<f64>,
+    },
+    Gaussian {
+        mu: f64,
+        sigma: f64,
+    },
+}
+
+fn default_init() -> Init {
+    Init::Uniform
+}
+
+/// The trainable parameters and how they map to student logits on the grid.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Student {
+    /// `params` are the logits themselves.
+    Logits,
+    /// `params = [μ, log σ]`; logits `z_j = −(x_j − μ)² / (2σ²)` (normalisation cancels in softmax).
+    Gaussian { xs: Vec<f64> },
+}
+
+impl StudentSpec {
+    /// The student and its initial parameters for a teacher with these class positions.
+    pub fn build(&self, xs: &[f64]) -> Result<(Student, Vec<f64>), String> {
+        let n = xs.len();
+        match self {
+            StudentSpec::Logits { init, seed, logits } => {
+                let params = match init {
+                    Init::Uniform => {
+                        let mut rng = StdRng::seed_from_u64(*seed);
+                        (0..n).map(|_| rng.random::<f64>()).collect()
+                    }
+                    Init::Zeros => vec![0.0; n],
+                    Init::Given => {
+                        if logits.len() != n {
+                            return Err(format!(
+                                "student logits: {} values given for a teacher with {n} classes; expected {n}",
+                                logits.len()
+                            ));
+                        }
+                        if let Some((i, v)) =
+                            logits.iter().enumerate().find(|(_, v)| !v.is_finite())
+                        {
+                            return Err(format!(
+                                "student logits: entry {i} is {v}; expected a finite number"
+                            ));
+                        }
+                        logits.clone()
+                    }
+                };
+                if !matches!(init, Init::Given) && !logits.is_empty() {
+                    return Err(
+                        "student logits are given but init is not \"given\"; set init = \"given\""
+                            .into(),
+                    );
+                }
+                Ok((Student::Logits, params))
+            }
+            StudentSpec::Gaussian { mu, sigma } => {
+                if !mu.is_finite() {
+                    return Err(format!("student mu={mu}; expected a finite number"));
+                }
+                if !(sigma.is_finite() && *sigma > 0.0) {
+                    return Err(format!("student sigma={sigma}; expected a positive number"));
+                }
+                Ok((Student::Gaussian { xs: xs.to_vec() }, vec![*mu, sigma.ln()]))
+            }
+        }
+    }
+}
+
+impl Student {
+    /// Writes the student logits for `params` into `z`.
+    pub fn logits(&self, params: &[f64], z: &mut [f64]) {
+        match self {
+            Student::Logits => z.copy_from_slice(params),
+            Student::Gaussian { xs } => {
+                let mu = params[0];
+                let inv = 0.5 * (-2.0 * params[1]).exp();
+                for (zj, &x) in z.iter_mut().zip(xs) {
+                    let d = x - mu;
+                    *zj = -d * d * inv;
+                }
+            }
+        }
+    }
+
+    /// Chain rule from the gradient w.r.t. the logits to the gradient w.r.t. the parameters.
+    /// For the Gaussian, `Σ g = 0` removes the `−1` term of `∂/∂ log σ` (spec §12).
+    pub fn param_grad(&self, params: &[f64], g_logits: &[f64], out: &mut [f64]) {
+        match self {
+            Student::Logits => out.copy_from_slice(g_logits),
+            Student::Gaussian { xs } => {
+                let mu = params[0];
+                let inv_var = (-2.0 * params[1]).exp();
+                let (mut gm, mut gs) = (0.0, 0.0);
+                for (&g, &x) in g_logits.iter().zip(xs) {
+                    let d = x - mu;
+                    gm += g * d;
+                    gs += g * d * d;
+                }
+                out[0] = gm * inv_var;
+                out[1] = gs * inv_var;
+            }
+        }
+    }
+
+    /// `(μ, σ)` for a Gaussian student.
+    pub fn mu_sigma(&self, params: &[f64]) -> Option<(f64, f64)> {
+        match self {
+            Student::Logits => None,
+            Student::Gaussian { .. } => Some((params[0], params[1].exp())),
+        }
+    }
+}
