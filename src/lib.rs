@@ -2,6 +2,7 @@
 //!
 //! Layers (imports point downward): `cli` → `toy` → `math`.
 
+pub mod cli;
 pub mod io;
 pub mod math;
 pub mod toy;

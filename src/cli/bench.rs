@@ -1,0 +1,183 @@
+//! `kdviz bench`: how long a refit takes, the number that decides whether sliders feel live.
+//!
+//! Two scenarios, each timed as the GUI will run them (every epoch's q kept): a free-logit student on a
+//! 1000-class Zipf teacher, and a Gaussian student on a 2001-point grid under a two-mode mixture.
+
+use super::args::{Args, Schema};
+use super::json::num;
+use super::output::Output;
+use crate::math::{Divergence, FAMILIES};
+use crate::toy::{
+    Component, FitSpec, Grid, Init, MetricsSpec, OptimizerSpec, SnapshotPlan, StudentSpec,
+    TailShape, TeacherSpec,
+};
+use serde_json::{Value, json};
+use std::time::Instant;
+
+pub const SCHEMA: Schema = Schema {
+    valued: &["repeats", "epochs", "classes", "out"],
+    switches: &["json"],
+};
+
+/// The six divergences of the "refit" figure (the zipf-1000 preset's set).
+pub const REFIT_SET: [&str; 6] = [
+    "fkl",
+    "rkl",
+    "akl:mu=0.5",
+    "jsd:beta=0.5",
+    "ab:alpha=0.2,beta=0.7",
+    "srkl:alpha=0.1",
+];
+
+struct Scenario {
+    name: &'static str,
+    spec: FitSpec,
+}
+
+fn scenarios(classes: usize, grid_points: usize, epochs: usize) -> Vec<Scenario> {
+    let logits = FitSpec {
+        teacher: TeacherSpec::LongTail {
+            classes,
+            shape: TailShape::Zipf,
+            width: 1.0,
+            exponent: 1.1,
+            shuffle_seed: None,
+            noise: 0.05,
+            noise_seed: 7,
+        },
+        student: StudentSpec::Logits {
+            init: Init::Uniform,
+            seed: 1,
+            logits: Vec::new(),
+        },
+        optimizer: OptimizerSpec::adam(0.1),
+        epochs,
+        divergences: Vec::new(),
+        snapshots: SnapshotPlan {
+            every: true,
+            at: Vec::new(),
+        },
+        metrics: MetricsSpec::default(),
+        loss_scale: 1.0,
+    };
+    let gaussian = FitSpec {
+        teacher: TeacherSpec::Mixture {
+            components: vec![
+                Component {
+                    weight: 0.7,
+                    mean: -2.5,
+                    std: 0.8,
+                },
+                Component {
+                    weight: 0.3,
+                    mean: 2.5,
+                    std: 0.8,
+                },
+            ],
+            grid: Grid {
+                lo: -12.0,
+                hi: 12.0,
+                points: grid_points,
+            },
+        },
+        student: StudentSpec::Gaussian {
+            mu: 0.0,
+            sigma: 1.0,
+        },
+        optimizer: OptimizerSpec::adam(0.05),
+        ..logits.clone()
+    };
+    vec![
+        Scenario {
+            name: "logits",
+            spec: logits,
+        },
+        Scenario {
+            name: "gaussian",
+            spec: gaussian,
+        },
+    ]
+}
+
+/// Median and minimum of `repeats` timings of `f`, in nanoseconds.
+fn time<F: FnMut() -> Result<(), String>>(repeats: usize, mut f: F) -> Result<(f64, f64), String> {
+    f()?; // warm caches and the allocator
+    let mut ts = Vec::with_capacity(repeats);
+    for _ in 0..repeats {
+        let t0 = Instant::now();
+        f()?;
+        ts.push(t0.elapsed().as_nanos() as f64);
+    }
+    ts.sort_by(f64::total_cmp);
+    Ok((ts[ts.len() / 2], ts[0]))
+}
+
+pub fn run(args: &Args) -> Result<(), String> {
+    args.no_positional("bench")?;
+    let repeats = args.usize_in("repeats", 1, 1000)?.unwrap_or(7);
+    let epochs = args.usize_in("epochs", 1, 100_000)?.unwrap_or(300);
+    let classes = args.usize_in("classes", 2, 100_000)?.unwrap_or(1000);
+    let mut report = Vec::new();
+    for sc in scenarios(classes, 2001, epochs) {
+        let size = match &sc.spec.teacher {
+            TeacherSpec::Mixture { grid, .. } => grid.points,
+            _ => classes,
+        };
+        let prep = sc.spec.prepare()?;
+        let mut per_div = Vec::new();
+        for f in FAMILIES {
+            let div = f.default;
+            let (median, min) = time(repeats, || prep.run(&div).map(|_| ()))?;
+            per_div.push((div, median / epochs as f64, min / epochs as f64));
+        }
+        let refit: Vec<Divergence> = REFIT_SET
+            .iter()
+            .map(|s| s.parse().expect("built-in spec"))
+            .collect();
+        let spec = FitSpec {
+            divergences: refit,
+            ..sc.spec.clone()
+        };
+        let (median, min) = time(repeats, || spec.run().map(|_| ()))?;
+        report.push((sc.name, size, per_div, median, min));
+    }
+    let mut out = Output::open(args.one("out")?)?;
+    if args.switch("json") {
+        let scen: Vec<Value> = report
+            .iter()
+            .map(|(name, size, per_div, median, min)| {
+                json!({
+                    "scenario": name,
+                    "classes": size,
+                    "epochs": epochs,
+                    "ns_per_step": per_div.iter().map(|(d, med, mn)| json!({
+                        "divergence": d.to_string(), "median": num(*med), "min": num(*mn)
+                    })).collect::<Vec<_>>(),
+                    "refit": { "divergences": REFIT_SET, "median_ms": num(median / 1e6), "min_ms": num(min / 1e6) },
+                })
+            })
+            .collect();
+        out.line(&json!({ "repeats": repeats, "scenarios": scen }).to_string())?;
+    } else {
+        for (name, size, per_div, median, min) in &report {
+            out.line(&format!(
+                "{name} student, {size} classes, {epochs} Adam epochs (median of {repeats})"
+            ))?;
+            for (d, med, mn) in per_div {
+                out.line(&format!(
+                    "  {:<48} {:>9.0} ns/step  (min {:>7.0})",
+                    d.to_string(),
+                    med,
+                    mn
+                ))?;
+            }
+            out.line(&format!(
+                "  refit of {} divergences: {:.2} ms (min {:.2} ms)",
+                REFIT_SET.len(),
+                median / 1e6,
+                min / 1e6
+            ))?;
+        }
+    }
+    out.finish()
+}

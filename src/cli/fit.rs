@@ -1,0 +1,190 @@
+//! `kdviz fit`: run a preset or a TOML config and print the per-epoch history.
+
+use super::args::{Args, Schema, epoch_list};
+use super::json::{num, nums, opt};
+use super::output::Output;
+use crate::math::Divergence;
+use crate::toy::fit::MAX_EPOCHS;
+use crate::toy::{EpochRecord, FitConfig, FitResult, preset};
+use serde_json::{Value, json};
+
+pub const SCHEMA: Schema = Schema {
+    valued: &["preset", "config", "div", "epochs", "snapshots", "out"],
+    switches: &["json", "csv"],
+};
+
+pub fn run(args: &Args) -> Result<(), String> {
+    args.no_positional("fit")?;
+    let mut cfg = load_config(args)?;
+    let divs = args.all("div");
+    if !divs.is_empty() {
+        for d in divs {
+            d.parse::<Divergence>().map_err(|e| format!("--div: {e}"))?;
+        }
+        cfg.divergences = divs.to_vec();
+    }
+    if let Some(e) = args.usize_in("epochs", 0, MAX_EPOCHS)? {
+        cfg.epochs = e;
+        // Snapshots of the preset beyond a shortened run are dropped rather than rejected.
+        cfg.snapshots.retain(|&s| s <= e);
+    }
+    if let Some(raw) = args.one("snapshots")? {
+        cfg.snapshots = epoch_list(raw, "snapshots")?;
+    }
+    if args.switch("json") && args.switch("csv") {
+        return Err("give --json or --csv, not both".into());
+    }
+    let result = cfg.to_spec()?.run()?;
+    let mut out = Output::open(args.one("out")?)?;
+    if args.switch("json") {
+        out.line(&to_json(&cfg, &result).to_string())?;
+    } else if args.switch("csv") {
+        for line in to_csv(&result) {
+            out.line(&line)?;
+        }
+    } else {
+        for line in summary(&cfg, &result) {
+            out.line(&line)?;
+        }
+    }
+    out.finish()
+}
+
+/// The config named by `--preset` or `--config`.
+pub fn load_config(args: &Args) -> Result<FitConfig, String> {
+    match (args.one("preset")?, args.one("config")?) {
+        (Some(name), None) => preset::load(name),
+        (None, Some(path)) => FitConfig::from_file(std::path::Path::new(path)),
+        (Some(_), Some(_)) => Err("give --preset or --config, not both".into()),
+        (None, None) => Err(
+            "--preset NAME or --config FILE.toml is missing (kdviz presets lists the names)".into(),
+        ),
+    }
+}
+
+fn record_json(r: &EpochRecord) -> Value {
+    let mut v = json!({
+        "epoch": r.epoch,
+        "objective": num(r.objective),
+        "kl_pq": num(r.kl_pq),
+        "kl_qp": num(r.kl_qp),
+        "tvd": num(r.tvd),
+        "head_gap": num(r.head_gap),
+        "tail_gap": num(r.tail_gap),
+        "far_tail": num(r.far_tail),
+    });
+    for (key, x) in [("mu", r.mu), ("sigma", r.sigma), ("t", r.t)] {
+        if x.is_some() {
+            v[key] = opt(x);
+        }
+    }
+    v
+}
+
+pub fn to_json(cfg: &FitConfig, result: &FitResult) -> Value {
+    let runs: Vec<Value> = result
+        .runs
+        .iter()
+        .map(|run| {
+            json!({
+                "divergence": run.divergence.to_string(),
+                "history": run.history.iter().map(record_json).collect::<Vec<_>>(),
+                "snapshots": run.snapshots.iter().map(|s| json!({"epoch": s.epoch, "q": nums(&s.q)})).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    let head: Vec<usize> = (0..result.regions.head.len())
+        .filter(|&k| result.regions.head[k])
+        .collect();
+    json!({
+        "name": cfg.name,
+        "epochs": cfg.epochs,
+        "teacher": { "x": nums(&result.teacher.xs), "p": nums(&result.teacher.dist.p) },
+        "head_classes": head,
+        "far_tail_from_rank": result.regions.far_tail_start(),
+        "runs": runs,
+    })
+}
+
+const CSV_HEADER: &str =
+    "divergence,epoch,objective,kl_pq,kl_qp,tvd,head_gap,tail_gap,far_tail,mu,sigma,t";
+
+pub fn to_csv(result: &FitResult) -> Vec<String> {
+    let mut lines = vec![CSV_HEADER.to_string()];
+    let o = |x: Option<f64>| x.map_or(String::new(), |v| v.to_string());
+    for run in &result.runs {
+        let name = format!("\"{}\"", run.divergence);
+        for r in &run.history {
+            lines.push(format!(
+                "{name},{},{},{},{},{},{},{},{},{},{},{}",
+                r.epoch,
+                r.objective,
+                r.kl_pq,
+                r.kl_qp,
+                r.tvd,
+                r.head_gap,
+                r.tail_gap,
+                r.far_tail,
+                o(r.mu),
+                o(r.sigma),
+                o(r.t)
+            ));
+        }
+    }
+    lines
+}
+
+/// A short table per divergence at the snapshot epochs and the last epoch.
+fn summary(cfg: &FitConfig, result: &FitResult) -> Vec<String> {
+    let mut lines = Vec::new();
+    let title = if cfg.name.is_empty() {
+        "fit".to_string()
+    } else {
+        cfg.name.clone()
+    };
+    lines.push(format!(
+        "{title}: {} classes, {} epochs; head = top classes holding mass <= {} (gaps are L1), far tail from rank {}",
+        result.teacher.dist.len(),
+        cfg.epochs,
+        cfg.metrics.mu,
+        result.regions.far_tail_start()
+    ));
+    let mut epochs: Vec<usize> = cfg.snapshots.clone();
+    epochs.extend([0, cfg.epochs]);
+    epochs.sort_unstable();
+    epochs.dedup();
+    for run in &result.runs {
+        lines.push(String::new());
+        lines.push(format!("{}", run.divergence));
+        let gauss = run.history.first().is_some_and(|r| r.mu.is_some());
+        let taid = run.history.first().is_some_and(|r| r.t.is_some());
+        let mut header = format!(
+            "{:>7} {:>11} {:>11} {:>11} {:>9} {:>9} {:>9} {:>9}",
+            "epoch", "objective", "KL(p||q)", "KL(q||p)", "TVD", "head", "tail", "far-tail"
+        );
+        if gauss {
+            header += &format!(" {:>9} {:>9}", "mu", "sigma");
+        }
+        if taid {
+            header += &format!(" {:>7}", "t");
+        }
+        lines.push(header);
+        for &e in &epochs {
+            let Some(r) = run.history.get(e) else {
+                continue;
+            };
+            let mut row = format!(
+                "{:>7} {:>11.4e} {:>11.4e} {:>11.4e} {:>9.5} {:>9.5} {:>9.5} {:>9.5}",
+                r.epoch, r.objective, r.kl_pq, r.kl_qp, r.tvd, r.head_gap, r.tail_gap, r.far_tail
+            );
+            if let (Some(m), Some(s)) = (r.mu, r.sigma) {
+                row += &format!(" {m:>9.4} {s:>9.4}");
+            }
+            if let Some(t) = r.t {
+                row += &format!(" {t:>7.4}");
+            }
+            lines.push(row);
+        }
+    }
+    lines
+}

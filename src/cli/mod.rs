@@ -1,0 +1,75 @@
+//! The command line: subcommands that print JSON, CSV or text and never draw.
+
+pub mod args;
+pub mod bench;
+pub mod catalog;
+pub mod eval;
+pub mod fit;
+pub mod json;
+pub mod output;
+
+use args::{Args, Schema};
+use std::process::ExitCode;
+
+pub const HELP: &str = "\
+kdviz: watch knowledge-distillation divergences fit a student to a teacher
+
+USAGE:
+  kdviz                                   open the app (until the GUI lands: this help)
+  kdviz presets                           list the built-in presets
+  kdviz divergences                       list every divergence family, its default spec and formula
+  kdviz eval --div SPEC (--teacher-logits V | --teacher-probs V) --student-logits V [--json] [--out FILE]
+        V = comma-separated numbers (\"-1,0.5,-inf\") or a path to a .npy / .csv file
+  kdviz fit (--preset NAME | --config FILE.toml) [--div SPEC]... [--epochs N] [--snapshots 1,5,10]
+            [--json | --csv] [--out FILE]
+  kdviz bench [--json] [--repeats N] [--epochs N] [--classes V] [--out FILE]
+  kdviz help | --help | --version
+
+SPEC is name:key=value,...  e.g. fkl  rkl  akl:mu=0.5  jsd:beta=0.5  tvd  skl:alpha=0.1
+  srkl:alpha=0.1,detach=true  ab:alpha=0.2,beta=0.7  alpha:alpha=0.5  taid:t=0.4
+  taid:t_start=0.4,t_end=1,rate=5e-4,momentum=0.99  amid:alpha=0.5,lambda=0.5,div=fkl,order=pr
+  hinton:T=2,a=0.5,label=0
+
+Exit status: 0 on success, 2 on bad input (the reason is printed on one line).";
+
+const NO_OPTIONS: Schema = Schema {
+    valued: &[],
+    switches: &[],
+};
+
+/// Runs the command line; returns the process exit code.
+pub fn main(argv: Vec<String>) -> ExitCode {
+    match dispatch(&argv) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(msg) => {
+            eprintln!("kdviz: error: {msg}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn dispatch(argv: &[String]) -> Result<(), String> {
+    let Some(command) = argv.first() else {
+        println!("{HELP}");
+        return Ok(());
+    };
+    let rest = &argv[1..];
+    match command.as_str() {
+        "help" | "--help" | "-h" => {
+            println!("{HELP}");
+            Ok(())
+        }
+        "--version" | "-V" => {
+            println!("kdviz {}", env!("CARGO_PKG_VERSION"));
+            Ok(())
+        }
+        "presets" => catalog::presets(&Args::parse(rest, &NO_OPTIONS)?),
+        "divergences" => catalog::divergences(&Args::parse(rest, &NO_OPTIONS)?),
+        "eval" => eval::run(&Args::parse(rest, &eval::SCHEMA)?),
+        "fit" => fit::run(&Args::parse(rest, &fit::SCHEMA)?),
+        "bench" => bench::run(&Args::parse(rest, &bench::SCHEMA)?),
+        other => Err(format!(
+            "unknown command {other:?}; expected presets, divergences, eval, fit, bench or help"
+        )),
+    }
+}
