@@ -1,25 +1,28 @@
 //! `kdviz presets` and `kdviz divergences`: what is built in.
 
 use super::args::Args;
+use super::output::Output;
 use crate::math::FAMILIES;
 use crate::toy::preset::{PRESETS, load};
 
 pub fn presets(args: &Args) -> Result<(), String> {
     args.no_positional("presets")?;
     let width = PRESETS.iter().map(|(n, _)| n.len()).max().unwrap_or(0);
+    let mut out = Output::open(None)?;
     for (name, _) in PRESETS {
         let cfg = load(name)?;
-        println!("{name:<width$}  {}", cfg.description);
+        out.line(&format!("{name:<width$}  {}", cfg.description))?;
     }
-    Ok(())
+    out.finish()
 }
 
 pub fn divergences(args: &Args) -> Result<(), String> {
     args.no_positional("divergences")?;
+    let mut out = Output::open(None)?;
     for f in FAMILIES {
-        println!("{:<8} {}", f.name, f.summary);
-        println!("         default: {}", f.default);
-        println!("         {}", f.formula);
+        out.line(&format!("{:<8} {}", f.name, f.summary))?;
+        out.line(&format!("         default: {}", f.default))?;
+        out.line(&format!("         {}", f.formula))?;
     }
-    Ok(())
+    out.finish()
 }

@@ -50,18 +50,15 @@ pub fn main(argv: Vec<String>) -> ExitCode {
 
 fn dispatch(argv: &[String]) -> Result<(), String> {
     let Some(command) = argv.first() else {
-        println!("{HELP}");
-        return Ok(());
+        return print_help();
     };
     let rest = &argv[1..];
     match command.as_str() {
-        "help" | "--help" | "-h" => {
-            println!("{HELP}");
-            Ok(())
-        }
+        "help" | "--help" | "-h" => print_help(),
         "--version" | "-V" => {
-            println!("kdviz {}", env!("CARGO_PKG_VERSION"));
-            Ok(())
+            let mut out = output::Output::open(None)?;
+            out.line(&format!("kdviz {}", env!("CARGO_PKG_VERSION")))?;
+            out.finish()
         }
         "presets" => catalog::presets(&Args::parse(rest, &NO_OPTIONS)?),
         "divergences" => catalog::divergences(&Args::parse(rest, &NO_OPTIONS)?),
@@ -72,4 +69,10 @@ fn dispatch(argv: &[String]) -> Result<(), String> {
             "unknown command {other:?}; expected presets, divergences, eval, fit, bench or help"
         )),
     }
+}
+
+fn print_help() -> Result<(), String> {
+    let mut out = output::Output::open(None)?;
+    out.line(HELP)?;
+    out.finish()
 }

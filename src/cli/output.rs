@@ -6,32 +6,46 @@ use std::io::{BufWriter, Write};
 pub struct Output {
     sink: Box<dyn Write>,
     name: String,
+    /// Set when the reader went away (`kdviz fit ... | head`): the rest is dropped quietly.
+    closed: bool,
 }
 
 impl Output {
     pub fn open(path: Option<&str>) -> Result<Output, String> {
-        match path {
-            None => Ok(Output {
-                sink: Box::new(BufWriter::new(std::io::stdout())),
-                name: "stdout".into(),
-            }),
+        let (sink, name): (Box<dyn Write>, String) = match path {
+            None => (Box::new(BufWriter::new(std::io::stdout())), "stdout".into()),
             Some(p) => {
                 let f = File::create(p).map_err(|e| format!("--out {p}: cannot write: {e}"))?;
-                Ok(Output {
-                    sink: Box::new(BufWriter::new(f)),
-                    name: p.to_string(),
-                })
+                (Box::new(BufWriter::new(f)), p.to_string())
             }
-        }
+        };
+        Ok(Output { sink, name, closed: false })
     }
 
     pub fn line(&mut self, text: &str) -> Result<(), String> {
-        writeln!(self.sink, "{text}").map_err(|e| format!("{}: write failed: {e}", self.name))
+        if self.closed {
+            return Ok(());
+        }
+        let result = writeln!(self.sink, "{text}");
+        self.check(result)
     }
 
     pub fn finish(mut self) -> Result<(), String> {
-        self.sink
-            .flush()
-            .map_err(|e| format!("{}: write failed: {e}", self.name))
+        if self.closed {
+            return Ok(());
+        }
+        let result = self.sink.flush();
+        self.check(result)
+    }
+
+    fn check(&mut self, result: std::io::Result<()>) -> Result<(), String> {
+        match result {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+                self.closed = true;
+                Ok(())
+            }
+            Err(e) => Err(format!("{}: write failed: {e}", self.name)),
+        }
     }
 }
