@@ -6,3 +6,4 @@ pub mod cli;
 pub mod io;
 pub mod math;
 pub mod toy;
+pub mod ui;

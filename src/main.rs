@@ -1,5 +1,17 @@
-//! Thin entry point: hand the command line to `kdviz::cli`.
+//! Thin entry point: no arguments opens the app, anything else goes to the command line.
 
-fn main() -> std::process::ExitCode {
-    kdviz::cli::main(std::env::args().skip(1).collect())
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.is_empty() {
+        return match kdviz::ui::run_app() {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("kdviz: error: {e}");
+                ExitCode::from(1)
+            }
+        };
+    }
+    kdviz::cli::main(args)
 }

@@ -31,6 +31,35 @@ pub struct FitConfig {
     pub optimizer: OptimizerSpec,
     #[serde(default)]
     pub metrics: MetricsSpec,
+    /// How the app and figures show this fit (ignored by `kdviz fit`).
+    #[serde(default, skip_serializing_if = "ViewHints::is_empty")]
+    pub view: ViewHints,
+}
+
+/// Display hints of a config: which views to open and how; plain data, read by the GUI and figures.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ViewHints {
+    /// View names: distributions, headtail, loss, gradient, landscape, abplane, assistant.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub views: Vec<String>,
+    /// The epoch to show first.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub epoch: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub overlay: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log_y: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sorted: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tail_inset: Option<bool>,
+}
+
+impl ViewHints {
+    pub fn is_empty(&self) -> bool {
+        *self == ViewHints::default()
+    }
 }
 
 fn one() -> f64 {

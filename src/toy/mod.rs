@@ -8,7 +8,7 @@ pub mod preset;
 pub mod student;
 pub mod teacher;
 
-pub use config::FitConfig;
+pub use config::{FitConfig, ViewHints};
 pub use fit::{FitResult, FitSpec, Prepared, Run, Snapshot, SnapshotPlan};
 pub use metrics::{EpochRecord, MetricsSpec, Regions};
 pub use optim::{Optimizer, OptimizerSpec};

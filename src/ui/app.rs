@@ -1,0 +1,436 @@
+//! The eframe application: side panel of settings, central views, timeline and status bar.
+
+use crate::toy::{FitResult, FitSpec, preset};
+use crate::ui::panels::{divergences, optimizer, student, teacher};
+use crate::ui::state::{Layout, Theme, ToyState, View};
+use crate::ui::views::{self, ViewCtx};
+use crate::ui::worker::FitWorker;
+use crate::ui::{Status, palette, timeline};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Runtime-only resources and transient inputs; nothing here is persisted.
+struct Runtime {
+    worker: FitWorker,
+    /// The last fit that succeeded: what the views show.
+    result: Option<Arc<FitResult>>,
+    /// The settings of the last request, to notice changes.
+    requested: Option<FitSpec>,
+    requested_at: Instant,
+    waiting: bool,
+    status: Option<Status>,
+    fit_ms: f64,
+    frame_ms: f32,
+    last_frame: Instant,
+    play_carry: f32,
+    teacher_panel: teacher::TeacherPanel,
+    student_panel: student::StudentPanel,
+    config_path: String,
+}
+
+pub struct KdvizApp {
+    pub state: ToyState,
+    rt: Runtime,
+}
+
+impl KdvizApp {
+    pub fn new(cc: &eframe::CreationContext<'_>) -> Self {
+        let state = cc
+            .storage
+            .and_then(|s| eframe::get_value::<ToyState>(s, eframe::APP_KEY))
+            .unwrap_or_default();
+        Self::with_state(cc.egui_ctx.clone(), state)
+    }
+
+    /// Builds the app around a given state (tests start from defaults or a preset).
+    pub fn with_state(ctx: egui::Context, state: ToyState) -> Self {
+        let wake_ctx = ctx.clone();
+        let worker = FitWorker::spawn(Arc::new(move || wake_ctx.request_repaint()));
+        let rt = Runtime {
+            worker,
+            result: None,
+            requested: None,
+            requested_at: Instant::now(),
+            waiting: false,
+            status: None,
+            fit_ms: 0.0,
+            frame_ms: 0.0,
+            last_frame: Instant::now(),
+            play_carry: 0.0,
+            teacher_panel: Default::default(),
+            student_panel: Default::default(),
+            config_path: "kdviz-config.toml".into(),
+        };
+        let app = KdvizApp { state, rt };
+        app.apply_theme(&ctx);
+        app
+    }
+
+    /// The fit the views currently show.
+    pub fn result(&self) -> Option<&FitResult> {
+        self.rt.result.as_deref()
+    }
+
+    pub fn status(&self) -> Option<&Status> {
+        self.rt.status.as_ref()
+    }
+
+    /// True while a requested refit has not come back yet.
+    pub fn is_fitting(&self) -> bool {
+        self.rt.waiting
+    }
+
+    /// Blocks until the pending refit has arrived (tests; the app itself never waits).
+    pub fn wait_for_fit(&mut self, timeout: Duration) -> bool {
+        let t0 = Instant::now();
+        while self.rt.waiting && t0.elapsed() < timeout {
+            self.receive();
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        !self.rt.waiting
+    }
+
+    /// Loads a built-in preset by name.
+    pub fn load_preset(&mut self, name: &str) {
+        match preset::load(name) {
+            Ok(cfg) => {
+                let errors = self.state.apply_config(cfg);
+                self.apply_view_hints();
+                self.rt.status = Some(match errors.first() {
+                    Some(e) => Status::error(e.clone()),
+                    None => Status::info(format!("preset {name}")),
+                });
+            }
+            Err(e) => self.rt.status = Some(Status::error(e)),
+        }
+    }
+
+    /// Opens the views a preset asks for, and sets its display options.
+    fn apply_view_hints(&mut self) {
+        let hints = self.state.config.view.clone();
+        let views: Vec<View> = hints
+            .views
+            .iter()
+            .filter_map(|v| View::from_name(v))
+            .collect();
+        if let Some(&first) = views.first() {
+            self.state.active = first;
+            if views.len() > 1 {
+                self.state.grid_views = views.clone();
+                self.state.layout = Layout::Grid;
+            } else {
+                self.state.layout = Layout::Tabs;
+            }
+        }
+        let d = &mut self.state.dist;
+        d.overlay = hints.overlay.unwrap_or(d.overlay);
+        d.log_y = hints.log_y.unwrap_or(false);
+        d.sorted = hints.sorted.unwrap_or(false);
+        d.tail_inset = hints.tail_inset.unwrap_or(d.tail_inset);
+        if let Some(e) = hints.epoch {
+            self.state.epoch = e.min(self.state.config.epochs);
+        }
+        self.state.playing = false;
+    }
+
+    fn apply_theme(&self, ctx: &egui::Context) {
+        ctx.set_theme(match self.state.theme {
+            Theme::Light => egui::Theme::Light,
+            Theme::Dark => egui::Theme::Dark,
+        });
+    }
+
+    /// Takes a finished refit from the worker, if one arrived.
+    fn receive(&mut self) {
+        if let Some(outcome) = self.rt.worker.poll() {
+            self.rt.waiting = false;
+            self.rt.fit_ms = outcome.elapsed.as_secs_f64() * 1e3;
+            match outcome.result {
+                Ok(r) => {
+                    self.rt.result = Some(r);
+                    if self.rt.status.as_ref().is_some_and(|s| s.error) {
+                        self.rt.status = None;
+                    }
+                }
+                // Keep showing the last good fit; say why the new one failed.
+                Err(e) => self.rt.status = Some(Status::error(e)),
+            }
+        }
+    }
+
+    /// Sends the current settings to the worker when they changed.
+    fn refit_if_changed(&mut self) {
+        match self.state.fit_spec() {
+            Ok(spec) => {
+                if self.rt.requested.as_ref() != Some(&spec) {
+                    self.rt.worker.request(spec.clone());
+                    self.rt.requested = Some(spec);
+                    self.rt.requested_at = Instant::now();
+                    self.rt.waiting = true;
+                }
+            }
+            Err(e) => {
+                if self.rt.status.as_ref().map(|s| &s.text) != Some(&e) {
+                    self.rt.status = Some(Status::error(e));
+                }
+            }
+        }
+    }
+
+    fn last_epoch(&self) -> usize {
+        self.rt
+            .result
+            .as_ref()
+            .and_then(|r| r.runs.first())
+            .map_or(self.state.config.epochs, |r| r.history.len() - 1)
+    }
+
+    fn top_bar(&mut self, ui: &mut egui::Ui) {
+        ui.horizontal_wrapped(|ui| {
+            ui.heading("kdviz");
+            ui.separator();
+            egui::ComboBox::from_label("preset")
+                .selected_text(if self.state.config.name.is_empty() {
+                    "custom"
+                } else {
+                    &self.state.config.name
+                })
+                .show_ui(ui, |ui| {
+                    let mut chosen = None;
+                    for (name, _) in preset::PRESETS {
+                        if ui
+                            .selectable_label(self.state.config.name == *name, *name)
+                            .clicked()
+                        {
+                            chosen = Some(*name);
+                        }
+                    }
+                    if let Some(name) = chosen {
+                        self.load_preset(name);
+                    }
+                });
+            ui.separator();
+            ui.add(
+                egui::TextEdit::singleline(&mut self.rt.config_path)
+                    .desired_width(160.0)
+                    .hint_text("config.toml"),
+            );
+            if ui.button("Save config").clicked() {
+                let text = self.state.to_config().to_toml();
+                self.rt.status = Some(match std::fs::write(&self.rt.config_path, text) {
+                    Ok(()) => Status::info(format!("saved {}", self.rt.config_path)),
+                    Err(e) => Status::error(format!("{}: cannot write: {e}", self.rt.config_path)),
+                });
+            }
+            if ui.button("Load config").clicked() {
+                let path = self.rt.config_path.clone();
+                self.load_config_file(&path);
+            }
+            if ui.button("Reset to defaults").clicked() {
+                let theme = self.state.theme;
+                self.state = ToyState {
+                    theme,
+                    ..ToyState::default()
+                };
+                self.rt.status = Some(Status::info("reset to the built-in defaults"));
+            }
+            ui.separator();
+            let dark = self.state.theme == Theme::Dark;
+            if ui.selectable_label(dark, "dark").clicked() {
+                self.state.theme = if dark { Theme::Light } else { Theme::Dark };
+                self.apply_theme(ui.ctx());
+            }
+            ui.separator();
+            ui.selectable_value(&mut self.state.layout, Layout::Tabs, "tabs");
+            ui.selectable_value(&mut self.state.layout, Layout::Grid, "grid");
+        });
+    }
+
+    /// Loads a TOML config; a bad file leaves the current settings untouched.
+    pub fn load_config_file(&mut self, path: &str) {
+        match crate::toy::FitConfig::from_file(std::path::Path::new(path))
+            .and_then(|c| c.to_spec().map(|_| c))
+        {
+            Ok(cfg) => {
+                self.state.apply_config(cfg);
+                self.apply_view_hints();
+                self.rt.status = Some(Status::info(format!("loaded {path}")));
+            }
+            Err(e) => self.rt.status = Some(Status::error(e)),
+        }
+    }
+
+    fn side_panel(&mut self, ui: &mut egui::Ui) {
+        egui::ScrollArea::vertical().show(ui, |ui| {
+            let classes = teacher::class_count(&self.state.config.teacher).unwrap_or(0);
+            egui::CollapsingHeader::new("Teacher")
+                .default_open(true)
+                .show(ui, |ui| {
+                    let cfg = &mut self.state.config;
+                    if let Some(s) = teacher::teacher_ui(
+                        ui,
+                        &mut self.rt.teacher_panel,
+                        &mut cfg.teacher,
+                        &mut cfg.student,
+                    ) {
+                        self.rt.status = Some(s);
+                    }
+                });
+            egui::CollapsingHeader::new("Student")
+                .default_open(true)
+                .show(ui, |ui| {
+                    student::student_ui(
+                        ui,
+                        &mut self.rt.student_panel,
+                        &mut self.state.config.student,
+                        classes,
+                    );
+                });
+            egui::CollapsingHeader::new("Divergences")
+                .default_open(true)
+                .show(ui, |ui| {
+                    divergences::divergences_ui(ui, &mut self.state.slots, classes);
+                });
+            egui::CollapsingHeader::new("Optimiser")
+                .default_open(true)
+                .show(ui, |ui| {
+                    optimizer::optimizer_ui(ui, &mut self.state.config);
+                });
+        });
+    }
+
+    fn status_bar(&mut self, ui: &mut egui::Ui) {
+        ui.horizontal(|ui| {
+            match &self.rt.status {
+                Some(s) if s.error => {
+                    ui.colored_label(ui.visuals().error_fg_color, format!("⚠ {}", s.text));
+                }
+                Some(s) => {
+                    ui.label(&s.text);
+                }
+                None => {
+                    ui.label("ready");
+                }
+            }
+            ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+                ui.label(format!("frame {:.1} ms", self.rt.frame_ms));
+                ui.separator();
+                ui.label(format!("refit {:.1} ms", self.rt.fit_ms));
+                if self.rt.waiting && self.rt.requested_at.elapsed() > Duration::from_millis(150) {
+                    let p = &self.rt.worker.progress;
+                    let done = p.done.load(std::sync::atomic::Ordering::Relaxed) as f32;
+                    let total = p.total.load(std::sync::atomic::Ordering::Relaxed).max(1) as f32;
+                    ui.add(
+                        egui::ProgressBar::new(done / total)
+                            .desired_width(160.0)
+                            .text("fitting…"),
+                    );
+                }
+            });
+        });
+    }
+
+    fn central(&mut self, ui: &mut egui::Ui) {
+        let Some(result) = self.rt.result.clone() else {
+            ui.centered_and_justified(|ui| {
+                ui.spinner();
+            });
+            return;
+        };
+        let divs: Vec<_> = result.runs.iter().map(|r| r.divergence).collect();
+        let colors = palette::run_colors(&divs);
+        let cx = ViewCtx::new(&result, &colors, self.state.epoch);
+        match self.state.layout {
+            Layout::Tabs => {
+                ui.horizontal(|ui| {
+                    for v in View::ALL {
+                        ui.selectable_value(&mut self.state.active, v, v.title());
+                    }
+                });
+                ui.separator();
+                views::view_ui(ui, self.state.active, &cx, &mut self.state);
+            }
+            Layout::Grid => {
+                ui.horizontal_wrapped(|ui| {
+                    for v in View::ALL {
+                        let mut on = self.state.grid_views.contains(&v);
+                        if ui.toggle_value(&mut on, v.title()).changed() {
+                            if on {
+                                self.state.grid_views.push(v);
+                            } else {
+                                self.state.grid_views.retain(|&x| x != v);
+                            }
+                        }
+                    }
+                });
+                ui.separator();
+                let shown = self.state.grid_views.clone();
+                let cols = if shown.len() > 1 { 2 } else { 1 };
+                let rows = shown.len().div_ceil(cols).max(1);
+                let w = ui.available_width() / cols as f32 - 8.0;
+                let h = ui.available_height() / rows as f32 - 8.0;
+                egui::Grid::new("views-grid")
+                    .spacing([8.0, 8.0])
+                    .show(ui, |ui| {
+                        for (i, v) in shown.iter().enumerate() {
+                            ui.allocate_ui(egui::vec2(w, h), |ui| {
+                                ui.set_min_size(egui::vec2(w, h));
+                                ui.vertical(|ui| {
+                                    ui.strong(v.title());
+                                    ui.push_id(("grid-view", i), |ui| {
+                                        views::view_ui(ui, *v, &cx, &mut self.state)
+                                    });
+                                });
+                            });
+                            if (i + 1) % cols == 0 {
+                                ui.end_row();
+                            }
+                        }
+                    });
+            }
+        }
+    }
+}
+
+impl eframe::App for KdvizApp {
+    fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
+        let t0 = Instant::now();
+        let ctx = ui.ctx().clone();
+        let dt = self.rt.last_frame.elapsed().as_secs_f32().min(0.25);
+        self.rt.last_frame = t0;
+        self.receive();
+        let last = self.last_epoch();
+        timeline::keys(&ctx, &mut self.state, last);
+        if timeline::advance(&mut self.state, &mut self.rt.play_carry, dt, last) {
+            ctx.request_repaint();
+        }
+        for file in ctx.input(|i| i.raw.dropped_files.clone()) {
+            let path = file.path();
+            if path.extension().is_some_and(|e| e == "toml") {
+                self.load_config_file(&path.display().to_string());
+            }
+        }
+
+        egui::Panel::top("top").show(ui, |ui| self.top_bar(ui));
+        egui::Panel::bottom("status").show(ui, |ui| self.status_bar(ui));
+        egui::Panel::bottom("timeline").show(ui, |ui| {
+            let last = self.last_epoch();
+            timeline::timeline_ui(ui, &mut self.state, last);
+        });
+        egui::Panel::left("settings")
+            .resizable(true)
+            .default_size(330.0)
+            .show(ui, |ui| self.side_panel(ui));
+        egui::CentralPanel::default().show(ui, |ui| self.central(ui));
+
+        self.refit_if_changed();
+        if self.rt.waiting {
+            ctx.request_repaint_after(Duration::from_millis(30));
+        }
+        self.rt.frame_ms = t0.elapsed().as_secs_f32() * 1e3;
+    }
+
+    fn save(&mut self, storage: &mut dyn eframe::Storage) {
+        eframe::set_value(storage, eframe::APP_KEY, &self.state);
+    }
+}

@@ -1,0 +1,53 @@
+//! Colours: one fixed colour per divergence family, used in every view and every exported figure.
+
+use crate::math::Divergence;
+use egui::Color32;
+
+/// The teacher is always this blue (matplotlib's C0, as in the AKL paper's figures).
+pub const TEACHER: Color32 = Color32::from_rgb(0x1f, 0x77, 0xb4);
+/// The shaded AKL head region: the teacher's blue, faint.
+pub const HEAD_SHADE: Color32 = Color32::from_rgba_premultiplied(8, 30, 45, 40);
+
+/// Base colour of a family: FKL orange and RKL green as in the AKL figures, then distinct hues.
+pub fn family_color(div: &Divergence) -> Color32 {
+    match div {
+        Divergence::Fkl => Color32::from_rgb(0xff, 0x7f, 0x0e),
+        Divergence::Rkl => Color32::from_rgb(0x2c, 0xa0, 0x2c),
+        Divergence::Akl { .. } => Color32::from_rgb(0xd6, 0x27, 0x28),
+        Divergence::Jsd { .. } => Color32::from_rgb(0x94, 0x67, 0xbd),
+        Divergence::Tvd => Color32::from_rgb(0x8c, 0x56, 0x4b),
+        Divergence::Skl { .. } => Color32::from_rgb(0xe3, 0x77, 0xc2),
+        Divergence::Srkl { .. } => Color32::from_rgb(0x7f, 0x7f, 0x7f),
+        Divergence::Ab { .. } => Color32::from_rgb(0xbc, 0xbd, 0x22),
+        Divergence::Alpha { .. } => Color32::from_rgb(0x17, 0xbe, 0xcf),
+        Divergence::Taid { .. } => Color32::from_rgb(0x00, 0x5f, 0x73),
+        Divergence::Amid { .. } => Color32::from_rgb(0xee, 0x9b, 0x00),
+        Divergence::Hinton { .. } => Color32::from_rgb(0x6a, 0x3d, 0x9a),
+    }
+}
+
+/// Colours for a list of divergences: the family colour, darkened for a second instance of the same
+/// family and lightened for a third, so that `jsd:beta=0.1` and `jsd:beta=0.9` stay apart.
+pub fn run_colors(divs: &[Divergence]) -> Vec<Color32> {
+    let mut out = Vec::with_capacity(divs.len());
+    for (i, d) in divs.iter().enumerate() {
+        let nth = divs[..i].iter().filter(|e| e.name() == d.name()).count();
+        out.push(shade(family_color(d), nth));
+    }
+    out
+}
+
+fn shade(c: Color32, nth: usize) -> Color32 {
+    if nth == 0 {
+        return c;
+    }
+    // Alternate darker / lighter steps.
+    let step = nth.div_ceil(2) as f32 * 0.28;
+    let (r, g, b) = (c.r() as f32, c.g() as f32, c.b() as f32);
+    let mix = |v: f32, to: f32| (v + (to - v) * step.min(0.8)).round() as u8;
+    if nth % 2 == 1 {
+        Color32::from_rgb(mix(r, 0.0), mix(g, 0.0), mix(b, 0.0))
+    } else {
+        Color32::from_rgb(mix(r, 255.0), mix(g, 255.0), mix(b, 255.0))
+    }
+}

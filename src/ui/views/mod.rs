@@ -1,0 +1,89 @@
+//! The central area's views. Each takes the fit result read-only through [`ViewCtx`] and may change
+//! settings in the state (the head mass μ, a dragged αβ point, a drawn teacher).
+
+pub mod common;
+pub mod distributions;
+
+use crate::math::Divergence;
+use crate::toy::{EpochRecord, FitResult};
+use crate::ui::state::{ToyState, View};
+use egui::Color32;
+
+/// What every view reads: the last good fit, its colours and the scrubber's epoch.
+pub struct ViewCtx<'a> {
+    pub result: &'a FitResult,
+    pub colors: &'a [Color32],
+    /// The scrubber's epoch, clamped to what the result holds.
+    pub epoch: usize,
+}
+
+impl<'a> ViewCtx<'a> {
+    pub fn new(result: &'a FitResult, colors: &'a [Color32], epoch: usize) -> Self {
+        let last = result
+            .runs
+            .iter()
+            .map(|r| r.history.len())
+            .min()
+            .unwrap_or(1)
+            .saturating_sub(1);
+        ViewCtx {
+            result,
+            colors,
+            epoch: epoch.min(last),
+        }
+    }
+
+    pub fn divergence(&self, run: usize) -> &Divergence {
+        &self.result.runs[run].divergence
+    }
+
+    /// The student distribution of `run` at `epoch` (the nearest kept snapshot at or before it).
+    pub fn q_at(&self, run: usize, epoch: usize) -> &'a [f64] {
+        let snaps = &self.result.runs[run].snapshots;
+        match snaps.binary_search_by_key(&epoch, |s| s.epoch) {
+            Ok(i) => &snaps[i].q,
+            Err(0) => snaps.first().map_or(&[], |s| &s.q[..]),
+            Err(i) => &snaps[i - 1].q,
+        }
+    }
+
+    pub fn q(&self, run: usize) -> &'a [f64] {
+        self.q_at(run, self.epoch)
+    }
+
+    pub fn history(&self, run: usize) -> &'a [EpochRecord] {
+        &self.result.runs[run].history
+    }
+
+    pub fn record(&self, run: usize) -> &'a EpochRecord {
+        let h = self.history(run);
+        &h[self.epoch.min(h.len() - 1)]
+    }
+
+    pub fn runs(&self) -> usize {
+        self.result.runs.len()
+    }
+
+    pub fn p(&self) -> &'a [f64] {
+        &self.result.teacher.dist.p
+    }
+
+    pub fn xs(&self) -> &'a [f64] {
+        &self.result.teacher.xs
+    }
+
+    /// True for a mixture teacher (a continuous x axis) rather than class indices.
+    pub fn continuous(&self) -> bool {
+        self.result.teacher.components.is_some()
+    }
+}
+
+/// Draws one view.
+pub fn view_ui(ui: &mut egui::Ui, view: View, cx: &ViewCtx, state: &mut ToyState) {
+    match view {
+        View::Distributions => distributions::distributions_ui(ui, cx, state),
+        other => {
+            ui.label(format!("{}: not built yet", other.title()));
+        }
+    }
+}
