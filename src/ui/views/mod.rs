@@ -1,8 +1,14 @@
 //! The central area's views. Each takes the fit result read-only through [`ViewCtx`] and may change
 //! settings in the state (the head mass μ, a dragged αβ point, a drawn teacher).
 
+pub mod abplane;
+pub mod assistant;
 pub mod common;
 pub mod distributions;
+pub mod gradient;
+pub mod headtail;
+pub mod landscape;
+pub mod loss;
 
 use crate::math::Divergence;
 use crate::toy::{EpochRecord, FitResult};
@@ -82,8 +88,11 @@ impl<'a> ViewCtx<'a> {
 pub fn view_ui(ui: &mut egui::Ui, view: View, cx: &ViewCtx, state: &mut ToyState) {
     match view {
         View::Distributions => distributions::distributions_ui(ui, cx, state),
-        other => {
-            ui.label(format!("{}: not built yet", other.title()));
-        }
+        View::HeadTail => headtail::headtail_ui(ui, cx, state),
+        View::Loss => loss::loss_ui(ui, cx, state),
+        View::Gradient => gradient::gradient_ui(ui, cx, state),
+        View::Landscape => landscape::landscape_ui(ui, cx, state),
+        View::AbPlane => abplane::abplane_ui(ui, cx, state),
+        View::Assistant => assistant::assistant_ui(ui, cx, state),
     }
 }

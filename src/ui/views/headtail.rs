@@ -1,0 +1,8 @@
+//! Placeholder until the view is written.
+
+use super::ViewCtx;
+use crate::ui::state::ToyState;
+
+pub fn headtail_ui(ui: &mut egui::Ui, _cx: &ViewCtx, _state: &mut ToyState) {
+    ui.label("this view is not built yet");
+}
