@@ -63,9 +63,9 @@ impl AmidOrder {
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Divergence {
-    /// KL(p‖q).
+    /// KL(p||q).
     Fkl,
-    /// KL(q‖p).
+    /// KL(q||p).
     Rkl,
     /// Adaptive KL as in the reference `AKL.py`: `w_head·FKL + w_tail·RKL`, weights detached.
     Akl { mu: f64 },
@@ -74,16 +74,16 @@ pub enum Divergence {
     Jsd { beta: f64, norm: bool },
     /// Total variation distance.
     Tvd,
-    /// DistiLLM skew KL: KL(p ‖ αp + (1−α)q).
+    /// DistiLLM skew KL: KL(p || αp + (1−α)q).
     Skl { alpha: f64 },
-    /// DistiLLM skew reverse KL: KL(q ‖ (1−α)p + αq); `detach` stops the gradient through the mixture
+    /// DistiLLM skew reverse KL: KL(q || (1−α)p + αq); `detach` stops the gradient through the mixture
     /// (the DistiLLM-2 variant).
     Srkl { alpha: f64, detach: bool },
     /// αβ-divergence (ABKD), α on the teacher, β on the student.
     Ab { alpha: f64, beta: f64 },
     /// α-divergence = `ab:alpha=a,beta=1-a`.
     Alpha { alpha: f64 },
-    /// TAID: KL(p_t‖q) with p_t = softmax(t·u + (1−t)·stopgrad(z)); with a schedule, t starts at
+    /// TAID: KL(p_t||q) with p_t = softmax(t·u + (1−t)·stopgrad(z)); with a schedule, t starts at
     /// `t_start` and the fit loop moves it.
     Taid {
         t: f64,
@@ -96,7 +96,7 @@ pub enum Divergence {
         div: AmidDiv,
         order: AmidOrder,
     },
-    /// Hinton: (1−a)·CE(label, q) + a·T²·KL(p^T‖q^T).
+    /// Hinton: (1−a)·CE(label, q) + a·T²·KL(p^T||q^T).
     Hinton {
         temperature: f64,
         a: f64,
@@ -117,25 +117,25 @@ pub const FAMILIES: &[Family] = &[
     Family {
         name: "fkl",
         summary: "forward KL, KL(p||q) (mean-seeking)",
-        formula: "KL(p‖q) = Σ p log(p/q)",
+        formula: "KL(p||q) = Σ p log(p/q)",
         default: Divergence::Fkl,
     },
     Family {
         name: "rkl",
         summary: "reverse KL, KL(q||p) (mode-seeking)",
-        formula: "KL(q‖p) = Σ q log(q/p)",
+        formula: "KL(q||p) = Σ q log(q/p)",
         default: Divergence::Rkl,
     },
     Family {
         name: "akl",
         summary: "adaptive KL (head/tail weighted FKL + RKL, reference AKL.py)",
-        formula: "w_head·KL(p‖q) + w_tail·KL(q‖p), w = L1 gaps on head/tail (detached)",
+        formula: "w_head·KL(p||q) + w_tail·KL(q||p), w = L1 gaps on head/tail (detached)",
         default: Divergence::Akl { mu: 0.5 },
     },
     Family {
         name: "jsd",
         summary: "generalized Jensen-Shannon, TRL convention (beta=0 FKL, beta=1 RKL)",
-        formula: "β·KL(p‖m) + (1−β)·KL(q‖m), m = βp + (1−β)q",
+        formula: "β·KL(p||m) + (1−β)·KL(q||m), m = βp + (1−β)q",
         default: Divergence::Jsd {
             beta: 0.5,
             norm: false,
@@ -150,13 +150,13 @@ pub const FAMILIES: &[Family] = &[
     Family {
         name: "skl",
         summary: "DistiLLM skew KL",
-        formula: "KL(p ‖ αp + (1−α)q)",
+        formula: "KL(p || αp + (1−α)q)",
         default: Divergence::Skl { alpha: 0.1 },
     },
     Family {
         name: "srkl",
         summary: "DistiLLM skew reverse KL (detach=true: DistiLLM-2)",
-        formula: "KL(q ‖ (1−α)p + αq)",
+        formula: "KL(q || (1−α)p + αq)",
         default: Divergence::Srkl {
             alpha: 0.1,
             detach: false,
@@ -180,7 +180,7 @@ pub const FAMILIES: &[Family] = &[
     Family {
         name: "taid",
         summary: "TAID interpolated teacher (fixed t, or the adaptive t schedule in a fit)",
-        formula: "KL(p_t‖q), p_t = softmax(t·log p + (1−t)·stopgrad(log q))",
+        formula: "KL(p_t||q), p_t = softmax(t·log p + (1−t)·stopgrad(log q))",
         default: Divergence::Taid {
             t: 0.4,
             schedule: None,
@@ -189,7 +189,7 @@ pub const FAMILIES: &[Family] = &[
     Family {
         name: "amid",
         summary: "AMiD alpha-mixture assistant distribution",
-        formula: "D(p, r), r ∝ (λ p^s + (1−λ) q^s)^(1/s), s = (1−α)/2 (geometric at α = 1)",
+        formula: "D(p, r), r ~ (λ p^s + (1−λ) q^s)^(1/s), s = (1−α)/2 (geometric at α = 1)",
         default: Divergence::Amid {
             alpha: 0.5,
             lambda: 0.5,
@@ -200,7 +200,7 @@ pub const FAMILIES: &[Family] = &[
     Family {
         name: "hinton",
         summary: "Hinton KD: hard-label CE + temperature-scaled KL",
-        formula: "(1−a)·CE(label, q) + a·T²·KL(p^T‖q^T)",
+        formula: "(1−a)·CE(label, q) + a·T²·KL(p^T||q^T)",
         default: Divergence::Hinton {
             temperature: 2.0,
             a: 0.5,

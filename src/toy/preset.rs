@@ -17,6 +17,10 @@ pub const PRESETS: &[(&str, &str)] = &[
         include_str!("../../assets/presets/akl-fig2-unimodal.toml"),
     ),
     (
+        "akl-weights",
+        include_str!("../../assets/presets/akl-weights.toml"),
+    ),
+    (
         "minillm-gmm",
         include_str!("../../assets/presets/minillm-gmm.toml"),
     ),
@@ -43,6 +47,10 @@ pub const PRESETS: &[(&str, &str)] = &[
     (
         "amid-alpha-mixtures",
         include_str!("../../assets/presets/amid-alpha-mixtures.toml"),
+    ),
+    (
+        "ab-plane",
+        include_str!("../../assets/presets/ab-plane.toml"),
     ),
 ];
 

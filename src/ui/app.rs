@@ -21,7 +21,6 @@ struct Runtime {
     status: Option<Status>,
     fit_ms: f64,
     frame_ms: f32,
-    last_frame: Instant,
     play_carry: f32,
     teacher_panel: teacher::TeacherPanel,
     student_panel: student::StudentPanel,
@@ -55,7 +54,6 @@ impl KdvizApp {
             status: None,
             fit_ms: 0.0,
             frame_ms: 0.0,
-            last_frame: Instant::now(),
             play_carry: 0.0,
             teacher_panel: Default::default(),
             student_panel: Default::default(),
@@ -73,6 +71,11 @@ impl KdvizApp {
 
     pub fn status(&self) -> Option<&Status> {
         self.rt.status.as_ref()
+    }
+
+    /// Time spent in the last call of `ui()`, in milliseconds.
+    pub fn last_frame_ms(&self) -> f64 {
+        self.rt.frame_ms as f64
     }
 
     /// True while a requested refit has not come back yet.
@@ -303,7 +306,7 @@ impl KdvizApp {
         ui.horizontal(|ui| {
             match &self.rt.status {
                 Some(s) if s.error => {
-                    ui.colored_label(ui.visuals().error_fg_color, format!("⚠ {}", s.text));
+                    ui.colored_label(ui.visuals().error_fg_color, format!("Error: {}", s.text));
                 }
                 Some(s) => {
                     ui.label(&s.text);
@@ -396,8 +399,8 @@ impl eframe::App for KdvizApp {
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
         let t0 = Instant::now();
         let ctx = ui.ctx().clone();
-        let dt = self.rt.last_frame.elapsed().as_secs_f32().min(0.25);
-        self.rt.last_frame = t0;
+        // egui's frame interval (real time in the app, the harness's fixed step in tests).
+        let dt = ctx.input(|i| i.unstable_dt).min(0.25);
         self.receive();
         let last = self.last_epoch();
         timeline::keys(&ctx, &mut self.state, last);

@@ -33,7 +33,7 @@ pub fn optimizer_ui(ui: &mut egui::Ui, config: &mut FitConfig) {
     }
     ui.collapsing("metrics", |ui| {
         slider(ui, &mut config.metrics.mu, 0.0..=0.99, "head mass mu")
-            .on_hover_text("head = top-1 ∪ the top classes holding teacher mass ≤ μ");
+            .on_hover_text("head = top-1 plus the top classes holding teacher mass ≤ μ");
         let mut loss_scale = config.loss_scale;
         if log_slider(ui, &mut loss_scale, 1e-4..=1.0, "loss scale")
             .on_hover_text("multiplies the gradient (1/V = torch's batchmean); values shown stay true divergences")
