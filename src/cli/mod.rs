@@ -4,6 +4,7 @@ pub mod args;
 pub mod bench;
 pub mod catalog;
 pub mod eval;
+pub mod figure;
 pub mod fit;
 pub mod json;
 pub mod output;
@@ -23,6 +24,10 @@ USAGE:
   kdviz fit (--preset NAME | --config FILE.toml) [--div SPEC]... [--epochs N] [--snapshots 1,5,10]
             [--json | --csv] [--out FILE]
   kdviz bench [--json] [--repeats N] [--epochs N] [--classes V] [--out FILE]
+  kdviz figure (--preset NAME | --config FILE.toml) --out FILE.{png,svg,gif,csv} [--div SPEC]...
+               [--view distributions|headtail|loss|gradient|landscape|abplane|assistant]
+               [--layout view|epochs|rows] [--epochs 1,5,10,300] [--scale 3] [--theme light|dark]
+               [--width W --height H] [--title TEXT] [--transparent] [--frames FROM:TO[:STEP]] [--fps 6]
   kdviz help | --help | --version
 
 SPEC is name:key=value,...  e.g. fkl  rkl  akl:mu=0.5  jsd:beta=0.5  tvd  skl:alpha=0.1
@@ -65,8 +70,9 @@ fn dispatch(argv: &[String]) -> Result<(), String> {
         "eval" => eval::run(&Args::parse(rest, &eval::SCHEMA)?),
         "fit" => fit::run(&Args::parse(rest, &fit::SCHEMA)?),
         "bench" => bench::run(&Args::parse(rest, &bench::SCHEMA)?),
+        "figure" => figure::run(&Args::parse(rest, &figure::SCHEMA)?),
         other => Err(format!(
-            "unknown command {other:?}; expected presets, divergences, eval, fit, bench or help"
+            "unknown command {other:?}; expected presets, divergences, eval, fit, bench, figure or help"
         )),
     }
 }

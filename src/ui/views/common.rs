@@ -5,8 +5,12 @@ use egui_plot::{AxisHints, Legend, Plot};
 /// A plot with the house style: legend in the corner, readable x tick spacing, no scroll-zoom
 /// (the mouse wheel scrolls the page), and axis labels.
 pub fn base_plot<'a>(id: impl egui::AsIdSalt, x_label: &str, y_label: &str) -> Plot<'a> {
+    bare_plot(id, x_label, y_label).legend(Legend::default().follow_insertion_order(true))
+}
+
+/// [`base_plot`] without a legend (the other panels of a figure that shares one legend).
+pub fn bare_plot<'a>(id: impl egui::AsIdSalt, x_label: &str, y_label: &str) -> Plot<'a> {
     Plot::new(id)
-        .legend(Legend::default())
         .allow_scroll(false)
         .custom_x_axes(vec![
             AxisHints::new_x()

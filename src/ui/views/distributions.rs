@@ -2,13 +2,20 @@
 //! by teacher probability, the AKL head shaded, and a zoomed tail inset like the AKL paper's figure 3.
 
 use super::ViewCtx;
-use super::common::{LOG_FLOOR, base_plot, log_tick, y_value as y_of};
+use super::common::{LOG_FLOOR, bare_plot, base_plot, log_tick, y_value as y_of};
 use crate::toy::TeacherSpec;
 use crate::ui::palette;
 use crate::ui::state::{DistOptions, ToyState};
 use egui_plot::{Line, Plot, PlotPoints, Points, Polygon};
 
 pub fn distributions_ui(ui: &mut egui::Ui, cx: &ViewCtx, state: &mut ToyState) {
+    if !crate::figure::is_figure(ui) {
+        controls(ui, cx, state);
+    }
+    body(ui, cx, state);
+}
+
+fn controls(ui: &mut egui::Ui, cx: &ViewCtx, state: &mut ToyState) {
     ui.horizontal_wrapped(|ui| {
         let o = &mut state.dist;
         ui.checkbox(&mut o.overlay, "overlay");
@@ -19,6 +26,9 @@ pub fn distributions_ui(ui: &mut egui::Ui, cx: &ViewCtx, state: &mut ToyState) {
         }
         ui.checkbox(&mut o.shade_head, "shade head");
     });
+}
+
+fn body(ui: &mut egui::Ui, cx: &ViewCtx, state: &mut ToyState) {
     let opts = state.dist;
     let drawing = matches!(state.config.teacher, TeacherSpec::Probs { .. });
     let order = class_order(cx, &opts);
@@ -71,12 +81,19 @@ pub fn distributions_ui(ui: &mut egui::Ui, cx: &ViewCtx, state: &mut ToyState) {
 }
 
 /// Class order on the x axis: by index, or by descending teacher probability.
-fn class_order(cx: &ViewCtx, opts: &DistOptions) -> Vec<usize> {
+pub fn class_order(cx: &ViewCtx, opts: &DistOptions) -> Vec<usize> {
     if opts.sorted && !cx.continuous() {
         cx.result.regions.order.clone()
     } else {
         (0..cx.p().len()).collect()
     }
+}
+
+/// How one panel is titled and decorated (the app's small multiples, or a figure's epoch panels).
+pub struct PanelStyle {
+    pub title: Option<(String, egui::Color32)>,
+    pub legend: bool,
+    pub inset: bool,
 }
 
 /// One plot with the teacher and the given runs; returns the pointer position while it drags on the plot.
@@ -89,17 +106,34 @@ fn panel(
     id: &str,
     height: f32,
 ) -> Option<(f64, f64)> {
+    let title = (runs.len() == 1).then(|| (cx.divergence(runs[0]).to_string(), cx.colors[runs[0]]));
+    let style = PanelStyle { title, legend: true, inset: opts.tail_inset };
+    styled_panel(ui, cx, opts, order, runs, id, height, &style)
+}
+
+/// [`panel`] with an explicit style.
+#[allow(clippy::too_many_arguments)]
+pub fn styled_panel(
+    ui: &mut egui::Ui,
+    cx: &ViewCtx,
+    opts: &DistOptions,
+    order: &[usize],
+    runs: &[usize],
+    id: &str,
+    height: f32,
+    style: &PanelStyle,
+) -> Option<(f64, f64)> {
     let xs: Vec<f64> = if cx.continuous() && !opts.sorted {
         order.iter().map(|&k| cx.xs()[k]).collect()
     } else {
         (0..order.len()).map(|i| i as f64).collect()
     };
     let p = cx.p();
-    if runs.len() == 1 {
-        let name = cx.divergence(runs[0]).to_string();
-        ui.label(egui::RichText::new(name).color(cx.colors[runs[0]]).strong());
+    let mut height = height;
+    if let Some((title, color)) = &style.title {
+        ui.label(egui::RichText::new(title).color(*color).strong());
+        height = (height - 22.0).max(80.0);
     }
-    let height = (height - 22.0).max(80.0);
     let x_label = if cx.continuous() {
         "x"
     } else if opts.sorted {
@@ -107,7 +141,12 @@ fn panel(
     } else {
         "class"
     };
-    let mut plot = base_plot(id, x_label, "probability").height(height);
+    let mut plot = if style.legend {
+        base_plot(id, x_label, "probability")
+    } else {
+        bare_plot(id, x_label, "probability")
+    }
+    .height(height);
     if opts.log_y {
         plot = plot.y_axis_formatter(log_tick);
     } else {
@@ -156,7 +195,7 @@ fn panel(
             None
         }
     });
-    if opts.tail_inset && !cx.continuous() && !opts.log_y {
+    if style.inset && !cx.continuous() && !opts.log_y {
         tail_inset(ui, shown.response.rect, cx, order, runs, id);
     }
     shown.inner
@@ -189,7 +228,7 @@ fn shade_head(pu: &mut egui_plot::PlotUi, cx: &ViewCtx, order: &[usize], xs: &[f
         let (x0, x1) = (xs[start] - half, xs[i - 1] + half);
         let band = vec![[x0, lo], [x1, lo], [x1, hi], [x0, hi]];
         pu.polygon(
-            Polygon::new("head", PlotPoints::new(band))
+            Polygon::new("", PlotPoints::new(band))
                 .fill_color(palette::HEAD_SHADE)
                 .stroke(egui::Stroke::NONE),
         );

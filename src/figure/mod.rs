@@ -1,0 +1,287 @@
+//! Figures for talks: any view, or a paper-style layout (epochs as panels, divergences × epochs), drawn
+//! by the same view code as the app and exported as PNG (any scale), SVG (vector), GIF (the epoch
+//! animation) and CSV (the data behind it).
+
+pub mod svg;
+
+use crate::toy::FitResult;
+use crate::ui::palette;
+use crate::ui::state::{Theme, ToyState, View};
+use crate::ui::views::distributions::{PanelStyle, class_order, styled_panel};
+use crate::ui::views::{self, ViewCtx};
+use std::fmt::Write as _;
+
+/// How the figure arranges its panels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Layout {
+    /// The view as the app shows it, at the last epoch of the list.
+    View,
+    /// Distributions, one panel per epoch with every divergence overlaid and one shared legend
+    /// (the AKL paper's figure 3).
+    EpochGrid,
+    /// Distributions, divergences as rows × epochs as columns.
+    RowsByEpochs,
+}
+
+/// Everything that decides what a figure looks like.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FigureSpec {
+    pub view: View,
+    pub layout: Layout,
+    pub epochs: Vec<usize>,
+    pub title: Option<String>,
+    /// Logical size in points; the PNG is `size × scale` pixels.
+    pub size: egui::Vec2,
+    pub scale: f32,
+    pub theme: Theme,
+    pub transparent: bool,
+}
+
+impl Default for FigureSpec {
+    fn default() -> Self {
+        FigureSpec {
+            view: View::Distributions,
+            layout: Layout::View,
+            epochs: Vec::new(),
+            title: None,
+            size: egui::vec2(960.0, 600.0),
+            scale: 2.0,
+            theme: Theme::Light,
+            transparent: false,
+        }
+    }
+}
+
+/// The key in egui's memory that tells views to leave out their interactive controls.
+pub fn figure_mode_id() -> egui::Id {
+    egui::Id::NULL.with("kdviz-figure-mode")
+}
+
+/// True while a figure (not the app) is being drawn: views skip their checkboxes and sliders.
+pub fn is_figure(ui: &egui::Ui) -> bool {
+    ui.ctx().data(|d| d.get_temp::<bool>(figure_mode_id())).unwrap_or(false)
+}
+
+fn background(theme: Theme) -> egui::Color32 {
+    match theme {
+        Theme::Light => egui::Color32::WHITE,
+        Theme::Dark => egui::Color32::from_gray(27),
+    }
+}
+
+/// Draws the figure into `ui` (the same code paths as the app's views).
+pub fn figure_ui(ui: &mut egui::Ui, result: &FitResult, state: &mut ToyState, spec: &FigureSpec) {
+    if !spec.transparent {
+        let ctx = ui.ctx().clone();
+        ctx.layer_painter(egui::LayerId::background()).rect_filled(ctx.content_rect(), 0.0, background(spec.theme));
+    }
+    let divs: Vec<_> = result.runs.iter().map(|r| r.divergence).collect();
+    let colors = palette::run_colors(&divs);
+    egui::Frame::new().inner_margin(12.0).show(ui, |ui| {
+        if let Some(title) = &spec.title {
+            ui.vertical_centered(|ui| ui.heading(title));
+        }
+        let last = spec.epochs.last().copied().unwrap_or(state.epoch);
+        match (spec.layout, spec.view) {
+            (Layout::EpochGrid, View::Distributions) => epoch_grid(ui, result, &colors, state, &spec.epochs),
+            (Layout::RowsByEpochs, View::Distributions) => rows_by_epochs(ui, result, &colors, state, &spec.epochs),
+            _ => {
+                let cx = ViewCtx::new(result, &colors, last);
+                views::view_ui(ui, spec.view, &cx, state);
+            }
+        }
+    });
+}
+
+fn epoch_grid(ui: &mut egui::Ui, result: &FitResult, colors: &[egui::Color32], state: &ToyState, epochs: &[usize]) {
+    let n = epochs.len().max(1);
+    let cols = if n == 4 { 2 } else { n.min(4) };
+    let rows = n.div_ceil(cols);
+    let w = ui.available_width() / cols as f32 - 8.0;
+    let h = ui.available_height() / rows as f32 - 8.0;
+    let runs: Vec<usize> = (0..result.runs.len()).collect();
+    // The AKL figure puts its tail inset on the third panel (epoch 10).
+    let inset_at = if n >= 3 { 2 } else { n - 1 };
+    let mut opts = state.dist;
+    opts.overlay = true;
+    egui::Grid::new("figure-epochs").spacing([8.0, 8.0]).show(ui, |ui| {
+        for (i, &e) in epochs.iter().enumerate() {
+            let cx = ViewCtx::new(result, colors, e);
+            let order = class_order(&cx, &opts);
+            let style = PanelStyle {
+                title: Some((format!("Epoch {}", cx.epoch), ui.visuals().strong_text_color())),
+                legend: i == 0,
+                inset: opts.tail_inset && i == inset_at,
+            };
+            ui.allocate_ui(egui::vec2(w, h), |ui| {
+                ui.set_min_size(egui::vec2(w, h));
+                ui.vertical(|ui| styled_panel(ui, &cx, &opts, &order, &runs, &format!("fig-epoch-{i}"), h, &style));
+            });
+            if (i + 1) % cols == 0 {
+                ui.end_row();
+            }
+        }
+    });
+}
+
+fn rows_by_epochs(
+    ui: &mut egui::Ui,
+    result: &FitResult,
+    colors: &[egui::Color32],
+    state: &ToyState,
+    epochs: &[usize],
+) {
+    let cols = epochs.len().max(1);
+    let rows = result.runs.len().max(1);
+    let w = ui.available_width() / cols as f32 - 8.0;
+    let h = ui.available_height() / rows as f32 - 8.0;
+    let opts = state.dist;
+    egui::Grid::new("figure-rows").spacing([8.0, 8.0]).show(ui, |ui| {
+        for run in 0..result.runs.len() {
+            for (j, &e) in epochs.iter().enumerate() {
+                let cx = ViewCtx::new(result, colors, e);
+                let order = class_order(&cx, &opts);
+                let title = if j == 0 {
+                    format!("{}  ·  epoch {}", cx.divergence(run), cx.epoch)
+                } else {
+                    format!("epoch {}", cx.epoch)
+                };
+                let style = PanelStyle { title: Some((title, colors[run])), legend: false, inset: false };
+                ui.allocate_ui(egui::vec2(w, h), |ui| {
+                    ui.set_min_size(egui::vec2(w, h));
+                    ui.vertical(|ui| {
+                        styled_panel(ui, &cx, &opts, &order, &[run], &format!("fig-{run}-{j}"), h, &style)
+                    });
+                });
+            }
+            ui.end_row();
+        }
+    });
+}
+
+/// Runs the figure through egui without a GPU and returns its paint list as SVG.
+pub fn render_svg(result: &FitResult, state: &ToyState, spec: &FigureSpec) -> String {
+    let ctx = egui::Context::default();
+    ctx.set_theme(egui_theme(spec.theme));
+    ctx.data_mut(|d| d.insert_temp(figure_mode_id(), true));
+    let input = egui::RawInput {
+        screen_rect: Some(egui::Rect::from_min_size(egui::Pos2::ZERO, spec.size)),
+        ..Default::default()
+    };
+    let mut state = state.clone();
+    let mut out = None;
+    // Plots settle their bounds and legends over a few passes.
+    for _ in 0..4 {
+        out = Some(ctx.run_ui(input.clone(), |ui| figure_ui(ui, result, &mut state, spec)));
+    }
+    let shapes = out.map(|o| o.shapes).unwrap_or_default();
+    let bg = (!spec.transparent).then(|| background(spec.theme));
+    svg::to_svg(&shapes, spec.size, bg)
+}
+
+fn egui_theme(t: Theme) -> egui::Theme {
+    match t {
+        Theme::Light => egui::Theme::Light,
+        Theme::Dark => egui::Theme::Dark,
+    }
+}
+
+/// Renders the figure offscreen with wgpu (a software adapter is fine) at `spec.scale` pixels per point.
+pub fn render_png(result: &FitResult, state: &ToyState, spec: &FigureSpec) -> Result<image::RgbaImage, String> {
+    let mut state = state.clone();
+    let spec2 = spec.clone();
+    let mut harness = egui_kittest::Harness::builder()
+        .with_size(spec.size)
+        .with_pixels_per_point(spec.scale)
+        .with_theme(egui_theme(spec.theme))
+        .wgpu()
+        .build_ui(move |ui| {
+            ui.ctx().data_mut(|d| d.insert_temp(figure_mode_id(), true));
+            figure_ui(ui, result, &mut state, &spec2)
+        });
+    harness.run_steps(4);
+    harness.render().map_err(|e| format!("cannot render the figure (no usable wgpu adapter?): {e}"))
+}
+
+/// The numbers behind a figure: the teacher and each student at the figure's epochs, then every run's
+/// per-epoch history.
+pub fn data_csv(result: &FitResult, epochs: &[usize]) -> String {
+    let mut out = String::from("class,x,teacher");
+    let names: Vec<String> = result.runs.iter().map(|r| r.divergence.to_string()).collect();
+    for e in epochs {
+        for n in &names {
+            let _ = write!(out, ",\"{n} @{e}\"");
+        }
+    }
+    out.push('\n');
+    let divs: Vec<_> = result.runs.iter().map(|r| r.divergence).collect();
+    let colors = palette::run_colors(&divs);
+    for k in 0..result.teacher.dist.len() {
+        let _ = write!(out, "{k},{},{}", result.teacher.xs[k], result.teacher.dist.p[k]);
+        for &e in epochs {
+            let cx = ViewCtx::new(result, &colors, e);
+            for run in 0..result.runs.len() {
+                let _ = write!(out, ",{}", cx.q_at(run, e).get(k).copied().unwrap_or(f64::NAN));
+            }
+        }
+        out.push('\n');
+    }
+    out.push('\n');
+    out.push_str("divergence,epoch,objective,kl_pq,kl_qp,tvd,head_gap,tail_gap,far_tail\n");
+    for run in &result.runs {
+        for r in &run.history {
+            let _ = writeln!(
+                out,
+                "\"{}\",{},{},{},{},{},{},{},{}",
+                run.divergence, r.epoch, r.objective, r.kl_pq, r.kl_qp, r.tvd, r.head_gap, r.tail_gap, r.far_tail
+            );
+        }
+    }
+    out
+}
+
+/// Renders one frame per epoch with a single offscreen renderer (the GIF animation); `progress(i, n)`
+/// is called after each frame.
+pub fn render_frames(
+    result: &FitResult,
+    state: &ToyState,
+    spec: &FigureSpec,
+    epochs: &[usize],
+    progress: &mut dyn FnMut(usize, usize),
+) -> Result<Vec<image::RgbaImage>, String> {
+    let current = std::rc::Rc::new(std::cell::Cell::new(epochs.first().copied().unwrap_or(0)));
+    let shown = current.clone();
+    let mut state = state.clone();
+    let base = spec.clone();
+    let mut harness = egui_kittest::Harness::builder()
+        .with_size(spec.size)
+        .with_pixels_per_point(spec.scale)
+        .with_theme(egui_theme(spec.theme))
+        .wgpu()
+        .build_ui(move |ui| {
+            ui.ctx().data_mut(|d| d.insert_temp(figure_mode_id(), true));
+            let frame = FigureSpec { epochs: vec![shown.get()], layout: Layout::View, ..base.clone() };
+            figure_ui(ui, result, &mut state, &frame)
+        });
+    let mut frames = Vec::with_capacity(epochs.len());
+    for (i, &e) in epochs.iter().enumerate() {
+        current.set(e);
+        harness.run_steps(2);
+        frames.push(harness.render().map_err(|err| format!("cannot render frame {i} (epoch {e}): {err}"))?);
+        progress(i + 1, epochs.len());
+    }
+    Ok(frames)
+}
+
+/// Encodes frames as a looping GIF at `fps` frames per second.
+pub fn write_gif(path: &std::path::Path, frames: Vec<image::RgbaImage>, fps: u32) -> Result<(), String> {
+    use image::codecs::gif::{GifEncoder, Repeat};
+    let file = std::fs::File::create(path).map_err(|e| format!("{}: cannot write: {e}", path.display()))?;
+    let mut enc = GifEncoder::new_with_speed(std::io::BufWriter::new(file), 10);
+    enc.set_repeat(Repeat::Infinite).map_err(|e| format!("{}: {e}", path.display()))?;
+    let delay = image::Delay::from_numer_denom_ms(1000, fps.max(1));
+    for f in frames {
+        enc.encode_frame(image::Frame::from_parts(f, 0, 0, delay)).map_err(|e| format!("{}: {e}", path.display()))?;
+    }
+    Ok(())
+}
