@@ -233,12 +233,15 @@ fn text(out: &mut String, t: &epaint::TextShape) {
         let Some(first) = placed.row.glyphs.first() else { continue };
         let x = t.pos.x + placed.pos.x + first.pos.x;
         let y = t.pos.y + placed.pos.y + first.pos.y;
+        // The width egui measured, so that a viewer's substitute font keeps the layout.
+        let width = placed.row.glyphs.last().map_or(0.0, |g| g.pos.x + g.advance_width) - first.pos.x;
         let _ = write!(
             out,
-            r#"<text x="{}" y="{}" font-size="{}" {}{transform} xml:space="preserve">{}</text>"#,
+            r#"<text x="{}" y="{}" font-size="{}" textLength="{}" lengthAdjust="spacingAndGlyphs" {}{transform} xml:space="preserve">{}</text>"#,
             num(x),
             num(y),
             num(size),
+            num(width.max(0.0)),
             fill(color),
             escape(&row)
         );
