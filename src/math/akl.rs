@@ -1,7 +1,8 @@
 //! Adaptive KL exactly as the authors' `AKL.py`: head = top-1 ∪ {cumulative teacher mass ≤ μ}, the
 //! crossing class in the tail, L1 gaps, detached weights.
 
-use super::kl::kl;
+use super::kl::kl_term;
+use super::simd::{map_sum, multiversion};
 
 /// Teacher classes by descending probability, ties broken by index (a stable sort).
 pub fn descending_order(p: &[f64]) -> Vec<usize> {
@@ -56,18 +57,22 @@ pub fn weights(g_head: f64, g_tail: f64) -> (f64, f64) {
     }
 }
 
-/// `w_head KL(p‖q) + w_tail KL(q‖p)`, gradient `w_head (q − p) + w_tail q (log q − log p − RKL)`.
-#[allow(clippy::too_many_arguments)]
-pub fn akl(head: &[bool], lp: &[f64], p: &[f64], lq: &[f64], q: &[f64], grad: &mut [f64]) -> f64 {
-    let (gh, gt) = gaps(p, q, head);
-    let (wh, wt) = weights(gh, gt);
-    let f = kl(lp, p, lq);
-    let r = if wt > 0.0 { kl(lq, q, lp) } else { 0.0 };
-    if !r.is_finite() {
-        return f64::INFINITY;
+multiversion! {
+    /// `w_head KL(p‖q) + w_tail KL(q‖p)`, gradient `w_head (q − p) + w_tail q (log q − log p − RKL)`.
+    /// `head` is the head mask as weights: 1 for head classes, 0 for tail classes.
+    pub fn akl[s](head: &[f64], lp: &[f64], p: &[f64], lq: &[f64], q: &[f64], grad: &mut [f64]) -> f64 {
+        let [gh, gt, f, r] = map_sum(s, [head, lp, p, lq, q], [], #[inline(always)] |[h, lp, p, lq, q]| {
+            let e = (p - q).abs();
+            ([], [h * e, (1.0 - h) * e, kl_term(lp, p, lq), kl_term(lq, q, lp)])
+        });
+        let (wh, wt) = weights(gh, gt);
+        let r = if wt > 0.0 { r } else { 0.0 };
+        if !r.is_finite() {
+            return f64::INFINITY;
+        }
+        map_sum(s, [lp, p, lq, q], [grad], #[inline(always)] |[lp, p, lq, q]| {
+            ([wh * (q - p) + wt * q * (lq - lp - r)], [])
+        });
+        wh * f + wt * r
     }
-    for k in 0..p.len() {
-        grad[k] = wh * (q[k] - p[k]) + wt * q[k] * (lq[k] - lp[k] - r);
-    }
-    wh * f + wt * r
 }

@@ -110,6 +110,6 @@ impl LogDist {
 
     /// True when some class has probability exactly zero.
     pub fn has_zeros(&self) -> bool {
-        self.logp.iter().any(|&v| v == f64::NEG_INFINITY)
+        self.logp.contains(&f64::NEG_INFINITY)
     }
 }

@@ -26,8 +26,8 @@ pub fn hinton(
     let soft = kl(lpt, pt, lqt);
     let ce = -lq[label];
     for k in 0..q.len() {
-        let hard = q[k] - if k == label { 1.0 } else { 0.0 };
-        grad[k] = (1.0 - a) * hard + a * temperature * (qt[k] - pt[k]);
+        grad[k] = (1.0 - a) * q[k] + a * temperature * (qt[k] - pt[k]);
     }
+    grad[label] -= 1.0 - a; // the hard label's −e_label
     (1.0 - a) * ce + a * temperature * temperature * soft
 }

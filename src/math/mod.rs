@@ -8,10 +8,12 @@ pub mod akl;
 pub mod amid;
 pub mod dist;
 pub mod divergence;
+pub mod fastmath;
 pub mod hinton;
 pub mod jsd;
 pub mod kl;
 pub mod logspace;
+pub mod simd;
 pub mod skew;
 pub mod spec;
 pub mod taid;
@@ -30,6 +32,8 @@ pub struct Workspace {
     order_of: Vec<f64>,
     order: Vec<usize>,
     mask: Vec<bool>,
+    /// `mask` as weights (1 head, 0 tail), for the vectorised AKL kernel.
+    mask_weights: Vec<f64>,
     mask_mu: f64,
 }
 
@@ -42,7 +46,7 @@ impl Workspace {
 
     /// The AKL head mask of `p` for `mu`, recomputed only when the teacher or μ changes.
     pub fn head_mask(&mut self, p: &[f64], mu: f64) -> &[bool] {
-        if self.order_of != p {
+        if !simd::equal(&self.order_of, p) {
             self.order_of.clear();
             self.order_of.extend_from_slice(p);
             self.order = akl::descending_order(p);
@@ -50,9 +54,18 @@ impl Workspace {
         }
         if self.mask.len() != p.len() || self.mask_mu != mu {
             akl::head_mask_from_order(p, &self.order, mu, &mut self.mask);
+            self.mask_weights.clear();
+            let weight = |&h: &bool| if h { 1.0 } else { 0.0 };
+            self.mask_weights.extend(self.mask.iter().map(weight));
             self.mask_mu = mu;
         }
         &self.mask
+    }
+
+    /// [`Workspace::head_mask`] as weights: 1 for head classes, 0 for tail classes.
+    fn head_weights(&mut self, p: &[f64], mu: f64) -> &[f64] {
+        self.head_mask(p, mu);
+        &self.mask_weights
     }
 }
 
@@ -89,13 +102,15 @@ pub fn value_and_grad(
         Divergence::Fkl => kl::fkl(lp, p, lq, q, grad),
         Divergence::Rkl => kl::rkl(lp, lq, q, grad),
         Divergence::Akl { mu } => {
-            let head = ws.head_mask(p, mu);
+            let head = ws.head_weights(p, mu);
             akl::akl(head, lp, p, lq, q, grad)
         }
         Divergence::Jsd { beta, norm } => jsd::jsd(beta, norm, lp, p, lq, q, grad, &mut ws.buf[0]),
         Divergence::Tvd => tvd::tvd(p, q, grad),
-        Divergence::Skl { alpha } => skew::skl(alpha, lp, p, lq, q, grad),
-        Divergence::Srkl { alpha, detach } => skew::srkl(alpha, detach, lp, lq, q, grad),
+        Divergence::Skl { alpha } => skew::skl(alpha, lp, p, lq, q, grad, &mut ws.buf[0]),
+        Divergence::Srkl { alpha, detach } => {
+            skew::srkl(alpha, detach, lp, p, lq, q, grad, &mut ws.buf[0])
+        }
         Divergence::Ab { alpha, beta } => ab::ab(alpha, beta, lp, lq, q, grad),
         Divergence::Alpha { alpha } => ab::ab(alpha, 1.0 - alpha, lp, lq, q, grad),
         Divergence::Taid { t, .. } => {

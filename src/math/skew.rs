@@ -1,55 +1,79 @@
 //! DistiLLM's skew KL and skew reverse KL (and DistiLLM-2's stop-gradient variant).
 
-use super::kl::{fkl, rkl};
-use super::logspace::logaddexp;
+use super::fastmath;
+use super::kl::{fkl, kl_term, rkl};
+use super::logspace::log_mixture;
+use super::simd::{map_sum, multiversion};
 
-/// `KL(p ‖ αp + (1−α)q)`; gradient `−(1−α) q (p/m − ⟨p/m⟩_q)`.
-pub fn skl(alpha: f64, lp: &[f64], p: &[f64], lq: &[f64], q: &[f64], grad: &mut [f64]) -> f64 {
+/// `KL(p ‖ αp + (1−α)q)`; gradient `−(1−α) q (p/m − ⟨p/m⟩_q)`. `lm` is scratch for `log m`.
+#[allow(clippy::too_many_arguments)]
+pub fn skl(
+    alpha: f64,
+    lp: &[f64],
+    p: &[f64],
+    lq: &[f64],
+    q: &[f64],
+    grad: &mut [f64],
+    lm: &mut [f64],
+) -> f64 {
     if alpha == 0.0 {
         return fkl(lp, p, lq, q, grad);
     }
-    let (la, l1a) = (alpha.ln(), (-alpha).ln_1p());
-    let mut v = 0.0;
-    let mut mean = 0.0;
-    for k in 0..p.len() {
-        let lm = logaddexp(la + lp[k], l1a + lq[k]);
-        let ratio = (lp[k] - lm).exp(); // p/m <= 1/α, bounded even where q underflows
-        if p[k] > 0.0 {
-            v += p[k] * (lp[k] - lm);
-        }
-        grad[k] = ratio;
-        mean += q[k] * ratio;
+    log_mixture(alpha, lp, p, 1.0 - alpha, lq, q, lm);
+    skl_from_mixture(alpha, lp, p, q, lm, grad)
+}
+
+multiversion! {
+    fn skl_from_mixture[s](alpha: f64, lp: &[f64], p: &[f64], q: &[f64], lm: &[f64], grad: &mut [f64]) -> f64 {
+        let [v, mean] = map_sum(s, [lp, p, q, lm], [&mut *grad], #[inline(always)] |[lp, p, q, lm]| {
+            let ratio = fastmath::exp(lp - lm); // p/m <= 1/α, bounded even where q underflows
+            ([ratio], [kl_term(lp, p, lm), q * ratio])
+        });
+        let c = -(1.0 - alpha);
+        scale_centered(c, mean, q, grad);
+        v
     }
-    let c = -(1.0 - alpha);
-    for k in 0..p.len() {
-        grad[k] = c * q[k] * (grad[k] - mean);
-    }
-    v
 }
 
 /// `KL(q ‖ (1−α)p + αq)`; gradient `q (h − ⟨h⟩_q)` with `h = log(q/m) − α q/m`, or `h = log(q/m)` when the
-/// mixture is detached (DistiLLM-2).
-pub fn srkl(alpha: f64, detach: bool, lp: &[f64], lq: &[f64], q: &[f64], grad: &mut [f64]) -> f64 {
+/// mixture is detached (DistiLLM-2). `lm` is scratch for `log m`.
+#[allow(clippy::too_many_arguments)]
+pub fn srkl(
+    alpha: f64,
+    detach: bool,
+    lp: &[f64],
+    p: &[f64],
+    lq: &[f64],
+    q: &[f64],
+    grad: &mut [f64],
+    lm: &mut [f64],
+) -> f64 {
     if alpha == 0.0 {
         return rkl(lp, lq, q, grad);
     }
-    let (la, l1a) = (alpha.ln(), (-alpha).ln_1p());
-    let mut v = 0.0;
-    let mut mean = 0.0;
-    for k in 0..q.len() {
-        let lm = logaddexp(l1a + lp[k], la + lq[k]);
-        let log_ratio = lq[k] - lm; // q/m <= 1/α
-        v += q[k] * log_ratio;
-        let h = if detach {
-            log_ratio
-        } else {
-            log_ratio - alpha * log_ratio.exp()
-        };
-        grad[k] = h;
-        mean += q[k] * h;
+    log_mixture(1.0 - alpha, lp, p, alpha, lq, q, lm);
+    srkl_from_mixture(alpha, detach, lq, q, lm, grad)
+}
+
+multiversion! {
+    /// `Σ q log(q/m)` and `grad = q (h − ⟨h⟩_q)` given `log m`.
+    fn srkl_from_mixture[s](alpha: f64, detach: bool, lq: &[f64], q: &[f64], lm: &[f64], grad: &mut [f64]) -> f64 {
+        // Without the stop-gradient, h also carries −α q/m (q/m ≤ 1/α).
+        let a = if detach { 0.0 } else { alpha };
+        let [v, mean] = map_sum(s, [lq, q, lm], [&mut *grad], #[inline(always)] |[lq, q, lm]| {
+            let log_ratio = lq - lm;
+            let h = log_ratio - a * fastmath::exp(log_ratio);
+            ([h], [q * log_ratio, q * h])
+        });
+        scale_centered(1.0, mean, q, grad);
+        v
     }
-    for k in 0..q.len() {
-        grad[k] = q[k] * (grad[k] - mean);
+}
+
+/// `g ← c · q · (g − mean)`: the softmax projection of per-class factors `g` with `mean = ⟨g⟩_q`.
+#[inline(always)]
+fn scale_centered(c: f64, mean: f64, q: &[f64], grad: &mut [f64]) {
+    for (g, &qk) in grad.iter_mut().zip(q) {
+        *g = c * qk * (*g - mean);
     }
-    v
 }

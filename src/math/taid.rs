@@ -1,6 +1,6 @@
 //! TAID at a fixed interpolation t (the schedule of t is run by the fit loop).
 
-use super::kl::kl;
+use super::kl::fkl;
 use super::logspace::log_softmax_inplace;
 
 /// `KL(p_t‖q)` with `p_t = softmax(t log p + (1−t) stopgrad(log q))`; gradient `q − p_t`.
@@ -15,10 +15,8 @@ pub fn taid(
     pt: &mut [f64],
 ) -> f64 {
     interpolate(t, lp, lq, lpt, pt);
-    for k in 0..q.len() {
-        grad[k] = q[k] - pt[k];
-    }
-    kl(lpt, pt, lq)
+    // KL(p_t‖q) with p_t held constant: FKL towards p_t.
+    fkl(lpt, pt, lq, q, grad)
 }
 
 /// Fills `log p_t` and `p_t` (TAID's intermediate teacher). t = 0 is the student itself.

@@ -1,0 +1,559 @@
+//! Explicit SIMD for the hot loops: one generic kernel body, compiled per instruction set and picked at
+//! run time.
+//!
+//! The crate is compiled for baseline x86-64, so LLVM alone would use SSE2 at best, and it does not
+//! vectorise float reductions (they are not associative). Kernels are therefore written once over
+//! [`V<S>`], a vector of `S::LANES` f64 with the usual operators, for a backend `S: Simd`:
+//! [`Avx512`] (8 lanes), [`Avx2`] (4 lanes, FMA) or [`Scalar`] (1 lane, any architecture).
+//! [`multiversion!`] compiles a body for each backend inside a `#[target_feature]` function and calls
+//! the best one the CPU supports, detected once.
+//!
+//! Reductions keep one partial sum per lane and add the lanes in a fixed order at the end, so a result
+//! depends only on the inputs and the backend (the backends differ in the last bits).
+
+use std::ops::{Add, BitAnd, BitOr, Div, Mul, Neg, Not, Sub};
+use std::sync::OnceLock;
+
+#[cfg(target_arch = "x86_64")]
+mod x86;
+#[cfg(target_arch = "x86_64")]
+pub use x86::{Avx2, Avx512};
+
+/// A SIMD backend: a zero-sized token whose existence proves the CPU runs its instructions.
+///
+/// `Reg` holds `LANES` f64, `Bits` their bit patterns as u64, `Mask` a per-lane boolean.
+pub trait Simd: Copy {
+    type Reg: Copy;
+    type Bits: Copy;
+    type Mask: Copy;
+    const LANES: usize;
+
+    fn splat(self, x: f64) -> Self::Reg;
+    /// The first `LANES` values of `s` (panics when `s` is shorter).
+    fn load(self, s: &[f64]) -> Self::Reg;
+    /// Writes the lanes to the first `LANES` values of `s` (panics when `s` is shorter).
+    fn store(self, v: Self::Reg, s: &mut [f64]);
+    fn add(self, a: Self::Reg, b: Self::Reg) -> Self::Reg;
+    fn sub(self, a: Self::Reg, b: Self::Reg) -> Self::Reg;
+    fn mul(self, a: Self::Reg, b: Self::Reg) -> Self::Reg;
+    fn div(self, a: Self::Reg, b: Self::Reg) -> Self::Reg;
+    /// `a·b + c`, rounded once where the backend has FMA.
+    fn mul_add(self, a: Self::Reg, b: Self::Reg, c: Self::Reg) -> Self::Reg;
+    fn sqrt(self, a: Self::Reg) -> Self::Reg;
+    fn abs(self, a: Self::Reg) -> Self::Reg;
+    /// `a < b`, `a <= b`, `a == b` per lane; false where either is NaN (as Rust's operators).
+    fn lt(self, a: Self::Reg, b: Self::Reg) -> Self::Mask;
+    fn le(self, a: Self::Reg, b: Self::Reg) -> Self::Mask;
+    fn eq(self, a: Self::Reg, b: Self::Reg) -> Self::Mask;
+    fn and(self, a: Self::Mask, b: Self::Mask) -> Self::Mask;
+    fn or(self, a: Self::Mask, b: Self::Mask) -> Self::Mask;
+    fn not(self, a: Self::Mask) -> Self::Mask;
+    fn any(self, m: Self::Mask) -> bool;
+    /// `m ? a : b` per lane.
+    fn select(self, m: Self::Mask, a: Self::Reg, b: Self::Reg) -> Self::Reg;
+    /// The sum of the lanes, in a fixed order.
+    fn sum_lanes(self, a: Self::Reg) -> f64;
+    fn to_bits(self, a: Self::Reg) -> Self::Bits;
+    fn bits_to_float(self, a: Self::Bits) -> Self::Reg;
+    fn splat_bits(self, x: u64) -> Self::Bits;
+    fn bits_add(self, a: Self::Bits, b: Self::Bits) -> Self::Bits;
+    fn bits_and(self, a: Self::Bits, b: Self::Bits) -> Self::Bits;
+    fn bits_or(self, a: Self::Bits, b: Self::Bits) -> Self::Bits;
+    fn bits_shl52(self, a: Self::Bits) -> Self::Bits;
+    fn bits_shr52(self, a: Self::Bits) -> Self::Bits;
+
+    /// `x` in every lane, as a [`V`].
+    #[inline(always)]
+    fn v(self, x: f64) -> V<Self> {
+        V(self.splat(x), self)
+    }
+}
+
+/// One lane, plain f64 arithmetic: the fallback on every architecture.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Scalar;
+
+impl Simd for Scalar {
+    type Reg = f64;
+    type Bits = u64;
+    type Mask = bool;
+    const LANES: usize = 1;
+
+    #[inline(always)]
+    fn splat(self, x: f64) -> f64 {
+        x
+    }
+    #[inline(always)]
+    fn load(self, s: &[f64]) -> f64 {
+        s[0]
+    }
+    #[inline(always)]
+    fn store(self, v: f64, s: &mut [f64]) {
+        s[0] = v;
+    }
+    #[inline(always)]
+    fn add(self, a: f64, b: f64) -> f64 {
+        a + b
+    }
+    #[inline(always)]
+    fn sub(self, a: f64, b: f64) -> f64 {
+        a - b
+    }
+    #[inline(always)]
+    fn mul(self, a: f64, b: f64) -> f64 {
+        a * b
+    }
+    #[inline(always)]
+    fn div(self, a: f64, b: f64) -> f64 {
+        a / b
+    }
+    #[inline(always)]
+    fn mul_add(self, a: f64, b: f64, c: f64) -> f64 {
+        a * b + c // no FMA assumed: `f64::mul_add` would be a slow libm call
+    }
+    #[inline(always)]
+    fn sqrt(self, a: f64) -> f64 {
+        a.sqrt()
+    }
+    #[inline(always)]
+    fn abs(self, a: f64) -> f64 {
+        a.abs()
+    }
+    #[inline(always)]
+    fn lt(self, a: f64, b: f64) -> bool {
+        a < b
+    }
+    #[inline(always)]
+    fn le(self, a: f64, b: f64) -> bool {
+        a <= b
+    }
+    #[inline(always)]
+    fn eq(self, a: f64, b: f64) -> bool {
+        a == b
+    }
+    #[inline(always)]
+    fn and(self, a: bool, b: bool) -> bool {
+        a & b
+    }
+    #[inline(always)]
+    fn or(self, a: bool, b: bool) -> bool {
+        a | b
+    }
+    #[inline(always)]
+    fn not(self, a: bool) -> bool {
+        !a
+    }
+    #[inline(always)]
+    fn any(self, m: bool) -> bool {
+        m
+    }
+    #[inline(always)]
+    fn select(self, m: bool, a: f64, b: f64) -> f64 {
+        if m { a } else { b }
+    }
+    #[inline(always)]
+    fn sum_lanes(self, a: f64) -> f64 {
+        a
+    }
+    #[inline(always)]
+    fn to_bits(self, a: f64) -> u64 {
+        a.to_bits()
+    }
+    #[inline(always)]
+    fn bits_to_float(self, a: u64) -> f64 {
+        f64::from_bits(a)
+    }
+    #[inline(always)]
+    fn splat_bits(self, x: u64) -> u64 {
+        x
+    }
+    #[inline(always)]
+    fn bits_add(self, a: u64, b: u64) -> u64 {
+        a.wrapping_add(b)
+    }
+    #[inline(always)]
+    fn bits_and(self, a: u64, b: u64) -> u64 {
+        a & b
+    }
+    #[inline(always)]
+    fn bits_or(self, a: u64, b: u64) -> u64 {
+        a | b
+    }
+    #[inline(always)]
+    fn bits_shl52(self, a: u64) -> u64 {
+        a << 52
+    }
+    #[inline(always)]
+    fn bits_shr52(self, a: u64) -> u64 {
+        a >> 52
+    }
+}
+
+/// `S::LANES` f64 values with arithmetic operators (an `f64` operand is broadcast).
+#[derive(Clone, Copy, Debug)]
+pub struct V<S: Simd>(pub S::Reg, pub S);
+
+/// Per-lane booleans from comparing two [`V`].
+#[derive(Clone, Copy, Debug)]
+pub struct M<S: Simd>(pub S::Mask, pub S);
+
+/// Bit patterns of the lanes of a [`V`].
+#[derive(Clone, Copy, Debug)]
+pub struct U<S: Simd>(pub S::Bits, pub S);
+
+impl<S: Simd> V<S> {
+    #[inline(always)]
+    pub fn sqrt(self) -> Self {
+        V(self.1.sqrt(self.0), self.1)
+    }
+    #[inline(always)]
+    pub fn abs(self) -> Self {
+        V(self.1.abs(self.0), self.1)
+    }
+    /// `self·b + c`, fused where the backend has FMA.
+    #[inline(always)]
+    pub fn mul_add(self, b: impl IntoV<S>, c: impl IntoV<S>) -> Self {
+        let s = self.1;
+        V(s.mul_add(self.0, b.into_v(s).0, c.into_v(s).0), s)
+    }
+    #[inline(always)]
+    pub fn lt(self, b: impl IntoV<S>) -> M<S> {
+        M(self.1.lt(self.0, b.into_v(self.1).0), self.1)
+    }
+    #[inline(always)]
+    pub fn le(self, b: impl IntoV<S>) -> M<S> {
+        M(self.1.le(self.0, b.into_v(self.1).0), self.1)
+    }
+    #[inline(always)]
+    pub fn gt(self, b: impl IntoV<S>) -> M<S> {
+        M(self.1.lt(b.into_v(self.1).0, self.0), self.1)
+    }
+    #[inline(always)]
+    pub fn ge(self, b: impl IntoV<S>) -> M<S> {
+        M(self.1.le(b.into_v(self.1).0, self.0), self.1)
+    }
+    #[inline(always)]
+    pub fn eq(self, b: impl IntoV<S>) -> M<S> {
+        M(self.1.eq(self.0, b.into_v(self.1).0), self.1)
+    }
+    /// True in the lanes holding a finite number.
+    #[inline(always)]
+    pub fn is_finite(self) -> M<S> {
+        self.abs().lt(f64::INFINITY)
+    }
+    #[inline(always)]
+    pub fn to_bits(self) -> U<S> {
+        U(self.1.to_bits(self.0), self.1)
+    }
+    #[inline(always)]
+    pub fn sum_lanes(self) -> f64 {
+        self.1.sum_lanes(self.0)
+    }
+}
+
+impl<S: Simd> M<S> {
+    /// `self ? a : b` per lane.
+    #[inline(always)]
+    pub fn select(self, a: impl IntoV<S>, b: impl IntoV<S>) -> V<S> {
+        let s = self.1;
+        V(s.select(self.0, a.into_v(s).0, b.into_v(s).0), s)
+    }
+    #[inline(always)]
+    pub fn any(self) -> bool {
+        self.1.any(self.0)
+    }
+}
+
+impl<S: Simd> U<S> {
+    #[inline(always)]
+    pub fn to_float(self) -> V<S> {
+        V(self.1.bits_to_float(self.0), self.1)
+    }
+    #[inline(always)]
+    pub fn wrapping_add(self, b: u64) -> Self {
+        U(self.1.bits_add(self.0, self.1.splat_bits(b)), self.1)
+    }
+    #[inline(always)]
+    pub fn shl52(self) -> Self {
+        U(self.1.bits_shl52(self.0), self.1)
+    }
+    #[inline(always)]
+    pub fn shr52(self) -> Self {
+        U(self.1.bits_shr52(self.0), self.1)
+    }
+}
+
+impl<S: Simd> BitAnd<u64> for U<S> {
+    type Output = Self;
+    #[inline(always)]
+    fn bitand(self, b: u64) -> Self {
+        U(self.1.bits_and(self.0, self.1.splat_bits(b)), self.1)
+    }
+}
+
+impl<S: Simd> BitOr<u64> for U<S> {
+    type Output = Self;
+    #[inline(always)]
+    fn bitor(self, b: u64) -> Self {
+        U(self.1.bits_or(self.0, self.1.splat_bits(b)), self.1)
+    }
+}
+
+impl<S: Simd> BitAnd for M<S> {
+    type Output = Self;
+    #[inline(always)]
+    fn bitand(self, b: Self) -> Self {
+        M(self.1.and(self.0, b.0), self.1)
+    }
+}
+
+impl<S: Simd> BitOr for M<S> {
+    type Output = Self;
+    #[inline(always)]
+    fn bitor(self, b: Self) -> Self {
+        M(self.1.or(self.0, b.0), self.1)
+    }
+}
+
+impl<S: Simd> Not for M<S> {
+    type Output = Self;
+    #[inline(always)]
+    fn not(self) -> Self {
+        M(self.1.not(self.0), self.1)
+    }
+}
+
+/// A [`V`] or an `f64` to broadcast.
+pub trait IntoV<S: Simd>: Copy {
+    fn into_v(self, s: S) -> V<S>;
+}
+
+impl<S: Simd> IntoV<S> for V<S> {
+    #[inline(always)]
+    fn into_v(self, _: S) -> V<S> {
+        self
+    }
+}
+
+impl<S: Simd> IntoV<S> for f64 {
+    #[inline(always)]
+    fn into_v(self, s: S) -> V<S> {
+        s.v(self)
+    }
+}
+
+macro_rules! binary_op {
+    ($trait:ident, $method:ident) => {
+        impl<S: Simd, B: IntoV<S>> $trait<B> for V<S> {
+            type Output = V<S>;
+            #[inline(always)]
+            fn $method(self, b: B) -> V<S> {
+                V(self.1.$method(self.0, b.into_v(self.1).0), self.1)
+            }
+        }
+
+        impl<S: Simd> $trait<V<S>> for f64 {
+            type Output = V<S>;
+            #[inline(always)]
+            fn $method(self, b: V<S>) -> V<S> {
+                V(b.1.$method(b.1.splat(self), b.0), b.1)
+            }
+        }
+    };
+}
+
+binary_op!(Add, add);
+binary_op!(Sub, sub);
+binary_op!(Mul, mul);
+binary_op!(Div, div);
+
+impl<S: Simd> Neg for V<S> {
+    type Output = V<S>;
+    #[inline(always)]
+    fn neg(self) -> V<S> {
+        V(self.1.mul(self.1.splat(-1.0), self.0), self.1)
+    }
+}
+
+/// The backend the kernels run on in this process.
+#[derive(Clone, Copy, Debug)]
+pub enum Level {
+    Scalar,
+    #[cfg(target_arch = "x86_64")]
+    Avx2(Avx2),
+    #[cfg(target_arch = "x86_64")]
+    Avx512(Avx512),
+}
+
+impl Level {
+    pub fn name(self) -> &'static str {
+        match self {
+            Level::Scalar => "scalar",
+            #[cfg(target_arch = "x86_64")]
+            Level::Avx2(_) => "avx2",
+            #[cfg(target_arch = "x86_64")]
+            Level::Avx512(_) => "avx512",
+        }
+    }
+}
+
+/// The best backend this CPU supports, detected once. `KDVIZ_SIMD=scalar` or `avx2` caps it (to test
+/// or time the other versions); a backend the CPU lacks is never chosen.
+pub fn level() -> Level {
+    static LEVEL: OnceLock<Level> = OnceLock::new();
+    *LEVEL.get_or_init(|| detect(std::env::var("KDVIZ_SIMD").as_deref().unwrap_or("")))
+}
+
+#[cfg(target_arch = "x86_64")]
+fn detect(cap: &str) -> Level {
+    let avx512 = Avx512::detect().filter(|_| cap != "scalar" && cap != "avx2");
+    let avx2 = Avx2::detect().filter(|_| cap != "scalar");
+    match (avx512, avx2) {
+        (Some(t), _) => Level::Avx512(t),
+        (None, Some(t)) => Level::Avx2(t),
+        (None, None) => Level::Scalar,
+    }
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+fn detect(_cap: &str) -> Level {
+    Level::Scalar
+}
+
+/// Defines a function whose body is generic over the backend and dispatched on [`level`].
+///
+/// `fn name[s](args) -> T { body }`: the body sees the backend token as `s: S` (`S: Simd`) and the
+/// arguments as declared; arguments are plain `name: Type` pairs. Each x86 version is compiled inside a
+/// `#[target_feature]` function, so the backend's intrinsics are inlined into one loop.
+macro_rules! multiversion {
+    (
+        $(#[$meta:meta])*
+        $vis:vis fn $name:ident[$s:ident]($($arg:ident: $ty:ty),* $(,)?) $(-> $ret:ty)? $body:block
+    ) => {
+        $(#[$meta])*
+        $vis fn $name($($arg: $ty),*) $(-> $ret)? {
+            #[inline(always)]
+            #[allow(unused_variables, clippy::too_many_arguments)]
+            fn body<S: $crate::math::simd::Simd>($s: S, $($arg: $ty),*) $(-> $ret)? $body
+
+            match $crate::math::simd::level() {
+                #[cfg(target_arch = "x86_64")]
+                $crate::math::simd::Level::Avx512(t) => {
+                    #[target_feature(enable = "avx512f,avx2,fma")]
+                    #[allow(clippy::too_many_arguments)]
+                    fn avx512(t: $crate::math::simd::Avx512, $($arg: $ty),*) $(-> $ret)? {
+                        body(t, $($arg),*)
+                    }
+                    // SAFETY: the token `t` is only made after AVX-512F, AVX2 and FMA were detected.
+                    unsafe { avx512(t, $($arg),*) }
+                }
+                #[cfg(target_arch = "x86_64")]
+                $crate::math::simd::Level::Avx2(t) => {
+                    #[target_feature(enable = "avx2,fma")]
+                    #[allow(clippy::too_many_arguments)]
+                    fn avx2(t: $crate::math::simd::Avx2, $($arg: $ty),*) $(-> $ret)? {
+                        body(t, $($arg),*)
+                    }
+                    // SAFETY: the token `t` is only made after AVX2 and FMA were detected.
+                    unsafe { avx2(t, $($arg),*) }
+                }
+                $crate::math::simd::Level::Scalar => body($crate::math::simd::Scalar, $($arg),*),
+            }
+        }
+    };
+}
+pub(crate) use multiversion;
+
+/// The most lanes of any backend (the size of the tail buffers).
+const MAX_LANES: usize = 8;
+/// `0, 1, 2, …`: compared with the tail length to mask the lanes past the end.
+const LANE_INDEX: [f64; MAX_LANES] = [0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0];
+
+/// Calls `f` on every index, `S::LANES` at a time: the lanes of `ins` go in, the first results are
+/// stored to `outs`, the second are summed per lane. Returns the sums.
+///
+/// All slices must have the same length (checked). The tail is padded with zeros; the padding lanes'
+/// results are discarded, whatever they are.
+#[inline(always)]
+pub fn map_sum<S: Simd, const I: usize, const O: usize, const R: usize>(
+    s: S,
+    ins: [&[f64]; I],
+    mut outs: [&mut [f64]; O],
+    mut f: impl FnMut([V<S>; I]) -> ([V<S>; O], [V<S>; R]),
+) -> [f64; R] {
+    let n = ins
+        .first()
+        .map_or_else(|| outs.first().map_or(0, |o| o.len()), |x| x.len());
+    assert!(ins.iter().all(|x| x.len() == n) && outs.iter().all(|o| o.len() == n));
+    let lanes = S::LANES;
+    let mut acc = [s.v(0.0); R];
+    let full = n - n % lanes;
+    let mut k = 0;
+    while k < full {
+        let (o, r) = f(std::array::from_fn(|j| V(s.load(&ins[j][k..]), s)));
+        for (out, v) in outs.iter_mut().zip(o) {
+            s.store(v.0, &mut out[k..]);
+        }
+        for (a, v) in acc.iter_mut().zip(r) {
+            *a = *a + v;
+        }
+        k += lanes;
+    }
+    if full < n {
+        let rem = n - full;
+        let pad = |x: &[f64]| {
+            let mut b = [0.0; MAX_LANES];
+            b[..rem].copy_from_slice(&x[full..]);
+            V(s.load(&b), s)
+        };
+        let (o, r) = f(std::array::from_fn(|j| pad(ins[j])));
+        for (out, v) in outs.iter_mut().zip(o) {
+            let mut b = [0.0; MAX_LANES];
+            s.store(v.0, &mut b);
+            out[full..].copy_from_slice(&b[..rem]);
+        }
+        let valid = V(s.load(&LANE_INDEX), s).lt(rem as f64);
+        for (a, v) in acc.iter_mut().zip(r) {
+            *a = *a + valid.select(v, 0.0);
+        }
+    }
+    acc.map(V::sum_lanes)
+}
+
+/// The largest entry (`-inf` for an empty slice); NaN-free input assumed.
+#[inline(always)]
+pub fn max<S: Simd>(s: S, x: &[f64]) -> f64 {
+    let mut m = s.v(f64::NEG_INFINITY);
+    let mut chunks = x.chunks_exact(S::LANES);
+    for c in &mut chunks {
+        let v = V(s.load(c), s);
+        m = v.gt(m).select(v, m);
+    }
+    let mut lanes = [f64::NEG_INFINITY; MAX_LANES];
+    s.store(m.0, &mut lanes);
+    lanes
+        .iter()
+        .chain(chunks.remainder())
+        .copied()
+        .fold(f64::NEG_INFINITY, f64::max)
+}
+
+multiversion! {
+    /// True when no entry is NaN or infinite.
+    pub fn all_finite[s](x: &[f64]) -> bool {
+        let [bad] = map_sum(s, [x], [], #[inline(always)] |[v]| ([], [v.is_finite().select(0.0, 1.0)]));
+        bad == 0.0
+    }
+}
+
+multiversion! {
+    /// True when `a` and `b` hold the same numbers (`==` per entry, so never for NaN).
+    pub fn equal[s](a: &[f64], b: &[f64]) -> bool {
+        a.len() == b.len() && {
+            let [differ] = map_sum(s, [a, b], [], #[inline(always)] |[x, y]| {
+                ([], [x.eq(y).select(0.0, 1.0)])
+            });
+            differ == 0.0
+        }
+    }
+}
