@@ -172,7 +172,9 @@ pub fn render_svg(result: &FitResult, state: &ToyState, spec: &FigureSpec) -> St
     let mut out = None;
     // Plots settle their bounds and legends over a few passes.
     for _ in 0..4 {
-        out = Some(ctx.run_ui(input.clone(), |ui| figure_ui(ui, result, &mut state, spec)));
+        let mut o = ctx.run_ui(input.clone(), |ui| figure_ui(ui, result, &mut state, spec));
+        o.textures_delta.clear(); // no GPU here: the font atlas is not uploaded anywhere
+        out = Some(o);
     }
     let shapes = out.map(|o| o.shapes).unwrap_or_default();
     let bg = (!spec.transparent).then(|| background(spec.theme));

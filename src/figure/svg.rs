@@ -185,7 +185,7 @@ fn write_shape(out: &mut String, shape: &Shape) {
                 stroke_attr(path_stroke_color(&b.stroke), b.stroke.width)
             );
         }
-        Shape::Band(_) => {} // not used by the views
+        Shape::Band(b) => band(out, b),
     }
 }
 
@@ -207,6 +207,32 @@ fn path(out: &mut String, points: &[Pos2], closed: bool, fill_color: Color32, st
     }
     let f = if filled { fill(fill_color) } else { r#"fill="none""#.to_string() };
     let _ = write!(out, r#"<path d="{d}" {f} {} stroke-linejoin="round"/>"#, stroke_attr(stroke, width));
+}
+
+/// A band (egui_plot draws its lines as bands: the covered y-range at each x) as one filled outline.
+fn band(out: &mut String, b: &epaint::BandShape) {
+    if b.points.len() < 2 {
+        return;
+    }
+    let color = if b.stroke.width > 0.0 && b.stroke_kind != epaint::StrokeKind::Outside {
+        b.stroke.color
+    } else {
+        b.fill
+    };
+    if color.a() == 0 {
+        return;
+    }
+    // The stroke (centred on the edge) widens the band by its width.
+    let grow = if b.stroke_kind == epaint::StrokeKind::Inside { 0.0 } else { 0.5 * b.stroke.width };
+    let mut outline: Vec<Pos2> = b.points.iter().map(|p| Pos2::new(p.x, p.y.min - grow)).collect();
+    outline.extend(b.points.iter().rev().map(|p| Pos2::new(p.x, p.y.max + grow)));
+    let mut element = String::new();
+    path(&mut element, &outline, true, color, Color32::TRANSPARENT, 0.0);
+    if b.angle != 0.0 {
+        let _ = write!(out, r#"<g transform="rotate({})">{element}</g>"#, num(b.angle.to_degrees()));
+    } else {
+        out.push_str(&element);
+    }
 }
 
 fn text(out: &mut String, t: &epaint::TextShape) {
