@@ -4,6 +4,7 @@ use super::metrics::{EpochRecord, MetricsSpec, Regions, measure};
 use super::optim::{Optimizer, OptimizerSpec};
 use super::student::{Student, StudentSpec};
 use super::teacher::{Teacher, TeacherSpec};
+use crate::math::simd::all_finite;
 use crate::math::{Divergence, LogDist, TaidSchedule, Workspace, check_classes, value_and_grad};
 use serde::Serialize;
 
@@ -222,8 +223,13 @@ impl Prepared {
             if !keep_going(epoch) {
                 break;
             }
-            self.student.logits(&params, &mut z);
-            student.set_logits(&z);
+            match self.student.as_logits(&params) {
+                Some(logits) => student.set_logits(logits),
+                None => {
+                    self.student.logits(&params, &mut z);
+                    student.set_logits(&z)
+                }
+            };
             let current = match (&taid, div) {
                 (Some(state), Divergence::Taid { schedule, .. }) => Divergence::Taid {
                     t: state.t,
@@ -281,9 +287,15 @@ impl Prepared {
             if self.loss_scale != 1.0 {
                 grad.iter_mut().for_each(|g| *g *= self.loss_scale);
             }
-            self.student.param_grad(&params, &grad, &mut pgrad);
-            opt.step(&mut params, &pgrad);
-            if params.iter().any(|x| !x.is_finite()) {
+            let step_grad = match self.student.as_logits(&params) {
+                Some(_) => &grad,
+                None => {
+                    self.student.param_grad(&params, &grad, &mut pgrad);
+                    &pgrad
+                }
+            };
+            opt.step(&mut params, step_grad);
+            if !all_finite(&params) {
                 return Err(format!(
                     "{div} diverged at epoch {}: the student's parameters became non-finite; lower the learning rate",
                     epoch + 1

@@ -1,6 +1,8 @@
 //! Per-epoch measurements of how far the student is from the teacher, on the head and on the tail.
 
 use crate::math::akl;
+use crate::math::kl::kl_term;
+use crate::math::simd::{map_sum, multiversion};
 use serde::{Deserialize, Serialize};
 
 /// Where the head ends and the far tail begins; the TOML `[metrics]` table.
@@ -51,6 +53,8 @@ pub struct Regions {
     pub far_tail: Vec<bool>,
     /// Teacher classes in descending order of probability (ties by index).
     pub order: Vec<usize>,
+    /// `head` and `far_tail` as weights (1 in, 0 out), for the vectorised [`measure`].
+    weights: [Vec<f64>; 2],
 }
 
 impl Regions {
@@ -76,7 +80,9 @@ impl Regions {
                 }
             }
         }
+        let weight = |m: &[bool]| m.iter().map(|&b| if b { 1.0 } else { 0.0 }).collect();
         Regions {
+            weights: [weight(&head), weight(&far_tail)],
             head,
             far_tail,
             order,
@@ -114,23 +120,16 @@ pub struct EpochRecord {
 
 /// KL(p‖q), KL(q‖p), TVD and the gaps, in one pass over the classes.
 pub fn measure(lp: &[f64], p: &[f64], lq: &[f64], q: &[f64], regions: &Regions) -> [f64; 6] {
-    let (mut kl_pq, mut kl_qp, mut l1) = (0.0, 0.0, 0.0);
-    let (mut head, mut tail, mut far) = (0.0, 0.0, 0.0);
-    for k in 0..p.len() {
-        if p[k] > 0.0 {
-            kl_pq += p[k] * (lp[k] - lq[k]);
-        }
-        kl_qp += q[k] * (lq[k] - lp[k]);
-        let e = (p[k] - q[k]).abs();
-        l1 += e;
-        if regions.head[k] {
-            head += e;
-        } else {
-            tail += e;
-        }
-        if regions.far_tail[k] {
-            far += e;
-        }
-    }
+    let [head, far] = &regions.weights;
+    let [kl_pq, kl_qp, l1, head, tail, far] = measure_sums(lp, p, lq, q, head, far);
     [kl_pq, kl_qp, 0.5 * l1, head, tail, far]
+}
+
+multiversion! {
+    fn measure_sums[s](lp: &[f64], p: &[f64], lq: &[f64], q: &[f64], head: &[f64], far: &[f64]) -> [f64; 6] {
+        map_sum(s, [lp, p, lq, q, head, far], [], #[inline(always)] |[lp, p, lq, q, h, f]| {
+            let e = (p - q).abs();
+            ([], [kl_term(lp, p, lq), kl_term(lq, q, lp), e, h * e, (1.0 - h) * e, f * e])
+        })
+    }
 }

@@ -2,6 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::math::simd::multiversion;
+
 /// The TOML `[optimizer]` table.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
@@ -123,18 +125,28 @@ impl Optimizer {
                 let bc2_sqrt = (1.0 - b2.powi(self.step)).sqrt();
                 let step_size = lr / bc1;
                 let inv_bc2 = 1.0 / bc2_sqrt;
-                for (((x, &g), m), v) in params
-                    .iter_mut()
-                    .zip(grad)
-                    .zip(&mut self.m)
-                    .zip(&mut self.v)
-                {
-                    *m = b1 * *m + (1.0 - b1) * g;
-                    *v = b2 * *v + (1.0 - b2) * g * g;
-                    // eps is added after the bias-corrected square root, as torch does.
-                    *x -= step_size * *m / (v.sqrt() * inv_bc2 + eps);
-                }
+                let m = &mut self.m;
+                adam_update(
+                    [b1, b2, eps, step_size, inv_bc2],
+                    params,
+                    grad,
+                    m,
+                    &mut self.v,
+                );
             }
+        }
+    }
+}
+
+multiversion! {
+    /// Adam's moment updates and parameter step; `k = [β1, β2, eps, lr/bc1, 1/√bc2]`.
+    fn adam_update[s](k: [f64; 5], params: &mut [f64], grad: &[f64], m: &mut [f64], v: &mut [f64]) {
+        let [b1, b2, eps, step_size, inv_bc2] = k;
+        for (((x, &g), m), v) in params.iter_mut().zip(grad).zip(m).zip(v) {
+            *m = b1 * *m + (1.0 - b1) * g;
+            *v = b2 * *v + (1.0 - b2) * g * g;
+            // eps is added after the bias-corrected square root, as torch does.
+            *x -= step_size * *m / (v.sqrt() * inv_bc2 + eps);
         }
     }
 }

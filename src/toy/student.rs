@@ -5,6 +5,8 @@ use rand::SeedableRng;
 use rand::rngs::StdRng;
 use serde::{Deserialize, Serialize};
 
+use crate::math::simd::{map_sum, multiversion};
+
 /// How free logits start.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -103,12 +105,7 @@ impl Student {
         match self {
             Student::Logits => z.copy_from_slice(params),
             Student::Gaussian { xs } => {
-                let mu = params[0];
-                let inv = 0.5 * (-2.0 * params[1]).exp();
-                for (zj, &x) in z.iter_mut().zip(xs) {
-                    let d = x - mu;
-                    *zj = -d * d * inv;
-                }
+                gaussian_logits(xs, params[0], 0.5 * (-2.0 * params[1]).exp(), z)
             }
         }
     }
@@ -119,18 +116,17 @@ impl Student {
         match self {
             Student::Logits => out.copy_from_slice(g_logits),
             Student::Gaussian { xs } => {
-                let mu = params[0];
                 let inv_var = (-2.0 * params[1]).exp();
-                let (mut gm, mut gs) = (0.0, 0.0);
-                for (&g, &x) in g_logits.iter().zip(xs) {
-                    let d = x - mu;
-                    gm += g * d;
-                    gs += g * d * d;
-                }
+                let [gm, gs] = gaussian_moments(xs, params[0], g_logits);
                 out[0] = gm * inv_var;
                 out[1] = gs * inv_var;
             }
         }
+    }
+
+    /// The parameters themselves when they are the logits (no copy needed).
+    pub fn as_logits<'a>(&self, params: &'a [f64]) -> Option<&'a [f64]> {
+        matches!(self, Student::Logits).then_some(params)
     }
 
     /// `(μ, σ)` for a Gaussian student.
@@ -139,5 +135,25 @@ impl Student {
             Student::Logits => None,
             Student::Gaussian { .. } => Some((params[0], params[1].exp())),
         }
+    }
+}
+
+multiversion! {
+    /// `z_j = −(x_j − μ)² · inv`, `inv = 1/(2σ²)`.
+    fn gaussian_logits[s](xs: &[f64], mu: f64, inv: f64, z: &mut [f64]) {
+        map_sum(s, [xs], [z], #[inline(always)] |[x]| {
+            let d = x - mu;
+            ([-(d * d * inv)], [])
+        });
+    }
+}
+
+multiversion! {
+    /// `Σ g_j (x_j − μ)` and `Σ g_j (x_j − μ)²`.
+    fn gaussian_moments[s](xs: &[f64], mu: f64, g: &[f64]) -> [f64; 2] {
+        map_sum(s, [xs, g], [], #[inline(always)] |[x, g]| {
+            let d = x - mu;
+            ([], [g * d, g * d * d])
+        })
     }
 }
