@@ -59,7 +59,9 @@ pub fn figure_mode_id() -> egui::Id {
 
 /// True while a figure (not the app) is being drawn: views skip their checkboxes and sliders.
 pub fn is_figure(ui: &egui::Ui) -> bool {
-    ui.ctx().data(|d| d.get_temp::<bool>(figure_mode_id())).unwrap_or(false)
+    ui.ctx()
+        .data(|d| d.get_temp::<bool>(figure_mode_id()))
+        .unwrap_or(false)
 }
 
 fn background(theme: Theme) -> egui::Color32 {
@@ -73,7 +75,11 @@ fn background(theme: Theme) -> egui::Color32 {
 pub fn figure_ui(ui: &mut egui::Ui, result: &FitResult, state: &mut ToyState, spec: &FigureSpec) {
     if !spec.transparent {
         let ctx = ui.ctx().clone();
-        ctx.layer_painter(egui::LayerId::background()).rect_filled(ctx.content_rect(), 0.0, background(spec.theme));
+        ctx.layer_painter(egui::LayerId::background()).rect_filled(
+            ctx.content_rect(),
+            0.0,
+            background(spec.theme),
+        );
     }
     let divs: Vec<_> = result.runs.iter().map(|r| r.divergence).collect();
     let colors = palette::run_colors(&divs);
@@ -83,8 +89,12 @@ pub fn figure_ui(ui: &mut egui::Ui, result: &FitResult, state: &mut ToyState, sp
         }
         let last = spec.epochs.last().copied().unwrap_or(state.epoch);
         match (spec.layout, spec.view) {
-            (Layout::EpochGrid, View::Distributions) => epoch_grid(ui, result, &colors, state, &spec.epochs),
-            (Layout::RowsByEpochs, View::Distributions) => rows_by_epochs(ui, result, &colors, state, &spec.epochs),
+            (Layout::EpochGrid, View::Distributions) => {
+                epoch_grid(ui, result, &colors, state, &spec.epochs)
+            }
+            (Layout::RowsByEpochs, View::Distributions) => {
+                rows_by_epochs(ui, result, &colors, state, &spec.epochs)
+            }
             _ => {
                 let cx = ViewCtx::new(result, &colors, last);
                 views::view_ui(ui, spec.view, &cx, state);
@@ -93,7 +103,13 @@ pub fn figure_ui(ui: &mut egui::Ui, result: &FitResult, state: &mut ToyState, sp
     });
 }
 
-fn epoch_grid(ui: &mut egui::Ui, result: &FitResult, colors: &[egui::Color32], state: &ToyState, epochs: &[usize]) {
+fn epoch_grid(
+    ui: &mut egui::Ui,
+    result: &FitResult,
+    colors: &[egui::Color32],
+    state: &ToyState,
+    epochs: &[usize],
+) {
     let n = epochs.len().max(1);
     let cols = if n == 4 { 2 } else { n.min(4) };
     let rows = n.div_ceil(cols);
@@ -104,24 +120,40 @@ fn epoch_grid(ui: &mut egui::Ui, result: &FitResult, colors: &[egui::Color32], s
     let inset_at = if n >= 3 { 2 } else { n - 1 };
     let mut opts = state.dist;
     opts.overlay = true;
-    egui::Grid::new("figure-epochs").spacing([8.0, 8.0]).show(ui, |ui| {
-        for (i, &e) in epochs.iter().enumerate() {
-            let cx = ViewCtx::new(result, colors, e);
-            let order = class_order(&cx, &opts);
-            let style = PanelStyle {
-                title: Some((format!("Epoch {}", cx.epoch), ui.visuals().strong_text_color())),
-                legend: i == 0,
-                inset: opts.tail_inset && i == inset_at,
-            };
-            ui.allocate_ui(egui::vec2(w, h), |ui| {
-                ui.set_min_size(egui::vec2(w, h));
-                ui.vertical(|ui| styled_panel(ui, &cx, &opts, &order, &runs, &format!("fig-epoch-{i}"), h, &style));
-            });
-            if (i + 1) % cols == 0 {
-                ui.end_row();
+    egui::Grid::new("figure-epochs")
+        .spacing([8.0, 8.0])
+        .show(ui, |ui| {
+            for (i, &e) in epochs.iter().enumerate() {
+                let cx = ViewCtx::new(result, colors, e);
+                let order = class_order(&cx, &opts);
+                let style = PanelStyle {
+                    title: Some((
+                        format!("Epoch {}", cx.epoch),
+                        ui.visuals().strong_text_color(),
+                    )),
+                    legend: i == 0,
+                    inset: opts.tail_inset && i == inset_at,
+                };
+                ui.allocate_ui(egui::vec2(w, h), |ui| {
+                    ui.set_min_size(egui::vec2(w, h));
+                    ui.vertical(|ui| {
+                        styled_panel(
+                            ui,
+                            &cx,
+                            &opts,
+                            &order,
+                            &runs,
+                            &format!("fig-epoch-{i}"),
+                            h,
+                            &style,
+                        )
+                    });
+                });
+                if (i + 1) % cols == 0 {
+                    ui.end_row();
+                }
             }
-        }
-    });
+        });
 }
 
 fn rows_by_epochs(
@@ -136,27 +168,42 @@ fn rows_by_epochs(
     let w = ui.available_width() / cols as f32 - 8.0;
     let h = ui.available_height() / rows as f32 - 8.0;
     let opts = state.dist;
-    egui::Grid::new("figure-rows").spacing([8.0, 8.0]).show(ui, |ui| {
-        for run in 0..result.runs.len() {
-            for (j, &e) in epochs.iter().enumerate() {
-                let cx = ViewCtx::new(result, colors, e);
-                let order = class_order(&cx, &opts);
-                let title = if j == 0 {
-                    format!("{}  ·  epoch {}", cx.divergence(run), cx.epoch)
-                } else {
-                    format!("epoch {}", cx.epoch)
-                };
-                let style = PanelStyle { title: Some((title, colors[run])), legend: false, inset: false };
-                ui.allocate_ui(egui::vec2(w, h), |ui| {
-                    ui.set_min_size(egui::vec2(w, h));
-                    ui.vertical(|ui| {
-                        styled_panel(ui, &cx, &opts, &order, &[run], &format!("fig-{run}-{j}"), h, &style)
+    egui::Grid::new("figure-rows")
+        .spacing([8.0, 8.0])
+        .show(ui, |ui| {
+            for run in 0..result.runs.len() {
+                for (j, &e) in epochs.iter().enumerate() {
+                    let cx = ViewCtx::new(result, colors, e);
+                    let order = class_order(&cx, &opts);
+                    let title = if j == 0 {
+                        format!("{}  ·  epoch {}", cx.divergence(run), cx.epoch)
+                    } else {
+                        format!("epoch {}", cx.epoch)
+                    };
+                    let style = PanelStyle {
+                        title: Some((title, colors[run])),
+                        legend: false,
+                        inset: false,
+                    };
+                    ui.allocate_ui(egui::vec2(w, h), |ui| {
+                        ui.set_min_size(egui::vec2(w, h));
+                        ui.vertical(|ui| {
+                            styled_panel(
+                                ui,
+                                &cx,
+                                &opts,
+                                &order,
+                                &[run],
+                                &format!("fig-{run}-{j}"),
+                                h,
+                                &style,
+                            )
+                        });
                     });
-                });
+                }
+                ui.end_row();
             }
-            ui.end_row();
-        }
-    });
+        });
 }
 
 /// Runs the figure through egui without a GPU and returns its paint list as SVG.
@@ -189,7 +236,11 @@ fn egui_theme(t: Theme) -> egui::Theme {
 }
 
 /// Renders the figure offscreen with wgpu (a software adapter is fine) at `spec.scale` pixels per point.
-pub fn render_png(result: &FitResult, state: &ToyState, spec: &FigureSpec) -> Result<image::RgbaImage, String> {
+pub fn render_png(
+    result: &FitResult,
+    state: &ToyState,
+    spec: &FigureSpec,
+) -> Result<image::RgbaImage, String> {
     let mut state = state.clone();
     let spec2 = spec.clone();
     let mut harness = egui_kittest::Harness::builder()
@@ -202,14 +253,20 @@ pub fn render_png(result: &FitResult, state: &ToyState, spec: &FigureSpec) -> Re
             figure_ui(ui, result, &mut state, &spec2)
         });
     harness.run_steps(4);
-    harness.render().map_err(|e| format!("cannot render the figure (no usable wgpu adapter?): {e}"))
+    harness
+        .render()
+        .map_err(|e| format!("cannot render the figure (no usable wgpu adapter?): {e}"))
 }
 
 /// The numbers behind a figure: the teacher and each student at the figure's epochs, then every run's
 /// per-epoch history.
 pub fn data_csv(result: &FitResult, epochs: &[usize]) -> String {
     let mut out = String::from("class,x,teacher");
-    let names: Vec<String> = result.runs.iter().map(|r| r.divergence.to_string()).collect();
+    let names: Vec<String> = result
+        .runs
+        .iter()
+        .map(|r| r.divergence.to_string())
+        .collect();
     for e in epochs {
         for n in &names {
             let _ = write!(out, ",\"{n} @{e}\"");
@@ -219,11 +276,19 @@ pub fn data_csv(result: &FitResult, epochs: &[usize]) -> String {
     let divs: Vec<_> = result.runs.iter().map(|r| r.divergence).collect();
     let colors = palette::run_colors(&divs);
     for k in 0..result.teacher.dist.len() {
-        let _ = write!(out, "{k},{},{}", result.teacher.xs[k], result.teacher.dist.p[k]);
+        let _ = write!(
+            out,
+            "{k},{},{}",
+            result.teacher.xs[k], result.teacher.dist.p[k]
+        );
         for &e in epochs {
             let cx = ViewCtx::new(result, &colors, e);
             for run in 0..result.runs.len() {
-                let _ = write!(out, ",{}", cx.q_at(run, e).get(k).copied().unwrap_or(f64::NAN));
+                let _ = write!(
+                    out,
+                    ",{}",
+                    cx.q_at(run, e).get(k).copied().unwrap_or(f64::NAN)
+                );
             }
         }
         out.push('\n');
@@ -235,7 +300,15 @@ pub fn data_csv(result: &FitResult, epochs: &[usize]) -> String {
             let _ = writeln!(
                 out,
                 "\"{}\",{},{},{},{},{},{},{},{}",
-                run.divergence, r.epoch, r.objective, r.kl_pq, r.kl_qp, r.tvd, r.head_gap, r.tail_gap, r.far_tail
+                run.divergence,
+                r.epoch,
+                r.objective,
+                r.kl_pq,
+                r.kl_qp,
+                r.tvd,
+                r.head_gap,
+                r.tail_gap,
+                r.far_tail
             );
         }
     }
@@ -262,28 +335,43 @@ pub fn render_frames(
         .wgpu()
         .build_ui(move |ui| {
             ui.ctx().data_mut(|d| d.insert_temp(figure_mode_id(), true));
-            let frame = FigureSpec { epochs: vec![shown.get()], layout: Layout::View, ..base.clone() };
+            let frame = FigureSpec {
+                epochs: vec![shown.get()],
+                layout: Layout::View,
+                ..base.clone()
+            };
             figure_ui(ui, result, &mut state, &frame)
         });
     let mut frames = Vec::with_capacity(epochs.len());
     for (i, &e) in epochs.iter().enumerate() {
         current.set(e);
         harness.run_steps(2);
-        frames.push(harness.render().map_err(|err| format!("cannot render frame {i} (epoch {e}): {err}"))?);
+        frames.push(
+            harness
+                .render()
+                .map_err(|err| format!("cannot render frame {i} (epoch {e}): {err}"))?,
+        );
         progress(i + 1, epochs.len());
     }
     Ok(frames)
 }
 
 /// Encodes frames as a looping GIF at `fps` frames per second.
-pub fn write_gif(path: &std::path::Path, frames: Vec<image::RgbaImage>, fps: u32) -> Result<(), String> {
+pub fn write_gif(
+    path: &std::path::Path,
+    frames: Vec<image::RgbaImage>,
+    fps: u32,
+) -> Result<(), String> {
     use image::codecs::gif::{GifEncoder, Repeat};
-    let file = std::fs::File::create(path).map_err(|e| format!("{}: cannot write: {e}", path.display()))?;
+    let file = std::fs::File::create(path)
+        .map_err(|e| format!("{}: cannot write: {e}", path.display()))?;
     let mut enc = GifEncoder::new_with_speed(std::io::BufWriter::new(file), 10);
-    enc.set_repeat(Repeat::Infinite).map_err(|e| format!("{}: {e}", path.display()))?;
+    enc.set_repeat(Repeat::Infinite)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
     let delay = image::Delay::from_numer_denom_ms(1000, fps.max(1));
     for f in frames {
-        enc.encode_frame(image::Frame::from_parts(f, 0, 0, delay)).map_err(|e| format!("{}: {e}", path.display()))?;
+        enc.encode_frame(image::Frame::from_parts(f, 0, 0, delay))
+            .map_err(|e| format!("{}: {e}", path.display()))?;
     }
     Ok(())
 }
