@@ -73,6 +73,12 @@ fn pow2_split<S: Simd>(kf: V<S>) -> (V<S>, V<S>) {
 /// `e^x`, within one ulp of the correctly rounded result for normal results.
 #[inline(always)]
 pub fn exp<S: Simd>(x: V<S>) -> V<S> {
+    let normal = x.ge(-708.0) & x.le(709.0);
+    if normal.all() {
+        // 2^k is a normal number: one scale factor.
+        let (kf, r) = reduce(x);
+        return (1.0 + exp_m1_reduced(r)) * pow2(kf);
+    }
     // Clamping keeps k in range; the clamped ends still round to 0 and +inf. NaN passes through.
     let xc = x.lt(EXP_MIN).select(EXP_MIN, x);
     let xc = xc.gt(EXP_MAX).select(EXP_MAX, xc);
@@ -90,11 +96,12 @@ pub fn exp_m1<S: Simd>(x: V<S>) -> V<S> {
     let xc = xc.gt(EXP_MAX).select(EXP_MAX, xc);
     let (kf, r) = reduce(xc);
     let em = exp_m1_reduced(r);
-    let (s1, s2) = pow2_split(kf);
-    let s = s1 * s2;
+    // k ≤ 1024 here; 2^1024 is taken as 2·2^1023.
+    let top = kf.gt(1023.0);
+    let s = pow2(top.select(1023.0, kf));
     // 2^k·(1 + em) − 1 = 2^k·em + (2^k − 1), with 2^k − 1 exact for the k where it matters.
     let small = s.mul_add(em, s - 1.0);
-    let large = (1.0 + em) * s1 * s2;
+    let large = (1.0 + em) * s * top.select(2.0, 1.0);
     xc.gt(709.0).select(large, small)
 }
 
@@ -132,6 +139,19 @@ pub fn ln<S: Simd>(x: V<S>) -> V<S> {
     let r = x.eq(f64::INFINITY).select(x, r);
     let r = x.eq(0.0).select(f64::NEG_INFINITY, r);
     x.ge(0.0).select(r, f64::NAN)
+}
+
+/// `ln(x)` for positive normal finite `x` only (no special cases): other lanes get garbage.
+#[inline(always)]
+pub fn ln_positive_normal<S: Simd>(x: V<S>) -> V<S> {
+    let u = x
+        .to_bits()
+        .wrapping_add(0x3ff0_0000_0000_0000 - SQRT_HALF_BITS);
+    let kf = (u.shr52() | TWO52.to_bits()).to_float() - (TWO52 + 1023.0);
+    let m = (u & 0x000f_ffff_ffff_ffff)
+        .wrapping_add(SQRT_HALF_BITS)
+        .to_float();
+    ln_reduced(m - 1.0, kf)
 }
 
 /// `k·ln2 + log(1+f)` for f in [√2/2 − 1, √2 − 1] (fdlibm's `__ieee754_log` evaluation order).
@@ -194,6 +214,7 @@ mod tests {
         Exp,
         ExpM1,
         Ln,
+        LnPositiveNormal,
         Ln1p,
     }
 
@@ -204,6 +225,7 @@ mod tests {
                 Func::Exp => exp(x),
                 Func::ExpM1 => exp_m1(x),
                 Func::Ln => ln(x),
+                Func::LnPositiveNormal => ln_positive_normal(x),
                 Func::Ln1p => ln_1p(x),
             };
             ([y], [])
@@ -232,7 +254,7 @@ mod tests {
         match f {
             Func::Exp => f64::exp,
             Func::ExpM1 => f64::exp_m1,
-            Func::Ln => f64::ln,
+            Func::Ln | Func::LnPositiveNormal => f64::ln,
             Func::Ln1p => f64::ln_1p,
         }
     }
@@ -356,6 +378,8 @@ mod tests {
             4e-16,
         );
         max_rel_err("ln huge", f, &log_points(1e300, f64::MAX, 10_000), 4e-16);
+        let normal = log_points(f64::MIN_POSITIVE, f64::MAX, 200_000);
+        max_rel_err("ln_positive_normal", Func::LnPositiveNormal, &normal, 4e-16);
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //! exact; products become sums and mixtures become `logaddexp`.
 
 use super::fastmath;
-use super::simd::{self, Simd, map_sum, multiversion};
+use super::simd::{self, Simd, V, map_sum, multiversion};
 
 /// `log(exp(a) + exp(b))`, exact for infinite arguments (`-inf` is the identity, `+inf` absorbs).
 #[inline]
@@ -72,36 +72,51 @@ fn exp_shifted<S: Simd>(s: S, x: &[f64], probs: &mut [f64]) -> (f64, f64) {
 }
 
 /// Below this a mixture of probabilities has lost relative precision (or underflowed), and its log
-/// is recomputed in log space.
+/// is computed in log space instead.
 const MIX_TINY: f64 = 1e-290;
 
-multiversion! {
-    /// `lm = log(wa·a + wb·b)` for two distributions given as probabilities and log-probabilities.
-    ///
-    /// One `ln` per class from the probabilities; the rare classes where the mixture is tiny are redone
-    /// as `logaddexp(log wa + la, log wb + lb)`, which stays exact down to `-inf`.
-    pub fn log_mixture[s](
-        wa: f64,
-        la: &[f64],
-        a: &[f64],
-        wb: f64,
-        lb: &[f64],
-        b: &[f64],
-        lm: &mut [f64],
-    ) {
-        let [tiny] = map_sum(s, [a, b], [&mut *lm], #[inline(always)] |[a, b]| {
-            let mix = a * wa + b * wb;
-            ([fastmath::ln(mix)], [mix.lt(MIX_TINY).select(1.0, 0.0)])
-        });
-        if tiny > 0.0 {
-            let (lwa, lwb) = (wa.ln(), wb.ln());
-            for k in 0..a.len() {
-                if a[k] * wa + b[k] * wb < MIX_TINY {
-                    lm[k] = logaddexp(lwa + la[k], lwb + lb[k]);
-                }
-            }
+/// The weights of a two-component mixture `wa·a + wb·b`, with their logs.
+#[derive(Clone, Copy, Debug)]
+pub struct Mixture {
+    wa: f64,
+    wb: f64,
+    lwa: f64,
+    lwb: f64,
+}
+
+impl Mixture {
+    /// Weights `wa = w`, `wb = 1 − w`.
+    pub fn new(w: f64) -> Self {
+        Mixture {
+            wa: w,
+            wb: 1.0 - w,
+            lwa: w.ln(),
+            lwb: (-w).ln_1p(),
         }
     }
+
+    /// `log(wa·a + wb·b)` per lane: one `ln` of the mixed probabilities, or `logaddexp` of the
+    /// log-probabilities in a vector where some mixture is tiny (exact down to `-inf`).
+    #[inline(always)]
+    pub fn log<S: Simd>(&self, la: V<S>, a: V<S>, lb: V<S>, b: V<S>) -> V<S> {
+        let mix = a * self.wa + b * self.wb;
+        let tiny = mix.lt(MIX_TINY);
+        let direct = fastmath::ln_positive_normal(mix);
+        if tiny.any() {
+            tiny.select(logaddexp_v(la + self.lwa, lb + self.lwb), direct)
+        } else {
+            direct
+        }
+    }
+}
+
+/// [`logaddexp`] per lane.
+#[inline(always)]
+pub fn logaddexp_v<S: Simd>(x: V<S>, y: V<S>) -> V<S> {
+    let x_big = x.ge(y);
+    let (hi, lo) = (x_big.select(x, y), x_big.select(y, x));
+    let r = hi + fastmath::ln_1p(fastmath::exp(lo - hi));
+    hi.abs().eq(f64::INFINITY).select(hi, r)
 }
 
 /// `E(x) = expm1(x)/x`, with `E(0) = 1`; the building block of the αβ-divergence.
@@ -129,5 +144,28 @@ mod tests {
         );
         assert_eq!(logaddexp(f64::INFINITY, 3.0), f64::INFINITY);
         assert!((logaddexp(0.0, 0.0) - 2f64.ln()).abs() < 1e-15);
+    }
+
+    #[test]
+    fn mixture_log_matches_logaddexp_down_to_underflow() {
+        use crate::math::simd::Scalar;
+        let mix = Mixture::new(0.3);
+        for &(la, lb) in &[
+            (-1.0, -2.0),
+            (-700.0, -720.0),
+            (-800.0, -3.0),
+            (-900.0, -950.0),
+            (f64::NEG_INFINITY, -2.0),
+            (f64::NEG_INFINITY, -1000.0),
+            (f64::NEG_INFINITY, f64::NEG_INFINITY),
+        ] {
+            let v = |x: f64| Scalar.v(x);
+            let got = mix.log(v(la), v(la.exp()), v(lb), v(lb.exp())).0;
+            let want = logaddexp(0.3f64.ln() + la, 0.7f64.ln() + lb);
+            assert!(
+                got == want || (got - want).abs() <= 4e-16 * want.abs(),
+                "log mix of ({la}, {lb}): {got} vs {want}"
+            );
+        }
     }
 }

@@ -107,10 +107,8 @@ pub fn value_and_grad(
         }
         Divergence::Jsd { beta, norm } => jsd::jsd(beta, norm, lp, p, lq, q, grad, &mut ws.buf[0]),
         Divergence::Tvd => tvd::tvd(p, q, grad),
-        Divergence::Skl { alpha } => skew::skl(alpha, lp, p, lq, q, grad, &mut ws.buf[0]),
-        Divergence::Srkl { alpha, detach } => {
-            skew::srkl(alpha, detach, lp, p, lq, q, grad, &mut ws.buf[0])
-        }
+        Divergence::Skl { alpha } => skew::skl(alpha, lp, p, lq, q, grad),
+        Divergence::Srkl { alpha, detach } => skew::srkl(alpha, detach, lp, p, lq, q, grad),
         Divergence::Ab { alpha, beta } => ab::ab(alpha, beta, lp, lq, q, grad),
         Divergence::Alpha { alpha } => ab::ab(alpha, 1.0 - alpha, lp, lq, q, grad),
         Divergence::Taid { t, .. } => {

@@ -2,30 +2,23 @@
 
 use super::fastmath;
 use super::kl::{fkl, kl_term, rkl};
-use super::logspace::log_mixture;
+use super::logspace::Mixture;
 use super::simd::{map_sum, multiversion};
 
-/// `KL(p ‖ αp + (1−α)q)`; gradient `−(1−α) q (p/m − ⟨p/m⟩_q)`. `lm` is scratch for `log m`.
-#[allow(clippy::too_many_arguments)]
-pub fn skl(
-    alpha: f64,
-    lp: &[f64],
-    p: &[f64],
-    lq: &[f64],
-    q: &[f64],
-    grad: &mut [f64],
-    lm: &mut [f64],
-) -> f64 {
+/// `KL(p ‖ αp + (1−α)q)`; gradient `−(1−α) q (p/m − ⟨p/m⟩_q)`.
+pub fn skl(alpha: f64, lp: &[f64], p: &[f64], lq: &[f64], q: &[f64], grad: &mut [f64]) -> f64 {
     if alpha == 0.0 {
         return fkl(lp, p, lq, q, grad);
     }
-    log_mixture(alpha, lp, p, 1.0 - alpha, lq, q, lm);
-    skl_from_mixture(alpha, lp, p, q, lm, grad)
+    skl_terms(alpha, lp, p, lq, q, grad)
 }
 
 multiversion! {
-    fn skl_from_mixture[s](alpha: f64, lp: &[f64], p: &[f64], q: &[f64], lm: &[f64], grad: &mut [f64]) -> f64 {
-        let [v, mean] = map_sum(s, [lp, p, q, lm], [&mut *grad], #[inline(always)] |[lp, p, q, lm]| {
+    /// The value, and `grad = −(1−α) q (p/m − ⟨p/m⟩_q)`.
+    fn skl_terms[s](alpha: f64, lp: &[f64], p: &[f64], lq: &[f64], q: &[f64], grad: &mut [f64]) -> f64 {
+        let mix = Mixture::new(alpha);
+        let [v, mean] = map_sum(s, [lp, p, lq, q], [&mut *grad], #[inline(always)] |[lp, p, lq, q]| {
+            let lm = mix.log(lp, p, lq, q);
             let ratio = fastmath::exp(lp - lm); // p/m <= 1/α, bounded even where q underflows
             ([ratio], [kl_term(lp, p, lm), q * ratio])
         });
@@ -36,7 +29,7 @@ multiversion! {
 }
 
 /// `KL(q ‖ (1−α)p + αq)`; gradient `q (h − ⟨h⟩_q)` with `h = log(q/m) − α q/m`, or `h = log(q/m)` when the
-/// mixture is detached (DistiLLM-2). `lm` is scratch for `log m`.
+/// mixture is detached (DistiLLM-2).
 #[allow(clippy::too_many_arguments)]
 pub fn srkl(
     alpha: f64,
@@ -46,22 +39,22 @@ pub fn srkl(
     lq: &[f64],
     q: &[f64],
     grad: &mut [f64],
-    lm: &mut [f64],
 ) -> f64 {
     if alpha == 0.0 {
         return rkl(lp, lq, q, grad);
     }
-    log_mixture(1.0 - alpha, lp, p, alpha, lq, q, lm);
-    srkl_from_mixture(alpha, detach, lq, q, lm, grad)
+    srkl_terms(alpha, detach, lp, p, lq, q, grad)
 }
 
 multiversion! {
-    /// `Σ q log(q/m)` and `grad = q (h − ⟨h⟩_q)` given `log m`.
-    fn srkl_from_mixture[s](alpha: f64, detach: bool, lq: &[f64], q: &[f64], lm: &[f64], grad: &mut [f64]) -> f64 {
+    /// `Σ q log(q/m)` and `grad = q (h − ⟨h⟩_q)`.
+    #[allow(clippy::too_many_arguments)]
+    fn srkl_terms[s](alpha: f64, detach: bool, lp: &[f64], p: &[f64], lq: &[f64], q: &[f64], grad: &mut [f64]) -> f64 {
+        let mix = Mixture::new(1.0 - alpha);
         // Without the stop-gradient, h also carries −α q/m (q/m ≤ 1/α).
         let a = if detach { 0.0 } else { alpha };
-        let [v, mean] = map_sum(s, [lq, q, lm], [&mut *grad], #[inline(always)] |[lq, q, lm]| {
-            let log_ratio = lq - lm;
+        let [v, mean] = map_sum(s, [lp, p, lq, q], [&mut *grad], #[inline(always)] |[lp, p, lq, q]| {
+            let log_ratio = lq - mix.log(lp, p, lq, q);
             let h = log_ratio - a * fastmath::exp(log_ratio);
             ([h], [q * log_ratio, q * h])
         });

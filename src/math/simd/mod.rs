@@ -49,6 +49,7 @@ pub trait Simd: Copy {
     fn or(self, a: Self::Mask, b: Self::Mask) -> Self::Mask;
     fn not(self, a: Self::Mask) -> Self::Mask;
     fn any(self, m: Self::Mask) -> bool;
+    fn all(self, m: Self::Mask) -> bool;
     /// `m ? a : b` per lane.
     fn select(self, m: Self::Mask, a: Self::Reg, b: Self::Reg) -> Self::Reg;
     /// The sum of the lanes, in a fixed order.
@@ -61,6 +62,14 @@ pub trait Simd: Copy {
     fn bits_or(self, a: Self::Bits, b: Self::Bits) -> Self::Bits;
     fn bits_shl52(self, a: Self::Bits) -> Self::Bits;
     fn bits_shr52(self, a: Self::Bits) -> Self::Bits;
+
+    /// `dst.copy_from_slice(src)` with streaming (non-temporal) stores where the backend has them,
+    /// for data written once and read much later: it neither evicts the working set nor is read in
+    /// before being overwritten.
+    #[inline(always)]
+    fn copy_streaming(self, src: &[f64], dst: &mut [f64]) {
+        dst.copy_from_slice(src);
+    }
 
     /// `x` in every lane, as a [`V`].
     #[inline(always)]
@@ -145,6 +154,10 @@ impl Simd for Scalar {
     }
     #[inline(always)]
     fn any(self, m: bool) -> bool {
+        m
+    }
+    #[inline(always)]
+    fn all(self, m: bool) -> bool {
         m
     }
     #[inline(always)]
@@ -261,6 +274,10 @@ impl<S: Simd> M<S> {
     #[inline(always)]
     pub fn any(self) -> bool {
         self.1.any(self.0)
+    }
+    #[inline(always)]
+    pub fn all(self) -> bool {
+        self.1.all(self.0)
     }
 }
 
@@ -523,19 +540,29 @@ pub fn map_sum<S: Simd, const I: usize, const O: usize, const R: usize>(
 /// The largest entry (`-inf` for an empty slice); NaN-free input assumed.
 #[inline(always)]
 pub fn max<S: Simd>(s: S, x: &[f64]) -> f64 {
+    max_map(s, x, |v| v)
+}
+
+/// The largest `f(x)` over the entries (`-inf` for an empty slice); NaN-free values assumed.
+#[inline(always)]
+pub fn max_map<S: Simd>(s: S, x: &[f64], f: impl Fn(V<S>) -> V<S>) -> f64 {
+    let Some(&first) = x.first() else {
+        return f64::NEG_INFINITY;
+    };
     let mut m = s.v(f64::NEG_INFINITY);
     let mut chunks = x.chunks_exact(S::LANES);
     for c in &mut chunks {
-        let v = V(s.load(c), s);
+        let v = f(V(s.load(c), s));
         m = v.gt(m).select(v, m);
     }
+    // The tail padded with a repeat of the first entry, which cannot change the maximum.
+    let mut tail = [first; MAX_LANES];
+    tail[..chunks.remainder().len()].copy_from_slice(chunks.remainder());
+    let v = f(V(s.load(&tail), s));
+    m = v.gt(m).select(v, m);
     let mut lanes = [f64::NEG_INFINITY; MAX_LANES];
     s.store(m.0, &mut lanes);
-    lanes
-        .iter()
-        .chain(chunks.remainder())
-        .copied()
-        .fold(f64::NEG_INFINITY, f64::max)
+    lanes.into_iter().fold(f64::NEG_INFINITY, f64::max)
 }
 
 multiversion! {
@@ -554,6 +581,37 @@ multiversion! {
                 ([], [x.eq(y).select(0.0, 1.0)])
             });
             differ == 0.0
+        }
+    }
+}
+
+multiversion! {
+    /// [`Simd::copy_streaming`] on the best backend.
+    pub fn copy_streaming[s](src: &[f64], dst: &mut [f64]) {
+        s.copy_streaming(src, dst);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Streaming copies land exactly, whatever the length and the alignment of the destination.
+    #[test]
+    fn copy_streaming_copies_every_length_and_offset() {
+        let src: Vec<f64> = (0..300).map(|k| k as f64 * 0.5 - 7.0).collect();
+        for offset in 0..9 {
+            for len in [0, 1, 3, 7, 8, 9, 16, 17, 63, 64, 65, 250] {
+                let mut buf = vec![f64::NAN; offset + len + 3];
+                copy_streaming(&src[..len], &mut buf[offset..offset + len]);
+                assert_eq!(&buf[offset..offset + len], &src[..len]);
+                assert!(
+                    buf[..offset]
+                        .iter()
+                        .chain(&buf[offset + len..])
+                        .all(|x| x.is_nan())
+                );
+            }
         }
     }
 }

@@ -37,6 +37,30 @@ macro_rules! guarded {
     };
 }
 
+/// The streaming copy shared by both backends: a scalar head up to `align` bytes, whole vectors of
+/// `lanes` f64 stored by `stream(dst, src)`, a scalar tail, then a store fence.
+#[inline(always)]
+fn copy_streaming_with(
+    src: &[f64],
+    dst: &mut [f64],
+    align: usize,
+    lanes: usize,
+    mut stream: impl FnMut(&mut [f64], &[f64]),
+) {
+    assert_eq!(src.len(), dst.len());
+    let n = dst.len();
+    let head = dst.as_ptr().align_offset(align).min(n);
+    let body_end = head + (n - head) / lanes * lanes;
+    dst[..head].copy_from_slice(&src[..head]);
+    for k in (head..body_end).step_by(lanes) {
+        stream(&mut dst[k..k + lanes], &src[k..k + lanes]);
+    }
+    dst[body_end..].copy_from_slice(&src[body_end..]);
+    // SAFETY: SSE2 is part of x86-64; the fence orders the streaming stores before later stores
+    // (such as the release that hands the data to another thread).
+    unsafe { _mm_sfence() }
+}
+
 impl Simd for Avx2 {
     type Reg = __m256d;
     type Bits = __m256i;
@@ -119,6 +143,10 @@ impl Simd for Avx2 {
         guarded!(_mm256_movemask_pd(m) != 0)
     }
     #[inline(always)]
+    fn all(self, m: __m256d) -> bool {
+        guarded!(_mm256_movemask_pd(m) == 0b1111)
+    }
+    #[inline(always)]
     fn select(self, m: __m256d, a: __m256d, b: __m256d) -> __m256d {
         guarded!(_mm256_blendv_pd(b, a, m))
     }
@@ -162,6 +190,16 @@ impl Simd for Avx2 {
     #[inline(always)]
     fn bits_shr52(self, a: __m256i) -> __m256i {
         guarded!(_mm256_srli_epi64::<52>(a))
+    }
+    #[inline(always)]
+    fn copy_streaming(self, src: &[f64], dst: &mut [f64]) {
+        copy_streaming_with(src, dst, 32, 4, |d, s| {
+            let v = self.load(s);
+            assert!(d.len() == 4 && d.as_ptr().align_offset(32) == 0);
+            // SAFETY: `d` holds 4 f64 at a 32-byte aligned address (checked) and the token
+            // guarantees AVX.
+            unsafe { _mm256_stream_pd(d.as_mut_ptr(), v) }
+        });
     }
 }
 
@@ -244,6 +282,10 @@ impl Simd for Avx512 {
         m != 0
     }
     #[inline(always)]
+    fn all(self, m: __mmask8) -> bool {
+        m == 0xff
+    }
+    #[inline(always)]
     fn select(self, m: __mmask8, a: __m512d, b: __m512d) -> __m512d {
         guarded!(_mm512_mask_blend_pd(m, b, a))
     }
@@ -286,5 +328,15 @@ impl Simd for Avx512 {
     #[inline(always)]
     fn bits_shr52(self, a: __m512i) -> __m512i {
         guarded!(_mm512_srli_epi64::<52>(a))
+    }
+    #[inline(always)]
+    fn copy_streaming(self, src: &[f64], dst: &mut [f64]) {
+        copy_streaming_with(src, dst, 64, 8, |d, s| {
+            let v = self.load(s);
+            assert!(d.len() == 8 && d.as_ptr().align_offset(64) == 0);
+            // SAFETY: `d` holds 8 f64 at a 64-byte aligned address (checked) and the token
+            // guarantees AVX-512F.
+            unsafe { _mm512_stream_pd(d.as_mut_ptr(), v) }
+        });
     }
 }
