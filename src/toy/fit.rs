@@ -4,7 +4,7 @@ use super::metrics::{EpochRecord, MetricsSpec, Regions, measure};
 use super::optim::{Optimizer, OptimizerSpec};
 use super::student::{Student, StudentSpec};
 use super::teacher::{Teacher, TeacherSpec};
-use crate::math::simd::all_finite;
+use crate::math::simd::{all_finite, copy_streaming};
 use crate::math::{Divergence, LogDist, TaidSchedule, Workspace, check_classes, value_and_grad};
 use serde::Serialize;
 
@@ -90,18 +90,17 @@ mod spare {
         }
     }
 
-    /// Up to `count` empty buffers with room for `len` doubles each.
+    /// Up to `count` buffers with room for `len` doubles each (holding stale values).
     pub fn take(count: usize, len: usize) -> Vec<Vec<f64>> {
         let mut pool = pool();
         let mut out = Vec::with_capacity(count);
         while out.len() < count {
-            let Some(mut buf) = pool.bufs.pop() else {
+            let Some(buf) = pool.bufs.pop() else {
                 break;
             };
             pool.doubles -= buf.capacity();
             if buf.capacity() >= len {
-                buf.clear();
-                out.push(buf);
+                out.push(buf); // the caller overwrites the contents
             } // else too small for this fit: freed
         }
         out
@@ -265,7 +264,6 @@ impl Prepared {
         let n = self.teacher.dist.len();
         let teacher = &self.teacher.dist;
         let mut params = self.init.clone();
-        let mut z = vec![0.0; n];
         let mut student = LogDist::zeros(n);
         let mut grad = vec![0.0; n];
         let mut pgrad = vec![0.0; params.len()];
@@ -287,13 +285,7 @@ impl Prepared {
             if !keep_going(epoch) {
                 break;
             }
-            match self.student.as_logits(&params) {
-                Some(logits) => student.set_logits(logits),
-                None => {
-                    self.student.logits(&params, &mut z);
-                    student.set_logits(&z)
-                }
-            };
+            self.student.set_dist(&params, &mut student);
             let current = match (&taid, div) {
                 (Some(state), Divergence::Taid { schedule, .. }) => Divergence::Taid {
                     t: state.t,
@@ -334,7 +326,8 @@ impl Prepared {
             });
             if self.snapshots.wants(epoch) {
                 let mut q = buffers.pop().unwrap_or_default();
-                q.extend_from_slice(&student.p);
+                q.resize(n, 0.0); // no-op for a recycled buffer of the same size
+                copy_streaming(&student.p, &mut q);
                 snapshots.push(Snapshot { epoch, q });
             }
             if epoch == self.epochs {

@@ -5,7 +5,9 @@ use rand::SeedableRng;
 use rand::rngs::StdRng;
 use serde::{Deserialize, Serialize};
 
-use crate::math::simd::{map_sum, multiversion};
+use crate::math::LogDist;
+use crate::math::fastmath;
+use crate::math::simd::{self, Simd, V, map_sum, multiversion};
 
 /// How free logits start.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -110,6 +112,20 @@ impl Student {
         }
     }
 
+    /// Fills `dist` with `softmax(logits(params))` (what [`Student::logits`] then
+    /// [`LogDist::set_logits`] give), in fewer passes over the classes; returns the log-sum-exp.
+    pub fn set_dist(&self, params: &[f64], dist: &mut LogDist) -> f64 {
+        match self {
+            Student::Logits => dist.set_logits(params),
+            Student::Gaussian { xs } => {
+                dist.logp.resize(xs.len(), 0.0);
+                dist.p.resize(xs.len(), 0.0);
+                let inv = 0.5 * (-2.0 * params[1]).exp();
+                gaussian_log_softmax(xs, params[0], inv, &mut dist.logp, &mut dist.p)
+            }
+        }
+    }
+
     /// Chain rule from the gradient w.r.t. the logits to the gradient w.r.t. the parameters.
     /// For the Gaussian, `Σ g = 0` removes the `−1` term of `∂/∂ log σ` (spec §12).
     pub fn param_grad(&self, params: &[f64], g_logits: &[f64], out: &mut [f64]) {
@@ -155,5 +171,56 @@ multiversion! {
             let d = x - mu;
             ([], [g * d, g * d * d])
         })
+    }
+}
+
+multiversion! {
+    /// `log_softmax` and `softmax` of the Gaussian logits `z_j = −(x_j − μ)² · inv` without storing z:
+    /// the largest logit is found from the smallest `(x − μ)²`, then z is recomputed where needed.
+    fn gaussian_log_softmax[s](xs: &[f64], mu: f64, inv: f64, logp: &mut [f64], p: &mut [f64]) -> f64 {
+        let logit = |x| gaussian_logit(x, mu, inv);
+        let m = simd::max_map(s, xs, logit);
+        let [sum] = map_sum(s, [xs], [&mut *p], #[inline(always)] |[x]| {
+            let e = fastmath::exp(logit(x) - m);
+            ([e], [e])
+        });
+        let (lse, inv_sum) = (m + sum.ln(), 1.0 / sum);
+        for ((l, e), &x) in logp.iter_mut().zip(p.iter_mut()).zip(xs) {
+            let d = x - mu;
+            *l = -(d * d * inv) - lse;
+            *e *= inv_sum;
+        }
+        lse
+    }
+}
+
+/// `z = −(x − μ)² · inv`, per lane.
+#[inline(always)]
+fn gaussian_logit<S: Simd>(x: V<S>, mu: f64, inv: f64) -> V<S> {
+    let d = x - mu;
+    -(d * d * inv)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The fused Gaussian softmax gives exactly what logits then `set_logits` give.
+    #[test]
+    fn gaussian_set_dist_matches_logits_then_softmax() {
+        let xs: Vec<f64> = (0..2001)
+            .map(|j| -12.0 + 24.0 * j as f64 / 2000.0)
+            .collect();
+        let student = Student::Gaussian { xs: xs.clone() };
+        for params in [[0.0, 0.0], [3.7, -1.2], [-11.9, 0.9], [40.0, 0.3]] {
+            let mut z = vec![0.0; xs.len()];
+            student.logits(&params, &mut z);
+            let mut want = LogDist::zeros(xs.len());
+            let lse_want = want.set_logits(&z);
+            let mut got = LogDist::zeros(3);
+            let lse_got = student.set_dist(&params, &mut got);
+            assert_eq!(lse_got, lse_want, "{params:?}");
+            assert_eq!(got, want, "{params:?}");
+        }
     }
 }
