@@ -1,0 +1,354 @@
+//! `kdviz gpu info` and `kdviz gpu bench`: which GPU kdviz would use, and how fast the loss kernels
+//! run on it against the CPU engine.
+
+use super::args::{Args, Schema};
+use super::json::{num, opt};
+use super::output::Output;
+use crate::gpu::{GpuContext, RowsOptions, RunOptions, Storage, f16_to_f32, f32_to_f16, passes};
+use crate::math::{Divergence, FAMILIES, LogDist, Workspace, check_classes, value_and_grad};
+use serde_json::{Value, json};
+use std::time::Instant;
+
+pub const HELP: &str = "\
+  kdviz gpu info [--json] [--out FILE]    the adapter, backend, features and limits (exit 2 without a GPU)
+  kdviz gpu bench [--rows N] [--vocab V] [--dtype f32|f16] [--div SPEC]... [--repeats R] [--json]
+            [--out FILE]                  loss kernels: ms and GB/s per divergence, and the CPU engine";
+
+const INFO_SCHEMA: Schema = Schema {
+    valued: &["out"],
+    switches: &["json"],
+};
+
+const BENCH_SCHEMA: Schema = Schema {
+    valued: &["rows", "vocab", "dtype", "div", "repeats", "out"],
+    switches: &["json"],
+};
+
+/// Seconds of CPU-engine time spent per divergence at most; the rest is extrapolated per row.
+const CPU_BUDGET_S: f64 = 0.5;
+
+/// `kdviz gpu <info|bench> ...`
+pub fn run(args: &[String]) -> Result<(), String> {
+    let Some(sub) = args.first() else {
+        return Err("gpu: expected a subcommand, info or bench".into());
+    };
+    let rest = &args[1..];
+    match sub.as_str() {
+        "info" => info(&Args::parse(rest, &INFO_SCHEMA)?),
+        "bench" => bench(&Args::parse(rest, &BENCH_SCHEMA)?),
+        other => Err(format!(
+            "gpu: unknown subcommand {other:?}; expected info or bench"
+        )),
+    }
+}
+
+fn info(args: &Args) -> Result<(), String> {
+    args.no_positional("gpu info")?;
+    let ctx = GpuContext::new().map_err(|e| format!("gpu info: {e}"))?;
+    let i = ctx.info();
+    let mut out = Output::open(args.one("out")?)?;
+    if args.switch("json") {
+        let limits: serde_json::Map<String, Value> = i
+            .limits()
+            .iter()
+            .map(|(k, v)| (k.to_string(), json!(v)))
+            .collect();
+        out.line(
+            &json!({
+                "adapter": i.name,
+                "backend": i.backend,
+                "device_type": i.device_type,
+                "driver": i.driver,
+                "driver_info": i.driver_info,
+                "features": i.features,
+                "adapter_features": i.adapter_features,
+                "timestamp_query": i.timestamp_query,
+                "shader_f16": i.shader_f16,
+                "timestamp_period_ns": i.timestamp_period_ns,
+                "limits": limits,
+                "workgroup_size": crate::gpu::WORKGROUP_SIZE,
+            })
+            .to_string(),
+        )?;
+    } else {
+        for line in i.to_string().lines() {
+            out.line(line)?;
+        }
+        out.line(&format!(
+            "kernels: one workgroup of {} invocations per row; rows split into chunks of at most \
+             {} bytes per binding",
+            crate::gpu::WORKGROUP_SIZE,
+            i.max_storage_buffer_binding_size.min(i.max_buffer_size)
+        ))?;
+    }
+    out.finish()
+}
+
+/// Reproducible logits: teacher N(0, 3²), student = teacher + N(0, 1) (a student mid-training).
+fn logits(n: usize, v: usize) -> (Vec<f32>, Vec<f32>) {
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    let mut uniform = move || {
+        state ^= state >> 12;
+        state ^= state << 25;
+        state ^= state >> 27;
+        ((state.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 40) as f32 + 0.5) / (1u64 << 24) as f32
+    };
+    let mut t = Vec::with_capacity(n * v);
+    let mut s = Vec::with_capacity(n * v);
+    for _ in 0..n * v {
+        let (a, b) = (uniform(), uniform());
+        let r = (-2.0 * a.ln()).sqrt();
+        let (sin, cos) = (std::f32::consts::TAU * b).sin_cos();
+        let u = 3.0 * r * cos;
+        t.push(u);
+        s.push(u + r * sin);
+    }
+    (t, s)
+}
+
+struct CpuTiming {
+    ms_all_rows: f64,
+    rows_timed: usize,
+    values: Vec<f64>,
+}
+
+/// The f64 engine on the first rows, single thread, softmax included (the GPU starts from logits
+/// too); stops after [`CPU_BUDGET_S`] and scales to all rows.
+fn cpu_time(div: &Divergence, t: &[f32], s: &[f32], n: usize, v: usize) -> CpuTiming {
+    let mut ws = Workspace::default();
+    let mut grad = vec![0.0; v];
+    let mut values = Vec::new();
+    let t0 = Instant::now();
+    for r in 0..n {
+        let row = |x: &[f32]| -> Vec<f64> {
+            x[r * v..(r + 1) * v]
+                .iter()
+                .map(|&y| f64::from(y))
+                .collect()
+        };
+        let (Ok(tp), Ok(sq)) = (
+            LogDist::from_logits(&row(t), true),
+            LogDist::from_logits(&row(s), false),
+        ) else {
+            break;
+        };
+        values.push(value_and_grad(div, &tp, &sq, &mut grad, &mut ws));
+        if t0.elapsed().as_secs_f64() > CPU_BUDGET_S {
+            break;
+        }
+    }
+    let rows_timed = values.len().max(1);
+    CpuTiming {
+        ms_all_rows: t0.elapsed().as_secs_f64() * 1e3 * n as f64 / rows_timed as f64,
+        rows_timed,
+        values,
+    }
+}
+
+fn f16_round(x: &[f32]) -> Vec<f32> {
+    x.iter().map(|&y| f16_to_f32(f32_to_f16(y))).collect()
+}
+
+fn median(mut xs: Vec<f64>) -> f64 {
+    xs.sort_by(f64::total_cmp);
+    xs[xs.len() / 2]
+}
+
+struct GpuTiming {
+    ms: f64,
+    gbps: f64,
+    max_rel_err: f64,
+}
+
+fn bench(args: &Args) -> Result<(), String> {
+    args.no_positional("gpu bench")?;
+    let n = args.usize_in("rows", 1, 10_000_000)?.unwrap_or(512);
+    let v = args.usize_in("vocab", 1, 1 << 24)?.unwrap_or(32_768);
+    let repeats = args.usize_in("repeats", 1, 1000)?.unwrap_or(5);
+    let storage = match args.one("dtype")? {
+        None | Some("f32") => Storage::F32,
+        Some("f16") => Storage::F16,
+        Some(o) => return Err(format!("--dtype {o:?}; expected f32 or f16")),
+    };
+    let specs: Vec<String> = if args.all("div").is_empty() {
+        FAMILIES.iter().map(|f| f.default.to_string()).collect()
+    } else {
+        args.all("div").to_vec()
+    };
+    let mut divs = Vec::new();
+    for s in &specs {
+        let d: Divergence = s.parse().map_err(|e| format!("--div {s:?}: {e}"))?;
+        check_classes(&d, v).map_err(|e| format!("--div {s:?}: {e}"))?;
+        divs.push(d);
+    }
+    if n.checked_mul(v).is_none_or(|e| e > 1 << 31) {
+        return Err(format!(
+            "--rows {n} × --vocab {v} is over 2^31 logits; expected a smaller problem"
+        ));
+    }
+    let (t, s) = logits(n, v);
+    // The CPU reference sees what the device sees: f16-rounded logits under --dtype f16.
+    let (t_cpu, s_cpu) = match storage {
+        Storage::F32 => (t.clone(), s.clone()),
+        Storage::F16 => (f16_round(&t), f16_round(&s)),
+    };
+    let elem = storage.bytes() as f64;
+    let (ctx, fallback) = match GpuContext::new() {
+        Ok(c) => (Some(c), None),
+        Err(e) => (None, Some(format!("{e}; timing the CPU engine only"))),
+    };
+    let rows = match &ctx {
+        Some(c) => Some(
+            c.upload(
+                &t,
+                &s,
+                n,
+                v,
+                &RowsOptions {
+                    storage,
+                    ..RowsOptions::default()
+                },
+            )
+            .map_err(|e| format!("gpu bench: {e}"))?,
+        ),
+        None => None,
+    };
+    let timestamps = ctx.as_ref().is_some_and(|c| c.info().timestamp_query);
+    let mut results = Vec::new();
+    for div in &divs {
+        let p = passes(div);
+        let bytes_per_elem = f64::from(p) * 2.0 * elem + elem;
+        let cpu = cpu_time(div, &t_cpu, &s_cpu, n, v);
+        let gpu = match &rows {
+            None => None,
+            Some(rows) => {
+                // warm-up (pipeline compile, caches), with the values checked against the CPU rows
+                let first = rows
+                    .run(div, &RunOptions::default())
+                    .map_err(|e| format!("gpu bench: {e}"))?;
+                let max_rel_err = cpu
+                    .values
+                    .iter()
+                    .zip(&first.values)
+                    .filter(|(c, _)| c.is_finite())
+                    .map(|(c, g)| (f64::from(*g) - c).abs() / c.abs().max(1e-12))
+                    .fold(0.0, f64::max);
+                let quiet = RunOptions {
+                    read_grad: false,
+                    ..RunOptions::default()
+                };
+                let mut ms = Vec::with_capacity(repeats);
+                for _ in 0..repeats {
+                    let w0 = Instant::now();
+                    let out = rows
+                        .run(div, &quiet)
+                        .map_err(|e| format!("gpu bench: {e}"))?;
+                    let wall = w0.elapsed().as_secs_f64() * 1e3;
+                    ms.push(out.gpu_ms.unwrap_or(wall));
+                }
+                let ms = median(ms);
+                Some(GpuTiming {
+                    ms,
+                    gbps: bytes_per_elem * (n * v) as f64 / (ms * 1e-3) / 1e9,
+                    max_rel_err,
+                })
+            }
+        };
+        results.push((div, p, bytes_per_elem, gpu, cpu));
+    }
+
+    let device = ctx.as_ref().map(|c| {
+        let i = c.info();
+        format!("{} ({}, {})", i.name, i.backend, i.device_type)
+    });
+    let timing = match (&ctx, timestamps) {
+        (None, _) => "none",
+        (Some(_), true) => "gpu-timestamps",
+        (Some(_), false) => "wall-clock",
+    };
+    let model = format!(
+        "bytes = passes × 2 inputs × {e} B + {e} B gradient write per element ({} storage)",
+        storage.name(),
+        e = storage.bytes()
+    );
+    let mut out = Output::open(args.one("out")?)?;
+    if args.switch("json") {
+        let res: Vec<Value> = results
+            .iter()
+            .map(|(d, p, b, g, c)| {
+                json!({
+                    "divergence": d.to_string(),
+                    "passes": p,
+                    "bytes_per_elem": b,
+                    "gpu_ms": opt(g.as_ref().map(|g| g.ms)),
+                    "gpu_gbps": opt(g.as_ref().map(|g| g.gbps)),
+                    "max_rel_value_err_vs_cpu": opt(g.as_ref().map(|g| g.max_rel_err)),
+                    "cpu_ms": num(c.ms_all_rows),
+                    "cpu_rows_timed": c.rows_timed,
+                })
+            })
+            .collect();
+        out.line(
+            &json!({
+                "device": device,
+                "fallback": fallback,
+                "rows": n,
+                "vocab": v,
+                "dtype": storage.name(),
+                "repeats": repeats,
+                "timing": timing,
+                "byte_model": model,
+                "cpu": "f64 engine, single thread, softmax included; timed on the first rows and scaled to all",
+                "results": res,
+            })
+            .to_string(),
+        )?;
+        return out.finish();
+    }
+    match (&device, &fallback) {
+        (Some(d), _) => out.line(&format!("GPU: {d}"))?,
+        (None, Some(f)) => out.line(&format!("GPU: {f}"))?,
+        (None, None) => {}
+    }
+    out.line(&format!(
+        "{n} rows × {v} classes, {} storage; GPU time: {}",
+        storage.name(),
+        match timing {
+            "gpu-timestamps" => format!("timestamps around the dispatch, median of {repeats} after a warm-up"),
+            "wall-clock" => format!(
+                "wall clock incl. submit and value read-back (no timestamp queries), median of {repeats}"
+            ),
+            _ => "n/a".into(),
+        }
+    ))?;
+    out.line(&format!("byte model: {model}"))?;
+    out.line(
+        "CPU: the f64 engine, one thread, softmax included; timed on the first rows and scaled to all",
+    )?;
+    out.line(&format!(
+        "{:<52} {:>6} {:>6} {:>10} {:>8} {:>12} {:>9} {:>9}",
+        "divergence", "passes", "B/elem", "GPU ms", "GB/s", "CPU ms", "CPU rows", "max rel Δ"
+    ))?;
+    for (d, p, b, g, c) in &results {
+        let (gms, gbps, err) = match g {
+            Some(g) => (
+                format!("{:.3}", g.ms),
+                format!("{:.1}", g.gbps),
+                format!("{:.1e}", g.max_rel_err),
+            ),
+            None => ("-".into(), "-".into(), "-".into()),
+        };
+        out.line(&format!(
+            "{:<52} {:>6} {:>6} {:>10} {:>8} {:>12.1} {:>9} {:>9}",
+            d.to_string(),
+            p,
+            b,
+            gms,
+            gbps,
+            c.ms_all_rows,
+            format!("{}/{n}", c.rows_timed),
+            err
+        ))?;
+    }
+    out.finish()
+}

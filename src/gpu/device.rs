@@ -1,0 +1,193 @@
+//! A headless wgpu device for compute, with the optional features the kernels use.
+
+use super::GpuError;
+use super::loss::Kernels;
+use std::fmt;
+use std::sync::Arc;
+
+/// The device, its queue and the compiled kernels. Cheap to share (`&GpuContext` is `Sync`).
+pub struct GpuContext {
+    pub(crate) device: wgpu::Device,
+    pub(crate) queue: wgpu::Queue,
+    pub(crate) info: GpuInfo,
+    pub(crate) kernels: Kernels,
+}
+
+/// What `kdviz gpu info` prints: the adapter and the limits that shape the kernels.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GpuInfo {
+    pub name: String,
+    pub backend: String,
+    pub device_type: String,
+    pub driver: String,
+    pub driver_info: String,
+    /// Optional features the device was created with (the ones kdviz asks for and the adapter has).
+    pub features: Vec<String>,
+    /// Everything the adapter offers (SUBGROUP, for instance, which the kernels do not use yet).
+    pub adapter_features: Vec<String>,
+    pub timestamp_query: bool,
+    pub shader_f16: bool,
+    /// Nanoseconds per timestamp tick.
+    pub timestamp_period_ns: f32,
+    pub max_storage_buffer_binding_size: u64,
+    pub max_buffer_size: u64,
+    pub max_compute_workgroups_per_dimension: u32,
+    pub max_compute_invocations_per_workgroup: u32,
+    pub max_compute_workgroup_storage_size: u32,
+    pub max_storage_buffers_per_shader_stage: u32,
+}
+
+impl fmt::Display for GpuInfo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "adapter: {}", self.name)?;
+        writeln!(f, "backend: {}", self.backend)?;
+        writeln!(f, "device type: {}", self.device_type)?;
+        writeln!(f, "driver: {} {}", self.driver, self.driver_info)?;
+        let feats = if self.features.is_empty() {
+            "none".to_string()
+        } else {
+            self.features.join(", ")
+        };
+        writeln!(f, "features in use: {feats}")?;
+        writeln!(f, "adapter features: {}", self.adapter_features.join(", "))?;
+        writeln!(f, "timestamp period: {} ns", self.timestamp_period_ns)?;
+        writeln!(f, "limits:")?;
+        for (k, v) in self.limits() {
+            writeln!(f, "  {k} = {v}")?;
+        }
+        Ok(())
+    }
+}
+
+impl GpuInfo {
+    /// The key limits as (name, value), in a fixed order.
+    pub fn limits(&self) -> [(&'static str, u64); 6] {
+        [
+            (
+                "max_storage_buffer_binding_size",
+                self.max_storage_buffer_binding_size,
+            ),
+            ("max_buffer_size", self.max_buffer_size),
+            (
+                "max_compute_workgroups_per_dimension",
+                u64::from(self.max_compute_workgroups_per_dimension),
+            ),
+            (
+                "max_compute_invocations_per_workgroup",
+                u64::from(self.max_compute_invocations_per_workgroup),
+            ),
+            (
+                "max_compute_workgroup_storage_size",
+                u64::from(self.max_compute_workgroup_storage_size),
+            ),
+            (
+                "max_storage_buffers_per_shader_stage",
+                u64::from(self.max_storage_buffers_per_shader_stage),
+            ),
+        ]
+    }
+}
+
+/// Optional features used when present: GPU timing and f16 storage.
+const WANTED: wgpu::Features = wgpu::Features::TIMESTAMP_QUERY.union(wgpu::Features::SHADER_F16);
+
+impl GpuContext {
+    /// Picks the high-performance adapter of any backend (`WGPU_BACKEND` / `WGPU_ADAPTER_NAME` are
+    /// honoured) and creates a device with the adapter's own limits, so big `[N × V]` buffers fit.
+    pub fn new() -> Result<GpuContext, GpuError> {
+        pollster::block_on(Self::new_async())
+    }
+
+    async fn new_async() -> Result<GpuContext, GpuError> {
+        let instance =
+            wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env());
+        let adapter = instance
+            .request_adapter(&wgpu::RequestAdapterOptions {
+                power_preference: wgpu::PowerPreference::HighPerformance,
+                ..Default::default()
+            })
+            .await
+            .map_err(|_| GpuError::NoAdapter)?;
+        let features = adapter.features() & WANTED;
+        let limits = adapter.limits();
+        let need = wgpu::Limits::downlevel_defaults();
+        if limits.max_compute_invocations_per_workgroup < super::WORKGROUP_SIZE
+            || limits.max_compute_workgroup_storage_size < 12 * 1024
+            || limits.max_storage_buffers_per_shader_stage < 5
+            || limits.max_compute_workgroups_per_dimension
+                < need.max_compute_workgroups_per_dimension
+        {
+            return Err(GpuError::Unsupported(format!(
+                "compute limits too small ({} invocations, {} bytes of workgroup memory, {} storage \
+                 buffers per stage); expected 256, 12288 and 5",
+                limits.max_compute_invocations_per_workgroup,
+                limits.max_compute_workgroup_storage_size,
+                limits.max_storage_buffers_per_shader_stage
+            )));
+        }
+        let (device, queue) = adapter
+            .request_device(&wgpu::DeviceDescriptor {
+                label: Some("kdviz compute"),
+                required_features: features,
+                required_limits: limits.clone(),
+                ..Default::default()
+            })
+            .await
+            .map_err(|e| GpuError::Device(e.to_string()))?;
+        // Errors outside our error scopes must not panic the process (wgpu's default handler does).
+        device.on_uncaptured_error(Arc::new(|e| eprintln!("kdviz: wgpu error: {e}")));
+        let ai = adapter.get_info();
+        let info = GpuInfo {
+            name: ai.name.clone(),
+            backend: format!("{:?}", ai.backend),
+            device_type: format!("{:?}", ai.device_type),
+            driver: ai.driver.clone(),
+            driver_info: ai.driver_info.clone(),
+            features: features.iter_names().map(|(n, _)| n.to_string()).collect(),
+            adapter_features: adapter
+                .features()
+                .iter_names()
+                .map(|(n, _)| n.to_string())
+                .collect(),
+            timestamp_query: features.contains(wgpu::Features::TIMESTAMP_QUERY),
+            shader_f16: features.contains(wgpu::Features::SHADER_F16),
+            timestamp_period_ns: queue.get_timestamp_period(),
+            max_storage_buffer_binding_size: limits.max_storage_buffer_binding_size,
+            max_buffer_size: limits.max_buffer_size,
+            max_compute_workgroups_per_dimension: limits.max_compute_workgroups_per_dimension,
+            max_compute_invocations_per_workgroup: limits.max_compute_invocations_per_workgroup,
+            max_compute_workgroup_storage_size: limits.max_compute_workgroup_storage_size,
+            max_storage_buffers_per_shader_stage: limits.max_storage_buffers_per_shader_stage,
+        };
+        let kernels = Kernels::new(&device)?;
+        Ok(GpuContext {
+            device,
+            queue,
+            info,
+            kernels,
+        })
+    }
+
+    /// Adapter name, backend, device type, driver, features and key limits.
+    pub fn info(&self) -> &GpuInfo {
+        &self.info
+    }
+
+    /// True when f16 storage ([`super::Storage::F16`]) is available.
+    pub fn has_f16(&self) -> bool {
+        self.info.shader_f16
+    }
+
+    /// Runs `f` inside a validation + out-of-memory error scope and reports what it caught.
+    pub(crate) fn scoped<T>(&self, what: &str, f: impl FnOnce() -> T) -> Result<T, GpuError> {
+        let oom = self.device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
+        let val = self.device.push_error_scope(wgpu::ErrorFilter::Validation);
+        let out = f();
+        let v = pollster::block_on(val.pop());
+        let o = pollster::block_on(oom.pop());
+        match (v, o) {
+            (None, None) => Ok(out),
+            (Some(e), _) | (None, Some(e)) => Err(GpuError::Backend(format!("{what}: {e}"))),
+        }
+    }
+}

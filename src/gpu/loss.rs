@@ -1,0 +1,652 @@
+//! Upload of `[N × V]` logits, dispatch of `loss.wgsl`, read-back.
+//!
+//! Kernel structure: one workgroup of [`WORKGROUP_SIZE`] invocations per row; each invocation strides
+//! over the row (`k = lid, lid + 256, …`), so neighbouring invocations read neighbouring addresses.
+//! Pass 1 computes the online log-sum-exps (one read of both rows); the family's passes follow
+//! (see `plan.rs`). Partial sums meet in workgroup-memory tree reductions; all arithmetic is f32.
+//!
+//! Limits: rows are split into chunks so that no binding exceeds `max_storage_buffer_binding_size`
+//! (each chunk has its own buffers and bind group, so no offset alignment constraint applies), and
+//! the rows of a chunk are laid out on a 2-D grid of workgroups when they exceed
+//! `max_compute_workgroups_per_dimension`. All chunks go in one compute pass; the timestamp pair
+//! brackets that pass.
+
+use super::akl::head_threshold;
+use super::convert::{f16_to_f32, f32_to_f16, validate};
+use super::device::GpuContext;
+use super::plan::{Aux, FLAG_ROW_LABELS, Kind, Params, WORKGROUP_SIZE, plan};
+use super::{GpuError, RowsResult, Storage};
+use crate::math::Divergence;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// Per buffer: None until its map callback has run.
+type MapStatus = Vec<Option<Result<(), wgpu::BufferAsyncError>>>;
+
+const SOURCE: &str = include_str!("loss.wgsl");
+
+/// Layouts, shader modules and pipelines, compiled on first use per (family, storage).
+pub(crate) struct Kernels {
+    bgl: wgpu::BindGroupLayout,
+    layout: wgpu::PipelineLayout,
+    modules: Mutex<HashMap<Storage, wgpu::ShaderModule>>,
+    pipelines: Mutex<HashMap<(Kind, Storage), wgpu::ComputePipeline>>,
+}
+
+fn storage_entry(binding: u32, read_only: bool) -> wgpu::BindGroupLayoutEntry {
+    wgpu::BindGroupLayoutEntry {
+        binding,
+        visibility: wgpu::ShaderStages::COMPUTE,
+        ty: wgpu::BindingType::Buffer {
+            ty: wgpu::BufferBindingType::Storage { read_only },
+            has_dynamic_offset: false,
+            min_binding_size: None,
+        },
+        count: None,
+    }
+}
+
+impl Kernels {
+    pub(crate) fn new(device: &wgpu::Device) -> Result<Kernels, GpuError> {
+        let mut entries = vec![wgpu::BindGroupLayoutEntry {
+            binding: 0,
+            visibility: wgpu::ShaderStages::COMPUTE,
+            ty: wgpu::BindingType::Buffer {
+                ty: wgpu::BufferBindingType::Uniform,
+                has_dynamic_offset: false,
+                min_binding_size: None,
+            },
+            count: None,
+        }];
+        entries.extend([1, 2, 3].map(|b| storage_entry(b, true)));
+        entries.extend([4, 5].map(|b| storage_entry(b, false)));
+        let bgl = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+            label: Some("kdviz loss"),
+            entries: &entries,
+        });
+        let layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+            label: Some("kdviz loss"),
+            bind_group_layouts: &[Some(&bgl)],
+            immediate_size: 0,
+        });
+        Ok(Kernels {
+            bgl,
+            layout,
+            modules: Mutex::new(HashMap::new()),
+            pipelines: Mutex::new(HashMap::new()),
+        })
+    }
+}
+
+impl GpuContext {
+    fn pipeline(&self, kind: Kind, storage: Storage) -> Result<wgpu::ComputePipeline, GpuError> {
+        let k = &self.kernels;
+        let mut pipes = k.pipelines.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(p) = pipes.get(&(kind, storage)) {
+            return Ok(p.clone());
+        }
+        let mut modules = k.modules.lock().unwrap_or_else(|e| e.into_inner());
+        let module = match modules.get(&storage) {
+            Some(m) => m.clone(),
+            None => {
+                let decl = match storage {
+                    Storage::F32 => "alias Elem = f32;",
+                    Storage::F16 => "enable f16;\nalias Elem = f16;",
+                };
+                let src = SOURCE.replace("//ELEM_DECL", decl);
+                let m = self.scoped("compiling loss.wgsl", || {
+                    self.device
+                        .create_shader_module(wgpu::ShaderModuleDescriptor {
+                            label: Some("kdviz loss.wgsl"),
+                            source: wgpu::ShaderSource::Wgsl(src.into()),
+                        })
+                })?;
+                modules.insert(storage, m.clone());
+                m
+            }
+        };
+        let constants = [("KIND", kind as u32 as f64)];
+        let pipe = self.scoped("creating the loss pipeline", || {
+            self.device
+                .create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+                    label: Some("kdviz loss"),
+                    layout: Some(&k.layout),
+                    module: &module,
+                    entry_point: Some("main"),
+                    compilation_options: wgpu::PipelineCompilationOptions {
+                        constants: &constants,
+                        // every workgroup variable is written before it is read
+                        zero_initialize_workgroup_memory: false,
+                    },
+                    cache: None,
+                })
+        })?;
+        pipes.insert((kind, storage), pipe.clone());
+        Ok(pipe)
+    }
+
+    /// Values and gradients of `div` for `n` rows of `v` teacher and student logits (row-major f32;
+    /// teacher zeros as `-inf`). Uploads, runs once, reads back.
+    pub fn divergence_rows(
+        &self,
+        div: &Divergence,
+        teacher_logits: &[f32],
+        student_logits: &[f32],
+        n: usize,
+        v: usize,
+    ) -> Result<RowsResult, GpuError> {
+        self.upload(
+            teacher_logits,
+            student_logits,
+            n,
+            v,
+            &RowsOptions::default(),
+        )?
+        .run(div, &RunOptions::default())
+    }
+
+    /// Copies the logits to the device once, for several divergences or repeated timing.
+    pub fn upload(
+        &self,
+        teacher_logits: &[f32],
+        student_logits: &[f32],
+        n: usize,
+        v: usize,
+        opts: &RowsOptions,
+    ) -> Result<GpuRows<'_>, GpuError> {
+        let storage = opts.storage;
+        if storage == Storage::F16 && !self.has_f16() {
+            return Err(GpuError::Unsupported(
+                "f16 storage needs the SHADER_F16 feature, which this adapter lacks; use f32"
+                    .into(),
+            ));
+        }
+        validate(teacher_logits, student_logits, n, v, storage)?;
+        let info = &self.info;
+        let max_bind = info
+            .max_storage_buffer_binding_size
+            .min(info.max_buffer_size) as usize;
+        let row_bytes = v * storage.bytes();
+        if row_bytes > max_bind {
+            return Err(GpuError::Unsupported(format!(
+                "a row of {v} classes takes {row_bytes} bytes; this device binds at most {max_bind} \
+                 bytes per buffer"
+            )));
+        }
+        // Element indices are u32 in the shader.
+        let by_index = (u32::MAX as usize) / v;
+        let per_chunk = n
+            .min(max_bind / row_bytes)
+            .min(by_index)
+            .min(opts.max_rows_per_chunk.unwrap_or(usize::MAX))
+            .max(1);
+        let max_wg = info
+            .max_compute_workgroups_per_dimension
+            .min(opts.max_workgroups_x.unwrap_or(u32::MAX))
+            .max(1);
+        let mut chunks = Vec::new();
+        let mut row0 = 0;
+        while row0 < n {
+            let rows = per_chunk.min(n - row0);
+            let range = row0 * v..(row0 + rows) * v;
+            chunks.push(self.scoped("allocating buffers", || {
+                self.chunk(
+                    &teacher_logits[range.clone()],
+                    &student_logits[range],
+                    row0,
+                    rows,
+                    storage,
+                )
+            })?);
+            row0 += rows;
+        }
+        let teacher_host = match storage {
+            Storage::F32 => teacher_logits.to_vec(),
+            Storage::F16 => teacher_logits
+                .iter()
+                .map(|&x| f16_to_f32(f32_to_f16(x)))
+                .collect(),
+        };
+        let timer = info.timestamp_query.then(|| self.timer());
+        Ok(GpuRows {
+            ctx: self,
+            n,
+            v,
+            storage,
+            chunks,
+            teacher_host,
+            akl: Mutex::new(None),
+            timer,
+            max_wg,
+        })
+    }
+
+    fn buffer(&self, label: &str, size: usize, usage: wgpu::BufferUsages) -> wgpu::Buffer {
+        self.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some(label),
+            size: size.next_multiple_of(4) as u64,
+            usage,
+            mapped_at_creation: false,
+        })
+    }
+
+    fn write_elems(&self, buf: &wgpu::Buffer, data: &[f32], storage: Storage) {
+        match storage {
+            Storage::F32 => self.queue.write_buffer(buf, 0, bytemuck::cast_slice(data)),
+            Storage::F16 => {
+                let mut h: Vec<u16> = data.iter().map(|&x| f32_to_f16(x)).collect();
+                if h.len() % 2 == 1 {
+                    h.push(0); // copies are whole 4-byte words
+                }
+                self.queue.write_buffer(buf, 0, bytemuck::cast_slice(&h));
+            }
+        }
+    }
+
+    fn chunk(
+        &self,
+        teacher: &[f32],
+        student: &[f32],
+        row0: usize,
+        rows: usize,
+        storage: Storage,
+    ) -> Chunk {
+        use wgpu::BufferUsages as U;
+        let elems = teacher.len() * storage.bytes();
+        let t = self.buffer("kdviz teacher", elems, U::STORAGE | U::COPY_DST);
+        let s = self.buffer("kdviz student", elems, U::STORAGE | U::COPY_DST);
+        self.write_elems(&t, teacher, storage);
+        self.write_elems(&s, student, storage);
+        let grad = self.buffer("kdviz grad", elems, U::STORAGE | U::COPY_SRC);
+        let values = self.buffer("kdviz values", rows * 4, U::STORAGE | U::COPY_SRC);
+        let aux = self.buffer("kdviz aux", rows * 8, U::STORAGE | U::COPY_DST);
+        let params = self.buffer(
+            "kdviz params",
+            size_of::<Params>(),
+            U::UNIFORM | U::COPY_DST,
+        );
+        let values_read = self.buffer("kdviz values read", rows * 4, U::MAP_READ | U::COPY_DST);
+        let grad_read = self.buffer("kdviz grad read", elems, U::MAP_READ | U::COPY_DST);
+        let bind = self.device.create_bind_group(&wgpu::BindGroupDescriptor {
+            label: Some("kdviz loss"),
+            layout: &self.kernels.bgl,
+            entries: &[&params, &t, &s, &aux, &values, &grad]
+                .iter()
+                .enumerate()
+                .map(|(i, b)| wgpu::BindGroupEntry {
+                    binding: i as u32,
+                    resource: b.as_entire_binding(),
+                })
+                .collect::<Vec<_>>(),
+        });
+        Chunk {
+            row0,
+            rows,
+            params,
+            aux,
+            values,
+            grad,
+            values_read,
+            grad_read,
+            bind,
+        }
+    }
+
+    fn timer(&self) -> Timer {
+        use wgpu::BufferUsages as U;
+        Timer {
+            set: self.device.create_query_set(&wgpu::QuerySetDescriptor {
+                label: Some("kdviz loss timer"),
+                ty: wgpu::QueryType::Timestamp,
+                count: 2,
+            }),
+            resolve: self.buffer("kdviz timer", 16, U::QUERY_RESOLVE | U::COPY_SRC),
+            read: self.buffer("kdviz timer read", 16, U::MAP_READ | U::COPY_DST),
+        }
+    }
+
+    /// Maps every buffer, waits once, hands each mapped view to `f` in order.
+    fn read_back(
+        &self,
+        bufs: &[&wgpu::Buffer],
+        mut f: impl FnMut(usize, &[u8]),
+    ) -> Result<(), GpuError> {
+        let status: Arc<Mutex<MapStatus>> = Arc::new(Mutex::new(vec![None; bufs.len()]));
+        for (i, b) in bufs.iter().enumerate() {
+            let st = Arc::clone(&status);
+            b.slice(..).map_async(wgpu::MapMode::Read, move |r| {
+                if let Ok(mut s) = st.lock() {
+                    s[i] = Some(r);
+                }
+            });
+        }
+        // Another thread's poll may be the one that fires our callbacks (it collects them under a
+        // lock and runs them after): wait until all of them have run, not just for the GPU.
+        let deadline = Instant::now() + Duration::from_secs(600);
+        let status = loop {
+            self.device
+                .poll(wgpu::PollType::wait_indefinitely())
+                .map_err(|e| GpuError::Backend(format!("waiting for the GPU: {e}")))?;
+            let st = status.lock().unwrap_or_else(|e| e.into_inner()).clone();
+            if st.iter().all(Option::is_some) || Instant::now() > deadline {
+                break st;
+            }
+            std::thread::sleep(Duration::from_micros(100));
+        };
+        // Unmap everything, even after a failure, so the next run can map again.
+        let mut first_err = None;
+        for (i, (b, st)) in bufs.iter().zip(status).enumerate() {
+            let err = match st {
+                Some(Ok(())) => {
+                    let err = match b.slice(..).get_mapped_range() {
+                        Ok(view) => {
+                            f(i, &view);
+                            None
+                        }
+                        Err(e) => Some(e.to_string()),
+                    };
+                    b.unmap();
+                    err
+                }
+                Some(Err(e)) => Some(e.to_string()),
+                None => Some("the map never completed".to_string()),
+            };
+            if first_err.is_none() {
+                first_err = err;
+            }
+        }
+        if let Some(e) = first_err {
+            return Err(GpuError::Backend(format!("reading results: {e}")));
+        }
+        Ok(())
+    }
+}
+
+/// How the rows are stored and split; the defaults suit every use but tests of the chunking.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RowsOptions {
+    pub storage: Storage,
+    /// Caps the rows per chunk below what the binding limit allows.
+    pub max_rows_per_chunk: Option<usize>,
+    /// Caps the workgroups per grid dimension below the device limit (forces the 2-D grid).
+    pub max_workgroups_x: Option<u32>,
+}
+
+/// Per-run choices.
+#[derive(Debug, Clone, Copy)]
+pub struct RunOptions<'a> {
+    /// Hinton's hard label per row (overrides the spec's shared `label`).
+    pub labels: Option<&'a [u32]>,
+    /// False skips copying the gradient back (timing runs); the kernel still writes it.
+    pub read_grad: bool,
+}
+
+impl Default for RunOptions<'_> {
+    fn default() -> Self {
+        RunOptions {
+            labels: None,
+            read_grad: true,
+        }
+    }
+}
+
+struct Chunk {
+    row0: usize,
+    rows: usize,
+    params: wgpu::Buffer,
+    aux: wgpu::Buffer,
+    values: wgpu::Buffer,
+    grad: wgpu::Buffer,
+    values_read: wgpu::Buffer,
+    grad_read: wgpu::Buffer,
+    bind: wgpu::BindGroup,
+}
+
+struct Timer {
+    set: wgpu::QuerySet,
+    resolve: wgpu::Buffer,
+    read: wgpu::Buffer,
+}
+
+/// Logits resident on the device (see [`GpuContext::upload`]).
+pub struct GpuRows<'c> {
+    ctx: &'c GpuContext,
+    n: usize,
+    v: usize,
+    storage: Storage,
+    chunks: Vec<Chunk>,
+    /// The teacher as the device sees it (f16-rounded for f16 storage): AKL thresholds need it.
+    teacher_host: Vec<f32>,
+    /// AKL aux words (threshold bits, cut index) for all rows, for the last μ.
+    akl: Mutex<Option<(u64, Arc<Vec<u32>>)>>,
+    timer: Option<Timer>,
+    max_wg: u32,
+}
+
+impl std::fmt::Debug for GpuRows<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GpuRows")
+            .field("rows", &self.n)
+            .field("vocab", &self.v)
+            .field("storage", &self.storage)
+            .field("chunks", &self.chunks.len())
+            .finish()
+    }
+}
+
+impl GpuRows<'_> {
+    pub fn rows(&self) -> usize {
+        self.n
+    }
+
+    pub fn vocab(&self) -> usize {
+        self.v
+    }
+
+    pub fn storage(&self) -> Storage {
+        self.storage
+    }
+
+    pub fn chunks(&self) -> usize {
+        self.chunks.len()
+    }
+
+    /// The per-row AKL head thresholds for `mu`, computed once per μ (the teacher is fixed).
+    fn akl_aux(&self, mu: f64) -> Arc<Vec<u32>> {
+        let mut cache = self.akl.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((bits, aux)) = cache.as_ref()
+            && *bits == mu.to_bits()
+        {
+            return Arc::clone(aux);
+        }
+        let (n, v) = (self.n, self.v);
+        let mut aux = vec![0u32; 2 * n];
+        let threads = std::thread::available_parallelism().map_or(1, |t| t.get());
+        let per = n.div_ceil(threads).max(1);
+        let teacher = &self.teacher_host;
+        std::thread::scope(|s| {
+            for (i, out) in aux.chunks_mut(2 * per).enumerate() {
+                s.spawn(move || {
+                    for (j, w) in out.chunks_exact_mut(2).enumerate() {
+                        let r = i * per + j;
+                        let (thr, kcut) = head_threshold(&teacher[r * v..(r + 1) * v], mu);
+                        w[0] = thr.to_bits();
+                        w[1] = kcut;
+                    }
+                });
+            }
+        });
+        let aux = Arc::new(aux);
+        *cache = Some((mu.to_bits(), Arc::clone(&aux)));
+        aux
+    }
+
+    /// Runs `div` over every row.
+    pub fn run(&self, div: &Divergence, opts: &RunOptions) -> Result<RowsResult, GpuError> {
+        let ctx = self.ctx;
+        let (n, v) = (self.n, self.v);
+        let plan = plan(div);
+        let mut aux_words: Option<Arc<Vec<u32>>> = None;
+        let mut base = plan.params;
+        base.v = v as u32;
+        match plan.aux {
+            Aux::None => {}
+            Aux::AklHead { mu } => aux_words = Some(self.akl_aux(mu)),
+            Aux::Label(label) => match opts.labels {
+                Some(labels) => {
+                    if labels.len() != n {
+                        return Err(GpuError::Input(format!(
+                            "{} labels for {n} rows; expected one per row",
+                            labels.len()
+                        )));
+                    }
+                    if let Some((r, &l)) =
+                        labels.iter().enumerate().find(|(_, l)| **l as usize >= v)
+                    {
+                        return Err(GpuError::Input(format!(
+                            "hinton: label {l} of row {r} is not a class; expected an index below {v}"
+                        )));
+                    }
+                    base.flags |= FLAG_ROW_LABELS;
+                    aux_words = Some(Arc::new(labels.iter().flat_map(|&l| [l, 0]).collect()));
+                }
+                None => {
+                    if label >= v {
+                        return Err(GpuError::Input(format!(
+                            "hinton: label={label} is not a class; expected an index below {v}"
+                        )));
+                    }
+                    base.label = label as u32;
+                }
+            },
+        }
+        let pipe = ctx.pipeline(plan.kind, self.storage)?;
+        ctx.scoped("running the loss kernel", || {
+            self.encode(&pipe, base, aux_words.as_deref(), opts.read_grad)
+        })?;
+
+        let mut bufs: Vec<&wgpu::Buffer> = Vec::new();
+        for c in &self.chunks {
+            bufs.push(&c.values_read);
+            if opts.read_grad {
+                bufs.push(&c.grad_read);
+            }
+        }
+        if let Some(t) = &self.timer {
+            bufs.push(&t.read);
+        }
+        let mut values = vec![0f32; n];
+        let mut grad = if opts.read_grad {
+            vec![0f32; n * v]
+        } else {
+            Vec::new()
+        };
+        let mut ticks: Option<(u64, u64)> = None;
+        let per_chunk = if opts.read_grad { 2 } else { 1 };
+        let storage = self.storage;
+        ctx.read_back(&bufs, |i, bytes| {
+            let ci = i / per_chunk;
+            let Some(c) = self.chunks.get(ci) else {
+                let t = |o: usize| u64::from_le_bytes(bytes[o..o + 8].try_into().unwrap_or([0; 8]));
+                ticks = Some((t(0), t(8)));
+                return;
+            };
+            if i % per_chunk == 0 {
+                let out = &mut values[c.row0..c.row0 + c.rows];
+                for (o, b) in out.iter_mut().zip(bytes.chunks_exact(4)) {
+                    *o = f32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+                }
+            } else {
+                let out = &mut grad[c.row0 * v..(c.row0 + c.rows) * v];
+                match storage {
+                    Storage::F32 => {
+                        for (o, b) in out.iter_mut().zip(bytes.chunks_exact(4)) {
+                            *o = f32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+                        }
+                    }
+                    Storage::F16 => {
+                        for (o, b) in out.iter_mut().zip(bytes.chunks_exact(2)) {
+                            *o = f16_to_f32(u16::from_le_bytes([b[0], b[1]]));
+                        }
+                    }
+                }
+            }
+        })?;
+        let period = f64::from(ctx.info.timestamp_period_ns);
+        let gpu_ms = ticks
+            .filter(|(t0, t1)| t1 > t0)
+            .map(|(t0, t1)| (t1 - t0) as f64 * period / 1e6);
+        Ok(RowsResult {
+            values,
+            grad,
+            gpu_ms,
+            passes: plan.kind.passes(),
+            chunks: self.chunks.len(),
+        })
+    }
+
+    fn encode(
+        &self,
+        pipe: &wgpu::ComputePipeline,
+        base: Params,
+        aux: Option<&Vec<u32>>,
+        read_grad: bool,
+    ) {
+        let ctx = self.ctx;
+        let mut enc = ctx
+            .device
+            .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                label: Some("kdviz loss"),
+            });
+        for c in &self.chunks {
+            let params = Params {
+                n_rows: c.rows as u32,
+                ..base
+            };
+            ctx.queue
+                .write_buffer(&c.params, 0, bytemuck::bytes_of(&params));
+            if let Some(aux) = aux {
+                let words = &aux[2 * c.row0..2 * (c.row0 + c.rows)];
+                ctx.queue
+                    .write_buffer(&c.aux, 0, bytemuck::cast_slice(words));
+            }
+        }
+        {
+            let timestamp_writes = self
+                .timer
+                .as_ref()
+                .map(|t| wgpu::ComputePassTimestampWrites {
+                    query_set: &t.set,
+                    beginning_of_pass_write_index: Some(0),
+                    end_of_pass_write_index: Some(1),
+                });
+            let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                label: Some("kdviz loss"),
+                timestamp_writes,
+            });
+            pass.set_pipeline(pipe);
+            for c in &self.chunks {
+                let rows = c.rows as u32;
+                let x = rows.min(self.max_wg);
+                let y = rows.div_ceil(x);
+                pass.set_bind_group(0, &c.bind, &[]);
+                pass.dispatch_workgroups(x, y, 1);
+            }
+        }
+        for c in &self.chunks {
+            enc.copy_buffer_to_buffer(&c.values, 0, &c.values_read, 0, None);
+            if read_grad {
+                enc.copy_buffer_to_buffer(&c.grad, 0, &c.grad_read, 0, None);
+            }
+        }
+        if let Some(t) = &self.timer {
+            enc.resolve_query_set(&t.set, 0..2, &t.resolve, 0);
+            enc.copy_buffer_to_buffer(&t.resolve, 0, &t.read, 0, None);
+        }
+        ctx.queue.submit([enc.finish()]);
+    }
+}
+
+// The workgroup size in loss.wgsl is a literal; keep the two in step.
+const _: () = assert!(WORKGROUP_SIZE == 256);

@@ -1,0 +1,104 @@
+//! GPU kernels (wgpu compute): every divergence of [`crate::math`] over `[N × V]` rows of teacher
+//! and student logits, the value per row and the gradient w.r.t. the student logits.
+//!
+//! The f64 engine in [`crate::math`] stays the reference; these kernels compute the same quantities
+//! in f32 (f16 storage optional) for sizes the CPU cannot handle interactively (real-model logits).
+//!
+//! ```no_run
+//! use kdviz::gpu::GpuContext;
+//! let ctx = GpuContext::new()?;
+//! let div = "ab:alpha=0.2,beta=0.7".parse().unwrap();
+//! let (n, v) = (2, 3);
+//! let teacher = [1.0, 0.0, -1.0, 0.5, 0.5, f32::NEG_INFINITY];
+//! let student = [0.0, 0.2, 0.1, 1.0, -1.0, 0.0];
+//! let out = ctx.divergence_rows(&div, &teacher, &student, n, v)?;
+//! assert_eq!(out.values.len(), n);
+//! assert_eq!(out.grad.len(), n * v);
+//! # Ok::<(), kdviz::gpu::GpuError>(())
+//! ```
+
+mod akl;
+mod convert;
+mod device;
+mod loss;
+mod plan;
+
+pub use convert::{bf16_to_f32, f16_to_f32, f32_to_f16};
+pub use device::{GpuContext, GpuInfo};
+pub use loss::{GpuRows, RowsOptions, RunOptions};
+pub use plan::{WORKGROUP_SIZE, passes};
+
+use std::fmt;
+
+/// Why the GPU path cannot run; every message says what to do or what happens instead.
+#[derive(Debug, Clone, PartialEq)]
+pub enum GpuError {
+    /// No adapter on any backend (no driver, or a machine without a GPU or software rasteriser).
+    NoAdapter,
+    /// The adapter exists but refused a device.
+    Device(String),
+    /// The request needs something the adapter lacks (f16 storage, a longer row than a binding holds).
+    Unsupported(String),
+    /// The inputs are malformed (shapes, non-finite logits, a label outside the vocabulary).
+    Input(String),
+    /// wgpu reported an error while compiling, dispatching or reading back.
+    Backend(String),
+}
+
+impl fmt::Display for GpuError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            GpuError::NoAdapter => f.write_str(
+                "no GPU adapter found (Vulkan/Metal/DX12/GL); the CPU engine is used instead",
+            ),
+            GpuError::Device(m) => write!(f, "the GPU adapter refused a device: {m}"),
+            GpuError::Unsupported(m) => write!(f, "not supported by this GPU: {m}"),
+            GpuError::Input(m) => write!(f, "{m}"),
+            GpuError::Backend(m) => write!(f, "GPU error: {m}"),
+        }
+    }
+}
+
+impl std::error::Error for GpuError {}
+
+/// How logits and the gradient are stored on the device; arithmetic is always f32.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Storage {
+    #[default]
+    F32,
+    /// Needs `SHADER_F16`. Inputs are rounded to f16 on upload (|logit| ≤ 65504), the gradient
+    /// comes back through f16 (about 3 significant digits).
+    F16,
+}
+
+impl Storage {
+    pub fn bytes(self) -> usize {
+        match self {
+            Storage::F32 => 4,
+            Storage::F16 => 2,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Storage::F32 => "f32",
+            Storage::F16 => "f16",
+        }
+    }
+}
+
+/// Values per row, gradient `[N × V]` row-major, and the kernel time.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RowsResult {
+    /// One value per row; `+inf` where the divergence is infinite (never NaN for valid inputs).
+    pub values: Vec<f32>,
+    /// d value / d student logits; all zeros on rows whose value is infinite. Empty when the
+    /// caller asked not to read it back.
+    pub grad: Vec<f32>,
+    /// Kernel time from GPU timestamps (first to last dispatch), when the adapter has them.
+    pub gpu_ms: Option<f64>,
+    /// Sweeps over each row's logits (the byte model's pass count).
+    pub passes: u32,
+    /// Dispatch groups the rows were split into (binding-size limit).
+    pub chunks: usize,
+}
