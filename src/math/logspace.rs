@@ -4,7 +4,7 @@
 //! exact; products become sums and mixtures become `logaddexp`.
 
 use super::fastmath;
-use super::simd::{self, Simd, V, map_sum, multiversion};
+use super::simd::{self, Simd, V, map_sum, multiversion, update_sum};
 
 /// `log(exp(a) + exp(b))`, exact for infinite arguments (`-inf` is the identity, `+inf` absorbs).
 #[inline]
@@ -30,15 +30,47 @@ multiversion! {
     /// Writes `log_softmax(x)` into `out` and `softmax(x)` into `probs`; returns the log-sum-exp.
     /// Entries equal to `-inf` become probability 0 exactly.
     pub fn log_softmax_into[s](x: &[f64], out: &mut [f64], probs: &mut [f64]) -> f64 {
-        let n = x.len();
-        let (out, probs) = (&mut out[..n], &mut probs[..n]);
-        let (lse, inv) = exp_shifted(s, x, probs);
-        for ((o, e), &v) in out.iter_mut().zip(probs.iter_mut()).zip(x) {
-            *o = v - lse;
-            *e *= inv;
-        }
-        lse
+        log_softmax_fused(s, [x], #[inline(always)] |z| z, out, probs, #[inline(always)] |_, _, _| []).0
     }
+}
+
+/// `out = log_softmax(z)` and `probs = softmax(z)` for the logits `z = logit(ins[0])`, in three
+/// passes (max, exponentials, normalisation). The last pass also sums `observe(log q, q, ins)` per
+/// entry, so that a consumer of the result (the fit's metrics) needs no pass of its own.
+/// Returns the log-sum-exp and the sums.
+#[inline(always)]
+pub fn log_softmax_fused<S: Simd, const I: usize, const R: usize>(
+    s: S,
+    ins: [&[f64]; I],
+    logit: impl Fn(V<S>) -> V<S>,
+    out: &mut [f64],
+    probs: &mut [f64],
+    mut observe: impl FnMut(V<S>, V<S>, [V<S>; I]) -> [V<S>; R],
+) -> (f64, [f64; R]) {
+    let src = ins[0];
+    let m = simd::max_map(s, src, &logit);
+    let [sum] = map_sum(
+        s,
+        [src],
+        [&mut *probs],
+        #[inline(always)]
+        |[v]| {
+            let e = fastmath::exp(logit(v) - m);
+            ([e], [e])
+        },
+    );
+    let (lse, inv) = (m + sum.ln(), 1.0 / sum);
+    let sums = update_sum(
+        s,
+        ins,
+        [out, probs],
+        #[inline(always)]
+        |x, [_, e]| {
+            let (lq, q) = (logit(x[0]) - lse, e * inv);
+            ([lq, q], observe(lq, q, x))
+        },
+    );
+    (lse, sums)
 }
 
 multiversion! {

@@ -1,6 +1,6 @@
 //! The fit loop: every divergence from the same initial student, full-batch steps, per-epoch records.
 
-use super::metrics::{EpochRecord, MetricsSpec, Regions, measure};
+use super::metrics::{EpochRecord, MetricsSpec, Regions};
 use super::optim::{Optimizer, OptimizerSpec};
 use super::student::{Student, StudentSpec};
 use super::teacher::{Teacher, TeacherSpec};
@@ -285,7 +285,9 @@ impl Prepared {
             if !keep_going(epoch) {
                 break;
             }
-            self.student.set_dist(&params, &mut student);
+            let [kl_pq, kl_qp, tvd, head_gap, tail_gap, far_tail] =
+                self.student
+                    .set_dist_measured(&params, &mut student, teacher, &self.regions);
             let current = match (&taid, div) {
                 (Some(state), Divergence::Taid { schedule, .. }) => Divergence::Taid {
                     t: state.t,
@@ -300,13 +302,6 @@ impl Prepared {
                      student covers; choose a divergence that stays finite there (fkl, jsd, tvd, skl)"
                 ));
             }
-            let [kl_pq, kl_qp, tvd, head_gap, tail_gap, far_tail] = measure(
-                &teacher.logp,
-                &teacher.p,
-                &student.logp,
-                &student.p,
-                &self.regions,
-            );
             let ms = self.student.mu_sigma(&params);
             history.push(EpochRecord {
                 epoch,

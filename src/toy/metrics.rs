@@ -2,7 +2,7 @@
 
 use crate::math::akl;
 use crate::math::kl::kl_term;
-use crate::math::simd::{map_sum, multiversion};
+use crate::math::simd::{Simd, V, map_sum, multiversion};
 use serde::{Deserialize, Serialize};
 
 /// Where the head ends and the far tail begins; the TOML `[metrics]` table.
@@ -121,15 +121,40 @@ pub struct EpochRecord {
 /// KL(p‖q), KL(q‖p), TVD and the gaps, in one pass over the classes.
 pub fn measure(lp: &[f64], p: &[f64], lq: &[f64], q: &[f64], regions: &Regions) -> [f64; 6] {
     let [head, far] = &regions.weights;
-    let [kl_pq, kl_qp, l1, head, tail, far] = measure_sums(lp, p, lq, q, head, far);
-    [kl_pq, kl_qp, 0.5 * l1, head, tail, far]
+    finish(measure_sums(lp, p, lq, q, head, far))
 }
 
 multiversion! {
     fn measure_sums[s](lp: &[f64], p: &[f64], lq: &[f64], q: &[f64], head: &[f64], far: &[f64]) -> [f64; 6] {
         map_sum(s, [lp, p, lq, q, head, far], [], #[inline(always)] |[lp, p, lq, q, h, f]| {
-            let e = (p - q).abs();
-            ([], [kl_term(lp, p, lq), kl_term(lq, q, lp), e, h * e, (1.0 - h) * e, f * e])
+            ([], terms(lp, p, lq, q, h, f))
         })
+    }
+}
+
+/// Per-class terms of [`measure`]'s sums, given the head and far-tail weights `h`, `f` (1 in, 0 out).
+#[inline(always)]
+pub(crate) fn terms<S: Simd>(lp: V<S>, p: V<S>, lq: V<S>, q: V<S>, h: V<S>, f: V<S>) -> [V<S>; 6] {
+    let e = (p - q).abs();
+    [
+        kl_term(lp, p, lq),
+        kl_term(lq, q, lp),
+        e,
+        h * e,
+        (1.0 - h) * e,
+        f * e,
+    ]
+}
+
+/// [`measure`]'s result from the sums of [`terms`] (TVD is half the L1 distance).
+pub(crate) fn finish(sums: [f64; 6]) -> [f64; 6] {
+    let [kl_pq, kl_qp, l1, head, tail, far] = sums;
+    [kl_pq, kl_qp, 0.5 * l1, head, tail, far]
+}
+
+impl Regions {
+    /// The head and far-tail masks as weights (1 in, 0 out).
+    pub(crate) fn weights(&self) -> [&[f64]; 2] {
+        [&self.weights[0], &self.weights[1]]
     }
 }

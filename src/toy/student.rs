@@ -5,9 +5,10 @@ use rand::SeedableRng;
 use rand::rngs::StdRng;
 use serde::{Deserialize, Serialize};
 
+use super::metrics::{self, Regions};
 use crate::math::LogDist;
-use crate::math::fastmath;
-use crate::math::simd::{self, Simd, V, map_sum, multiversion};
+use crate::math::logspace::log_softmax_fused;
+use crate::math::simd::{Simd, V, map_sum, multiversion};
 
 /// How free logits start.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -113,7 +114,7 @@ impl Student {
     }
 
     /// Fills `dist` with `softmax(logits(params))` (what [`Student::logits`] then
-    /// [`LogDist::set_logits`] give), in fewer passes over the classes; returns the log-sum-exp.
+    /// [`LogDist::set_logits`] give, bit for bit), without a logits buffer; returns the log-sum-exp.
     pub fn set_dist(&self, params: &[f64], dist: &mut LogDist) -> f64 {
         match self {
             Student::Logits => dist.set_logits(params),
@@ -124,6 +125,42 @@ impl Student {
                 gaussian_log_softmax(xs, params[0], inv, &mut dist.logp, &mut dist.p)
             }
         }
+    }
+
+    /// [`Student::set_dist`], and [`measure`] of the new distribution against `teacher` computed in
+    /// the same pass.
+    pub fn set_dist_measured(
+        &self,
+        params: &[f64],
+        dist: &mut LogDist,
+        teacher: &LogDist,
+        regions: &Regions,
+    ) -> [f64; 6] {
+        let n = teacher.len();
+        dist.logp.resize(n, 0.0);
+        dist.p.resize(n, 0.0);
+        let [lp, p] = [&teacher.logp[..], &teacher.p[..]];
+        let [head, far] = regions.weights();
+        let sums = match self {
+            Student::Logits => softmax_measured(
+                params,
+                None,
+                [lp, p, head, far],
+                &mut dist.logp,
+                &mut dist.p,
+            ),
+            Student::Gaussian { xs } => {
+                let shape = (params[0], 0.5 * (-2.0 * params[1]).exp());
+                softmax_measured(
+                    xs,
+                    Some(shape),
+                    [lp, p, head, far],
+                    &mut dist.logp,
+                    &mut dist.p,
+                )
+            }
+        };
+        metrics::finish(sums)
     }
 
     /// Chain rule from the gradient w.r.t. the logits to the gradient w.r.t. the parameters.
@@ -175,23 +212,63 @@ multiversion! {
 }
 
 multiversion! {
-    /// `log_softmax` and `softmax` of the Gaussian logits `z_j = −(x_j − μ)² · inv` without storing z:
-    /// the largest logit is found from the smallest `(x − μ)²`, then z is recomputed where needed.
+    /// `log_softmax` and `softmax` of the Gaussian logits `z_j = −(x_j − μ)² · inv` without storing z.
     fn gaussian_log_softmax[s](xs: &[f64], mu: f64, inv: f64, logp: &mut [f64], p: &mut [f64]) -> f64 {
-        let logit = |x| gaussian_logit(x, mu, inv);
-        let m = simd::max_map(s, xs, logit);
-        let [sum] = map_sum(s, [xs], [&mut *p], #[inline(always)] |[x]| {
-            let e = fastmath::exp(logit(x) - m);
-            ([e], [e])
-        });
-        let (lse, inv_sum) = (m + sum.ln(), 1.0 / sum);
-        for ((l, e), &x) in logp.iter_mut().zip(p.iter_mut()).zip(xs) {
-            let d = x - mu;
-            *l = -(d * d * inv) - lse;
-            *e *= inv_sum;
-        }
-        lse
+        log_softmax_fused(
+            s,
+            [xs],
+            #[inline(always)] |x| gaussian_logit(x, mu, inv),
+            logp,
+            p,
+            #[inline(always)] |_, _, _| [],
+        )
+        .0
     }
+}
+
+multiversion! {
+    /// The softmax of the logits `src` or, given `gaussian = (μ, inv)`, of the Gaussian logits of the
+    /// positions `src`; with the sums of [`metrics::terms`] against the teacher `[lp, p, head, far]`.
+    fn softmax_measured[s](
+        src: &[f64],
+        gaussian: Option<(f64, f64)>,
+        teacher: [&[f64]; 4],
+        logq: &mut [f64],
+        q: &mut [f64],
+    ) -> [f64; 6] {
+        let [lp, p, head, far] = teacher;
+        let ins = [src, lp, p, head, far];
+        match gaussian {
+            None => {
+                log_softmax_fused(
+                    s,
+                    ins,
+                    #[inline(always)] |z| z,
+                    logq,
+                    q,
+                    #[inline(always)] |a, b, c| measured(a, b, c),
+                )
+                .1
+            }
+            Some((mu, inv)) => {
+                log_softmax_fused(
+                    s,
+                    ins,
+                    #[inline(always)] |x| gaussian_logit(x, mu, inv),
+                    logq,
+                    q,
+                    #[inline(always)] |a, b, c| measured(a, b, c),
+                )
+                .1
+            }
+        }
+    }
+}
+
+/// The metric terms of a new student entry `(lq, q)` given `[_, lp, p, head, far]`.
+#[inline(always)]
+fn measured<S: Simd>(lq: V<S>, q: V<S>, [_, lp, p, h, f]: [V<S>; 5]) -> [V<S>; 6] {
+    metrics::terms(lp, p, lq, q, h, f)
 }
 
 /// `z = −(x − μ)² · inv`, per lane.
@@ -221,6 +298,32 @@ mod tests {
             let lse_got = student.set_dist(&params, &mut got);
             assert_eq!(lse_got, lse_want, "{params:?}");
             assert_eq!(got, want, "{params:?}");
+        }
+    }
+
+    /// Metrics measured inside the softmax pass equal `measure` after it, for both students.
+    #[test]
+    fn measured_softmax_matches_measure() {
+        use crate::toy::{MetricsSpec, metrics::measure};
+        let n = 203;
+        let xs: Vec<f64> = (0..n).map(|j| -5.0 + 0.05 * j as f64).collect();
+        let u: Vec<f64> = xs
+            .iter()
+            .map(|x| -(x - 1.0) * (x - 1.0) + (3.0 * x).sin())
+            .collect();
+        let teacher = LogDist::from_logits(&u, false).unwrap();
+        let regions = Regions::new(&teacher.p, &MetricsSpec::default());
+        let logits: Vec<f64> = (0..n).map(|j| (j as f64 * 0.37).cos()).collect();
+        for (student, params) in [
+            (Student::Logits, logits),
+            (Student::Gaussian { xs }, vec![0.4, 0.2]),
+        ] {
+            let (mut a, mut b) = (LogDist::zeros(n), LogDist::zeros(n));
+            student.set_dist(&params, &mut a);
+            let want = measure(&teacher.logp, &teacher.p, &a.logp, &a.p, &regions);
+            let got = student.set_dist_measured(&params, &mut b, &teacher, &regions);
+            assert_eq!(a, b);
+            assert_eq!(got, want);
         }
     }
 }

@@ -491,12 +491,33 @@ const LANE_INDEX: [f64; MAX_LANES] = [0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0];
 ///
 /// All slices must have the same length (checked). The tail is padded with zeros; the padding lanes'
 /// results are discarded, whatever they are.
+///
+/// Mark the closure `#[inline(always)]`: a closure that is not inlined is compiled without the
+/// kernel's target features, and every intrinsic in it becomes a function call.
 #[inline(always)]
 pub fn map_sum<S: Simd, const I: usize, const O: usize, const R: usize>(
     s: S,
     ins: [&[f64]; I],
-    mut outs: [&mut [f64]; O],
+    outs: [&mut [f64]; O],
     mut f: impl FnMut([V<S>; I]) -> ([V<S>; O], [V<S>; R]),
+) -> [f64; R] {
+    // The current values of `outs` are loaded but unused: the loads are dead code.
+    update_sum(
+        s,
+        ins,
+        outs,
+        #[inline(always)]
+        |x, _| f(x),
+    )
+}
+
+/// [`map_sum`] where `f` also sees the current values of `outs` (updates in place).
+#[inline(always)]
+pub fn update_sum<S: Simd, const I: usize, const O: usize, const R: usize>(
+    s: S,
+    ins: [&[f64]; I],
+    mut outs: [&mut [f64]; O],
+    mut f: impl FnMut([V<S>; I], [V<S>; O]) -> ([V<S>; O], [V<S>; R]),
 ) -> [f64; R] {
     let n = ins
         .first()
@@ -507,7 +528,15 @@ pub fn map_sum<S: Simd, const I: usize, const O: usize, const R: usize>(
     let full = n - n % lanes;
     let mut k = 0;
     while k < full {
-        let (o, r) = f(std::array::from_fn(|j| V(s.load(&ins[j][k..]), s)));
+        let x = std::array::from_fn(
+            #[inline(always)]
+            |j| V(s.load(&ins[j][k..]), s),
+        );
+        let old = std::array::from_fn(
+            #[inline(always)]
+            |j| V(s.load(&outs[j][k..]), s),
+        );
+        let (o, r) = f(x, old);
         for (out, v) in outs.iter_mut().zip(o) {
             s.store(v.0, &mut out[k..]);
         }
@@ -518,12 +547,15 @@ pub fn map_sum<S: Simd, const I: usize, const O: usize, const R: usize>(
     }
     if full < n {
         let rem = n - full;
-        let pad = |x: &[f64]| {
-            let mut b = [0.0; MAX_LANES];
-            b[..rem].copy_from_slice(&x[full..]);
-            V(s.load(&b), s)
-        };
-        let (o, r) = f(std::array::from_fn(|j| pad(ins[j])));
+        let old = std::array::from_fn(
+            #[inline(always)]
+            |j| load_tail(s, outs[j], full),
+        );
+        let x = std::array::from_fn(
+            #[inline(always)]
+            |j| load_tail(s, ins[j], full),
+        );
+        let (o, r) = f(x, old);
         for (out, v) in outs.iter_mut().zip(o) {
             let mut b = [0.0; MAX_LANES];
             s.store(v.0, &mut b);
@@ -534,7 +566,18 @@ pub fn map_sum<S: Simd, const I: usize, const O: usize, const R: usize>(
             *a = *a + valid.select(v, 0.0);
         }
     }
-    acc.map(V::sum_lanes)
+    std::array::from_fn(
+        #[inline(always)]
+        |j| acc[j].sum_lanes(),
+    )
+}
+
+/// `x[from..]` (shorter than a vector) padded with zeros.
+#[inline(always)]
+fn load_tail<S: Simd>(s: S, x: &[f64], from: usize) -> V<S> {
+    let mut b = [0.0; MAX_LANES];
+    b[..x.len() - from].copy_from_slice(&x[from..]);
+    V(s.load(&b), s)
 }
 
 /// The largest entry (`-inf` for an empty slice); NaN-free input assumed.
