@@ -6,7 +6,7 @@
 use super::args::{Args, Schema};
 use super::json::num;
 use super::output::Output;
-use crate::math::{Divergence, FAMILIES};
+use crate::math::{Divergence, FAMILIES, simd};
 use crate::toy::{
     Component, FitSpec, Grid, Init, MetricsSpec, OptimizerSpec, SnapshotPlan, StudentSpec,
     TailShape, TeacherSpec,
@@ -141,6 +141,7 @@ pub fn run(args: &Args) -> Result<(), String> {
         let (median, min) = time(repeats, || spec.run().map(|_| ()))?;
         report.push((sc.name, size, per_div, median, min));
     }
+    let simd_name = simd::level().name();
     let mut out = Output::open(args.one("out")?)?;
     if args.switch("json") {
         let scen: Vec<Value> = report
@@ -157,11 +158,11 @@ pub fn run(args: &Args) -> Result<(), String> {
                 })
             })
             .collect();
-        out.line(&json!({ "repeats": repeats, "scenarios": scen }).to_string())?;
+        out.line(&json!({ "repeats": repeats, "simd": simd_name, "scenarios": scen }).to_string())?;
     } else {
         for (name, size, per_div, median, min) in &report {
             out.line(&format!(
-                "{name} student, {size} classes, {epochs} Adam epochs (median of {repeats})"
+                "{name} student, {size} classes, {epochs} Adam epochs (median of {repeats}, {simd_name})"
             ))?;
             for (d, med, mn) in per_div {
                 out.line(&format!(
