@@ -108,23 +108,25 @@ pub fn headtail_ui(ui: &mut egui::Ui, cx: &ViewCtx, state: &mut ToyState) {
         .filter(|&r| matches!(cx.divergence(r), Divergence::Akl { .. }))
         .collect();
 
-    ui.horizontal_wrapped(|ui| {
-        let mu = &mut state.config.metrics.mu;
-        ui.add(egui::Slider::new(mu, 0.0..=0.99).text("head mass mu"))
-            .on_hover_text(&explanation);
-        ui.separator();
-        ui.checkbox(&mut opts.log_y, "log y");
-        ui.checkbox(&mut opts.split, "split")
-            .on_hover_text("one panel per metric (off: one plot; head solid, tail dashed, far tail dotted)");
-        if !akl_runs.is_empty() {
-            ui.checkbox(&mut opts.akl_weights, "AKL weights").on_hover_text(
-                "AKL's adaptive weight on FKL over the epochs, w_head = g_head / (g_head + g_tail), \
-                 with the AKL run's own μ",
-            );
-        }
-        ui.label(egui::RichText::new("(?)").weak())
-            .on_hover_text(&explanation);
-    });
+    if !crate::figure::is_figure(ui) {
+        ui.horizontal_wrapped(|ui| {
+            let mu = &mut state.config.metrics.mu;
+            ui.add(egui::Slider::new(mu, 0.0..=0.99).text("head mass mu"))
+                .on_hover_text(&explanation);
+            ui.separator();
+            ui.checkbox(&mut opts.log_y, "log y");
+            ui.checkbox(&mut opts.split, "split")
+                .on_hover_text("one panel per metric (off: one plot; head solid, tail dashed, far tail dotted)");
+            if !akl_runs.is_empty() {
+                ui.checkbox(&mut opts.akl_weights, "AKL weights").on_hover_text(
+                    "AKL's adaptive weight on FKL over the epochs, w_head = g_head / (g_head + g_tail), \
+                     with the AKL run's own μ",
+                );
+            }
+            ui.label(egui::RichText::new("(?)").weak())
+                .on_hover_text(&explanation);
+        });
+    }
     ui.data_mut(|d| d.insert_persisted(opts_id, opts));
 
     let columns: Vec<Column> = Gap::ALL

@@ -82,13 +82,15 @@ pub fn loss_ui(ui: &mut egui::Ui, cx: &ViewCtx, state: &mut ToyState) {
     let mut opts: Options = ui.data_mut(|d| *d.get_persisted_mut_or_default(opts_id));
     let id = ui.scope_id().with("loss");
 
-    ui.horizontal_wrapped(|ui| {
-        for (q, on) in Quantity::ALL.into_iter().zip(opts.show.iter_mut()) {
-            ui.checkbox(on, q.label()).on_hover_text(q.hint());
-        }
-        ui.separator();
-        ui.checkbox(&mut opts.log_y, "log y");
-    });
+    if !crate::figure::is_figure(ui) {
+        ui.horizontal_wrapped(|ui| {
+            for (q, on) in Quantity::ALL.into_iter().zip(opts.show.iter_mut()) {
+                ui.checkbox(on, q.label()).on_hover_text(q.hint());
+            }
+            ui.separator();
+            ui.checkbox(&mut opts.log_y, "log y");
+        });
+    }
     ui.data_mut(|d| d.insert_persisted(opts_id, opts));
 
     let shown: Vec<Quantity> = Quantity::ALL
