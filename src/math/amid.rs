@@ -6,8 +6,10 @@
 
 use super::ab::ab_partials;
 use super::divergence::{AmidDiv, AmidOrder};
+use super::fastmath;
 use super::kl::{kl, kl_partials};
-use super::logspace::{log_softmax_inplace, logaddexp};
+use super::logspace::{log_softmax_inplace, logaddexp_v};
+use super::simd::{map_sum, multiversion, update_sum};
 
 /// Buffers AMiD needs besides the gradient.
 #[derive(Default)]
@@ -33,41 +35,6 @@ impl AmidScratch {
     }
 }
 
-/// Log of the unnormalised mixture for one class and `ω = ∂ log r_un / ∂ log q`.
-#[inline]
-fn mix(alpha: f64, lambda: f64, lp: f64, lq: f64) -> (f64, f64) {
-    if lambda <= 0.0 {
-        return (lq, 1.0);
-    }
-    if lambda >= 1.0 {
-        return (lp, 0.0);
-    }
-    let s = 0.5 * (1.0 - alpha);
-    if lp == f64::NEG_INFINITY {
-        // p^s = 0 for s > 0 (r follows q); p^s = inf for s <= 0 (the mean collapses to 0).
-        return if s > 0.0 {
-            ((1.0 - lambda).ln() / s + lq, 1.0)
-        } else {
-            (f64::NEG_INFINITY, 0.0)
-        };
-    }
-    let d = lp - lq;
-    if (s * d).abs() < 1e-4 {
-        // (1/s) log(λ e^{s lp} + (1−λ) e^{s lq}) by its cumulant series: the direct form cancels as s → 0.
-        let mean = lambda * lp + (1.0 - lambda) * lq;
-        let var = lambda * (1.0 - lambda) * d * d;
-        let k3 = lambda * (1.0 - lambda) * (1.0 - 2.0 * lambda) * d * d * d;
-        let lr = mean + s * var / 2.0 + s * s * k3 / 6.0;
-        // ω = (1−λ)/(λ e^{s d} + 1 − λ), expanded to the same order.
-        let e = (s * d).exp();
-        (lr, (1.0 - lambda) / (lambda * e + (1.0 - lambda)))
-    } else {
-        let inner = logaddexp(lambda.ln() + s * lp, (1.0 - lambda).ln() + s * lq);
-        let omega = (1.0 - lambda) / (lambda * (s * d).exp() + (1.0 - lambda));
-        (inner / s, omega)
-    }
-}
-
 /// Fills `lr`/`r` with the normalised α-mixture (also used by the assistant view).
 pub fn mixture(
     alpha: f64,
@@ -78,12 +45,48 @@ pub fn mixture(
     r: &mut [f64],
     omega: &mut [f64],
 ) {
-    for k in 0..lp.len() {
-        let (l, w) = mix(alpha, lambda, lp[k], lq[k]);
-        lr[k] = l;
-        omega[k] = w;
+    if lambda <= 0.0 || lambda >= 1.0 {
+        let (src, w) = if lambda <= 0.0 { (lq, 1.0) } else { (lp, 0.0) };
+        lr.copy_from_slice(src);
+        omega.fill(w);
+    } else {
+        mix_interior(0.5 * (1.0 - alpha), lambda, lp, lq, lr, omega);
     }
     log_softmax_inplace(lr, r);
+}
+
+multiversion! {
+    /// The unnormalised log-mixture and `ω = ∂ log r_un / ∂ log q` per class, for 0 < λ < 1.
+    fn mix_interior[s](
+        s_exp: f64,
+        lambda: f64,
+        lp: &[f64],
+        lq: &[f64],
+        lr: &mut [f64],
+        omega: &mut [f64],
+    ) {
+        let (l1, ll, ll1) = (1.0 - lambda, lambda.ln(), (1.0 - lambda).ln());
+        // Where p = 0: p^s = 0 for s > 0 (r follows q); p^s = inf for s <= 0 (the mean collapses).
+        let (zero_shift, zero_omega) = if s_exp > 0.0 {
+            (ll1 / s_exp, 1.0)
+        } else {
+            (f64::NEG_INFINITY, 0.0)
+        };
+        map_sum(s, [lp, lq], [lr, omega], #[inline(always)] |[lp, lq]| {
+            let d = lp - lq;
+            let sd = d * s_exp;
+            let w = l1 / (fastmath::exp(sd) * lambda + l1);
+            // The cumulant series where the direct form cancels (|s d| small, s → 0 included).
+            let mean = lp * lambda + lq * l1;
+            let var = d * d * (lambda * l1);
+            let k3 = d * d * d * (lambda * l1 * (1.0 - 2.0 * lambda));
+            let series = mean + var * (s_exp / 2.0) + k3 * (s_exp * s_exp / 6.0);
+            let direct = logaddexp_v(lp * s_exp + ll, lq * s_exp + ll1) / s_exp;
+            let l = sd.abs().lt(1e-4).select(series, direct);
+            let zero = lp.eq(f64::NEG_INFINITY);
+            ([zero.select(lq + zero_shift, l), zero.select(zero_omega, w)], [])
+        });
+    }
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -134,16 +137,27 @@ pub fn amid(
         AmidOrder::Rp => (d_x, None),
         AmidOrder::Rq => (d_x, Some(d_y)),
     };
-    let sum_gr: f64 = g_r.iter().sum();
-    // H = ∂L/∂log q = G_q + ω ⊙ (G_r − r ΣG_r); then through the student's log-softmax.
-    let mut sum_h = 0.0;
-    for k in 0..n {
-        let h = omega[k] * (g_r[k] - r[k] * sum_gr) + g_q.map_or(0.0, |g| g[k]);
-        grad[k] = h;
-        sum_h += h;
-    }
-    for k in 0..n {
-        grad[k] -= q[k] * sum_h;
-    }
+    chain_to_logits(g_r, g_q.unwrap_or(&[]), omega, r, q, grad);
     value
+}
+
+multiversion! {
+    /// `grad = H − q ΣH` with `H = ∂L/∂log q = G_q + ω ⊙ (G_r − r ΣG_r)`; `g_q` is empty when the
+    /// student enters through r only.
+    fn chain_to_logits[s](g_r: &[f64], g_q: &[f64], omega: &[f64], r: &[f64], q: &[f64], grad: &mut [f64]) {
+        let [sum_gr] = map_sum(s, [g_r], [], #[inline(always)] |[g]| ([], [g]));
+        // g_q is absent (zero) when the student enters through r only.
+        let [sum_h] = if g_q.is_empty() {
+            map_sum(s, [g_r, omega, r], [&mut *grad], #[inline(always)] |[g, w, r]| {
+                let h = w * (g - r * sum_gr);
+                ([h], [h])
+            })
+        } else {
+            map_sum(s, [g_r, omega, r, g_q], [&mut *grad], #[inline(always)] |[g, w, r, gq]| {
+                let h = w * (g - r * sum_gr) + gq;
+                ([h], [h])
+            })
+        };
+        update_sum(s, [q], [grad], #[inline(always)] |[q], [h]| ([h - q * sum_h], []));
+    }
 }

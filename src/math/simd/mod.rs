@@ -583,7 +583,12 @@ fn load_tail<S: Simd>(s: S, x: &[f64], from: usize) -> V<S> {
 /// The largest entry (`-inf` for an empty slice); NaN-free input assumed.
 #[inline(always)]
 pub fn max<S: Simd>(s: S, x: &[f64]) -> f64 {
-    max_map(s, x, |v| v)
+    max_map(
+        s,
+        x,
+        #[inline(always)]
+        |v| v,
+    )
 }
 
 /// The largest `f(x)` over the entries (`-inf` for an empty slice); NaN-free values assumed.
