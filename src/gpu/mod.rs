@@ -95,7 +95,8 @@ pub struct RowsResult {
     /// d value / d student logits; all zeros on rows whose value is infinite. Empty when the
     /// caller asked not to read it back.
     pub grad: Vec<f32>,
-    /// Kernel time from GPU timestamps (first to last dispatch), when the adapter has them.
+    /// Kernel time from GPU timestamps around all dispatches of the run, when the adapter has them.
+    /// The first run of a family on a context dispatches twice and times the second (warm-up).
     pub gpu_ms: Option<f64>,
     /// Sweeps over each row's logits (the byte model's pass count).
     pub passes: u32,
