@@ -3,6 +3,7 @@
 //! Layers (imports point downward): `cli` → `toy` → `math`.
 
 pub mod cli;
+pub mod figure;
 pub mod gpu;
 pub mod io;
 pub mod math;
