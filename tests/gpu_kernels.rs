@@ -699,3 +699,55 @@ fn bad_inputs_are_refused_with_a_reason() {
         .unwrap_err();
     assert!(e.to_string().contains("label=5"), "{e}");
 }
+
+#[test]
+fn ab_with_an_underflowing_class_is_finite() {
+    let Some(c) = ctx() else { return };
+    // p_1 = e^-20000 underflows (f64 too): the term must take its limit y^(a+b)/(a(a+b)), not 0·inf.
+    let t = [0.0f32, -20_000.0, 1.0];
+    let s = [0.0f32, 0.0, -3.0];
+    let tl: Vec<f64> = t.iter().map(|&x| x as f64).collect();
+    let sl: Vec<f64> = s.iter().map(|&x| x as f64).collect();
+    let (tp, sq) = (
+        LogDist::from_logits(&tl, true).unwrap(),
+        LogDist::from_logits(&sl, false).unwrap(),
+    );
+    for (a, b) in [(0.2, 0.7), (0.5, 0.5), (0.8, 0.3), (2.0, 1.0), (0.3, 1.5)] {
+        let div = Divergence::Ab { alpha: a, beta: b };
+        let out = c.divergence_rows(&div, &t, &s, 1, 3).unwrap();
+        let (value, grad) = ab_naive(a, b, &tp.logp, &sq.logp);
+        let got = out.values[0] as f64;
+        assert!(
+            (got - value).abs() <= 1e-5 * value,
+            "ab({a},{b}): gpu {got} exact {value}"
+        );
+        for (g, e) in out.grad.iter().zip(&grad) {
+            assert!((*g as f64 - e).abs() <= 1e-5, "ab({a},{b}): {g} vs {e}");
+        }
+    }
+    // negative exponents: the divergence is astronomically large, never NaN
+    for (a, b) in [(-0.5, 1.2), (1.5, -0.3), (0.5, -0.5), (0.0, 0.0)] {
+        let div = Divergence::Ab { alpha: a, beta: b };
+        let out = c.divergence_rows(&div, &t, &s, 1, 3).unwrap();
+        assert!(!out.values[0].is_nan(), "ab({a},{b})");
+        assert!(out.grad.iter().all(|g| !g.is_nan()), "ab({a},{b})");
+    }
+}
+
+#[test]
+fn timing_is_reported_when_the_adapter_has_timestamps() {
+    let Some(c) = ctx() else { return };
+    let (t, s, n) = make_rows(&[RowKind::Random], 4, 100, 4);
+    let div: Divergence = "jsd".parse().unwrap();
+    let rows = c.upload(&t, &s, n, 100, &RowsOptions::default()).unwrap();
+    let out = rows.run(&div, &RunOptions::default()).unwrap();
+    assert_eq!(out.gpu_ms.is_some(), c.info().timestamp_query);
+    assert_eq!(out.passes, 3);
+    let quiet = RunOptions {
+        read_grad: false,
+        ..RunOptions::default()
+    };
+    let again = rows.run(&div, &quiet).unwrap();
+    assert!(again.grad.is_empty());
+    assert_eq!(again.values, out.values);
+}
