@@ -6,6 +6,7 @@ pub mod catalog;
 pub mod eval;
 pub mod figure;
 pub mod fit;
+pub mod gpu;
 pub mod json;
 pub mod output;
 
@@ -28,6 +29,8 @@ USAGE:
                [--view distributions|headtail|loss|gradient|landscape|abplane|assistant]
                [--layout view|epochs|rows] [--epochs 1,5,10,300] [--scale 3] [--theme light|dark]
                [--width W --height H] [--title TEXT] [--transparent] [--frames FROM:TO[:STEP]] [--fps 6]
+  kdviz gpu info [--json] [--out FILE]
+  kdviz gpu bench [--rows N] [--vocab V] [--dtype f32|f16] [--div SPEC]... [--repeats R] [--json] [--out FILE]
   kdviz help | --help | --version
 
 SPEC is name:key=value,...  e.g. fkl  rkl  akl:mu=0.5  jsd:beta=0.5  tvd  skl:alpha=0.1
@@ -71,8 +74,9 @@ fn dispatch(argv: &[String]) -> Result<(), String> {
         "fit" => fit::run(&Args::parse(rest, &fit::SCHEMA)?),
         "bench" => bench::run(&Args::parse(rest, &bench::SCHEMA)?),
         "figure" => figure::run(&Args::parse(rest, &figure::SCHEMA)?),
+        "gpu" => gpu::run(rest),
         other => Err(format!(
-            "unknown command {other:?}; expected presets, divergences, eval, fit, bench, figure or help"
+            "unknown command {other:?}; expected presets, divergences, eval, fit, bench, figure, gpu or help"
         )),
     }
 }

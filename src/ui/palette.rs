@@ -51,3 +51,14 @@ fn shade(c: Color32, nth: usize) -> Color32 {
         Color32::from_rgb(mix(r, 255.0), mix(g, 255.0), mix(b, 255.0))
     }
 }
+
+/// Colours for the side panel's list: enabled slots get exactly the colours their runs get in the views
+/// (computed over the enabled divergences), disabled ones their family colour.
+pub fn slot_colors(slots: &[crate::ui::state::Slot]) -> Vec<Color32> {
+    let enabled: Vec<Divergence> = slots.iter().filter(|s| s.enabled).map(|s| s.div).collect();
+    let mut run = run_colors(&enabled).into_iter();
+    slots
+        .iter()
+        .map(|s| if s.enabled { run.next().unwrap_or(family_color(&s.div)) } else { family_color(&s.div) })
+        .collect()
+}

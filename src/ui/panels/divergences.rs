@@ -7,8 +7,7 @@ use crate::ui::palette;
 use crate::ui::state::Slot;
 
 pub fn divergences_ui(ui: &mut egui::Ui, slots: &mut Vec<Slot>, classes: usize) {
-    let divs: Vec<Divergence> = slots.iter().map(|s| s.div).collect();
-    let colors = palette::run_colors(&divs);
+    let colors = palette::slot_colors(slots);
     let mut remove = None;
     for (i, slot) in slots.iter_mut().enumerate() {
         ui.push_id(("slot", i), |ui| {

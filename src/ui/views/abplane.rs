@@ -134,8 +134,7 @@ enum Gesture {
 
 /// The plane: reference lines and points, the list's divergences, the probe; handles dragging.
 fn plane(ui: &mut egui::Ui, state: &mut ToyState, ps: &mut PlaneState, width: f32, height: f32) {
-    let divs: Vec<Divergence> = state.slots.iter().map(|s| s.div).collect();
-    let colors = palette::run_colors(&divs);
+    let colors = palette::slot_colors(&state.slots);
     let on_plane: Vec<(usize, [f64; 2])> = state
         .slots
         .iter()
@@ -445,8 +444,7 @@ fn selection(state: &ToyState, ps: &PlaneState, ink: Color32) -> ([f64; 2], Stri
     if let Some(Target::Slot(i)) = ps.selected
         && let Some(ab) = state.slots.get(i).and_then(|s| ab_of(&s.div))
     {
-        let divs: Vec<Divergence> = state.slots.iter().map(|s| s.div).collect();
-        let colors = palette::run_colors(&divs);
+        let colors = palette::slot_colors(&state.slots);
         return (ab, state.slots[i].div.to_string(), colors[i]);
     }
     (ps.probe, "probe".to_string(), ink)
