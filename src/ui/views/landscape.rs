@@ -173,6 +173,13 @@ pub fn landscape_ui(ui: &mut egui::Ui, cx: &ViewCtx, _state: &mut ToyState) {
     }
     let window = window_for(cx);
     let job = ensure_job(ui.ctx(), cx, window);
+    if crate::figure::is_figure(ui) {
+        // A figure is drawn once: wait for the maps instead of showing a spinner.
+        let t0 = std::time::Instant::now();
+        while job.ready() < job.divs.len() && t0.elapsed() < std::time::Duration::from_secs(120) {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+    }
     let shown = cx.runs().min(MAX_PANELS);
 
     let ready = job.ready();
