@@ -1,8 +1,770 @@
-//! Placeholder until the view is written.
+//! Assistant distributions: what TAID and AMiD actually fit the student to.
+//!
+//! * TAID (spec §9): the intermediate teacher `p_t = softmax(t·log p + (1−t)·log q)` at the t recorded
+//!   for the epoch.
+//! * AMiD (spec §10): the α-mixture `r ∝ (λ p^s + (1−λ) q^s)^(1/s)`, `s = (1−α)/2` (the geometric
+//!   mixture at α = 1).
+//!
+//! Both are drawn next to the teacher p and the student q at the scrubber's epoch. Without a TAID or AMiD
+//! run the view is the α-mixture explorer of AMiD's illustration (spec §14 F6): r for
+//! α ∈ {−3, −1, 0, 1, 3} and a free α, with λ on a slider.
 
 use super::ViewCtx;
+use super::common::{base_plot, log_tick, y_value};
+use super::gradient::{
+    Swatch, divergence_at, grid_125, grid_shape, ink, key_item, student_at, tick, title, x_axis,
+    y_axis,
+};
+use crate::math::{AmidDiv, AmidOrder, Divergence, LogDist, amid, taid};
+use crate::ui::palette;
 use crate::ui::state::ToyState;
+use egui::{Color32, Id, RichText, Ui};
+use egui_plot::{Corner, Legend, Line, LineStyle, PlotPoints, Points};
 
-pub fn assistant_ui(ui: &mut egui::Ui, _cx: &ViewCtx, _state: &mut ToyState) {
-    ui.label("this view is not built yet");
+/// Above this many classes p and q are lines instead of points.
+const MAX_POINTS: usize = 200;
+const MIN_CELL_H: f32 = 170.0;
+const GAP: f32 = 6.0;
+
+/// The assistant distribution in the run panels.
+const ASSISTANT: Color32 = Color32::from_rgb(0x1b, 0x9e, 0x3e);
+
+/// AMiD's illustration colours: teacher red, student blue, mixtures in green shades.
+const F6_TEACHER: Color32 = Color32::from_rgb(0xd6, 0x27, 0x28);
+const F6_STUDENT: Color32 = Color32::from_rgb(0x1f, 0x77, 0xb4);
+/// α of the fixed mixtures and their greens, light to dark.
+const F6_ALPHAS: [f64; 5] = [-3.0, -1.0, 0.0, 1.0, 3.0];
+const F6_GREENS: [Color32; 5] = [
+    Color32::from_rgb(0x8f, 0xd1, 0x7f),
+    Color32::from_rgb(0x52, 0xb1, 0x5a),
+    Color32::from_rgb(0x2a, 0x8f, 0x44),
+    Color32::from_rgb(0x0b, 0x6b, 0x30),
+    Color32::from_rgb(0x00, 0x44, 0x1b),
+];
+/// The same greens for the dark theme, dark to light (the strongest contrast again at α = +3).
+const F6_GREENS_DARK: [Color32; 5] = [
+    Color32::from_rgb(0x23, 0x8b, 0x45),
+    Color32::from_rgb(0x41, 0xab, 0x5d),
+    Color32::from_rgb(0x74, 0xc4, 0x76),
+    Color32::from_rgb(0xa1, 0xd9, 0x9b),
+    Color32::from_rgb(0xd9, 0xf0, 0xd3),
+];
+/// The free α's curve.
+const F6_FREE: Color32 = Color32::from_rgb(0x11, 0x11, 0x11);
+
+/// The explorer's demo when the teacher is continuous: AMiD's figure as estimated in spec §14 F6.
+const DEMO_P: (f64, f64) = (-2.0, 0.5);
+const DEMO_Q: (f64, f64) = (2.0, 1.0);
+const DEMO_RANGE: (f64, f64) = (-5.0, 6.0);
+const DEMO_POINTS: usize = 1101;
+
+/// The view's own settings, kept in egui memory (not in the saved config).
+#[derive(Debug, Clone, Copy)]
+struct Options {
+    /// Show the explorer even though TAID/AMiD runs exist.
+    explorer: bool,
+    lambda: f64,
+    alpha: f64,
+    /// The explorer as one panel per α (AMiD's figure) instead of overlaid.
+    panels: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            explorer: false,
+            lambda: 0.3,
+            alpha: 0.5,
+            panels: false,
+        }
+    }
+}
+
+fn options_id() -> Id {
+    Id::unique("kdviz-assistant-view-options")
+}
+
+/// Runs whose objective has an assistant distribution.
+fn assistant_runs(cx: &ViewCtx) -> Vec<usize> {
+    (0..cx.runs())
+        .filter(|&r| {
+            matches!(
+                cx.divergence(r),
+                Divergence::Taid { .. } | Divergence::Amid { .. }
+            )
+        })
+        .collect()
+}
+
+pub fn assistant_ui(ui: &mut Ui, cx: &ViewCtx, state: &mut ToyState) {
+    let mut opts: Options = ui.data_mut(|d| *d.get_temp_mut_or_default(options_id()));
+    let runs = assistant_runs(cx);
+    let explorer = runs.is_empty() || opts.explorer;
+    ui.horizontal_wrapped(|ui| {
+        if !runs.is_empty() {
+            ui.selectable_value(&mut opts.explorer, false, "TAID / AMiD runs");
+            ui.selectable_value(&mut opts.explorer, true, "α-mixture explorer");
+            ui.separator();
+        }
+        if explorer {
+            ui.add(egui::Slider::new(&mut opts.lambda, 0.0..=1.0).text("λ (teacher weight)"))
+                .on_hover_text("AMiD's λ: the teacher's weight in every mixture");
+            ui.add(egui::Slider::new(&mut opts.alpha, -5.0..=5.0).text("free α"))
+                .on_hover_text("A free α, drawn next to the fixed ones");
+            ui.checkbox(&mut opts.panels, "one panel per α");
+            if !cx.continuous() && cx.runs() > 0 {
+                ui.checkbox(&mut state.dist.log_y, "log y");
+                ui.checkbox(&mut state.dist.sorted, "sort by teacher");
+            }
+        } else {
+            ui.checkbox(&mut state.dist.log_y, "log y");
+            if !cx.continuous() {
+                ui.checkbox(&mut state.dist.sorted, "sort by teacher");
+            }
+        }
+    });
+    ui.data_mut(|d| d.insert_temp(options_id(), opts));
+    if explorer {
+        explorer_ui(ui, cx, state, &opts);
+    } else {
+        runs_ui(ui, cx, state, &runs);
+    }
+}
+
+// ------------------------------------------------------------------------------------------------
+// TAID / AMiD runs
+
+/// The assistant of `run` at `epoch` (log r, r) and a caption saying what it is.
+fn assistant_of(cx: &ViewCtx, run: usize, student: &LogDist) -> Option<(LogDist, String)> {
+    let teacher = &cx.result.teacher.dist;
+    let n = teacher.len();
+    if student.len() != n {
+        return None;
+    }
+    let mut r = LogDist::zeros(n);
+    match divergence_at(cx, run, cx.epoch) {
+        Divergence::Taid { t, .. } => {
+            taid::interpolate(t, &teacher.logp, &student.logp, &mut r.logp, &mut r.p);
+            Some((r, format!("p_t at t = {t:.3}")))
+        }
+        Divergence::Amid {
+            alpha,
+            lambda,
+            div,
+            order,
+        } => {
+            // r at the run's own α and λ; the title names them.
+            let mut omega = vec![0.0; n];
+            amid::mixture(
+                alpha,
+                lambda,
+                &teacher.logp,
+                &student.logp,
+                &mut r.logp,
+                &mut r.p,
+                &mut omega,
+            );
+            let d = match div {
+                AmidDiv::Fkl => "KL".to_string(),
+                AmidDiv::Ab { alpha, beta } => format!("AB({alpha}, {beta})"),
+            };
+            let args = match order {
+                AmidOrder::Pr => "p, r",
+                AmidOrder::Qr => "q, r",
+                AmidOrder::Rp => "r, p",
+                AmidOrder::Rq => "r, q",
+            };
+            Some((r, format!("fits {d}({args})")))
+        }
+        _ => None,
+    }
+}
+
+fn runs_ui(ui: &mut Ui, cx: &ViewCtx, state: &ToyState, runs: &[usize]) {
+    let log = state.dist.log_y;
+    let continuous = cx.continuous();
+    let sorted = state.dist.sorted && !continuous;
+    let order: Vec<usize> = if sorted {
+        cx.result.regions.order.clone()
+    } else {
+        (0..cx.p().len()).collect()
+    };
+    let xs: Vec<f64> = if continuous {
+        cx.xs().to_vec()
+    } else {
+        (0..order.len()).map(|i| i as f64).collect()
+    };
+    let x_label = if continuous {
+        "x"
+    } else if sorted {
+        "class (by teacher rank)"
+    } else {
+        "class"
+    };
+    let points = !continuous && order.len() <= MAX_POINTS;
+
+    // The key: what the three series are (the panels carry no legend).
+    ui.horizontal_wrapped(|ui| {
+        ui.spacing_mut().item_spacing.x = 10.0;
+        ui.label(RichText::new(format!("epoch {}", cx.epoch)).strong());
+        let (dot, ring) = if points {
+            (Swatch::Dot, Swatch::Ring)
+        } else {
+            (Swatch::Line, Swatch::Line)
+        };
+        key_item(ui, dot, palette::TEACHER, "teacher p");
+        let student = cx.colors.get(runs[0]).copied().unwrap_or(Color32::GRAY);
+        key_item(ui, ring, student, "student q (run colour)");
+        key_item(
+            ui,
+            Swatch::Thick,
+            ASSISTANT,
+            "assistant: TAID's p_t / AMiD's r",
+        );
+    });
+
+    let n = runs.len();
+    // Each plot about 1.6 times as wide as it is high.
+    let (cols, rows, h) = grid_shape(n, ui.available_size(), MIN_CELL_H, |w, h| w / h / 1.6);
+    let link = ui.scope_id().with("assistant-x");
+    egui::ScrollArea::vertical()
+        .id_salt("assistant-scroll")
+        .auto_shrink(false)
+        .show(ui, |ui| {
+            let w = (ui.available_width() - GAP * (cols as f32 - 1.0)) / cols as f32;
+            ui.spacing_mut().item_spacing = egui::vec2(GAP, GAP);
+            for row in 0..rows {
+                ui.horizontal_top(|ui| {
+                    for &run in &runs[row * cols..((row + 1) * cols).min(n)] {
+                        ui.allocate_ui_with_layout(
+                            egui::vec2(w, h),
+                            egui::Layout::top_down(egui::Align::Min),
+                            |ui| {
+                                ui.set_width(w);
+                                ui.set_min_height(h);
+                                ui.spacing_mut().item_spacing = egui::vec2(4.0, 2.0);
+                                let panel = Panel {
+                                    order: &order,
+                                    xs: &xs,
+                                    x_label,
+                                    log,
+                                    points,
+                                    continuous,
+                                    link,
+                                };
+                                run_panel(ui, cx, run, &panel, h);
+                            },
+                        );
+                    }
+                });
+            }
+        });
+}
+
+/// The x axis shared by the run panels.
+struct Panel<'a> {
+    order: &'a [usize],
+    xs: &'a [f64],
+    x_label: &'static str,
+    log: bool,
+    points: bool,
+    continuous: bool,
+    /// Links the x axes of the panels.
+    link: Id,
+}
+
+impl Panel<'_> {
+    fn series(&self, v: &[f64]) -> Vec<[f64; 2]> {
+        self.order
+            .iter()
+            .zip(self.xs)
+            .filter_map(|(&k, &x)| {
+                let y = y_value(*v.get(k)?, self.log);
+                y.is_finite().then_some([x, y])
+            })
+            .collect()
+    }
+}
+
+/// `−3`, `0`, `0.5` with a typographic minus.
+fn signed(v: f64) -> String {
+    format!("{v}").replace('-', "−")
+}
+
+fn run_panel(ui: &mut Ui, cx: &ViewCtx, run: usize, panel: &Panel, height: f32) {
+    let color = cx.colors.get(run).copied().unwrap_or(Color32::GRAY);
+    let student = student_at(cx, run, cx.epoch);
+    let assistant = student.as_ref().and_then(|s| assistant_of(cx, run, s));
+    ui.horizontal(|ui| {
+        let name = egui::Label::new(
+            RichText::new(title(cx.divergence(run)))
+                .color(color)
+                .strong(),
+        )
+        .truncate();
+        let note = assistant
+            .as_ref()
+            .map_or("no student at this epoch", |a| &a.1);
+        ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+            ui.label(RichText::new(note).weak());
+            ui.with_layout(egui::Layout::left_to_right(egui::Align::Center), |ui| {
+                ui.add(name).on_hover_text(cx.divergence(run).to_string())
+            });
+        });
+    });
+    let mut plot = base_plot(("assistant", run), panel.x_label, "probability")
+        .height((height - 22.0).max(80.0))
+        .link_axis(panel.link, [true, false])
+        .custom_x_axes(vec![x_axis(panel.x_label)])
+        .x_grid_spacer(grid_125(if panel.continuous { 0.0 } else { 1.0 }));
+    plot = if panel.log {
+        plot.custom_y_axes(vec![y_axis("probability", log_tick)])
+    } else {
+        plot.include_y(0.0)
+            .custom_y_axes(vec![y_axis("probability", tick)])
+            .y_grid_spacer(grid_125(0.0))
+    };
+    let p = cx.p();
+    plot.show(ui, |pu| {
+        // Discrete: the teacher filled, the student hollow (their colours can be close, e.g. TAID's
+        // teal next to the teacher's blue); the assistant a line.
+        let mut draw = |v: &[f64], c: Color32, kind: u8| {
+            let pts = panel.series(v);
+            if panel.points && kind < 2 {
+                pu.points(
+                    Points::new("", pts)
+                        .color(c)
+                        .radius(if kind == 0 { 2.2 } else { 2.8 })
+                        .filled(kind == 0)
+                        .allow_hover(false),
+                );
+            } else {
+                pu.line(
+                    Line::new("", PlotPoints::new(pts))
+                        .color(c)
+                        .width(if kind == 2 { 2.2 } else { 1.6 })
+                        .allow_hover(false),
+                );
+            }
+        };
+        draw(p, palette::TEACHER, 0);
+        if let Some(s) = &student {
+            draw(&s.p, color, 1);
+        }
+        if let Some((r, _)) = &assistant {
+            draw(&r.p, ASSISTANT, 2);
+        }
+    });
+}
+
+// ------------------------------------------------------------------------------------------------
+// The α-mixture explorer (AMiD's illustration)
+
+/// A normal density's log on a grid, up to a constant (normalised by [`LogDist::from_logits`]).
+fn gaussian(xs: &[f64], (mean, std): (f64, f64)) -> LogDist {
+    let z: Vec<f64> = xs
+        .iter()
+        .map(|&x| -0.5 * ((x - mean) / std).powi(2))
+        .collect();
+    LogDist::from_logits(&z, false).expect("finite logits")
+}
+
+/// The demo grid of AMiD's figure.
+fn demo_grid() -> Vec<f64> {
+    let (lo, hi) = DEMO_RANGE;
+    let step = (hi - lo) / (DEMO_POINTS - 1) as f64;
+    (0..DEMO_POINTS).map(|i| lo + step * i as f64).collect()
+}
+
+/// What the explorer mixes: x positions, p, q, whether it is the demo, and the density factor
+/// (1/grid step for the demo, so its heights read as densities like AMiD's figure).
+struct Pair {
+    xs: Vec<f64>,
+    p: LogDist,
+    q: LogDist,
+    demo: bool,
+    scale: f64,
+}
+
+fn explorer_pair(cx: &ViewCtx) -> Pair {
+    if !cx.continuous()
+        && cx.runs() > 0
+        && let Some(q) = student_at(cx, 0, cx.epoch)
+    {
+        return Pair {
+            xs: (0..q.len()).map(|i| i as f64).collect(),
+            p: cx.result.teacher.dist.clone(),
+            q,
+            demo: false,
+            scale: 1.0,
+        };
+    }
+    let xs = demo_grid();
+    let step = xs[1] - xs[0];
+    Pair {
+        p: gaussian(&xs, DEMO_P),
+        q: gaussian(&xs, DEMO_Q),
+        xs,
+        demo: true,
+        scale: 1.0 / step,
+    }
+}
+
+/// AMiD's normalised α-mixture of p and q with teacher weight λ.
+fn alpha_mixture(alpha: f64, lambda: f64, p: &LogDist, q: &LogDist) -> LogDist {
+    let n = p.len();
+    let mut r = LogDist::zeros(n);
+    let mut omega = vec![0.0; n];
+    amid::mixture(
+        alpha,
+        lambda,
+        &p.logp,
+        &q.logp,
+        &mut r.logp,
+        &mut r.p,
+        &mut omega,
+    );
+    r
+}
+
+fn alpha_name(alpha: f64) -> String {
+    let a = if alpha == 0.0 {
+        "0".to_string()
+    } else if alpha.fract() == 0.0 {
+        format!("{alpha:+}")
+    } else {
+        format!("{alpha:+.2}")
+    };
+    let a = a.replace('-', "−");
+    if alpha == -1.0 {
+        format!("α = {a} (m-mixture)")
+    } else if alpha == 1.0 {
+        format!("α = {a} (e-mixture)")
+    } else {
+        format!("α = {a}")
+    }
+}
+
+fn explorer_ui(ui: &mut Ui, cx: &ViewCtx, state: &ToyState, opts: &Options) {
+    let pair = explorer_pair(cx);
+    let lambda = opts.lambda;
+    let log = state.dist.log_y && !pair.demo;
+    let sorted = state.dist.sorted && !pair.demo;
+    let source = if pair.demo {
+        format!(
+            "AMiD's illustration: p = N({}, {}²), q = N({}, {}²)",
+            signed(DEMO_P.0),
+            DEMO_P.1,
+            signed(DEMO_Q.0),
+            DEMO_Q.1
+        )
+    } else {
+        format!(
+            "p = teacher, q = {} at epoch {}",
+            cx.divergence(0),
+            cx.epoch
+        )
+    };
+    ui.label(
+        RichText::new(format!(
+            "{source};  r = (λ p^s + (1−λ) q^s)^(1/s) / Z,  s = (1−α)/2,  λ = {lambda:.2}"
+        ))
+        .weak(),
+    );
+    let mixtures: Vec<(String, Color32, LogDist)> = F6_ALPHAS
+        .iter()
+        .zip(if ui.visuals().dark_mode {
+            F6_GREENS_DARK
+        } else {
+            F6_GREENS
+        })
+        .map(|(&a, c)| (alpha_name(a), c, alpha_mixture(a, lambda, &pair.p, &pair.q)))
+        .chain(std::iter::once((
+            format!("{} (slider)", alpha_name(opts.alpha)),
+            ink(ui.ctx(), F6_FREE),
+            alpha_mixture(opts.alpha, lambda, &pair.p, &pair.q),
+        )))
+        .collect();
+    let y_label = if pair.demo { "density" } else { "probability" };
+    let x_label = if pair.demo {
+        "x"
+    } else if sorted {
+        "class (by teacher rank)"
+    } else {
+        "class"
+    };
+    // Plot position → class.
+    let order: Vec<usize> = if sorted {
+        cx.result.regions.order.clone()
+    } else {
+        (0..pair.xs.len()).collect()
+    };
+    let curve = |v: &[f64]| -> Vec<[f64; 2]> {
+        order
+            .iter()
+            .enumerate()
+            .filter_map(|(i, &k)| {
+                let x = if sorted { i as f64 } else { pair.xs[k] };
+                let y = y_value(v[k] * pair.scale, log);
+                y.is_finite().then_some([x, y])
+            })
+            .collect()
+    };
+    let fill = !log;
+    let base = |pu: &mut egui_plot::PlotUi<'_>| {
+        for (name, c, v) in [
+            ("teacher p", F6_TEACHER, &pair.p.p),
+            ("student q", F6_STUDENT, &pair.q.p),
+        ] {
+            let mut line = Line::new(name, PlotPoints::new(curve(v)))
+                .color(c)
+                .width(1.8)
+                .allow_hover(false);
+            if fill {
+                line = line.fill(0.0).fill_alpha(0.12);
+            }
+            pu.line(line);
+        }
+    };
+    // A smaller legend where the plot is small, so that it covers less of the curves.
+    let legend_text = if ui.available_width() < 700.0 || opts.panels {
+        egui::TextStyle::Small
+    } else {
+        egui::TextStyle::Body
+    };
+    let style = |plot: egui_plot::Plot<'static>| {
+        let plot = plot
+            .legend(
+                Legend::default()
+                    .position(Corner::RightTop)
+                    .follow_insertion_order(true)
+                    .text_style(legend_text.clone()),
+            )
+            .custom_x_axes(vec![x_axis(x_label)])
+            .x_grid_spacer(grid_125(if pair.demo { 0.0 } else { 1.0 }));
+        if log {
+            plot.custom_y_axes(vec![y_axis(y_label, log_tick)])
+        } else {
+            plot.include_y(0.0)
+                .custom_y_axes(vec![y_axis(y_label, tick)])
+                .y_grid_spacer(grid_125(0.0))
+        }
+    };
+    if !opts.panels {
+        let h = ui.available_height().max(160.0);
+        style(base_plot("assistant-explorer", x_label, y_label))
+            .height(h)
+            .show(ui, |pu| {
+                base(pu);
+                for (i, (name, c, r)) in mixtures.iter().enumerate() {
+                    let free = i == mixtures.len() - 1;
+                    let mut line = Line::new(name.clone(), PlotPoints::new(curve(&r.p)))
+                        .color(*c)
+                        .width(if free { 2.0 } else { 2.4 })
+                        .allow_hover(false);
+                    if free {
+                        line = line.style(LineStyle::Dashed { length: 8.0 });
+                    }
+                    pu.line(line);
+                }
+            });
+        return;
+    }
+    // One panel per α, like AMiD's figure, on shared axes.
+    let n = mixtures.len();
+    let avail = ui.available_size();
+    let cols = if avail.x > 3.0 * 240.0 { 3 } else { 2 };
+    let rows = n.div_ceil(cols);
+    let h = ((avail.y - GAP * (rows as f32 - 1.0)) / rows as f32 - 4.0).max(140.0);
+    // Shared axes, as in AMiD's figure: every panel spans the highest curve of all.
+    let top = mixtures
+        .iter()
+        .map(|m| &m.2.p)
+        .chain([&pair.p.p, &pair.q.p])
+        .flat_map(|v| curve(v))
+        .map(|pt| pt[1])
+        .fold(f64::NEG_INFINITY, f64::max);
+    egui::ScrollArea::vertical()
+        .id_salt("explorer-scroll")
+        .auto_shrink(false)
+        .show(ui, |ui| {
+            let w = (ui.available_width() - GAP * (cols as f32 - 1.0)) / cols as f32;
+            ui.spacing_mut().item_spacing = egui::vec2(GAP, GAP);
+            for row in 0..rows {
+                ui.horizontal_top(|ui| {
+                    for (i, (name, c, r)) in mixtures.iter().enumerate().skip(row * cols).take(cols)
+                    {
+                        ui.allocate_ui_with_layout(
+                            egui::vec2(w, h),
+                            egui::Layout::top_down(egui::Align::Min),
+                            |ui| {
+                                ui.set_width(w);
+                                style(base_plot(("assistant-explorer", i), x_label, y_label))
+                                    .height(h)
+                                    .include_y(if top.is_finite() { top } else { 0.0 })
+                                    .show(ui, |pu| {
+                                        base(pu);
+                                        pu.line(
+                                            Line::new(name.clone(), PlotPoints::new(curve(&r.p)))
+                                                .color(*c)
+                                                .width(2.4)
+                                                .allow_hover(false),
+                                        );
+                                    });
+                            },
+                        );
+                    }
+                });
+            }
+        });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::gradient::tests::{assert_drawn, fit, render};
+    use super::*;
+
+    /// The mixture's highest point as (x, density).
+    fn peak(pair: &Pair, r: &LogDist) -> (f64, f64) {
+        let (i, &v) =
+            r.p.iter()
+                .enumerate()
+                .max_by(|a, b| a.1.total_cmp(b.1))
+                .unwrap();
+        (pair.xs[i], v * pair.scale)
+    }
+
+    #[test]
+    fn the_demo_reproduces_amids_illustration() {
+        // Spec §14 F6: computed single peaks for α = +1 and α = +3 at λ = 0.3, max p and max q.
+        let xs = demo_grid();
+        let step = xs[1] - xs[0];
+        let pair = Pair {
+            p: gaussian(&xs, DEMO_P),
+            q: gaussian(&xs, DEMO_Q),
+            xs,
+            demo: true,
+            scale: 1.0 / step,
+        };
+        let close = |(x, y): (f64, f64), (wx, wy): (f64, f64)| {
+            (x - wx).abs() <= 0.011 && (y - wy).abs() <= 0.01 * wy
+        };
+        let r1 = alpha_mixture(1.0, 0.3, &pair.p, &pair.q);
+        assert!(
+            close(peak(&pair, &r1), (-0.525, 0.550)),
+            "{:?}",
+            peak(&pair, &r1)
+        );
+        let r3 = alpha_mixture(3.0, 0.3, &pair.p, &pair.q);
+        assert!(
+            close(peak(&pair, &r3), (-0.575, 1.341)),
+            "{:?}",
+            peak(&pair, &r3)
+        );
+        assert!(close(peak(&pair, &pair.p), (-2.0, 0.798)));
+        assert!(close(peak(&pair, &pair.q), (2.0, 0.399)));
+        // α = −1 is the plain m-mixture λp + (1−λ)q.
+        let rm = alpha_mixture(-1.0, 0.3, &pair.p, &pair.q);
+        for k in (0..pair.xs.len()).step_by(50) {
+            let want = 0.3 * pair.p.p[k] + 0.7 * pair.q.p[k];
+            assert!((rm.p[k] - want).abs() < 1e-12);
+        }
+    }
+
+    #[test]
+    fn the_sliders_set_lambda_and_the_free_alpha() {
+        use egui::accesskit::Role;
+        use egui_kittest::kittest::Queryable;
+        let result = fit("minillm-gmm", 5);
+        let colors = vec![Color32::RED; result.runs.len()];
+        let mut state = ToyState::default();
+        let mut h = egui_kittest::Harness::builder()
+            .with_size(egui::vec2(900.0, 600.0))
+            .build_ui(|ui| {
+                let cx = ViewCtx::new(&result, &colors, 0);
+                assistant_ui(ui, &cx, &mut state);
+            });
+        h.run();
+        h.get_by_role_and_label(Role::Slider, "λ (teacher weight)")
+            .set_value_accesskit(0.6);
+        h.get_by_role_and_label(Role::Slider, "free α")
+            .set_value_accesskit(-2.0);
+        h.run();
+        let opts: Options = h.ctx.data(|d| d.get_temp(options_id())).unwrap();
+        assert!((opts.lambda - 0.6).abs() < 1e-9);
+        assert!((opts.alpha + 2.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn taid_assistant_is_the_geometric_interpolation() {
+        let result = fit("taid-schedule", 30);
+        let colors = vec![Color32::RED; result.runs.len()];
+        let cx = ViewCtx::new(&result, &colors, 20);
+        let run = 1;
+        let student = student_at(&cx, run, 20).unwrap();
+        let (r, _) = assistant_of(&cx, run, &student).unwrap();
+        let t = result.runs[run].history[20].t.unwrap();
+        // p_t ∝ p^t q^(1−t): the log-ratio to the unnormalised form is the same for every class.
+        let lp = &result.teacher.dist.logp;
+        let c0 = r.logp[0] - (t * lp[0] + (1.0 - t) * student.logp[0]);
+        for ((lr, lp), lq) in r.logp.iter().zip(lp).zip(&student.logp) {
+            let ck = lr - (t * lp + (1.0 - t) * lq);
+            assert!((ck - c0).abs() < 1e-9);
+        }
+        assert!((r.p.iter().sum::<f64>() - 1.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn renders_runs_and_the_explorer() {
+        let cases = [
+            ("amid-alpha-mixtures", 50, false),
+            ("taid-schedule", 10, false),
+            ("taid-schedule", 50, true),
+            ("longtail-all-divergences", 10, false),
+            ("minillm-gmm", 50, false),
+            ("zipf-1000", 10, true),
+            ("akl-fig3-longtail", 10, false),
+        ];
+        for (preset, epoch, log) in cases {
+            let result = fit(preset, 60);
+            let log_name = if log { "-log" } else { "" };
+            let image = render(
+                &format!("assistant-{preset}-{epoch}{log_name}"),
+                &result,
+                epoch,
+                if preset.starts_with("akl") {
+                    egui::vec2(620.0, 400.0)
+                } else {
+                    egui::vec2(1100.0, 700.0)
+                },
+                |ui, cx, state| {
+                    state.dist.log_y = log;
+                    state.dist.sorted = log;
+                    assistant_ui(ui, cx, state)
+                },
+            );
+            assert_drawn(&image);
+        }
+        // The explorer in panels, on the demo (continuous teacher, no TAID/AMiD run).
+        let result = fit("minillm-gmm", 5);
+        let image = render(
+            "assistant-explorer-panels-dark",
+            &result,
+            0,
+            egui::vec2(1100.0, 700.0),
+            |ui, cx, state| {
+                ui.data_mut(|d| {
+                    d.insert_temp(
+                        options_id(),
+                        Options {
+                            panels: true,
+                            ..Options::default()
+                        },
+                    )
+                });
+                assistant_ui(ui, cx, state)
+            },
+        );
+        assert_drawn(&image);
+    }
 }

@@ -1,8 +1,1273 @@
-//! Placeholder until the view is written.
+//! Gradient / mass flow at the scrubber's epoch, one panel per run.
+//!
+//! * **force** `−∂D/∂z`: what the divergence does to each class's logit. Gradient descent moves z along
+//!   it, so `+` pushes the class up and `−` pushes it down; the forces sum to 0 (softmax shift
+//!   invariance, spec eq. 0.1).
+//! * **Δq**: the mass the next optimiser step actually moved, `q(e+1) − q(e)` (Adam rescales the force,
+//!   so the two differ in size, not in where mass goes).
+//! * **αβ factors** (ABKD, spec §7.2): the per-class force `w = q^β·(q^α − p^α)/α` split into the
+//!   confidence factor `q^β` and the hardness factor `(q^α − p^α)/α` (`log(q/p)` at α = 0). FKL and
+//!   RKL are the αβ points (1, 0) and (0, 1) and get the split too.
 
 use super::ViewCtx;
+use super::common::base_plot;
+use crate::math::{Divergence, LogDist, Workspace, value_and_grad};
+use crate::ui::palette;
 use crate::ui::state::ToyState;
+use egui::{Color32, Id, RichText, Stroke, Ui};
+use egui_plot::{
+    AxisHints, Bar, BarChart, GridInput, GridMark, HLine, HoverPosition, Line, LineStyle, Plot,
+    PlotPoint, PlotPoints, Span, Text,
+};
+use std::ops::RangeInclusive;
 
-pub fn gradient_ui(ui: &mut egui::Ui, _cx: &ViewCtx, _state: &mut ToyState) {
-    ui.label("this view is not built yet");
+/// Above this many classes the per-class series are filled lines instead of bars.
+const MAX_BARS: usize = 200;
+/// Smallest readable panel.
+const MIN_CELL_W: f32 = 160.0;
+const MIN_PLOT_H: f32 = 58.0;
+/// Height of a panel's title line.
+const HEADER_H: f32 = 20.0;
+const GAP: f32 = 6.0;
+
+/// The factors' colours in the αβ split (neutral, so that they never read as another run).
+const CONFIDENCE: Color32 = Color32::from_rgb(0x80, 0x80, 0x80);
+/// The hardness factor: near-black, or near-white in the dark theme ([`ink`]).
+const HARDNESS: Color32 = Color32::from_rgb(0x22, 0x22, 0x22);
+
+/// `light` in the light theme and its near-white counterpart in the dark one.
+pub(super) fn ink(ctx: &egui::Context, light: Color32) -> Color32 {
+    if ctx.global_style().visuals.dark_mode {
+        Color32::from_gray(225)
+    } else {
+        light
+    }
+}
+/// Opacity of the teacher overlay.
+const TEACHER_ALPHA: f32 = 0.55;
+
+/// Which per-class quantities the panels show.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Shown {
+    Both,
+    Force,
+    Flow,
+}
+
+/// The view's own settings, kept in egui memory (not in the saved config).
+#[derive(Debug, Clone, Copy)]
+struct Options {
+    shown: Shown,
+    teacher: bool,
+    factors: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            shown: Shown::Both,
+            teacher: true,
+            factors: true,
+        }
+    }
+}
+
+fn options_id() -> Id {
+    Id::unique("kdviz-gradient-view-options")
+}
+
+pub fn gradient_ui(ui: &mut Ui, cx: &ViewCtx, state: &mut ToyState) {
+    let mut opts: Options = ui.data_mut(|d| *d.get_temp_mut_or_default(options_id()));
+    let any_ab = (0..cx.runs()).any(|r| ab_exponents(cx.divergence(r)).is_some());
+    ui.horizontal_wrapped(|ui| {
+        ui.selectable_value(&mut opts.shown, Shown::Both, "force + Δq");
+        ui.selectable_value(&mut opts.shown, Shown::Force, "force");
+        ui.selectable_value(&mut opts.shown, Shown::Flow, "Δq");
+        ui.separator();
+        ui.checkbox(&mut opts.teacher, "teacher")
+            .on_hover_text("The teacher p, faint and scaled to each plot, for orientation");
+        if !cx.continuous() {
+            ui.checkbox(&mut state.dist.sorted, "sort by teacher");
+            ui.checkbox(&mut state.dist.shade_head, "shade head");
+        }
+        if any_ab && opts.shown != Shown::Flow {
+            ui.checkbox(&mut opts.factors, "αβ factors").on_hover_text(
+                "ABKD's split of the per-class force w = q^β·(q^α − p^α)/α into the confidence \
+                 factor q^β and the hardness factor (q^α − p^α)/α (log(q/p) at α = 0), each \
+                 divided by its largest magnitude. FKL is αβ (1, 0), RKL (0, 1).",
+            );
+        }
+    });
+    ui.data_mut(|d| d.insert_temp(options_id(), opts));
+    if cx.runs() == 0 {
+        ui.label("No divergence is enabled.");
+        return;
+    }
+    let frame = Frame::new(cx, state, ui.scope_id().with("gradient-x"));
+    let factors_of = |run: usize| {
+        opts.factors && opts.shown != Shown::Flow && ab_exponents(cx.divergence(run)).is_some()
+    };
+    let n = cx.runs();
+    key_ui(ui, cx, &frame, &opts, (0..n).any(factors_of));
+
+    let plots = |run: usize| -> usize {
+        let base = if opts.shown == Shown::Both { 2 } else { 1 };
+        base + factors_of(run) as usize
+    };
+    let most = (0..n).map(plots).max().unwrap_or(1);
+    let min_h = HEADER_H + 30.0 + most as f32 * MIN_PLOT_H;
+    // Each plot about three times as wide as it is high.
+    let (cols, rows, h) = grid_shape(n, ui.available_size(), min_h, |w, h| {
+        w / ((h - HEADER_H - 30.0) / most as f32).max(1.0) / 3.0
+    });
+    egui::ScrollArea::vertical()
+        .id_salt("gradient-scroll")
+        .auto_shrink(false)
+        .show(ui, |ui| {
+            let w = (ui.available_width() - GAP * (cols as f32 - 1.0)) / cols as f32;
+            ui.spacing_mut().item_spacing = egui::vec2(GAP, GAP);
+            for row in 0..rows {
+                ui.horizontal_top(|ui| {
+                    for run in row * cols..((row + 1) * cols).min(n) {
+                        ui.allocate_ui_with_layout(
+                            egui::vec2(w, h),
+                            egui::Layout::top_down(egui::Align::Min),
+                            |ui| {
+                                ui.set_width(w);
+                                ui.set_min_height(h);
+                                ui.spacing_mut().item_spacing = egui::vec2(4.0, 2.0);
+                                run_panel(ui, cx, &frame, run, &opts, h);
+                            },
+                        );
+                    }
+                });
+            }
+        });
+}
+
+/// Columns, rows and cell height for `n` panels in `avail`: the shape that needs no scrolling and whose
+/// cells come closest to the wanted proportions (`ratio(w, h)` = 1 is ideal); panels are never
+/// narrower than [`MIN_CELL_W`] nor lower than `min_h` (the view scrolls instead).
+pub(super) fn grid_shape(
+    n: usize,
+    avail: egui::Vec2,
+    min_h: f32,
+    ratio: impl Fn(f32, f32) -> f32,
+) -> (usize, usize, f32) {
+    let mut best: Option<((bool, f32), usize)> = None;
+    // Balanced shapes only: for each row count, the fewest columns that hold every panel.
+    for rows in 1..=n.max(1) {
+        let cols = n.max(1).div_ceil(rows);
+        if rows > 1 && cols == n.max(1).div_ceil(rows - 1) {
+            continue;
+        }
+        let w = (avail.x - GAP * (cols as f32 - 1.0)) / cols as f32;
+        if w < MIN_CELL_W && cols > 1 {
+            continue;
+        }
+        let h = (avail.y - GAP * (rows as f32 - 1.0)) / rows as f32;
+        let score = (h >= min_h, -ratio(w, h.max(min_h)).ln().abs());
+        if best.is_none_or(|(b, _)| score > b) {
+            best = Some((score, cols));
+        }
+    }
+    let cols = best.map_or(1, |b| b.1);
+    let rows = n.div_ceil(cols).max(1);
+    let h = ((avail.y - GAP * (rows as f32 - 1.0)) / rows as f32).max(min_h);
+    (cols, rows, h)
+}
+
+/// One line naming what the panels draw (the panels themselves carry no legend, so that small
+/// panels stay readable).
+fn key_ui(ui: &mut Ui, cx: &ViewCtx, frame: &Frame, opts: &Options, factors: bool) {
+    ui.horizontal_wrapped(|ui| {
+        ui.spacing_mut().item_spacing.x = 10.0;
+        ui.label(RichText::new(format!("epoch {}", cx.epoch)).strong());
+        let run_color = cx.colors.first().copied().unwrap_or(Color32::GRAY);
+        let mark = if frame.bars() {
+            Swatch::Bar
+        } else {
+            Swatch::Area
+        };
+        if opts.shown != Shown::Flow {
+            key_item(ui, mark, run_color, "force −∂D/∂z (Σ = 0)");
+        }
+        if opts.shown != Shown::Force {
+            let text = match flow_epochs(cx, 0, cx.epoch) {
+                Some((a, b)) => format!("Δq = q({b}) − q({a})"),
+                None => "Δq (needs two kept epochs)".into(),
+            };
+            key_item(ui, mark, run_color, text);
+        }
+        if opts.teacher {
+            key_item(
+                ui,
+                Swatch::Line,
+                faint(palette::TEACHER, TEACHER_ALPHA),
+                "teacher p (scaled)",
+            );
+        }
+        if frame.shade_head {
+            key_item(ui, Swatch::Band, palette::HEAD_SHADE, "head");
+        }
+        if factors {
+            ui.separator();
+            key_item(ui, Swatch::Dashed, CONFIDENCE, "confidence q^β");
+            key_item(
+                ui,
+                Swatch::Line,
+                ink(ui.ctx(), HARDNESS),
+                "hardness (q^α − p^α)/α",
+            );
+            key_item(ui, Swatch::Thick, run_color, "w = product (each ÷ max)");
+        }
+    });
+}
+
+/// A legend mark drawn inline with a key's text (the panels carry no legends).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Swatch {
+    Bar,
+    Dot,
+    Ring,
+    Area,
+    Line,
+    Thick,
+    Dashed,
+    Band,
+}
+
+/// A swatch and its text as one widget, so that they stay together when the key wraps.
+pub(super) fn key_item(
+    ui: &mut Ui,
+    kind: Swatch,
+    color: Color32,
+    text: impl Into<egui::WidgetText>,
+) {
+    let galley = text.into().into_galley(
+        ui,
+        Some(egui::TextWrapMode::Extend),
+        f32::INFINITY,
+        egui::TextStyle::Body,
+    );
+    let mark = egui::vec2(18.0, 12.0);
+    let size = egui::vec2(mark.x + 4.0 + galley.size().x, galley.size().y.max(mark.y));
+    let (rect, _) = ui.allocate_exact_size(size, egui::Sense::hover());
+    let mark_rect = egui::Rect::from_min_size(
+        egui::pos2(rect.left(), rect.center().y - mark.y / 2.0),
+        mark,
+    );
+    swatch(ui.painter(), mark_rect, kind, color);
+    let text_pos = egui::pos2(
+        rect.left() + mark.x + 4.0,
+        rect.center().y - galley.size().y / 2.0,
+    );
+    ui.painter()
+        .galley(text_pos, galley, ui.visuals().text_color());
+}
+
+/// Draws one [`Swatch`] in `color`.
+fn swatch(painter: &egui::Painter, rect: egui::Rect, kind: Swatch, color: Color32) {
+    let c = rect.center();
+    match kind {
+        Swatch::Bar => {
+            painter.rect_filled(
+                egui::Rect::from_min_max(
+                    egui::pos2(c.x - 6.0, rect.top() + 1.0),
+                    egui::pos2(c.x - 2.0, rect.bottom()),
+                ),
+                0.0,
+                color,
+            );
+            painter.rect_filled(
+                egui::Rect::from_min_max(
+                    egui::pos2(c.x + 1.0, rect.top() + 5.0),
+                    egui::pos2(c.x + 5.0, rect.bottom()),
+                ),
+                0.0,
+                color,
+            );
+        }
+        Swatch::Dot => {
+            painter.circle_filled(c, 3.0, color);
+        }
+        Swatch::Ring => {
+            painter.circle_stroke(c, 3.0, Stroke::new(1.2, color));
+        }
+        Swatch::Area => {
+            let pts = vec![
+                egui::pos2(rect.left(), rect.bottom()),
+                egui::pos2(rect.left() + 5.0, rect.top() + 2.0),
+                egui::pos2(rect.right() - 5.0, rect.top() + 6.0),
+                egui::pos2(rect.right(), rect.bottom()),
+            ];
+            painter.add(egui::Shape::convex_polygon(
+                pts.clone(),
+                color.gamma_multiply(0.35),
+                Stroke::NONE,
+            ));
+            painter.add(egui::Shape::line(pts, Stroke::new(1.5, color)));
+        }
+        Swatch::Line | Swatch::Thick => {
+            let width = if kind == Swatch::Thick { 2.5 } else { 1.5 };
+            painter.line_segment(
+                [egui::pos2(rect.left(), c.y), egui::pos2(rect.right(), c.y)],
+                Stroke::new(width, color),
+            );
+        }
+        Swatch::Dashed => {
+            for i in 0..3 {
+                let x = rect.left() + i as f32 * 7.0;
+                painter.line_segment(
+                    [
+                        egui::pos2(x, c.y),
+                        egui::pos2((x + 4.0).min(rect.right()), c.y),
+                    ],
+                    Stroke::new(1.5, color),
+                );
+            }
+        }
+        Swatch::Band => {
+            painter.rect_filled(rect.shrink2(egui::vec2(3.0, 0.0)), 0.0, color);
+            painter.rect_stroke(
+                rect.shrink2(egui::vec2(3.0, 0.0)),
+                0.0,
+                Stroke::new(0.5, Color32::from_gray(170)),
+                egui::StrokeKind::Inside,
+            );
+        }
+    }
+}
+
+/// An x axis for narrow plots: labels from 30 points apart, none faded.
+pub(super) fn x_axis(label: &str) -> AxisHints<'static> {
+    AxisHints::new_x()
+        .label(label.to_string())
+        .label_spacing(30.0..=31.0)
+        .formatter(tick)
+}
+
+/// A y axis for short plots: labels wherever they fit (22 points apart), none faded, and a fixed
+/// minimum width so that stacked plots line up.
+pub(super) fn y_axis(
+    label: &str,
+    formatter: fn(GridMark, &RangeInclusive<f64>) -> String,
+) -> AxisHints<'static> {
+    AxisHints::new_y()
+        .label(label.to_string())
+        .label_spacing(22.0..=23.0)
+        .formatter(formatter)
+        .min_thickness(44.0)
+}
+
+/// Grid marks at 1, 2 and 5 times powers of ten, each carrying the coarsest step it lies on.
+/// egui_plot's default spacer has powers of ten only, which leaves a small plot with a single labelled
+/// tick. `min_step` floors the step (1 on a class axis).
+pub(super) fn grid_125(min_step: f64) -> impl Fn(GridInput) -> Vec<GridMark> {
+    move |input: GridInput| {
+        let s0 = nice_125(input.base_step_size.max(min_step));
+        let mut steps = vec![s0];
+        for _ in 0..6 {
+            let s = next_125(steps[steps.len() - 1]);
+            steps.push(s);
+        }
+        let (lo, hi) = input.bounds;
+        if !(lo.is_finite() && hi.is_finite()) || (hi - lo) / s0 > 10_000.0 {
+            return Vec::new();
+        }
+        let (first, last) = ((lo / s0).ceil() as i64, (hi / s0).floor() as i64);
+        (first..=last)
+            .map(|i| {
+                let value = i as f64 * s0;
+                let step_size = steps
+                    .iter()
+                    .rev()
+                    .copied()
+                    .find(|&s| (value / s - (value / s).round()).abs() < 1e-6)
+                    .unwrap_or(s0);
+                GridMark { value, step_size }
+            })
+            .collect()
+    }
+}
+
+/// The next coarser step that is a multiple of `s` (1 → 2 → 10, 5 → 10), so that the labelled marks
+/// of two levels never crowd each other (4 next to 5).
+fn next_125(s: f64) -> f64 {
+    let e = 10f64.powf(s.log10().floor());
+    if (s / e).round() == 2.0 {
+        5.0 * s
+    } else {
+        2.0 * s
+    }
+}
+
+/// The smallest 1, 2 or 5 times a power of ten that is at least `x`.
+fn nice_125(x: f64) -> f64 {
+    if !(x.is_finite() && x > 0.0) {
+        return 1.0;
+    }
+    let e = 10f64.powf(x.log10().floor());
+    [1.0, 2.0, 5.0, 10.0]
+        .into_iter()
+        .map(|m| m * e)
+        .find(|&s| s >= x * (1.0 - 1e-9))
+        .unwrap_or(10.0 * e)
+}
+
+/// Tick labels readable from 1e-6 to 1e3: plain decimals in between, `2e-5` style outside.
+pub(super) fn tick(mark: GridMark, range: &RangeInclusive<f64>) -> String {
+    let v = mark.value;
+    let step = mark.step_size.abs().max(f64::MIN_POSITIVE);
+    if v.abs() < step * 1e-6 {
+        return "0".into();
+    }
+    let mag = range.start().abs().max(range.end().abs());
+    if (1e-2..1e4).contains(&mag) {
+        let decimals = (-step.log10().floor()).clamp(0.0, 6.0) as usize;
+        format!("{v:.decimals$}")
+    } else {
+        let digits = (v.abs().log10().floor() - step.log10().floor()).clamp(0.0, 3.0) as usize;
+        format!("{v:.digits$e}")
+    }
+}
+
+/// What every panel shares: the class order on the x axis and the x of each position.
+struct Frame {
+    /// Class shown at each x position.
+    order: Vec<usize>,
+    /// x coordinate of each position (class rank/index, or the grid's x).
+    xs: Vec<f64>,
+    x_label: &'static str,
+    continuous: bool,
+    shade_head: bool,
+    /// The teacher's head classes (AKL mask of the metrics' μ).
+    head: Vec<bool>,
+    sorted: bool,
+    /// Links the x axes (and the hover cursor) of every plot in the view.
+    link: Id,
+}
+
+impl Frame {
+    fn new(cx: &ViewCtx, state: &ToyState, link: Id) -> Self {
+        let continuous = cx.continuous();
+        let sorted = state.dist.sorted && !continuous;
+        let order: Vec<usize> = if sorted {
+            cx.result.regions.order.clone()
+        } else {
+            (0..cx.p().len()).collect()
+        };
+        let xs = if continuous {
+            cx.xs().to_vec()
+        } else {
+            (0..order.len()).map(|i| i as f64).collect()
+        };
+        let x_label = if continuous {
+            "x"
+        } else if sorted {
+            "class (by teacher rank)"
+        } else {
+            "class"
+        };
+        Frame {
+            order,
+            xs,
+            x_label,
+            continuous,
+            shade_head: state.dist.shade_head && !continuous,
+            head: cx.result.regions.head.clone(),
+            sorted,
+            link,
+        }
+    }
+
+    /// Grid steps below one class are meaningless.
+    fn min_x_step(&self) -> f64 {
+        if self.continuous { 0.0 } else { 1.0 }
+    }
+
+    fn bars(&self) -> bool {
+        !self.continuous && self.order.len() <= MAX_BARS
+    }
+
+    /// The position under plot coordinate `x`.
+    fn position_at(&self, x: f64) -> Option<usize> {
+        let n = self.xs.len();
+        if n == 0 || !x.is_finite() {
+            return None;
+        }
+        if !self.continuous {
+            let i = x.round();
+            return (i >= 0.0 && (i as usize) < n).then_some(i as usize);
+        }
+        let i = self.xs.partition_point(|&v| v < x).min(n - 1);
+        let best = if i > 0 && (x - self.xs[i - 1]).abs() < (self.xs[i] - x).abs() {
+            i - 1
+        } else {
+            i
+        };
+        Some(best)
+    }
+
+    /// `[x, v[class]]` in plot order, skipping non-finite values.
+    fn series(&self, v: &[f64], scale: f64) -> Vec<[f64; 2]> {
+        self.order
+            .iter()
+            .zip(&self.xs)
+            .filter_map(|(&k, &x)| {
+                let y = v.get(k).copied()? * scale;
+                y.is_finite().then_some([x, y])
+            })
+            .collect()
+    }
+}
+
+/// A panel title: the spec string, shortened for the long TAID and AMiD specs (the full spec is the
+/// title's hover text).
+pub(super) fn title(div: &Divergence) -> String {
+    let minus = |v: f64| format!("{v}").replace('-', "−");
+    match *div {
+        Divergence::Taid {
+            schedule: Some(s), ..
+        } => format!("TAID, t from {} to {}", s.t_start, s.t_end),
+        Divergence::Taid { t, .. } => format!("TAID, t = {t}"),
+        Divergence::Amid { alpha, lambda, .. } => {
+            format!("AMiD, α = {}, λ = {}", minus(alpha), lambda)
+        }
+        d => d.to_string(),
+    }
+}
+
+/// `(α, β)` when the run's divergence is a point of the αβ family: ABKD's `ab`, the α-divergence
+/// `(a, 1−a)`, FKL `(1, 0)` and RKL `(0, 1)`.
+fn ab_exponents(div: &Divergence) -> Option<(f64, f64)> {
+    match *div {
+        Divergence::Ab { alpha, beta } => Some((alpha, beta)),
+        Divergence::Alpha { alpha } => Some((alpha, 1.0 - alpha)),
+        Divergence::Fkl => Some((1.0, 0.0)),
+        Divergence::Rkl => Some((0.0, 1.0)),
+        _ => None,
+    }
+}
+
+/// The divergence as it was optimised at `epoch`: TAID with a schedule at the t recorded then.
+pub(super) fn divergence_at(cx: &ViewCtx, run: usize, epoch: usize) -> Divergence {
+    match *cx.divergence(run) {
+        Divergence::Taid { t, schedule } => {
+            let h = cx.history(run);
+            let t = h
+                .get(epoch.min(h.len().saturating_sub(1)))
+                .and_then(|r| r.t)
+                .unwrap_or(t);
+            Divergence::Taid { t, schedule }
+        }
+        d => d,
+    }
+}
+
+/// The student of `run` at `epoch`. A Gaussian student is rebuilt from the recorded (μ, σ), exactly
+/// as the fit builds its logits (the kept q underflows to 0 in the far tails, where log q would be
+/// −inf); a free-logit student comes from the kept q.
+pub(super) fn student_at(cx: &ViewCtx, run: usize, epoch: usize) -> Option<LogDist> {
+    let h = cx.history(run);
+    let rec = h.get(epoch.min(h.len().saturating_sub(1)))?;
+    if let (Some(mu), Some(sigma)) = (rec.mu, rec.sigma)
+        && mu.is_finite()
+        && sigma.is_finite()
+        && sigma > 0.0
+        && cx.xs().len() == cx.p().len()
+    {
+        let inv = 0.5 / (sigma * sigma);
+        let z: Vec<f64> = cx
+            .xs()
+            .iter()
+            .map(|&x| -(x - mu) * (x - mu) * inv)
+            .collect();
+        if let Ok(d) = LogDist::from_logits(&z, false) {
+            return Some(d);
+        }
+    }
+    let q = cx.q_at(run, epoch);
+    if q.len() != cx.p().len() {
+        return None;
+    }
+    LogDist::from_probs(q).ok()
+}
+
+/// `∂D/∂z` of `run` at `epoch` and the student it was taken at; `None` where D is infinite.
+pub(super) fn gradient_at(cx: &ViewCtx, run: usize, epoch: usize) -> Option<(LogDist, Vec<f64>)> {
+    let student = student_at(cx, run, epoch)?;
+    let div = divergence_at(cx, run, epoch);
+    let mut grad = vec![0.0; student.len()];
+    let value = value_and_grad(
+        &div,
+        &cx.result.teacher.dist,
+        &student,
+        &mut grad,
+        &mut Workspace::default(),
+    );
+    value.is_finite().then_some((student, grad))
+}
+
+/// The two kept epochs Δq compares: the snapshot at (or before) `epoch` and the next one, or the last
+/// two at the end of the run.
+fn flow_epochs(cx: &ViewCtx, run: usize, epoch: usize) -> Option<(usize, usize)> {
+    let snaps = &cx.result.runs.get(run)?.snapshots;
+    let i = match snaps.binary_search_by_key(&epoch, |s| s.epoch) {
+        Ok(i) => i,
+        Err(0) => 0,
+        Err(i) => i - 1,
+    };
+    if i + 1 < snaps.len() {
+        Some((snaps[i].epoch, snaps[i + 1].epoch))
+    } else if i > 0 {
+        Some((snaps[i - 1].epoch, snaps[i].epoch))
+    } else {
+        None
+    }
+}
+
+/// `q(b) − q(a)` per class over [`flow_epochs`].
+fn flow(cx: &ViewCtx, run: usize, epoch: usize) -> Option<(usize, usize, Vec<f64>)> {
+    let (a, b) = flow_epochs(cx, run, epoch)?;
+    let (qa, qb) = (cx.q_at(run, a), cx.q_at(run, b));
+    if qa.len() != qb.len() {
+        return None;
+    }
+    Some((a, b, qb.iter().zip(qa).map(|(y, x)| y - x).collect()))
+}
+
+/// ABKD's factors per class: confidence `q^β`, hardness `(q^α − p^α)/α` (`log(q/p)` at α = 0).
+fn ab_factors(alpha: f64, beta: f64, lp: &[f64], lq: &[f64]) -> (Vec<f64>, Vec<f64>) {
+    let confidence = lq.iter().map(|&l| (beta * l).exp()).collect();
+    let hardness = lp
+        .iter()
+        .zip(lq)
+        .map(|(&lp, &lq)| {
+            let d = lq - lp;
+            let x = alpha * d;
+            if x == 0.0 {
+                // (q^α − p^α)/α → log(q/p) = d, also the α = 0 limit.
+                d
+            } else {
+                // p^α · (e^{α d} − 1)/α, without cancellation for small α d.
+                (alpha * lp).exp() * x.exp_m1() / alpha
+            }
+        })
+        .collect();
+    (confidence, hardness)
+}
+
+/// ABKD's split of an αβ run's per-class force, indexed by class.
+struct Factors {
+    alpha: f64,
+    beta: f64,
+    /// `q^β`.
+    confidence: Vec<f64>,
+    /// `(q^α − p^α)/α`.
+    hardness: Vec<f64>,
+    /// Their product, the force before the softmax's centring.
+    w: Vec<f64>,
+}
+
+/// The per-class values of one run, indexed by class.
+struct RunData {
+    p: Vec<f64>,
+    q: Vec<f64>,
+    /// `−∂D/∂z`.
+    force: Option<Vec<f64>>,
+    flow: Option<(usize, usize, Vec<f64>)>,
+    factors: Option<Factors>,
+}
+
+impl RunData {
+    /// The hover text for the class at plot position `i`.
+    fn describe(&self, frame: &Frame, i: usize) -> String {
+        let k = frame.order[i];
+        let mut s = if frame.continuous {
+            format!("x = {:.3}", frame.xs[i])
+        } else if frame.sorted {
+            format!("class {k} (teacher rank {i})")
+        } else {
+            format!("class {k}")
+        };
+        let num = |v: &[f64]| v.get(k).map_or("–".to_string(), |v| format!("{v:.3e}"));
+        s += &format!("\np = {}\nq = {}", num(&self.p), num(&self.q));
+        if let Some(f) = &self.force {
+            s += &format!("\n−∂D/∂z = {}", num(f));
+        }
+        if let Some((_, _, d)) = &self.flow {
+            s += &format!("\nΔq = {}", num(d));
+        }
+        if let Some(Factors {
+            confidence: c,
+            hardness: h,
+            w,
+            ..
+        }) = &self.factors
+        {
+            s += &format!(
+                "\nconfidence q^β = {}\nhardness = {}\nw = {}",
+                num(c),
+                num(h),
+                num(w)
+            );
+        }
+        s
+    }
+}
+
+fn run_panel(ui: &mut Ui, cx: &ViewCtx, frame: &Frame, run: usize, opts: &Options, height: f32) {
+    let color = cx.colors.get(run).copied().unwrap_or(Color32::GRAY);
+    let div = divergence_at(cx, run, cx.epoch);
+    let want_force = opts.shown != Shown::Flow;
+    let want_flow = opts.shown != Shown::Force;
+    let grad = gradient_at(cx, run, cx.epoch);
+    let p = cx.p().to_vec();
+    let q = cx.q(run).to_vec();
+    let factors = match (opts.factors && want_force, ab_exponents(&div), &grad) {
+        (true, Some((a, b)), Some((student, _))) => {
+            let (c, h) = ab_factors(a, b, &cx.result.teacher.dist.logp, &student.logp);
+            let w = c.iter().zip(&h).map(|(c, h)| c * h).collect();
+            Some(Factors {
+                alpha: a,
+                beta: b,
+                confidence: c,
+                hardness: h,
+                w,
+            })
+        }
+        _ => None,
+    };
+    let data = RunData {
+        p,
+        q,
+        force: grad
+            .as_ref()
+            .filter(|_| want_force)
+            .map(|(_, g)| g.iter().map(|v| -v).collect()),
+        flow: if want_flow {
+            flow(cx, run, cx.epoch)
+        } else {
+            None
+        },
+        factors,
+    };
+
+    ui.horizontal(|ui| {
+        let mut note = String::new();
+        if let Divergence::Taid { t, .. } = div {
+            note = format!("t = {t:.3}");
+        }
+        if let Some(Factors { alpha, beta, .. }) = &data.factors
+            && !matches!(div, Divergence::Ab { .. })
+        {
+            note = format!("αβ = ({}, {})", short(*alpha), short(*beta));
+        }
+        if let (Some((_, g)), Some(mu), Some(sigma)) =
+            (&grad, cx.record(run).mu, cx.record(run).sigma)
+        {
+            // Chain rule to the Gaussian's parameters (spec §12): what actually moves the student.
+            let (mut gm, mut gs) = (0.0, 0.0);
+            for (&gk, &x) in g.iter().zip(cx.xs()) {
+                let d = x - mu;
+                gm += gk * d;
+                gs += gk * d * d;
+            }
+            let iv = 1.0 / (sigma * sigma);
+            note = format!("−∂D/∂μ = {:+.3}   −∂D/∂log σ = {:+.3}", -gm * iv, -gs * iv)
+                .replace('-', "−");
+        }
+        if grad.is_none() {
+            note = "D is not finite here: no gradient".into();
+        }
+        let name = egui::Label::new(
+            RichText::new(title(cx.divergence(run)))
+                .color(color)
+                .strong(),
+        )
+        .truncate();
+        let spec = cx.divergence(run).to_string();
+        if note.is_empty() {
+            ui.add(name).on_hover_text(spec);
+        } else {
+            // The note keeps its room on the right; the name truncates into the rest.
+            ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+                ui.label(RichText::new(note).weak());
+                ui.with_layout(egui::Layout::left_to_right(egui::Align::Center), |ui| {
+                    ui.add(name).on_hover_text(spec)
+                });
+            });
+        }
+    });
+
+    let mut plots: Vec<(Kind, f32)> = Vec::new();
+    if want_force {
+        plots.push((Kind::Force, 1.25));
+    }
+    if want_flow {
+        plots.push((Kind::Flow, 1.0));
+    }
+    if data.factors.is_some() {
+        plots.push((Kind::Factors, 0.9));
+    }
+    let total: f32 = plots.iter().map(|p| p.1).sum();
+    // The bottom plot also carries the x axis (about 30 points).
+    let room = (height - HEADER_H - 30.0).max(MIN_PLOT_H * plots.len() as f32);
+    let last = plots.len().saturating_sub(1);
+    for (i, &(kind, weight)) in plots.iter().enumerate() {
+        let axis = if i == last { 30.0 } else { 0.0 };
+        let h = (room * weight / total - 2.0).max(MIN_PLOT_H - 2.0) + axis;
+        let y_label = match kind {
+            Kind::Force => "−∂D/∂z",
+            Kind::Flow => "Δq",
+            Kind::Factors => "÷ max",
+        };
+        let plot = base_plot(("gradient", run, kind), frame.x_label, y_label)
+            .height(h)
+            .custom_y_axes(vec![y_axis(y_label, tick)])
+            .custom_x_axes(vec![x_axis(frame.x_label)])
+            .x_grid_spacer(grid_125(frame.min_x_step()))
+            .y_grid_spacer(grid_125(0.0))
+            .show_axes([i == last, true])
+            .link_axis(frame.link, [true, false])
+            .link_cursor(frame.link, [true, false])
+            .label_formatter(|pos: &HoverPosition<'_>| {
+                let x = match pos {
+                    HoverPosition::NearDataPoint { position, .. } => position.x,
+                    HoverPosition::Elsewhere { position } => position.x,
+                };
+                frame.position_at(x).map(|i| data.describe(frame, i))
+            });
+        let series = match kind {
+            Kind::Force => data.force.as_ref(),
+            Kind::Flow => data.flow.as_ref().map(|(_, _, d)| d),
+            Kind::Factors => None,
+        };
+        if kind == Kind::Factors {
+            if let Some(Factors {
+                confidence: c,
+                hardness: hard,
+                w,
+                ..
+            }) = &data.factors
+            {
+                factor_plot(ui, plot, frame, c, hard, w, color);
+            }
+        } else if let Some(v) = series {
+            let hints = kind == Kind::Force;
+            signed_plot(ui, plot, frame, &data.p, v, color, opts.teacher, hints);
+        } else {
+            ui.allocate_space(egui::vec2(ui.available_width(), h));
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Kind {
+    Force,
+    Flow,
+    Factors,
+}
+
+/// Largest finite magnitude (1 when there is none, so scaling never divides by 0).
+fn max_abs(v: &[f64]) -> f64 {
+    let m = v
+        .iter()
+        .filter(|x| x.is_finite())
+        .fold(0.0_f64, |m, x| m.max(x.abs()));
+    if m > 0.0 { m } else { 1.0 }
+}
+
+fn faint(c: Color32, alpha: f32) -> Color32 {
+    c.gamma_multiply(alpha)
+}
+
+/// The thin zero line every signed plot has.
+fn zero_line(pu: &mut egui_plot::PlotUi<'_>) {
+    pu.hline(
+        HLine::new("", 0.0)
+            .color(Color32::from_gray(110))
+            .width(0.7)
+            .allow_hover(false),
+    );
+}
+
+/// A signed per-class series (bars, or a filled line beyond [`MAX_BARS`]) symmetric around 0, with
+/// the faint teacher and the head shading. Items carry no names: the view's key explains them.
+#[allow(clippy::too_many_arguments)]
+fn signed_plot(
+    ui: &mut Ui,
+    plot: Plot<'_>,
+    frame: &Frame,
+    p: &[f64],
+    v: &[f64],
+    color: Color32,
+    teacher: bool,
+    hints: bool,
+) {
+    let m = max_abs(v);
+    let plot = plot.include_y(-m * 1.08).include_y(m * 1.08);
+    plot.show(ui, |pu| {
+        if frame.shade_head {
+            shade_head(pu, frame);
+        }
+        if teacher {
+            let pts = frame.series(p, m / max_abs(p));
+            pu.line(
+                Line::new("", PlotPoints::new(pts))
+                    .color(faint(palette::TEACHER, TEACHER_ALPHA))
+                    .width(1.2)
+                    .allow_hover(false),
+            );
+        }
+        zero_line(pu);
+        let pts = frame.series(v, 1.0);
+        if frame.bars() {
+            let bars: Vec<Bar> = pts
+                .iter()
+                .map(|&[x, y]| Bar::new(x, y).width(0.8).fill(color).stroke(Stroke::NONE))
+                .collect();
+            pu.bar_chart(BarChart::new("", bars).color(color).allow_hover(false));
+        } else {
+            pu.line(
+                Line::new("", PlotPoints::new(pts))
+                    .color(color)
+                    .width(1.3)
+                    .fill(0.0)
+                    .fill_alpha(0.35)
+                    .allow_hover(false),
+            );
+        }
+        if hints && let Some(&x1) = frame.xs.last() {
+            // The sign convention, in the plot's own corners.
+            let right = x1 + if frame.continuous { 0.0 } else { 0.5 };
+            let weak = ui_weak_color(pu);
+            for (y, text, anchor) in [
+                (m * 1.08, "push up", egui::Align2::RIGHT_TOP),
+                (-m * 1.08, "push down", egui::Align2::RIGHT_BOTTOM),
+            ] {
+                pu.text(
+                    Text::new("", PlotPoint::new(right, y), RichText::new(text).small())
+                        .color(weak)
+                        .anchor(anchor)
+                        .allow_hover(false),
+                );
+            }
+        }
+    });
+}
+
+fn ui_weak_color(pu: &egui_plot::PlotUi<'_>) -> Color32 {
+    if pu.ctx().global_style().visuals.dark_mode {
+        Color32::from_gray(150)
+    } else {
+        Color32::from_gray(110)
+    }
+}
+
+/// Bands over the teacher's head classes (each contiguous block of plot positions).
+fn shade_head(pu: &mut egui_plot::PlotUi<'_>, frame: &Frame) {
+    let head = &frame.head;
+    let at = |i: usize| head.get(frame.order[i]).copied().unwrap_or(false);
+    let mut i = 0;
+    while i < frame.order.len() {
+        if !at(i) {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < frame.order.len() && at(i) {
+            i += 1;
+        }
+        pu.span(
+            Span::new("", frame.xs[start] - 0.5..=frame.xs[i - 1] + 0.5)
+                .fill(palette::HEAD_SHADE)
+                .border_width(0.0),
+        );
+    }
+}
+
+/// ABKD's confidence and hardness factors and their product w, each divided by its largest magnitude.
+fn factor_plot(
+    ui: &mut Ui,
+    plot: Plot<'_>,
+    frame: &Frame,
+    confidence: &[f64],
+    hardness: &[f64],
+    w: &[f64],
+    color: Color32,
+) {
+    plot.include_y(-1.08).include_y(1.08).show(ui, |pu| {
+        if frame.shade_head {
+            shade_head(pu, frame);
+        }
+        zero_line(pu);
+        let c = frame.series(confidence, 1.0 / max_abs(confidence));
+        pu.line(
+            Line::new("", PlotPoints::new(c))
+                .color(CONFIDENCE)
+                .width(1.5)
+                .style(LineStyle::Dashed { length: 5.0 })
+                .allow_hover(false),
+        );
+        let h = frame.series(hardness, 1.0 / max_abs(hardness));
+        pu.line(
+            Line::new("", PlotPoints::new(h))
+                .color(ink(pu.ctx(), HARDNESS))
+                .width(1.0)
+                .allow_hover(false),
+        );
+        let f = frame.series(w, 1.0 / max_abs(w));
+        pu.line(
+            Line::new("", PlotPoints::new(f))
+                .color(color)
+                .width(2.2)
+                .allow_hover(false),
+        );
+    });
+}
+
+/// A parameter in a legend: `0.7`, `1`, `-0.25`.
+fn short(v: f64) -> String {
+    let s = format!("{v:.3}");
+    let s = s.trim_end_matches('0').trim_end_matches('.');
+    s.to_string()
+}
+
+#[cfg(test)]
+pub(super) mod tests {
+    use super::*;
+    use crate::toy::{FitResult, SnapshotPlan};
+    use crate::ui::state::ToyState;
+
+    /// A preset's fit with q kept at every epoch, as the GUI runs it.
+    pub(in crate::ui::views) fn fit(preset: &str, epochs: usize) -> FitResult {
+        let mut spec = crate::toy::preset::load(preset).unwrap().to_spec().unwrap();
+        spec.snapshots = SnapshotPlan {
+            every: true,
+            at: vec![],
+        };
+        spec.epochs = epochs;
+        spec.run().unwrap()
+    }
+
+    /// Renders `view` at `epoch` (in the dark theme when `name` ends in `-dark`, else light); saves
+    /// `/tmp/kdviz-{name}.png` when `KDVIZ_SAVE_VIEWS` is set. Returns the image.
+    pub(in crate::ui::views) fn render(
+        name: &str,
+        result: &FitResult,
+        epoch: usize,
+        size: egui::Vec2,
+        mut view: impl FnMut(&mut Ui, &ViewCtx, &mut ToyState),
+    ) -> image::RgbaImage {
+        let divs: Vec<Divergence> = result.runs.iter().map(|r| r.divergence).collect();
+        let colors = palette::run_colors(&divs);
+        let mut state = ToyState::default();
+        let mut harness = egui_kittest::Harness::builder()
+            .with_size(size)
+            .with_theme(if name.ends_with("-dark") {
+                egui::Theme::Dark
+            } else {
+                egui::Theme::Light
+            })
+            .build_ui(|ui| {
+                let cx = ViewCtx::new(result, &colors, epoch);
+                egui::Frame::central_panel(ui.style()).show(ui, |ui| view(ui, &cx, &mut state));
+            });
+        harness.run();
+        // egui_plot sizes its axes from the previous frame's tick labels.
+        harness.run_steps(3);
+        let image = harness.render().expect("render");
+        if std::env::var_os("KDVIZ_SAVE_VIEWS").is_some() {
+            image.save(format!("/tmp/kdviz-{name}.png")).unwrap();
+        }
+        image
+    }
+
+    /// The image shows more than a background: many pixels differ from the corner colour.
+    pub(in crate::ui::views) fn assert_drawn(image: &image::RgbaImage) {
+        let bg = *image.get_pixel(2, 2);
+        let differ = image.pixels().filter(|&&px| px != bg).count();
+        let total = (image.width() * image.height()) as usize;
+        assert!(
+            differ > total / 50,
+            "only {differ} of {total} pixels are drawn"
+        );
+    }
+
+    #[test]
+    fn recomputed_gradient_matches_the_fit_at_epoch_0() {
+        for preset in ["longtail-all-divergences", "minillm-gmm", "taid-schedule"] {
+            let result = fit(preset, 5);
+            let prepared = crate::toy::preset::load(preset)
+                .unwrap()
+                .to_spec()
+                .unwrap()
+                .prepare()
+                .unwrap();
+            let mut z = vec![0.0; result.teacher.dist.len()];
+            prepared.student.logits(&prepared.init, &mut z);
+            let init = LogDist::from_logits(&z, false).unwrap();
+            let divs: Vec<Divergence> = result.runs.iter().map(|r| r.divergence).collect();
+            let colors = palette::run_colors(&divs);
+            let cx = ViewCtx::new(&result, &colors, 0);
+            for run in 0..cx.runs() {
+                let div = divergence_at(&cx, run, 0);
+                let mut want = vec![0.0; init.len()];
+                let value = value_and_grad(
+                    &div,
+                    &result.teacher.dist,
+                    &init,
+                    &mut want,
+                    &mut Workspace::default(),
+                );
+                assert!(value.is_finite());
+                let (_, got) = gradient_at(&cx, run, 0).expect("a finite divergence");
+                let scale = max_abs(&want);
+                for (g, w) in got.iter().zip(&want) {
+                    assert!((g - w).abs() <= 1e-9 * scale, "{preset} {div}: {g} vs {w}");
+                }
+                let sum: f64 = got.iter().sum();
+                assert!(sum.abs() < 1e-9 * scale.max(1.0), "{div}: Σ ∂D/∂z = {sum}");
+            }
+        }
+    }
+
+    #[test]
+    fn taid_uses_the_t_recorded_at_the_epoch() {
+        let result = fit("taid-schedule", 60);
+        let colors = vec![Color32::RED; result.runs.len()];
+        let cx = ViewCtx::new(&result, &colors, 50);
+        let run = 1; // taid with a schedule
+        let Divergence::Taid { t, .. } = divergence_at(&cx, run, 50) else {
+            panic!("run 1 is TAID")
+        };
+        assert_eq!(Some(t), result.runs[run].history[50].t);
+        assert!(t > 0.4, "the schedule moved t: {t}");
+    }
+
+    #[test]
+    fn ab_factors_multiply_to_the_force_weights() {
+        // w = q^β (q^α − p^α)/α; at α = 0 the hardness is log(q/p).
+        let lp = [0.5f64.ln(), 0.3f64.ln(), 0.2f64.ln()];
+        let lq = [0.2f64.ln(), 0.3f64.ln(), 0.5f64.ln()];
+        let (c, h) = ab_factors(0.2, 0.7, &lp, &lq);
+        for k in 0..3 {
+            let (p, q) = (lp[k].exp(), lq[k].exp());
+            assert!((c[k] - q.powf(0.7)).abs() < 1e-12);
+            assert!((h[k] - (q.powf(0.2) - p.powf(0.2)) / 0.2).abs() < 1e-12);
+        }
+        let (_, h0) = ab_factors(0.0, 1.0, &lp, &lq);
+        assert!((h0[0] - (0.2f64 / 0.5).ln()).abs() < 1e-12);
+        assert!(h0[1].abs() < 1e-15);
+    }
+
+    /// The app in its grid layout with the gradient and assistant views next to the distributions and
+    /// head/tail views: both draw, and the gradient view's "Δq" switch is a real control.
+    /// `KDVIZ_SAVE_VIEWS` saves the app.
+    #[test]
+    fn the_app_shows_the_gradient_and_assistant_views() {
+        use crate::ui::KdvizApp;
+        use crate::ui::state::{Layout, View};
+        use egui_kittest::kittest::Queryable;
+        use std::time::Duration;
+        let state = ToyState {
+            layout: Layout::Grid,
+            grid_views: vec![
+                View::Distributions,
+                View::Gradient,
+                View::HeadTail,
+                View::Assistant,
+            ],
+            epoch: 10,
+            ..ToyState::default()
+        };
+        let mut h = egui_kittest::Harness::builder()
+            .with_size(egui::vec2(1440.0, 900.0))
+            .with_theme(egui::Theme::Light)
+            .build_eframe(|cc| KdvizApp::with_state(cc.egui_ctx.clone(), state));
+        for _ in 0..50 {
+            h.run_steps(2);
+            assert!(h.state_mut().wait_for_fit(Duration::from_secs(30)));
+            h.run_steps(2);
+            if !h.state().is_fitting() {
+                break;
+            }
+        }
+        assert!(h.state().result().is_some());
+        h.run_steps(4);
+        let image = h.render().expect("render");
+        assert_drawn(&image);
+        if std::env::var_os("KDVIZ_SAVE_VIEWS").is_some() {
+            image.save("/tmp/kdviz-app-gradient-grid.png").unwrap();
+        }
+        h.get_by_label("Δq").click();
+        h.run_steps(3);
+        let opts: Options = h.ctx.data(|d| d.get_temp(options_id())).unwrap();
+        assert_eq!(opts.shown, Shown::Flow);
+    }
+
+    #[test]
+    fn grid_marks_are_nested_one_two_five_steps() {
+        let marks = grid_125(0.0)(GridInput {
+            bounds: (-12.3, 12.3),
+            base_step_size: 0.4,
+        });
+        let at = |v: f64| marks.iter().find(|m| (m.value - v).abs() < 1e-9).unwrap();
+        assert_eq!(at(0.5).step_size, 0.5);
+        assert_eq!(at(1.0).step_size, 1.0);
+        assert_eq!(at(4.0).step_size, 2.0);
+        assert_eq!(at(10.0).step_size, 10.0);
+        // A class axis never gets steps below one class.
+        let marks = grid_125(1.0)(GridInput {
+            bounds: (0.0, 5.0),
+            base_step_size: 0.1,
+        });
+        assert!(marks.iter().all(|m| m.value.fract() == 0.0));
+        assert_eq!(tick(*at(-10.0), &(-12.3..=12.3)), "-10");
+        assert_eq!(
+            tick(
+                GridMark {
+                    value: 2e-5,
+                    step_size: 1e-5
+                },
+                &(-3e-5..=3e-5)
+            ),
+            "2e-5"
+        );
+    }
+
+    #[test]
+    fn renders_every_preset() {
+        // (preset, epoch, sorted, size): the big sizes are a tab, the small ones a quarter of the
+        // grid layout.
+        let big = egui::vec2(1100.0, 760.0);
+        let small = egui::vec2(620.0, 400.0);
+        let cases = [
+            ("longtail-all-divergences", 10, false, big),
+            ("zipf-1000", 10, false, big),
+            ("minillm-gmm", 50, false, big),
+            ("amid-alpha-mixtures", 50, false, big),
+            ("taid-schedule", 10, false, big),
+            ("longtail-all-divergences", 50, true, big),
+            ("akl-fig3-longtail", 10, true, small),
+            ("longtail-all-divergences", 10, true, small),
+            ("minillm-gmm", 50, false, small),
+        ];
+        for (i, (preset, epoch, sorted, size)) in cases.into_iter().enumerate() {
+            let result = fit(preset, 60);
+            let name = format!(
+                "gradient-{preset}-{epoch}{}{}{}",
+                if sorted { "-sorted" } else { "" },
+                if size == small { "-small" } else { "" },
+                if i == cases.len() - 1 { "-dark" } else { "" }
+            );
+            let image = render(&name, &result, epoch, size, |ui, cx, state| {
+                state.dist.sorted = sorted;
+                gradient_ui(ui, cx, state);
+            });
+            assert_drawn(&image);
+        }
+    }
 }
