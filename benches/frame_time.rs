@@ -39,10 +39,17 @@ fn frame_times(h: &mut Harness<'static, KdvizApp>, frames: usize) -> (f64, f64) 
 }
 
 fn main() {
-    let mut h = Harness::builder().with_size(egui::vec2(1600.0, 1000.0)).build_eframe(|cc| KdvizApp::new(cc));
+    let mut h = Harness::builder()
+        .with_size(egui::vec2(1600.0, 1000.0))
+        .build_eframe(|cc| KdvizApp::new(cc));
     settle(&mut h);
     println!("frame time = the app's ui() per frame (median / p95, ms), 1600x1000 logical points");
-    for preset in ["akl-fig3-longtail", "zipf-1000", "minillm-gmm", "longtail-all-divergences"] {
+    for preset in [
+        "akl-fig3-longtail",
+        "zipf-1000",
+        "minillm-gmm",
+        "longtail-all-divergences",
+    ] {
         h.state_mut().load_preset(preset);
         settle(&mut h);
         for view in View::ALL {
@@ -50,13 +57,24 @@ fn main() {
             h.state_mut().state.active = view;
             h.run_steps(3);
             let (med, p95) = frame_times(&mut h, 60);
-            println!("  {preset:<26} {:<26} {med:>7.2} / {p95:>7.2}", view.title());
+            println!(
+                "  {preset:<26} {:<26} {med:>7.2} / {p95:>7.2}",
+                view.title()
+            );
         }
         h.state_mut().state.layout = Layout::Grid;
-        h.state_mut().state.grid_views = vec![View::Distributions, View::HeadTail, View::Loss, View::Gradient];
+        h.state_mut().state.grid_views = vec![
+            View::Distributions,
+            View::HeadTail,
+            View::Loss,
+            View::Gradient,
+        ];
         h.run_steps(3);
         let (med, p95) = frame_times(&mut h, 60);
-        println!("  {preset:<26} {:<26} {med:>7.2} / {p95:>7.2}", "grid of 4 views");
+        println!(
+            "  {preset:<26} {:<26} {med:>7.2} / {p95:>7.2}",
+            "grid of 4 views"
+        );
     }
     println!("refit latency after a slider move (ms; the UI keeps drawing meanwhile)");
     for (preset, slider, value) in [
@@ -70,13 +88,17 @@ fn main() {
         for i in 0..7 {
             let v = value + 0.01 * i as f64;
             let t0 = Instant::now();
-            h.get_by_role_and_label(Role::Slider, slider).set_value_accesskit(v);
+            h.get_by_role_and_label(Role::Slider, slider)
+                .set_value_accesskit(v);
             h.step();
             h.state_mut().wait_for_fit(Duration::from_secs(60));
             lat.push(t0.elapsed().as_secs_f64() * 1e3);
             h.step();
         }
         let runs = h.state().result().map_or(0, |r| r.runs.len());
-        println!("  {preset:<26} {runs} divergences, {slider:<14} {:>8.1} (median of 7)", percentile(&mut lat, 0.5));
+        println!(
+            "  {preset:<26} {runs} divergences, {slider:<14} {:>8.1} (median of 7)",
+            percentile(&mut lat, 0.5)
+        );
     }
 }

@@ -9,7 +9,10 @@ fn kdviz(args: &[&str]) -> (i32, String) {
         .env("XDG_RUNTIME_DIR", std::env::temp_dir())
         .output()
         .expect("run kdviz");
-    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stderr).into_owned())
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 fn tmp(name: &str) -> PathBuf {
@@ -23,7 +26,11 @@ fn path_strokes(svg: &str) -> Vec<String> {
     let doc = roxmltree::Document::parse(svg).expect("the SVG parses as XML");
     doc.descendants()
         .filter(|n| n.has_tag_name("path"))
-        .filter_map(|n| n.attribute("stroke").or(n.attribute("fill")).map(str::to_string))
+        .filter_map(|n| {
+            n.attribute("stroke")
+                .or(n.attribute("fill"))
+                .map(str::to_string)
+        })
         .collect()
 }
 
@@ -49,23 +56,56 @@ fn every_preset_renders_a_valid_svg() {
 #[test]
 fn svg_has_one_curve_per_student() {
     let out = tmp("minillm.svg");
-    let (code, err) = kdviz(&["figure", "--preset", "minillm-gmm", "--view", "distributions", "--epochs", "4000", "--out", out.to_str().unwrap()]);
+    let (code, err) = kdviz(&[
+        "figure",
+        "--preset",
+        "minillm-gmm",
+        "--view",
+        "distributions",
+        "--epochs",
+        "4000",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
     assert_eq!(code, 0, "{err}");
     let strokes = path_strokes(&std::fs::read_to_string(&out).unwrap());
-    let fkl = rgb(kdviz::ui::palette::family_color(&kdviz::math::Divergence::Fkl));
-    let rkl = rgb(kdviz::ui::palette::family_color(&kdviz::math::Divergence::Rkl));
+    let fkl = rgb(kdviz::ui::palette::family_color(
+        &kdviz::math::Divergence::Fkl,
+    ));
+    let rkl = rgb(kdviz::ui::palette::family_color(
+        &kdviz::math::Divergence::Rkl,
+    ));
     let teacher = rgb(kdviz::ui::palette::TEACHER);
     // Curves are long paths; legend swatches are circles, so each colour's path is its curve.
-    assert_eq!(strokes.iter().filter(|s| **s == fkl).count(), 1, "{strokes:?}");
+    assert_eq!(
+        strokes.iter().filter(|s| **s == fkl).count(),
+        1,
+        "{strokes:?}"
+    );
     assert_eq!(strokes.iter().filter(|s| **s == rkl).count(), 1);
     assert_eq!(strokes.iter().filter(|s| **s == teacher).count(), 1);
 }
 
 #[test]
 fn png_has_the_requested_size_and_is_not_blank() {
-    for (preset, extra) in [("akl-fig3-longtail", vec![]), ("minillm-gmm", vec!["--view", "loss"])] {
+    for (preset, extra) in [
+        ("akl-fig3-longtail", vec![]),
+        ("minillm-gmm", vec!["--view", "loss"]),
+    ] {
         let out = tmp(&format!("{preset}.png"));
-        let mut args = vec!["figure", "--preset", preset, "--out", out.to_str().unwrap(), "--width", "640", "--height", "400", "--scale", "2"];
+        let mut args = vec![
+            "figure",
+            "--preset",
+            preset,
+            "--out",
+            out.to_str().unwrap(),
+            "--width",
+            "640",
+            "--height",
+            "400",
+            "--scale",
+            "2",
+        ];
         args.extend(extra);
         let (code, err) = kdviz(&args);
         assert_eq!(code, 0, "{preset}: {err}");
@@ -83,7 +123,13 @@ fn png_has_the_requested_size_and_is_not_blank() {
 #[test]
 fn csv_holds_the_figure_data() {
     let out = tmp("fig3.csv");
-    let (code, err) = kdviz(&["figure", "--preset", "akl-fig3-longtail", "--out", out.to_str().unwrap()]);
+    let (code, err) = kdviz(&[
+        "figure",
+        "--preset",
+        "akl-fig3-longtail",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
     assert_eq!(code, 0, "{err}");
     let csv = std::fs::read_to_string(&out).unwrap();
     let header = csv.lines().next().unwrap();
@@ -97,13 +143,72 @@ fn bad_figure_requests_exit_2() {
     let out = tmp("x.png");
     let o = out.to_str().unwrap();
     for (args, needle) in [
-        (vec!["figure", "--preset", "akl-fig3-longtail", "--out", o, "--view", "pie"], "not a view"),
-        (vec!["figure", "--preset", "akl-fig3-longtail", "--out", o, "--scale", "0"], "--scale"),
-        (vec!["figure", "--preset", "akl-fig3-longtail", "--out", "/nonexistent-dir/x.svg"], "cannot write"),
-        (vec!["figure", "--preset", "akl-fig3-longtail", "--out", "x.pdf"], "cannot write .pdf"),
-        (vec!["figure", "--preset", "akl-fig3-longtail", "--out", o, "--epochs", "900"], "after the last epoch"),
-        (vec!["figure", "--preset", "akl-fig3-longtail", "--out", o, "--theme", "sepia"], "--theme"),
-        (vec!["figure", "--preset", "akl-fig3-longtail"], "--out is missing"),
+        (
+            vec![
+                "figure",
+                "--preset",
+                "akl-fig3-longtail",
+                "--out",
+                o,
+                "--view",
+                "pie",
+            ],
+            "not a view",
+        ),
+        (
+            vec![
+                "figure",
+                "--preset",
+                "akl-fig3-longtail",
+                "--out",
+                o,
+                "--scale",
+                "0",
+            ],
+            "--scale",
+        ),
+        (
+            vec![
+                "figure",
+                "--preset",
+                "akl-fig3-longtail",
+                "--out",
+                "/nonexistent-dir/x.svg",
+            ],
+            "cannot write",
+        ),
+        (
+            vec!["figure", "--preset", "akl-fig3-longtail", "--out", "x.pdf"],
+            "cannot write .pdf",
+        ),
+        (
+            vec![
+                "figure",
+                "--preset",
+                "akl-fig3-longtail",
+                "--out",
+                o,
+                "--epochs",
+                "900",
+            ],
+            "after the last epoch",
+        ),
+        (
+            vec![
+                "figure",
+                "--preset",
+                "akl-fig3-longtail",
+                "--out",
+                o,
+                "--theme",
+                "sepia",
+            ],
+            "--theme",
+        ),
+        (
+            vec!["figure", "--preset", "akl-fig3-longtail"],
+            "--out is missing",
+        ),
     ] {
         let (code, err) = kdviz(&args);
         assert_eq!(code, 2, "{args:?}: {err}");
@@ -115,8 +220,21 @@ fn bad_figure_requests_exit_2() {
 fn gif_animates_the_epochs() {
     let out = tmp("anim.gif");
     let (code, err) = kdviz(&[
-        "figure", "--preset", "akl-fig3-longtail", "--view", "distributions", "--out", out.to_str().unwrap(),
-        "--frames", "0:20:5", "--width", "400", "--height", "260", "--scale", "1",
+        "figure",
+        "--preset",
+        "akl-fig3-longtail",
+        "--view",
+        "distributions",
+        "--out",
+        out.to_str().unwrap(),
+        "--frames",
+        "0:20:5",
+        "--width",
+        "400",
+        "--height",
+        "260",
+        "--scale",
+        "1",
     ]);
     assert_eq!(code, 0, "{err}");
     let file = std::fs::File::open(&out).unwrap();
@@ -125,5 +243,9 @@ fn gif_animates_the_epochs() {
     let frames = decoder.into_frames().collect_frames().unwrap();
     assert_eq!(frames.len(), 5);
     assert_eq!(frames[0].buffer().dimensions(), (400, 260));
-    assert_ne!(frames[0].buffer().as_raw(), frames[4].buffer().as_raw(), "the frames differ");
+    assert_ne!(
+        frames[0].buffer().as_raw(),
+        frames[4].buffer().as_raw(),
+        "the frames differ"
+    );
 }

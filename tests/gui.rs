@@ -275,17 +275,26 @@ fn saved_config_loads_back() {
 fn key_views_match_their_snapshots() {
     let cfg = kdviz::toy::preset::load("akl-fig3-longtail").unwrap();
     let mut spec = cfg.to_spec().unwrap();
-    spec.snapshots = kdviz::toy::SnapshotPlan { every: true, at: vec![] };
+    spec.snapshots = kdviz::toy::SnapshotPlan {
+        every: true,
+        at: vec![],
+    };
     let result = spec.run().unwrap();
     let divs: Vec<_> = result.runs.iter().map(|r| r.divergence).collect();
     let colors = kdviz::ui::palette::run_colors(&divs);
     let mut results = egui_kittest::SnapshotResults::new();
-    for view in [kdviz::ui::state::View::Distributions, kdviz::ui::state::View::HeadTail] {
+    for view in [
+        kdviz::ui::state::View::Distributions,
+        kdviz::ui::state::View::HeadTail,
+    ] {
         let mut state = kdviz::ui::state::ToyState::default();
-        let mut h = Harness::builder().with_size(egui::vec2(1000.0, 600.0)).wgpu().build_ui(|ui| {
-            let cx = kdviz::ui::views::ViewCtx::new(&result, &colors, 10);
-            kdviz::ui::views::view_ui(ui, view, &cx, &mut state);
-        });
+        let mut h = Harness::builder()
+            .with_size(egui::vec2(1000.0, 600.0))
+            .wgpu()
+            .build_ui(|ui| {
+                let cx = kdviz::ui::views::ViewCtx::new(&result, &colors, 10);
+                kdviz::ui::views::view_ui(ui, view, &cx, &mut state);
+            });
         h.run_steps(4);
         results.add(h.try_snapshot(format!("view_{}", view.name())));
     }

@@ -2,7 +2,9 @@
 
 use super::args::{Args, Schema, epoch_list};
 use super::fit::load_config;
-use crate::figure::{FigureSpec, Layout, data_csv, render_frames, render_png, render_svg, write_gif};
+use crate::figure::{
+    FigureSpec, Layout, data_csv, render_frames, render_png, render_svg, write_gif,
+};
 use crate::math::Divergence;
 use crate::toy::SnapshotPlan;
 use crate::ui::state::{Theme, ToyState, View};
@@ -10,8 +12,8 @@ use std::path::Path;
 
 pub const SCHEMA: Schema = Schema {
     valued: &[
-        "preset", "config", "div", "out", "view", "layout", "epochs", "scale", "theme", "width", "height", "title", "fps",
-        "frames",
+        "preset", "config", "div", "out", "view", "layout", "epochs", "scale", "theme", "width",
+        "height", "title", "fps", "frames",
     ],
     switches: &["transparent"],
 };
@@ -21,9 +23,15 @@ const VIEWS: &str = "distributions, headtail, loss, gradient, landscape, abplane
 pub fn run(args: &Args) -> Result<(), String> {
     args.no_positional("figure")?;
     let out = args.required("out", "a file name ending in .png, .svg, .gif or .csv")?;
-    let ext = Path::new(out).extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).unwrap_or_default();
+    let ext = Path::new(out)
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase)
+        .unwrap_or_default();
     if !["png", "svg", "gif", "csv"].contains(&ext.as_str()) {
-        return Err(format!("--out {out}: cannot write .{ext} files; expected .png, .svg, .gif or .csv"));
+        return Err(format!(
+            "--out {out}: cannot write .{ext} files; expected .png, .svg, .gif or .csv"
+        ));
     }
     let mut cfg = load_config(args)?;
     let divs = args.all("div");
@@ -34,8 +42,14 @@ pub fn run(args: &Args) -> Result<(), String> {
         cfg.divergences = divs.to_vec();
     }
     let view = match args.one("view")? {
-        Some(v) => View::from_name(v).ok_or_else(|| format!("--view {v:?} is not a view; expected {VIEWS}"))?,
-        None => cfg.view.views.first().and_then(|v| View::from_name(v)).unwrap_or(View::Distributions),
+        Some(v) => View::from_name(v)
+            .ok_or_else(|| format!("--view {v:?} is not a view; expected {VIEWS}"))?,
+        None => cfg
+            .view
+            .views
+            .first()
+            .and_then(|v| View::from_name(v))
+            .unwrap_or(View::Distributions),
     };
     let epochs = match args.one("epochs")? {
         Some(raw) => epoch_list(raw, "epochs")?,
@@ -43,7 +57,10 @@ pub fn run(args: &Args) -> Result<(), String> {
         None => vec![cfg.view.epoch.unwrap_or(cfg.epochs)],
     };
     if let Some(&e) = epochs.iter().find(|&&e| e > cfg.epochs) {
-        return Err(format!("--epochs: epoch {e} is after the last epoch {}; expected 0 to {}", cfg.epochs, cfg.epochs));
+        return Err(format!(
+            "--epochs: epoch {e} is after the last epoch {}; expected 0 to {}",
+            cfg.epochs, cfg.epochs
+        ));
     }
     let layout = match args.one("layout")? {
         None if view == View::Distributions && epochs.len() > 1 => Layout::EpochGrid,
@@ -56,7 +73,9 @@ pub fn run(args: &Args) -> Result<(), String> {
     let scale = match args.one("scale")? {
         None => 2.0,
         Some(raw) => {
-            let s: f32 = raw.parse().map_err(|_| format!("--scale {raw:?} is not a number; expected 1 to 8"))?;
+            let s: f32 = raw
+                .parse()
+                .map_err(|_| format!("--scale {raw:?} is not a number; expected 1 to 8"))?;
             if !(1.0..=8.0).contains(&s) {
                 return Err(format!("--scale {raw} is out of range; expected 1 to 8"));
             }
@@ -71,7 +90,10 @@ pub fn run(args: &Args) -> Result<(), String> {
     let (dw, dh) = match layout {
         Layout::View => (960, 600),
         Layout::EpochGrid => (1100, 760),
-        Layout::RowsByEpochs => (300 * epochs.len().max(1) + 40, 220 * cfg.divergences.len().max(1) + 60),
+        Layout::RowsByEpochs => (
+            300 * epochs.len().max(1) + 40,
+            220 * cfg.divergences.len().max(1) + 60,
+        ),
     };
     let width = args.usize_in("width", 200, 8000)?.unwrap_or(dw);
     let height = args.usize_in("height", 150, 8000)?.unwrap_or(dh);
@@ -87,7 +109,10 @@ pub fn run(args: &Args) -> Result<(), String> {
     };
 
     let mut fit = cfg.to_spec()?;
-    fit.snapshots = SnapshotPlan { every: true, at: Vec::new() };
+    fit.snapshots = SnapshotPlan {
+        every: true,
+        at: Vec::new(),
+    };
     let result = fit.run()?;
     let mut state = ToyState::default();
     state.apply_config(cfg.clone());
@@ -100,7 +125,8 @@ pub fn run(args: &Args) -> Result<(), String> {
         "svg" => write(path, render_svg(&result, &state, &spec).as_bytes()),
         "png" => {
             let img = render_png(&result, &state, &spec)?;
-            img.save(path).map_err(|e| format!("{out}: cannot write: {e}"))
+            img.save(path)
+                .map_err(|e| format!("{out}: cannot write: {e}"))
         }
         _ => {
             let frames = frame_epochs(args.one("frames")?, cfg.epochs)?;
@@ -130,18 +156,31 @@ fn frame_epochs(raw: Option<&str>, last: usize) -> Result<Vec<usize>, String> {
         return Ok((0..=last.min(199)).collect());
     };
     let parts: Vec<&str> = raw.split(':').collect();
-    let num = |s: &str| s.trim().parse::<usize>().map_err(|_| format!("--frames {raw:?}; expected FROM:TO or FROM:TO:STEP"));
+    let num = |s: &str| {
+        s.trim()
+            .parse::<usize>()
+            .map_err(|_| format!("--frames {raw:?}; expected FROM:TO or FROM:TO:STEP"))
+    };
     let (from, to, step) = match parts.as_slice() {
         [a, b] => (num(a)?, num(b)?, 1),
         [a, b, c] => (num(a)?, num(b)?, num(c)?),
-        _ => return Err(format!("--frames {raw:?}; expected FROM:TO or FROM:TO:STEP")),
+        _ => {
+            return Err(format!(
+                "--frames {raw:?}; expected FROM:TO or FROM:TO:STEP"
+            ));
+        }
     };
     if from > to || to > last || step == 0 {
-        return Err(format!("--frames {raw}: expected FROM <= TO <= {last} and STEP >= 1"));
+        return Err(format!(
+            "--frames {raw}: expected FROM <= TO <= {last} and STEP >= 1"
+        ));
     }
     let frames: Vec<usize> = (from..=to).step_by(step).collect();
     if frames.len() > 2000 {
-        return Err(format!("--frames {raw} gives {} frames; expected at most 2000", frames.len()));
+        return Err(format!(
+            "--frames {raw} gives {} frames; expected at most 2000",
+            frames.len()
+        ));
     }
     Ok(frames)
 }

@@ -19,7 +19,11 @@ impl Output {
                 (Box::new(BufWriter::new(f)), p.to_string())
             }
         };
-        Ok(Output { sink, name, closed: false })
+        Ok(Output {
+            sink,
+            name,
+            closed: false,
+        })
     }
 
     pub fn line(&mut self, text: &str) -> Result<(), String> {

@@ -46,7 +46,12 @@ impl SvgWriter {
         if clip.contains_rect(canvas) {
             return None;
         }
-        let key = [clip.min.x.to_bits(), clip.min.y.to_bits(), clip.max.x.to_bits(), clip.max.y.to_bits()];
+        let key = [
+            clip.min.x.to_bits(),
+            clip.min.y.to_bits(),
+            clip.max.x.to_bits(),
+            clip.max.y.to_bits(),
+        ];
         let next = self.clips.len();
         let id = *self.clips.entry(key).or_insert(next);
         if id == next {
@@ -101,7 +106,14 @@ fn write_shape(out: &mut String, shape: &Shape) {
                 );
             }
         }
-        Shape::Path(p) => path(out, &p.points, p.closed, p.fill, path_stroke_color(&p.stroke), p.stroke.width),
+        Shape::Path(p) => path(
+            out,
+            &p.points,
+            p.closed,
+            p.fill,
+            path_stroke_color(&p.stroke),
+            p.stroke.width,
+        ),
         Shape::Circle(c) => {
             let _ = write!(
                 out,
@@ -143,12 +155,22 @@ fn write_shape(out: &mut String, shape: &Shape) {
         Shape::Mesh(mesh) => {
             // Triangles with their mean vertex colour (plots use meshes for filled areas and images).
             for tri in mesh.indices.chunks_exact(3) {
-                let v: Vec<&epaint::Vertex> = tri.iter().filter_map(|&i| mesh.vertices.get(i as usize)).collect();
+                let v: Vec<&epaint::Vertex> = tri
+                    .iter()
+                    .filter_map(|&i| mesh.vertices.get(i as usize))
+                    .collect();
                 if v.len() != 3 {
                     continue;
                 }
                 let c = mean_color(v[0].color, v[1].color, v[2].color);
-                path(out, &[v[0].pos, v[1].pos, v[2].pos], true, c, Color32::TRANSPARENT, 0.0);
+                path(
+                    out,
+                    &[v[0].pos, v[1].pos, v[2].pos],
+                    true,
+                    c,
+                    Color32::TRANSPARENT,
+                    0.0,
+                );
             }
         }
         Shape::QuadraticBezier(b) => {
@@ -189,7 +211,14 @@ fn write_shape(out: &mut String, shape: &Shape) {
     }
 }
 
-fn path(out: &mut String, points: &[Pos2], closed: bool, fill_color: Color32, stroke: Color32, width: f32) {
+fn path(
+    out: &mut String,
+    points: &[Pos2],
+    closed: bool,
+    fill_color: Color32,
+    stroke: Color32,
+    width: f32,
+) {
     if points.len() < 2 {
         return;
     }
@@ -200,13 +229,27 @@ fn path(out: &mut String, points: &[Pos2], closed: bool, fill_color: Color32, st
     }
     let mut d = String::with_capacity(points.len() * 16);
     for (i, p) in points.iter().enumerate() {
-        let _ = write!(d, "{}{} {}", if i == 0 { "M" } else { "L" }, num(p.x), num(p.y));
+        let _ = write!(
+            d,
+            "{}{} {}",
+            if i == 0 { "M" } else { "L" },
+            num(p.x),
+            num(p.y)
+        );
     }
     if closed {
         d.push('Z');
     }
-    let f = if filled { fill(fill_color) } else { r#"fill="none""#.to_string() };
-    let _ = write!(out, r#"<path d="{d}" {f} {} stroke-linejoin="round"/>"#, stroke_attr(stroke, width));
+    let f = if filled {
+        fill(fill_color)
+    } else {
+        r#"fill="none""#.to_string()
+    };
+    let _ = write!(
+        out,
+        r#"<path d="{d}" {f} {} stroke-linejoin="round"/>"#,
+        stroke_attr(stroke, width)
+    );
 }
 
 /// A band (egui_plot draws its lines as bands: the covered y-range at each x) as one filled outline.
@@ -223,13 +266,37 @@ fn band(out: &mut String, b: &epaint::BandShape) {
         return;
     }
     // The stroke (centred on the edge) widens the band by its width.
-    let grow = if b.stroke_kind == epaint::StrokeKind::Inside { 0.0 } else { 0.5 * b.stroke.width };
-    let mut outline: Vec<Pos2> = b.points.iter().map(|p| Pos2::new(p.x, p.y.min - grow)).collect();
-    outline.extend(b.points.iter().rev().map(|p| Pos2::new(p.x, p.y.max + grow)));
+    let grow = if b.stroke_kind == epaint::StrokeKind::Inside {
+        0.0
+    } else {
+        0.5 * b.stroke.width
+    };
+    let mut outline: Vec<Pos2> = b
+        .points
+        .iter()
+        .map(|p| Pos2::new(p.x, p.y.min - grow))
+        .collect();
+    outline.extend(
+        b.points
+            .iter()
+            .rev()
+            .map(|p| Pos2::new(p.x, p.y.max + grow)),
+    );
     let mut element = String::new();
-    path(&mut element, &outline, true, color, Color32::TRANSPARENT, 0.0);
+    path(
+        &mut element,
+        &outline,
+        true,
+        color,
+        Color32::TRANSPARENT,
+        0.0,
+    );
     if b.angle != 0.0 {
-        let _ = write!(out, r#"<g transform="rotate({})">{element}</g>"#, num(b.angle.to_degrees()));
+        let _ = write!(
+            out,
+            r#"<g transform="rotate({})">{element}</g>"#,
+            num(b.angle.to_degrees())
+        );
     } else {
         out.push_str(&element);
     }
@@ -237,7 +304,9 @@ fn band(out: &mut String, b: &epaint::BandShape) {
 
 fn text(out: &mut String, t: &epaint::TextShape) {
     let job = &t.galley.job;
-    let Some(section) = job.sections.first() else { return };
+    let Some(section) = job.sections.first() else {
+        return;
+    };
     let size = section.format.font_id.size;
     let mut color = t.override_text_color.unwrap_or(section.format.color);
     if color == Color32::PLACEHOLDER {
@@ -247,7 +316,12 @@ fn text(out: &mut String, t: &epaint::TextShape) {
         color = color.gamma_multiply(t.opacity_factor);
     }
     let transform = if t.angle != 0.0 {
-        format!(r#" transform="rotate({} {} {})""#, num(t.angle.to_degrees()), num(t.pos.x), num(t.pos.y))
+        format!(
+            r#" transform="rotate({} {} {})""#,
+            num(t.angle.to_degrees()),
+            num(t.pos.x),
+            num(t.pos.y)
+        )
     } else {
         String::new()
     };
@@ -256,11 +330,18 @@ fn text(out: &mut String, t: &epaint::TextShape) {
         if row.trim().is_empty() {
             continue;
         }
-        let Some(first) = placed.row.glyphs.first() else { continue };
+        let Some(first) = placed.row.glyphs.first() else {
+            continue;
+        };
         let x = t.pos.x + placed.pos.x + first.pos.x;
         let y = t.pos.y + placed.pos.y + first.pos.y;
         // The width egui measured, so that a viewer's substitute font keeps the layout.
-        let width = placed.row.glyphs.last().map_or(0.0, |g| g.pos.x + g.advance_width) - first.pos.x;
+        let width = placed
+            .row
+            .glyphs
+            .last()
+            .map_or(0.0, |g| g.pos.x + g.advance_width)
+            - first.pos.x;
         let _ = write!(
             out,
             r#"<text x="{}" y="{}" font-size="{}" textLength="{}" lengthAdjust="spacingAndGlyphs" {}{transform} xml:space="preserve">{}</text>"#,
@@ -283,7 +364,12 @@ fn path_stroke_color(s: &epaint::PathStroke) -> Color32 {
 
 fn mean_color(a: Color32, b: Color32, c: Color32) -> Color32 {
     let m = |x: u8, y: u8, z: u8| ((x as u16 + y as u16 + z as u16) / 3) as u8;
-    Color32::from_rgba_premultiplied(m(a.r(), b.r(), c.r()), m(a.g(), b.g(), c.g()), m(a.b(), b.b(), c.b()), m(a.a(), b.a(), c.a()))
+    Color32::from_rgba_premultiplied(
+        m(a.r(), b.r(), c.r()),
+        m(a.g(), b.g(), c.g()),
+        m(a.b(), b.b(), c.b()),
+        m(a.a(), b.a(), c.a()),
+    )
 }
 
 /// `fill="rgb(..)"` with opacity; egui colours are premultiplied, SVG's are not.
@@ -295,7 +381,10 @@ fn fill(c: Color32) -> String {
     if a == 255 {
         format!(r#"fill="rgb({r},{g},{b})""#)
     } else {
-        format!(r#"fill="rgb({r},{g},{b})" fill-opacity="{}""#, num(a as f32 / 255.0))
+        format!(
+            r#"fill="rgb({r},{g},{b})" fill-opacity="{}""#,
+            num(a as f32 / 255.0)
+        )
     }
 }
 
@@ -319,5 +408,7 @@ fn num(v: f32) -> String {
 }
 
 fn escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
 }

@@ -59,6 +59,12 @@ pub fn slot_colors(slots: &[crate::ui::state::Slot]) -> Vec<Color32> {
     let mut run = run_colors(&enabled).into_iter();
     slots
         .iter()
-        .map(|s| if s.enabled { run.next().unwrap_or(family_color(&s.div)) } else { family_color(&s.div) })
+        .map(|s| {
+            if s.enabled {
+                run.next().unwrap_or(family_color(&s.div))
+            } else {
+                family_color(&s.div)
+            }
+        })
         .collect()
 }

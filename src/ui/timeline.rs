@@ -63,7 +63,11 @@ pub fn timeline_ui(ui: &mut egui::Ui, state: &mut ToyState, last_epoch: usize) {
             state.playing = false;
             state.epoch = 0;
         }
-        if ui.button("<").on_hover_text("step back (left arrow)").clicked() {
+        if ui
+            .button("<")
+            .on_hover_text("step back (left arrow)")
+            .clicked()
+        {
             state.playing = false;
             state.epoch = state.epoch.saturating_sub(1);
         }
@@ -71,7 +75,11 @@ pub fn timeline_ui(ui: &mut egui::Ui, state: &mut ToyState, last_epoch: usize) {
         if ui.button(label).on_hover_text("space").clicked() {
             toggle_play(state, last_epoch);
         }
-        if ui.button(">").on_hover_text("step forward (right arrow)").clicked() {
+        if ui
+            .button(">")
+            .on_hover_text("step forward (right arrow)")
+            .clicked()
+        {
             state.playing = false;
             state.epoch = (state.epoch + 1).min(last_epoch);
         }

@@ -107,7 +107,11 @@ fn panel(
     height: f32,
 ) -> Option<(f64, f64)> {
     let title = (runs.len() == 1).then(|| (cx.divergence(runs[0]).to_string(), cx.colors[runs[0]]));
-    let style = PanelStyle { title, legend: true, inset: opts.tail_inset };
+    let style = PanelStyle {
+        title,
+        legend: true,
+        inset: opts.tail_inset,
+    };
     styled_panel(ui, cx, opts, order, runs, id, height, &style)
 }
 
