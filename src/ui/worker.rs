@@ -126,7 +126,7 @@ fn run(
     let mut runs = Vec::with_capacity(spec.divergences.len());
     for (i, div) in spec.divergences.iter().enumerate() {
         let mut keep_going = |epoch: usize| {
-            if epoch % 64 == 0 {
+            if epoch.is_multiple_of(64) {
                 progress.done.store(i * per_run + epoch, Ordering::Relaxed);
             }
             latest.load(Ordering::Relaxed) == generation
