@@ -51,10 +51,17 @@ pub fn run(args: &Args) -> Result<(), String> {
             .and_then(|v| View::from_name(v))
             .unwrap_or(View::Distributions),
     };
+    // By default the distributions view shows the preset's snapshot epochs as panels; other views one
+    // epoch: the preset's own, else its last snapshot, else the end of the fit.
     let epochs = match args.one("epochs")? {
         Some(raw) => epoch_list(raw, "epochs")?,
-        None if !cfg.snapshots.is_empty() => cfg.snapshots.clone(),
-        None => vec![cfg.view.epoch.unwrap_or(cfg.epochs)],
+        None if view == View::Distributions && !cfg.snapshots.is_empty() => cfg.snapshots.clone(),
+        None => vec![
+            cfg.view
+                .epoch
+                .or(cfg.snapshots.last().copied())
+                .unwrap_or(cfg.epochs),
+        ],
     };
     if let Some(&e) = epochs.iter().find(|&&e| e > cfg.epochs) {
         return Err(format!(

@@ -100,29 +100,31 @@ pub fn assistant_ui(ui: &mut Ui, cx: &ViewCtx, state: &mut ToyState) {
     let mut opts: Options = ui.data_mut(|d| *d.get_temp_mut_or_default(options_id()));
     let runs = assistant_runs(cx);
     let explorer = runs.is_empty() || opts.explorer;
-    ui.horizontal_wrapped(|ui| {
-        if !runs.is_empty() {
-            ui.selectable_value(&mut opts.explorer, false, "TAID / AMiD runs");
-            ui.selectable_value(&mut opts.explorer, true, "α-mixture explorer");
-            ui.separator();
-        }
-        if explorer {
-            ui.add(egui::Slider::new(&mut opts.lambda, 0.0..=1.0).text("λ (teacher weight)"))
-                .on_hover_text("AMiD's λ: the teacher's weight in every mixture");
-            ui.add(egui::Slider::new(&mut opts.alpha, -5.0..=5.0).text("free α"))
-                .on_hover_text("A free α, drawn next to the fixed ones");
-            ui.checkbox(&mut opts.panels, "one panel per α");
-            if !cx.continuous() && cx.runs() > 0 {
+    if !crate::figure::is_figure(ui) {
+        ui.horizontal_wrapped(|ui| {
+            if !runs.is_empty() {
+                ui.selectable_value(&mut opts.explorer, false, "TAID / AMiD runs");
+                ui.selectable_value(&mut opts.explorer, true, "α-mixture explorer");
+                ui.separator();
+            }
+            if explorer {
+                ui.add(egui::Slider::new(&mut opts.lambda, 0.0..=1.0).text("λ (teacher weight)"))
+                    .on_hover_text("AMiD's λ: the teacher's weight in every mixture");
+                ui.add(egui::Slider::new(&mut opts.alpha, -5.0..=5.0).text("free α"))
+                    .on_hover_text("A free α, drawn next to the fixed ones");
+                ui.checkbox(&mut opts.panels, "one panel per α");
+                if !cx.continuous() && cx.runs() > 0 {
+                    ui.checkbox(&mut state.dist.log_y, "log y");
+                    ui.checkbox(&mut state.dist.sorted, "sort by teacher");
+                }
+            } else {
                 ui.checkbox(&mut state.dist.log_y, "log y");
-                ui.checkbox(&mut state.dist.sorted, "sort by teacher");
+                if !cx.continuous() {
+                    ui.checkbox(&mut state.dist.sorted, "sort by teacher");
+                }
             }
-        } else {
-            ui.checkbox(&mut state.dist.log_y, "log y");
-            if !cx.continuous() {
-                ui.checkbox(&mut state.dist.sorted, "sort by teacher");
-            }
-        }
-    });
+        });
+    }
     ui.data_mut(|d| d.insert_temp(options_id(), opts));
     if explorer {
         explorer_ui(ui, cx, state, &opts);

@@ -79,25 +79,27 @@ fn options_id() -> Id {
 pub fn gradient_ui(ui: &mut Ui, cx: &ViewCtx, state: &mut ToyState) {
     let mut opts: Options = ui.data_mut(|d| *d.get_temp_mut_or_default(options_id()));
     let any_ab = (0..cx.runs()).any(|r| ab_exponents(cx.divergence(r)).is_some());
-    ui.horizontal_wrapped(|ui| {
-        ui.selectable_value(&mut opts.shown, Shown::Both, "force + Δq");
-        ui.selectable_value(&mut opts.shown, Shown::Force, "force");
-        ui.selectable_value(&mut opts.shown, Shown::Flow, "Δq");
-        ui.separator();
-        ui.checkbox(&mut opts.teacher, "teacher")
-            .on_hover_text("The teacher p, faint and scaled to each plot, for orientation");
-        if !cx.continuous() {
-            ui.checkbox(&mut state.dist.sorted, "sort by teacher");
-            ui.checkbox(&mut state.dist.shade_head, "shade head");
-        }
-        if any_ab && opts.shown != Shown::Flow {
-            ui.checkbox(&mut opts.factors, "αβ factors").on_hover_text(
-                "ABKD's split of the per-class force w = q^β·(q^α − p^α)/α into the confidence \
-                 factor q^β and the hardness factor (q^α − p^α)/α (log(q/p) at α = 0), each \
-                 divided by its largest magnitude. FKL is αβ (1, 0), RKL (0, 1).",
-            );
-        }
-    });
+    if !crate::figure::is_figure(ui) {
+        ui.horizontal_wrapped(|ui| {
+            ui.selectable_value(&mut opts.shown, Shown::Both, "force + Δq");
+            ui.selectable_value(&mut opts.shown, Shown::Force, "force");
+            ui.selectable_value(&mut opts.shown, Shown::Flow, "Δq");
+            ui.separator();
+            ui.checkbox(&mut opts.teacher, "teacher")
+                .on_hover_text("The teacher p, faint and scaled to each plot, for orientation");
+            if !cx.continuous() {
+                ui.checkbox(&mut state.dist.sorted, "sort by teacher");
+                ui.checkbox(&mut state.dist.shade_head, "shade head");
+            }
+            if any_ab && opts.shown != Shown::Flow {
+                ui.checkbox(&mut opts.factors, "αβ factors").on_hover_text(
+                    "ABKD's split of the per-class force w = q^β·(q^α − p^α)/α into the confidence \
+                     factor q^β and the hardness factor (q^α − p^α)/α (log(q/p) at α = 0), each \
+                     divided by its largest magnitude. FKL is αβ (1, 0), RKL (0, 1).",
+                );
+            }
+        });
+    }
     ui.data_mut(|d| d.insert_temp(options_id(), opts));
     if cx.runs() == 0 {
         ui.label("No divergence is enabled.");
