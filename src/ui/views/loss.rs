@@ -134,7 +134,10 @@ pub fn loss_ui(ui: &mut egui::Ui, cx: &ViewCtx, state: &mut ToyState) {
     let table = |ui: &mut egui::Ui| value_table(ui, cx, id.with("table"), &columns);
 
     let clicked = with_side_table(ui, id, table, |ui, width, height| {
-        let extras = usize::from(!gaussian.is_empty()) + usize::from(!taid.is_empty());
+        let jsd =
+            (0..cx.runs()).any(|r| matches!(cx.divergence(r), crate::math::Divergence::Jsd { .. }));
+        let extras =
+            usize::from(!gaussian.is_empty()) + usize::from(!taid.is_empty()) + usize::from(jsd);
         let extra_h = if extras > 0 && height >= 260.0 {
             (height * 0.3).clamp(90.0, 220.0)
         } else {
@@ -159,6 +162,9 @@ pub fn loss_ui(ui: &mut egui::Ui, cx: &ViewCtx, state: &mut ToyState) {
                     }
                     if !taid.is_empty() {
                         c = c.or(taid_panel(ui, cx, &taid, id, w, h));
+                    }
+                    if jsd {
+                        super::beta_sweep::beta_panel(ui, cx, id, w, h);
                     }
                     c
                 })

@@ -3,6 +3,7 @@
 
 pub mod abplane;
 pub mod assistant;
+pub mod beta_sweep;
 pub mod common;
 pub mod distributions;
 pub mod gradient;
