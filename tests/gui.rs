@@ -299,3 +299,34 @@ fn key_views_match_their_snapshots() {
         results.add(h.try_snapshot(format!("view_{}", view.name())));
     }
 }
+
+#[test]
+fn export_writes_the_current_view() {
+    let h = app();
+    let dir = std::env::temp_dir().join(format!("kdviz-gui-export-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let svg = dir.join("view.svg");
+    h.state().export_view(svg.to_str().unwrap()).unwrap();
+    let text = std::fs::read_to_string(&svg).unwrap();
+    assert!(text.starts_with("<svg") && text.contains("<circle"));
+    let png = dir.join("view.png");
+    h.state().export_view(png.to_str().unwrap()).unwrap();
+    assert_eq!(
+        image::open(&png).unwrap().to_rgba8().dimensions(),
+        (1920, 1200),
+        "960x600 points at scale 2"
+    );
+    let csv = dir.join("view.csv");
+    h.state().export_view(csv.to_str().unwrap()).unwrap();
+    assert!(
+        std::fs::read_to_string(&csv)
+            .unwrap()
+            .starts_with("class,x,teacher,\"fkl @10\"")
+    );
+    let err = h
+        .state()
+        .export_view(dir.join("view.pdf").to_str().unwrap())
+        .unwrap_err();
+    assert!(err.contains("cannot write .pdf"), "{err}");
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -9,6 +9,23 @@ use crate::ui::{Status, palette, timeline};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+/// The Export menu's inputs.
+struct ExportSettings {
+    path: String,
+    scale: f32,
+    transparent: bool,
+}
+
+impl Default for ExportSettings {
+    fn default() -> Self {
+        ExportSettings {
+            path: "kdviz-figure.png".into(),
+            scale: 2.0,
+            transparent: false,
+        }
+    }
+}
+
 /// Runtime-only resources and transient inputs; nothing here is persisted.
 struct Runtime {
     worker: FitWorker,
@@ -23,6 +40,7 @@ struct Runtime {
     frame_ms: f32,
     play_carry: f32,
     teacher_panel: teacher::TeacherPanel,
+    export: ExportSettings,
     student_panel: student::StudentPanel,
     config_path: String,
 }
@@ -56,6 +74,7 @@ impl KdvizApp {
             frame_ms: 0.0,
             play_carry: 0.0,
             teacher_panel: Default::default(),
+            export: ExportSettings::default(),
             student_panel: Default::default(),
             config_path: "kdviz-config.toml".into(),
         };
@@ -244,9 +263,71 @@ impl KdvizApp {
                 self.apply_theme(ui.ctx());
             }
             ui.separator();
+            ui.menu_button("Export", |ui| self.export_ui(ui));
+            ui.separator();
             ui.selectable_value(&mut self.state.layout, Layout::Tabs, "tabs");
             ui.selectable_value(&mut self.state.layout, Layout::Grid, "grid");
         });
+    }
+
+    fn export_ui(&mut self, ui: &mut egui::Ui) {
+        ui.label(
+            "The current view at the current epoch, drawn like the app (no hover, no controls).",
+        );
+        ui.add(
+            egui::TextEdit::singleline(&mut self.rt.export.path)
+                .hint_text("figure.png / .svg / .csv"),
+        );
+        ui.add(
+            egui::Slider::new(&mut self.rt.export.scale, 1.0..=4.0)
+                .step_by(0.5)
+                .text("PNG scale"),
+        );
+        ui.checkbox(&mut self.rt.export.transparent, "transparent background");
+        if ui.button("Export view").clicked() {
+            let path = self.rt.export.path.clone();
+            self.rt.status = Some(match self.export_view(&path) {
+                Ok(()) => Status::info(format!("exported {path}")),
+                Err(e) => Status::error(e),
+            });
+            ui.close();
+        }
+        ui.label(
+            egui::RichText::new("Animations and paper layouts: kdviz figure (see README)").small(),
+        );
+    }
+
+    /// Writes the active view at the current epoch as PNG, SVG or CSV (chosen by the extension).
+    pub fn export_view(&self, path: &str) -> Result<(), String> {
+        let result = self.rt.result.as_deref().ok_or("no fit to export yet")?;
+        let ext = std::path::Path::new(path)
+            .extension()
+            .and_then(|e| e.to_str())
+            .unwrap_or("")
+            .to_ascii_lowercase();
+        let spec = crate::figure::FigureSpec {
+            view: self.state.active,
+            layout: crate::figure::Layout::View,
+            epochs: vec![self.state.epoch],
+            title: None,
+            size: egui::vec2(960.0, 600.0),
+            scale: self.rt.export.scale,
+            theme: self.state.theme,
+            transparent: self.rt.export.transparent,
+        };
+        let write = |bytes: &[u8]| {
+            std::fs::write(path, bytes).map_err(|e| format!("{path}: cannot write: {e}"))
+        };
+        match ext.as_str() {
+            "png" => crate::figure::render_png(result, &self.state, &spec)?
+                .save(path)
+                .map_err(|e| format!("{path}: cannot write: {e}")),
+            "svg" => write(crate::figure::render_svg(result, &self.state, &spec).as_bytes()),
+            "csv" => write(crate::figure::data_csv(result, &[self.state.epoch]).as_bytes()),
+            _ => Err(format!(
+                "{path}: cannot write .{ext} files here; expected .png, .svg or .csv"
+            )),
+        }
     }
 
     /// Loads a TOML config; a bad file leaves the current settings untouched.
