@@ -8,8 +8,7 @@ use super::json::num;
 use super::output::Output;
 use crate::math::{Divergence, FAMILIES, simd};
 use crate::toy::{
-    Component, FitSpec, Grid, Init, MetricsSpec, OptimizerSpec, SnapshotPlan, StudentSpec,
-    TailShape, TeacherSpec,
+    FitSpec, Init, MetricsSpec, OptimizerSpec, SnapshotPlan, StudentSpec, TailShape, TeacherSpec,
 };
 use serde_json::{Value, json};
 use std::time::Instant;
@@ -61,25 +60,7 @@ fn scenarios(classes: usize, grid_points: usize, epochs: usize) -> Vec<Scenario>
         loss_scale: 1.0,
     };
     let gaussian = FitSpec {
-        teacher: TeacherSpec::Mixture {
-            components: vec![
-                Component {
-                    weight: 0.7,
-                    mean: -2.5,
-                    std: 0.8,
-                },
-                Component {
-                    weight: 0.3,
-                    mean: 2.5,
-                    std: 0.8,
-                },
-            ],
-            grid: Grid {
-                lo: -12.0,
-                hi: 12.0,
-                points: grid_points,
-            },
-        },
+        teacher: TeacherSpec::two_modes(grid_points),
         student: StudentSpec::Gaussian {
             mu: 0.0,
             sigma: 1.0,

@@ -243,15 +243,7 @@ pub fn render_png(
 ) -> Result<image::RgbaImage, String> {
     let mut state = state.clone();
     let spec2 = spec.clone();
-    let mut harness = egui_kittest::Harness::builder()
-        .with_size(spec.size)
-        .with_pixels_per_point(spec.scale)
-        .with_theme(egui_theme(spec.theme))
-        .wgpu()
-        .build_ui(move |ui| {
-            ui.ctx().data_mut(|d| d.insert_temp(figure_mode_id(), true));
-            figure_ui(ui, result, &mut state, &spec2)
-        });
+    let mut harness = offscreen(spec, move |ui| figure_ui(ui, result, &mut state, &spec2));
     harness.run_steps(4);
     harness
         .render()
@@ -328,20 +320,14 @@ pub fn render_frames(
     let shown = current.clone();
     let mut state = state.clone();
     let base = spec.clone();
-    let mut harness = egui_kittest::Harness::builder()
-        .with_size(spec.size)
-        .with_pixels_per_point(spec.scale)
-        .with_theme(egui_theme(spec.theme))
-        .wgpu()
-        .build_ui(move |ui| {
-            ui.ctx().data_mut(|d| d.insert_temp(figure_mode_id(), true));
-            let frame = FigureSpec {
-                epochs: vec![shown.get()],
-                layout: Layout::View,
-                ..base.clone()
-            };
-            figure_ui(ui, result, &mut state, &frame)
-        });
+    let mut harness = offscreen(spec, move |ui| {
+        let frame = FigureSpec {
+            epochs: vec![shown.get()],
+            layout: Layout::View,
+            ..base.clone()
+        };
+        figure_ui(ui, result, &mut state, &frame)
+    });
     let mut frames = Vec::with_capacity(epochs.len());
     for (i, &e) in epochs.iter().enumerate() {
         current.set(e);
@@ -374,4 +360,20 @@ pub fn write_gif(
             .map_err(|e| format!("{}: {e}", path.display()))?;
     }
     Ok(())
+}
+
+/// An offscreen egui renderer of `spec`'s size, scale and theme, drawing in figure mode.
+fn offscreen<'a>(
+    spec: &FigureSpec,
+    mut draw: impl FnMut(&mut egui::Ui) + 'a,
+) -> egui_kittest::Harness<'a> {
+    egui_kittest::Harness::builder()
+        .with_size(spec.size)
+        .with_pixels_per_point(spec.scale)
+        .with_theme(egui_theme(spec.theme))
+        .wgpu()
+        .build_ui(move |ui| {
+            ui.ctx().data_mut(|d| d.insert_temp(figure_mode_id(), true));
+            draw(ui)
+        })
 }

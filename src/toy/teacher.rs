@@ -198,6 +198,52 @@ impl TeacherSpec {
     }
 }
 
+impl TeacherSpec {
+    /// The AKL paper's bimodal teacher (figure 2): p ∝ 0.3 N(25, 10²) + 0.5 N(75, 10²) on x = 0, 2, ..., 98.
+    pub fn akl_bimodal() -> Self {
+        Self::mixture_on(
+            &[(0.3, 25.0, 10.0), (0.5, 75.0, 10.0)],
+            Grid {
+                lo: 0.0,
+                hi: 98.0,
+                points: 50,
+            },
+        )
+    }
+
+    /// The AKL paper's unimodal teacher (figure 2): p ∝ 0.8 N(50, 15²) on x = 0, 2, ..., 98.
+    pub fn akl_unimodal() -> Self {
+        Self::mixture_on(
+            &[(0.8, 50.0, 15.0)],
+            Grid {
+                lo: 0.0,
+                hi: 98.0,
+                points: 50,
+            },
+        )
+    }
+
+    /// The MiniLLM-style two-mode teacher 0.7 N(−2.5, 0.8²) + 0.3 N(2.5, 0.8²) on [−12, 12].
+    pub fn two_modes(points: usize) -> Self {
+        Self::mixture_on(
+            &[(0.7, -2.5, 0.8), (0.3, 2.5, 0.8)],
+            Grid {
+                lo: -12.0,
+                hi: 12.0,
+                points,
+            },
+        )
+    }
+
+    fn mixture_on(parts: &[(f64, f64, f64)], grid: Grid) -> Self {
+        let components = parts
+            .iter()
+            .map(|&(weight, mean, std)| Component { weight, mean, std })
+            .collect();
+        TeacherSpec::Mixture { components, grid }
+    }
+}
+
 fn index_axis(n: usize) -> Vec<f64> {
     (0..n).map(|k| k as f64).collect()
 }
@@ -299,27 +345,7 @@ mod tests {
 
     #[test]
     fn akl_bimodal_matches_the_check_values() {
-        let t = TeacherSpec::Mixture {
-            components: vec![
-                Component {
-                    weight: 0.3,
-                    mean: 25.0,
-                    std: 10.0,
-                },
-                Component {
-                    weight: 0.5,
-                    mean: 75.0,
-                    std: 10.0,
-                },
-            ],
-            grid: Grid {
-                lo: 0.0,
-                hi: 98.0,
-                points: 50,
-            },
-        }
-        .build()
-        .unwrap();
+        let t = TeacherSpec::akl_bimodal().build().unwrap();
         // Spec §13.1: max p = 0.04996 at class 37, H(p) = 3.6434, min p = 1.324e-3.
         let (arg, max) = t
             .dist

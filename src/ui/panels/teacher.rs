@@ -21,43 +21,6 @@ fn kind_of(t: &TeacherSpec) -> Kind {
     }
 }
 
-pub fn akl_bimodal() -> TeacherSpec {
-    TeacherSpec::Mixture {
-        components: vec![
-            Component {
-                weight: 0.3,
-                mean: 25.0,
-                std: 10.0,
-            },
-            Component {
-                weight: 0.5,
-                mean: 75.0,
-                std: 10.0,
-            },
-        ],
-        grid: Grid {
-            lo: 0.0,
-            hi: 98.0,
-            points: 50,
-        },
-    }
-}
-
-pub fn akl_unimodal() -> TeacherSpec {
-    TeacherSpec::Mixture {
-        components: vec![Component {
-            weight: 0.8,
-            mean: 50.0,
-            std: 15.0,
-        }],
-        grid: Grid {
-            lo: 0.0,
-            hi: 98.0,
-            points: 50,
-        },
-    }
-}
-
 fn default_long_tail() -> TeacherSpec {
     TeacherSpec::LongTail {
         classes: 80,
@@ -71,25 +34,7 @@ fn default_long_tail() -> TeacherSpec {
 }
 
 fn default_mixture() -> TeacherSpec {
-    TeacherSpec::Mixture {
-        components: vec![
-            Component {
-                weight: 0.7,
-                mean: -2.5,
-                std: 0.8,
-            },
-            Component {
-                weight: 0.3,
-                mean: 2.5,
-                std: 0.8,
-            },
-        ],
-        grid: Grid {
-            lo: -12.0,
-            hi: 12.0,
-            points: 2401,
-        },
-    }
+    TeacherSpec::two_modes(2401)
 }
 
 /// Transient inputs of the section (not persisted): the CSV path field.
@@ -130,14 +75,14 @@ pub fn teacher_ui(
             .on_hover_text("0.3 N(25,10²) + 0.5 N(75,10²) on 50 classes (AKL fig. 2)")
             .clicked()
         {
-            *teacher = akl_bimodal();
+            *teacher = TeacherSpec::akl_bimodal();
         }
         if ui
             .button("AKL unimodal")
             .on_hover_text("0.8 N(50,15²) on 50 classes (AKL fig. 2)")
             .clicked()
         {
-            *teacher = akl_unimodal();
+            *teacher = TeacherSpec::akl_unimodal();
         }
     });
     match teacher {
