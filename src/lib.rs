@@ -7,5 +7,6 @@ pub mod figure;
 pub mod gpu;
 pub mod io;
 pub mod math;
+pub mod real;
 pub mod toy;
 pub mod ui;

@@ -1,0 +1,167 @@
+//! Real-model scale: teacher logits over `[N positions × V classes]` from a file or from the built-in
+//! n-gram language model, students with free or low-rank logits, trained on the GPU (CPU fallback)
+//! under any divergence of [`crate::math`].
+//!
+//! Layers: `ui`/`cli` → `real` → `gpu`, `math`.
+
+pub mod corpus;
+pub mod files;
+pub mod tokens;
+pub mod train;
+
+use std::fmt;
+
+/// Teacher logits at `n` positions over a vocabulary of `v` classes, with what is known about them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RealData {
+    /// Where it came from, for titles and messages (a path, or `built-in: ...`).
+    pub source: String,
+    pub n: usize,
+    pub v: usize,
+    /// `[n × v]` row-major logits; `-inf` marks a class the teacher rules out. Never NaN or `+inf`.
+    pub teacher: Vec<f32>,
+    /// Optional `[n × v]` initial student logits (free student only).
+    pub student_init: Option<Vec<f32>>,
+    /// One label per class (token strings), when known.
+    pub tokens: Option<Vec<String>>,
+    /// One short description per position (the text before it), when known.
+    pub contexts: Option<Vec<String>>,
+    /// The class that actually came next at each position (the hard label of `hinton`), when known.
+    pub labels: Option<Vec<u32>>,
+}
+
+impl RealData {
+    /// Checks the invariants every consumer relies on; the message names what is wrong.
+    pub fn check(&self) -> Result<(), RealError> {
+        let (n, v) = (self.n, self.v);
+        if n == 0 || v < 2 {
+            return Err(RealError::Input(format!(
+                "{}: {n} positions × {v} classes; expected at least 1 position and 2 classes",
+                self.source
+            )));
+        }
+        let want = n.checked_mul(v).ok_or_else(|| {
+            RealError::Input(format!("{}: {n} × {v} overflows", self.source))
+        })?;
+        if self.teacher.len() != want {
+            return Err(RealError::Input(format!(
+                "{}: teacher holds {} logits; expected {n} × {v} = {want}",
+                self.source,
+                self.teacher.len()
+            )));
+        }
+        for (r, row) in self.teacher.chunks_exact(v).enumerate() {
+            if let Some(k) = row.iter().position(|x| x.is_nan() || *x == f32::INFINITY) {
+                return Err(RealError::Input(format!(
+                    "{}: teacher logit at position {r}, class {k} is {}; expected a finite number \
+                     or -inf",
+                    self.source, row[k]
+                )));
+            }
+            if row.iter().all(|x| *x == f32::NEG_INFINITY) {
+                return Err(RealError::Input(format!(
+                    "{}: teacher position {r} has every logit -inf; expected at least one finite",
+                    self.source
+                )));
+            }
+        }
+        if let Some(s) = &self.student_init {
+            if s.len() != want {
+                return Err(RealError::Input(format!(
+                    "{}: initial student holds {} logits; expected {n} × {v} = {want} like the \
+                     teacher",
+                    self.source,
+                    s.len()
+                )));
+            }
+            if let Some(i) = s.iter().position(|x| !x.is_finite()) {
+                return Err(RealError::Input(format!(
+                    "{}: initial student logit at position {}, class {} is {}; expected finite",
+                    self.source,
+                    i / v,
+                    i % v,
+                    s[i]
+                )));
+            }
+        }
+        if let Some(t) = &self.tokens
+            && t.len() != v
+        {
+            return Err(RealError::Input(format!(
+                "{}: {} token labels for a vocabulary of {v} classes; expected one per class",
+                self.source,
+                t.len()
+            )));
+        }
+        if let Some(c) = &self.contexts
+            && c.len() != n
+        {
+            return Err(RealError::Input(format!(
+                "{}: {} context strings for {n} positions; expected one per position",
+                self.source,
+                c.len()
+            )));
+        }
+        if let Some(l) = &self.labels {
+            if l.len() != n {
+                return Err(RealError::Input(format!(
+                    "{}: {} labels for {n} positions; expected one per position",
+                    self.source,
+                    l.len()
+                )));
+            }
+            if let Some(r) = l.iter().position(|&k| k as usize >= v) {
+                return Err(RealError::Input(format!(
+                    "{}: label {} at position {r} is outside the vocabulary of {v} classes",
+                    self.source, l[r]
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// The teacher's logits at one position.
+    pub fn teacher_row(&self, r: usize) -> &[f32] {
+        &self.teacher[r * self.v..(r + 1) * self.v]
+    }
+
+    /// The label of class `k`: its token string when known, else `#k`.
+    pub fn token(&self, k: usize) -> String {
+        match &self.tokens {
+            Some(t) => t.get(k).cloned().unwrap_or_else(|| format!("#{k}")),
+            None => format!("#{k}"),
+        }
+    }
+}
+
+/// Why real-model data could not be loaded or trained on.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RealError {
+    /// A file could not be read or is malformed: the path and what was wrong / expected.
+    File { path: String, message: String },
+    /// Inputs that do not fit together (shapes, values, parameters).
+    Input(String),
+    /// The GPU path failed (the caller may fall back to the CPU).
+    Gpu(crate::gpu::GpuError),
+    /// The run was stopped by the user.
+    Cancelled,
+}
+
+impl fmt::Display for RealError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RealError::File { path, message } => write!(f, "{path}: {message}"),
+            RealError::Input(m) => f.write_str(m),
+            RealError::Gpu(e) => write!(f, "{e}"),
+            RealError::Cancelled => f.write_str("stopped"),
+        }
+    }
+}
+
+impl std::error::Error for RealError {}
+
+impl From<crate::gpu::GpuError> for RealError {
+    fn from(e: crate::gpu::GpuError) -> Self {
+        RealError::Gpu(e)
+    }
+}
