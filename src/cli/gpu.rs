@@ -214,6 +214,15 @@ fn bench(args: &Args) -> Result<(), String> {
         None => None,
     };
     let timestamps = ctx.as_ref().is_some_and(|c| c.info().timestamp_query);
+    // The floor's denominator: a read+write copy of the size of the inputs.
+    let copy = match &ctx {
+        Some(c) => Some(
+            c.copy_bandwidth((2 * n * v * storage.bytes()) as u64, repeats)
+                .map_err(|e| format!("gpu bench: copy bandwidth: {e}"))?,
+        ),
+        None => None,
+    };
+    let copy_gbps = copy.map(|c| c.gbps);
     let mut results = Vec::new();
     for div in &divs {
         let p = passes(div);
@@ -282,6 +291,7 @@ fn bench(args: &Args) -> Result<(), String> {
                     "bytes_per_elem": b,
                     "gpu_ms": opt(g.as_ref().map(|g| g.ms)),
                     "gpu_gbps": opt(g.as_ref().map(|g| g.gbps)),
+                    "fraction_of_copy_bandwidth": opt(g.as_ref().zip(copy_gbps).map(|(g, c)| g.gbps / c)),
                     "max_rel_value_err_vs_cpu": opt(g.as_ref().map(|g| g.max_rel_err)),
                     "cpu_ms": num(c.ms_all_rows),
                     "cpu_rows_timed": c.rows_timed,
@@ -298,6 +308,8 @@ fn bench(args: &Args) -> Result<(), String> {
                 "repeats": repeats,
                 "timing": timing,
                 "byte_model": model,
+                "copy_gbps": opt(copy_gbps),
+                "copy_bytes": copy.map(|c| c.bytes),
                 "cpu": "f64 engine, single thread, softmax included; timed on the first rows and scaled to all",
                 "results": res,
             })
@@ -322,12 +334,33 @@ fn bench(args: &Args) -> Result<(), String> {
         }
     ))?;
     out.line(&format!("byte model: {model}"))?;
+    if let Some(c) = copy {
+        out.line(&format!(
+            "copy bandwidth: {:.1} GB/s (read+write {:.1} MB by a compute kernel, {}); % copy = \
+             GB/s ÷ this",
+            c.gbps,
+            c.bytes as f64 / 1e6,
+            if c.timestamps {
+                "timestamps"
+            } else {
+                "wall clock"
+            }
+        ))?;
+    }
     out.line(
         "CPU: the f64 engine, one thread, softmax included; timed on the first rows and scaled to all",
     )?;
     out.line(&format!(
-        "{:<52} {:>6} {:>6} {:>10} {:>8} {:>12} {:>9} {:>9}",
-        "divergence", "passes", "B/elem", "GPU ms", "GB/s", "CPU ms", "CPU rows", "max rel Δ"
+        "{:<52} {:>6} {:>6} {:>10} {:>8} {:>7} {:>12} {:>9} {:>9}",
+        "divergence",
+        "passes",
+        "B/elem",
+        "GPU ms",
+        "GB/s",
+        "% copy",
+        "CPU ms",
+        "CPU rows",
+        "max rel Δ"
     ))?;
     for (d, p, b, g, c) in &results {
         let (gms, gbps, err) = match g {
@@ -338,13 +371,18 @@ fn bench(args: &Args) -> Result<(), String> {
             ),
             None => ("-".into(), "-".into(), "-".into()),
         };
+        let pct = match (g, copy_gbps) {
+            (Some(g), Some(c)) => format!("{:.0}%", 100.0 * g.gbps / c),
+            _ => "-".into(),
+        };
         out.line(&format!(
-            "{:<52} {:>6} {:>6} {:>10} {:>8} {:>12.1} {:>9} {:>9}",
+            "{:<52} {:>6} {:>6} {:>10} {:>8} {:>7} {:>12.1} {:>9} {:>9}",
             d.to_string(),
             p,
             b,
             gms,
             gbps,
+            pct,
             c.ms_all_rows,
             format!("{}/{n}", c.rows_timed),
             err

@@ -222,7 +222,12 @@ impl GpuContext {
         })
     }
 
-    fn buffer(&self, label: &str, size: usize, usage: wgpu::BufferUsages) -> wgpu::Buffer {
+    pub(crate) fn buffer(
+        &self,
+        label: &str,
+        size: usize,
+        usage: wgpu::BufferUsages,
+    ) -> wgpu::Buffer {
         self.device.create_buffer(&wgpu::BufferDescriptor {
             label: Some(label),
             size: size.next_multiple_of(4) as u64,
@@ -313,7 +318,7 @@ impl GpuContext {
     }
 
     /// Maps every buffer, waits once, hands each mapped view to `f` in order.
-    fn read_back(
+    pub(crate) fn read_back(
         &self,
         bufs: &[&wgpu::Buffer],
         mut f: impl FnMut(usize, &[u8]),

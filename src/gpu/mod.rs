@@ -18,11 +18,13 @@
 //! ```
 
 mod akl;
+mod bandwidth;
 mod convert;
 mod device;
 mod loss;
 mod plan;
 
+pub use bandwidth::CopyBandwidth;
 pub use convert::{bf16_to_f32, f16_to_f32, f32_to_f16};
 pub use device::{GpuContext, GpuInfo};
 pub use loss::{GpuRows, RowsOptions, RunOptions};
