@@ -30,6 +30,8 @@ pub use device::{GpuContext, GpuInfo};
 pub use loss::{GpuRows, RowsOptions, RunOptions};
 pub use plan::{WORKGROUP_SIZE, passes};
 
+pub(crate) use akl::head_threshold;
+
 use std::fmt;
 
 /// Why the GPU path cannot run; every message says what to do or what happens instead.

@@ -1,1 +1,569 @@
-//! (being written)
+//! Training students on real-model-sized logits: full-batch Adam on `[N × V]` rows, per-epoch
+//! metrics, on the GPU when one is usable and on the CPU otherwise.
+//!
+//! One epoch, on either backend:
+//!
+//! 1. student logits `S` (free: the parameters; low-rank: `S = H·W`);
+//! 2. per row, the divergence value and its gradient `G` w.r.t. `S` (the loss kernel / the f64
+//!    engine [`crate::math::value_and_grad`]);
+//! 3. per row, the metrics: KL(p‖q), KL(q‖p), the AKL head and tail gaps (head = top-1 ∪ cumulative
+//!    teacher mass ≤ μ, exactly as the toy's [`crate::toy::metrics`]), and whether the student's
+//!    argmax is the teacher's; averaged over rows on the CPU;
+//! 4. the objective `mean_r value_r`, whose gradient is `G / N`; low-rank: `dH = G·Wᵀ / N`,
+//!    `dW = Hᵀ·G / N`;
+//! 5. one PyTorch Adam step (bias-corrected, `eps` after the square root, f32 parameters and moments
+//!    as torch keeps them).
+//!
+//! Epoch 0 is the initial student; `epochs` steps follow. Ties in an argmax go to the lowest class.
+//!
+//! TAID: a fixed `t` is used as is; with a schedule, `t` moves once per epoch exactly as in the toy
+//! ([`crate::toy::fit::TaidState`], fed the mean over rows of the cross-entropy `−Σ p_t log q`, which is
+//! what the TAID code feeds `update_t`). Hinton's hard label is `data.labels` when present, else the
+//! teacher's argmax of each row.
+
+mod cpu;
+
+pub use cpu::{matmul_nn, matmul_nt, matmul_tn};
+
+use super::{RealData, RealError};
+use crate::gpu::{GpuContext, GpuError};
+use crate::math::Divergence;
+use crate::toy::fit::TaidState;
+use std::fmt;
+use std::str::FromStr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+/// Upper limit on epochs per run.
+pub const MAX_EPOCHS: usize = 1_000_000;
+/// Upper limit on the rank of a low-rank student.
+pub const MAX_RANK: usize = 4096;
+
+/// What the student's parameters are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum StudentKind {
+    /// The `[N × V]` logits themselves (initialised from `RealData::student_init`, else zeros =
+    /// uniform). Can match the teacher exactly.
+    #[default]
+    Free,
+    /// Logits `H·W`, `H` `[N × rank]`, `W` `[rank × V]`; cannot match a teacher of higher rank.
+    /// Seeded init: `H ~ N(0, 1/rank)`, `W ~ N(0, 0.01)`, so the initial logits have standard
+    /// deviation 0.1 (a nearly uniform student) whatever the rank. `student_init` is ignored.
+    LowRank { rank: usize },
+}
+
+impl fmt::Display for StudentKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StudentKind::Free => f.write_str("free"),
+            StudentKind::LowRank { rank } => write!(f, "lowrank:d={rank}"),
+        }
+    }
+}
+
+impl FromStr for StudentKind {
+    type Err = String;
+
+    /// `free`, `lowrank:d=64` (also `lowrank:64`, `lowrank:rank=64`; `lowrank` alone is d = 64).
+    fn from_str(s: &str) -> Result<Self, String> {
+        let s = s.trim();
+        let bad = || {
+            format!("student '{s}'; expected 'free' or 'lowrank:d=N' with N from 1 to {MAX_RANK}")
+        };
+        if s.eq_ignore_ascii_case("free") {
+            return Ok(StudentKind::Free);
+        }
+        let (name, arg) = s.split_once(':').unwrap_or((s, "d=64"));
+        if !name.trim().eq_ignore_ascii_case("lowrank") {
+            return Err(bad());
+        }
+        let arg = arg.trim();
+        let num = arg
+            .strip_prefix("d=")
+            .or_else(|| arg.strip_prefix("rank="))
+            .unwrap_or(arg);
+        match num.trim().parse::<usize>() {
+            Ok(rank) if (1..=MAX_RANK).contains(&rank) => Ok(StudentKind::LowRank { rank }),
+            _ => Err(bad()),
+        }
+    }
+}
+
+/// Where to train.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum BackendChoice {
+    /// The GPU when one is usable, else the CPU (the reason is reported in `TrainResult::fallback`).
+    #[default]
+    Auto,
+    /// The GPU or an error.
+    Gpu,
+    /// The CPU engine (f64 per row, all cores).
+    Cpu,
+}
+
+impl fmt::Display for BackendChoice {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            BackendChoice::Auto => "auto",
+            BackendChoice::Gpu => "gpu",
+            BackendChoice::Cpu => "cpu",
+        })
+    }
+}
+
+impl FromStr for BackendChoice {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "auto" => Ok(BackendChoice::Auto),
+            "gpu" => Ok(BackendChoice::Gpu),
+            "cpu" => Ok(BackendChoice::Cpu),
+            _ => Err(format!("backend '{s}'; expected auto, gpu or cpu")),
+        }
+    }
+}
+
+/// A training run's settings.
+///
+/// Defaults: free student, 100 epochs, Adam lr 0.05 (β = 0.9, 0.999, eps 1e-8), seed 0, metrics head
+/// μ = 0.5, backend auto. lr 0.05 suits both students: with a free student it halves the toy's 0.1
+/// (real rows are more peaked); with a low-rank student each Adam step moves a logit by about
+/// `lr·√d`, so larger rates oscillate.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TrainConfig {
+    pub student: StudentKind,
+    pub epochs: usize,
+    pub lr: f64,
+    pub beta1: f64,
+    pub beta2: f64,
+    pub eps: f64,
+    /// Seeds the low-rank initialisation.
+    pub seed: u64,
+    /// Head of the metrics: top-1 ∪ {cumulative teacher mass ≤ μ} (independent of an AKL
+    /// divergence's own μ).
+    pub mu: f64,
+    pub backend: BackendChoice,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        TrainConfig {
+            student: StudentKind::Free,
+            epochs: 100,
+            lr: 0.05,
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+            seed: 0,
+            mu: 0.5,
+            backend: BackendChoice::Auto,
+        }
+    }
+}
+
+impl TrainConfig {
+    /// Checks every field; the message names the field and the expected range.
+    pub fn check(&self) -> Result<(), RealError> {
+        let err = |m: String| Err(RealError::Input(m));
+        if self.epochs > MAX_EPOCHS {
+            return err(format!(
+                "epochs={}; expected at most {MAX_EPOCHS}",
+                self.epochs
+            ));
+        }
+        if !(self.lr.is_finite() && self.lr > 0.0 && self.lr <= 1e3) {
+            return err(format!(
+                "lr={}; expected a positive number up to 1e3",
+                self.lr
+            ));
+        }
+        for (name, b) in [("beta1", self.beta1), ("beta2", self.beta2)] {
+            if !(0.0..1.0).contains(&b) {
+                return err(format!("{name}={b}; expected a number in [0, 1)"));
+            }
+        }
+        if !(self.eps.is_finite() && self.eps > 0.0) {
+            return err(format!("eps={}; expected a positive number", self.eps));
+        }
+        if !(0.0..1.0).contains(&self.mu) {
+            return err(format!("mu={}; expected a number in [0, 1)", self.mu));
+        }
+        if let StudentKind::LowRank { rank } = self.student
+            && !(1..=MAX_RANK).contains(&rank)
+        {
+            return err(format!("lowrank rank d={rank}; expected 1 to {MAX_RANK}"));
+        }
+        Ok(())
+    }
+}
+
+/// The metrics of one epoch, averaged over rows.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct EpochStats {
+    /// 0 = the initial student.
+    pub epoch: usize,
+    /// Mean over rows of the divergence being minimised (its true value, not a cross-entropy).
+    pub objective: f64,
+    pub kl_pq: f64,
+    pub kl_qp: f64,
+    /// `Σ_head |p − q|` and `Σ_tail |p − q|` with the head of [`TrainConfig::mu`].
+    pub head_gap: f64,
+    pub tail_gap: f64,
+    /// Fraction of rows where the student's argmax is the teacher's.
+    pub top1: f64,
+    /// Wall time since the start of the run (after setup and upload).
+    pub seconds: f64,
+}
+
+/// Everything a run produces.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrainResult {
+    pub div: Divergence,
+    pub stats: Vec<EpochStats>,
+    /// The final student logits `[N × V]`.
+    pub student_logits: Vec<f32>,
+    /// `GPU: <adapter> (<backend>)` or `CPU (<k> threads)`.
+    pub backend: String,
+    /// Why the GPU was not used under [`BackendChoice::Auto`].
+    pub fallback: Option<String>,
+    /// Rows per second over the training steps (`N × epochs / seconds`).
+    pub rows_per_s: f64,
+    /// `bytes_per_epoch × epochs / seconds`, in GB/s (10⁹ bytes).
+    pub gb_per_s: f64,
+    /// The byte model of one epoch on this backend's kernels (see [`bytes_per_epoch`]).
+    pub bytes_per_epoch: f64,
+}
+
+/// The byte model: bytes one epoch's GPU kernels must move between memory and the chip, f32
+/// everywhere, each kernel reading each input element once (re-reads of a row within a kernel count
+/// once per pass; re-reads of matmul tiles are served from workgroup memory and the cache and are
+/// not counted). With `E = N·V`, `P` the loss kernel's passes ([`crate::gpu::passes`]):
+///
+/// - loss: `(2P + 1)·4E` (P sweeps over teacher and student, one gradient write), as in
+///   `peers-and-gpu.md` §3.3;
+/// - metrics: `12E` (student sweep for its log-sum-exp and argmax; teacher + student sweep for the
+///   sums; the teacher's log-sum-exp is precomputed), `+4E` when a TAID schedule also reads `G`;
+/// - free student: Adam reads parameter, gradient, two moments and writes three: `28E`;
+/// - low-rank rank d: `S = H·W` writes `4E` and reads `4d(N+V)`; `dH = G·Wᵀ` and `dW = Hᵀ·G` each
+///   read `4E + 4d(N+V)` and write their split-K partials `4·s·dN`, `4·s·dV` (s = splits); Adam on
+///   `H` and `W` moves `4·(s + 6)·d(N+V)`.
+///
+/// Reading back the per-row values and metrics (`28N` bytes) is included.
+pub fn bytes_per_epoch(
+    div: &Divergence,
+    student: StudentKind,
+    n: usize,
+    v: usize,
+    taid_schedule: bool,
+) -> f64 {
+    let e = (n * v) as f64;
+    let passes = f64::from(crate::gpu::passes(div));
+    let mut bytes = (2.0 * passes + 1.0) * 4.0 * e + 12.0 * e + 28.0 * n as f64;
+    if taid_schedule {
+        bytes += 4.0 * e;
+    }
+    match student {
+        StudentKind::Free => bytes += 28.0 * e,
+        StudentKind::LowRank { rank } => {
+            let d = rank as f64;
+            let hw = d * (n + v) as f64;
+            let (sh, sw) = (1usize, 1usize);
+            let (sh, sw) = (sh as f64, sw as f64);
+            bytes += 4.0 * e + 4.0 * hw; // S = H·W
+            bytes += 4.0 * e + 4.0 * hw + 4.0 * sh * d * n as f64; // dH
+            bytes += 4.0 * e + 4.0 * hw + 4.0 * sw * d * v as f64; // dW
+            bytes += 4.0 * ((sh + 6.0) * d * n as f64 + (sw + 6.0) * d * v as f64);
+        }
+    }
+    bytes
+}
+
+/// Per-row sums one forward evaluation produces (before dividing by N).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub(crate) struct Sums {
+    pub objective: f64,
+    pub kl_pq: f64,
+    pub kl_qp: f64,
+    pub head: f64,
+    pub tail: f64,
+    pub top1: f64,
+    /// `Σ_rows −Σ_k p_t log q` (TAID schedule only).
+    pub ce: f64,
+}
+
+/// Adam's constants for one step (bias corrections from the host, in f64, as torch does).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct AdamStep {
+    pub b1: f32,
+    pub b2: f32,
+    pub eps: f32,
+    /// `lr / (1 − β1^t)`.
+    pub step_size: f32,
+    /// `√(1 − β2^t)`.
+    pub bc2_sqrt: f32,
+    /// Multiplies the raw gradient (1/N: the objective is a mean over rows).
+    pub gscale: f32,
+}
+
+impl AdamStep {
+    fn new(cfg: &TrainConfig, step: i32, n: usize) -> Self {
+        AdamStep {
+            b1: cfg.beta1 as f32,
+            b2: cfg.beta2 as f32,
+            eps: cfg.eps as f32,
+            step_size: (cfg.lr / (1.0 - cfg.beta1.powi(step))) as f32,
+            bc2_sqrt: (1.0 - cfg.beta2.powi(step)).sqrt() as f32,
+            gscale: (1.0 / n as f64) as f32,
+        }
+    }
+
+    /// One element: torch's `exp_avg.lerp_(g, 1−β1)`, `exp_avg_sq.mul_(β2).addcmul_(g, g, 1−β2)`,
+    /// `p.addcdiv_(m, √v/√bc2 + eps, −step_size)`, in f32 (the GPU kernel does the same).
+    #[inline(always)]
+    pub fn update(&self, p: &mut f32, m: &mut f32, v: &mut f32, g: f32) {
+        let g = g * self.gscale;
+        *m += (1.0 - self.b1) * (g - *m);
+        *v = *v * self.b2 + (1.0 - self.b2) * g * g;
+        *p -= self.step_size * *m / (v.sqrt() / self.bc2_sqrt + self.eps);
+    }
+}
+
+/// What both backends need from the teacher, computed once on the CPU.
+pub(crate) struct Prep {
+    /// Argmax of each teacher row (lowest index on ties).
+    pub t_argmax: Vec<u32>,
+    /// Hinton's hard label per row.
+    pub labels: Vec<u32>,
+    /// Per row `(threshold, cut index)` of the metrics head (see `gpu::akl`).
+    pub head: Vec<(f32, u32)>,
+}
+
+impl Prep {
+    fn new(data: &RealData, mu: f64) -> Prep {
+        let (n, v) = (data.n, data.v);
+        let t_argmax: Vec<u32> = (0..n).map(|r| argmax(data.teacher_row(r))).collect();
+        let labels = data.labels.clone().unwrap_or_else(|| t_argmax.clone());
+        let mut head = vec![(0.0, 0); n];
+        par_rows(&mut head, 1, |r, out| {
+            out[0] = crate::gpu::head_threshold(&data.teacher[r * v..(r + 1) * v], mu);
+        });
+        Prep {
+            t_argmax,
+            labels,
+            head,
+        }
+    }
+}
+
+/// The first index of the largest value.
+pub(crate) fn argmax(row: &[f32]) -> u32 {
+    let mut best = 0;
+    for (k, &x) in row.iter().enumerate() {
+        if x > row[best] {
+            best = k;
+        }
+    }
+    best as u32
+}
+
+pub(crate) fn threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |t| t.get())
+}
+
+/// Runs `f(row, out_row)` over `out` split in rows of `width` items, on all cores.
+pub(crate) fn par_rows<T: Send>(out: &mut [T], width: usize, f: impl Fn(usize, &mut [T]) + Sync) {
+    let rows = out.len() / width.max(1);
+    let per = rows.div_ceil(threads()).max(1);
+    let f = &f;
+    std::thread::scope(|s| {
+        for (i, chunk) in out.chunks_mut(per * width).enumerate() {
+            s.spawn(move || {
+                for (j, o) in chunk.chunks_mut(width).enumerate() {
+                    f(i * per + j, o);
+                }
+            });
+        }
+    });
+}
+
+/// The seeded low-rank initialisation `(H, W)` (see [`StudentKind::LowRank`]).
+pub(crate) fn lowrank_init(n: usize, v: usize, d: usize, seed: u64) -> (Vec<f32>, Vec<f32>) {
+    let mut rng = Rng::new(seed);
+    let sh = (1.0 / d as f64).sqrt();
+    let h = (0..n * d).map(|_| (sh * rng.normal()) as f32).collect();
+    let w = (0..d * v).map(|_| (0.1 * rng.normal()) as f32).collect();
+    (h, w)
+}
+
+/// xorshift64* with Box-Muller: a reproducible stream independent of `rand`'s versions.
+struct Rng(u64);
+
+impl Rng {
+    fn new(seed: u64) -> Rng {
+        // splitmix64 of the seed: never zero, and nearby seeds give unrelated streams.
+        let mut z = seed.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        Rng((z ^ (z >> 31)) | 1)
+    }
+
+    fn uniform(&mut self) -> f64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        ((self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 11) as f64 + 0.5) / (1u64 << 53) as f64
+    }
+
+    fn normal(&mut self) -> f64 {
+        let (a, b) = (self.uniform(), self.uniform());
+        (-2.0 * a.ln()).sqrt() * (std::f64::consts::TAU * b).cos()
+    }
+}
+
+/// A backend: evaluates the current student, then steps it.
+pub(crate) trait Engine {
+    /// Value, gradient and metrics of the current student under `div` (t already set for TAID).
+    fn forward(&mut self, div: &Divergence, want_ce: bool) -> Result<Sums, RealError>;
+    /// One Adam step along the gradient of the last forward.
+    fn step(&mut self, adam: &AdamStep) -> Result<(), RealError>;
+    /// The current student logits `[N × V]`.
+    fn student_logits(&mut self) -> Result<Vec<f32>, RealError>;
+}
+
+/// Trains a student on `data` under `div` (see the module documentation).
+///
+/// `progress` is called once per epoch (epoch 0 included); `cancel` is read before every epoch and
+/// stops the run with [`RealError::Cancelled`].
+pub fn train(
+    gpu: Option<&GpuContext>,
+    data: &RealData,
+    div: &Divergence,
+    cfg: &TrainConfig,
+    cancel: &AtomicBool,
+    progress: &mut dyn FnMut(&EpochStats),
+) -> Result<TrainResult, RealError> {
+    data.check()?;
+    cfg.check()?;
+    if let StudentKind::LowRank { rank } = cfg.student
+        && rank > data.v.max(data.n)
+    {
+        return Err(RealError::Input(format!(
+            "lowrank rank d={rank} exceeds both dimensions of the {} × {} logits; expected at most {}",
+            data.n,
+            data.v,
+            data.n.max(data.v)
+        )));
+    }
+    if cancel.load(Ordering::Relaxed) {
+        return Err(RealError::Cancelled);
+    }
+    let prep = Prep::new(data, cfg.mu);
+    let taid_schedule = matches!(
+        div,
+        Divergence::Taid {
+            schedule: Some(_),
+            ..
+        }
+    );
+
+    let mut fallback = None;
+    let gpu_engine: Option<(Box<dyn Engine>, String)> = match (cfg.backend, gpu) {
+        (BackendChoice::Cpu, _) => None,
+        (BackendChoice::Gpu, None) => return Err(RealError::Gpu(GpuError::NoAdapter)),
+        (BackendChoice::Auto, None) => {
+            fallback = Some(GpuError::NoAdapter.to_string());
+            None
+        }
+        (BackendChoice::Gpu, Some(_)) => {
+            return Err(RealError::Gpu(GpuError::Unsupported(
+                "the GPU trainer is not in this build yet; use --backend cpu".into(),
+            )));
+        }
+        (BackendChoice::Auto, Some(_)) => {
+            fallback = Some("the GPU trainer is not in this build yet; trained on the CPU".into());
+            None
+        }
+    };
+    let (mut engine, backend): (Box<dyn Engine + '_>, String) = match gpu_engine {
+        Some(e) => e,
+        None => (
+            Box::new(cpu::CpuEngine::new(data, cfg, &prep)?),
+            format!("CPU ({} threads)", threads()),
+        ),
+    };
+
+    let n = data.n as f64;
+    let mut taid = match div {
+        Divergence::Taid {
+            schedule: Some(s), ..
+        } => Some(TaidState::new(*s)),
+        _ => None,
+    };
+    let mut stats = Vec::with_capacity(cfg.epochs + 1);
+    let start = Instant::now();
+    for epoch in 0..=cfg.epochs {
+        if cancel.load(Ordering::Relaxed) {
+            return Err(RealError::Cancelled);
+        }
+        if epoch > 0 {
+            engine.step(&AdamStep::new(cfg, epoch as i32, data.n))?;
+        }
+        let current = match (&taid, div) {
+            (Some(state), Divergence::Taid { schedule, .. }) => Divergence::Taid {
+                t: state.t,
+                schedule: *schedule,
+            },
+            _ => *div,
+        };
+        let s = engine.forward(&current, taid.is_some())?;
+        let st = EpochStats {
+            epoch,
+            objective: s.objective / n,
+            kl_pq: s.kl_pq / n,
+            kl_qp: s.kl_qp / n,
+            head_gap: s.head / n,
+            tail_gap: s.tail / n,
+            top1: s.top1 / n,
+            seconds: start.elapsed().as_secs_f64(),
+        };
+        if st.objective.is_nan() || st.kl_pq.is_nan() {
+            return Err(RealError::Input(format!(
+                "{div} diverged at epoch {epoch}: the student's logits became non-finite; lower \
+                 the learning rate (lr={})",
+                cfg.lr
+            )));
+        }
+        if st.objective.is_infinite() {
+            return Err(RealError::Input(format!(
+                "{div} is infinite at epoch {epoch}: the teacher gives zero probability (-inf \
+                 logits) to classes the student covers; choose a divergence that stays finite \
+                 there (fkl, jsd, tvd, skl)"
+            )));
+        }
+        progress(&st);
+        stats.push(st);
+        if let Some(state) = &mut taid {
+            state.update(s.ce / n, epoch, cfg.epochs);
+        }
+    }
+    let seconds = start.elapsed().as_secs_f64();
+    let student_logits = engine.student_logits()?;
+    let bytes = bytes_per_epoch(div, cfg.student, data.n, data.v, taid_schedule);
+    let (rows_per_s, gb_per_s) = if cfg.epochs > 0 && seconds > 0.0 {
+        let e = cfg.epochs as f64;
+        (n * e / seconds, bytes * e / seconds / 1e9)
+    } else {
+        (0.0, 0.0)
+    };
+    Ok(TrainResult {
+        div: *div,
+        stats,
+        student_logits,
+        backend,
+        fallback,
+        rows_per_s,
+        gb_per_s,
+        bytes_per_epoch: bytes,
+    })
+}

@@ -1,0 +1,432 @@
+//! The CPU trainer: the f64 engine per row ([`value_and_grad`]), rows split across all cores, f32
+//! parameters and Adam moments (as on the GPU), cache-blocked f32 matmuls for the low-rank student.
+
+use super::{
+    AdamStep, Engine, Prep, StudentKind, Sums, TrainConfig, argmax, lowrank_init, threads,
+};
+use crate::math::akl::gaps;
+use crate::math::kl::kl;
+use crate::math::{Divergence, LogDist, Workspace, value_and_grad};
+use crate::real::{RealData, RealError};
+
+enum Params {
+    Free {
+        z: Vec<f32>,
+        m: Vec<f32>,
+        v: Vec<f32>,
+    },
+    LowRank {
+        d: usize,
+        h: Vec<f32>,
+        w: Vec<f32>,
+        mh: Vec<f32>,
+        vh: Vec<f32>,
+        mw: Vec<f32>,
+        vw: Vec<f32>,
+        /// `H·W`, recomputed every forward.
+        s: Vec<f32>,
+        /// Gradients of H and W.
+        gh: Vec<f32>,
+        gw: Vec<f32>,
+    },
+}
+
+pub(crate) struct CpuEngine<'a> {
+    data: &'a RealData,
+    prep: &'a Prep,
+    params: Params,
+    /// Per-row gradient w.r.t. the logits, not yet divided by N.
+    g: Vec<f32>,
+}
+
+impl<'a> CpuEngine<'a> {
+    pub(crate) fn new(
+        data: &'a RealData,
+        cfg: &TrainConfig,
+        prep: &'a Prep,
+    ) -> Result<CpuEngine<'a>, RealError> {
+        let (n, v) = (data.n, data.v);
+        let params = match cfg.student {
+            StudentKind::Free => Params::Free {
+                z: data
+                    .student_init
+                    .clone()
+                    .unwrap_or_else(|| vec![0.0; n * v]),
+                m: vec![0.0; n * v],
+                v: vec![0.0; n * v],
+            },
+            StudentKind::LowRank { rank: d } => {
+                let (h, w) = lowrank_init(n, v, d, cfg.seed);
+                Params::LowRank {
+                    d,
+                    mh: vec![0.0; h.len()],
+                    vh: vec![0.0; h.len()],
+                    mw: vec![0.0; w.len()],
+                    vw: vec![0.0; w.len()],
+                    gh: vec![0.0; h.len()],
+                    gw: vec![0.0; w.len()],
+                    h,
+                    w,
+                    s: vec![0.0; n * v],
+                }
+            }
+        };
+        Ok(CpuEngine {
+            data,
+            prep,
+            params,
+            g: vec![0.0; n * v],
+        })
+    }
+}
+
+/// One thread's buffers for the per-row engine.
+struct RowScratch {
+    buf: Vec<f64>,
+    grad: Vec<f64>,
+    teacher: LogDist,
+    student: LogDist,
+    ws: Workspace,
+    head: Vec<bool>,
+}
+
+impl Engine for CpuEngine<'_> {
+    fn forward(&mut self, div: &Divergence, want_ce: bool) -> Result<Sums, RealError> {
+        let (n, v) = (self.data.n, self.data.v);
+        let logits: &[f32] = match &mut self.params {
+            Params::Free { z, .. } => z,
+            Params::LowRank { d, h, w, s, .. } => {
+                matmul_nn(h, w, s, n, *d, v);
+                s
+            }
+        };
+        let per = n.div_ceil(threads()).max(1);
+        let (data, prep) = (self.data, self.prep);
+        let partials: Vec<Sums> = std::thread::scope(|sc| {
+            let handles: Vec<_> = self
+                .g
+                .chunks_mut(per * v)
+                .enumerate()
+                .map(|(i, g)| {
+                    sc.spawn(move || {
+                        let mut scr = RowScratch {
+                            buf: vec![0.0; v],
+                            grad: vec![0.0; v],
+                            teacher: LogDist::zeros(v),
+                            student: LogDist::zeros(v),
+                            ws: Workspace::default(),
+                            head: vec![false; v],
+                        };
+                        let mut sums = Sums::default();
+                        for (j, g_row) in g.chunks_mut(v).enumerate() {
+                            let r = i * per + j;
+                            let s_row = &logits[r * v..(r + 1) * v];
+                            row(
+                                data, prep, r, s_row, div, want_ce, g_row, &mut scr, &mut sums,
+                            );
+                        }
+                        sums
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+                .collect()
+        });
+        // Threads in row order: the sum does not depend on timing.
+        let mut s = Sums::default();
+        for p in partials {
+            s.objective += p.objective;
+            s.kl_pq += p.kl_pq;
+            s.kl_qp += p.kl_qp;
+            s.head += p.head;
+            s.tail += p.tail;
+            s.top1 += p.top1;
+            s.ce += p.ce;
+        }
+        Ok(s)
+    }
+
+    fn step(&mut self, adam: &AdamStep) -> Result<(), RealError> {
+        let (n, v) = (self.data.n, self.data.v);
+        match &mut self.params {
+            Params::Free { z, m, v: vv } => adam_par(adam, z, m, vv, &self.g),
+            Params::LowRank {
+                d,
+                h,
+                w,
+                mh,
+                vh,
+                mw,
+                vw,
+                gh,
+                gw,
+                ..
+            } => {
+                matmul_nt(&self.g, w, gh, n, v, *d);
+                matmul_tn(h, &self.g, gw, n, *d, v);
+                adam_par(adam, h, mh, vh, gh);
+                adam_par(adam, w, mw, vw, gw);
+            }
+        }
+        Ok(())
+    }
+
+    fn student_logits(&mut self) -> Result<Vec<f32>, RealError> {
+        let (n, v) = (self.data.n, self.data.v);
+        Ok(match &self.params {
+            Params::Free { z, .. } => z.clone(),
+            Params::LowRank { d, h, w, .. } => {
+                let mut s = vec![0.0; n * v];
+                matmul_nn(h, w, &mut s, n, *d, v);
+                s
+            }
+        })
+    }
+}
+
+/// Value, gradient and metrics of row `r`.
+#[allow(clippy::too_many_arguments)]
+fn row(
+    data: &RealData,
+    prep: &Prep,
+    r: usize,
+    s_row: &[f32],
+    div: &Divergence,
+    want_ce: bool,
+    g_row: &mut [f32],
+    scr: &mut RowScratch,
+    sums: &mut Sums,
+) {
+    let t_row = data.teacher_row(r);
+    for (b, &x) in scr.buf.iter_mut().zip(t_row) {
+        *b = f64::from(x);
+    }
+    scr.teacher.set_logits(&scr.buf);
+    for (b, &x) in scr.buf.iter_mut().zip(s_row) {
+        *b = f64::from(x);
+    }
+    scr.student.set_logits(&scr.buf);
+    let d = match *div {
+        Divergence::Hinton { temperature, a, .. } => Divergence::Hinton {
+            temperature,
+            a,
+            label: prep.labels[r] as usize,
+        },
+        d => d,
+    };
+    let (t, s) = (&scr.teacher, &scr.student);
+    let value = value_and_grad(&d, t, s, &mut scr.grad, &mut scr.ws);
+    if value.is_finite() {
+        for (o, &x) in g_row.iter_mut().zip(&scr.grad) {
+            *o = x as f32;
+        }
+    } else {
+        // As the GPU kernel: no step from a row whose divergence is infinite.
+        g_row.fill(0.0);
+    }
+    sums.objective += value;
+    sums.kl_pq += kl(&t.logp, &t.p, &s.logp);
+    sums.kl_qp += kl(&s.logp, &s.p, &t.logp);
+    let (thr, kcut) = prep.head[r];
+    for (k, (h, &u)) in scr.head.iter_mut().zip(t_row).enumerate() {
+        *h = u > thr || (u == thr && k as u32 <= kcut);
+    }
+    let (gh, gt) = gaps(&t.p, &s.p, &scr.head);
+    sums.head += gh;
+    sums.tail += gt;
+    if argmax(s_row) == prep.t_argmax[r] {
+        sums.top1 += 1.0;
+    }
+    if want_ce {
+        // The gradient is q − p_t, so p_t = q − grad (as the toy's fit loop).
+        let ce: f64 = (0..s.p.len())
+            .map(|k| -(s.p[k] - scr.grad[k]) * s.logp[k])
+            .sum();
+        sums.ce += ce;
+    }
+}
+
+/// Adam over all elements, on all cores.
+fn adam_par(adam: &AdamStep, p: &mut [f32], m: &mut [f32], v: &mut [f32], g: &[f32]) {
+    let per = p.len().div_ceil(threads()).max(1024);
+    std::thread::scope(|s| {
+        for (((p, m), v), g) in p
+            .chunks_mut(per)
+            .zip(m.chunks_mut(per))
+            .zip(v.chunks_mut(per))
+            .zip(g.chunks(per))
+        {
+            s.spawn(move || {
+                for (((p, m), v), &g) in p.iter_mut().zip(m).zip(v).zip(g) {
+                    adam.update(p, m, v, g);
+                }
+            });
+        }
+    });
+}
+
+// ------------------------------------------------------------------ matmuls
+
+/// Columns per cache block: a `[d × 512]` block of W (128 KiB at d = 64) stays in L2 while the rows
+/// stream past it.
+const CB: usize = 512;
+
+/// `y += a·x`.
+#[inline(always)]
+fn axpy(a: f32, x: &[f32], y: &mut [f32]) {
+    for (y, &x) in y.iter_mut().zip(x) {
+        *y += a * x;
+    }
+}
+
+/// `Σ x·y` with 16 partial sums (vectorisable; fixed order).
+#[inline(always)]
+fn dot(x: &[f32], y: &[f32]) -> f32 {
+    let mut acc = [0f32; 16];
+    let (xc, yc) = (x.chunks_exact(16), y.chunks_exact(16));
+    let (xr, yr) = (xc.remainder(), yc.remainder());
+    for (a, b) in xc.zip(yc) {
+        for l in 0..16 {
+            acc[l] += a[l] * b[l];
+        }
+    }
+    let mut tail = 0.0;
+    for (a, b) in xr.iter().zip(yr) {
+        tail += a * b;
+    }
+    acc.iter().sum::<f32>() + tail
+}
+
+/// Runs `$body` compiled for AVX2+FMA when the CPU has them (the crate targets baseline x86-64).
+macro_rules! best {
+    ($name:ident($($arg:ident: $ty:ty),*) $body:block) => {
+        fn $name($($arg: $ty),*) {
+            #[inline(always)]
+            fn generic($($arg: $ty),*) $body
+            #[cfg(target_arch = "x86_64")]
+            {
+                #[target_feature(enable = "avx2,fma")]
+                fn avx2($($arg: $ty),*) { generic($($arg),*) }
+                if std::arch::is_x86_feature_detected!("avx2")
+                    && std::arch::is_x86_feature_detected!("fma")
+                {
+                    // SAFETY: the CPU has the features `avx2` was compiled for.
+                    return unsafe { avx2($($arg),*) };
+                }
+            }
+            generic($($arg),*)
+        }
+    };
+}
+
+best!(nn_rows(h: &[f32], w: &[f32], s: &mut [f32], d: usize, v: usize) {
+    for c0 in (0..v).step_by(CB) {
+        let c1 = (c0 + CB).min(v);
+        for (hr, sr) in h.chunks_exact(d).zip(s.chunks_exact_mut(v)) {
+            let out = &mut sr[c0..c1];
+            out.fill(0.0);
+            for (k, &a) in hr.iter().enumerate() {
+                axpy(a, &w[k * v + c0..k * v + c1], out);
+            }
+        }
+    }
+});
+
+best!(nt_rows(g: &[f32], w: &[f32], out: &mut [f32], v: usize, d: usize) {
+    out.fill(0.0);
+    for c0 in (0..v).step_by(CB) {
+        let c1 = (c0 + CB).min(v);
+        for (gr, or) in g.chunks_exact(v).zip(out.chunks_exact_mut(d)) {
+            let gb = &gr[c0..c1];
+            for (k, o) in or.iter_mut().enumerate() {
+                *o += dot(gb, &w[k * v + c0..k * v + c1]);
+            }
+        }
+    }
+});
+
+best!(tn_block(h: &[f32], g: &[f32], blk: &mut [f32], d: usize, v: usize, c0: usize, c1: usize) {
+    let w = c1 - c0;
+    blk.fill(0.0);
+    for (hr, gr) in h.chunks_exact(d).zip(g.chunks_exact(v)) {
+        let gb = &gr[c0..c1];
+        for (k, &a) in hr.iter().enumerate() {
+            axpy(a, gb, &mut blk[k * w..(k + 1) * w]);
+        }
+    }
+});
+
+/// `S = H·W`: `H` `[n × d]`, `W` `[d × v]`, `S` `[n × v]`, row-major, on all cores.
+pub fn matmul_nn(h: &[f32], w: &[f32], s: &mut [f32], n: usize, d: usize, v: usize) {
+    assert!(h.len() == n * d && w.len() == d * v && s.len() == n * v);
+    if n == 0 || v == 0 {
+        return;
+    }
+    let per = n.div_ceil(threads()).max(1);
+    std::thread::scope(|sc| {
+        for (hc, scn) in h.chunks(per * d.max(1)).zip(s.chunks_mut(per * v)) {
+            sc.spawn(move || {
+                if d == 0 {
+                    scn.fill(0.0);
+                } else {
+                    nn_rows(hc, w, scn, d, v)
+                }
+            });
+        }
+    });
+}
+
+/// `out = G·Wᵀ`: `G` `[n × v]`, `W` `[d × v]`, `out` `[n × d]`, on all cores.
+pub fn matmul_nt(g: &[f32], w: &[f32], out: &mut [f32], n: usize, v: usize, d: usize) {
+    assert!(g.len() == n * v && w.len() == d * v && out.len() == n * d);
+    if n == 0 || d == 0 {
+        return;
+    }
+    let per = n.div_ceil(threads()).max(1);
+    std::thread::scope(|sc| {
+        for (gc, oc) in g.chunks(per * v.max(1)).zip(out.chunks_mut(per * d)) {
+            sc.spawn(move || nt_rows(gc, w, oc, v, d));
+        }
+    });
+}
+
+/// `out = Hᵀ·G`: `H` `[n × d]`, `G` `[n × v]`, `out` `[d × v]`, on all cores (threads own column
+/// blocks, so no reduction across threads).
+pub fn matmul_tn(h: &[f32], g: &[f32], out: &mut [f32], n: usize, d: usize, v: usize) {
+    assert!(h.len() == n * d && g.len() == n * v && out.len() == d * v);
+    if d == 0 || v == 0 {
+        return;
+    }
+    let blocks: Vec<(usize, usize)> = (0..v).step_by(CB).map(|c| (c, (c + CB).min(v))).collect();
+    let per = blocks.len().div_ceil(threads()).max(1);
+    let results: Vec<Vec<(usize, usize, Vec<f32>)>> = std::thread::scope(|sc| {
+        let handles: Vec<_> = blocks
+            .chunks(per)
+            .map(|bs| {
+                sc.spawn(move || {
+                    bs.iter()
+                        .map(|&(c0, c1)| {
+                            let mut blk = vec![0f32; d * (c1 - c0)];
+                            if n > 0 {
+                                tn_block(h, g, &mut blk, d, v, c0, c1);
+                            }
+                            (c0, c1, blk)
+                        })
+                        .collect()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+            .collect()
+    });
+    for (c0, c1, blk) in results.into_iter().flatten() {
+        let w = c1 - c0;
+        for k in 0..d {
+            out[k * v + c0..k * v + c1].copy_from_slice(&blk[k * w..(k + 1) * w]);
+        }
+    }
+}
