@@ -507,6 +507,87 @@ pub fn parse_npy(bytes: &[u8]) -> Result<Vec<f64>, VectorError> {
     Ok(dtype.decode(&data[..need]))
 }
 
+/// The header of a `.npy` file of any shape and dtype, for readers of larger arrays
+/// ([`crate::real::files`]) that stream the data themselves.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NpyHeader {
+    /// The dtype string as written, e.g. `<f4`; the caller decides what it accepts.
+    pub descr: String,
+    pub shape: Vec<u64>,
+    /// Byte offset of the first data byte from the start of the file.
+    pub data_offset: usize,
+}
+
+/// The header length a `.npy` preamble declares (`bytes` starts at the magic), or `None` when the
+/// bytes are too short or not a known version; lets a streaming reader size its first read.
+pub fn npy_header_len(bytes: &[u8]) -> Option<u64> {
+    match (bytes.get(6..8)?, bytes.get(8..)?) {
+        ([1, 0], [a, b, ..]) => Some(u64::from(u16::from_le_bytes([*a, *b]))),
+        ([2 | 3, 0], [a, b, c, d, ..]) => Some(u64::from(u32::from_le_bytes([*a, *b, *c, *d]))),
+        _ => None,
+    }
+}
+
+/// Parses the preamble and header of a `.npy` file of any shape: `bytes` is the file or a prefix
+/// holding at least the whole header. C order only; the dtype and the data are not checked.
+/// Errors are labelled `npy data`, like [`parse_npy`]'s.
+pub fn parse_npy_header(bytes: &[u8]) -> Result<NpyHeader, VectorError> {
+    let fail = |msg: String| VectorError::new(NPY_BYTES, msg);
+    if !bytes.starts_with(NPY_MAGIC) {
+        let got = &bytes[..bytes.len().min(NPY_MAGIC.len())];
+        return Err(fail(format!(
+            "bad magic \"{}\": not a .npy file; expected it to start with \\x93NUMPY",
+            show(&String::from_utf8_lossy(got))
+        )));
+    }
+    let header_start = match bytes.get(6..8) {
+        Some([1, 0]) => 10,
+        Some([2 | 3, 0]) => 12,
+        Some(&[major, minor]) => {
+            return Err(fail(format!(
+                "format version {major}.{minor} is not supported; expected 1.0, 2.0 or 3.0"
+            )));
+        }
+        _ => {
+            return Err(fail(format!(
+                "truncated: {} bytes, too short for a .npy preamble",
+                bytes.len()
+            )));
+        }
+    };
+    let Some(header_len) = npy_header_len(bytes) else {
+        return Err(fail(format!(
+            "truncated: {} bytes, too short for a .npy preamble",
+            bytes.len()
+        )));
+    };
+    let available = bytes.len() - header_start;
+    let header_end = match usize::try_from(header_len) {
+        Ok(n) if n <= available => header_start + n,
+        _ => {
+            return Err(fail(format!(
+                "truncated: header length field says {header_len} bytes but only {available} bytes follow"
+            )));
+        }
+    };
+    let header = parse_header(
+        &bytes[header_start..header_end],
+        header_start,
+        bytes[6] == 3,
+    )
+    .map_err(fail)?;
+    if header.fortran_order {
+        return Err(fail(
+            "fortran_order=True is not supported; expected a C-order array (save np.ascontiguousarray(x))".into(),
+        ));
+    }
+    Ok(NpyHeader {
+        descr: header.descr,
+        shape: header.shape,
+        data_offset: header_end,
+    })
+}
+
 fn format_shape(dims: &[u64]) -> String {
     match dims {
         [v] => format!("({v},)"),
