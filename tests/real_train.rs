@@ -110,3 +110,84 @@ fn cancel_stops_the_run() {
     assert_eq!(r, Err(RealError::Cancelled));
     assert_eq!(seen.len(), 4);
 }
+
+// ------------------------------------------------------------------ GPU
+
+use kdviz::gpu::{GpuContext, GpuError};
+use std::io::Write as _;
+use std::sync::OnceLock;
+
+fn ctx() -> Option<&'static GpuContext> {
+    static CTX: OnceLock<Result<GpuContext, GpuError>> = OnceLock::new();
+    match CTX.get_or_init(GpuContext::new) {
+        Ok(c) => Some(c),
+        Err(e) => {
+            if std::env::var("KDVIZ_REQUIRE_GPU").as_deref() == Ok("1") {
+                panic!("KDVIZ_REQUIRE_GPU=1 but no GPU device: {e}");
+            }
+            let _ = writeln!(
+                std::io::stderr(),
+                "SKIP: no GPU adapter (set KDVIZ_REQUIRE_GPU=1 to fail instead) [{e}]"
+            );
+            None
+        }
+    }
+}
+
+fn on(gpu: Option<&GpuContext>, data: &RealData, d: &str, cfg: &TrainConfig) -> TrainResult {
+    train(
+        gpu,
+        data,
+        &div(d),
+        cfg,
+        &AtomicBool::new(false),
+        &mut |_| {},
+    )
+    .unwrap()
+}
+
+#[test]
+fn explore_gpu_vs_cpu() {
+    let Some(g) = ctx() else { return };
+    let data = zipf_data(64, 300, 3);
+    for student in [StudentKind::Free, StudentKind::LowRank { rank: 4 }] {
+        for d in [
+            "fkl",
+            "rkl",
+            "akl",
+            "ab:alpha=0.2,beta=0.7",
+            "taid",
+            "hinton",
+        ] {
+            let mut c = cpu(student, 20, 0.05);
+            let rc = on(None, &data, d, &c);
+            c.backend = BackendChoice::Gpu;
+            let rg = on(Some(g), &data, d, &c);
+            let mut worst = [0f64; 6];
+            for (a, b) in rg.stats.iter().zip(&rc.stats) {
+                let e = [
+                    (a.objective - b.objective).abs() / (1e-3 + b.objective.abs()),
+                    (a.kl_pq - b.kl_pq).abs() / (1e-3 + b.kl_pq.abs()),
+                    (a.kl_qp - b.kl_qp).abs() / (1e-3 + b.kl_qp.abs()),
+                    (a.head_gap - b.head_gap).abs() / (1e-3 + b.head_gap.abs()),
+                    (a.tail_gap - b.tail_gap).abs() / (1e-3 + b.tail_gap.abs()),
+                    (a.top1 - b.top1).abs(),
+                ];
+                for i in 0..6 {
+                    worst[i] = worst[i].max(e[i]);
+                }
+            }
+            let l = rc.stats.last().unwrap();
+            eprintln!(
+                "{student} {d}: worst {} last obj {:.4} {}",
+                worst
+                    .iter()
+                    .map(|x| format!("{x:.1e}"))
+                    .collect::<Vec<_>>()
+                    .join(" "),
+                l.objective,
+                rg.backend
+            );
+        }
+    }
+}

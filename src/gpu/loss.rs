@@ -702,6 +702,128 @@ impl GpuRows<'_> {
     }
 }
 
+/// The loss kernel bound to f32 `[n × v]` teacher, student and gradient buffers that a caller owns
+/// (the trainer), in single bindings; the uniform, aux and per-row values buffers are its own.
+pub(crate) struct LossBinding {
+    base: Params,
+    pipe: wgpu::ComputePipeline,
+    params: wgpu::Buffer,
+    /// One f32 per row.
+    pub(crate) values: wgpu::Buffer,
+    bind: wgpu::BindGroup,
+    n: u32,
+    max_wg: u32,
+}
+
+impl GpuContext {
+    /// Binds the loss kernel of `div` to the caller's buffers. `teacher_host` (the same logits) gives
+    /// the AKL head thresholds; `labels` (one per row) Hinton's hard labels.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn bind_loss(
+        &self,
+        div: &Divergence,
+        teacher_host: &[f32],
+        labels: &[u32],
+        teacher: &wgpu::Buffer,
+        student: &wgpu::Buffer,
+        grad: &wgpu::Buffer,
+        n: usize,
+        v: usize,
+    ) -> Result<LossBinding, GpuError> {
+        use wgpu::BufferUsages as U;
+        let plan = plan(div);
+        let mut base = plan.params;
+        base.v = v as u32;
+        base.n_rows = n as u32;
+        let aux_words: Vec<u32> = match plan.aux {
+            Aux::None => vec![0; 2],
+            Aux::AklHead { mu } => {
+                let mut aux = vec![0u32; 2 * n];
+                let threads = std::thread::available_parallelism().map_or(1, |t| t.get());
+                let per = n.div_ceil(threads).max(1);
+                std::thread::scope(|s| {
+                    for (i, out) in aux.chunks_mut(2 * per).enumerate() {
+                        s.spawn(move || {
+                            for (j, w) in out.chunks_exact_mut(2).enumerate() {
+                                let r = i * per + j;
+                                let (thr, kcut) =
+                                    head_threshold(&teacher_host[r * v..(r + 1) * v], mu);
+                                w[0] = thr.to_bits();
+                                w[1] = kcut;
+                            }
+                        });
+                    }
+                });
+                aux
+            }
+            Aux::Label(_) => {
+                base.flags |= FLAG_ROW_LABELS;
+                labels.iter().flat_map(|&l| [l, 0]).collect()
+            }
+        };
+        let pipe = self.pipeline(plan.kind, Storage::F32)?;
+        self.scoped("binding the loss kernel", || {
+            let params = self.buffer(
+                "kdviz train loss params",
+                size_of::<Params>(),
+                U::UNIFORM | U::COPY_DST,
+            );
+            self.queue
+                .write_buffer(&params, 0, bytemuck::bytes_of(&base));
+            let aux = self.buffer(
+                "kdviz train loss aux",
+                aux_words.len() * 4,
+                U::STORAGE | U::COPY_DST,
+            );
+            self.queue
+                .write_buffer(&aux, 0, bytemuck::cast_slice(&aux_words));
+            let values = self.buffer("kdviz train values", n * 4, U::STORAGE | U::COPY_SRC);
+            let bind = self.device.create_bind_group(&wgpu::BindGroupDescriptor {
+                label: Some("kdviz train loss"),
+                layout: &self.kernels.bgl,
+                entries: &[&params, teacher, student, &aux, &values, grad]
+                    .iter()
+                    .enumerate()
+                    .map(|(i, b)| wgpu::BindGroupEntry {
+                        binding: i as u32,
+                        resource: b.as_entire_binding(),
+                    })
+                    .collect::<Vec<_>>(),
+            });
+            LossBinding {
+                base,
+                pipe,
+                params,
+                values,
+                bind,
+                n: n as u32,
+                max_wg: self.info.max_compute_workgroups_per_dimension.max(1),
+            }
+        })
+    }
+}
+
+impl LossBinding {
+    /// Writes the parameters of `div`, the divergence bound or one of its family (TAID's t moves
+    /// between epochs); takes effect at the next submission.
+    pub(crate) fn set_div(&self, ctx: &GpuContext, div: &Divergence) {
+        let params = Params {
+            a: plan(div).params.a,
+            ..self.base
+        };
+        ctx.queue
+            .write_buffer(&self.params, 0, bytemuck::bytes_of(&params));
+    }
+
+    /// One workgroup per row (2-D grid beyond the per-dimension limit).
+    pub(crate) fn dispatch(&self, pass: &mut wgpu::ComputePass) {
+        let x = self.n.min(self.max_wg).max(1);
+        pass.set_pipeline(&self.pipe);
+        pass.set_bind_group(0, &self.bind, &[]);
+        pass.dispatch_workgroups(x, self.n.div_ceil(x), 1);
+    }
+}
+
 /// Device bytes (f32 or f16, little-endian) into f32s.
 fn decode(storage: Storage, bytes: &[u8], out: &mut [f32]) {
     match storage {

@@ -23,6 +23,7 @@ mod convert;
 mod device;
 mod loss;
 mod plan;
+mod train;
 
 pub use bandwidth::CopyBandwidth;
 pub use convert::{bf16_to_f32, f16_to_f32, f32_to_f16};
@@ -31,6 +32,7 @@ pub use loss::{GpuRows, RowsOptions, RunOptions};
 pub use plan::{WORKGROUP_SIZE, passes};
 
 pub(crate) use akl::head_threshold;
+pub(crate) use train::{AdamConsts, TrainSetup, TrainStudent, Trainer, train_splits};
 
 use std::fmt;
 

@@ -268,7 +268,7 @@ pub fn bytes_per_epoch(
         StudentKind::LowRank { rank } => {
             let d = rank as f64;
             let hw = d * (n + v) as f64;
-            let (sh, sw) = (1usize, 1usize);
+            let (sh, sw) = crate::gpu::train_splits(n, v, rank);
             let (sh, sw) = (sh as f64, sw as f64);
             bytes += 4.0 * e + 4.0 * hw; // S = H·W
             bytes += 4.0 * e + 4.0 * hw + 4.0 * sh * d * n as f64; // dH
@@ -468,25 +468,29 @@ pub fn train(
     );
 
     let mut fallback = None;
-    let gpu_engine: Option<(Box<dyn Engine>, String)> = match (cfg.backend, gpu) {
+    let gpu_engine = match (cfg.backend, gpu) {
         (BackendChoice::Cpu, _) => None,
         (BackendChoice::Gpu, None) => return Err(RealError::Gpu(GpuError::NoAdapter)),
         (BackendChoice::Auto, None) => {
             fallback = Some(GpuError::NoAdapter.to_string());
             None
         }
-        (BackendChoice::Gpu, Some(_)) => {
-            return Err(RealError::Gpu(GpuError::Unsupported(
-                "the GPU trainer is not in this build yet; use --backend cpu".into(),
-            )));
-        }
-        (BackendChoice::Auto, Some(_)) => {
-            fallback = Some("the GPU trainer is not in this build yet; trained on the CPU".into());
-            None
-        }
+        (choice, Some(ctx)) => match GpuEngine::new(ctx, data, div, cfg, &prep) {
+            Ok(e) => Some(e),
+            Err(e @ (GpuError::NoAdapter | GpuError::Unsupported(_) | GpuError::Device(_)))
+                if choice == BackendChoice::Auto =>
+            {
+                fallback = Some(format!("{e}; trained on the CPU instead"));
+                None
+            }
+            Err(e) => return Err(e.into()),
+        },
     };
     let (mut engine, backend): (Box<dyn Engine + '_>, String) = match gpu_engine {
-        Some(e) => e,
+        Some(e) => {
+            let name = e.name();
+            (Box::new(e), name)
+        }
         None => (
             Box::new(cpu::CpuEngine::new(data, cfg, &prep)?),
             format!("CPU ({} threads)", threads()),
@@ -566,4 +570,110 @@ pub fn train(
         gb_per_s,
         bytes_per_epoch: bytes,
     })
+}
+
+/// The GPU trainer behind the [`Engine`] interface.
+struct GpuEngine<'c> {
+    inner: crate::gpu::Trainer<'c>,
+    n: usize,
+}
+
+impl<'c> GpuEngine<'c> {
+    fn new(
+        ctx: &'c GpuContext,
+        data: &RealData,
+        div: &Divergence,
+        cfg: &TrainConfig,
+        prep: &Prep,
+    ) -> Result<GpuEngine<'c>, GpuError> {
+        use crate::gpu::{TrainSetup, TrainStudent};
+        let (n, v) = (data.n, data.v);
+        let zeros;
+        let hw;
+        let student = match cfg.student {
+            StudentKind::Free => TrainStudent::Free {
+                init: match &data.student_init {
+                    Some(s) => s,
+                    None => {
+                        zeros = vec![0f32; n * v];
+                        &zeros
+                    }
+                },
+            },
+            StudentKind::LowRank { rank } => {
+                hw = lowrank_init(n, v, rank, cfg.seed);
+                TrainStudent::LowRank {
+                    rank,
+                    h: &hw.0,
+                    w: &hw.1,
+                }
+            }
+        };
+        let mut metric_aux = Vec::with_capacity(4 * n);
+        for r in 0..n {
+            let (thr, kcut) = prep.head[r];
+            let lse = lse64(data.teacher_row(r)) as f32;
+            metric_aux.extend([thr.to_bits(), kcut, prep.t_argmax[r], lse.to_bits()]);
+        }
+        let inner = crate::gpu::Trainer::new(
+            ctx,
+            &TrainSetup {
+                n,
+                v,
+                teacher: &data.teacher,
+                student,
+                div: *div,
+                labels: &prep.labels,
+                metric_aux: &metric_aux,
+            },
+        )?;
+        Ok(GpuEngine { inner, n })
+    }
+
+    fn name(&self) -> String {
+        let info = self.inner.info();
+        format!("GPU: {} ({})", info.name, info.backend)
+    }
+}
+
+/// Log-sum-exp of a row in f64 (at least one finite entry).
+fn lse64(row: &[f32]) -> f64 {
+    let m = row.iter().fold(f32::NEG_INFINITY, |a, &b| a.max(b)) as f64;
+    let s: f64 = row.iter().map(|&x| (x as f64 - m).exp()).sum();
+    m + s.ln()
+}
+
+impl Engine for GpuEngine<'_> {
+    fn forward(&mut self, div: &Divergence, want_ce: bool) -> Result<Sums, RealError> {
+        let (values, metrics) = self.inner.forward(div, want_ce)?;
+        let mut s = Sums::default();
+        // Row order, f64: the same summation as the CPU engine's.
+        for r in 0..self.n {
+            let m = &metrics[r * 6..r * 6 + 6];
+            s.objective += f64::from(values[r]);
+            s.kl_pq += f64::from(m[0]);
+            s.kl_qp += f64::from(m[1]);
+            s.head += f64::from(m[2]);
+            s.tail += f64::from(m[3]);
+            s.top1 += f64::from(m[4]);
+            s.ce += f64::from(m[5]);
+        }
+        Ok(s)
+    }
+
+    fn step(&mut self, adam: &AdamStep) -> Result<(), RealError> {
+        self.inner.step(&crate::gpu::AdamConsts {
+            b1: adam.b1,
+            b2: adam.b2,
+            eps: adam.eps,
+            step_size: adam.step_size,
+            bc2_sqrt: adam.bc2_sqrt,
+            gscale: adam.gscale,
+        });
+        Ok(())
+    }
+
+    fn student_logits(&mut self) -> Result<Vec<f32>, RealError> {
+        Ok(self.inner.student_logits()?)
+    }
 }
