@@ -4,7 +4,10 @@
 //! GPU tests print a SKIP line and pass without an adapter, unless KDVIZ_REQUIRE_GPU=1.
 
 use kdviz::math::Divergence;
-use kdviz::real::train::{BackendChoice, EpochStats, StudentKind, TrainConfig, TrainResult, train};
+use kdviz::real::train::{
+    BackendChoice, EpochStats, StudentKind, TrainConfig, TrainResult, matmul_nn, matmul_nt,
+    matmul_tn, train,
+};
 use kdviz::real::{RealData, RealError};
 use std::sync::atomic::AtomicBool;
 
@@ -146,48 +149,320 @@ fn on(gpu: Option<&GpuContext>, data: &RealData, d: &str, cfg: &TrainConfig) -> 
     .unwrap()
 }
 
+/// GPU and CPU trainers, epoch by epoch: the GPU is f32 throughout, the CPU engine f64 per row with
+/// f32 parameters, so they agree to f32 level (observed ≤ 2e-6 relative over 20 epochs on lavapipe).
 #[test]
-fn explore_gpu_vs_cpu() {
+fn gpu_and_cpu_agree_epoch_by_epoch() {
     let Some(g) = ctx() else { return };
     let data = zipf_data(64, 300, 3);
+    let close = |a: f64, b: f64| (a - b).abs() <= 1e-5 * (b.abs() + 0.01);
     for student in [StudentKind::Free, StudentKind::LowRank { rank: 4 }] {
         for d in [
             "fkl",
             "rkl",
             "akl",
             "ab:alpha=0.2,beta=0.7",
-            "taid",
+            "taid:t=0.5",
+            "taid:t_start=0.2,rate=0.01",
             "hinton",
         ] {
             let mut c = cpu(student, 20, 0.05);
             let rc = on(None, &data, d, &c);
             c.backend = BackendChoice::Gpu;
             let rg = on(Some(g), &data, d, &c);
-            let mut worst = [0f64; 6];
+            assert!(rg.backend.starts_with("GPU: "), "{}", rg.backend);
+            assert_eq!(rg.fallback, None);
+            assert_eq!(rg.stats.len(), 21);
             for (a, b) in rg.stats.iter().zip(&rc.stats) {
-                let e = [
-                    (a.objective - b.objective).abs() / (1e-3 + b.objective.abs()),
-                    (a.kl_pq - b.kl_pq).abs() / (1e-3 + b.kl_pq.abs()),
-                    (a.kl_qp - b.kl_qp).abs() / (1e-3 + b.kl_qp.abs()),
-                    (a.head_gap - b.head_gap).abs() / (1e-3 + b.head_gap.abs()),
-                    (a.tail_gap - b.tail_gap).abs() / (1e-3 + b.tail_gap.abs()),
-                    (a.top1 - b.top1).abs(),
-                ];
-                for i in 0..6 {
-                    worst[i] = worst[i].max(e[i]);
-                }
+                let what = format!("{student} {d} epoch {}: gpu {a:?} cpu {b:?}", b.epoch);
+                assert!(close(a.objective, b.objective), "objective {what}");
+                assert!(close(a.kl_pq, b.kl_pq), "kl_pq {what}");
+                assert!(close(a.kl_qp, b.kl_qp), "kl_qp {what}");
+                assert!(close(a.head_gap, b.head_gap), "head {what}");
+                assert!(close(a.tail_gap, b.tail_gap), "tail {what}");
+                assert!((a.top1 - b.top1).abs() <= 1.0 / 64.0 + 1e-12, "top1 {what}");
             }
-            let l = rc.stats.last().unwrap();
-            eprintln!(
-                "{student} {d}: worst {} last obj {:.4} {}",
-                worst
-                    .iter()
-                    .map(|x| format!("{x:.1e}"))
-                    .collect::<Vec<_>>()
-                    .join(" "),
-                l.objective,
-                rg.backend
+            let worst = rg
+                .student_logits
+                .iter()
+                .zip(&rc.student_logits)
+                .map(|(a, b)| (a - b).abs())
+                .fold(0f32, f32::max);
+            // Adam divides by √v: parameters whose gradients are near zero amplify f32 rounding
+            // into visible steps (observed 2e-3 on the rank-4 RKL run); the metrics above agree.
+            assert!(
+                worst < 1e-2,
+                "{student} {d}: final logits differ by {worst}"
             );
+        }
+    }
+}
+
+#[test]
+fn gpu_run_reports_throughput_and_honours_cancel() {
+    let Some(g) = ctx() else { return };
+    let data = zipf_data(32, 200, 4);
+    let cfg = TrainConfig {
+        epochs: 5,
+        ..TrainConfig::default()
+    };
+    let r = on(Some(g), &data, "fkl", &cfg);
+    assert!(r.backend.starts_with("GPU: "));
+    assert!(r.rows_per_s > 0.0 && r.gb_per_s > 0.0);
+    // FKL 2 passes: loss 20 B, metrics 12 B, Adam 28 B per element, plus the read-back.
+    assert_eq!(r.bytes_per_epoch, (60 * 32 * 200 + 28 * 32) as f64);
+    let cancel = AtomicBool::new(false);
+    let mut epochs = 0;
+    let out = train(Some(g), &data, &div("fkl"), &cfg, &cancel, &mut |s| {
+        epochs += 1;
+        if s.epoch == 1 {
+            cancel.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+    });
+    assert_eq!(out, Err(RealError::Cancelled));
+    assert_eq!(epochs, 2);
+}
+
+/// Reference `op(A)·op(B)` in f64 and the bound `Σ_k |a_ik b_kj|` that scales f32 rounding.
+fn reference(
+    a: &[f32],
+    b: &[f32],
+    m: usize,
+    k: usize,
+    n: usize,
+    ta: bool,
+    tb: bool,
+) -> (Vec<f64>, Vec<f64>) {
+    let at = |i: usize, l: usize| f64::from(if ta { a[l * m + i] } else { a[i * k + l] });
+    let bt = |l: usize, j: usize| f64::from(if tb { b[j * k + l] } else { b[l * n + j] });
+    let mut c = vec![0.0; m * n];
+    let mut s = vec![0.0; m * n];
+    for i in 0..m {
+        for j in 0..n {
+            for l in 0..k {
+                c[i * n + j] += at(i, l) * bt(l, j);
+                s[i * n + j] += (at(i, l) * bt(l, j)).abs();
+            }
+        }
+    }
+    (c, s)
+}
+
+fn randn(len: usize, rng: &mut Rng) -> Vec<f32> {
+    (0..len).map(|_| rng.normal() as f32).collect()
+}
+
+#[test]
+fn matmul_kernels_match_a_reference_on_odd_sizes() {
+    let mut rng = Rng(99);
+    // (m, k, n): not multiples of the 64-wide tiles, of the 16-deep slices, or of the CPU's
+    // 512-column blocks; (70, 3001, 3) and (5, 1300, 2) split k across workgroups.
+    for &(m, k, n) in &[
+        (37, 5, 1301),
+        (70, 3001, 3),
+        (3, 67, 129),
+        (65, 129, 63),
+        (1, 1, 1),
+        (5, 1300, 2),
+    ] {
+        let a = randn(m * k, &mut rng);
+        let b = randn(k * n, &mut rng);
+        let ok = |c: &[f32], r: &(Vec<f64>, Vec<f64>), what: &str| {
+            for (i, &x) in c.iter().enumerate() {
+                let tol = 4.0 * f64::from(f32::EPSILON) * r.1[i] * (k as f64).sqrt() + 1e-6;
+                assert!(
+                    (f64::from(x) - r.0[i]).abs() <= tol,
+                    "{what} {m}x{k}x{n} at {i}: {x} vs {}",
+                    r.0[i]
+                );
+            }
+        };
+        // CPU: H·W, G·Wᵀ, Hᵀ·G as the trainer uses them.
+        let mut c = vec![0f32; m * n];
+        matmul_nn(&a, &b, &mut c, m, k, n);
+        ok(&c, &reference(&a, &b, m, k, n, false, false), "cpu nn");
+        let bt = randn(n * k, &mut rng); // [n × k]: C = A·Bᵀ
+        matmul_nt(&a, &bt, &mut c, m, k, n);
+        ok(&c, &reference(&a, &bt, m, k, n, false, true), "cpu nt");
+        let at = randn(k * m, &mut rng); // [k × m]: C = Aᵀ·B
+        matmul_tn(&at, &b, &mut c, k, m, n);
+        ok(&c, &reference(&at, &b, m, k, n, true, false), "cpu tn");
+        if let Some(g) = ctx() {
+            for (ta, tb) in [(false, false), (false, true), (true, false), (true, true)] {
+                let aa = if ta { &at } else { &a };
+                let bb = if tb { &bt } else { &b };
+                let c = g.matmul(aa, bb, m, k, n, ta, tb).unwrap();
+                ok(
+                    &c,
+                    &reference(aa, bb, m, k, n, ta, tb),
+                    &format!("gpu ta={ta} tb={tb}"),
+                );
+            }
+        }
+    }
+    if let Some(g) = ctx() {
+        assert!(matches!(
+            g.matmul(&[1.0; 6], &[1.0; 5], 2, 3, 2, false, false),
+            Err(GpuError::Input(_))
+        ));
+    }
+}
+
+#[test]
+fn lowrank_student_improves_but_cannot_match() {
+    let data = zipf_data(64, 300, 5);
+    let r = run(
+        &data,
+        "fkl",
+        &cpu(StudentKind::LowRank { rank: 4 }, 200, 0.05),
+    )
+    .unwrap();
+    let (first, last) = (r.stats[0], *r.stats.last().unwrap());
+    assert!(
+        last.objective < 0.6 * first.objective,
+        "{first:?} -> {last:?}"
+    );
+    assert!(
+        last.objective > 0.5,
+        "rank 4 cannot fit 64 full-rank rows: {last:?}"
+    );
+    assert!(last.top1 > first.top1 + 0.5);
+    // Monotone enough: never worse than the start.
+    assert!(
+        r.stats
+            .iter()
+            .all(|s| s.objective <= first.objective + 1e-9)
+    );
+}
+
+/// The toy's story at scale, measured first (d = 8, 200 epochs, lr 0.05): FKL head gap 0.118 vs RKL
+/// 0.234, tail gap 0.590 vs 0.420; top-1 1.00 vs 0.92. FKL fits the head (and the argmax), RKL the
+/// tail, and each wins its own KL.
+#[test]
+fn fkl_fits_the_head_rkl_the_tail_on_a_lowrank_student() {
+    let data = zipf_data(64, 300, 5);
+    let cfg = cpu(StudentKind::LowRank { rank: 8 }, 200, 0.05);
+    let f = *run(&data, "fkl", &cfg).unwrap().stats.last().unwrap();
+    let r = *run(&data, "rkl", &cfg).unwrap().stats.last().unwrap();
+    assert!(f.head_gap < 0.7 * r.head_gap, "head: fkl {f:?} rkl {r:?}");
+    assert!(r.tail_gap < 0.8 * f.tail_gap, "tail: fkl {f:?} rkl {r:?}");
+    assert!(f.top1 > r.top1);
+    assert!(f.kl_pq < r.kl_pq && r.kl_qp < f.kl_qp);
+}
+
+#[test]
+fn bad_inputs_are_errors_not_panics() {
+    let data = zipf_data(4, 20, 6);
+    let ok = cpu(StudentKind::Free, 3, 0.05);
+    let input = |r: Result<TrainResult, RealError>| matches!(r, Err(RealError::Input(_)));
+    let mut short = data.clone();
+    short.teacher.pop();
+    assert!(input(run(&short, "fkl", &ok)));
+    let mut nan = data.clone();
+    nan.teacher[3] = f32::NAN;
+    assert!(input(run(&nan, "fkl", &ok)));
+    let mut labels = data.clone();
+    labels.labels = Some(vec![0, 1, 2, 20]);
+    assert!(input(run(&labels, "hinton", &ok)));
+    for cfg in [
+        TrainConfig { lr: -1.0, ..ok },
+        TrainConfig { lr: f64::NAN, ..ok },
+        TrainConfig { beta1: 1.0, ..ok },
+        TrainConfig { eps: 0.0, ..ok },
+        TrainConfig { mu: 1.0, ..ok },
+        TrainConfig {
+            epochs: usize::MAX,
+            ..ok
+        },
+        TrainConfig {
+            student: StudentKind::LowRank { rank: 0 },
+            ..ok
+        },
+        TrainConfig {
+            student: StudentKind::LowRank { rank: 30 },
+            ..ok
+        },
+    ] {
+        assert!(input(run(&data, "fkl", &cfg)), "{cfg:?}");
+    }
+    // A teacher ruling a class out makes RKL infinite: a clear error.
+    let mut zeros = data.clone();
+    zeros.teacher[5] = f32::NEG_INFINITY;
+    match run(&zeros, "rkl", &ok) {
+        Err(RealError::Input(m)) => assert!(m.contains("infinite"), "{m}"),
+        other => panic!("{other:?}"),
+    }
+    assert!(run(&zeros, "fkl", &ok).is_ok());
+    // Backends: gpu without an adapter is an error, auto falls back and says why.
+    let gpu = TrainConfig {
+        backend: BackendChoice::Gpu,
+        ..ok
+    };
+    assert!(matches!(
+        run(&data, "fkl", &gpu),
+        Err(RealError::Gpu(GpuError::NoAdapter))
+    ));
+    let auto = TrainConfig {
+        backend: BackendChoice::Auto,
+        ..ok
+    };
+    let r = run(&data, "fkl", &auto).unwrap();
+    assert!(
+        r.backend.starts_with("CPU (") && r.fallback.is_some(),
+        "{r:?}"
+    );
+}
+
+#[test]
+fn student_and_backend_parse_and_print() {
+    for s in ["free", "lowrank:d=64", "lowrank:d=1"] {
+        assert_eq!(s.parse::<StudentKind>().unwrap().to_string(), s);
+    }
+    assert_eq!(
+        "lowrank".parse::<StudentKind>(),
+        Ok(StudentKind::LowRank { rank: 64 })
+    );
+    for s in ["lowrank:d=0", "lowrank:d=x", "dense", "lowrank:d=99999"] {
+        assert!(s.parse::<StudentKind>().is_err(), "{s}");
+    }
+    for s in ["auto", "gpu", "cpu"] {
+        assert_eq!(s.parse::<BackendChoice>().unwrap().to_string(), s);
+    }
+    assert!("cuda".parse::<BackendChoice>().is_err());
+}
+
+/// Time per epoch at N = 2048, V = 8192 (run with `--ignored --nocapture`; release mode for CPU
+/// numbers that mean something).
+#[test]
+#[ignore]
+fn bench_epoch_times() {
+    use kdviz::real::train::synthetic_zipf;
+    let data = synthetic_zipf(2048, 8192, 0);
+    let mut backends = vec![(None, BackendChoice::Cpu)];
+    if let Some(g) = ctx() {
+        backends.push((Some(g), BackendChoice::Gpu));
+    }
+    for (gpu, backend) in backends {
+        for student in [StudentKind::Free, StudentKind::LowRank { rank: 64 }] {
+            for d in ["fkl", "akl"] {
+                let cfg = TrainConfig {
+                    student,
+                    epochs: 3,
+                    backend,
+                    ..TrainConfig::default()
+                };
+                let r = on(gpu, &data, d, &cfg);
+                let s = &r.stats;
+                let per_epoch = (s[3].seconds - s[0].seconds) / 3.0;
+                eprintln!(
+                    "{:<40} {student:<13} {d:<4} first forward {:7.1} ms, epoch {:7.1} ms, {:6.2} GB/s ({:.0} MB/epoch)",
+                    r.backend,
+                    1e3 * s[0].seconds,
+                    1e3 * per_epoch,
+                    r.gb_per_s,
+                    r.bytes_per_epoch / 1e6
+                );
+            }
         }
     }
 }
