@@ -9,6 +9,7 @@ pub mod fit;
 pub mod gpu;
 pub mod json;
 pub mod output;
+pub mod real;
 
 use args::{Args, Schema};
 use std::process::ExitCode;
@@ -17,7 +18,8 @@ pub const HELP: &str = "\
 kdviz: watch knowledge-distillation divergences fit a student to a teacher
 
 USAGE:
-  kdviz                                   open the app (until the GUI lands: this help)
+  kdviz                                   open the app
+  kdviz app [--tab toy|real] [--run]      open the app on a tab (--run starts a real-model run)
   kdviz presets                           list the built-in presets
   kdviz divergences                       list every divergence family, its default spec and formula
   kdviz eval --div SPEC (--teacher-logits V | --teacher-probs V) --student-logits V [--json] [--out FILE]
@@ -29,6 +31,9 @@ USAGE:
                [--view distributions|headtail|loss|gradient|landscape|abplane|assistant]
                [--layout view|epochs|rows] [--epochs 1,5,10,300] [--scale 3] [--theme light|dark]
                [--width W --height H] [--title TEXT] [--transparent] [--frames FROM:TO[:STEP]] [--fps 6]
+  kdviz real (--builtin [--positions N] | --input FILE [--student-input FILE] [--tokens FILE])
+             --div SPEC... [--student free|lowrank:d=64] [--epochs N] [--lr X] [--mu M] [--seed S]
+             [--backend auto|gpu|cpu] [--every K] [--json | --csv] [--out FILE]
   kdviz gpu info [--json] [--out FILE]
   kdviz gpu bench [--rows N] [--vocab V] [--dtype f32|f16] [--div SPEC]... [--repeats R] [--json] [--out FILE]
   kdviz help | --help | --version
@@ -44,6 +49,25 @@ const NO_OPTIONS: Schema = Schema {
     valued: &[],
     switches: &[],
 };
+
+const APP_SCHEMA: Schema = Schema {
+    valued: &["tab"],
+    switches: &["run"],
+};
+
+/// `kdviz app [--tab toy|real] [--run]`: the window, opened on a chosen tab.
+fn app(args: &Args) -> Result<(), String> {
+    args.no_positional("app")?;
+    let mode = match args.one("tab")? {
+        None | Some("toy") => crate::ui::app::Mode::Toy,
+        Some("real") => crate::ui::app::Mode::Real,
+        Some(o) => return Err(format!("--tab {o:?}; expected toy or real")),
+    };
+    crate::ui::run_app(crate::ui::AppOptions {
+        mode,
+        run: args.switch("run"),
+    })
+}
 
 /// Runs the command line; returns the process exit code.
 pub fn main(argv: Vec<String>) -> ExitCode {
@@ -75,8 +99,10 @@ fn dispatch(argv: &[String]) -> Result<(), String> {
         "bench" => bench::run(&Args::parse(rest, &bench::SCHEMA)?),
         "figure" => figure::run(&Args::parse(rest, &figure::SCHEMA)?),
         "gpu" => gpu::run(rest),
+        "app" => app(&Args::parse(rest, &APP_SCHEMA)?),
+        "real" => real::run(&Args::parse(rest, &real::SCHEMA)?),
         other => Err(format!(
-            "unknown command {other:?}; expected presets, divergences, eval, fit, bench, figure, gpu or help"
+            "unknown command {other:?}; expected app, presets, divergences, eval, fit, bench, figure, gpu, real or help"
         )),
     }
 }

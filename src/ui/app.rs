@@ -2,6 +2,7 @@
 
 use crate::toy::{FitResult, FitSpec, preset};
 use crate::ui::panels::{divergences, optimizer, student, teacher};
+use crate::ui::real::RealTab;
 use crate::ui::state::{Layout, Theme, ToyState, View};
 use crate::ui::views::{self, ViewCtx};
 use crate::ui::worker::FitWorker;
@@ -45,8 +46,17 @@ struct Runtime {
     config_path: String,
 }
 
+/// The two tabs: the toy fits, and real-model-sized logits on the GPU.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Toy,
+    Real,
+}
+
 pub struct KdvizApp {
     pub state: ToyState,
+    pub mode: Mode,
+    pub real: RealTab,
     rt: Runtime,
 }
 
@@ -78,7 +88,12 @@ impl KdvizApp {
             student_panel: Default::default(),
             config_path: "kdviz-config.toml".into(),
         };
-        let app = KdvizApp { state, rt };
+        let app = KdvizApp {
+            state,
+            mode: Mode::Toy,
+            real: RealTab::default(),
+            rt,
+        };
         app.apply_theme(&ctx);
         app
     }
@@ -211,6 +226,13 @@ impl KdvizApp {
         ui.horizontal_wrapped(|ui| {
             ui.heading("kdviz");
             ui.separator();
+            ui.selectable_value(&mut self.mode, Mode::Toy, "Toy");
+            ui.selectable_value(&mut self.mode, Mode::Real, "Real model");
+            ui.separator();
+            if self.mode == Mode::Real {
+                self.theme_toggle(ui);
+                return;
+            }
             egui::ComboBox::from_label("preset")
                 .selected_text(if self.state.config.name.is_empty() {
                     "custom"
@@ -257,17 +279,29 @@ impl KdvizApp {
                 self.rt.status = Some(Status::info("reset to the built-in defaults"));
             }
             ui.separator();
-            let dark = self.state.theme == Theme::Dark;
-            if ui.selectable_label(dark, "dark").clicked() {
-                self.state.theme = if dark { Theme::Light } else { Theme::Dark };
-                self.apply_theme(ui.ctx());
-            }
+            self.theme_toggle(ui);
             ui.separator();
             ui.menu_button("Export", |ui| self.export_ui(ui));
             ui.separator();
             ui.selectable_value(&mut self.state.layout, Layout::Tabs, "tabs");
             ui.selectable_value(&mut self.state.layout, Layout::Grid, "grid");
         });
+    }
+
+    fn theme_toggle(&mut self, ui: &mut egui::Ui) {
+        let dark = self.state.theme == Theme::Dark;
+        if ui.selectable_label(dark, "dark").clicked() {
+            self.state.theme = if dark { Theme::Light } else { Theme::Dark };
+            self.apply_theme(ui.ctx());
+        }
+    }
+
+    /// The status line of the tab on show.
+    pub fn shown_status(&self) -> Option<&Status> {
+        match self.mode {
+            Mode::Toy => self.rt.status.as_ref(),
+            Mode::Real => self.real.status(),
+        }
     }
 
     fn export_ui(&mut self, ui: &mut egui::Ui) {
@@ -385,7 +419,7 @@ impl KdvizApp {
 
     fn status_bar(&mut self, ui: &mut egui::Ui) {
         ui.horizontal(|ui| {
-            match &self.rt.status {
+            match self.shown_status() {
                 Some(s) if s.error => {
                     ui.colored_label(ui.visuals().error_fg_color, format!("Error: {}", s.text));
                 }
@@ -490,22 +524,36 @@ impl eframe::App for KdvizApp {
         }
         for file in ctx.input(|i| i.raw.dropped_files.clone()) {
             let path = file.path();
-            if path.extension().is_some_and(|e| e == "toml") {
+            if self.mode == Mode::Real {
+                self.real.dropped(&path, &ctx);
+            } else if path.extension().is_some_and(|e| e == "toml") {
                 self.load_config_file(&path.display().to_string());
             }
         }
 
         egui::Panel::top("top").show(ui, |ui| self.top_bar(ui));
         egui::Panel::bottom("status").show(ui, |ui| self.status_bar(ui));
-        egui::Panel::bottom("timeline").show(ui, |ui| {
-            let last = self.last_epoch();
-            timeline::timeline_ui(ui, &mut self.state, last);
-        });
-        egui::Panel::left("settings")
-            .resizable(true)
-            .default_size(330.0)
-            .show(ui, |ui| self.side_panel(ui));
-        egui::CentralPanel::default().show(ui, |ui| self.central(ui));
+        match self.mode {
+            Mode::Toy => {
+                egui::Panel::bottom("timeline").show(ui, |ui| {
+                    let last = self.last_epoch();
+                    timeline::timeline_ui(ui, &mut self.state, last);
+                });
+                egui::Panel::left("settings")
+                    .resizable(true)
+                    .default_size(330.0)
+                    .show(ui, |ui| self.side_panel(ui));
+                egui::CentralPanel::default().show(ui, |ui| self.central(ui));
+            }
+            Mode::Real => {
+                self.real.receive();
+                egui::Panel::left("real-settings")
+                    .resizable(true)
+                    .default_size(330.0)
+                    .show(ui, |ui| self.real.side_ui(ui));
+                egui::CentralPanel::default().show(ui, |ui| self.real.central_ui(ui));
+            }
+        }
 
         self.refit_if_changed();
         if self.rt.waiting {

@@ -3,6 +3,7 @@
 pub mod app;
 pub mod palette;
 pub mod panels;
+pub mod real;
 pub mod state;
 pub mod timeline;
 pub mod views;
@@ -33,8 +34,25 @@ impl Status {
     }
 }
 
+/// How the window opens (`kdviz app --tab real --run`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AppOptions {
+    pub mode: app::Mode,
+    /// Starts a real-model run at once (demos, screenshots).
+    pub run: bool,
+}
+
+impl Default for AppOptions {
+    fn default() -> Self {
+        AppOptions {
+            mode: app::Mode::Toy,
+            run: false,
+        }
+    }
+}
+
 /// Opens the window; returns an error message when no window can be opened (no display, no GPU driver).
-pub fn run_app() -> Result<(), String> {
+pub fn run_app(opts: AppOptions) -> Result<(), String> {
     let options = eframe::NativeOptions {
         viewport: egui::ViewportBuilder::default()
             .with_title("kdviz")
@@ -46,7 +64,14 @@ pub fn run_app() -> Result<(), String> {
     eframe::run_native(
         "kdviz",
         options,
-        Box::new(|cc| Ok(Box::new(KdvizApp::new(cc)))),
+        Box::new(move |cc| {
+            let mut app = KdvizApp::new(cc);
+            app.mode = opts.mode;
+            if opts.run {
+                app.real.run(&cc.egui_ctx);
+            }
+            Ok(Box::new(app))
+        }),
     )
     .map_err(|e| {
         format!(

@@ -41,3 +41,18 @@ pub fn log_tick(mark: egui_plot::GridMark, _range: &std::ops::RangeInclusive<f64
         String::new()
     }
 }
+
+/// Tick labels of a log10 axis that also label short ranges (less than two decades), where
+/// [`log_tick`] would leave the axis bare: `0.93`, `4.2e-3`.
+pub fn log_tick_dense(mark: egui_plot::GridMark, range: &std::ops::RangeInclusive<f64>) -> String {
+    if range.end() - range.start() > 2.0 {
+        return log_tick(mark, range);
+    }
+    let x = 10f64.powf(mark.value);
+    if (0.01..1000.0).contains(&x) {
+        let digits = (2 - x.log10().floor() as i32).clamp(0, 4) as usize;
+        format!("{x:.digits$}")
+    } else {
+        format!("{x:.1e}")
+    }
+}

@@ -1,0 +1,547 @@
+//! The real-model tab: the same divergences on `[positions × vocabulary]` teacher logits (the built-in
+//! n-gram model or a file), students trained on the GPU (CPU fallback), metrics per epoch and a
+//! position inspector.
+
+mod inspector;
+mod plots;
+pub mod worker;
+
+use crate::math::Divergence;
+use crate::real::RealData;
+use crate::real::train::{BackendChoice, EpochStats, StudentKind, TrainConfig, TrainResult};
+use crate::ui::Status;
+use crate::ui::panels::{divergences, log_slider, slider};
+use crate::ui::state::Slot;
+use std::sync::Arc;
+use std::time::Instant;
+use worker::{Event, RealWorker, Source};
+
+/// Default positions of the built-in teacher in the app (the CLI and file inputs may use more).
+const BUILTIN_POSITIONS: usize = 2048;
+
+/// The tab's inputs: what a run is made of.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RealSettings {
+    pub builtin: bool,
+    pub positions: usize,
+    pub teacher_path: String,
+    pub student_path: String,
+    pub tokens_path: String,
+    pub slots: Vec<Slot>,
+    pub low_rank: bool,
+    pub rank: usize,
+    pub epochs: usize,
+    pub lr: f64,
+    pub mu: f64,
+    pub backend: BackendChoice,
+}
+
+impl Default for RealSettings {
+    fn default() -> Self {
+        let cfg = TrainConfig::default();
+        RealSettings {
+            builtin: true,
+            positions: BUILTIN_POSITIONS,
+            teacher_path: String::new(),
+            student_path: String::new(),
+            tokens_path: String::new(),
+            slots: ["fkl", "rkl", "akl:mu=0.5"]
+                .iter()
+                .filter_map(|s| s.parse().ok())
+                .map(|div| Slot { div, enabled: true })
+                .collect(),
+            low_rank: true,
+            rank: 16,
+            epochs: cfg.epochs,
+            lr: cfg.lr,
+            mu: cfg.mu,
+            backend: BackendChoice::Auto,
+        }
+    }
+}
+
+impl RealSettings {
+    fn source(&self) -> Result<Source, String> {
+        if self.builtin {
+            return Ok(Source::Builtin {
+                positions: self.positions,
+            });
+        }
+        let path = |s: &str| {
+            let s = s.trim();
+            (!s.is_empty()).then(|| s.into())
+        };
+        Ok(Source::File {
+            teacher: path(&self.teacher_path)
+                .ok_or("choose a teacher file (.safetensors or .npy) or the built-in teacher")?,
+            student: path(&self.student_path),
+            tokens: path(&self.tokens_path),
+        })
+    }
+
+    fn config(&self) -> TrainConfig {
+        TrainConfig {
+            student: if self.low_rank {
+                StudentKind::LowRank { rank: self.rank }
+            } else {
+                StudentKind::Free
+            },
+            epochs: self.epochs,
+            lr: self.lr,
+            mu: self.mu,
+            backend: self.backend,
+            ..TrainConfig::default()
+        }
+    }
+
+    fn divergences(&self) -> Vec<Divergence> {
+        self.slots
+            .iter()
+            .filter(|s| s.enabled)
+            .map(|s| s.div)
+            .collect()
+    }
+}
+
+/// One divergence's run as it streams in.
+pub struct RunState {
+    pub div: Divergence,
+    pub stats: Vec<EpochStats>,
+    pub result: Option<Arc<TrainResult>>,
+}
+
+/// What the inspector shows.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InspectorState {
+    pub row: usize,
+    pub log_y: bool,
+    /// Classes drawn, by teacher rank (the whole vocabulary is too dense to read).
+    pub top: usize,
+    pub labels: usize,
+}
+
+impl Default for InspectorState {
+    fn default() -> Self {
+        InspectorState {
+            row: 0,
+            log_y: true,
+            top: 200,
+            labels: 8,
+        }
+    }
+}
+
+pub struct RealTab {
+    pub settings: RealSettings,
+    pub inspector: InspectorState,
+    worker: Option<RealWorker>,
+    wake: Option<Arc<dyn Fn() + Send + Sync>>,
+    data: Option<Arc<RealData>>,
+    runs: Vec<RunState>,
+    running: bool,
+    started: Option<Instant>,
+    adapter: Option<Result<String, String>>,
+    bandwidth: Option<Result<crate::gpu::CopyBandwidth, String>>,
+    status: Option<Status>,
+}
+
+impl Default for RealTab {
+    fn default() -> Self {
+        RealTab {
+            settings: RealSettings::default(),
+            inspector: InspectorState::default(),
+            worker: None,
+            wake: None,
+            data: None,
+            runs: Vec::new(),
+            running: false,
+            started: None,
+            adapter: None,
+            bandwidth: None,
+            status: None,
+        }
+    }
+}
+
+impl RealTab {
+    /// The status line for the app's status bar.
+    pub fn status(&self) -> Option<&Status> {
+        self.status.as_ref()
+    }
+
+    pub fn is_running(&self) -> bool {
+        self.running
+    }
+
+    pub fn data(&self) -> Option<&RealData> {
+        self.data.as_deref()
+    }
+
+    pub fn runs(&self) -> &[RunState] {
+        &self.runs
+    }
+
+    /// The adapter line once the worker has looked for one.
+    pub fn adapter(&self) -> Option<&Result<String, String>> {
+        self.adapter.as_ref()
+    }
+
+    fn worker(&mut self, ctx: &egui::Context) -> &RealWorker {
+        let wake = self
+            .wake
+            .get_or_insert_with(|| {
+                let c = ctx.clone();
+                Arc::new(move || c.request_repaint())
+            })
+            .clone();
+        self.worker.get_or_insert_with(|| RealWorker::spawn(wake))
+    }
+
+    /// Loads the chosen teacher (for the inspector) without training.
+    pub fn load(&mut self, ctx: &egui::Context) {
+        match self.settings.source() {
+            Ok(s) => {
+                if let Err(e) = self.worker(ctx).load(s) {
+                    self.status = Some(Status::error(e));
+                }
+            }
+            Err(e) => self.status = Some(Status::error(e)),
+        }
+    }
+
+    /// Starts training every enabled divergence; a run in progress is stopped first.
+    pub fn run(&mut self, ctx: &egui::Context) {
+        let divs = self.settings.divergences();
+        if divs.is_empty() {
+            self.status = Some(Status::error("switch on at least one divergence"));
+            return;
+        }
+        let source = match self.settings.source() {
+            Ok(s) => s,
+            Err(e) => {
+                self.status = Some(Status::error(e));
+                return;
+            }
+        };
+        let cfg = self.settings.config();
+        if let Some(w) = &self.worker {
+            w.stop();
+        }
+        self.runs = divs
+            .iter()
+            .map(|&div| RunState {
+                div,
+                stats: Vec::new(),
+                result: None,
+            })
+            .collect();
+        match self.worker(ctx).train(source, divs, cfg) {
+            Ok(()) => {
+                self.running = true;
+                self.started = Some(Instant::now());
+                self.status = Some(Status::info("training…"));
+            }
+            Err(e) => self.status = Some(Status::error(e)),
+        }
+    }
+
+    pub fn stop(&mut self) {
+        if let Some(w) = &self.worker {
+            w.stop();
+        }
+    }
+
+    /// Takes every event the worker sent; call once per frame.
+    pub fn receive(&mut self) {
+        let Some(w) = &self.worker else {
+            return;
+        };
+        for ev in w.drain() {
+            match ev {
+                Event::Loaded(d) => {
+                    self.inspector.row = self.inspector.row.min(d.n - 1);
+                    self.status = Some(Status::info(format!(
+                        "loaded {} ({} positions × {} classes)",
+                        d.source, d.n, d.v
+                    )));
+                    self.data = Some(d);
+                }
+                Event::Adapter(a) => self.adapter = Some(a),
+                Event::Bandwidth(b) => self.bandwidth = Some(b),
+                Event::Epoch { run, stats } => {
+                    if let Some(r) = self.runs.get_mut(run) {
+                        r.stats.push(stats);
+                    }
+                }
+                Event::Finished { run, result } => {
+                    if let Some(r) = self.runs.get_mut(run) {
+                        r.result = Some(result);
+                    }
+                }
+                Event::Failed(e) => {
+                    self.status = Some(Status::error(e));
+                }
+                Event::Idle { cancelled } => {
+                    // A stopped job is followed by the next one's events; only the last Idle counts.
+                    self.running = false;
+                    if cancelled {
+                        self.status = Some(Status::info("stopped"));
+                    } else if self.status.as_ref().is_some_and(|s| !s.error)
+                        && !self.runs.is_empty()
+                        && self.runs.iter().all(|r| r.result.is_some())
+                    {
+                        let secs = self.started.map_or(0.0, |t| t.elapsed().as_secs_f64());
+                        self.status = Some(Status::info(format!(
+                            "trained {} divergences in {secs:.1} s",
+                            self.runs.len()
+                        )));
+                    }
+                }
+            }
+        }
+    }
+
+    /// The settings side panel.
+    pub fn side_ui(&mut self, ui: &mut egui::Ui) {
+        let ctx = ui.ctx().clone();
+        egui::ScrollArea::vertical().show(ui, |ui| {
+            egui::CollapsingHeader::new("Teacher")
+                .default_open(true)
+                .show(ui, |ui| self.source_ui(ui, &ctx));
+            egui::CollapsingHeader::new("Student")
+                .default_open(true)
+                .show(ui, |ui| {
+                    let s = &mut self.settings;
+                    ui.horizontal(|ui| {
+                        ui.selectable_value(&mut s.low_rank, false, "free logits");
+                        ui.selectable_value(&mut s.low_rank, true, "low rank H·W");
+                    });
+                    if s.low_rank {
+                        let mut r = s.rank as f64;
+                        if log_slider(ui, &mut r, 1.0..=512.0, "rank d")
+                            .on_hover_text(
+                                "logits = H·W with H [positions × d], W [d × vocabulary]: \
+                                 too small to match the teacher exactly",
+                            )
+                            .changed()
+                        {
+                            s.rank = r.round().clamp(1.0, 512.0) as usize;
+                        }
+                    } else {
+                        ui.label("one free logit per position and class");
+                    }
+                });
+            egui::CollapsingHeader::new("Divergences")
+                .default_open(true)
+                .show(ui, |ui| {
+                    let v = self.data.as_ref().map_or(0, |d| d.v);
+                    divergences::divergences_ui(ui, &mut self.settings.slots, v);
+                });
+            egui::CollapsingHeader::new("Optimiser")
+                .default_open(true)
+                .show(ui, |ui| {
+                    let s = &mut self.settings;
+                    log_slider(ui, &mut s.lr, 1e-4..=1.0, "Adam learning rate");
+                    let mut e = s.epochs as f64;
+                    if log_slider(ui, &mut e, 1.0..=5000.0, "epochs").changed() {
+                        s.epochs = e.round().clamp(1.0, 5000.0) as usize;
+                    }
+                    slider(ui, &mut s.mu, 0.0..=0.99, "metrics head μ").on_hover_text(
+                        "head = the teacher's top-1 class plus the classes holding cumulative \
+                         teacher mass ≤ μ (the head/tail gaps use it)",
+                    );
+                    ui.horizontal(|ui| {
+                        ui.label("backend");
+                        for b in [BackendChoice::Auto, BackendChoice::Gpu, BackendChoice::Cpu] {
+                            ui.selectable_value(&mut s.backend, b, b.to_string());
+                        }
+                    });
+                });
+        });
+    }
+
+    fn source_ui(&mut self, ui: &mut egui::Ui, ctx: &egui::Context) {
+        let s = &mut self.settings;
+        ui.horizontal(|ui| {
+            ui.selectable_value(&mut s.builtin, true, "built-in");
+            ui.selectable_value(&mut s.builtin, false, "file");
+        });
+        if s.builtin {
+            ui.label(
+                "a trigram model of Shakespeare, next-word distributions at held-out positions",
+            );
+            let mut n = s.positions as f64;
+            if log_slider(ui, &mut n, 16.0..=8192.0, "positions").changed() {
+                s.positions = n.round() as usize;
+            }
+        } else {
+            for (field, label, hint) in [
+                (&mut s.teacher_path, "teacher", "teacher.safetensors / .npy"),
+                (
+                    &mut s.student_path,
+                    "student",
+                    "optional initial student logits",
+                ),
+                (
+                    &mut s.tokens_path,
+                    "tokens",
+                    "optional tokens.json / tokenizer.json",
+                ),
+            ] {
+                ui.horizontal(|ui| {
+                    ui.label(label);
+                    ui.add(
+                        egui::TextEdit::singleline(field)
+                            .hint_text(hint)
+                            .desired_width(200.0),
+                    );
+                });
+            }
+            ui.label(
+                egui::RichText::new("or drop a .safetensors / .npy file on the window").small(),
+            );
+        }
+        if ui.button("Load teacher").clicked() {
+            self.load(ctx);
+        }
+    }
+
+    /// Takes dropped teacher files.
+    pub fn dropped(&mut self, path: &std::path::Path, ctx: &egui::Context) {
+        let name = path.display().to_string();
+        match path.extension().and_then(|e| e.to_str()) {
+            Some("safetensors" | "npy") => {
+                self.settings.builtin = false;
+                self.settings.teacher_path = name;
+                self.load(ctx);
+            }
+            Some("json") => self.settings.tokens_path = name,
+            _ => {
+                self.status = Some(Status::error(format!(
+                    "{name}: expected a .safetensors or .npy teacher, or a tokens .json"
+                )))
+            }
+        }
+    }
+
+    /// The central area: run controls, adapter and throughput, metric plots, inspector.
+    pub fn central_ui(&mut self, ui: &mut egui::Ui) {
+        let ctx = ui.ctx().clone();
+        if self.data.is_none() && self.worker.is_none() {
+            self.load(&ctx); // the tab works on first launch: show the built-in teacher
+        }
+        self.controls_ui(ui, &ctx);
+        ui.separator();
+        let colors =
+            crate::ui::palette::run_colors(&self.runs.iter().map(|r| r.div).collect::<Vec<_>>());
+        let h = ui.available_height();
+        ui.allocate_ui(egui::vec2(ui.available_width(), h * 0.45), |ui| {
+            plots::metrics_ui(ui, &self.runs, &colors);
+        });
+        ui.separator();
+        match &self.data {
+            Some(d) => inspector::inspector_ui(
+                ui,
+                d,
+                &self.runs,
+                &colors,
+                &mut self.inspector,
+                self.settings.mu,
+            ),
+            None => {
+                ui.horizontal(|ui| {
+                    ui.spinner();
+                    ui.label("loading the teacher…");
+                });
+            }
+        }
+        if self.running {
+            ctx.request_repaint_after(std::time::Duration::from_millis(50));
+        }
+    }
+
+    fn controls_ui(&mut self, ui: &mut egui::Ui, ctx: &egui::Context) {
+        ui.horizontal_wrapped(|ui| {
+            if self.running {
+                if ui.button("Stop").clicked() {
+                    self.stop();
+                }
+            } else if ui.button("Run").clicked() {
+                self.run(ctx);
+            }
+            let total = self.settings.epochs.max(1) * self.runs.len().max(1);
+            let done: usize = self
+                .runs
+                .iter()
+                .map(|r| r.stats.last().map_or(0, |s| s.epoch))
+                .sum();
+            if self.running || done > 0 {
+                let current = self.runs.iter().rev().find(|r| !r.stats.is_empty());
+                let text = match current {
+                    Some(r) => {
+                        let e = r.stats.last().map_or(0, |s| s.epoch);
+                        format!("{}: epoch {e}/{}", r.div, self.settings.epochs)
+                    }
+                    None => "starting…".into(),
+                };
+                ui.add(
+                    egui::ProgressBar::new(done as f32 / total as f32)
+                        .desired_width(260.0)
+                        .text(text),
+                );
+            }
+            if let Some((rows, gbps)) = self.throughput() {
+                ui.label(format!("{rows:.0} rows/s, {gbps:.2} GB/s"));
+            }
+        });
+        ui.horizontal_wrapped(|ui| {
+            match &self.adapter {
+                Some(Ok(a)) => ui.label(format!("GPU: {a}")),
+                Some(Err(e)) => ui.colored_label(ui.visuals().warn_fg_color, format!("GPU: {e}")),
+                None => ui.label("GPU: not opened yet (opens on the first run)"),
+            };
+            if let Some(r) = self.runs.iter().find_map(|r| r.result.as_ref()) {
+                ui.separator();
+                ui.label(format!("ran on {}", r.backend));
+                if let Some(f) = &r.fallback {
+                    ui.label(format!("({f})"));
+                }
+            }
+            ui.separator();
+            match &self.bandwidth {
+                Some(Ok(b)) => {
+                    let frac = self
+                        .throughput()
+                        .map(|(_, g)| format!(", the last run moved {:.0}% of it", 100.0 * g / b.gbps))
+                        .unwrap_or_default();
+                    ui.label(format!("copy bandwidth {:.1} GB/s{frac}", b.gbps))
+                        .on_hover_text(
+                            "bandwidth model: a loss kernel that moves B bytes per epoch cannot run \
+                             faster than B ÷ the copy bandwidth (read + write by a compute kernel)",
+                        );
+                }
+                Some(Err(e)) => {
+                    ui.label(format!("copy bandwidth: {e}"));
+                }
+                None => {}
+            }
+            if ui
+                .small_button("measure bandwidth")
+                .on_hover_text("copies 256 MB on the GPU: the floor of the byte model")
+                .clicked()
+                && let Err(e) = self.worker(ctx).measure_bandwidth()
+            {
+                self.status = Some(Status::error(e));
+            }
+        });
+    }
+
+    /// Rows per second and GB/s of the latest finished run, or of the running one so far.
+    fn throughput(&self) -> Option<(f64, f64)> {
+        self.runs
+            .iter()
+            .rev()
+            .find_map(|r| r.result.as_ref())
+            .map(|r| (r.rows_per_s, r.gb_per_s))
+    }
+}

@@ -1,0 +1,246 @@
+//! `kdviz real` as a user meets it: the built-in teacher trains under several divergences, output
+//! formats, the GPU and the CPU agree, and bad input exits 2 with one line naming the problem.
+
+use std::process::Command;
+
+fn kdviz(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_kdviz"))
+        .args(args)
+        .env("XDG_RUNTIME_DIR", std::env::temp_dir())
+        .output()
+        .expect("run kdviz");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn json(args: &[&str]) -> serde_json::Value {
+    let (code, stdout, stderr) = kdviz(args);
+    assert_eq!(code, 0, "{args:?}: {stderr}");
+    serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{args:?}: not JSON ({e}): {stdout}"))
+}
+
+fn fails(args: &[&str], needle: &str) {
+    let (code, stdout, stderr) = kdviz(args);
+    assert_eq!(code, 2, "{args:?}: stdout {stdout} stderr {stderr}");
+    assert!(stdout.is_empty(), "{args:?}: {stdout}");
+    assert_eq!(stderr.trim_end().lines().count(), 1, "{args:?}: {stderr}");
+    assert!(
+        stderr.contains(needle),
+        "{args:?}: {stderr:?} lacks {needle:?}"
+    );
+}
+
+fn series(run: &serde_json::Value, key: &str) -> Vec<f64> {
+    run["history"]
+        .as_array()
+        .expect("history")
+        .iter()
+        .map(|h| h[key].as_f64().unwrap_or(f64::NAN))
+        .collect()
+}
+
+#[test]
+fn builtin_teacher_trains_under_each_divergence_on_the_cpu() {
+    let v = json(&[
+        "real",
+        "--builtin",
+        "--positions",
+        "64",
+        "--div",
+        "fkl",
+        "--div",
+        "rkl",
+        "--div",
+        "akl:mu=0.5",
+        "--student",
+        "free",
+        "--epochs",
+        "20",
+        "--lr",
+        "0.2",
+        "--backend",
+        "cpu",
+        "--json",
+    ]);
+    assert_eq!(v["positions"], 64);
+    assert!(v["vocab"].as_u64().unwrap_or(0) >= 5000, "{}", v["vocab"]);
+    let runs = v["runs"].as_array().expect("runs");
+    assert_eq!(runs.len(), 3);
+    for run in runs {
+        assert!(
+            run["backend"].as_str().unwrap_or("").starts_with("CPU"),
+            "{}",
+            run["backend"]
+        );
+        let obj = series(run, "objective");
+        assert_eq!(obj.len(), 21, "epochs 0..=20");
+        assert!(obj.iter().all(|x| x.is_finite()));
+        // Adam on free logits makes clear progress in 20 epochs from the uniform start.
+        assert!(obj[20] < 0.5 * obj[0], "{}: {obj:?}", run["divergence"]);
+        let top1 = series(run, "top1");
+        assert!(top1.iter().all(|t| (0.0..=1.0).contains(t)));
+    }
+    // FKL's own objective is KL(p||q).
+    let fkl = &runs[0];
+    let (obj, kl) = (series(fkl, "objective"), series(fkl, "kl_pq"));
+    for (a, b) in obj.iter().zip(&kl) {
+        assert!((a - b).abs() <= 1e-6 * a.abs().max(1e-9), "{a} vs {b}");
+    }
+}
+
+#[test]
+fn low_rank_student_cannot_reach_the_teacher() {
+    let v = json(&[
+        "real",
+        "--builtin",
+        "--positions",
+        "64",
+        "--div",
+        "fkl",
+        "--student",
+        "lowrank:d=2",
+        "--epochs",
+        "60",
+        "--lr",
+        "0.05",
+        "--backend",
+        "cpu",
+        "--json",
+    ]);
+    let kl = series(&v["runs"][0], "kl_pq");
+    assert!(kl[60] < kl[0], "{kl:?}");
+    assert!(
+        kl[60] > 0.1,
+        "rank 2 should stay far from 64 distinct rows: {}",
+        kl[60]
+    );
+}
+
+#[test]
+fn csv_and_text_outputs() {
+    let (code, out, err) = kdviz(&[
+        "real",
+        "--builtin",
+        "--positions",
+        "16",
+        "--div",
+        "tvd",
+        "--epochs",
+        "3",
+        "--backend",
+        "cpu",
+        "--csv",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(
+        lines[0],
+        "divergence,epoch,objective,kl_pq,kl_qp,head_gap,tail_gap,top1,seconds"
+    );
+    assert_eq!(lines.len(), 1 + 4);
+    assert!(lines[4].starts_with("\"tvd\",3,"), "{}", lines[4]);
+
+    let (code, out, err) = kdviz(&[
+        "real",
+        "--builtin",
+        "--positions",
+        "16",
+        "--div",
+        "fkl",
+        "--epochs",
+        "3",
+        "--backend",
+        "cpu",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("16 positions"), "{out}");
+    assert!(out.contains("head gap"), "{out}");
+    assert!(out.contains("rows/s"), "{out}");
+}
+
+#[test]
+fn gpu_and_cpu_agree_when_there_is_a_gpu() {
+    let (code, _, err) = kdviz(&["gpu", "info"]);
+    if code != 0 {
+        if std::env::var("KDVIZ_REQUIRE_GPU").as_deref() == Ok("1") {
+            panic!("KDVIZ_REQUIRE_GPU=1 but kdviz gpu info failed: {err}");
+        }
+        eprintln!("SKIP: no GPU adapter [{}]", err.trim());
+        return;
+    }
+    let args = |backend| {
+        json(&[
+            "real",
+            "--builtin",
+            "--positions",
+            "32",
+            "--div",
+            "rkl",
+            "--div",
+            "akl",
+            "--student",
+            "lowrank:d=8",
+            "--epochs",
+            "10",
+            "--backend",
+            backend,
+            "--json",
+        ])
+    };
+    let (g, c) = (args("gpu"), args("cpu"));
+    for r in 0..2 {
+        assert!(
+            g["runs"][r]["backend"]
+                .as_str()
+                .unwrap_or("")
+                .starts_with("GPU")
+        );
+        for key in ["objective", "kl_pq", "kl_qp", "head_gap", "tail_gap"] {
+            let (a, b) = (series(&g["runs"][r], key), series(&c["runs"][r], key));
+            for (e, (x, y)) in a.iter().zip(&b).enumerate() {
+                assert!(
+                    (x - y).abs() <= 2e-3 * y.abs() + 1e-5,
+                    "run {r} {key} epoch {e}: gpu {x} cpu {y}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn bad_input_exits_2_with_the_reason() {
+    let base = ["real", "--builtin", "--positions", "8", "--backend", "cpu"];
+    let with = |extra: &[&'static str]| -> Vec<&'static str> {
+        base.iter().copied().chain(extra.iter().copied()).collect()
+    };
+    fails(&["real", "--builtin"], "--div SPEC is missing");
+    fails(&["real", "--div", "fkl"], "--builtin or --input FILE");
+    fails(&with(&["--div", "nope"]), "--div \"nope\"");
+    fails(&with(&["--div", "fkl", "--lr", "-1"]), "--lr \"-1\"");
+    fails(&with(&["--div", "fkl", "--lr", "nan"]), "--lr \"nan\"");
+    fails(
+        &with(&["--div", "fkl", "--student", "lowrank:d=0"]),
+        "--student",
+    );
+    fails(&with(&["--div", "fkl", "--student", "big"]), "--student");
+    fails(&with(&["--div", "fkl", "--backend", "tpu"]), "--backend");
+    fails(&with(&["--div", "fkl", "--mu", "1.5"]), "--mu");
+    fails(&with(&["--div", "fkl", "--json", "--csv"]), "not both");
+    fails(
+        &["real", "--builtin", "--input", "x.npy", "--div", "fkl"],
+        "not both",
+    );
+    fails(
+        &[
+            "real",
+            "--input",
+            "/nonexistent/teacher.safetensors",
+            "--div",
+            "fkl",
+        ],
+        "/nonexistent/teacher.safetensors",
+    );
+}
