@@ -40,9 +40,9 @@ impl RealData {
                 self.source
             )));
         }
-        let want = n.checked_mul(v).ok_or_else(|| {
-            RealError::Input(format!("{}: {n} × {v} overflows", self.source))
-        })?;
+        let want = n
+            .checked_mul(v)
+            .ok_or_else(|| RealError::Input(format!("{}: {n} × {v} overflows", self.source)))?;
         if self.teacher.len() != want {
             return Err(RealError::Input(format!(
                 "{}: teacher holds {} logits; expected {n} × {v} = {want}",

@@ -140,7 +140,8 @@ pub fn inspector_ui(
             let mut last: Option<(f64, f64)> = None;
             for (i, &k) in order.iter().take(st.labels.min(shown)).enumerate() {
                 let (x, y) = (i as f64, y_value(p[k], log));
-                if last.is_some_and(|(lx, ly)| x - lx < 0.04 * shown as f64 && (ly - y).abs() < span)
+                if last
+                    .is_some_and(|(lx, ly)| x - lx < 0.04 * shown as f64 && (ly - y).abs() < span)
                 {
                     continue;
                 }
