@@ -1,9 +1,9 @@
-//! `kdviz figure`: the app's views and paper-style layouts as PNG, SVG, GIF or CSV, headless.
+//! `kdviz figure`: the app's views and paper-style layouts as PNG, SVG, GIF, APNG or CSV, headless.
 
 use super::args::{Args, Schema, epoch_list};
 use super::fit::load_config;
 use crate::figure::{
-    FigureSpec, Layout, data_csv, render_frames, render_png, render_svg, write_gif,
+    FigureSpec, Layout, Outcome, data_csv, default_size, render_png, render_svg, write_animation,
 };
 use crate::math::Divergence;
 use crate::toy::SnapshotPlan;
@@ -22,15 +22,18 @@ const VIEWS: &str = "distributions, headtail, loss, gradient, landscape, abplane
 
 pub fn run(args: &Args) -> Result<(), String> {
     args.no_positional("figure")?;
-    let out = args.required("out", "a file name ending in .png, .svg, .gif or .csv")?;
+    let out = args.required(
+        "out",
+        "a file name ending in .png, .svg, .gif, .apng or .csv",
+    )?;
     let ext = Path::new(out)
         .extension()
         .and_then(|e| e.to_str())
         .map(str::to_ascii_lowercase)
         .unwrap_or_default();
-    if !["png", "svg", "gif", "csv"].contains(&ext.as_str()) {
+    if !["png", "svg", "gif", "apng", "csv"].contains(&ext.as_str()) {
         return Err(format!(
-            "--out {out}: cannot write .{ext} files; expected .png, .svg, .gif or .csv"
+            "--out {out}: cannot write .{ext} files; expected .png, .svg, .gif, .apng or .csv"
         ));
     }
     let mut cfg = load_config(args)?;
@@ -94,16 +97,9 @@ pub fn run(args: &Args) -> Result<(), String> {
         Some("dark") => Theme::Dark,
         Some(other) => return Err(format!("--theme {other:?}; expected light or dark")),
     };
-    let (dw, dh) = match layout {
-        Layout::View => (960, 600),
-        Layout::EpochGrid => (1100, 760),
-        Layout::RowsByEpochs => (
-            300 * epochs.len().max(1) + 40,
-            220 * cfg.divergences.len().max(1) + 60,
-        ),
-    };
-    let width = args.usize_in("width", 200, 8000)?.unwrap_or(dw);
-    let height = args.usize_in("height", 150, 8000)?.unwrap_or(dh);
+    let d = default_size(layout, epochs.len(), cfg.divergences.len());
+    let width = args.usize_in("width", 200, 8000)?.unwrap_or(d.x as usize);
+    let height = args.usize_in("height", 150, 8000)?.unwrap_or(d.y as usize);
     let spec = FigureSpec {
         view,
         layout,
@@ -138,13 +134,16 @@ pub fn run(args: &Args) -> Result<(), String> {
         _ => {
             let frames = frame_epochs(args.one("frames")?, cfg.epochs)?;
             let fps = args.usize_in("fps", 1, 60)?.unwrap_or(6) as u32;
-            let n = frames.len();
-            let imgs = render_frames(&result, &state, &spec, &frames, &mut |i, _| {
-                if i % 10 == 0 || i == n {
+            let never = std::sync::atomic::AtomicBool::new(false);
+            let report = &mut |i: usize, n: usize| {
+                if i.is_multiple_of(10) || i == n {
                     eprintln!("kdviz: frame {i}/{n}");
                 }
-            })?;
-            write_gif(path, imgs, fps)
+            };
+            match write_animation(path, fps, &result, &state, &spec, &frames, &never, report)? {
+                Outcome::Done(_) => Ok(()),
+                Outcome::Cancelled(_) => Err(format!("{out}: the animation was cancelled")),
+            }
         }
     }
 }

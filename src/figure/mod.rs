@@ -1,8 +1,11 @@
 //! Figures for talks: any view, or a paper-style layout (epochs as panels, divergences × epochs), drawn
-//! by the same view code as the app and exported as PNG (any scale), SVG (vector), GIF (the epoch
-//! animation) and CSV (the data behind it).
+//! by the same view code as the app and exported as PNG (any scale), SVG (vector), GIF or APNG (the
+//! epoch animation) and CSV (the data behind it).
 
+pub mod anim;
 pub mod svg;
+
+pub use anim::{AnimFormat, write_animation};
 
 use crate::toy::FitResult;
 use crate::ui::palette;
@@ -10,6 +13,7 @@ use crate::ui::state::{Theme, ToyState, View};
 use crate::ui::views::distributions::{PanelStyle, class_order, styled_panel};
 use crate::ui::views::{self, ViewCtx};
 use std::fmt::Write as _;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// How the figure arranges its panels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -307,15 +311,28 @@ pub fn data_csv(result: &FitResult, epochs: &[usize]) -> String {
     out
 }
 
-/// Renders one frame per epoch with a single offscreen renderer (the GIF animation); `progress(i, n)`
-/// is called after each frame.
+/// How a frame-by-frame render ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Every frame was rendered (how many).
+    Done(usize),
+    /// `cancel` was set; this many frames had been rendered.
+    Cancelled(usize),
+}
+
+/// Renders one frame per epoch with a single offscreen renderer (the animations) and hands each to
+/// `on_frame(index, image)` as soon as it is drawn; stops before the next frame once `cancel` is set.
 pub fn render_frames(
     result: &FitResult,
     state: &ToyState,
     spec: &FigureSpec,
     epochs: &[usize],
-    progress: &mut dyn FnMut(usize, usize),
-) -> Result<Vec<image::RgbaImage>, String> {
+    cancel: &AtomicBool,
+    on_frame: &mut dyn FnMut(usize, image::RgbaImage) -> Result<(), String>,
+) -> Result<Outcome, String> {
+    if cancel.load(Ordering::Relaxed) {
+        return Ok(Outcome::Cancelled(0));
+    }
     let current = std::rc::Rc::new(std::cell::Cell::new(epochs.first().copied().unwrap_or(0)));
     let shown = current.clone();
     let mut state = state.clone();
@@ -328,38 +345,31 @@ pub fn render_frames(
         };
         figure_ui(ui, result, &mut state, &frame)
     });
-    let mut frames = Vec::with_capacity(epochs.len());
     for (i, &e) in epochs.iter().enumerate() {
+        if cancel.load(Ordering::Relaxed) {
+            return Ok(Outcome::Cancelled(i));
+        }
         current.set(e);
         harness.run_steps(2);
-        frames.push(
-            harness
-                .render()
-                .map_err(|err| format!("cannot render frame {i} (epoch {e}): {err}"))?,
-        );
-        progress(i + 1, epochs.len());
+        let img = harness
+            .render()
+            .map_err(|err| format!("cannot render frame {i} (epoch {e}): {err}"))?;
+        on_frame(i, img)?;
     }
-    Ok(frames)
+    Ok(Outcome::Done(epochs.len()))
 }
 
-/// Encodes frames as a looping GIF at `fps` frames per second.
-pub fn write_gif(
-    path: &std::path::Path,
-    frames: Vec<image::RgbaImage>,
-    fps: u32,
-) -> Result<(), String> {
-    use image::codecs::gif::{GifEncoder, Repeat};
-    let file = std::fs::File::create(path)
-        .map_err(|e| format!("{}: cannot write: {e}", path.display()))?;
-    let mut enc = GifEncoder::new_with_speed(std::io::BufWriter::new(file), 10);
-    enc.set_repeat(Repeat::Infinite)
-        .map_err(|e| format!("{}: {e}", path.display()))?;
-    let delay = image::Delay::from_numer_denom_ms(1000, fps.max(1));
-    for f in frames {
-        enc.encode_frame(image::Frame::from_parts(f, 0, 0, delay))
-            .map_err(|e| format!("{}: {e}", path.display()))?;
+/// The default size in points of a figure: the app's view proportions, or room for every panel of a
+/// layout (`epochs` panels; `runs` rows for divergences × epochs).
+pub fn default_size(layout: Layout, epochs: usize, runs: usize) -> egui::Vec2 {
+    match layout {
+        Layout::View => egui::vec2(960.0, 600.0),
+        Layout::EpochGrid => egui::vec2(1100.0, 760.0),
+        Layout::RowsByEpochs => egui::vec2(
+            (300 * epochs.max(1) + 40) as f32,
+            (220 * runs.max(1) + 60) as f32,
+        ),
     }
-    Ok(())
 }
 
 /// An offscreen egui renderer of `spec`'s size, scale and theme, drawing in figure mode.

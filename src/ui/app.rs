@@ -1,6 +1,7 @@
 //! The eframe application: side panel of settings, central views, timeline and status bar.
 
 use crate::toy::{FitResult, FitSpec, preset};
+use crate::ui::export_dialog::FigureExport;
 use crate::ui::panels::{divergences, optimizer, student, teacher};
 use crate::ui::real::RealTab;
 use crate::ui::state::{Layout, Theme, ToyState, View};
@@ -42,6 +43,8 @@ struct Runtime {
     play_carry: f32,
     teacher_panel: teacher::TeacherPanel,
     export: ExportSettings,
+    /// The animation dialog and the paper-layout exports (worker-thread renders).
+    figures: FigureExport,
     student_panel: student::StudentPanel,
     config_path: String,
 }
@@ -85,6 +88,7 @@ impl KdvizApp {
             play_carry: 0.0,
             teacher_panel: Default::default(),
             export: ExportSettings::default(),
+            figures: FigureExport::default(),
             student_panel: Default::default(),
             config_path: "kdviz-config.toml".into(),
         };
@@ -105,6 +109,11 @@ impl KdvizApp {
 
     pub fn status(&self) -> Option<&Status> {
         self.rt.status.as_ref()
+    }
+
+    /// The animation dialog and layout exports (tests read their progress).
+    pub fn figure_export(&self) -> &FigureExport {
+        &self.rt.figures
     }
 
     /// Time spent in the last call of `ui()`, in milliseconds.
@@ -281,7 +290,12 @@ impl KdvizApp {
             ui.separator();
             self.theme_toggle(ui);
             ui.separator();
-            ui.menu_button("Export", |ui| self.export_ui(ui));
+            // The menu holds text fields and sliders: only a click outside (or an export) closes it.
+            let keep_open = egui::containers::menu::MenuConfig::new()
+                .close_behavior(egui::PopupCloseBehavior::CloseOnClickOutside);
+            egui::containers::menu::MenuButton::new("Export")
+                .config(keep_open)
+                .ui(ui, |ui| self.export_ui(ui));
             ui.separator();
             ui.selectable_value(&mut self.state.layout, Layout::Tabs, "tabs");
             ui.selectable_value(&mut self.state.layout, Layout::Grid, "grid");
@@ -326,9 +340,13 @@ impl KdvizApp {
             });
             ui.close();
         }
-        ui.label(
-            egui::RichText::new("Animations and paper layouts: kdviz figure (see README)").small(),
-        );
+        ui.separator();
+        let last = self.last_epoch();
+        let result = self.rt.result.clone();
+        let figures = &mut self.rt.figures;
+        if let Some(s) = figures.menu_ui(ui, &self.state, result.as_ref(), last) {
+            self.rt.status = Some(s);
+        }
     }
 
     /// Writes the active view at the current epoch as PNG, SVG or CSV (chosen by the extension).
@@ -553,6 +571,15 @@ impl eframe::App for KdvizApp {
                     .show(ui, |ui| self.real.side_ui(ui));
                 egui::CentralPanel::default().show(ui, |ui| self.real.central_ui(ui));
             }
+        }
+        let last = self.last_epoch();
+        let result = self.rt.result.clone();
+        if let Some(s) = self
+            .rt
+            .figures
+            .show(&ctx, &self.state, result.as_ref(), last)
+        {
+            self.rt.status = Some(s);
         }
 
         self.refit_if_changed();

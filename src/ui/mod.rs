@@ -1,6 +1,7 @@
 //! The desktop app (eframe/egui): panels and views over the toy engine. Owns no maths.
 
 pub mod app;
+pub mod export_dialog;
 pub mod palette;
 pub mod panels;
 pub mod real;
