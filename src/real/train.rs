@@ -475,6 +475,16 @@ pub fn train(
             fallback = Some(GpuError::NoAdapter.to_string());
             None
         }
+        // A software rasteriser (llvmpipe, WARP) is a CPU running shader code: the CPU engine
+        // trains the same thing several times faster (see BENCHMARKS.md).
+        (BackendChoice::Auto, Some(ctx)) if ctx.info().device_type == "Cpu" => {
+            fallback = Some(format!(
+                "{} is a software adapter, slower than the CPU engine; trained on the CPU \
+                 (choose the gpu backend to use it anyway)",
+                ctx.info().name
+            ));
+            None
+        }
         (choice, Some(ctx)) => match GpuEngine::new(ctx, data, div, cfg, &prep) {
             Ok(e) => Some(e),
             Err(e @ (GpuError::NoAdapter | GpuError::Unsupported(_) | GpuError::Device(_)))

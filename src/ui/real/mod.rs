@@ -138,6 +138,8 @@ pub struct RealTab {
     wake: Option<Arc<dyn Fn() + Send + Sync>>,
     data: Option<Arc<RealData>>,
     runs: Vec<RunState>,
+    /// The id of the training job whose events fill `runs`.
+    job: u64,
     running: bool,
     started: Option<Instant>,
     adapter: Option<Result<String, String>>,
@@ -154,6 +156,7 @@ impl Default for RealTab {
             wake: None,
             data: None,
             runs: Vec::new(),
+            job: 0,
             running: false,
             started: None,
             adapter: None,
@@ -186,7 +189,7 @@ impl RealTab {
         self.adapter.as_ref()
     }
 
-    fn worker(&mut self, ctx: &egui::Context) -> &RealWorker {
+    fn worker(&mut self, ctx: &egui::Context) -> &mut RealWorker {
         let wake = self
             .wake
             .get_or_insert_with(|| {
@@ -236,7 +239,8 @@ impl RealTab {
             })
             .collect();
         match self.worker(ctx).train(source, divs, cfg) {
-            Ok(()) => {
+            Ok(job) => {
+                self.job = job;
                 self.running = true;
                 self.started = Some(Instant::now());
                 self.status = Some(Status::info("training…"));
@@ -268,21 +272,20 @@ impl RealTab {
                 }
                 Event::Adapter(a) => self.adapter = Some(a),
                 Event::Bandwidth(b) => self.bandwidth = Some(b),
-                Event::Epoch { run, stats } => {
+                Event::Epoch { job, run, stats } if job == self.job => {
                     if let Some(r) = self.runs.get_mut(run) {
                         r.stats.push(stats);
                     }
                 }
-                Event::Finished { run, result } => {
+                Event::Finished { job, run, result } if job == self.job => {
                     if let Some(r) = self.runs.get_mut(run) {
                         r.result = Some(result);
                     }
                 }
-                Event::Failed(e) => {
-                    self.status = Some(Status::error(e));
+                Event::Failed { job, message } if job.is_none_or(|j| j == self.job) => {
+                    self.status = Some(Status::error(message));
                 }
-                Event::Idle { cancelled } => {
-                    // A stopped job is followed by the next one's events; only the last Idle counts.
+                Event::Idle { job, cancelled } if job == self.job => {
                     self.running = false;
                     if cancelled {
                         self.status = Some(Status::info("stopped"));
@@ -297,6 +300,11 @@ impl RealTab {
                         )));
                     }
                 }
+                // Events of a job that a newer Run replaced.
+                Event::Epoch { .. }
+                | Event::Finished { .. }
+                | Event::Failed { .. }
+                | Event::Idle { .. } => {}
             }
         }
     }

@@ -42,6 +42,7 @@ impl Source {
 enum Job {
     Load(Source),
     Train {
+        id: u64,
         source: Source,
         divs: Vec<Divergence>,
         cfg: TrainConfig,
@@ -49,23 +50,31 @@ enum Job {
     Bandwidth,
 }
 
-/// What the worker reports, in order.
+/// What the worker reports, in order. Training events carry their job's id: after a Stop and a new
+/// Run, the old job's last events may still arrive and must not land in the new run.
 pub enum Event {
     Loaded(Arc<RealData>),
     /// The adapter's description, or why there is none (reported once, on first use).
     Adapter(Result<String, String>),
     Bandwidth(Result<CopyBandwidth, String>),
     Epoch {
+        job: u64,
         run: usize,
         stats: EpochStats,
     },
     Finished {
+        job: u64,
         run: usize,
         result: Arc<TrainResult>,
     },
-    Failed(String),
-    /// The job ended (all runs done, failed or stopped).
+    /// A load or a run failed; `job` is the training job's id, or `None` for a load.
+    Failed {
+        job: Option<u64>,
+        message: String,
+    },
+    /// A training job ended (all runs done, failed or stopped).
     Idle {
+        job: u64,
         cancelled: bool,
     },
 }
@@ -75,6 +84,7 @@ pub struct RealWorker {
     events: Receiver<Event>,
     cancel: Arc<AtomicBool>,
     handle: Option<JoinHandle<()>>,
+    next_job: u64,
 }
 
 /// State that lives on the worker thread between jobs.
@@ -132,13 +142,11 @@ impl RealWorker {
                     ok
                 };
                 while let Ok(job) = job_rx.recv() {
-                    let cancelled = match job {
-                        Job::Load(source) => {
-                            if let Err(e) = resident.data(&source, &ev_tx) {
-                                send(Event::Failed(e));
-                            }
-                            false
-                        }
+                    let alive = match job {
+                        Job::Load(source) => match resident.data(&source, &ev_tx) {
+                            Ok(_) => true,
+                            Err(message) => send(Event::Failed { job: None, message }),
+                        },
                         Job::Bandwidth => {
                             let r = match resident.gpu(&ev_tx) {
                                 Some(g) => {
@@ -146,14 +154,25 @@ impl RealWorker {
                                 }
                                 None => Err("no GPU adapter".into()),
                             };
-                            send(Event::Bandwidth(r));
-                            false
+                            send(Event::Bandwidth(r))
                         }
-                        Job::Train { source, divs, cfg } => {
-                            train_all(&mut resident, &source, &divs, &cfg, &stop, &ev_tx, &wake)
+                        Job::Train {
+                            id,
+                            source,
+                            divs,
+                            cfg,
+                        } => {
+                            let run = Run {
+                                job: id,
+                                cancel: &stop,
+                                out: &ev_tx,
+                                wake: &wake,
+                            };
+                            let cancelled = run.all(&mut resident, &source, &divs, &cfg);
+                            send(Event::Idle { job: id, cancelled })
                         }
                     };
-                    if !send(Event::Idle { cancelled }) {
+                    if !alive {
                         return;
                     }
                 }
@@ -164,6 +183,7 @@ impl RealWorker {
             events: ev_rx,
             cancel,
             handle,
+            next_job: 0,
         }
     }
 
@@ -178,14 +198,23 @@ impl RealWorker {
         self.send(Job::Load(source))
     }
 
+    /// Queues a training job; returns its id (the one its events carry).
     pub fn train(
-        &self,
+        &mut self,
         source: Source,
         divs: Vec<Divergence>,
         cfg: TrainConfig,
-    ) -> Result<(), String> {
+    ) -> Result<u64, String> {
+        self.next_job += 1;
+        let id = self.next_job;
         self.cancel.store(false, Ordering::Relaxed);
-        self.send(Job::Train { source, divs, cfg })
+        self.send(Job::Train {
+            id,
+            source,
+            divs,
+            cfg,
+        })?;
+        Ok(id)
     }
 
     pub fn measure_bandwidth(&self) -> Result<(), String> {
@@ -213,48 +242,66 @@ impl Drop for RealWorker {
     }
 }
 
-/// Trains each divergence in turn; returns true when stopped by the user.
-fn train_all(
-    resident: &mut Resident,
-    source: &Source,
-    divs: &[Divergence],
-    cfg: &TrainConfig,
-    cancel: &AtomicBool,
-    out: &Sender<Event>,
-    wake: &Arc<dyn Fn() + Send + Sync>,
-) -> bool {
-    let data = match resident.data(source, out) {
-        Ok(d) => d,
-        Err(e) => {
-            let _ = out.send(Event::Failed(e));
-            return false;
-        }
-    };
-    let gpu = match cfg.backend {
-        BackendChoice::Cpu => None,
-        _ => resident.gpu(out),
-    };
-    for (run, div) in divs.iter().enumerate() {
-        let mut progress = |s: &EpochStats| {
-            let _ = out.send(Event::Epoch {
-                run,
-                stats: s.clone(),
-            });
-            wake();
-        };
-        match train(gpu, &data, div, cfg, cancel, &mut progress) {
-            Ok(result) => {
-                let _ = out.send(Event::Finished {
-                    run,
-                    result: Arc::new(result),
-                });
-            }
-            Err(RealError::Cancelled) => return true,
-            Err(e) => {
-                let _ = out.send(Event::Failed(format!("{div}: {e}")));
+/// One training job's context on the worker thread.
+struct Run<'a> {
+    job: u64,
+    cancel: &'a AtomicBool,
+    out: &'a Sender<Event>,
+    wake: &'a Arc<dyn Fn() + Send + Sync>,
+}
+
+impl Run<'_> {
+    fn failed(&self, message: String) {
+        let _ = self.out.send(Event::Failed {
+            job: Some(self.job),
+            message,
+        });
+    }
+
+    /// Trains each divergence in turn; returns true when stopped by the user.
+    fn all(
+        &self,
+        resident: &mut Resident,
+        source: &Source,
+        divs: &[Divergence],
+        cfg: &TrainConfig,
+    ) -> bool {
+        let data = match resident.data(source, self.out) {
+            Ok(d) => d,
+            Err(message) => {
+                self.failed(message);
                 return false;
             }
+        };
+        let gpu = match cfg.backend {
+            BackendChoice::Cpu => None,
+            _ => resident.gpu(self.out),
+        };
+        let job = self.job;
+        for (run, div) in divs.iter().enumerate() {
+            let mut progress = |s: &EpochStats| {
+                let _ = self.out.send(Event::Epoch {
+                    job,
+                    run,
+                    stats: *s,
+                });
+                (self.wake)();
+            };
+            match train(gpu, &data, div, cfg, self.cancel, &mut progress) {
+                Ok(result) => {
+                    let _ = self.out.send(Event::Finished {
+                        job,
+                        run,
+                        result: Arc::new(result),
+                    });
+                }
+                Err(RealError::Cancelled) => return true,
+                Err(e) => {
+                    self.failed(format!("{div}: {e}"));
+                    return false;
+                }
+            }
         }
+        false
     }
-    false
 }

@@ -1,0 +1,123 @@
+//! The real-model tab driven as a user would: switch to it, pick a small built-in teacher, Run, watch
+//! the metrics stream in, inspect a position; Stop; a bad file in the status bar. Renders with wgpu
+//! (lavapipe on CI); training runs on the CPU engine so the test's time does not depend on the adapter.
+
+use egui::accesskit::Role;
+use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable;
+use kdviz::real::train::BackendChoice;
+use kdviz::ui::KdvizApp;
+use kdviz::ui::app::Mode;
+use std::time::{Duration, Instant};
+
+fn real_tab() -> Harness<'static, KdvizApp> {
+    let mut h = Harness::builder()
+        .with_size(egui::vec2(1400.0, 900.0))
+        .wgpu()
+        .build_eframe(|cc| KdvizApp::new(cc));
+    h.run_steps(2);
+    h.get_by_label("Real model").click();
+    h.run_steps(2);
+    assert_eq!(h.state().mode, Mode::Real);
+    let s = &mut h.state_mut().real.settings;
+    s.positions = 64;
+    s.epochs = 15;
+    s.backend = BackendChoice::Cpu;
+    h
+}
+
+/// Runs frames until `done` holds (the worker thread does the work meanwhile).
+fn until(h: &mut Harness<'static, KdvizApp>, what: &str, done: impl Fn(&KdvizApp) -> bool) {
+    let t0 = Instant::now();
+    while !done(h.state()) {
+        assert!(
+            t0.elapsed() < Duration::from_secs(120),
+            "timed out waiting for {what}"
+        );
+        h.run_steps(1);
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    h.run_steps(2);
+}
+
+#[test]
+fn run_trains_every_divergence_and_the_inspector_shows_a_position() {
+    let mut h = real_tab();
+    h.get_by_role_and_label(Role::Button, "Run").click();
+    h.run_steps(1);
+    until(&mut h, "the runs", |a| {
+        !a.real.is_running()
+            && !a.real.runs().is_empty()
+            && a.real.runs().iter().all(|r| r.result.is_some())
+    });
+    let app = h.state();
+    let data = app.real.data().expect("the teacher was loaded");
+    assert_eq!(data.n, 64);
+    let names: Vec<String> = app.real.runs().iter().map(|r| r.div.to_string()).collect();
+    assert_eq!(names, ["fkl", "rkl", "akl:mu=0.5"]);
+    for r in app.real.runs() {
+        // Epoch 0 plus 15 epochs arrived one by one, in order.
+        let epochs: Vec<usize> = r.stats.iter().map(|s| s.epoch).collect();
+        assert_eq!(epochs, (0..=15).collect::<Vec<_>>(), "{}", r.div);
+        let first = r.stats[0].objective;
+        let last = r.stats[15].objective;
+        assert!(last < first, "{}: {first} -> {last}", r.div);
+        let res = r.result.as_ref().unwrap();
+        assert_eq!(res.student_logits.len(), data.n * data.v);
+    }
+    assert!(
+        app.shown_status()
+            .is_some_and(|s| !s.error && s.text.contains("trained 3"))
+    );
+    // The inspector names the position's context and the top tokens of the teacher.
+    assert!(h.query_by_label_contains("→").is_some());
+    assert!(h.query_all_by_label("teacher").count() >= 1);
+    // Step to the next position with its button.
+    h.get_by_label(">").click();
+    h.run_steps(2);
+    assert_eq!(h.state().real.inspector.row, 1);
+}
+
+#[test]
+fn stop_ends_a_run_early() {
+    let mut h = real_tab();
+    h.state_mut().real.settings.epochs = 5000;
+    h.get_by_role_and_label(Role::Button, "Run").click();
+    until(&mut h, "the first epochs", |a| {
+        a.real.runs().first().is_some_and(|r| r.stats.len() > 2)
+    });
+    h.get_by_role_and_label(Role::Button, "Stop").click();
+    until(&mut h, "the stop", |a| !a.real.is_running());
+    let r = &h.state().real.runs()[0];
+    assert!(r.result.is_none());
+    assert!(r.stats.len() < 5000);
+    assert_eq!(
+        h.state().shown_status().map(|s| s.text.as_str()),
+        Some("stopped")
+    );
+}
+
+#[test]
+fn a_bad_teacher_file_is_reported_and_nothing_is_lost() {
+    let mut h = real_tab();
+    h.get_by_role_and_label(Role::Button, "Run").click();
+    until(&mut h, "the first run", |a| {
+        !a.real.is_running()
+            && !a.real.runs().is_empty()
+            && a.real.runs().iter().all(|r| r.result.is_some())
+    });
+    let path = std::env::temp_dir().join(format!("kdviz-bad-{}.safetensors", std::process::id()));
+    std::fs::write(&path, b"not a safetensors file").unwrap();
+    let s = &mut h.state_mut().real.settings;
+    s.builtin = false;
+    s.teacher_path = path.display().to_string();
+    h.run_steps(2);
+    h.get_by_role_and_label(Role::Button, "Run").click();
+    until(&mut h, "the error", |a| !a.real.is_running());
+    let status = h.state().shown_status().cloned().expect("a status");
+    assert!(status.error, "{status:?}");
+    assert!(status.text.contains("kdviz-bad-"), "{status:?}");
+    // The built-in teacher is still what the inspector shows.
+    assert_eq!(h.state().real.data().map(|d| d.n), Some(64));
+    let _ = std::fs::remove_file(path);
+}
