@@ -269,11 +269,12 @@ impl FigureExport {
                     ui.label("frames");
                     ui.horizontal(|ui| {
                         let every = ui.radio_value(&mut a.by_count, false, "every").id;
+                        let unit = if a.step == 1 { " epoch" } else { " epochs" };
                         ui.add_enabled(
                             !a.by_count,
                             egui::DragValue::new(&mut a.step)
                                 .range(1..=1000)
-                                .suffix(" epochs"),
+                                .suffix(unit),
                         )
                         .labelled_by(every);
                         let count = ui.radio_value(&mut a.by_count, true, "count").id;
@@ -340,14 +341,11 @@ impl FigureExport {
         let frames = a.epochs();
         let px = (a.width * a.scale).round() as u32;
         let py = (a.height * a.scale).round() as u32;
-        ui.label(
-            egui::RichText::new(format!(
-                "{} frames, {:.1} s, {px}×{py} pixels",
-                frames.len(),
-                frames.len() as f32 / a.fps.max(1) as f32
-            ))
-            .small(),
-        );
+        ui.label(format!(
+            "{} frames, {:.1} s, {px}×{py} pixels",
+            frames.len(),
+            frames.len() as f32 / a.fps.max(1) as f32
+        ));
         let mut status = None;
         ui.horizontal(|ui| {
             if ui.add_enabled(!busy, egui::Button::new("Start")).clicked() {

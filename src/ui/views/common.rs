@@ -15,7 +15,9 @@ pub fn bare_plot<'a>(id: impl egui::AsIdSalt, x_label: &str, y_label: &str) -> P
         .custom_x_axes(vec![
             AxisHints::new_x()
                 .label(x_label.to_string())
-                .label_spacing(40.0..=80.0),
+                // Ticks come in powers of ten only: a narrower minimum keeps "10, 20, …" on panels
+                // a few hundred points wide (small multiples, half-slide figures) instead of a lone 0.
+                .label_spacing(28.0..=44.0),
         ])
         .custom_y_axes(vec![
             AxisHints::new_y()

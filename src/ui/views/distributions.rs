@@ -6,7 +6,7 @@ use super::common::{LOG_FLOOR, bare_plot, base_plot, log_tick, y_value as y_of};
 use crate::toy::TeacherSpec;
 use crate::ui::palette;
 use crate::ui::state::{DistOptions, ToyState};
-use egui_plot::{Line, Plot, PlotPoints, Points, Polygon};
+use egui_plot::{AxisHints, Line, Plot, PlotPoints, Points, Polygon};
 
 pub fn distributions_ui(ui: &mut egui::Ui, cx: &ViewCtx, state: &mut ToyState) {
     if !crate::figure::is_figure(ui) {
@@ -157,7 +157,9 @@ pub fn styled_panel(
         plot = plot.include_y(0.0);
     }
     let shown = plot.show(ui, |pu| {
-        if opts.shade_head {
+        // The AKL head is a set of classes; on a density grid it is only a band that distracts (as in
+        // the gradient view).
+        if opts.shade_head && !cx.continuous() {
             shade_head(pu, cx, order, &xs, opts.log_y);
         }
         let teacher: PlotPoints = xs
@@ -281,6 +283,21 @@ fn tail_inset(
                 .allow_zoom(false)
                 .allow_scroll(false)
                 .show_axes([true, true])
+                // The inset is small: let its tick labels sit closer than egui_plot's defaults, or it
+                // shows a lone "0.0" and no class numbers.
+                .custom_x_axes(vec![AxisHints::new_x().label_spacing(28.0..=40.0)])
+                .custom_y_axes(vec![
+                    AxisHints::new_y()
+                        .label_spacing(14.0..=20.0)
+                        .formatter(|m, _| {
+                            let decimals = (-m.step_size.log10()).ceil().max(0.0) as usize;
+                            format!("{:.*}", decimals, m.value)
+                        }),
+                ])
+                .y_grid_spacer(egui_plot::uniform_grid_spacer(|g| {
+                    let s = nice_step((g.bounds.1 - g.bounds.0) / 4.0);
+                    [s, 5.0 * s, 10.0 * s]
+                }))
                 .include_y(0.0)
                 .include_y(top * 1.15)
                 .show(ui, |pu| {
@@ -301,6 +318,20 @@ fn tail_inset(
                     }
                 });
         });
+}
+
+/// The smallest 1, 2 or 5 × 10^k at least `raw`: about four labelled ticks on the inset's short y axis,
+/// where powers of ten alone give one.
+fn nice_step(raw: f64) -> f64 {
+    if !(raw > 0.0 && raw.is_finite()) {
+        return 1.0;
+    }
+    let mag = 10f64.powf(raw.log10().floor());
+    [1.0, 2.0, 5.0]
+        .into_iter()
+        .map(|m| m * mag)
+        .find(|&s| s >= raw * (1.0 - 1e-9))
+        .unwrap_or(10.0 * mag)
 }
 
 /// Sets the drawn teacher's probability of the class under the pointer.
