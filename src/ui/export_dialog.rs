@@ -479,9 +479,14 @@ impl FigureExport {
             } else {
                 // Fail on an unwritable path before rendering.
                 std::fs::File::create(path).map_err(|e| format!("{path}: cannot write: {e}"))?;
-                figure::render_png(&result, &state, &spec)?
-                    .save(path)
-                    .map_err(|e| format!("{path}: cannot write: {e}"))
+                let saved = figure::render_png(&result, &state, &spec).and_then(|img| {
+                    img.save(path)
+                        .map_err(|e| format!("{path}: cannot write: {e}"))
+                });
+                if saved.is_err() {
+                    std::fs::remove_file(path).ok(); // no empty or partial PNG left behind
+                }
+                saved
             };
             bytes_written?;
             done.store(1, Ordering::Relaxed);
