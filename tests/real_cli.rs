@@ -82,6 +82,9 @@ fn builtin_teacher_trains_under_each_divergence_on_the_cpu() {
         assert!(obj[20] < 0.5 * obj[0], "{}: {obj:?}", run["divergence"]);
         let top1 = series(run, "top1");
         assert!(top1.iter().all(|t| (0.0..=1.0).contains(t)));
+        // The uniform start ties every class: agreement is 1/V, not 0 or 1.
+        let vocab = v["vocab"].as_f64().unwrap_or(0.0);
+        assert!((top1[0] - 1.0 / vocab).abs() < 1e-9, "{}", top1[0]);
     }
     // FKL's own objective is KL(p||q).
     let fkl = &runs[0];

@@ -166,11 +166,13 @@ fn builtin_with_sizes_and_rejects_bad_counts() {
     assert_eq!(corpus::builtin_with(64).unwrap(), small);
 }
 
+/// A benchmark, not a test (speed is never asserted): prints the build time.
+/// `cargo test --release --test real_corpus build_time -- --ignored --nocapture`
 #[test]
-fn builds_fast() {
+#[ignore]
+fn build_time() {
     // Measured on 2 shared cores: 50-170 ms at opt-level 1 including parsing the text, 25-55 ms
     // once parsed (release: 92 ms / 28 ms).
-    // The bound only catches an accidental quadratic; `--nocapture` shows the time.
     let t = std::time::Instant::now();
     let d = corpus::builtin();
     let first = t.elapsed();
@@ -181,5 +183,4 @@ fn builds_fast() {
         "built-in teacher N={} V={}: {first:?}, again {again:?}",
         d.n, d.v
     );
-    assert!(again.as_secs_f64() < 5.0, "{again:?}");
 }

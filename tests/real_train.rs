@@ -202,12 +202,14 @@ fn gpu_and_cpu_agree_epoch_by_epoch() {
 fn gpu_run_reports_throughput_and_honours_cancel() {
     let Some(g) = ctx() else { return };
     let data = zipf_data(32, 200, 4);
+    // `gpu`, not `auto`: auto trains on the CPU when the adapter is a software rasteriser.
     let cfg = TrainConfig {
         epochs: 5,
+        backend: BackendChoice::Gpu,
         ..TrainConfig::default()
     };
     let r = on(Some(g), &data, "fkl", &cfg);
-    assert!(r.backend.starts_with("GPU: "));
+    assert!(r.backend.starts_with("GPU: "), "{}", r.backend);
     assert!(r.rows_per_s > 0.0 && r.gb_per_s > 0.0);
     // FKL 2 passes: loss 20 B, metrics 12 B, Adam 28 B per element, plus the read-back.
     assert_eq!(r.bytes_per_epoch, (60 * 32 * 200 + 28 * 32) as f64);

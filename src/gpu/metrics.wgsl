@@ -1,9 +1,11 @@
-// Per-row training metrics, one workgroup per row: pass 1 the student's log-sum-exp and argmax
-// (lowest index on ties), pass 2 KL(p||q), KL(q||p), the L1 gaps on the AKL head / tail (head =
+// Per-row training metrics, one workgroup per row: pass 1 the student's log-sum-exp and largest
+// logit, pass 2 the number of classes at that largest logit (top-1 agreement is 1/ties when the
+// teacher's argmax is among them: the expected agreement under random tie-breaking, so a uniform
+// student scores 1/V, not 1 or 0), KL(p||q), KL(q||p), the L1 gaps on the AKL head / tail (head =
 // {u > thr} ∪ {u == thr, k <= kcut}, threshold from the CPU as for the AKL loss) and, for TAID's
 // schedule, the cross-entropy −Σ p_t log q with p_t = q − grad. The teacher's log-sum-exp comes
 // precomputed (the teacher never changes). Out: 6 floats per row
-// [kl_pq, kl_qp, head_gap, tail_gap, top1 (0/1), ce].
+// [kl_pq, kl_qp, head_gap, tail_gap, top1 (0..1), ce].
 struct MP {
     n_rows: u32,
     v: u32,
@@ -24,6 +26,7 @@ const BIG: f32 = 3.0e38;
 var<workgroup> s4: array<vec4<f32>, 256>;
 var<workgroup> s1: array<f32, 256>;
 var<workgroup> si: array<u32, 256>;
+var<workgroup> sc: array<f32, 256>;
 
 fn lse_push(s: vec2<f32>, x: f32) -> vec2<f32> {
     if (x > s.x) {
@@ -86,7 +89,6 @@ fn main(
     }
     let mz = s4[0].x;
     let llz = log(s4[0].y);
-    let argmax_z = si[0];
     workgroupBarrier();
 
     // pass 2: sums
@@ -97,9 +99,13 @@ fn main(
     let inf = bitcast<f32>(P.inf_bits);
     var acc = vec4<f32>(0.0);
     var ce = 0.0;
+    var ties = 0.0;
     for (var k = lid; k < P.v; k += WG) {
         let u = teacher[base + k];
         let z = student[base + k];
+        if (z == mz) {
+            ties += 1.0;
+        }
         let lq = (z - mz) - llz;
         let q = exp(lq);
         var gap = q;
@@ -125,11 +131,13 @@ fn main(
     }
     s4[lid] = acc;
     s1[lid] = ce;
+    sc[lid] = ties;
     workgroupBarrier();
     for (var h = WG / 2u; h > 0u; h >>= 1u) {
         if (lid < h) {
             s4[lid] += s4[lid + h];
             s1[lid] += s1[lid + h];
+            sc[lid] += sc[lid + h];
         }
         workgroupBarrier();
     }
@@ -140,7 +148,7 @@ fn main(
         out[o + 1u] = t.y;
         out[o + 2u] = t.z;
         out[o + 3u] = t.w;
-        out[o + 4u] = select(0.0, 1.0, argmax_z == targ);
+        out[o + 4u] = select(0.0, 1.0 / max(sc[0], 1.0), student[base + targ] == mz);
         out[o + 5u] = s1[0];
     }
 }

@@ -14,7 +14,7 @@
 //! 5. one PyTorch Adam step (bias-corrected, `eps` after the square root, f32 parameters and moments
 //!    as torch keeps them).
 //!
-//! Epoch 0 is the initial student; `epochs` steps follow. Ties in an argmax go to the lowest class.
+//! Epoch 0 is the initial student; `epochs` steps follow. Top-1 agreement splits ties: see [`EpochStats::top1`].
 //!
 //! TAID: a fixed `t` is used as is; with a schedule, `t` moves once per epoch exactly as in the toy
 //! ([`crate::toy::fit::TaidState`], fed the mean over rows of the cross-entropy `−Σ p_t log q`, which is
@@ -210,7 +210,8 @@ pub struct EpochStats {
     /// `Σ_head |p − q|` and `Σ_tail |p − q|` with the head of [`TrainConfig::mu`].
     pub head_gap: f64,
     pub tail_gap: f64,
-    /// Fraction of rows where the student's argmax is the teacher's.
+    /// Fraction of rows where the student's argmax is the teacher's (a row whose largest student
+    /// logit is shared by `m` classes, the teacher's among them, counts `1/m`).
     pub top1: f64,
     /// Wall time since the start of the run (after setup and upload).
     pub seconds: f64,
@@ -354,6 +355,17 @@ impl Prep {
             head,
         }
     }
+}
+
+/// Top-1 agreement of one row: `1/ties` when the teacher's top class `t` holds the student's
+/// largest logit shared by `ties` classes, else 0 (the expected agreement when ties are broken at
+/// random: Adam's sign-like first steps leave whole groups of free logits exactly equal).
+pub(crate) fn top1_credit(student: &[f32], t: usize) -> f64 {
+    let max = student.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    if student.get(t) != Some(&max) {
+        return 0.0;
+    }
+    1.0 / student.iter().filter(|&&z| z == max).count().max(1) as f64
 }
 
 /// The first index of the largest value.

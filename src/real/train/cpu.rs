@@ -2,7 +2,7 @@
 //! parameters and Adam moments (as on the GPU), cache-blocked f32 matmuls for the low-rank student.
 
 use super::{
-    AdamStep, Engine, Prep, StudentKind, Sums, TrainConfig, argmax, lowrank_init, threads,
+    AdamStep, Engine, Prep, StudentKind, Sums, TrainConfig, lowrank_init, threads, top1_credit,
 };
 use crate::math::akl::gaps;
 use crate::math::kl::kl;
@@ -236,9 +236,7 @@ fn row(
     let (gh, gt) = gaps(&t.p, &s.p, &scr.head);
     sums.head += gh;
     sums.tail += gt;
-    if argmax(s_row) == prep.t_argmax[r] {
-        sums.top1 += 1.0;
-    }
+    sums.top1 += top1_credit(s_row, prep.t_argmax[r] as usize);
     if want_ce {
         // The gradient is q − p_t, so p_t = q − grad (as the toy's fit loop).
         let ce: f64 = (0..s.p.len())

@@ -8,7 +8,9 @@ pub mod worker;
 
 use crate::math::Divergence;
 use crate::real::RealData;
-use crate::real::train::{BackendChoice, EpochStats, StudentKind, TrainConfig, TrainResult};
+use crate::real::train::{
+    BackendChoice, EpochStats, StudentKind, TrainConfig, TrainResult, bytes_per_epoch,
+};
 use crate::ui::Status;
 use crate::ui::panels::{divergences, log_slider, slider};
 use crate::ui::state::Slot;
@@ -138,8 +140,9 @@ pub struct RealTab {
     wake: Option<Arc<dyn Fn() + Send + Sync>>,
     data: Option<Arc<RealData>>,
     runs: Vec<RunState>,
-    /// The id of the training job whose events fill `runs`.
+    /// The id of the training job whose events fill `runs`, and its student.
     job: u64,
+    job_student: StudentKind,
     running: bool,
     started: Option<Instant>,
     adapter: Option<Result<String, String>>,
@@ -157,6 +160,7 @@ impl Default for RealTab {
             data: None,
             runs: Vec::new(),
             job: 0,
+            job_student: StudentKind::Free,
             running: false,
             started: None,
             adapter: None,
@@ -241,6 +245,7 @@ impl RealTab {
         match self.worker(ctx).train(source, divs, cfg) {
             Ok(job) => {
                 self.job = job;
+                self.job_student = cfg.student;
                 self.running = true;
                 self.started = Some(Instant::now());
                 self.status = Some(Status::info("training…"));
@@ -544,12 +549,27 @@ impl RealTab {
         });
     }
 
-    /// Rows per second and GB/s of the latest finished run, or of the running one so far.
+    /// Rows per second and GB/s (byte model) of the run in progress, or of the last one finished.
     fn throughput(&self) -> Option<(f64, f64)> {
-        self.runs
-            .iter()
-            .rev()
-            .find_map(|r| r.result.as_ref())
-            .map(|r| (r.rows_per_s, r.gb_per_s))
+        let r = self.runs.iter().rev().find(|r| r.stats.len() > 1)?;
+        if let Some(res) = &r.result {
+            return Some((res.rows_per_s, res.gb_per_s));
+        }
+        let d = self.data.as_ref()?;
+        let (first, last) = (r.stats.first()?, r.stats.last()?);
+        let secs = last.seconds - first.seconds;
+        if secs <= 0.0 {
+            return None;
+        }
+        let epochs = (last.epoch - first.epoch) as f64;
+        let taid_schedule = matches!(
+            r.div,
+            Divergence::Taid {
+                schedule: Some(_),
+                ..
+            }
+        );
+        let bytes = bytes_per_epoch(&r.div, self.job_student, d.n, d.v, taid_schedule);
+        Some((d.n as f64 * epochs / secs, bytes * epochs / secs / 1e9))
     }
 }
