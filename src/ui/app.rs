@@ -543,7 +543,7 @@ impl eframe::App for KdvizApp {
         for file in ctx.input(|i| i.raw.dropped_files.clone()) {
             let path = file.path();
             if self.mode == Mode::Real {
-                self.real.dropped(&path, &ctx);
+                self.real.dropped(path, &ctx);
             } else if path.extension().is_some_and(|e| e == "toml") {
                 self.load_config_file(&path.display().to_string());
             }
