@@ -247,3 +247,78 @@ fn bad_input_exits_2_with_the_reason() {
         "/nonexistent/teacher.safetensors",
     );
 }
+
+/// A minimal `.safetensors` file: one F32 tensor per (name, shape, values).
+fn safetensors(path: &std::path::Path, tensors: &[(&str, Vec<usize>, Vec<f32>)]) {
+    let mut header = serde_json::Map::new();
+    let mut data = Vec::new();
+    for (name, shape, values) in tensors {
+        let start = data.len();
+        for v in values {
+            data.extend_from_slice(&v.to_le_bytes());
+        }
+        header.insert(
+            name.to_string(),
+            serde_json::json!({"dtype": "F32", "shape": shape, "data_offsets": [start, data.len()]}),
+        );
+    }
+    let header = serde_json::Value::Object(header).to_string();
+    let mut bytes = (header.len() as u64).to_le_bytes().to_vec();
+    bytes.extend_from_slice(header.as_bytes());
+    bytes.extend_from_slice(&data);
+    std::fs::write(path, bytes).expect("write the test file");
+}
+
+#[test]
+fn a_logits_file_with_tokens_trains_and_a_mismatch_is_refused() {
+    let dir = std::env::temp_dir().join(format!("kdviz-real-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (b, t, v) = (2usize, 3usize, 5usize);
+    let teacher: Vec<f32> = (0..b * t * v)
+        .map(|i| ((i * 7) % 11) as f32 * 0.3)
+        .collect();
+    let file = dir.join("logits.safetensors");
+    safetensors(&file, &[("teacher_logits", vec![b, t, v], teacher)]);
+    let tokens = dir.join("tokens.json");
+    std::fs::write(&tokens, r#"["a", "b", "c", "d", "e"]"#).unwrap();
+    let (f, tk) = (file.to_str().unwrap(), tokens.to_str().unwrap());
+    let v_json = json(&[
+        "real",
+        "--input",
+        f,
+        "--tokens",
+        tk,
+        "--div",
+        "fkl",
+        "--epochs",
+        "30",
+        "--lr",
+        "0.3",
+        "--backend",
+        "cpu",
+        "--json",
+    ]);
+    assert_eq!(
+        v_json["positions"], 6,
+        "[B, T, V] flattens to B·T positions"
+    );
+    assert_eq!(v_json["vocab"], 5);
+    let kl = series(&v_json["runs"][0], "kl_pq");
+    assert!(kl[30] < 0.05 * kl[0], "{kl:?}");
+
+    let short = dir.join("short.json");
+    std::fs::write(&short, r#"["a", "b", "c", "d", "e", "f", "g"]"#).unwrap();
+    fails(
+        &[
+            "real",
+            "--input",
+            f,
+            "--tokens",
+            short.to_str().unwrap(),
+            "--div",
+            "fkl",
+        ],
+        "short.json",
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}
