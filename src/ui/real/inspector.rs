@@ -55,8 +55,10 @@ pub fn inspector_ui(
             st.row = (st.row + 1).min(n - 1);
         }
         ui.checkbox(&mut st.log_y, "log y");
+        // Small vocabularies (a 5-class file) must not invert the slider's range.
+        let most = data.v.min(5000);
         ui.add(
-            egui::Slider::new(&mut st.top, 10..=data.v.min(5000))
+            egui::Slider::new(&mut st.top, 10.min(most)..=most)
                 .logarithmic(true)
                 .text("classes shown"),
         );
@@ -74,7 +76,7 @@ pub fn inspector_ui(
     }
     let p = softmax(data.teacher_row(row));
     let (order, head) = order_and_head(&p, mu);
-    let shown = st.top.min(order.len());
+    let shown = st.top.clamp(1, order.len());
     let log = st.log_y;
     let v = data.v;
     let students: Vec<(String, Color32, Vec<f64>)> = runs
