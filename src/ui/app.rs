@@ -450,6 +450,9 @@ impl KdvizApp {
             }
             ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
                 ui.label(format!("frame {:.1} ms", self.rt.frame_ms));
+                if self.mode == Mode::Real {
+                    return; // the toy's refit time means nothing on this tab
+                }
                 ui.separator();
                 ui.label(format!("refit {:.1} ms", self.rt.fit_ms));
                 if self.rt.waiting && self.rt.requested_at.elapsed() > Duration::from_millis(150) {
