@@ -2,7 +2,7 @@
 
 use super::RunState;
 use crate::real::train::EpochStats;
-use crate::ui::views::common::{bare_plot, base_plot, log_tick_dense, y_value};
+use crate::ui::views::common::{bare_plot, base_plot, log_tick_dense, log125_spacer, y_value};
 use egui::Color32;
 use egui_plot::{Line, PlotPoints};
 
@@ -50,6 +50,7 @@ pub fn metrics_ui(ui: &mut egui::Ui, runs: &[RunState], colors: &[Color32]) {
                     let plot = plot.width(w).height(h);
                     let plot = if log {
                         plot.y_axis_formatter(log_tick_dense)
+                            .y_grid_spacer(log125_spacer)
                     } else {
                         plot.include_y(0.0)
                     };

@@ -53,8 +53,73 @@ pub fn log_tick_dense(mark: egui_plot::GridMark, range: &std::ops::RangeInclusiv
     let x = 10f64.powf(mark.value);
     if (0.01..1000.0).contains(&x) {
         let digits = (2 - x.log10().floor() as i32).clamp(0, 4) as usize;
-        format!("{x:.digits$}")
+        let text = format!("{x:.digits$}");
+        if text.contains('.') {
+            text.trim_end_matches('0').trim_end_matches('.').to_string()
+        } else {
+            text
+        }
     } else {
         format!("{x:.1e}")
+    }
+}
+
+/// Grid marks for a log10 axis: over less than three decades, lines at 1, 2 and 5 of every decade
+/// (labelled by [`log_tick_dense`]) and faint ones at the other digits; over more, egui_plot's own
+/// decade marks. Without it a plot spanning half a decade gets a single labelled line.
+pub fn log125_spacer(input: egui_plot::GridInput) -> Vec<egui_plot::GridMark> {
+    let (lo, hi) = input.bounds;
+    if !(hi - lo).is_finite() || hi - lo > 3.0 {
+        return egui_plot::log_grid_spacer(10)(input);
+    }
+    let mut marks = Vec::new();
+    for decade in (lo.floor() as i64)..=(hi.ceil() as i64) {
+        for digit in 1..10 {
+            let value = decade as f64 + f64::from(digit).log10();
+            let step_size = match digit {
+                1 => 1.0,
+                2 | 5 => 0.3,
+                _ => 0.05,
+            };
+            if (lo..=hi).contains(&value) {
+                marks.push(egui_plot::GridMark { value, step_size });
+            }
+        }
+    }
+    marks
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn log_spacer_marks_one_two_five_on_short_ranges() {
+        let marks = log125_spacer(egui_plot::GridInput {
+            bounds: (-0.5, 0.5),
+            base_step_size: 0.01,
+        });
+        let at = |v: f64| {
+            marks
+                .iter()
+                .find(|m| (m.value - v).abs() < 1e-12)
+                .map(|m| m.step_size)
+        };
+        assert_eq!(at(0.0), Some(1.0)); // 1
+        assert_eq!(at(2f64.log10()), Some(0.3)); // 2
+        assert_eq!(at(0.5f64.log10()), Some(0.3)); // 0.5
+        assert_eq!(at(3f64.log10()), Some(0.05)); // 3: a faint line
+        assert!(marks.iter().all(|m| (-0.5..=0.5).contains(&m.value)));
+        let label = |v: f64| {
+            log_tick_dense(
+                egui_plot::GridMark {
+                    value: v,
+                    step_size: 0.3,
+                },
+                &(-0.5..=0.5),
+            )
+        };
+        assert_eq!(label(2f64.log10()), "2");
+        assert_eq!(label(0.5f64.log10()), "0.5");
     }
 }
