@@ -1,37 +1,7 @@
 //! The command line as a user meets it: output formats, exit codes and one-line errors.
 
-use std::process::Command;
-
-fn kdviz(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_kdviz"))
-        .args(args)
-        .output()
-        .expect("run kdviz");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
-fn json(args: &[&str]) -> serde_json::Value {
-    let (code, stdout, stderr) = kdviz(args);
-    assert_eq!(code, 0, "{args:?}: {stderr}");
-    serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{args:?}: not JSON ({e}): {stdout}"))
-}
-
-/// Exit status 2, nothing on stdout, one line on stderr containing `needle`.
-fn fails(args: &[&str], needle: &str) {
-    let (code, stdout, stderr) = kdviz(args);
-    assert_eq!(code, 2, "{args:?}: stdout {stdout} stderr {stderr}");
-    assert!(stdout.is_empty(), "{args:?}: {stdout}");
-    assert_eq!(stderr.trim_end().lines().count(), 1, "{args:?}: {stderr}");
-    assert!(
-        stderr.contains(needle),
-        "{args:?}: {stderr:?} lacks {needle:?}"
-    );
-    assert!(!stderr.contains("panicked"), "{stderr}");
-}
+mod common;
+use common::{fails, json, kdviz};
 
 #[test]
 fn eval_prints_the_spec_vector_in_both_negative_forms() {

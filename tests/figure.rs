@@ -1,18 +1,12 @@
 //! Figures: every preset renders to SVG and PNG from the command line; the files are what they claim.
 
 use std::path::PathBuf;
-use std::process::Command;
+mod common;
 
+/// Exit code and stderr (figures write files; stdout is empty).
 fn kdviz(args: &[&str]) -> (i32, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_kdviz"))
-        .args(args)
-        .env("XDG_RUNTIME_DIR", std::env::temp_dir())
-        .output()
-        .expect("run kdviz");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    let (code, _, stderr) = common::kdviz(args);
+    (code, stderr)
 }
 
 fn tmp(name: &str) -> PathBuf {

@@ -1,37 +1,8 @@
 //! `kdviz real` as a user meets it: the built-in teacher trains under several divergences, output
 //! formats, the GPU and the CPU agree, and bad input exits 2 with one line naming the problem.
 
-use std::process::Command;
-
-fn kdviz(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_kdviz"))
-        .args(args)
-        .env("XDG_RUNTIME_DIR", std::env::temp_dir())
-        .output()
-        .expect("run kdviz");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
-fn json(args: &[&str]) -> serde_json::Value {
-    let (code, stdout, stderr) = kdviz(args);
-    assert_eq!(code, 0, "{args:?}: {stderr}");
-    serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{args:?}: not JSON ({e}): {stdout}"))
-}
-
-fn fails(args: &[&str], needle: &str) {
-    let (code, stdout, stderr) = kdviz(args);
-    assert_eq!(code, 2, "{args:?}: stdout {stdout} stderr {stderr}");
-    assert!(stdout.is_empty(), "{args:?}: {stdout}");
-    assert_eq!(stderr.trim_end().lines().count(), 1, "{args:?}: {stderr}");
-    assert!(
-        stderr.contains(needle),
-        "{args:?}: {stderr:?} lacks {needle:?}"
-    );
-}
+mod common;
+use common::{fails, json, kdviz};
 
 fn series(run: &serde_json::Value, key: &str) -> Vec<f64> {
     run["history"]
