@@ -6,7 +6,7 @@
 
 use super::ViewCtx;
 use super::common::base_plot;
-use super::landscape::{grid_125, tick_125};
+use super::ticks::{tick_125, uniform_grid_125};
 use crate::math::Divergence;
 use crate::ui::palette;
 use crate::ui::state::{Slot, ToyState};
@@ -180,8 +180,8 @@ fn plane(ui: &mut egui::Ui, state: &mut ToyState, ps: &mut PlaneState, width: f3
         .allow_double_click_reset(false)
         .show_x(false)
         .show_y(false)
-        .x_grid_spacer(grid_125(70.0))
-        .y_grid_spacer(grid_125(45.0))
+        .x_grid_spacer(uniform_grid_125(70.0))
+        .y_grid_spacer(uniform_grid_125(45.0))
         .x_axis_formatter(tick_125)
         .y_axis_formatter(tick_125);
     let shown = plot.show(ui, |pu| {
@@ -655,8 +655,8 @@ fn reading(ui: &mut egui::Ui, cx: &ViewCtx, state: &mut ToyState, ps: &mut Plane
             .include_y(-1.05)
             .include_y(1.05)
             .legend(legend())
-            .x_grid_spacer(grid_125(70.0))
-            .y_grid_spacer(grid_125(45.0))
+            .x_grid_spacer(uniform_grid_125(70.0))
+            .y_grid_spacer(uniform_grid_125(45.0))
             .x_axis_formatter(tick_125)
             .y_axis_formatter(tick_125)
             .y_axis_min_width(34.0)

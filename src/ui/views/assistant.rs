@@ -11,10 +11,9 @@
 
 use super::ViewCtx;
 use super::common::{base_plot, log_tick, y_value};
-use super::gradient::{
-    Swatch, divergence_at, grid_125, grid_shape, ink, key_item, student_at, tick, title, x_axis,
-    y_axis,
-};
+use super::gradient::{Swatch, divergence_at, ink, key_item, student_at, title};
+use super::small_multiples::{ClassAxis, GAP, cell_grid, compact_cell, grid_shape};
+use super::ticks::{grid_125, tick, x_axis, y_axis};
 use crate::math::{AmidDiv, AmidOrder, Divergence, LogDist, amid, taid};
 use crate::ui::palette;
 use crate::ui::state::ToyState;
@@ -24,7 +23,6 @@ use egui_plot::{Corner, Legend, Line, LineStyle, PlotPoints, Points};
 /// Above this many classes p and q are lines instead of points.
 const MAX_POINTS: usize = 200;
 const MIN_CELL_H: f32 = 170.0;
-const GAP: f32 = 6.0;
 
 /// The assistant distribution in the run panels.
 const ASSISTANT: Color32 = Color32::from_rgb(0x1b, 0x9e, 0x3e);
@@ -184,25 +182,13 @@ fn assistant_of(cx: &ViewCtx, run: usize, student: &LogDist) -> Option<(LogDist,
 
 fn runs_ui(ui: &mut Ui, cx: &ViewCtx, state: &ToyState, runs: &[usize]) {
     let log = state.dist.log_y;
-    let continuous = cx.continuous();
-    let sorted = state.dist.sorted && !continuous;
-    let order: Vec<usize> = if sorted {
-        cx.result.regions.order.clone()
-    } else {
-        (0..cx.p().len()).collect()
-    };
-    let xs: Vec<f64> = if continuous {
-        cx.xs().to_vec()
-    } else {
-        (0..order.len()).map(|i| i as f64).collect()
-    };
-    let x_label = if continuous {
-        "x"
-    } else if sorted {
-        "class (by teacher rank)"
-    } else {
-        "class"
-    };
+    let ClassAxis {
+        order,
+        xs,
+        x_label,
+        continuous,
+        ..
+    } = ClassAxis::new(cx, state.dist.sorted);
     let points = !continuous && order.len() <= MAX_POINTS;
 
     // The key: what the three series are (the panels carry no legend).
@@ -229,38 +215,19 @@ fn runs_ui(ui: &mut Ui, cx: &ViewCtx, state: &ToyState, runs: &[usize]) {
     // Each plot about 1.6 times as wide as it is high.
     let (cols, rows, h) = grid_shape(n, ui.available_size(), MIN_CELL_H, |w, h| w / h / 1.6);
     let link = ui.scope_id().with("assistant-x");
-    egui::ScrollArea::vertical()
-        .id_salt("assistant-scroll")
-        .auto_shrink(false)
-        .show(ui, |ui| {
-            let w = (ui.available_width() - GAP * (cols as f32 - 1.0)) / cols as f32;
-            ui.spacing_mut().item_spacing = egui::vec2(GAP, GAP);
-            for row in 0..rows {
-                ui.horizontal_top(|ui| {
-                    for &run in &runs[row * cols..((row + 1) * cols).min(n)] {
-                        ui.allocate_ui_with_layout(
-                            egui::vec2(w, h),
-                            egui::Layout::top_down(egui::Align::Min),
-                            |ui| {
-                                ui.set_width(w);
-                                ui.set_min_height(h);
-                                ui.spacing_mut().item_spacing = egui::vec2(4.0, 2.0);
-                                let panel = Panel {
-                                    order: &order,
-                                    xs: &xs,
-                                    x_label,
-                                    log,
-                                    points,
-                                    continuous,
-                                    link,
-                                };
-                                run_panel(ui, cx, run, &panel, h);
-                            },
-                        );
-                    }
-                });
-            }
-        });
+    cell_grid(ui, "assistant-scroll", n, cols, rows, h, |ui, i| {
+        compact_cell(ui, h);
+        let panel = Panel {
+            order: &order,
+            xs: &xs,
+            x_label,
+            log,
+            points,
+            continuous,
+            link,
+        };
+        run_panel(ui, cx, runs[i], &panel, h);
+    });
 }
 
 /// The x axis shared by the run panels.
@@ -586,39 +553,21 @@ fn explorer_ui(ui: &mut Ui, cx: &ViewCtx, state: &ToyState, opts: &Options) {
         .flat_map(|v| curve(v))
         .map(|pt| pt[1])
         .fold(f64::NEG_INFINITY, f64::max);
-    egui::ScrollArea::vertical()
-        .id_salt("explorer-scroll")
-        .auto_shrink(false)
-        .show(ui, |ui| {
-            let w = (ui.available_width() - GAP * (cols as f32 - 1.0)) / cols as f32;
-            ui.spacing_mut().item_spacing = egui::vec2(GAP, GAP);
-            for row in 0..rows {
-                ui.horizontal_top(|ui| {
-                    for (i, (name, c, r)) in mixtures.iter().enumerate().skip(row * cols).take(cols)
-                    {
-                        ui.allocate_ui_with_layout(
-                            egui::vec2(w, h),
-                            egui::Layout::top_down(egui::Align::Min),
-                            |ui| {
-                                ui.set_width(w);
-                                style(base_plot(("assistant-explorer", i), x_label, y_label))
-                                    .height(h)
-                                    .include_y(if top.is_finite() { top } else { 0.0 })
-                                    .show(ui, |pu| {
-                                        base(pu);
-                                        pu.line(
-                                            Line::new(name.clone(), PlotPoints::new(curve(&r.p)))
-                                                .color(*c)
-                                                .width(2.4)
-                                                .allow_hover(false),
-                                        );
-                                    });
-                            },
-                        );
-                    }
-                });
-            }
-        });
+    cell_grid(ui, "explorer-scroll", n, cols, rows, h, |ui, i| {
+        let (name, c, r) = &mixtures[i];
+        style(base_plot(("assistant-explorer", i), x_label, y_label))
+            .height(h)
+            .include_y(if top.is_finite() { top } else { 0.0 })
+            .show(ui, |pu| {
+                base(pu);
+                pu.line(
+                    Line::new(name.clone(), PlotPoints::new(curve(&r.p)))
+                        .color(*c)
+                        .width(2.4)
+                        .allow_hover(false),
+                );
+            });
+    });
 }
 
 #[cfg(test)]

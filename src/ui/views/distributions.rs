@@ -3,6 +3,7 @@
 
 use super::ViewCtx;
 use super::common::{LOG_FLOOR, bare_plot, base_plot, log_tick, y_value as y_of};
+use super::ticks::step_125;
 use crate::toy::TeacherSpec;
 use crate::ui::palette;
 use crate::ui::state::{DistOptions, ToyState};
@@ -295,7 +296,9 @@ fn tail_inset(
                         }),
                 ])
                 .y_grid_spacer(egui_plot::uniform_grid_spacer(|g| {
-                    let s = nice_step((g.bounds.1 - g.bounds.0) / 4.0);
+                    // About four labelled ticks on the inset's short y axis, where powers of ten alone
+                    // give one.
+                    let s = step_125((g.bounds.1 - g.bounds.0) / 4.0, 1e-9);
                     [s, 5.0 * s, 10.0 * s]
                 }))
                 .include_y(0.0)
@@ -318,20 +321,6 @@ fn tail_inset(
                     }
                 });
         });
-}
-
-/// The smallest 1, 2 or 5 × 10^k at least `raw`: about four labelled ticks on the inset's short y axis,
-/// where powers of ten alone give one.
-fn nice_step(raw: f64) -> f64 {
-    if !(raw > 0.0 && raw.is_finite()) {
-        return 1.0;
-    }
-    let mag = 10f64.powf(raw.log10().floor());
-    [1.0, 2.0, 5.0]
-        .into_iter()
-        .map(|m| m * mag)
-        .find(|&s| s >= raw * (1.0 - 1e-9))
-        .unwrap_or(10.0 * mag)
 }
 
 /// Sets the drawn teacher's probability of the class under the pointer.

@@ -11,24 +11,21 @@
 
 use super::ViewCtx;
 use super::common::base_plot;
+use super::small_multiples::{ClassAxis, cell_grid, compact_cell, grid_shape};
+use super::ticks::{grid_125, tick, x_axis, y_axis};
 use crate::math::{Divergence, LogDist, Workspace, value_and_grad};
 use crate::ui::palette;
 use crate::ui::state::ToyState;
 use egui::{Color32, Id, RichText, Stroke, Ui};
 use egui_plot::{
-    AxisHints, Bar, BarChart, GridInput, GridMark, HLine, HoverPosition, Line, LineStyle, Plot,
-    PlotPoint, PlotPoints, Span, Text,
+    Bar, BarChart, HLine, HoverPosition, Line, LineStyle, Plot, PlotPoint, PlotPoints, Span, Text,
 };
-use std::ops::RangeInclusive;
 
 /// Above this many classes the per-class series are filled lines instead of bars.
 const MAX_BARS: usize = 200;
-/// Smallest readable panel.
-const MIN_CELL_W: f32 = 160.0;
 const MIN_PLOT_H: f32 = 58.0;
 /// Height of a panel's title line.
 const HEADER_H: f32 = 20.0;
-const GAP: f32 = 6.0;
 
 /// The factors' colours in the αβ split (neutral, so that they never read as another run).
 const CONFIDENCE: Color32 = Color32::from_rgb(0x80, 0x80, 0x80);
@@ -122,61 +119,10 @@ pub fn gradient_ui(ui: &mut Ui, cx: &ViewCtx, state: &mut ToyState) {
     let (cols, rows, h) = grid_shape(n, ui.available_size(), min_h, |w, h| {
         w / ((h - HEADER_H - 30.0) / most as f32).max(1.0) / 3.0
     });
-    egui::ScrollArea::vertical()
-        .id_salt("gradient-scroll")
-        .auto_shrink(false)
-        .show(ui, |ui| {
-            let w = (ui.available_width() - GAP * (cols as f32 - 1.0)) / cols as f32;
-            ui.spacing_mut().item_spacing = egui::vec2(GAP, GAP);
-            for row in 0..rows {
-                ui.horizontal_top(|ui| {
-                    for run in row * cols..((row + 1) * cols).min(n) {
-                        ui.allocate_ui_with_layout(
-                            egui::vec2(w, h),
-                            egui::Layout::top_down(egui::Align::Min),
-                            |ui| {
-                                ui.set_width(w);
-                                ui.set_min_height(h);
-                                ui.spacing_mut().item_spacing = egui::vec2(4.0, 2.0);
-                                run_panel(ui, cx, &frame, run, &opts, h);
-                            },
-                        );
-                    }
-                });
-            }
-        });
-}
-
-/// Columns, rows and cell height for `n` panels in `avail`: the shape that needs no scrolling and whose
-/// cells come closest to the wanted proportions (`ratio(w, h)` = 1 is ideal); panels are never
-/// narrower than [`MIN_CELL_W`] nor lower than `min_h` (the view scrolls instead).
-pub(super) fn grid_shape(
-    n: usize,
-    avail: egui::Vec2,
-    min_h: f32,
-    ratio: impl Fn(f32, f32) -> f32,
-) -> (usize, usize, f32) {
-    let mut best: Option<((bool, f32), usize)> = None;
-    // Balanced shapes only: for each row count, the fewest columns that hold every panel.
-    for rows in 1..=n.max(1) {
-        let cols = n.max(1).div_ceil(rows);
-        if rows > 1 && cols == n.max(1).div_ceil(rows - 1) {
-            continue;
-        }
-        let w = (avail.x - GAP * (cols as f32 - 1.0)) / cols as f32;
-        if w < MIN_CELL_W && cols > 1 {
-            continue;
-        }
-        let h = (avail.y - GAP * (rows as f32 - 1.0)) / rows as f32;
-        let score = (h >= min_h, -ratio(w, h.max(min_h)).ln().abs());
-        if best.is_none_or(|(b, _)| score > b) {
-            best = Some((score, cols));
-        }
-    }
-    let cols = best.map_or(1, |b| b.1);
-    let rows = n.div_ceil(cols).max(1);
-    let h = ((avail.y - GAP * (rows as f32 - 1.0)) / rows as f32).max(min_h);
-    (cols, rows, h)
+    cell_grid(ui, "gradient-scroll", n, cols, rows, h, |ui, run| {
+        compact_cell(ui, h);
+        run_panel(ui, cx, &frame, run, &opts, h);
+    });
 }
 
 /// One line naming what the panels draw (the panels themselves carry no legend, so that small
@@ -341,99 +287,6 @@ fn swatch(painter: &egui::Painter, rect: egui::Rect, kind: Swatch, color: Color3
     }
 }
 
-/// An x axis for narrow plots: labels from 30 points apart, none faded.
-pub(super) fn x_axis(label: &str) -> AxisHints<'static> {
-    AxisHints::new_x()
-        .label(label.to_string())
-        .label_spacing(30.0..=31.0)
-        .formatter(tick)
-}
-
-/// A y axis for short plots: labels wherever they fit (22 points apart), none faded, and a fixed
-/// minimum width so that stacked plots line up.
-pub(super) fn y_axis(
-    label: &str,
-    formatter: fn(GridMark, &RangeInclusive<f64>) -> String,
-) -> AxisHints<'static> {
-    AxisHints::new_y()
-        .label(label.to_string())
-        .label_spacing(22.0..=23.0)
-        .formatter(formatter)
-        .min_thickness(44.0)
-}
-
-/// Grid marks at 1, 2 and 5 times powers of ten, each carrying the coarsest step it lies on.
-/// egui_plot's default spacer has powers of ten only, which leaves a small plot with a single labelled
-/// tick. `min_step` floors the step (1 on a class axis).
-pub(super) fn grid_125(min_step: f64) -> impl Fn(GridInput) -> Vec<GridMark> {
-    move |input: GridInput| {
-        let s0 = nice_125(input.base_step_size.max(min_step));
-        let mut steps = vec![s0];
-        for _ in 0..6 {
-            let s = next_125(steps[steps.len() - 1]);
-            steps.push(s);
-        }
-        let (lo, hi) = input.bounds;
-        if !(lo.is_finite() && hi.is_finite()) || (hi - lo) / s0 > 10_000.0 {
-            return Vec::new();
-        }
-        let (first, last) = ((lo / s0).ceil() as i64, (hi / s0).floor() as i64);
-        (first..=last)
-            .map(|i| {
-                let value = i as f64 * s0;
-                let step_size = steps
-                    .iter()
-                    .rev()
-                    .copied()
-                    .find(|&s| (value / s - (value / s).round()).abs() < 1e-6)
-                    .unwrap_or(s0);
-                GridMark { value, step_size }
-            })
-            .collect()
-    }
-}
-
-/// The next coarser step that is a multiple of `s` (1 → 2 → 10, 5 → 10), so that the labelled marks
-/// of two levels never crowd each other (4 next to 5).
-fn next_125(s: f64) -> f64 {
-    let e = 10f64.powf(s.log10().floor());
-    if (s / e).round() == 2.0 {
-        5.0 * s
-    } else {
-        2.0 * s
-    }
-}
-
-/// The smallest 1, 2 or 5 times a power of ten that is at least `x`.
-fn nice_125(x: f64) -> f64 {
-    if !(x.is_finite() && x > 0.0) {
-        return 1.0;
-    }
-    let e = 10f64.powf(x.log10().floor());
-    [1.0, 2.0, 5.0, 10.0]
-        .into_iter()
-        .map(|m| m * e)
-        .find(|&s| s >= x * (1.0 - 1e-9))
-        .unwrap_or(10.0 * e)
-}
-
-/// Tick labels readable from 1e-6 to 1e3: plain decimals in between, `2e-5` style outside.
-pub(super) fn tick(mark: GridMark, range: &RangeInclusive<f64>) -> String {
-    let v = mark.value;
-    let step = mark.step_size.abs().max(f64::MIN_POSITIVE);
-    if v.abs() < step * 1e-6 {
-        return "0".into();
-    }
-    let mag = range.start().abs().max(range.end().abs());
-    if (1e-2..1e4).contains(&mag) {
-        let decimals = (-step.log10().floor()).clamp(0.0, 6.0) as usize;
-        format!("{v:.decimals$}")
-    } else {
-        let digits = (v.abs().log10().floor() - step.log10().floor()).clamp(0.0, 3.0) as usize;
-        format!("{v:.digits$e}")
-    }
-}
-
 /// What every panel shares: the class order on the x axis and the x of each position.
 struct Frame {
     /// Class shown at each x position.
@@ -452,25 +305,13 @@ struct Frame {
 
 impl Frame {
     fn new(cx: &ViewCtx, state: &ToyState, link: Id) -> Self {
-        let continuous = cx.continuous();
-        let sorted = state.dist.sorted && !continuous;
-        let order: Vec<usize> = if sorted {
-            cx.result.regions.order.clone()
-        } else {
-            (0..cx.p().len()).collect()
-        };
-        let xs = if continuous {
-            cx.xs().to_vec()
-        } else {
-            (0..order.len()).map(|i| i as f64).collect()
-        };
-        let x_label = if continuous {
-            "x"
-        } else if sorted {
-            "class (by teacher rank)"
-        } else {
-            "class"
-        };
+        let ClassAxis {
+            order,
+            xs,
+            x_label,
+            continuous,
+            sorted,
+        } = ClassAxis::new(cx, state.dist.sorted);
         Frame {
             order,
             xs,
@@ -1208,36 +1049,6 @@ pub(super) mod tests {
         h.run_steps(3);
         let opts: Options = h.ctx.data(|d| d.get_temp(options_id())).unwrap();
         assert_eq!(opts.shown, Shown::Flow);
-    }
-
-    #[test]
-    fn grid_marks_are_nested_one_two_five_steps() {
-        let marks = grid_125(0.0)(GridInput {
-            bounds: (-12.3, 12.3),
-            base_step_size: 0.4,
-        });
-        let at = |v: f64| marks.iter().find(|m| (m.value - v).abs() < 1e-9).unwrap();
-        assert_eq!(at(0.5).step_size, 0.5);
-        assert_eq!(at(1.0).step_size, 1.0);
-        assert_eq!(at(4.0).step_size, 2.0);
-        assert_eq!(at(10.0).step_size, 10.0);
-        // A class axis never gets steps below one class.
-        let marks = grid_125(1.0)(GridInput {
-            bounds: (0.0, 5.0),
-            base_step_size: 0.1,
-        });
-        assert!(marks.iter().all(|m| m.value.fract() == 0.0));
-        assert_eq!(tick(*at(-10.0), &(-12.3..=12.3)), "-10");
-        assert_eq!(
-            tick(
-                GridMark {
-                    value: 2e-5,
-                    step_size: 1e-5
-                },
-                &(-3e-5..=3e-5)
-            ),
-            "2e-5"
-        );
     }
 
     #[test]

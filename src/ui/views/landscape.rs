@@ -7,6 +7,7 @@
 
 use super::ViewCtx;
 use super::common::base_plot;
+use super::ticks::{step_125, tick_125, uniform_grid_125};
 use crate::math::{Divergence, LogDist, Workspace, check_classes, value_and_grad};
 use crate::toy::Student;
 use crate::ui::state::ToyState;
@@ -307,8 +308,8 @@ fn panel(
     let plot = base_plot(("landscape", run), "μ", "log σ")
         .width(width)
         .height((height - 22.0).max(60.0))
-        .x_grid_spacer(grid_125(70.0))
-        .y_grid_spacer(grid_125(45.0))
+        .x_grid_spacer(uniform_grid_125(70.0))
+        .y_grid_spacer(uniform_grid_125(45.0))
         .x_axis_formatter(tick_125)
         .y_axis_formatter(tick_125)
         .include_x(w.mu[0])
@@ -621,7 +622,7 @@ fn window_for(cx: &ViewCtx) -> Window {
     };
     mu = [mu[0].max(x0.min(x1)), mu[1].min(x0.max(x1))];
     ls = [ls[0].max(bin.ln()), ls[1].min(span.ln())];
-    let step = nice_step(width / 20.0);
+    let step = step_125(width / 20.0, 0.0);
     mu = [(mu[0] / step).floor() * step, (mu[1] / step).ceil() * step];
     ls = [(ls[0] / 0.1).floor() * 0.1, (ls[1] / 0.1).ceil() * 0.1];
     if mu[1] - mu[0] < 1e-9 {
@@ -654,64 +655,6 @@ fn mass_range(xs: &[f64], p: &[f64], tail: f64) -> (f64, f64) {
         }
     }
     if lo > hi { (hi, lo) } else { (lo, hi) }
-}
-
-/// Grid lines at 1, 2 or 5 times a power of ten, finer than egui_plot's default powers of ten.
-/// The middle level, the one that gets tick labels, is the finest 1-2-5 step at least `label_px`
-/// points apart (70 suits `base_plot`'s x axis, 45 its y axis); the finer level stays under 25 points
-/// (below every axis's label spacing, so it is never labelled) and divides it; the coarse level is
-/// ten times it.
-pub(super) fn grid_125(
-    label_px: f64,
-) -> Box<dyn Fn(egui_plot::GridInput) -> Vec<egui_plot::GridMark>> {
-    egui_plot::uniform_grid_spacer(move |input| {
-        // egui_plot passes the value of its minimum grid spacing (8 points) as the base step.
-        let per_point = input.base_step_size / 8.0;
-        if !(per_point.is_finite() && per_point > 0.0) {
-            return [1.0, 10.0, 100.0];
-        }
-        let label = nice_step(label_px * per_point);
-        let mantissa = label / 10f64.powf(label.log10().floor());
-        let mut fine = if (1.5..3.5).contains(&mantissa) {
-            label / 2.0
-        } else {
-            label / 5.0
-        };
-        if fine / per_point >= 25.0 {
-            fine = label / 10.0;
-        }
-        [fine, label, 10.0 * label]
-    })
-}
-
-/// Tick labels for [`grid_125`]: as many decimals as the mark's step needs, never "-0".
-pub(super) fn tick_125(
-    mark: egui_plot::GridMark,
-    _range: &std::ops::RangeInclusive<f64>,
-) -> String {
-    let decimals = (-mark.step_size.log10().floor()).clamp(0.0, 12.0) as usize;
-    let s = format!("{:.*}", decimals, mark.value);
-    if s.trim_start_matches('-')
-        .chars()
-        .all(|c| c == '0' || c == '.')
-    {
-        "0".into()
-    } else {
-        s
-    }
-}
-
-/// 1, 2 or 5 times a power of ten, at least `x`.
-fn nice_step(x: f64) -> f64 {
-    if !(x.is_finite() && x > 0.0) {
-        return 1.0;
-    }
-    let e = 10f64.powf(x.log10().floor());
-    [1.0, 2.0, 5.0, 10.0]
-        .into_iter()
-        .map(|m| m * e)
-        .find(|&s| s >= x)
-        .unwrap_or(10.0 * e)
 }
 
 /// Hash of what every map of a job shares: the teacher and the window.

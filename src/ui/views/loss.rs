@@ -3,7 +3,7 @@
 //! table of the current epoch's values.
 
 use super::ViewCtx;
-use super::headtail::{
+use super::curves::{
     Column, LineNames, clicked_epoch, curve_plot, epoch_marker, hover_runs, legend, points_for,
     record_curve, value_table, with_side_table,
 };

@@ -5,11 +5,14 @@ pub mod abplane;
 pub mod assistant;
 pub mod beta_sweep;
 pub mod common;
+mod curves;
 pub mod distributions;
 pub mod gradient;
 pub mod headtail;
 pub mod landscape;
 pub mod loss;
+mod small_multiples;
+mod ticks;
 
 use crate::math::Divergence;
 use crate::toy::{EpochRecord, FitResult};
