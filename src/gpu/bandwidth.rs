@@ -64,20 +64,8 @@ impl GpuContext {
             });
             let src = self.buffer("kdviz copy src", size, U::STORAGE);
             let dst = self.buffer("kdviz copy dst", size, U::STORAGE);
-            let bind = device.create_bind_group(&wgpu::BindGroupDescriptor {
-                label: Some("kdviz copy"),
-                layout: &pipe.get_bind_group_layout(0),
-                entries: &[
-                    wgpu::BindGroupEntry {
-                        binding: 0,
-                        resource: src.as_entire_binding(),
-                    },
-                    wgpu::BindGroupEntry {
-                        binding: 1,
-                        resource: dst.as_entire_binding(),
-                    },
-                ],
-            });
+            let bind =
+                self.bind_buffers("kdviz copy", &pipe.get_bind_group_layout(0), &[&src, &dst]);
             let timer = self.info.timestamp_query.then(|| {
                 (
                     device.create_query_set(&wgpu::QuerySetDescriptor {

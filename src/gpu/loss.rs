@@ -278,18 +278,11 @@ impl GpuContext {
         );
         let values_read = self.buffer("kdviz values read", rows * 4, U::MAP_READ | U::COPY_DST);
         let grad_read = self.buffer("kdviz grad read", elems, U::MAP_READ | U::COPY_DST);
-        let bind = self.device.create_bind_group(&wgpu::BindGroupDescriptor {
-            label: Some("kdviz loss"),
-            layout: &self.kernels.bgl,
-            entries: &[&params, &t, &s, &aux, &values, &grad]
-                .iter()
-                .enumerate()
-                .map(|(i, b)| wgpu::BindGroupEntry {
-                    binding: i as u32,
-                    resource: b.as_entire_binding(),
-                })
-                .collect::<Vec<_>>(),
-        });
+        let bind = self.bind_buffers(
+            "kdviz loss",
+            &self.kernels.bgl,
+            &[&params, &t, &s, &aux, &values, &grad],
+        );
         Chunk {
             row0,
             rows,
@@ -778,18 +771,11 @@ impl GpuContext {
             self.queue
                 .write_buffer(&aux, 0, bytemuck::cast_slice(&aux_words));
             let values = self.buffer("kdviz train values", n * 4, U::STORAGE | U::COPY_SRC);
-            let bind = self.device.create_bind_group(&wgpu::BindGroupDescriptor {
-                label: Some("kdviz train loss"),
-                layout: &self.kernels.bgl,
-                entries: &[&params, teacher, student, &aux, &values, grad]
-                    .iter()
-                    .enumerate()
-                    .map(|(i, b)| wgpu::BindGroupEntry {
-                        binding: i as u32,
-                        resource: b.as_entire_binding(),
-                    })
-                    .collect::<Vec<_>>(),
-            });
+            let bind = self.bind_buffers(
+                "kdviz train loss",
+                &self.kernels.bgl,
+                &[&params, teacher, student, &aux, &values, grad],
+            );
             LossBinding {
                 base,
                 pipe,

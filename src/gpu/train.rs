@@ -210,18 +210,7 @@ fn bind(
     label: &str,
     bufs: &[&wgpu::Buffer],
 ) -> wgpu::BindGroup {
-    ctx.device.create_bind_group(&wgpu::BindGroupDescriptor {
-        label: Some(label),
-        layout: &pipe.get_bind_group_layout(0),
-        entries: &bufs
-            .iter()
-            .enumerate()
-            .map(|(i, b)| wgpu::BindGroupEntry {
-                binding: i as u32,
-                resource: b.as_entire_binding(),
-            })
-            .collect::<Vec<_>>(),
-    })
+    ctx.bind_buffers(label, &pipe.get_bind_group_layout(0), bufs)
 }
 
 /// A 2-D grid of `groups` workgroups within the per-dimension limit.
