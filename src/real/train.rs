@@ -90,7 +90,8 @@ impl FromStr for StudentKind {
 }
 
 /// Where to train.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum BackendChoice {
     /// The GPU when one is usable, else the CPU (the reason is reported in `TrainResult::fallback`).
     #[default]

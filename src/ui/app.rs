@@ -3,13 +3,16 @@
 use crate::toy::{FitResult, FitSpec, preset};
 use crate::ui::export_dialog::FigureExport;
 use crate::ui::panels::{divergences, optimizer, student, teacher};
-use crate::ui::real::RealTab;
+use crate::ui::real::{RealSettings, RealTab};
 use crate::ui::state::{Layout, Theme, ToyState, View};
 use crate::ui::views::{self, ViewCtx};
 use crate::ui::worker::FitWorker;
 use crate::ui::{Status, palette, timeline};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+/// Where the real-model tab's settings are kept between sessions.
+const REAL_KEY: &str = "kdviz-real";
 
 /// The Export menu's inputs.
 struct ExportSettings {
@@ -69,7 +72,14 @@ impl KdvizApp {
             .storage
             .and_then(|s| eframe::get_value::<ToyState>(s, eframe::APP_KEY))
             .unwrap_or_default();
-        Self::with_state(cc.egui_ctx.clone(), state)
+        let mut app = Self::with_state(cc.egui_ctx.clone(), state);
+        if let Some(real) = cc
+            .storage
+            .and_then(|s| eframe::get_value::<RealSettings>(s, REAL_KEY))
+        {
+            app.real = RealTab::with_settings(real);
+        }
+        app
     }
 
     /// Builds the app around a given state (tests start from defaults or a preset).
@@ -594,5 +604,6 @@ impl eframe::App for KdvizApp {
 
     fn save(&mut self, storage: &mut dyn eframe::Storage) {
         eframe::set_value(storage, eframe::APP_KEY, &self.state);
+        eframe::set_value(storage, REAL_KEY, &self.real.settings);
     }
 }

@@ -21,8 +21,9 @@ use worker::{Event, RealWorker, Source};
 /// Default positions of the built-in teacher in the app (the CLI and file inputs may use more).
 const BUILTIN_POSITIONS: usize = 2048;
 
-/// The tab's inputs: what a run is made of.
-#[derive(Debug, Clone, PartialEq)]
+/// The tab's inputs: what a run is made of (kept between sessions with the app's other settings).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct RealSettings {
     pub builtin: bool,
     pub positions: usize,
@@ -171,6 +172,25 @@ impl Default for RealTab {
 }
 
 impl RealTab {
+    /// Starts from saved settings, each checked against the ranges the panel allows (a hand-edited
+    /// or stale file must not start a 10⁹-epoch run).
+    pub fn with_settings(mut settings: RealSettings) -> Self {
+        let d = RealSettings::default();
+        settings.positions = settings.positions.clamp(16, 8192);
+        settings.rank = settings.rank.clamp(1, 512);
+        settings.epochs = settings.epochs.clamp(1, 5000);
+        if !(settings.lr.is_finite() && (1e-4..=1.0).contains(&settings.lr)) {
+            settings.lr = d.lr;
+        }
+        if !(0.0..1.0).contains(&settings.mu) {
+            settings.mu = d.mu;
+        }
+        RealTab {
+            settings,
+            ..RealTab::default()
+        }
+    }
+
     /// The status line for the app's status bar.
     pub fn status(&self) -> Option<&Status> {
         self.status.as_ref()
@@ -571,5 +591,32 @@ impl RealTab {
         );
         let bytes = bytes_per_epoch(&r.div, self.job_student, d.n, d.v, taid_schedule);
         Some((d.n as f64 * epochs / secs, bytes * epochs / secs / 1e9))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn settings_survive_a_round_trip_and_bad_saved_values_are_reset() {
+        let mut s = RealSettings {
+            rank: 64,
+            backend: BackendChoice::Cpu,
+            ..RealSettings::default()
+        };
+        s.slots.pop();
+        let text = serde_json::to_string(&s).unwrap();
+        assert!(text.contains("\"backend\":\"cpu\""), "{text}");
+        let back: RealSettings = serde_json::from_str(&text).unwrap();
+        assert_eq!(back, s);
+        // Missing fields take their defaults; values outside the panel's ranges are brought back.
+        let odd: RealSettings =
+            serde_json::from_str(r#"{"epochs": 1000000000, "lr": -1.0, "rank": 0}"#).unwrap();
+        let tab = RealTab::with_settings(odd);
+        assert_eq!(tab.settings.epochs, 5000);
+        assert_eq!(tab.settings.rank, 1);
+        assert_eq!(tab.settings.lr, RealSettings::default().lr);
+        assert_eq!(tab.settings.slots.len(), 3);
     }
 }
