@@ -8,6 +8,7 @@ use egui_kittest::kittest::Queryable;
 use kdviz::real::train::BackendChoice;
 use kdviz::ui::KdvizApp;
 use kdviz::ui::app::Mode;
+use kdviz::ui::real::export::RealFigure;
 use std::time::{Duration, Instant};
 
 fn real_tab() -> Harness<'static, KdvizApp> {
@@ -76,6 +77,37 @@ fn run_trains_every_divergence_and_the_inspector_shows_a_position() {
     h.get_by_label(">").click();
     h.run_steps(2);
     assert_eq!(h.state().real.inspector.row, 1);
+
+    // The tab's Export menu offers both figures; they write what the tab shows.
+    h.get_by_role_and_label(Role::Button, "Export").click();
+    h.run_steps(2);
+    assert!(h.query_by_label("Export metrics").is_some());
+    assert!(h.query_by_label("Export position 1").is_some());
+    let dir = std::env::temp_dir();
+    let svg = dir.join(format!("kdviz-gui-real-{}.svg", std::process::id()));
+    let csv = dir.join(format!("kdviz-gui-real-{}.csv", std::process::id()));
+    let light = kdviz::ui::state::Theme::Light;
+    let app = h.state_mut();
+    app.real
+        .export(svg.to_str().unwrap(), RealFigure::Metrics, light);
+    assert!(
+        app.shown_status().is_some_and(|s| !s.error),
+        "{:?}",
+        app.shown_status()
+    );
+    let text = std::fs::read_to_string(&svg).unwrap();
+    assert!(text.contains("KL(q||p)") && text.contains("<path"));
+    app.real
+        .export(csv.to_str().unwrap(), RealFigure::Position(1), light);
+    let rows = std::fs::read_to_string(&csv).unwrap().lines().count();
+    assert_eq!(rows, 1 + app.real.data().unwrap().v);
+    app.real
+        .export("/nonexistent-dir/x.png", RealFigure::Metrics, light);
+    assert!(
+        app.shown_status()
+            .is_some_and(|s| s.error && s.text.contains("/nonexistent-dir/x.png"))
+    );
+    let _ = (std::fs::remove_file(svg), std::fs::remove_file(csv));
 }
 
 #[test]
@@ -113,6 +145,8 @@ fn a_bad_teacher_file_is_reported_and_nothing_is_lost() {
     s.teacher_path = path.display().to_string();
     h.run_steps(2);
     h.get_by_role_and_label(Role::Button, "Run").click();
+    h.run_steps(1); // the click starts the run in this frame
+    assert!(h.state().real.is_running());
     until(&mut h, "the error", |a| !a.real.is_running());
     let status = h.state().shown_status().cloned().expect("a status");
     assert!(status.error, "{status:?}");

@@ -293,3 +293,93 @@ fn a_logits_file_with_tokens_trains_and_a_mismatch_is_refused() {
     );
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[test]
+fn figures_of_the_metrics_and_of_a_position() {
+    let dir = std::env::temp_dir().join(format!("kdviz-real-fig-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let run = |file: &str, extra: &[&str]| -> std::path::PathBuf {
+        let path = dir.join(file);
+        let p = path.to_str().unwrap().to_string();
+        let mut args = vec![
+            "real",
+            "--builtin",
+            "--positions",
+            "32",
+            "--div",
+            "fkl",
+            "--div",
+            "rkl",
+            "--epochs",
+            "5",
+            "--backend",
+            "cpu",
+            "--figure",
+            &p,
+        ];
+        args.extend_from_slice(extra);
+        let (code, _, err) = kdviz(&args);
+        assert_eq!(code, 0, "{args:?}: {err}");
+        path
+    };
+    // PNG: the requested scale of the default 1100 × 640 points, and not blank.
+    let png = image::open(run("metrics.png", &["--scale", "1"]))
+        .unwrap()
+        .to_rgba8();
+    assert_eq!(png.dimensions(), (1100, 640));
+    let distinct: std::collections::HashSet<[u8; 4]> = png.pixels().map(|p| p.0).collect();
+    assert!(distinct.len() > 50, "{} colours", distinct.len());
+    // SVG: six plots, each with one curve per divergence in its colour.
+    let svg = std::fs::read_to_string(run("metrics.svg", &[])).unwrap();
+    let doc = roxmltree::Document::parse(&svg).expect("valid SVG");
+    let fkl = kdviz::ui::palette::run_colors(&["fkl".parse().unwrap(), "rkl".parse().unwrap()])[0];
+    let fkl_rgb = format!("rgb({},{},{})", fkl.r(), fkl.g(), fkl.b());
+    let fkl_paths = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("path"))
+        .filter(|n| n.attribute("stroke") == Some(fkl_rgb.as_str()))
+        .count();
+    assert!(fkl_paths >= 6, "{fkl_paths} fkl curves");
+    assert!(svg.contains("top-1 agreement"));
+    // A position: the CSV lists every class by teacher rank with both students.
+    let csv = std::fs::read_to_string(run("pos.csv", &["--position", "3"])).unwrap();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines[0], "rank,class,token,teacher,\"fkl\",\"rkl\"");
+    assert_eq!(lines.len(), 1 + 5751);
+    let p: Vec<f64> = lines[1..]
+        .iter()
+        // from the right: a token may be a quoted comma
+        .map(|l| l.rsplit(',').nth(2).unwrap().parse().unwrap())
+        .collect();
+    assert!(p.windows(2).all(|w| w[0] >= w[1]), "sorted by teacher");
+    assert!((p.iter().sum::<f64>() - 1.0).abs() < 1e-6);
+    fails(
+        &[
+            "real",
+            "--builtin",
+            "--positions",
+            "8",
+            "--div",
+            "fkl",
+            "--figure",
+            "x.gif",
+        ],
+        "expected .png, .svg or .csv",
+    );
+    fails(
+        &[
+            "real",
+            "--builtin",
+            "--positions",
+            "8",
+            "--div",
+            "fkl",
+            "--figure",
+            "x.png",
+            "--position",
+            "8",
+        ],
+        "--position",
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}

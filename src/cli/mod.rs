@@ -34,6 +34,7 @@ USAGE:
   kdviz real (--builtin [--positions N] | --input FILE [--student-input FILE] [--tokens FILE])
              --div SPEC... [--student free|lowrank:d=64] [--epochs N] [--lr X] [--mu M] [--seed S]
              [--backend auto|gpu|cpu] [--every K] [--json | --csv] [--out FILE]
+             [--figure FILE.{png,svg,csv} [--position R] [--scale S] [--theme light|dark]]
   kdviz gpu info [--json] [--out FILE]
   kdviz gpu bench [--rows N] [--vocab V] [--dtype f32|f16] [--div SPEC]... [--repeats R] [--json] [--out FILE]
   kdviz help | --help | --version

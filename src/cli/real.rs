@@ -8,6 +8,9 @@ use crate::gpu::GpuContext;
 use crate::math::{Divergence, check_classes};
 use crate::real::train::{BackendChoice, EpochStats, StudentKind, TrainConfig, TrainResult, train};
 use crate::real::{RealData, corpus, files};
+use crate::ui::real::RunState;
+use crate::ui::real::export::{self, RealFigure, RealFigureStyle};
+use crate::ui::state::Theme;
 use serde_json::{Value, json};
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
@@ -27,6 +30,10 @@ pub const SCHEMA: Schema = Schema {
         "mu",
         "every",
         "out",
+        "figure",
+        "position",
+        "scale",
+        "theme",
     ],
     switches: &["builtin", "json", "csv"],
 };
@@ -34,7 +41,8 @@ pub const SCHEMA: Schema = Schema {
 pub const HELP: &str = "\
   kdviz real (--builtin [--positions N] | --input FILE [--student-input FILE] [--tokens FILE])
              --div SPEC... [--student free|lowrank:d=64] [--epochs N] [--lr X] [--mu M] [--seed S]
-             [--backend auto|gpu|cpu] [--every K] [--json | --csv] [--out FILE]";
+             [--backend auto|gpu|cpu] [--every K] [--json | --csv] [--out FILE]
+             [--figure FILE.{png,svg,csv} [--position R] [--scale S] [--theme light|dark]]";
 
 /// The most epochs one run may ask for (a typo like 1e9 should fail fast, not run for days).
 const MAX_EPOCHS: usize = 100_000;
@@ -48,6 +56,7 @@ pub fn run(args: &Args) -> Result<(), String> {
     let divs = divergences(args, data.v)?;
     let cfg = config(args)?;
     let every = args.usize_in("every", 1, MAX_EPOCHS)?;
+    let figure = figure_request(args, data.n)?;
 
     // One device for every divergence; `auto` falls back to the CPU inside `train`.
     let (gpu, no_gpu) = match cfg.backend {
@@ -68,6 +77,10 @@ pub fn run(args: &Args) -> Result<(), String> {
         runs.push(r);
     }
 
+    if let Some((path, what, style)) = &figure {
+        let states: Vec<RunState> = runs.iter().cloned().map(RunState::finished).collect();
+        export::write(Path::new(path), *what, &data, &states, style)?;
+    }
     let mut out = Output::open(args.one("out")?)?;
     if args.switch("json") {
         out.line(&to_json(&data, &cfg, &runs, no_gpu.as_deref()).to_string())?;
@@ -95,6 +108,53 @@ pub fn run(args: &Args) -> Result<(), String> {
         }
     }
     out.finish()
+}
+
+/// `--figure FILE` with its options: the metric plots, or `--position R`'s inspector.
+fn figure_request(
+    args: &Args,
+    n: usize,
+) -> Result<Option<(String, RealFigure, RealFigureStyle)>, String> {
+    let Some(path) = args.one("figure")? else {
+        for flag in ["position", "scale", "theme"] {
+            if args.one(flag)?.is_some() {
+                return Err(format!("--{flag} goes with --figure FILE"));
+            }
+        }
+        return Ok(None);
+    };
+    let what = match args.usize_in("position", 0, n.saturating_sub(1))? {
+        Some(r) => RealFigure::Position(r),
+        None => RealFigure::Metrics,
+    };
+    let mut style = RealFigureStyle::default();
+    if let Some(raw) = args.one("scale")? {
+        style.scale = match raw.parse::<f32>() {
+            Ok(s) if s.is_finite() && (0.5..=8.0).contains(&s) => s,
+            _ => return Err(format!("--scale {raw:?}; expected a number from 0.5 to 8")),
+        };
+    }
+    style.theme = match args.one("theme")? {
+        None | Some("light") => Theme::Light,
+        Some("dark") => Theme::Dark,
+        Some(o) => return Err(format!("--theme {o:?}; expected light or dark")),
+    };
+    style.mu = args
+        .one("mu")?
+        .and_then(|m| m.parse().ok())
+        .unwrap_or(style.mu);
+    // Fail before training, not after: the extension must be one the figure can write.
+    let ext = Path::new(path)
+        .extension()
+        .and_then(|e| e.to_str())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    if !matches!(ext.as_str(), "png" | "svg" | "csv") {
+        return Err(format!(
+            "--figure {path}: cannot write .{ext} files; expected .png, .svg or .csv"
+        ));
+    }
+    Ok(Some((path.to_string(), what, style)))
 }
 
 /// The teacher named by `--builtin` or `--input`.

@@ -75,36 +75,55 @@ fn background(theme: Theme) -> egui::Color32 {
     }
 }
 
-/// Draws the figure into `ui` (the same code paths as the app's views).
-pub fn figure_ui(ui: &mut egui::Ui, result: &FitResult, state: &mut ToyState, spec: &FigureSpec) {
-    if !spec.transparent {
+/// The page of every figure: the background (unless transparent), a margin and the optional title.
+pub fn figure_frame(
+    ui: &mut egui::Ui,
+    theme: Theme,
+    transparent: bool,
+    title: Option<&str>,
+    add: impl FnOnce(&mut egui::Ui),
+) {
+    if !transparent {
         let ctx = ui.ctx().clone();
         ctx.layer_painter(egui::LayerId::background()).rect_filled(
             ctx.content_rect(),
             0.0,
-            background(spec.theme),
+            background(theme),
         );
     }
-    let divs: Vec<_> = result.runs.iter().map(|r| r.divergence).collect();
-    let colors = palette::run_colors(&divs);
     egui::Frame::new().inner_margin(12.0).show(ui, |ui| {
-        if let Some(title) = &spec.title {
+        if let Some(title) = title {
             ui.vertical_centered(|ui| ui.heading(title));
         }
-        let last = spec.epochs.last().copied().unwrap_or(state.epoch);
-        match (spec.layout, spec.view) {
-            (Layout::EpochGrid, View::Distributions) => {
-                epoch_grid(ui, result, &colors, state, &spec.epochs)
-            }
-            (Layout::RowsByEpochs, View::Distributions) => {
-                rows_by_epochs(ui, result, &colors, state, &spec.epochs)
-            }
-            _ => {
-                let cx = ViewCtx::new(result, &colors, last);
-                views::view_ui(ui, spec.view, &cx, state);
-            }
-        }
+        add(ui)
     });
+}
+
+/// Draws the figure into `ui` (the same code paths as the app's views).
+pub fn figure_ui(ui: &mut egui::Ui, result: &FitResult, state: &mut ToyState, spec: &FigureSpec) {
+    let divs: Vec<_> = result.runs.iter().map(|r| r.divergence).collect();
+    let colors = palette::run_colors(&divs);
+    figure_frame(
+        ui,
+        spec.theme,
+        spec.transparent,
+        spec.title.as_deref(),
+        |ui| {
+            let last = spec.epochs.last().copied().unwrap_or(state.epoch);
+            match (spec.layout, spec.view) {
+                (Layout::EpochGrid, View::Distributions) => {
+                    epoch_grid(ui, result, &colors, state, &spec.epochs)
+                }
+                (Layout::RowsByEpochs, View::Distributions) => {
+                    rows_by_epochs(ui, result, &colors, state, &spec.epochs)
+                }
+                _ => {
+                    let cx = ViewCtx::new(result, &colors, last);
+                    views::view_ui(ui, spec.view, &cx, state);
+                }
+            }
+        },
+    );
 }
 
 fn epoch_grid(
@@ -212,24 +231,37 @@ fn rows_by_epochs(
 
 /// Runs the figure through egui without a GPU and returns its paint list as SVG.
 pub fn render_svg(result: &FitResult, state: &ToyState, spec: &FigureSpec) -> String {
+    let mut state = state.clone();
+    render_ui_svg(spec.size, spec.theme, spec.transparent, |ui| {
+        figure_ui(ui, result, &mut state, spec)
+    })
+}
+
+/// Any UI drawn in figure mode (no controls, no hover), as SVG: the real-model tab's figures use
+/// this beside the toy's views.
+pub fn render_ui_svg(
+    size: egui::Vec2,
+    theme: Theme,
+    transparent: bool,
+    mut draw: impl FnMut(&mut egui::Ui),
+) -> String {
     let ctx = egui::Context::default();
-    ctx.set_theme(egui_theme(spec.theme));
+    ctx.set_theme(egui_theme(theme));
     ctx.data_mut(|d| d.insert_temp(figure_mode_id(), true));
     let input = egui::RawInput {
-        screen_rect: Some(egui::Rect::from_min_size(egui::Pos2::ZERO, spec.size)),
+        screen_rect: Some(egui::Rect::from_min_size(egui::Pos2::ZERO, size)),
         ..Default::default()
     };
-    let mut state = state.clone();
     let mut out = None;
     // Plots settle their bounds and legends over a few passes.
     for _ in 0..4 {
-        let mut o = ctx.run_ui(input.clone(), |ui| figure_ui(ui, result, &mut state, spec));
+        let mut o = ctx.run_ui(input.clone(), &mut draw);
         o.textures_delta.clear(); // no GPU here: the font atlas is not uploaded anywhere
         out = Some(o);
     }
     let shapes = out.map(|o| o.shapes).unwrap_or_default();
-    let bg = (!spec.transparent).then(|| background(spec.theme));
-    svg::to_svg(&shapes, spec.size, bg)
+    let bg = (!transparent).then(|| background(theme));
+    svg::to_svg(&shapes, size, bg)
 }
 
 fn egui_theme(t: Theme) -> egui::Theme {
@@ -247,7 +279,15 @@ pub fn render_png(
 ) -> Result<image::RgbaImage, String> {
     let mut state = state.clone();
     let spec2 = spec.clone();
-    let mut harness = offscreen(spec, move |ui| figure_ui(ui, result, &mut state, &spec2));
+    render_ui_png(spec, move |ui| figure_ui(ui, result, &mut state, &spec2))
+}
+
+/// Any UI drawn in figure mode, offscreen, at `spec`'s size, scale and theme.
+pub fn render_ui_png<'a>(
+    spec: &FigureSpec,
+    draw: impl FnMut(&mut egui::Ui) + 'a,
+) -> Result<image::RgbaImage, String> {
+    let mut harness = offscreen(spec, draw);
     harness.run_steps(4);
     harness
         .render()

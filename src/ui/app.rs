@@ -250,6 +250,9 @@ impl KdvizApp {
             ui.separator();
             if self.mode == Mode::Real {
                 self.theme_toggle(ui);
+                ui.separator();
+                let theme = self.state.theme;
+                ui.menu_button("Export", |ui| self.real.export_ui(ui, theme));
                 return;
             }
             egui::ComboBox::from_label("preset")

@@ -44,26 +44,28 @@ pub fn inspector_ui(
 ) {
     let n = data.n;
     st.row = st.row.min(n - 1);
-    ui.horizontal_wrapped(|ui| {
-        ui.strong("Position");
-        ui.add(egui::DragValue::new(&mut st.row).range(0..=n - 1))
-            .on_hover_text("which held-out position (row) to inspect");
-        if ui.small_button("<").clicked() {
-            st.row = st.row.saturating_sub(1);
-        }
-        if ui.small_button(">").clicked() {
-            st.row = (st.row + 1).min(n - 1);
-        }
-        ui.checkbox(&mut st.log_y, "log y");
-        // Small vocabularies (a 5-class file) must not invert the slider's range.
-        let most = data.v.min(5000);
-        ui.add(
-            egui::Slider::new(&mut st.top, 10.min(most)..=most)
-                .logarithmic(true)
-                .text("classes shown"),
-        );
-        ui.add(egui::Slider::new(&mut st.labels, 0..=30).text("labels"));
-    });
+    if !crate::figure::is_figure(ui) {
+        ui.horizontal_wrapped(|ui| {
+            ui.strong("Position");
+            ui.add(egui::DragValue::new(&mut st.row).range(0..=n - 1))
+                .on_hover_text("which held-out position (row) to inspect");
+            if ui.small_button("<").clicked() {
+                st.row = st.row.saturating_sub(1);
+            }
+            if ui.small_button(">").clicked() {
+                st.row = (st.row + 1).min(n - 1);
+            }
+            ui.checkbox(&mut st.log_y, "log y");
+            // Small vocabularies (a 5-class file) must not invert the slider's range.
+            let most = data.v.min(5000);
+            ui.add(
+                egui::Slider::new(&mut st.top, 10.min(most)..=most)
+                    .logarithmic(true)
+                    .text("classes shown"),
+            );
+            ui.add(egui::Slider::new(&mut st.labels, 0..=30).text("labels"));
+        });
+    }
     let row = st.row;
     if let Some(c) = data.contexts.as_ref().and_then(|c| c.get(row)) {
         let next = data
@@ -120,7 +122,11 @@ pub fn inspector_ui(
                     PlotPoints::new(vec![[-0.5, bottom], [x1, bottom], [x1, top], [-0.5, top]]),
                 )
                 .fill_color(palette::TEACHER.gamma_multiply(0.12))
-                .stroke(egui::Stroke::NONE),
+                // zero width: no outline, but the legend takes its swatch colour from the stroke
+                .stroke(egui::Stroke::new(
+                    0.0,
+                    palette::TEACHER.gamma_multiply(0.35),
+                )),
             );
             let pts = |q: &[f64]| -> PlotPoints {
                 order[..shown]

@@ -2,6 +2,7 @@
 //! n-gram model or a file), students trained on the GPU (CPU fallback), metrics per epoch and a
 //! position inspector.
 
+pub mod export;
 mod inspector;
 mod plots;
 pub mod worker;
@@ -113,6 +114,17 @@ pub struct RunState {
     pub result: Option<Arc<TrainResult>>,
 }
 
+impl RunState {
+    /// A run that is over (the command line's figures).
+    pub fn finished(result: TrainResult) -> RunState {
+        RunState {
+            div: result.div,
+            stats: result.stats.clone(),
+            result: Some(Arc::new(result)),
+        }
+    }
+}
+
 /// What the inspector shows.
 #[derive(Debug, Clone, PartialEq)]
 pub struct InspectorState {
@@ -149,6 +161,8 @@ pub struct RealTab {
     adapter: Option<Result<String, String>>,
     bandwidth: Option<Result<crate::gpu::CopyBandwidth, String>>,
     status: Option<Status>,
+    export_path: String,
+    export_scale: f32,
 }
 
 impl Default for RealTab {
@@ -167,6 +181,8 @@ impl Default for RealTab {
             adapter: None,
             bandwidth: None,
             status: None,
+            export_path: "kdviz-real.png".into(),
+            export_scale: 2.0,
         }
     }
 }
@@ -437,6 +453,55 @@ impl RealTab {
         if ui.button("Load teacher").clicked() {
             self.load(ctx);
         }
+    }
+
+    /// The Export menu of the tab: the metric plots or the inspected position, as PNG, SVG or CSV.
+    pub fn export_ui(&mut self, ui: &mut egui::Ui, theme: crate::ui::state::Theme) {
+        ui.label("The metric plots, or the position in the inspector, drawn like the tab.");
+        ui.add(
+            egui::TextEdit::singleline(&mut self.export_path).hint_text("figure.png / .svg / .csv"),
+        );
+        ui.add(
+            egui::Slider::new(&mut self.export_scale, 1.0..=4.0)
+                .step_by(0.5)
+                .text("PNG scale"),
+        );
+        let row = self.inspector.row;
+        let chosen = ui
+            .horizontal(|ui| {
+                let mut chosen = None;
+                if ui.button("Export metrics").clicked() {
+                    chosen = Some(export::RealFigure::Metrics);
+                }
+                if ui.button(format!("Export position {row}")).clicked() {
+                    chosen = Some(export::RealFigure::Position(row));
+                }
+                chosen
+            })
+            .inner;
+        if let Some(what) = chosen {
+            let path = self.export_path.trim().to_string();
+            self.export(&path, what, theme);
+            ui.close();
+        }
+    }
+
+    /// Writes a figure of the tab (PNG, SVG or CSV by extension) and says so in the status bar.
+    pub fn export(&mut self, path: &str, what: export::RealFigure, theme: crate::ui::state::Theme) {
+        let style = export::RealFigureStyle {
+            scale: self.export_scale,
+            theme,
+            mu: self.settings.mu,
+            ..Default::default()
+        };
+        self.status = Some(match &self.data {
+            None => Status::error("no teacher loaded yet"),
+            Some(d) => match export::write(std::path::Path::new(path), what, d, &self.runs, &style)
+            {
+                Ok(()) => Status::info(format!("exported {path}")),
+                Err(e) => Status::error(e),
+            },
+        });
     }
 
     /// Takes dropped teacher files.

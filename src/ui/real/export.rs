@@ -1,0 +1,187 @@
+//! Figures of the real-model tab: the metric curves or one position's inspector, as PNG (offscreen
+//! wgpu), SVG (egui's paint list) or CSV, drawn by the same code as the tab. The app's Export menu
+//! and `kdviz real --figure` both come here.
+
+use super::{InspectorState, RunState, inspector, plots};
+use crate::figure::{FigureSpec, figure_frame, render_ui_png, render_ui_svg};
+use crate::real::RealData;
+use crate::ui::palette;
+use crate::ui::state::Theme;
+use std::path::Path;
+
+/// Which part of the tab to draw.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RealFigure {
+    /// The six metric-vs-epoch plots.
+    Metrics,
+    /// The inspector at one position.
+    Position(usize),
+}
+
+/// How the figure looks.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RealFigureStyle {
+    pub size: egui::Vec2,
+    pub scale: f32,
+    pub theme: Theme,
+    pub transparent: bool,
+    pub mu: f64,
+}
+
+impl Default for RealFigureStyle {
+    fn default() -> Self {
+        RealFigureStyle {
+            size: egui::vec2(1100.0, 640.0),
+            scale: 2.0,
+            theme: Theme::Light,
+            transparent: false,
+            mu: 0.5,
+        }
+    }
+}
+
+/// Writes the figure to `path`; the extension (png, svg, csv) chooses the format.
+pub fn write(
+    path: &Path,
+    what: RealFigure,
+    data: &RealData,
+    runs: &[RunState],
+    style: &RealFigureStyle,
+) -> Result<(), String> {
+    let name = path.display();
+    if runs.iter().all(|r| r.stats.is_empty()) {
+        return Err(format!(
+            "{name}: nothing to draw yet; run the training first"
+        ));
+    }
+    if let RealFigure::Position(row) = what
+        && row >= data.n
+    {
+        return Err(format!(
+            "{name}: position {row} does not exist; expected 0 to {}",
+            data.n - 1
+        ));
+    }
+    if !(style.scale.is_finite() && (0.5..=8.0).contains(&style.scale)) {
+        return Err(format!(
+            "scale {}; expected a number from 0.5 to 8",
+            style.scale
+        ));
+    }
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    let colors = palette::run_colors(&runs.iter().map(|r| r.div).collect::<Vec<_>>());
+    let title = match what {
+        RealFigure::Metrics => format!("{}: metrics per epoch", data.source),
+        RealFigure::Position(row) => format!("{}: position {row}", data.source),
+    };
+    let mut st = InspectorState {
+        row: match what {
+            RealFigure::Position(r) => r,
+            RealFigure::Metrics => 0,
+        },
+        ..InspectorState::default()
+    };
+    let mut draw = |ui: &mut egui::Ui| {
+        figure_frame(
+            ui,
+            style.theme,
+            style.transparent,
+            Some(&title),
+            |ui| match what {
+                RealFigure::Metrics => plots::metrics_ui(ui, runs, &colors),
+                RealFigure::Position(_) => {
+                    inspector::inspector_ui(ui, data, runs, &colors, &mut st, style.mu)
+                }
+            },
+        )
+    };
+    let write_bytes = |bytes: &[u8]| {
+        std::fs::write(path, bytes).map_err(|e| format!("{name}: cannot write: {e}"))
+    };
+    match ext.as_str() {
+        "png" => {
+            let spec = FigureSpec {
+                size: style.size,
+                scale: style.scale,
+                theme: style.theme,
+                transparent: style.transparent,
+                ..FigureSpec::default()
+            };
+            render_ui_png(&spec, draw)?
+                .save(path)
+                .map_err(|e| format!("{name}: cannot write: {e}"))
+        }
+        "svg" => write_bytes(
+            render_ui_svg(style.size, style.theme, style.transparent, &mut draw).as_bytes(),
+        ),
+        "csv" => write_bytes(
+            match what {
+                RealFigure::Metrics => metrics_csv(runs),
+                RealFigure::Position(row) => position_csv(data, runs, row),
+            }
+            .as_bytes(),
+        ),
+        _ => Err(format!(
+            "{name}: cannot write .{ext} files; expected .png, .svg or .csv"
+        )),
+    }
+}
+
+/// Every run's metrics per epoch (the same columns as `kdviz real --csv`).
+pub fn metrics_csv(runs: &[RunState]) -> String {
+    let mut out =
+        String::from("divergence,epoch,objective,kl_pq,kl_qp,head_gap,tail_gap,top1,seconds\n");
+    for r in runs {
+        for s in &r.stats {
+            out.push_str(&format!(
+                "\"{}\",{},{},{},{},{},{},{},{}\n",
+                r.div,
+                s.epoch,
+                s.objective,
+                s.kl_pq,
+                s.kl_qp,
+                s.head_gap,
+                s.tail_gap,
+                s.top1,
+                s.seconds
+            ));
+        }
+    }
+    out
+}
+
+/// One position: every class by teacher rank, its token, the teacher's and each student's probability.
+pub fn position_csv(data: &RealData, runs: &[RunState], row: usize) -> String {
+    let p = inspector::softmax(data.teacher_row(row));
+    let (order, _) = inspector::order_and_head(&p, 0.5);
+    let v = data.v;
+    let students: Vec<(String, Vec<f64>)> = runs
+        .iter()
+        .filter_map(|r| {
+            let logits = r
+                .result
+                .as_ref()?
+                .student_logits
+                .get(row * v..(row + 1) * v)?;
+            Some((r.div.to_string(), inspector::softmax(logits)))
+        })
+        .collect();
+    let mut out = String::from("rank,class,token,teacher");
+    for (name, _) in &students {
+        out.push_str(&format!(",\"{name}\""));
+    }
+    out.push('\n');
+    for (rank, &k) in order.iter().enumerate() {
+        let token = data.token(k).replace('"', "\"\"");
+        out.push_str(&format!("{rank},{k},\"{token}\",{}", p[k]));
+        for (_, q) in &students {
+            out.push_str(&format!(",{}", q[k]));
+        }
+        out.push('\n');
+    }
+    out
+}
