@@ -53,6 +53,9 @@ impl Workspace {
             self.mask.clear();
         }
         if self.mask.len() != p.len() || self.mask_mu != mu {
+            if self.order.len() != p.len() {
+                self.order = akl::descending_order(p); // primed without an order
+            }
             akl::head_mask_from_order(p, &self.order, mu, &mut self.mask);
             self.mask_weights.clear();
             let weight = |&h: &bool| if h { 1.0 } else { 0.0 };
@@ -60,6 +63,21 @@ impl Workspace {
             self.mask_mu = mu;
         }
         &self.mask
+    }
+
+    /// Installs a head mask the caller already knows for teacher `p` and `mu` (the real-model trainer
+    /// derives it once per row from a threshold instead of sorting every row every epoch). `mask`
+    /// must be what [`Workspace::head_mask`] would compute.
+    pub fn prime_head(&mut self, p: &[f64], mu: f64, mask: &[bool]) {
+        self.order_of.clear();
+        self.order_of.extend_from_slice(p);
+        self.order.clear();
+        self.mask.clear();
+        self.mask.extend_from_slice(mask);
+        self.mask_weights.clear();
+        self.mask_weights
+            .extend(mask.iter().map(|&h| if h { 1.0 } else { 0.0 }));
+        self.mask_mu = mu;
     }
 
     /// [`Workspace::head_mask`] as weights: 1 for head classes, 0 for tail classes.
@@ -159,4 +177,24 @@ pub fn evaluate(
     let value = value_and_grad(div, teacher, &student, &mut grad, &mut Workspace::default());
     let grad = value.is_finite().then_some(grad);
     Ok(Evaluation { value, grad })
+}
+
+#[cfg(test)]
+mod prime_tests {
+    use super::*;
+
+    #[test]
+    fn a_primed_head_is_used_and_another_mu_recomputes_from_the_teacher() {
+        let p = [0.1, 0.4, 0.3, 0.2];
+        let mut ws = Workspace::default();
+        // A deliberately different mask proves the primed one is what AKL reads for that μ.
+        ws.prime_head(&p, 0.5, &[true, false, false, false]);
+        assert_eq!(ws.head_mask(&p, 0.5), &[true, false, false, false]);
+        // Another μ: the order is rebuilt from p (top-1 = class 1, then 0.4 + 0.3 ≤ 0.75).
+        assert_eq!(ws.head_mask(&p, 0.75), akl::head_mask(&p, 0.75).as_slice());
+        assert_eq!(ws.head_mask(&p, 0.75), &[false, true, true, false]);
+        // Another teacher replaces the primed one.
+        let q = [0.7, 0.1, 0.1, 0.1];
+        assert_eq!(ws.head_mask(&q, 0.5), &[true, false, false, false]);
+    }
 }

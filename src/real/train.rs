@@ -339,6 +339,8 @@ pub(crate) struct Prep {
     pub labels: Vec<u32>,
     /// Per row `(threshold, cut index)` of the metrics head (see `gpu::akl`).
     pub head: Vec<(f32, u32)>,
+    /// The μ of `head`.
+    pub mu: f64,
 }
 
 impl Prep {
@@ -354,6 +356,7 @@ impl Prep {
             t_argmax,
             labels,
             head,
+            mu,
         }
     }
 }

@@ -216,6 +216,17 @@ fn row(
         },
         d => d,
     };
+    // The metrics head, from the row's threshold; AKL with the same μ reuses it instead of sorting
+    // the teacher row again every epoch.
+    let (thr, kcut) = prep.head[r];
+    for (k, (h, &u)) in scr.head.iter_mut().zip(t_row).enumerate() {
+        *h = u > thr || (u == thr && k as u32 <= kcut);
+    }
+    if let Divergence::Akl { mu } = d
+        && mu == prep.mu
+    {
+        scr.ws.prime_head(&scr.teacher.p, mu, &scr.head);
+    }
     let (t, s) = (&scr.teacher, &scr.student);
     let value = value_and_grad(&d, t, s, &mut scr.grad, &mut scr.ws);
     if value.is_finite() {
@@ -229,10 +240,6 @@ fn row(
     sums.objective += value;
     sums.kl_pq += kl(&t.logp, &t.p, &s.logp);
     sums.kl_qp += kl(&s.logp, &s.p, &t.logp);
-    let (thr, kcut) = prep.head[r];
-    for (k, (h, &u)) in scr.head.iter_mut().zip(t_row).enumerate() {
-        *h = u > thr || (u == thr && k as u32 <= kcut);
-    }
     let (gh, gt) = gaps(&t.p, &s.p, &scr.head);
     sums.head += gh;
     sums.tail += gt;
