@@ -20,23 +20,8 @@ use std::sync::{Mutex, OnceLock};
 
 const EPS32: f64 = f32::EPSILON as f64;
 
-fn ctx() -> Option<&'static GpuContext> {
-    static CTX: OnceLock<Result<GpuContext, GpuError>> = OnceLock::new();
-    match CTX.get_or_init(GpuContext::new) {
-        Ok(c) => Some(c),
-        Err(e) => {
-            if std::env::var("KDVIZ_REQUIRE_GPU").as_deref() == Ok("1") {
-                panic!("KDVIZ_REQUIRE_GPU=1 but no GPU device: {e}");
-            }
-            // Straight to stderr: the test harness captures println!, and this must be seen.
-            let _ = writeln!(
-                std::io::stderr(),
-                "SKIP: no GPU adapter (set KDVIZ_REQUIRE_GPU=1 to fail instead) [{e}]"
-            );
-            None
-        }
-    }
-}
+mod common;
+use common::gpu as ctx;
 
 // ------------------------------------------------------------------ data
 

@@ -117,25 +117,9 @@ fn cancel_stops_the_run() {
 // ------------------------------------------------------------------ GPU
 
 use kdviz::gpu::{GpuContext, GpuError};
-use std::io::Write as _;
-use std::sync::OnceLock;
 
-fn ctx() -> Option<&'static GpuContext> {
-    static CTX: OnceLock<Result<GpuContext, GpuError>> = OnceLock::new();
-    match CTX.get_or_init(GpuContext::new) {
-        Ok(c) => Some(c),
-        Err(e) => {
-            if std::env::var("KDVIZ_REQUIRE_GPU").as_deref() == Ok("1") {
-                panic!("KDVIZ_REQUIRE_GPU=1 but no GPU device: {e}");
-            }
-            let _ = writeln!(
-                std::io::stderr(),
-                "SKIP: no GPU adapter (set KDVIZ_REQUIRE_GPU=1 to fail instead) [{e}]"
-            );
-            None
-        }
-    }
-}
+mod common;
+use common::gpu as ctx;
 
 fn on(gpu: Option<&GpuContext>, data: &RealData, d: &str, cfg: &TrainConfig) -> TrainResult {
     train(

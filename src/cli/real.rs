@@ -56,7 +56,7 @@ pub fn run(args: &Args) -> Result<(), String> {
     let divs = divergences(args, data.v)?;
     let cfg = config(args)?;
     let every = args.usize_in("every", 1, MAX_EPOCHS)?;
-    let figure = figure_request(args, data.n)?;
+    let figure = figure_request(args, data.n, cfg.mu)?;
 
     // One device for every divergence; `auto` falls back to the CPU inside `train`.
     let (gpu, no_gpu) = match cfg.backend {
@@ -85,23 +85,8 @@ pub fn run(args: &Args) -> Result<(), String> {
     if args.switch("json") {
         out.line(&to_json(&data, &cfg, &runs, no_gpu.as_deref()).to_string())?;
     } else if args.switch("csv") {
-        out.line("divergence,epoch,objective,kl_pq,kl_qp,head_gap,tail_gap,top1,seconds")?;
-        for r in &runs {
-            for s in &r.stats {
-                out.line(&format!(
-                    "\"{}\",{},{},{},{},{},{},{},{}",
-                    r.div,
-                    s.epoch,
-                    s.objective,
-                    s.kl_pq,
-                    s.kl_qp,
-                    s.head_gap,
-                    s.tail_gap,
-                    s.top1,
-                    s.seconds
-                ))?;
-            }
-        }
+        let csv = export::stats_csv(runs.iter().map(|r| (&r.div, r.stats.as_slice())));
+        out.line(csv.trim_end())?;
     } else {
         for line in summary(&data, &cfg, &runs, every) {
             out.line(&line)?;
@@ -114,6 +99,7 @@ pub fn run(args: &Args) -> Result<(), String> {
 fn figure_request(
     args: &Args,
     n: usize,
+    mu: f64,
 ) -> Result<Option<(String, RealFigure, RealFigureStyle)>, String> {
     let Some(path) = args.one("figure")? else {
         for flag in ["position", "scale", "theme"] {
@@ -139,10 +125,7 @@ fn figure_request(
         Some("dark") => Theme::Dark,
         Some(o) => return Err(format!("--theme {o:?}; expected light or dark")),
     };
-    style.mu = args
-        .one("mu")?
-        .and_then(|m| m.parse().ok())
-        .unwrap_or(style.mu);
+    style.mu = mu;
     // Fail before training, not after: the extension must be one the figure can write.
     let ext = Path::new(path)
         .extension()

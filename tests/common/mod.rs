@@ -1,7 +1,10 @@
 //! Running the `kdviz` binary from the integration tests: one place for the process plumbing.
 #![allow(dead_code)] // each test file uses a different subset
 
+use kdviz::gpu::{GpuContext, GpuError};
+use std::io::Write as _;
 use std::process::Command;
+use std::sync::OnceLock;
 
 /// Exit code, stdout and stderr of `kdviz args…` (a valid XDG_RUNTIME_DIR keeps the Vulkan
 /// loader quiet on headless machines).
@@ -36,4 +39,24 @@ pub fn fails(args: &[&str], needle: &str) {
         "{args:?}: {stderr:?} lacks {needle:?}"
     );
     assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+/// The GPU shared by a test binary's tests, or `None` after a visible SKIP line; with
+/// `KDVIZ_REQUIRE_GPU=1` (set by `.ci/run`) a missing adapter fails the test instead.
+pub fn gpu() -> Option<&'static GpuContext> {
+    static CTX: OnceLock<Result<GpuContext, GpuError>> = OnceLock::new();
+    match CTX.get_or_init(GpuContext::new) {
+        Ok(c) => Some(c),
+        Err(e) => {
+            if std::env::var("KDVIZ_REQUIRE_GPU").as_deref() == Ok("1") {
+                panic!("KDVIZ_REQUIRE_GPU=1 but no GPU device: {e}");
+            }
+            // Straight to stderr: the test harness captures println!, and this must be seen.
+            let _ = writeln!(
+                std::io::stderr(),
+                "SKIP: no GPU adapter (set KDVIZ_REQUIRE_GPU=1 to fail instead) [{e}]"
+            );
+            None
+        }
+    }
 }

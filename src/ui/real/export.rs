@@ -133,13 +133,25 @@ pub fn write(
 
 /// Every run's metrics per epoch (the same columns as `kdviz real --csv`).
 pub fn metrics_csv(runs: &[RunState]) -> String {
+    stats_csv(runs.iter().map(|r| (&r.div, r.stats.as_slice())))
+}
+
+/// The metrics CSV of `(divergence, per-epoch stats)` pairs.
+pub fn stats_csv<'a>(
+    runs: impl IntoIterator<
+        Item = (
+            &'a crate::math::Divergence,
+            &'a [crate::real::train::EpochStats],
+        ),
+    >,
+) -> String {
     let mut out =
         String::from("divergence,epoch,objective,kl_pq,kl_qp,head_gap,tail_gap,top1,seconds\n");
-    for r in runs {
-        for s in &r.stats {
+    for (div, stats) in runs {
+        for s in stats {
             out.push_str(&format!(
                 "\"{}\",{},{},{},{},{},{},{},{}\n",
-                r.div,
+                div,
                 s.epoch,
                 s.objective,
                 s.kl_pq,
