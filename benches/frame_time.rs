@@ -7,8 +7,8 @@
 use egui::accesskit::Role;
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
-use kdviz::ui::KdvizApp;
-use kdviz::ui::state::{Layout, View};
+use kdviz::app::KdvizApp;
+use kdviz::views::state::{Layout, View};
 use std::time::{Duration, Instant};
 
 fn settle(h: &mut Harness<'static, KdvizApp>) {

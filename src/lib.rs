@@ -2,6 +2,7 @@
 //!
 //! Layers (imports point downward): `cli` → `toy` → `math`.
 
+pub mod app;
 pub mod cli;
 pub mod figure;
 pub mod gpu;
@@ -9,4 +10,4 @@ pub mod io;
 pub mod math;
 pub mod real;
 pub mod toy;
-pub mod ui;
+pub mod views;

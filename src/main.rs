@@ -9,7 +9,7 @@ fn main() -> ExitCode {
         quiet_headless_vulkan();
     }
     if args.is_empty() {
-        return match kdviz::ui::run_app(kdviz::ui::AppOptions::default()) {
+        return match kdviz::app::run_app(kdviz::app::AppOptions::default()) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("kdviz: error: {e}");

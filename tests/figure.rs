@@ -63,13 +63,13 @@ fn svg_has_one_curve_per_student() {
     ]);
     assert_eq!(code, 0, "{err}");
     let strokes = path_strokes(&std::fs::read_to_string(&out).unwrap());
-    let fkl = rgb(kdviz::ui::palette::family_color(
+    let fkl = rgb(kdviz::views::palette::family_color(
         &kdviz::math::Divergence::Fkl,
     ));
-    let rkl = rgb(kdviz::ui::palette::family_color(
+    let rkl = rgb(kdviz::views::palette::family_color(
         &kdviz::math::Divergence::Rkl,
     ));
-    let teacher = rgb(kdviz::ui::palette::TEACHER);
+    let teacher = rgb(kdviz::views::palette::TEACHER);
     // Curves are long paths; legend swatches are circles, so each colour's path is its curve.
     assert_eq!(
         strokes.iter().filter(|s| **s == fkl).count(),

@@ -3,7 +3,7 @@
 
 use kdviz::figure::{self, FigureSpec, Layout, Outcome};
 use kdviz::toy::FitResult;
-use kdviz::ui::state::{Theme, ToyState, View};
+use kdviz::views::state::{Theme, ToyState, View};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -4,7 +4,7 @@
 use egui::accesskit::Role;
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
-use kdviz::ui::KdvizApp;
+use kdviz::app::KdvizApp;
 use std::time::Duration;
 
 fn app() -> Harness<'static, KdvizApp> {
@@ -281,19 +281,57 @@ fn key_views_match_their_snapshots() {
     };
     let result = spec.run().unwrap();
     let divs: Vec<_> = result.runs.iter().map(|r| r.divergence).collect();
-    let colors = kdviz::ui::palette::run_colors(&divs);
+    let colors = kdviz::views::palette::run_colors(&divs);
     let mut results = egui_kittest::SnapshotResults::new();
     for view in [
-        kdviz::ui::state::View::Distributions,
-        kdviz::ui::state::View::HeadTail,
+        kdviz::views::state::View::Distributions,
+        kdviz::views::state::View::HeadTail,
     ] {
-        let mut state = kdviz::ui::state::ToyState::default();
+        let mut state = kdviz::views::state::ToyState::default();
         let mut h = Harness::builder()
             .with_size(egui::vec2(1000.0, 600.0))
             .wgpu()
             .build_ui(|ui| {
-                let cx = kdviz::ui::views::ViewCtx::new(&result, &colors, 10);
-                kdviz::ui::views::view_ui(ui, view, &cx, &mut state);
+                let cx = kdviz::views::ViewCtx::new(&result, &colors, 10);
+                kdviz::views::view_ui(ui, view, &cx, &mut state);
+            });
+        h.run_steps(4);
+        results.add(h.try_snapshot(format!("view_{}", view.name())));
+    }
+}
+
+/// Image snapshots of every other view, each on the preset that shows it best, drawn as a figure
+/// draws it (no controls; the landscape waits for its maps instead of showing a spinner).
+#[test]
+fn every_view_matches_its_snapshot() {
+    use kdviz::views::state::{ToyState, View};
+    let cases = [
+        (View::Loss, "akl-fig3-longtail", 120),
+        (View::Gradient, "akl-fig3-longtail", 10),
+        (View::Landscape, "minillm-gmm", 50),
+        (View::AbPlane, "ab-plane", 20),
+        (View::Assistant, "taid-schedule", 20),
+    ];
+    let mut results = egui_kittest::SnapshotResults::new();
+    for (view, preset, epoch) in cases {
+        let cfg = kdviz::toy::preset::load(preset).unwrap();
+        let mut spec = cfg.to_spec().unwrap();
+        spec.snapshots = kdviz::toy::SnapshotPlan {
+            every: true,
+            at: vec![],
+        };
+        let result = spec.run().unwrap();
+        let divs: Vec<_> = result.runs.iter().map(|r| r.divergence).collect();
+        let colors = kdviz::views::palette::run_colors(&divs);
+        let mut state = ToyState::default();
+        state.apply_config(cfg);
+        state.apply_hints();
+        let mut h = Harness::builder()
+            .with_size(egui::vec2(1000.0, 600.0))
+            .wgpu()
+            .build_ui(|ui| {
+                let cx = kdviz::views::ViewCtx::new(&result, &colors, epoch).for_figure();
+                kdviz::views::view_ui(ui, view, &cx, &mut state);
             });
         h.run_steps(4);
         results.add(h.try_snapshot(format!("view_{}", view.name())));

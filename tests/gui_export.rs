@@ -5,7 +5,7 @@
 use egui::accesskit::Role;
 use egui_kittest::Harness;
 use egui_kittest::kittest::{NodeT, Queryable};
-use kdviz::ui::KdvizApp;
+use kdviz::app::KdvizApp;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 

@@ -5,10 +5,10 @@
 use egui::accesskit::Role;
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
+use kdviz::app::KdvizApp;
+use kdviz::app::Mode;
+use kdviz::figure::real::RealFigure;
 use kdviz::real::train::BackendChoice;
-use kdviz::ui::KdvizApp;
-use kdviz::ui::app::Mode;
-use kdviz::ui::real::export::RealFigure;
 use std::time::{Duration, Instant};
 
 fn real_tab() -> Harness<'static, KdvizApp> {
@@ -86,7 +86,7 @@ fn run_trains_every_divergence_and_the_inspector_shows_a_position() {
     let dir = std::env::temp_dir();
     let svg = dir.join(format!("kdviz-gui-real-{}.svg", std::process::id()));
     let csv = dir.join(format!("kdviz-gui-real-{}.csv", std::process::id()));
-    let light = kdviz::ui::state::Theme::Light;
+    let light = kdviz::views::state::Theme::Light;
     let app = h.state_mut();
     app.real
         .export(svg.to_str().unwrap(), RealFigure::Metrics, light);
@@ -154,4 +154,45 @@ fn a_bad_teacher_file_is_reported_and_nothing_is_lost() {
     // The built-in teacher is still what the inspector shows.
     assert_eq!(h.state().real.data().map(|d| d.n), Some(64));
     let _ = std::fs::remove_file(path);
+}
+
+/// Image snapshots of the tab's two figures (the metric plots and the inspector at one position),
+/// drawn by the tab's own code after a short CPU run on the built-in teacher.
+#[test]
+fn the_real_tab_figures_match_their_snapshots() {
+    use kdviz::figure::real::{RealFigureStyle, write};
+    use kdviz::real::train::{StudentKind, TrainConfig, train};
+    use kdviz::views::real::RunState;
+    let data = kdviz::real::corpus::builtin_with(64).unwrap();
+    let cfg = TrainConfig {
+        student: StudentKind::LowRank { rank: 8 },
+        epochs: 20,
+        backend: BackendChoice::Cpu,
+        ..TrainConfig::default()
+    };
+    let cancel = std::sync::atomic::AtomicBool::new(false);
+    let runs: Vec<RunState> = ["fkl", "rkl", "akl:mu=0.5"]
+        .iter()
+        .map(|s| {
+            let div = s.parse().unwrap();
+            RunState::finished(train(None, &data, &div, &cfg, &cancel, &mut |_| {}).unwrap())
+        })
+        .collect();
+    let dir = std::env::temp_dir().join(format!("kdviz-real-snap-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let style = RealFigureStyle {
+        scale: 1.0,
+        ..RealFigureStyle::default()
+    };
+    let mut results = egui_kittest::SnapshotResults::new();
+    for (name, what) in [
+        ("real_metrics", RealFigure::Metrics),
+        ("real_position", RealFigure::Position(3)),
+    ] {
+        let path = dir.join(format!("{name}.png"));
+        write(&path, what, &data, &runs, &style).unwrap();
+        let image = image::open(&path).unwrap().to_rgba8();
+        results.add(egui_kittest::try_image_snapshot(&image, name));
+    }
+    std::fs::remove_dir_all(&dir).ok();
 }

@@ -7,7 +7,7 @@ use crate::figure::{
 };
 use crate::math::Divergence;
 use crate::toy::SnapshotPlan;
-use crate::ui::state::{Theme, ToyState, View};
+use crate::views::state::{Theme, ToyState, View};
 use std::path::Path;
 
 pub const SCHEMA: Schema = Schema {
@@ -119,7 +119,9 @@ pub fn run(args: &Args) -> Result<(), String> {
     let result = fit.run()?;
     let mut state = ToyState::default();
     state.apply_config(cfg.clone());
-    apply_hints(&mut state, &cfg.view);
+    // Figures overlay the students unless the config says otherwise.
+    state.dist.overlay = true;
+    state.apply_hints();
     state.epoch = *epochs.last().unwrap_or(&0);
 
     let path = Path::new(out);
@@ -146,14 +148,6 @@ pub fn run(args: &Args) -> Result<(), String> {
             }
         }
     }
-}
-
-fn apply_hints(state: &mut ToyState, hints: &crate::toy::ViewHints) {
-    let d = &mut state.dist;
-    d.overlay = hints.overlay.unwrap_or(true);
-    d.log_y = hints.log_y.unwrap_or(false);
-    d.sorted = hints.sorted.unwrap_or(false);
-    d.tail_inset = hints.tail_inset.unwrap_or(true);
 }
 
 /// `FROM:TO[:STEP]` (inclusive); by default the first 200 epochs, as the AKL paper's animation.

@@ -60,11 +60,11 @@ const APP_SCHEMA: Schema = Schema {
 fn app(args: &Args) -> Result<(), String> {
     args.no_positional("app")?;
     let mode = match args.one("tab")? {
-        None | Some("toy") => crate::ui::app::Mode::Toy,
-        Some("real") => crate::ui::app::Mode::Real,
+        None | Some("toy") => crate::app::Mode::Toy,
+        Some("real") => crate::app::Mode::Real,
         Some(o) => return Err(format!("--tab {o:?}; expected toy or real")),
     };
-    crate::ui::run_app(crate::ui::AppOptions {
+    crate::app::run_app(crate::app::AppOptions {
         mode,
         run: args.switch("run"),
     })

@@ -4,13 +4,13 @@
 use super::args::{Args, Schema};
 use super::json::num;
 use super::output::Output;
+use crate::figure::real::{self as export, RealFigure, RealFigureStyle};
 use crate::gpu::GpuContext;
 use crate::math::{Divergence, check_classes};
 use crate::real::train::{BackendChoice, EpochStats, StudentKind, TrainConfig, TrainResult, train};
 use crate::real::{RealData, corpus, files};
-use crate::ui::real::RunState;
-use crate::ui::real::export::{self, RealFigure, RealFigureStyle};
-use crate::ui::state::Theme;
+use crate::views::real::RunState;
+use crate::views::state::Theme;
 use serde_json::{Value, json};
 use std::path::Path;
 use std::sync::atomic::AtomicBool;

@@ -3,7 +3,7 @@
 
 use super::{FigureSpec, Outcome, render_frames};
 use crate::toy::FitResult;
-use crate::ui::state::ToyState;
+use crate::views::state::ToyState;
 use std::fs::File;
 use std::io::BufWriter;
 use std::path::Path;

@@ -3,15 +3,16 @@
 //! epoch animation) and CSV (the data behind it).
 
 pub mod anim;
+pub mod real;
 pub mod svg;
 
 pub use anim::{AnimFormat, write_animation};
 
 use crate::toy::FitResult;
-use crate::ui::palette;
-use crate::ui::state::{Theme, ToyState, View};
-use crate::ui::views::distributions::{PanelStyle, class_order, styled_panel};
-use crate::ui::views::{self, ViewCtx};
+use crate::views::distributions::{PanelStyle, class_order, styled_panel};
+use crate::views::palette;
+use crate::views::state::{Theme, ToyState, View};
+use crate::views::{self, ViewCtx};
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -54,18 +55,6 @@ impl Default for FigureSpec {
             transparent: false,
         }
     }
-}
-
-/// The key in egui's memory that tells views to leave out their interactive controls.
-pub fn figure_mode_id() -> egui::Id {
-    egui::Id::NULL.with("kdviz-figure-mode")
-}
-
-/// True while a figure (not the app) is being drawn: views skip their checkboxes and sliders.
-pub fn is_figure(ui: &egui::Ui) -> bool {
-    ui.ctx()
-        .data(|d| d.get_temp::<bool>(figure_mode_id()))
-        .unwrap_or(false)
 }
 
 fn background(theme: Theme) -> egui::Color32 {
@@ -118,7 +107,7 @@ pub fn figure_ui(ui: &mut egui::Ui, result: &FitResult, state: &mut ToyState, sp
                     rows_by_epochs(ui, result, &colors, state, &spec.epochs)
                 }
                 _ => {
-                    let cx = ViewCtx::new(result, &colors, last);
+                    let cx = ViewCtx::new(result, &colors, last).for_figure();
                     views::view_ui(ui, spec.view, &cx, state);
                 }
             }
@@ -147,7 +136,7 @@ fn epoch_grid(
         .spacing([8.0, 8.0])
         .show(ui, |ui| {
             for (i, &e) in epochs.iter().enumerate() {
-                let cx = ViewCtx::new(result, colors, e);
+                let cx = ViewCtx::new(result, colors, e).for_figure();
                 let order = class_order(&cx, &opts);
                 let style = PanelStyle {
                     title: Some((
@@ -196,7 +185,7 @@ fn rows_by_epochs(
         .show(ui, |ui| {
             for run in 0..result.runs.len() {
                 for (j, &e) in epochs.iter().enumerate() {
-                    let cx = ViewCtx::new(result, colors, e);
+                    let cx = ViewCtx::new(result, colors, e).for_figure();
                     let order = class_order(&cx, &opts);
                     let title = if j == 0 {
                         format!("{}  ·  epoch {}", cx.divergence(run), cx.epoch)
@@ -247,7 +236,6 @@ pub fn render_ui_svg(
 ) -> String {
     let ctx = egui::Context::default();
     ctx.set_theme(egui_theme(theme));
-    ctx.data_mut(|d| d.insert_temp(figure_mode_id(), true));
     let input = egui::RawInput {
         screen_rect: Some(egui::Rect::from_min_size(egui::Pos2::ZERO, size)),
         ..Default::default()
@@ -415,15 +403,12 @@ pub fn default_size(layout: Layout, epochs: usize, runs: usize) -> egui::Vec2 {
 /// An offscreen egui renderer of `spec`'s size, scale and theme, drawing in figure mode.
 fn offscreen<'a>(
     spec: &FigureSpec,
-    mut draw: impl FnMut(&mut egui::Ui) + 'a,
+    draw: impl FnMut(&mut egui::Ui) + 'a,
 ) -> egui_kittest::Harness<'a> {
     egui_kittest::Harness::builder()
         .with_size(spec.size)
         .with_pixels_per_point(spec.scale)
         .with_theme(egui_theme(spec.theme))
         .wgpu()
-        .build_ui(move |ui| {
-            ui.ctx().data_mut(|d| d.insert_temp(figure_mode_id(), true));
-            draw(ui)
-        })
+        .build_ui(draw)
 }

@@ -15,8 +15,8 @@ use super::gradient::{Swatch, divergence_at, ink, key_item, student_at, title};
 use super::small_multiples::{ClassAxis, GAP, cell_grid, compact_cell, grid_shape};
 use super::ticks::{grid_125, tick, x_axis, y_axis};
 use crate::math::{AmidDiv, AmidOrder, Divergence, LogDist, amid, taid};
-use crate::ui::palette;
-use crate::ui::state::ToyState;
+use crate::views::palette;
+use crate::views::state::ToyState;
 use egui::{Color32, Id, RichText, Ui};
 use egui_plot::{Corner, Legend, Line, LineStyle, PlotPoints, Points};
 
@@ -98,7 +98,7 @@ pub fn assistant_ui(ui: &mut Ui, cx: &ViewCtx, state: &mut ToyState) {
     let mut opts: Options = ui.data_mut(|d| *d.get_temp_mut_or_default(options_id()));
     let runs = assistant_runs(cx);
     let explorer = runs.is_empty() || opts.explorer;
-    if !crate::figure::is_figure(ui) {
+    if !cx.figure {
         ui.horizontal_wrapped(|ui| {
             if !runs.is_empty() {
                 ui.selectable_value(&mut opts.explorer, false, "TAID / AMiD runs");

@@ -2,22 +2,17 @@
 //! n-gram model or a file), students trained on the GPU (CPU fallback), metrics per epoch and a
 //! position inspector.
 
-pub mod export;
-mod inspector;
-mod plots;
-pub mod worker;
-
+use crate::app::Status;
+use crate::app::panels::{divergences, log_slider, slider};
+use crate::app::real_worker::{Event, RealWorker, Source};
+use crate::figure::real::{self as export};
 use crate::math::Divergence;
 use crate::real::RealData;
-use crate::real::train::{
-    BackendChoice, EpochStats, StudentKind, TrainConfig, TrainResult, bytes_per_epoch,
-};
-use crate::ui::Status;
-use crate::ui::panels::{divergences, log_slider, slider};
-use crate::ui::state::Slot;
+use crate::real::train::{BackendChoice, StudentKind, TrainConfig, bytes_per_epoch};
+use crate::views::real::{InspectorState, RunState, inspector, plots};
+use crate::views::state::Slot;
 use std::sync::Arc;
 use std::time::Instant;
-use worker::{Event, RealWorker, Source};
 
 /// Default positions of the built-in teacher in the app (the CLI and file inputs may use more).
 const BUILTIN_POSITIONS: usize = 2048;
@@ -104,45 +99,6 @@ impl RealSettings {
             .filter(|s| s.enabled)
             .map(|s| s.div)
             .collect()
-    }
-}
-
-/// One divergence's run as it streams in.
-pub struct RunState {
-    pub div: Divergence,
-    pub stats: Vec<EpochStats>,
-    pub result: Option<Arc<TrainResult>>,
-}
-
-impl RunState {
-    /// A run that is over (the command line's figures).
-    pub fn finished(result: TrainResult) -> RunState {
-        RunState {
-            div: result.div,
-            stats: result.stats.clone(),
-            result: Some(Arc::new(result)),
-        }
-    }
-}
-
-/// What the inspector shows.
-#[derive(Debug, Clone, PartialEq)]
-pub struct InspectorState {
-    pub row: usize,
-    pub log_y: bool,
-    /// Classes drawn, by teacher rank (the whole vocabulary is too dense to read).
-    pub top: usize,
-    pub labels: usize,
-}
-
-impl Default for InspectorState {
-    fn default() -> Self {
-        InspectorState {
-            row: 0,
-            log_y: true,
-            top: 200,
-            labels: 8,
-        }
     }
 }
 
@@ -456,7 +412,7 @@ impl RealTab {
     }
 
     /// The Export menu of the tab: the metric plots or the inspected position, as PNG, SVG or CSV.
-    pub fn export_ui(&mut self, ui: &mut egui::Ui, theme: crate::ui::state::Theme) {
+    pub fn export_ui(&mut self, ui: &mut egui::Ui, theme: crate::views::state::Theme) {
         ui.label("The metric plots, or the position in the inspector, drawn like the tab.");
         ui.add(
             egui::TextEdit::singleline(&mut self.export_path).hint_text("figure.png / .svg / .csv"),
@@ -487,7 +443,12 @@ impl RealTab {
     }
 
     /// Writes a figure of the tab (PNG, SVG or CSV by extension) and says so in the status bar.
-    pub fn export(&mut self, path: &str, what: export::RealFigure, theme: crate::ui::state::Theme) {
+    pub fn export(
+        &mut self,
+        path: &str,
+        what: export::RealFigure,
+        theme: crate::views::state::Theme,
+    ) {
         let style = export::RealFigureStyle {
             scale: self.export_scale,
             theme,
@@ -531,7 +492,7 @@ impl RealTab {
         self.controls_ui(ui, &ctx);
         ui.separator();
         let colors =
-            crate::ui::palette::run_colors(&self.runs.iter().map(|r| r.div).collect::<Vec<_>>());
+            crate::views::palette::run_colors(&self.runs.iter().map(|r| r.div).collect::<Vec<_>>());
         let h = ui.available_height();
         ui.allocate_ui(egui::vec2(ui.available_width(), h * 0.45), |ui| {
             plots::metrics_ui(ui, &self.runs, &colors);
@@ -545,6 +506,7 @@ impl RealTab {
                 &colors,
                 &mut self.inspector,
                 self.settings.mu,
+                false,
             ),
             None => {
                 ui.horizontal(|ui| {

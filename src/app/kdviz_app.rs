@@ -1,13 +1,14 @@
 //! The eframe application: side panel of settings, central views, timeline and status bar.
 
+use crate::app::export_dialog::FigureExport;
+use crate::app::fit_worker::FitWorker;
+use crate::app::panels::{divergences, optimizer, student, teacher};
+use crate::app::real_tab::{RealSettings, RealTab};
+use crate::app::{Status, timeline};
 use crate::toy::{FitResult, FitSpec, preset};
-use crate::ui::export_dialog::FigureExport;
-use crate::ui::panels::{divergences, optimizer, student, teacher};
-use crate::ui::real::{RealSettings, RealTab};
-use crate::ui::state::{Layout, Theme, ToyState, View};
-use crate::ui::views::{self, ViewCtx};
-use crate::ui::worker::FitWorker;
-use crate::ui::{Status, palette, timeline};
+use crate::views::palette;
+use crate::views::state::{Layout, Theme, ToyState, View};
+use crate::views::{self, ViewCtx};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -151,7 +152,7 @@ impl KdvizApp {
         match preset::load(name) {
             Ok(cfg) => {
                 let errors = self.state.apply_config(cfg);
-                self.apply_view_hints();
+                self.state.apply_hints();
                 self.rt.status = Some(match errors.first() {
                     Some(e) => Status::error(e.clone()),
                     None => Status::info(format!("preset {name}")),
@@ -159,34 +160,6 @@ impl KdvizApp {
             }
             Err(e) => self.rt.status = Some(Status::error(e)),
         }
-    }
-
-    /// Opens the views a preset asks for, and sets its display options.
-    fn apply_view_hints(&mut self) {
-        let hints = self.state.config.view.clone();
-        let views: Vec<View> = hints
-            .views
-            .iter()
-            .filter_map(|v| View::from_name(v))
-            .collect();
-        if let Some(&first) = views.first() {
-            self.state.active = first;
-            if views.len() > 1 {
-                self.state.grid_views = views.clone();
-                self.state.layout = Layout::Grid;
-            } else {
-                self.state.layout = Layout::Tabs;
-            }
-        }
-        let d = &mut self.state.dist;
-        d.overlay = hints.overlay.unwrap_or(d.overlay);
-        d.log_y = hints.log_y.unwrap_or(false);
-        d.sorted = hints.sorted.unwrap_or(false);
-        d.tail_inset = hints.tail_inset.unwrap_or(d.tail_inset);
-        if let Some(e) = hints.epoch {
-            self.state.epoch = e.min(self.state.config.epochs);
-        }
-        self.state.playing = false;
     }
 
     fn apply_theme(&self, ctx: &egui::Context) {
@@ -402,7 +375,7 @@ impl KdvizApp {
         {
             Ok(cfg) => {
                 self.state.apply_config(cfg);
-                self.apply_view_hints();
+                self.state.apply_hints();
                 self.rt.status = Some(Status::info(format!("loaded {path}")));
             }
             Err(e) => self.rt.status = Some(Status::error(e)),

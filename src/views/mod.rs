@@ -1,4 +1,5 @@
-//! The central area's views. Each takes the fit result read-only through [`ViewCtx`] and may change
+//! Every view, drawn with egui and egui_plot only (never eframe), so that the app and the offscreen
+//! figures draw the same code. Each takes the fit result read-only through [`ViewCtx`] and may change
 //! settings in the state (the head mass μ, a dragged αβ point, a drawn teacher).
 
 pub mod abplane;
@@ -11,12 +12,15 @@ pub mod gradient;
 pub mod headtail;
 pub mod landscape;
 pub mod loss;
+pub mod palette;
+pub mod real;
 mod small_multiples;
+pub mod state;
 mod ticks;
 
 use crate::math::Divergence;
 use crate::toy::{EpochRecord, FitResult};
-use crate::ui::state::{ToyState, View};
+use crate::views::state::{ToyState, View};
 use egui::Color32;
 
 /// What every view reads: the last good fit, its colours and the scrubber's epoch.
@@ -25,6 +29,9 @@ pub struct ViewCtx<'a> {
     pub colors: &'a [Color32],
     /// The scrubber's epoch, clamped to what the result holds.
     pub epoch: usize,
+    /// True while a figure (not the app) is drawn: views leave out their checkboxes and sliders,
+    /// and views that compute in the background wait for their numbers instead of a spinner.
+    pub figure: bool,
 }
 
 impl<'a> ViewCtx<'a> {
@@ -40,7 +47,14 @@ impl<'a> ViewCtx<'a> {
             result,
             colors,
             epoch: epoch.min(last),
+            figure: false,
         }
+    }
+
+    /// The same context for a figure (see [`ViewCtx::figure`]).
+    pub fn for_figure(mut self) -> Self {
+        self.figure = true;
+        self
     }
 
     pub fn divergence(&self, run: usize) -> &Divergence {

@@ -1,9 +1,9 @@
 //! Teacher section: long tail, Gaussian mixture, the AKL paper's teachers, a drawn teacher, a file.
 
 use super::{log_slider, slider};
+use crate::app::Status;
 use crate::io::vector::read_vector;
 use crate::toy::{Component, Grid, Init, StudentSpec, TailShape, TeacherSpec};
-use crate::ui::Status;
 
 /// What the user picks in the teacher combo box; each maps to a [`TeacherSpec`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

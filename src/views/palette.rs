@@ -54,7 +54,7 @@ fn shade(c: Color32, nth: usize) -> Color32 {
 
 /// Colours for the side panel's list: enabled slots get exactly the colours their runs get in the views
 /// (computed over the enabled divergences), disabled ones their family colour.
-pub fn slot_colors(slots: &[crate::ui::state::Slot]) -> Vec<Color32> {
+pub fn slot_colors(slots: &[crate::views::state::Slot]) -> Vec<Color32> {
     let enabled: Vec<Divergence> = slots.iter().filter(|s| s.enabled).map(|s| s.div).collect();
     let mut run = run_colors(&enabled).into_iter();
     slots

@@ -10,7 +10,7 @@ use super::common::base_plot;
 use super::ticks::{step_125, tick_125, uniform_grid_125};
 use crate::math::{Divergence, LogDist, Workspace, check_classes, value_and_grad};
 use crate::toy::Student;
-use crate::ui::state::ToyState;
+use crate::views::state::ToyState;
 use egui::{Color32, ColorImage, TextureHandle, TextureOptions};
 use egui_plot::{HoverPosition, Line, MarkerShape, PlotImage, PlotPoint, Points};
 use std::hash::{Hash, Hasher};
@@ -174,7 +174,7 @@ pub fn landscape_ui(ui: &mut egui::Ui, cx: &ViewCtx, _state: &mut ToyState) {
     }
     let window = window_for(cx);
     let job = ensure_job(ui.ctx(), cx, window);
-    if crate::figure::is_figure(ui) {
+    if cx.figure {
         // A figure is drawn once: wait for the maps instead of showing a spinner.
         let t0 = std::time::Instant::now();
         while job.ready() < job.divs.len() && t0.elapsed() < std::time::Duration::from_secs(120) {
@@ -1081,7 +1081,7 @@ fn viridis(t: f64) -> Color32 {
 mod tests {
     use super::*;
     use crate::toy::{FitResult, SnapshotPlan};
-    use crate::ui::palette;
+    use crate::views::palette;
     use std::time::{Duration, Instant};
 
     fn fit(preset: &str, epochs: usize) -> FitResult {

@@ -49,7 +49,7 @@ pub(super) fn beta_panel(ui: &mut egui::Ui, cx: &ViewCtx, id: egui::Id, width: f
     // Open interval: the ends are TRL's special cases, drawn as points.
     let betas: Vec<f64> = (1..200).map(|i| i as f64 / 200.0).collect();
     let (rows, [fkl, rkl]) = sweep(teacher, &student, &betas);
-    let color = crate::ui::palette::family_color(&Divergence::Jsd {
+    let color = crate::views::palette::family_color(&Divergence::Jsd {
         beta: 0.5,
         norm: false,
     });

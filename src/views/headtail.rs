@@ -13,7 +13,7 @@ use super::curves::{
 };
 use crate::math::{Divergence, akl};
 use crate::toy::EpochRecord;
-use crate::ui::state::ToyState;
+use crate::views::state::ToyState;
 use egui_plot::{Line, LineStyle, PlotPoints};
 use serde::{Deserialize, Serialize};
 
@@ -108,7 +108,7 @@ pub fn headtail_ui(ui: &mut egui::Ui, cx: &ViewCtx, state: &mut ToyState) {
         .filter(|&r| matches!(cx.divergence(r), Divergence::Akl { .. }))
         .collect();
 
-    if !crate::figure::is_figure(ui) {
+    if !cx.figure {
         ui.horizontal_wrapped(|ui| {
             let mu = &mut state.config.metrics.mu;
             ui.add(egui::Slider::new(mu, 0.0..=0.99).text("head mass mu"))
@@ -390,10 +390,10 @@ fn akl_weight_curve(
 pub(super) mod tests {
     use super::*;
     use crate::toy::{FitResult, SnapshotPlan};
-    use crate::ui::palette;
+    use crate::views::palette;
     use egui_kittest::kittest::Queryable as _;
 
-    pub(in crate::ui::views) fn opts(split: bool, akl_weights: bool) -> Options {
+    pub(in crate::views) fn opts(split: bool, akl_weights: bool) -> Options {
         Options {
             split,
             akl_weights,
@@ -402,7 +402,7 @@ pub(super) mod tests {
     }
 
     /// A preset's fit with q kept at every epoch, as the GUI runs it.
-    pub(in crate::ui::views) fn fit(preset: &str) -> FitResult {
+    pub(in crate::views) fn fit(preset: &str) -> FitResult {
         let mut spec = crate::toy::preset::load(preset).unwrap().to_spec().unwrap();
         spec.snapshots = SnapshotPlan {
             every: true,
@@ -412,7 +412,7 @@ pub(super) mod tests {
     }
 
     /// A harness drawing `view` over `result` at `epoch` in light theme, on a central-panel background.
-    pub(in crate::ui::views) fn harness<'a>(
+    pub(in crate::views) fn harness<'a>(
         result: &'a FitResult,
         epoch: usize,
         size: egui::Vec2,
@@ -436,7 +436,7 @@ pub(super) mod tests {
     }
 
     /// Renders; saves `/tmp/kdviz-{name}.png` when `KDVIZ_SAVE_VIEWS` is set.
-    pub(in crate::ui::views) fn render(
+    pub(in crate::views) fn render(
         harness: &mut egui_kittest::Harness<'_, ToyState>,
         name: &str,
     ) -> image::RgbaImage {
@@ -448,7 +448,7 @@ pub(super) mod tests {
     }
 
     /// How many pixels are close to `color` (lines are anti-aliased; their centres keep the colour).
-    pub(in crate::ui::views) fn pixels_of(image: &image::RgbaImage, color: egui::Color32) -> usize {
+    pub(in crate::views) fn pixels_of(image: &image::RgbaImage, color: egui::Color32) -> usize {
         image
             .pixels()
             .filter(|px| {
@@ -495,67 +495,6 @@ pub(super) mod tests {
                     render(&mut h, &format!("ht-{preset}{tag}{size_tag}"));
                 }
             }
-        }
-    }
-
-    /// The whole app with the head/tail view open: moving "head mass mu" refits, and the new fit's
-    /// head split follows. `KDVIZ_SAVE_VIEWS` saves the app in tabs and in the 2×2 grid.
-    #[test]
-    fn the_head_mass_slider_refits_the_app() {
-        use crate::ui::KdvizApp;
-        use crate::ui::state::{Layout, View};
-        use std::time::Duration;
-        let settle = |h: &mut egui_kittest::Harness<'_, KdvizApp>| {
-            for _ in 0..50 {
-                h.run_steps(2);
-                assert!(h.state_mut().wait_for_fit(Duration::from_secs(30)));
-                h.run_steps(2);
-                if !h.state().is_fitting() {
-                    return;
-                }
-            }
-            panic!("the app kept refitting");
-        };
-        let state = ToyState {
-            active: View::HeadTail,
-            epoch: 120,
-            ..ToyState::default()
-        };
-        let mut h = egui_kittest::Harness::builder()
-            .with_size(egui::vec2(1440.0, 900.0))
-            .with_theme(egui::Theme::Light)
-            .build_eframe(|cc| KdvizApp::with_state(cc.egui_ctx.clone(), state));
-        settle(&mut h);
-        let heads = |h: &egui_kittest::Harness<'_, KdvizApp>| {
-            let r = &h.state().result().unwrap().regions;
-            r.head.iter().filter(|&&x| x).count()
-        };
-        let before = heads(&h);
-        render_app(&mut h, "app-headtail");
-        h.get_by_role_and_label(egui::accesskit::Role::Slider, "head mass mu")
-            .set_value_accesskit(0.9);
-        settle(&mut h);
-        assert!((h.state().state.config.metrics.mu - 0.9).abs() < 1e-9);
-        assert!(
-            heads(&h) > before,
-            "the head grows with mu: {before} → {}",
-            heads(&h)
-        );
-        if std::env::var_os("KDVIZ_SAVE_VIEWS").is_some() {
-            h.state_mut().state.active = View::Loss;
-            h.run_steps(6);
-            render_app(&mut h, "app-loss");
-            h.state_mut().state.layout = Layout::Grid;
-            h.run_steps(6);
-            render_app(&mut h, "app-grid");
-        }
-    }
-
-    fn render_app(h: &mut egui_kittest::Harness<'_, crate::ui::KdvizApp>, name: &str) {
-        h.run_steps(4);
-        if std::env::var_os("KDVIZ_SAVE_VIEWS").is_some() {
-            let image = h.render().expect("render");
-            image.save(format!("/tmp/kdviz-{name}.png")).unwrap();
         }
     }
 

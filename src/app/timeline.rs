@@ -1,6 +1,6 @@
 //! Play / pause / step / reset, speed, and the epoch scrubber.
 
-use crate::ui::state::ToyState;
+use crate::views::state::ToyState;
 
 /// Advances the epoch while playing; `dt` is the frame time in seconds. Returns true while animating.
 pub fn advance(state: &mut ToyState, carry: &mut f32, dt: f32, last_epoch: usize) -> bool {

@@ -8,7 +8,7 @@ use super::curves::{
     record_curve, value_table, with_side_table,
 };
 use crate::toy::EpochRecord;
-use crate::ui::state::ToyState;
+use crate::views::state::ToyState;
 use egui_plot::{Line, LineStyle, PlotPoints};
 use serde::{Deserialize, Serialize};
 
@@ -82,7 +82,7 @@ pub fn loss_ui(ui: &mut egui::Ui, cx: &ViewCtx, state: &mut ToyState) {
     let mut opts: Options = ui.data_mut(|d| *d.get_persisted_mut_or_default(opts_id));
     let id = ui.scope_id().with("loss");
 
-    if !crate::figure::is_figure(ui) {
+    if !cx.figure {
         ui.horizontal_wrapped(|ui| {
             for (q, on) in Quantity::ALL.into_iter().zip(opts.show.iter_mut()) {
                 ui.checkbox(on, q.label()).on_hover_text(q.hint());
@@ -350,7 +350,7 @@ fn quantity_columns(shown: &[Quantity]) -> Vec<Column<'static>> {
 mod tests {
     use super::super::headtail::tests::{fit, harness, pixels_of, render};
     use super::*;
-    use crate::ui::palette;
+    use crate::views::palette;
     use egui_kittest::kittest::Queryable as _;
 
     /// Renders the view in several settings to /tmp (look at them: `KDVIZ_SAVE_VIEWS=1 cargo test

@@ -3,8 +3,8 @@
 
 use super::{InspectorState, RunState};
 use crate::real::RealData;
-use crate::ui::palette;
-use crate::ui::views::common::{base_plot, log_tick, y_value};
+use crate::views::common::{base_plot, log_tick, y_value};
+use crate::views::palette;
 use egui::Color32;
 use egui_plot::{Line, PlotPoint, PlotPoints, Points, Polygon, Text};
 
@@ -41,10 +41,11 @@ pub fn inspector_ui(
     colors: &[Color32],
     st: &mut InspectorState,
     mu: f64,
+    figure: bool,
 ) {
     let n = data.n;
     st.row = st.row.min(n - 1);
-    if !crate::figure::is_figure(ui) {
+    if !figure {
         ui.horizontal_wrapped(|ui| {
             ui.strong("Position");
             ui.add(egui::DragValue::new(&mut st.row).range(0..=n - 1))

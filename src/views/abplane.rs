@@ -8,8 +8,8 @@ use super::ViewCtx;
 use super::common::base_plot;
 use super::ticks::{tick_125, uniform_grid_125};
 use crate::math::Divergence;
-use crate::ui::palette;
-use crate::ui::state::{Slot, ToyState};
+use crate::views::palette;
+use crate::views::state::{Slot, ToyState};
 use egui::{Align2, Color32, Stroke};
 use egui_plot::{
     HLine, Legend, Line, LineStyle, MarkerShape, PlotPoint, PlotTransform, Points, Text, VLine,

@@ -5,12 +5,12 @@ use super::ViewCtx;
 use super::common::{LOG_FLOOR, bare_plot, base_plot, log_tick, y_value as y_of};
 use super::ticks::step_125;
 use crate::toy::TeacherSpec;
-use crate::ui::palette;
-use crate::ui::state::{DistOptions, ToyState};
+use crate::views::palette;
+use crate::views::state::{DistOptions, ToyState};
 use egui_plot::{AxisHints, Line, Plot, PlotPoints, Points, Polygon};
 
 pub fn distributions_ui(ui: &mut egui::Ui, cx: &ViewCtx, state: &mut ToyState) {
-    if !crate::figure::is_figure(ui) {
+    if !cx.figure {
         controls(ui, cx, state);
     }
     body(ui, cx, state);

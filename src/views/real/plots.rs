@@ -2,7 +2,7 @@
 
 use super::RunState;
 use crate::real::train::EpochStats;
-use crate::ui::views::common::{bare_plot, base_plot, log_tick_dense, log125_spacer, y_value};
+use crate::views::common::{bare_plot, base_plot, log_tick_dense, log125_spacer, y_value};
 use egui::Color32;
 use egui_plot::{Line, PlotPoints};
 

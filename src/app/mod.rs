@@ -1,16 +1,18 @@
-//! The desktop app (eframe/egui): panels and views over the toy engine. Owns no maths.
+//! The desktop app: the eframe shell around the views. Tabs, side panels, the workers that fit and
+//! train off the UI thread, dialogs and persistence. Owns no maths and draws no plot itself.
 
-pub mod app;
 pub mod export_dialog;
-pub mod palette;
+pub mod fit_worker;
+pub mod kdviz_app;
 pub mod panels;
-pub mod real;
-pub mod state;
+pub mod real_tab;
+pub mod real_worker;
 pub mod timeline;
-pub mod views;
-pub mod worker;
 
-pub use app::KdvizApp;
+#[cfg(test)]
+mod tests;
+
+pub use kdviz_app::{KdvizApp, Mode};
 
 /// A line for the status bar: information, or an error that left the last good state in place.
 #[derive(Debug, Clone, PartialEq)]
@@ -38,7 +40,7 @@ impl Status {
 /// How the window opens (`kdviz app --tab real --run`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AppOptions {
-    pub mode: app::Mode,
+    pub mode: Mode,
     /// Starts a real-model run at once (demos, screenshots).
     pub run: bool,
 }
@@ -46,7 +48,7 @@ pub struct AppOptions {
 impl Default for AppOptions {
     fn default() -> Self {
         AppOptions {
-            mode: app::Mode::Toy,
+            mode: Mode::Toy,
             run: false,
         }
     }

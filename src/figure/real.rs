@@ -2,11 +2,11 @@
 //! wgpu), SVG (egui's paint list) or CSV, drawn by the same code as the tab. The app's Export menu
 //! and `kdviz real --figure` both come here.
 
-use super::{InspectorState, RunState, inspector, plots};
-use crate::figure::{FigureSpec, figure_frame, render_ui_png, render_ui_svg};
+use super::{FigureSpec, figure_frame, render_ui_png, render_ui_svg};
 use crate::real::RealData;
-use crate::ui::palette;
-use crate::ui::state::Theme;
+use crate::views::palette;
+use crate::views::real::{InspectorState, RunState, inspector, plots};
+use crate::views::state::Theme;
 use std::path::Path;
 
 /// Which part of the tab to draw.
@@ -94,7 +94,7 @@ pub fn write(
             |ui| match what {
                 RealFigure::Metrics => plots::metrics_ui(ui, runs, &colors),
                 RealFigure::Position(_) => {
-                    inspector::inspector_ui(ui, data, runs, &colors, &mut st, style.mu)
+                    inspector::inspector_ui(ui, data, runs, &colors, &mut st, style.mu, true)
                 }
             },
         )

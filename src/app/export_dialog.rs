@@ -2,10 +2,10 @@
 //! epoch animation of the current view (GIF or APNG, with a progress bar and Cancel) and the paper-style
 //! layouts (epochs as panels, divergences × epochs) as PNG or SVG.
 
+use crate::app::Status;
 use crate::figure::{self, AnimFormat, FigureSpec, Layout, Outcome, anim};
 use crate::toy::FitResult;
-use crate::ui::Status;
-use crate::ui::state::{Theme, ToyState, View};
+use crate::views::state::{Theme, ToyState, View};
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};

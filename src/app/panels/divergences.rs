@@ -3,8 +3,8 @@
 
 use super::{log_slider, slider};
 use crate::math::{AmidDiv, AmidOrder, Divergence, FAMILIES, TaidSchedule};
-use crate::ui::palette;
-use crate::ui::state::Slot;
+use crate::views::palette;
+use crate::views::state::Slot;
 
 pub fn divergences_ui(ui: &mut egui::Ui, slots: &mut Vec<Slot>, classes: usize) {
     let colors = palette::slot_colors(slots);

@@ -198,6 +198,36 @@ impl ToyState {
         errors
     }
 
+    /// Opens the views the config asks for and sets its display options (its `[view]` table);
+    /// options the hints leave out keep their current value, except log y and sorting, which are off
+    /// unless asked for. The app and `kdviz figure` both come here.
+    pub fn apply_hints(&mut self) {
+        let hints = &self.config.view;
+        let views: Vec<View> = hints
+            .views
+            .iter()
+            .filter_map(|v| View::from_name(v))
+            .collect();
+        if let Some(&first) = views.first() {
+            self.active = first;
+            if views.len() > 1 {
+                self.grid_views = views;
+                self.layout = Layout::Grid;
+            } else {
+                self.layout = Layout::Tabs;
+            }
+        }
+        let d = &mut self.dist;
+        d.overlay = hints.overlay.unwrap_or(d.overlay);
+        d.log_y = hints.log_y.unwrap_or(false);
+        d.sorted = hints.sorted.unwrap_or(false);
+        d.tail_inset = hints.tail_inset.unwrap_or(d.tail_inset);
+        if let Some(e) = hints.epoch {
+            self.epoch = e.min(self.config.epochs);
+        }
+        self.playing = false;
+    }
+
     /// The config as it would be saved: the enabled divergences in list order.
     pub fn to_config(&self) -> FitConfig {
         let mut c = self.config.clone();
