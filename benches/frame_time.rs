@@ -14,9 +14,9 @@ use std::time::{Duration, Instant};
 fn settle(h: &mut Harness<'static, KdvizApp>) {
     for _ in 0..100 {
         h.run_steps(1);
-        h.state_mut().wait_for_fit(Duration::from_secs(60));
+        h.state_mut().toy.wait_for_fit(Duration::from_secs(60));
         h.run_steps(1);
-        if !h.state().is_fitting() {
+        if !h.state().toy.is_fitting() {
             return;
         }
     }
@@ -31,7 +31,7 @@ fn percentile(v: &mut [f64], q: f64) -> f64 {
 fn frame_times(h: &mut Harness<'static, KdvizApp>, frames: usize) -> (f64, f64) {
     let mut t = Vec::with_capacity(frames);
     for i in 0..frames {
-        h.state_mut().state.epoch = i % 300; // scrub, as a playing animation would
+        h.state_mut().toy.state.epoch = i % 300; // scrub, as a playing animation would
         h.step();
         t.push(h.state().last_frame_ms());
     }
@@ -50,11 +50,11 @@ fn main() {
         "minillm-gmm",
         "longtail-all-divergences",
     ] {
-        h.state_mut().load_preset(preset);
+        h.state_mut().toy.load_preset(preset);
         settle(&mut h);
         for view in View::ALL {
-            h.state_mut().state.layout = Layout::Tabs;
-            h.state_mut().state.active = view;
+            h.state_mut().toy.state.layout = Layout::Tabs;
+            h.state_mut().toy.state.active = view;
             h.run_steps(3);
             let (med, p95) = frame_times(&mut h, 60);
             println!(
@@ -62,8 +62,8 @@ fn main() {
                 view.title()
             );
         }
-        h.state_mut().state.layout = Layout::Grid;
-        h.state_mut().state.grid_views = vec![
+        h.state_mut().toy.state.layout = Layout::Grid;
+        h.state_mut().toy.state.grid_views = vec![
             View::Distributions,
             View::HeadTail,
             View::Loss,
@@ -82,7 +82,7 @@ fn main() {
         ("zipf-1000", "akl mu", 0.3),
         ("minillm-gmm", "learning rate", 0.02),
     ] {
-        h.state_mut().load_preset(preset);
+        h.state_mut().toy.load_preset(preset);
         settle(&mut h);
         let mut lat = Vec::new();
         for i in 0..7 {
@@ -91,11 +91,11 @@ fn main() {
             h.get_by_role_and_label(Role::Slider, slider)
                 .set_value_accesskit(v);
             h.step();
-            h.state_mut().wait_for_fit(Duration::from_secs(60));
+            h.state_mut().toy.wait_for_fit(Duration::from_secs(60));
             lat.push(t0.elapsed().as_secs_f64() * 1e3);
             h.step();
         }
-        let runs = h.state().result().map_or(0, |r| r.runs.len());
+        let runs = h.state().toy.result().map_or(0, |r| r.runs.len());
         println!(
             "  {preset:<26} {runs} divergences, {slider:<14} {:>8.1} (median of 7)",
             percentile(&mut lat, 0.5)

@@ -21,11 +21,11 @@ fn settle(h: &mut Harness<'static, KdvizApp>) {
     for _ in 0..50 {
         h.run_steps(2);
         assert!(
-            h.state_mut().wait_for_fit(Duration::from_secs(20)),
+            h.state_mut().toy.wait_for_fit(Duration::from_secs(20)),
             "the refit did not finish"
         );
         h.run_steps(2);
-        if !h.state().is_fitting() {
+        if !h.state().toy.is_fitting() {
             return;
         }
     }
@@ -34,6 +34,7 @@ fn settle(h: &mut Harness<'static, KdvizApp>) {
 
 fn run_names(h: &Harness<'static, KdvizApp>) -> Vec<String> {
     h.state()
+        .toy
         .result()
         .expect("a fit result")
         .runs
@@ -45,14 +46,14 @@ fn run_names(h: &Harness<'static, KdvizApp>) -> Vec<String> {
 #[test]
 fn opens_on_the_long_tail_preset_with_three_divergences() {
     let h = app();
-    assert_eq!(h.state().state.config.name, "akl-fig3-longtail");
+    assert_eq!(h.state().toy.state.config.name, "akl-fig3-longtail");
     assert_eq!(run_names(&h), ["fkl", "rkl", "akl:mu=0.5"]);
-    let r = h.state().result().unwrap();
+    let r = h.state().toy.result().unwrap();
     assert_eq!(r.runs[0].history.len(), 801);
     // Every epoch's q is kept for the scrubber.
     assert_eq!(r.runs[0].snapshots.len(), 801);
-    assert_eq!(h.state().state.epoch, 10);
-    assert!(h.state().status().is_none_or(|s| !s.error));
+    assert_eq!(h.state().toy.state.epoch, 10);
+    assert!(h.state().toy.status().is_none_or(|s| !s.error));
 }
 
 #[test]
@@ -62,7 +63,7 @@ fn every_preset_loads_from_the_menu() {
         // Open the menu (a click toggles it, so retry until the entries are there).
         for _ in 0..3 {
             if h.query_all_by_label(name).count()
-                > usize::from(h.state().state.config.name == *name)
+                > usize::from(h.state().toy.state.config.name == *name)
             {
                 break;
             }
@@ -74,7 +75,7 @@ fn every_preset_loads_from_the_menu() {
         entries.last().expect("preset entry").click_accesskit();
         settle(&mut h);
         let cfg = kdviz::toy::preset::load(name).unwrap();
-        assert_eq!(h.state().state.config.name, *name);
+        assert_eq!(h.state().toy.state.config.name, *name);
         let expected: Vec<String> = cfg
             .divergences
             .iter()
@@ -82,9 +83,9 @@ fn every_preset_loads_from_the_menu() {
             .collect();
         assert_eq!(run_names(&h), expected, "{name}");
         if let Some(first) = cfg.view.views.first() {
-            assert_eq!(h.state().state.active.name(), first, "{name}");
+            assert_eq!(h.state().toy.state.active.name(), first, "{name}");
         }
-        let records = &h.state().result().unwrap().runs[0].history;
+        let records = &h.state().toy.result().unwrap().runs[0].history;
         assert!(
             records
                 .iter()
@@ -106,7 +107,7 @@ fn divergences_switch_on_and_off() {
     };
     switch(&h);
     settle(&mut h);
-    assert!(!h.state().state.slots[1].enabled);
+    assert!(!h.state().toy.state.slots[1].enabled);
     assert_eq!(run_names(&h), ["fkl", "akl:mu=0.5"]);
     switch(&h);
     settle(&mut h);
@@ -119,28 +120,29 @@ fn sliders_refit_and_keep_the_epoch() {
     h.get_by_role_and_label(Role::Slider, "epoch")
         .set_value_accesskit(42.0);
     h.run_steps(2);
-    assert_eq!(h.state().state.epoch, 42);
+    assert_eq!(h.state().toy.state.epoch, 42);
     h.get_by_role_and_label(Role::Slider, "akl mu")
         .set_value_accesskit(0.3);
     settle(&mut h);
     assert_eq!(run_names(&h)[2], "akl:mu=0.3");
     assert_eq!(
-        h.state().state.epoch,
+        h.state().toy.state.epoch,
         42,
         "a refit keeps the scrubber's epoch"
     );
     h.get_by_role_and_label(Role::Slider, "learning rate")
         .set_value_accesskit(0.05);
     settle(&mut h);
-    assert_eq!(h.state().result().unwrap().runs.len(), 3);
-    assert!((h.state().state.config.optimizer.lr() - 0.05).abs() < 1e-12);
+    assert_eq!(h.state().toy.result().unwrap().runs.len(), 3);
+    assert!((h.state().toy.state.config.optimizer.lr() - 0.05).abs() < 1e-12);
     h.get_by_role_and_label(Role::Slider, "classes")
         .set_value_accesskit(200.0);
     settle(&mut h);
-    assert_eq!(h.state().result().unwrap().teacher.dist.len(), 200);
+    assert_eq!(h.state().toy.result().unwrap().teacher.dist.len(), 200);
     // The paper's 80 initial logits no longer fit: the student falls back to a seeded start, said so.
     assert!(
         h.state()
+            .toy
             .status()
             .is_some_and(|s| !s.error && s.text.contains("200 classes"))
     );
@@ -151,31 +153,31 @@ fn keyboard_and_timeline_scrub_epochs() {
     let mut h = app();
     h.key_press(egui::Key::Home);
     h.run_steps(1);
-    assert_eq!(h.state().state.epoch, 0);
+    assert_eq!(h.state().toy.state.epoch, 0);
     h.key_press(egui::Key::ArrowRight);
     h.key_press(egui::Key::ArrowRight);
     h.run_steps(1);
-    assert_eq!(h.state().state.epoch, 2);
+    assert_eq!(h.state().toy.state.epoch, 2);
     h.key_press(egui::Key::ArrowLeft);
     h.run_steps(1);
-    assert_eq!(h.state().state.epoch, 1);
+    assert_eq!(h.state().toy.state.epoch, 1);
     h.key_press(egui::Key::Space);
     h.run_steps(1);
-    assert!(h.state().state.playing);
+    assert!(h.state().toy.state.playing);
     h.run_steps(10);
-    assert!(h.state().state.epoch > 1, "playing advances the epoch");
+    assert!(h.state().toy.state.epoch > 1, "playing advances the epoch");
     h.key_press(egui::Key::Space);
     h.run_steps(1);
-    assert!(!h.state().state.playing);
+    assert!(!h.state().toy.state.playing);
     h.key_press(egui::Key::End);
     h.run_steps(1);
-    assert_eq!(h.state().state.epoch, 800);
+    assert_eq!(h.state().toy.state.epoch, 800);
 }
 
 #[test]
 fn extreme_sliders_never_show_nan() {
     let mut h = app();
-    h.state_mut().load_preset("longtail-all-divergences");
+    h.state_mut().toy.load_preset("longtail-all-divergences");
     settle(&mut h);
     for (label, value) in [
         ("skl alpha", 0.99),
@@ -190,7 +192,7 @@ fn extreme_sliders_never_show_nan() {
         h.get_by_role_and_label(Role::Slider, label)
             .set_value_accesskit(value);
         settle(&mut h);
-        let r = h.state().result().unwrap();
+        let r = h.state().toy.result().unwrap();
         for run in &r.runs {
             for rec in &run.history {
                 for v in [
@@ -218,17 +220,17 @@ fn bad_files_leave_the_last_good_state() {
     let mut h = app();
     let dir = std::env::temp_dir().join(format!("kdviz-gui-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let before = h.state().state.clone();
+    let before = h.state().toy.state.clone();
     let bad = dir.join("bad.toml");
     std::fs::write(&bad, "epochs = \"many\"\n").unwrap();
-    h.state_mut().load_config_file(bad.to_str().unwrap());
+    h.state_mut().toy.load_config_file(bad.to_str().unwrap());
     h.run_steps(2);
-    let status = h.state().status().cloned().unwrap();
+    let status = h.state().toy.status().cloned().unwrap();
     assert!(
         status.error && status.text.contains("bad.toml"),
         "{status:?}"
     );
-    assert_eq!(h.state().state, before);
+    assert_eq!(h.state().toy.state, before);
     // A config whose divergence is infinite for its teacher: the fit fails, the last result stays.
     let inf = dir.join("inf.toml");
     std::fs::write(
@@ -237,15 +239,15 @@ fn bad_files_leave_the_last_good_state() {
          kind = \"logits\"\ninit = \"zeros\"\n[optimizer]\nkind = \"adam\"\nlr = 0.1\n",
     )
     .unwrap();
-    h.state_mut().load_config_file(inf.to_str().unwrap());
+    h.state_mut().toy.load_config_file(inf.to_str().unwrap());
     settle(&mut h);
-    let status = h.state().status().cloned().unwrap();
+    let status = h.state().toy.status().cloned().unwrap();
     assert!(
         status.error && status.text.contains("zero probability"),
         "{status:?}"
     );
     assert_eq!(
-        h.state().result().unwrap().runs.len(),
+        h.state().toy.result().unwrap().runs.len(),
         3,
         "the last good fit is still shown"
     );
@@ -258,13 +260,13 @@ fn saved_config_loads_back() {
     let dir = std::env::temp_dir().join(format!("kdviz-gui-save-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("saved.toml");
-    let cfg = h.state().state.to_config();
+    let cfg = h.state().toy.state.to_config();
     std::fs::write(&path, cfg.to_toml()).unwrap();
-    h.state_mut().load_preset("minillm-gmm");
+    h.state_mut().toy.load_preset("minillm-gmm");
     settle(&mut h);
-    h.state_mut().load_config_file(path.to_str().unwrap());
+    h.state_mut().toy.load_config_file(path.to_str().unwrap());
     settle(&mut h);
-    assert_eq!(h.state().state.to_config(), cfg);
+    assert_eq!(h.state().toy.state.to_config(), cfg);
     assert_eq!(run_names(&h), ["fkl", "rkl", "akl:mu=0.5"]);
     std::fs::remove_dir_all(&dir).ok();
 }
@@ -344,18 +346,18 @@ fn export_writes_the_current_view() {
     let dir = std::env::temp_dir().join(format!("kdviz-gui-export-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let svg = dir.join("view.svg");
-    h.state().export_view(svg.to_str().unwrap()).unwrap();
+    h.state().toy.export_view(svg.to_str().unwrap()).unwrap();
     let text = std::fs::read_to_string(&svg).unwrap();
     assert!(text.starts_with("<svg") && text.contains("<circle"));
     let png = dir.join("view.png");
-    h.state().export_view(png.to_str().unwrap()).unwrap();
+    h.state().toy.export_view(png.to_str().unwrap()).unwrap();
     assert_eq!(
         image::open(&png).unwrap().to_rgba8().dimensions(),
         (1920, 1200),
         "960x600 points at scale 2"
     );
     let csv = dir.join("view.csv");
-    h.state().export_view(csv.to_str().unwrap()).unwrap();
+    h.state().toy.export_view(csv.to_str().unwrap()).unwrap();
     assert!(
         std::fs::read_to_string(&csv)
             .unwrap()
@@ -363,6 +365,7 @@ fn export_writes_the_current_view() {
     );
     let err = h
         .state()
+        .toy
         .export_view(dir.join("view.pdf").to_str().unwrap())
         .unwrap_err();
     assert!(err.contains("cannot write .pdf"), "{err}");

@@ -15,7 +15,7 @@ fn app() -> Harness<'static, KdvizApp> {
         .wgpu()
         .build_eframe(|cc| KdvizApp::new(cc));
     h.run_steps(2);
-    assert!(h.state_mut().wait_for_fit(Duration::from_secs(30)));
+    assert!(h.state_mut().toy.wait_for_fit(Duration::from_secs(30)));
     h.run_steps(2);
     h
 }
@@ -45,7 +45,7 @@ fn open_dialog(h: &mut Harness<'static, KdvizApp>) {
     open_export_menu(h, "Animation… (GIF / APNG)");
     h.get_by_label("Animation… (GIF / APNG)").click();
     h.run_steps(2);
-    assert!(h.state().figure_export().is_open());
+    assert!(h.state().toy.figure_export().is_open());
 }
 
 fn set_number(h: &mut Harness<'static, KdvizApp>, label: &str, value: f64) {
@@ -75,7 +75,7 @@ fn small_animation(h: &mut Harness<'static, KdvizApp>, path: &Path, last: usize)
 fn wait_for_export(h: &mut Harness<'static, KdvizApp>, timeout: Duration) -> Vec<String> {
     let t0 = Instant::now();
     let mut seen = Vec::new();
-    while h.state().figure_export().is_running() {
+    while h.state().toy.figure_export().is_running() {
         assert!(t0.elapsed() < timeout, "the export did not finish");
         if let Some(bar) = h.query_by_role(Role::ProgressIndicator) {
             let label = bar.accesskit_node().label().unwrap_or_default();
@@ -105,8 +105,8 @@ fn dialog_renders_an_apng_with_progress() {
     small_animation(&mut h, &out, 5);
     h.get_by_role_and_label(Role::Button, "Start").click();
     h.run_steps(1);
-    assert!(h.state().figure_export().is_running());
-    assert_eq!(h.state().figure_export().progress().unwrap().1, 6);
+    assert!(h.state().toy.figure_export().is_running());
+    assert_eq!(h.state().toy.figure_export().progress().unwrap().1, 6);
     let seen = wait_for_export(&mut h, Duration::from_secs(120));
     assert!(
         seen.iter()
@@ -114,12 +114,12 @@ fn dialog_renders_an_apng_with_progress() {
         "{seen:?}"
     );
     assert!(!seen.is_empty(), "a progress bar while rendering");
-    let status = h.state().status().cloned().unwrap();
+    let status = h.state().toy.status().cloned().unwrap();
     assert!(!status.error, "{status:?}");
     assert!(status.text.contains("6 frames"), "{status:?}");
     assert_eq!(frame_count(&out), (6, (240, 160)));
     // The window kept drawing: the dialog is still open and the UI responsive.
-    assert!(h.state().figure_export().is_open());
+    assert!(h.state().toy.figure_export().is_open());
 }
 
 #[test]
@@ -134,6 +134,7 @@ fn cancel_stops_the_render() {
     let t0 = Instant::now();
     while h
         .state()
+        .toy
         .figure_export()
         .progress()
         .is_some_and(|p| p.0 < 2)
@@ -142,12 +143,12 @@ fn cancel_stops_the_render() {
         std::thread::sleep(Duration::from_millis(20));
         h.run_steps(1);
     }
-    let (done, total) = h.state().figure_export().progress().unwrap();
+    let (done, total) = h.state().toy.figure_export().progress().unwrap();
     assert_eq!(total, 401);
     assert!(done >= 2 && done < total, "{done}/{total}");
     h.get_by_role_and_label(Role::Button, "Cancel").click();
     wait_for_export(&mut h, Duration::from_secs(60));
-    let status = h.state().status().cloned().unwrap();
+    let status = h.state().toy.status().cloned().unwrap();
     assert!(
         !status.error && status.text.contains("cancelled after"),
         "{status:?}"
@@ -163,7 +164,7 @@ fn bad_input_goes_to_the_status_bar() {
     h.get_by_role_and_label(Role::Button, "Start").click();
     h.run_steps(1);
     wait_for_export(&mut h, Duration::from_secs(60));
-    let status = h.state().status().cloned().unwrap();
+    let status = h.state().toy.status().cloned().unwrap();
     assert!(
         status.error && status.text.contains("cannot write"),
         "{status:?}"
@@ -172,12 +173,12 @@ fn bad_input_goes_to_the_status_bar() {
     set_text(&mut h, "file", tmp("a.mp4").to_str().unwrap());
     h.get_by_role_and_label(Role::Button, "Start").click();
     h.run_steps(1);
-    let status = h.state().status().cloned().unwrap();
+    let status = h.state().toy.status().cloned().unwrap();
     assert!(
         status.error && status.text.contains("expected .gif or .apng"),
         "{status:?}"
     );
-    assert!(!h.state().figure_export().is_running());
+    assert!(!h.state().toy.figure_export().is_running());
 
     // first > last
     set_text(&mut h, "file", tmp("range.gif").to_str().unwrap());
@@ -185,7 +186,7 @@ fn bad_input_goes_to_the_status_bar() {
     set_number(&mut h, "last epoch", 3.0);
     h.get_by_role_and_label(Role::Button, "Start").click();
     h.run_steps(1);
-    let status = h.state().status().cloned().unwrap();
+    let status = h.state().toy.status().cloned().unwrap();
     assert!(
         status.error && status.text.contains("not a range"),
         "{status:?}"
@@ -222,7 +223,7 @@ fn layouts_export_from_the_menu() {
         .click();
     h.run_steps(1);
     wait_for_export(&mut h, Duration::from_secs(120));
-    let status = h.state().status().cloned().unwrap();
+    let status = h.state().toy.status().cloned().unwrap();
     assert!(
         !status.error && status.text.contains("exported"),
         "{status:?}"
@@ -265,7 +266,7 @@ fn layouts_export_from_the_menu() {
     h.get_by_role_and_label(Role::Button, "Export layout")
         .click();
     h.run_steps(1);
-    let status = h.state().status().cloned().unwrap();
+    let status = h.state().toy.status().cloned().unwrap();
     assert!(
         status.error && status.text.contains("0 to 800"),
         "{status:?}"

@@ -8,11 +8,14 @@ pub mod panels;
 pub mod real_tab;
 pub mod real_worker;
 pub mod timeline;
+pub mod toy_tab;
 
 #[cfg(test)]
 mod tests;
 
 pub use kdviz_app::{KdvizApp, Mode};
+
+use crate::views::state::Theme;
 
 /// A line for the status bar: information, or an error that left the last good state in place.
 #[derive(Debug, Clone, PartialEq)]
@@ -81,4 +84,21 @@ pub fn run_app(opts: AppOptions) -> Result<(), String> {
             "cannot open the window: {e} (the command-line tools work without one: kdviz --help)"
         )
     })
+}
+
+/// Sets egui's light or dark visuals for kdviz's theme.
+pub fn set_theme(ctx: &egui::Context, theme: Theme) {
+    ctx.set_theme(match theme {
+        Theme::Light => egui::Theme::Light,
+        Theme::Dark => egui::Theme::Dark,
+    });
+}
+
+/// The "dark" switch of the top bar: flips the theme and applies it at once.
+pub fn theme_toggle_ui(ui: &mut egui::Ui, theme: &mut Theme) {
+    let dark = *theme == Theme::Dark;
+    if ui.selectable_label(dark, "dark").clicked() {
+        *theme = if dark { Theme::Light } else { Theme::Dark };
+        set_theme(ui.ctx(), *theme);
+    }
 }

@@ -12,9 +12,9 @@ fn the_head_mass_slider_refits_the_app() {
     let settle = |h: &mut egui_kittest::Harness<'_, KdvizApp>| {
         for _ in 0..50 {
             h.run_steps(2);
-            assert!(h.state_mut().wait_for_fit(Duration::from_secs(30)));
+            assert!(h.state_mut().toy.wait_for_fit(Duration::from_secs(30)));
             h.run_steps(2);
-            if !h.state().is_fitting() {
+            if !h.state().toy.is_fitting() {
                 return;
             }
         }
@@ -31,7 +31,7 @@ fn the_head_mass_slider_refits_the_app() {
         .build_eframe(|cc| KdvizApp::with_state(cc.egui_ctx.clone(), state));
     settle(&mut h);
     let heads = |h: &egui_kittest::Harness<'_, KdvizApp>| {
-        let r = &h.state().result().unwrap().regions;
+        let r = &h.state().toy.result().unwrap().regions;
         r.head.iter().filter(|&&x| x).count()
     };
     let before = heads(&h);
@@ -39,17 +39,17 @@ fn the_head_mass_slider_refits_the_app() {
     h.get_by_role_and_label(egui::accesskit::Role::Slider, "head mass mu")
         .set_value_accesskit(0.9);
     settle(&mut h);
-    assert!((h.state().state.config.metrics.mu - 0.9).abs() < 1e-9);
+    assert!((h.state().toy.state.config.metrics.mu - 0.9).abs() < 1e-9);
     assert!(
         heads(&h) > before,
         "the head grows with mu: {before} → {}",
         heads(&h)
     );
     if std::env::var_os("KDVIZ_SAVE_VIEWS").is_some() {
-        h.state_mut().state.active = View::Loss;
+        h.state_mut().toy.state.active = View::Loss;
         h.run_steps(6);
         render_app(&mut h, "app-loss");
-        h.state_mut().state.layout = Layout::Grid;
+        h.state_mut().toy.state.layout = Layout::Grid;
         h.run_steps(6);
         render_app(&mut h, "app-grid");
     }
@@ -85,13 +85,13 @@ fn the_app_shows_the_gradient_and_assistant_views() {
         .build_eframe(|cc| KdvizApp::with_state(cc.egui_ctx.clone(), state));
     for _ in 0..50 {
         h.run_steps(2);
-        assert!(h.state_mut().wait_for_fit(Duration::from_secs(30)));
+        assert!(h.state_mut().toy.wait_for_fit(Duration::from_secs(30)));
         h.run_steps(2);
-        if !h.state().is_fitting() {
+        if !h.state().toy.is_fitting() {
             break;
         }
     }
-    assert!(h.state().result().is_some());
+    assert!(h.state().toy.result().is_some());
     h.run_steps(4);
     let image = h.render().expect("render");
     crate::views::gradient::tests::assert_drawn(&image);

@@ -28,6 +28,7 @@ pub use cpu::{matmul_nn, matmul_nt, matmul_tn};
 use super::{RealData, RealError};
 use crate::gpu::{GpuContext, GpuError};
 use crate::math::Divergence;
+use crate::math::rng::Rng;
 use crate::toy::fit::TaidState;
 use std::fmt;
 use std::str::FromStr;
@@ -412,31 +413,6 @@ pub(crate) fn lowrank_init(n: usize, v: usize, d: usize, seed: u64) -> (Vec<f32>
     (h, w)
 }
 
-/// xorshift64* with Box-Muller: a reproducible stream independent of `rand`'s versions.
-struct Rng(u64);
-
-impl Rng {
-    fn new(seed: u64) -> Rng {
-        // splitmix64 of the seed: never zero, and nearby seeds give unrelated streams.
-        let mut z = seed.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        Rng((z ^ (z >> 31)) | 1)
-    }
-
-    fn uniform(&mut self) -> f64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        ((self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 11) as f64 + 0.5) / (1u64 << 53) as f64
-    }
-
-    fn normal(&mut self) -> f64 {
-        let (a, b) = (self.uniform(), self.uniform());
-        (-2.0 * a.ln()).sqrt() * (std::f64::consts::TAU * b).cos()
-    }
-}
-
 /// A backend: evaluates the current student, then steps it.
 pub(crate) trait Engine {
     /// Value, gradient and metrics of the current student under `div` (t already set for TAID).
@@ -608,10 +584,7 @@ pub fn synthetic_zipf(n: usize, v: usize, seed: u64) -> RealData {
     let mut teacher = Vec::with_capacity(n * v);
     let mut perm: Vec<usize> = (0..v).collect();
     for _ in 0..n {
-        for i in (1..v).rev() {
-            let j = (rng.uniform() * (i + 1) as f64) as usize % (i + 1);
-            perm.swap(i, j);
-        }
+        rng.shuffle(&mut perm);
         teacher.extend(
             perm.iter()
                 .map(|&rank| (-1.2 * ((rank + 1) as f64).ln() + 0.1 * rng.normal()) as f32),

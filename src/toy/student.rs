@@ -1,8 +1,6 @@
 //! Toy students: free logits (one per class) or a Gaussian N(μ, σ²) on the teacher's grid.
 
-use rand::RngExt as _;
-use rand::SeedableRng;
-use rand::rngs::StdRng;
+use crate::math::rng::Rng;
 use serde::{Deserialize, Serialize};
 
 use super::metrics::{self, Regions};
@@ -60,8 +58,8 @@ impl StudentSpec {
             StudentSpec::Logits { init, seed, logits } => {
                 let params = match init {
                     Init::Uniform => {
-                        let mut rng = StdRng::seed_from_u64(*seed);
-                        (0..n).map(|_| rng.random::<f64>()).collect()
+                        let mut rng = Rng::new(*seed);
+                        (0..n).map(|_| rng.uniform()).collect()
                     }
                     Init::Zeros => vec![0.0; n],
                     Init::Given => {

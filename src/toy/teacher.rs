@@ -1,10 +1,7 @@
 //! Toy teachers: explicit discrete distributions, long-tail generators, and Gaussian mixtures on a grid.
 
 use crate::math::LogDist;
-use rand::RngExt as _;
-use rand::SeedableRng;
-use rand::rngs::StdRng;
-use rand::seq::SliceRandom;
+use crate::math::rng::Rng;
 use serde::{Deserialize, Serialize};
 
 /// Points `lo, lo + h, ..., hi` (inclusive), `points` of them: the class positions of a mixture teacher.
@@ -163,13 +160,13 @@ impl TeacherSpec {
                     }
                 };
                 if *noise > 0.0 {
-                    let mut rng = StdRng::seed_from_u64(*noise_seed);
+                    let mut rng = Rng::new(*noise_seed);
                     for w in &mut logw {
-                        *w += (noise * rng.random::<f64>()).ln_1p();
+                        *w += (noise * rng.uniform()).ln_1p();
                     }
                 }
                 if let Some(seed) = shuffle_seed {
-                    logw.shuffle(&mut StdRng::seed_from_u64(*seed));
+                    Rng::new(*seed).shuffle(&mut logw);
                 }
                 let dist =
                     LogDist::from_logits(&logw, false).map_err(|e| format!("teacher: {e}"))?;

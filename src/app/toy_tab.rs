@@ -1,0 +1,452 @@
+//! The toy tab: settings on the left, the views of the last good fit in the middle, the timeline
+//! below. Every change of settings refits on a worker thread; the views keep the last good fit.
+
+use crate::app::export_dialog::FigureExport;
+use crate::app::fit_worker::FitWorker;
+use crate::app::panels::{divergences, optimizer, student, teacher};
+use crate::app::{Status, timeline};
+use crate::figure::{self, FigureSpec};
+use crate::toy::{FitConfig, FitResult, FitSpec, preset};
+use crate::views::palette;
+use crate::views::state::{Layout, ToyState, View};
+use crate::views::{self, ViewCtx};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// The Export menu's inputs.
+struct ExportSettings {
+    path: String,
+    scale: f32,
+    transparent: bool,
+}
+
+impl Default for ExportSettings {
+    fn default() -> Self {
+        ExportSettings {
+            path: "kdviz-figure.png".into(),
+            scale: 2.0,
+            transparent: false,
+        }
+    }
+}
+
+/// The toy tab: its persisted state, and the runtime resources and transient inputs beside it.
+pub struct ToyTab {
+    pub state: ToyState,
+    worker: FitWorker,
+    /// The last fit that succeeded: what the views show.
+    result: Option<Arc<FitResult>>,
+    /// The settings of the last request, to notice changes.
+    requested: Option<FitSpec>,
+    requested_at: Instant,
+    waiting: bool,
+    status: Option<Status>,
+    fit_ms: f64,
+    play_carry: f32,
+    teacher_panel: teacher::TeacherPanel,
+    student_panel: student::StudentPanel,
+    export: ExportSettings,
+    /// The animation dialog and the paper-layout exports (worker-thread renders).
+    figures: FigureExport,
+    config_path: String,
+}
+
+impl ToyTab {
+    /// The tab around a given state; `ctx` is woken when a refit arrives.
+    pub fn new(ctx: egui::Context, state: ToyState) -> Self {
+        let worker = FitWorker::spawn(Arc::new(move || ctx.request_repaint()));
+        ToyTab {
+            state,
+            worker,
+            result: None,
+            requested: None,
+            requested_at: Instant::now(),
+            waiting: false,
+            status: None,
+            fit_ms: 0.0,
+            play_carry: 0.0,
+            teacher_panel: Default::default(),
+            student_panel: Default::default(),
+            export: ExportSettings::default(),
+            figures: FigureExport::default(),
+            config_path: "kdviz-config.toml".into(),
+        }
+    }
+
+    /// The fit the views currently show.
+    pub fn result(&self) -> Option<&FitResult> {
+        self.result.as_deref()
+    }
+
+    pub fn status(&self) -> Option<&Status> {
+        self.status.as_ref()
+    }
+
+    /// The animation dialog and layout exports (tests read their progress).
+    pub fn figure_export(&self) -> &FigureExport {
+        &self.figures
+    }
+
+    /// True while a requested refit has not come back yet.
+    pub fn is_fitting(&self) -> bool {
+        self.waiting
+    }
+
+    /// Blocks until the pending refit has arrived (tests; the app itself never waits).
+    pub fn wait_for_fit(&mut self, timeout: Duration) -> bool {
+        let t0 = Instant::now();
+        while self.waiting && t0.elapsed() < timeout {
+            self.receive();
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        !self.waiting
+    }
+
+    /// Loads a built-in preset by name.
+    pub fn load_preset(&mut self, name: &str) {
+        match preset::load(name) {
+            Ok(cfg) => {
+                let errors = self.state.apply_config(cfg);
+                self.state.apply_hints();
+                self.status = Some(match errors.first() {
+                    Some(e) => Status::error(e.clone()),
+                    None => Status::info(format!("preset {name}")),
+                });
+            }
+            Err(e) => self.status = Some(Status::error(e)),
+        }
+    }
+
+    /// Before the panels: takes a finished refit, reads the timeline keys and advances playback.
+    pub fn begin_frame(&mut self, ctx: &egui::Context, dt: f32) {
+        self.receive();
+        let last = self.last_epoch();
+        timeline::keys(ctx, &mut self.state, last);
+        if timeline::advance(&mut self.state, &mut self.play_carry, dt, last) {
+            ctx.request_repaint();
+        }
+    }
+
+    /// The tab's panels: timeline, settings and views.
+    pub fn panels_ui(&mut self, ui: &mut egui::Ui) {
+        egui::Panel::bottom("timeline").show(ui, |ui| {
+            let last = self.last_epoch();
+            timeline::timeline_ui(ui, &mut self.state, last);
+        });
+        egui::Panel::left("settings")
+            .resizable(true)
+            .default_size(330.0)
+            .show(ui, |ui| self.side_ui(ui));
+        egui::CentralPanel::default().show(ui, |ui| self.central_ui(ui));
+    }
+
+    /// After the panels: the export dialog's window and progress, and a refit if settings changed.
+    pub fn end_frame(&mut self, ctx: &egui::Context) {
+        let last = self.last_epoch();
+        let result = self.result.clone();
+        if let Some(s) = self.figures.show(ctx, &self.state, result.as_ref(), last) {
+            self.status = Some(s);
+        }
+        self.refit_if_changed();
+        if self.waiting {
+            ctx.request_repaint_after(Duration::from_millis(30));
+        }
+    }
+
+    /// Takes a finished refit from the worker, if one arrived.
+    pub fn receive(&mut self) {
+        if let Some(outcome) = self.worker.poll() {
+            self.waiting = false;
+            self.fit_ms = outcome.elapsed.as_secs_f64() * 1e3;
+            match outcome.result {
+                Ok(r) => {
+                    self.result = Some(r);
+                    if self.status.as_ref().is_some_and(|s| s.error) {
+                        self.status = None;
+                    }
+                }
+                // Keep showing the last good fit; say why the new one failed.
+                Err(e) => self.status = Some(Status::error(e)),
+            }
+        }
+    }
+
+    /// Sends the current settings to the worker when they changed.
+    pub fn refit_if_changed(&mut self) {
+        match self.state.fit_spec() {
+            Ok(spec) => {
+                if self.requested.as_ref() != Some(&spec) {
+                    self.worker.request(spec.clone());
+                    self.requested = Some(spec);
+                    self.requested_at = Instant::now();
+                    self.waiting = true;
+                }
+            }
+            Err(e) => {
+                if self.status.as_ref().map(|s| &s.text) != Some(&e) {
+                    self.status = Some(Status::error(e));
+                }
+            }
+        }
+    }
+
+    pub fn last_epoch(&self) -> usize {
+        self.result
+            .as_ref()
+            .and_then(|r| r.runs.first())
+            .map_or(self.state.config.epochs, |r| r.history.len() - 1)
+    }
+
+    /// The top bar's toy part: presets, config file, theme, Export menu, tabs or grid.
+    pub fn top_bar_ui(&mut self, ui: &mut egui::Ui) {
+        egui::ComboBox::from_label("preset")
+            .selected_text(if self.state.config.name.is_empty() {
+                "custom"
+            } else {
+                &self.state.config.name
+            })
+            .show_ui(ui, |ui| {
+                let mut chosen = None;
+                for (name, _) in preset::PRESETS {
+                    if ui
+                        .selectable_label(self.state.config.name == *name, *name)
+                        .clicked()
+                    {
+                        chosen = Some(*name);
+                    }
+                }
+                if let Some(name) = chosen {
+                    self.load_preset(name);
+                }
+            });
+        ui.separator();
+        ui.add(
+            egui::TextEdit::singleline(&mut self.config_path)
+                .desired_width(160.0)
+                .hint_text("config.toml"),
+        );
+        if ui.button("Save config").clicked() {
+            let text = self.state.to_config().to_toml();
+            self.status = Some(match std::fs::write(&self.config_path, text) {
+                Ok(()) => Status::info(format!("saved {}", self.config_path)),
+                Err(e) => Status::error(format!("{}: cannot write: {e}", self.config_path)),
+            });
+        }
+        if ui.button("Load config").clicked() {
+            let path = self.config_path.clone();
+            self.load_config_file(&path);
+        }
+        if ui.button("Reset to defaults").clicked() {
+            let theme = self.state.theme;
+            self.state = ToyState {
+                theme,
+                ..ToyState::default()
+            };
+            self.status = Some(Status::info("reset to the built-in defaults"));
+        }
+        ui.separator();
+        super::theme_toggle_ui(ui, &mut self.state.theme);
+        ui.separator();
+        // The menu holds text fields and sliders: only a click outside (or an export) closes it.
+        let keep_open = egui::containers::menu::MenuConfig::new()
+            .close_behavior(egui::PopupCloseBehavior::CloseOnClickOutside);
+        egui::containers::menu::MenuButton::new("Export")
+            .config(keep_open)
+            .ui(ui, |ui| self.export_ui(ui));
+        ui.separator();
+        ui.selectable_value(&mut self.state.layout, Layout::Tabs, "tabs");
+        ui.selectable_value(&mut self.state.layout, Layout::Grid, "grid");
+    }
+
+    fn export_ui(&mut self, ui: &mut egui::Ui) {
+        ui.label(
+            "The current view at the current epoch, drawn like the app (no hover, no controls).",
+        );
+        ui.add(
+            egui::TextEdit::singleline(&mut self.export.path).hint_text("figure.png / .svg / .csv"),
+        );
+        ui.add(
+            egui::Slider::new(&mut self.export.scale, 1.0..=4.0)
+                .step_by(0.5)
+                .text("PNG scale"),
+        );
+        ui.checkbox(&mut self.export.transparent, "transparent background");
+        if ui.button("Export view").clicked() {
+            let path = self.export.path.clone();
+            self.status = Some(match self.export_view(&path) {
+                Ok(()) => Status::info(format!("exported {path}")),
+                Err(e) => Status::error(e),
+            });
+            ui.close();
+        }
+        ui.separator();
+        let last = self.last_epoch();
+        let result = self.result.clone();
+        let figures = &mut self.figures;
+        if let Some(s) = figures.menu_ui(ui, &self.state, result.as_ref(), last) {
+            self.status = Some(s);
+        }
+    }
+
+    /// Writes the active view at the current epoch as PNG, SVG or CSV (chosen by the extension).
+    pub fn export_view(&self, path: &str) -> Result<(), String> {
+        let result = self.result.as_deref().ok_or("no fit to export yet")?;
+        let ext = std::path::Path::new(path)
+            .extension()
+            .and_then(|e| e.to_str())
+            .unwrap_or("")
+            .to_ascii_lowercase();
+        let spec = FigureSpec {
+            view: self.state.active,
+            layout: figure::Layout::View,
+            epochs: vec![self.state.epoch],
+            title: None,
+            size: egui::vec2(960.0, 600.0),
+            scale: self.export.scale,
+            theme: self.state.theme,
+            transparent: self.export.transparent,
+        };
+        let write = |bytes: &[u8]| {
+            std::fs::write(path, bytes).map_err(|e| format!("{path}: cannot write: {e}"))
+        };
+        match ext.as_str() {
+            "png" => figure::render_png(result, &self.state, &spec)?
+                .save(path)
+                .map_err(|e| format!("{path}: cannot write: {e}")),
+            "svg" => write(figure::render_svg(result, &self.state, &spec).as_bytes()),
+            "csv" => write(figure::data_csv(result, &[self.state.epoch]).as_bytes()),
+            _ => Err(format!(
+                "{path}: cannot write .{ext} files here; expected .png, .svg or .csv"
+            )),
+        }
+    }
+
+    /// Loads a TOML config; a bad file leaves the current settings untouched.
+    pub fn load_config_file(&mut self, path: &str) {
+        match FitConfig::from_file(std::path::Path::new(path)).and_then(|c| c.to_spec().map(|_| c))
+        {
+            Ok(cfg) => {
+                self.state.apply_config(cfg);
+                self.state.apply_hints();
+                self.status = Some(Status::info(format!("loaded {path}")));
+            }
+            Err(e) => self.status = Some(Status::error(e)),
+        }
+    }
+
+    pub fn side_ui(&mut self, ui: &mut egui::Ui) {
+        egui::ScrollArea::vertical().show(ui, |ui| {
+            let classes = teacher::class_count(&self.state.config.teacher).unwrap_or(0);
+            egui::CollapsingHeader::new("Teacher")
+                .default_open(true)
+                .show(ui, |ui| {
+                    let cfg = &mut self.state.config;
+                    if let Some(s) = teacher::teacher_ui(
+                        ui,
+                        &mut self.teacher_panel,
+                        &mut cfg.teacher,
+                        &mut cfg.student,
+                    ) {
+                        self.status = Some(s);
+                    }
+                });
+            egui::CollapsingHeader::new("Student")
+                .default_open(true)
+                .show(ui, |ui| {
+                    student::student_ui(
+                        ui,
+                        &mut self.student_panel,
+                        &mut self.state.config.student,
+                        classes,
+                    );
+                });
+            egui::CollapsingHeader::new("Divergences")
+                .default_open(true)
+                .show(ui, |ui| {
+                    divergences::divergences_ui(ui, &mut self.state.slots, classes);
+                });
+            egui::CollapsingHeader::new("Optimiser")
+                .default_open(true)
+                .show(ui, |ui| {
+                    optimizer::optimizer_ui(ui, &mut self.state.config);
+                });
+        });
+    }
+
+    /// The status bar's toy part (right to left): the last refit's time and, while a refit takes
+    /// more than a few frames, its progress.
+    pub fn status_ui(&self, ui: &mut egui::Ui) {
+        ui.label(format!("refit {:.1} ms", self.fit_ms));
+        if self.waiting && self.requested_at.elapsed() > Duration::from_millis(150) {
+            let p = &self.worker.progress;
+            let done = p.done.load(std::sync::atomic::Ordering::Relaxed) as f32;
+            let total = p.total.load(std::sync::atomic::Ordering::Relaxed).max(1) as f32;
+            ui.add(
+                egui::ProgressBar::new(done / total)
+                    .desired_width(160.0)
+                    .text("fitting…"),
+            );
+        }
+    }
+
+    fn central_ui(&mut self, ui: &mut egui::Ui) {
+        let Some(result) = self.result.clone() else {
+            ui.centered_and_justified(|ui| {
+                ui.spinner();
+            });
+            return;
+        };
+        let divs: Vec<_> = result.runs.iter().map(|r| r.divergence).collect();
+        let colors = palette::run_colors(&divs);
+        let cx = ViewCtx::new(&result, &colors, self.state.epoch);
+        match self.state.layout {
+            Layout::Tabs => {
+                ui.horizontal(|ui| {
+                    for v in View::ALL {
+                        ui.selectable_value(&mut self.state.active, v, v.title());
+                    }
+                });
+                ui.separator();
+                views::view_ui(ui, self.state.active, &cx, &mut self.state);
+            }
+            Layout::Grid => {
+                ui.horizontal_wrapped(|ui| {
+                    for v in View::ALL {
+                        let mut on = self.state.grid_views.contains(&v);
+                        if ui.toggle_value(&mut on, v.title()).changed() {
+                            if on {
+                                self.state.grid_views.push(v);
+                            } else {
+                                self.state.grid_views.retain(|&x| x != v);
+                            }
+                        }
+                    }
+                });
+                ui.separator();
+                let shown = self.state.grid_views.clone();
+                let cols = if shown.len() > 1 { 2 } else { 1 };
+                let rows = shown.len().div_ceil(cols).max(1);
+                let w = ui.available_width() / cols as f32 - 8.0;
+                let h = ui.available_height() / rows as f32 - 8.0;
+                egui::Grid::new("views-grid")
+                    .spacing([8.0, 8.0])
+                    .show(ui, |ui| {
+                        for (i, v) in shown.iter().enumerate() {
+                            ui.allocate_ui(egui::vec2(w, h), |ui| {
+                                ui.set_min_size(egui::vec2(w, h));
+                                ui.vertical(|ui| {
+                                    ui.strong(v.title());
+                                    ui.push_id(("grid-view", i), |ui| {
+                                        views::view_ui(ui, *v, &cx, &mut self.state)
+                                    });
+                                });
+                            });
+                            if (i + 1) % cols == 0 {
+                                ui.end_row();
+                            }
+                        }
+                    });
+            }
+        }
+    }
+}
