@@ -3,6 +3,7 @@
 //! `cargo bench --bench frame_time` prints, for a few presets and layouts, the time spent building one
 //! frame (the app's `ui()`; rasterising is the GPU's job and is not included) and the time from a slider
 //! move until the refit has arrived (the fit runs off the UI thread, so frames keep coming meanwhile).
+#![allow(clippy::unwrap_used)] // tests may unwrap
 
 use egui::accesskit::Role;
 use egui_kittest::Harness;

@@ -1,4 +1,5 @@
 //! The command line as a user meets it: output formats, exit codes and one-line errors.
+#![allow(clippy::unwrap_used)] // tests may unwrap
 
 mod common;
 use common::{fails, json, kdviz};

@@ -1,4 +1,5 @@
 //! Figures: every preset renders to SVG and PNG from the command line; the files are what they claim.
+#![allow(clippy::unwrap_used)] // tests may unwrap
 
 use std::path::PathBuf;
 mod common;

@@ -1,5 +1,6 @@
 //! Animations written frame by frame: APNG frame count, size and timing read back from the file; GIF
 //! from the library; cancellation and bad paths leave no file behind.
+#![allow(clippy::unwrap_used)] // tests may unwrap
 
 use kdviz::figure::{self, FigureSpec, Layout, Outcome};
 use kdviz::toy::FitResult;

@@ -11,6 +11,7 @@
 //! relative parts are the brief's f32 targets; the absolute floors cover the cancellation that no
 //! f32 kernel avoids when p ≈ q (a value of 1e-9 computed from log-probabilities of size 10 is
 //! only known to ~1e-6). 64 ε32 ≈ 7.6e-6: a few ulps per term plus the reduction's rounding.
+#![allow(clippy::unwrap_used)] // tests may unwrap
 
 use kdviz::gpu::{GpuContext, GpuError, RowsOptions, RowsResult, RunOptions, Storage};
 use kdviz::math::{Divergence, LogDist, Workspace, check_classes, value_and_grad};

@@ -9,6 +9,7 @@
 //! 6. extreme but valid logits: never NaN.
 //!
 //! Everything is deterministic (a splitmix64 generator below) and runs in f64.
+#![allow(clippy::unwrap_used)] // tests may unwrap
 
 use kdviz::math::akl::{gaps, head_mask, weights};
 use kdviz::math::{Divergence, LogDist, Workspace, evaluate, value_and_grad};

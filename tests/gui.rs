@@ -1,5 +1,6 @@
 //! The app driven as a user would: presets, divergence switches, sliders by role and label, the epoch
 //! scrubber and keyboard, bad input in the status bar. Renders with wgpu (lavapipe on CI).
+#![allow(clippy::unwrap_used)] // tests may unwrap
 
 use egui::accesskit::Role;
 use egui_kittest::Harness;

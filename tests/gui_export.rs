@@ -1,6 +1,7 @@
 //! The Export menu's animation dialog and paper layouts, driven as a user would: the render runs on a
 //! worker thread while the window keeps drawing, reports progress, can be cancelled, and bad input ends
 //! in the status bar.
+#![allow(clippy::unwrap_used)] // tests may unwrap
 
 use egui::accesskit::Role;
 use egui_kittest::Harness;

@@ -1,6 +1,7 @@
 //! The real-model tab driven as a user would: switch to it, pick a small built-in teacher, Run, watch
 //! the metrics stream in, inspect a position; Stop; a bad file in the status bar. Renders with wgpu
 //! (lavapipe on CI); training runs on the CPU engine so the test's time does not depend on the adapter.
+#![allow(clippy::unwrap_used)] // tests may unwrap
 
 use egui::accesskit::Role;
 use egui_kittest::Harness;

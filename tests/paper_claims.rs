@@ -1,4 +1,5 @@
 //! The papers' claims, reproduced through the fit loop on the built-in presets.
+#![allow(clippy::unwrap_used)] // tests may unwrap
 
 use kdviz::toy::{EpochRecord, FitResult, preset};
 

@@ -1,5 +1,6 @@
 //! `kdviz real` as a user meets it: the built-in teacher trains under several divergences, output
 //! formats, the GPU and the CPU agree, and bad input exits 2 with one line naming the problem.
+#![allow(clippy::unwrap_used)] // tests may unwrap
 
 mod common;
 use common::{fails, json, kdviz};

@@ -1,6 +1,7 @@
 //! The built-in Shakespeare trigram teacher (`kdviz::real::corpus`): shape, normalisation, a
 //! genuinely long tail, a real language model (better than unigram, plausible continuations).
 //! Thresholds sit around values measured on the bundled text (noted beside each).
+#![allow(clippy::unwrap_used)] // tests may unwrap
 
 use kdviz::real::{RealError, corpus};
 

@@ -1,6 +1,7 @@
 //! Real-model inputs: `.safetensors` / `.npy` logits and token files (src/real/files.rs, tokens.rs).
 //! Exact round trips per dtype and shape, one test per kind of bad input (the message must name the
 //! file and the problem), and random damage that must never panic.
+#![allow(clippy::unwrap_used)] // tests may unwrap
 
 use kdviz::real::files::{
     self, MAX_LOGITS, read_npy_tensor, read_safetensors_header, read_safetensors_ints,

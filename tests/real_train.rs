@@ -2,6 +2,7 @@
 //! the head/tail story of FKL vs RKL on a low-rank student, cancellation and input errors.
 //!
 //! GPU tests print a SKIP line and pass without an adapter, unless KDVIZ_REQUIRE_GPU=1.
+#![allow(clippy::unwrap_used)] // tests may unwrap
 
 use kdviz::math::Divergence;
 use kdviz::real::train::{

@@ -1,4 +1,5 @@
 //! The spec's §15 test vectors: value and gradient of every divergence within 1e-9.
+#![allow(clippy::unwrap_used)] // tests may unwrap
 
 use kdviz::math::{Divergence, LogDist, evaluate};
 
