@@ -13,6 +13,7 @@ pub mod hinton;
 pub mod jsd;
 pub mod kl;
 pub mod logspace;
+pub mod params;
 pub mod simd;
 pub mod skew;
 pub mod spec;
