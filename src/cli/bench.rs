@@ -107,7 +107,7 @@ pub fn run(args: &Args) -> Result<(), String> {
         let prep = sc.spec.prepare()?;
         let mut per_div = Vec::new();
         for f in FAMILIES {
-            let div = f.default;
+            let div = f.default();
             let (median, min) = time(repeats, || prep.run(&div).map(|_| ()))?;
             per_div.push((div, median / epochs as f64, min / epochs as f64));
         }

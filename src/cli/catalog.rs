@@ -21,8 +21,11 @@ pub fn divergences(args: &Args) -> Result<(), String> {
     let mut out = Output::open(None)?;
     for f in FAMILIES {
         out.line(&format!("{:<8} {}", f.name, f.summary))?;
-        out.line(&format!("         default: {}", f.default))?;
+        out.line(&format!("         default: {}", f.default()))?;
         out.line(&format!("         {}", f.formula))?;
+        for p in f.params {
+            out.line(&format!("           {}", p.describe(f.params)))?;
+        }
     }
     out.finish()
 }

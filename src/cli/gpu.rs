@@ -171,7 +171,7 @@ fn bench(args: &Args) -> Result<(), String> {
         Some(o) => return Err(format!("--dtype {o:?}; expected f32 or f16")),
     };
     let specs: Vec<String> = if args.all("div").is_empty() {
-        FAMILIES.iter().map(|f| f.default.to_string()).collect()
+        FAMILIES.iter().map(|f| f.default().to_string()).collect()
     } else {
         args.all("div").to_vec()
     };

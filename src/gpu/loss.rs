@@ -14,7 +14,7 @@
 use super::akl::head_threshold;
 use super::convert::{f16_to_f32, f32_to_f16, validate};
 use super::device::GpuContext;
-use super::plan::{Aux, FLAG_ROW_LABELS, Kind, Params, WORKGROUP_SIZE, plan};
+use super::plan::{Aux, FLAG_ROW_LABELS, Kind, Params, WORKGROUP_SIZE, plan, wgsl_prelude};
 use super::{GpuError, RowsResult, Storage};
 use crate::math::Divergence;
 use std::collections::{HashMap, HashSet};
@@ -27,6 +27,16 @@ type MapStatus = Vec<Option<Result<(), wgpu::BufferAsyncError>>>;
 const MAX_CHUNK_BYTES: u64 = 1 << 30;
 
 const SOURCE: &str = include_str!("loss.wgsl");
+
+/// `loss.wgsl` for one storage type: the element type (an `enable` must come first), then the
+/// constants generated from `plan.rs`, then the shader.
+fn shader_source(storage: Storage) -> String {
+    let decl = match storage {
+        Storage::F32 => "alias Elem = f32;",
+        Storage::F16 => "enable f16;\nalias Elem = f16;",
+    };
+    format!("{decl}\n{}\n{SOURCE}", wgsl_prelude())
+}
 
 /// Layouts, shader modules and pipelines, compiled on first use per (family, storage).
 pub(crate) struct Kernels {
@@ -96,11 +106,7 @@ impl GpuContext {
         let module = match modules.get(&storage) {
             Some(m) => m.clone(),
             None => {
-                let decl = match storage {
-                    Storage::F32 => "alias Elem = f32;",
-                    Storage::F16 => "enable f16;\nalias Elem = f16;",
-                };
-                let src = SOURCE.replace("//ELEM_DECL", decl);
+                let src = shader_source(storage);
                 let m = self.scoped("compiling loss.wgsl", || {
                     self.device
                         .create_shader_module(wgpu::ShaderModuleDescriptor {
@@ -112,7 +118,7 @@ impl GpuContext {
                 m
             }
         };
-        let constants = [("KIND", kind as u32 as f64)];
+        let constants = [("KIND", f64::from(kind.id()))];
         let pipe = self.scoped("creating the loss pipeline", || {
             self.device
                 .create_compute_pipeline(&wgpu::ComputePipelineDescriptor {

@@ -1,7 +1,11 @@
-//! The divergence catalogue: one enum variant per family, with its parameters.
+//! The divergence catalogue: one enum variant per family, and one [`Family`] entry per family with
+//! its parameter table (see [`params`](super::params)).
 //!
 //! Every variant is evaluated by [`value_and_grad`](super::value_and_grad) from the teacher's and the
-//! student's log-probabilities; the spec-string form lives in [`spec`](super::spec).
+//! student's log-probabilities; the spec-string form lives in [`spec`](super::spec), the GUI's
+//! sliders in `app::panels::divergences`; both read the table.
+
+use super::params::{EXPONENT, Interval, Param, UNIT, UNIT_OPEN_HI, Value, Values, When};
 
 /// The adaptive schedule of TAID's interpolation parameter t (SakanaAI/TAID `update_t`).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -14,18 +18,6 @@ pub struct TaidSchedule {
     pub momentum: f64,
     /// When false only the linear floor moves t.
     pub adaptive: bool,
-}
-
-impl Default for TaidSchedule {
-    fn default() -> Self {
-        TaidSchedule {
-            t_start: 0.4,
-            t_end: 1.0,
-            rate: 5e-4,
-            momentum: 0.99,
-            adaptive: true,
-        }
-    }
 }
 
 /// Which divergence AMiD measures between the teacher/student and the assistant r.
@@ -104,13 +96,31 @@ pub enum Divergence {
     },
 }
 
-/// One entry of the catalogue: the spec name and what it means.
+/// One entry of the catalogue: the spec name, what it means, and its parameter table.
 pub struct Family {
     pub name: &'static str,
     pub summary: &'static str,
     pub formula: &'static str,
-    pub default: Divergence,
+    /// The parameters in spec order (the canonical string prints them in this order).
+    pub params: &'static [Param],
+    /// The divergence for a full set of parameter values (see [`Divergence::values`]).
+    pub build: fn(&Values) -> Divergence,
 }
+
+impl Family {
+    /// The divergence with every parameter at its default (`name` alone as a spec).
+    pub fn default(&self) -> Divergence {
+        (self.build)(&Values::defaults(self.params))
+    }
+}
+
+const SCHEDULE: &str = "schedule";
+
+/// The αβ family's parameters (named: the αβ-plane view spans their slider range).
+pub const AB_PARAMS: &[Param] = &[
+    Param::real("alpha", 0.2, EXPONENT, "exponent on the teacher").slider(-1.0, 2.0),
+    Param::real("beta", 0.7, EXPONENT, "exponent on the student").slider(-1.0, 2.0),
+];
 
 /// Every family, in the order the help text and the GUI list them.
 pub const FAMILIES: &[Family] = &[
@@ -118,93 +128,271 @@ pub const FAMILIES: &[Family] = &[
         name: "fkl",
         summary: "forward KL, KL(p||q) (mean-seeking)",
         formula: "KL(p||q) = Σ p log(p/q)",
-        default: Divergence::Fkl,
+        params: &[],
+        build: |_| Divergence::Fkl,
     },
     Family {
         name: "rkl",
         summary: "reverse KL, KL(q||p) (mode-seeking)",
         formula: "KL(q||p) = Σ q log(q/p)",
-        default: Divergence::Rkl,
+        params: &[],
+        build: |_| Divergence::Rkl,
     },
     Family {
         name: "akl",
         summary: "adaptive KL (head/tail weighted FKL + RKL, reference AKL.py)",
         formula: "w_head·KL(p||q) + w_tail·KL(q||p), w = L1 gaps on head/tail (detached)",
-        default: Divergence::Akl { mu: 0.5 },
+        params: &[Param::real(
+            "mu",
+            0.5,
+            UNIT_OPEN_HI,
+            "teacher probability mass of the head (0: top-1 only)",
+        )
+        .slider(0.0, 0.99)],
+        build: |v| Divergence::Akl { mu: v.real("mu") },
     },
     Family {
         name: "jsd",
         summary: "generalized Jensen-Shannon, TRL convention (beta=0 FKL, beta=1 RKL)",
         formula: "β·KL(p||m) + (1−β)·KL(q||m), m = βp + (1−β)q",
-        default: Divergence::Jsd {
-            beta: 0.5,
-            norm: false,
+        params: &[
+            Param::real("beta", 0.5, UNIT, "teacher weight of the mixture m").slider(0.0, 1.0),
+            Param::boolean(
+                "norm",
+                false,
+                "normalised (÷ β(1−β))",
+                "a continuous display variant: FKL at β=0, 4·JS at ½, RKL at 1; TRL trains the plain form",
+            ),
+        ],
+        build: |v| Divergence::Jsd {
+            beta: v.real("beta"),
+            norm: v.flag("norm"),
         },
     },
     Family {
         name: "tvd",
         summary: "total variation distance",
         formula: "½ Σ |p − q|",
-        default: Divergence::Tvd,
+        params: &[],
+        build: |_| Divergence::Tvd,
     },
     Family {
         name: "skl",
         summary: "DistiLLM skew KL",
         formula: "KL(p || αp + (1−α)q)",
-        default: Divergence::Skl { alpha: 0.1 },
+        params: &[Param::real(
+            "alpha",
+            0.1,
+            UNIT_OPEN_HI,
+            "teacher share of the skewed student (0: FKL)",
+        )
+        .slider(0.0, 0.99)],
+        build: |v| Divergence::Skl {
+            alpha: v.real("alpha"),
+        },
     },
     Family {
         name: "srkl",
         summary: "DistiLLM skew reverse KL (detach=true: DistiLLM-2)",
         formula: "KL(q || (1−α)p + αq)",
-        default: Divergence::Srkl {
-            alpha: 0.1,
-            detach: false,
+        params: &[
+            Param::real(
+                "alpha",
+                0.1,
+                UNIT_OPEN_HI,
+                "student share of the skewed teacher (0: RKL)",
+            )
+            .slider(0.0, 0.99),
+            Param::boolean(
+                "detach",
+                false,
+                "stop-gradient mixture (DistiLLM-2)",
+                "no gradient through the mixture, as DistiLLM-2 trains",
+            ),
+        ],
+        build: |v| Divergence::Srkl {
+            alpha: v.real("alpha"),
+            detach: v.flag("detach"),
         },
     },
     Family {
         name: "ab",
         summary: "alpha-beta divergence (ABKD)",
         formula: "−1/(αβ) Σ [p^α q^β − α/(α+β) p^(α+β) − β/(α+β) q^(α+β)]",
-        default: Divergence::Ab {
-            alpha: 0.2,
-            beta: 0.7,
+        params: AB_PARAMS,
+        build: |v| Divergence::Ab {
+            alpha: v.real("alpha"),
+            beta: v.real("beta"),
         },
     },
     Family {
         name: "alpha",
         summary: "alpha-divergence, ab with beta = 1 - alpha (alpha=1 FKL, alpha=0 RKL)",
         formula: "1/(α(1−α)) (1 − Σ p^α q^(1−α))",
-        default: Divergence::Alpha { alpha: 0.5 },
+        params: &[Param::real(
+            "alpha",
+            0.5,
+            EXPONENT,
+            "exponent on the teacher (1 − α on the student)",
+        )
+        .slider(-1.0, 2.0)],
+        build: |v| Divergence::Alpha {
+            alpha: v.real("alpha"),
+        },
     },
     Family {
         name: "taid",
         summary: "TAID interpolated teacher (fixed t, or the adaptive t schedule in a fit)",
         formula: "KL(p_t||q), p_t = softmax(t·log p + (1−t)·stopgrad(log q))",
-        default: Divergence::Taid {
-            t: 0.4,
-            schedule: None,
+        params: &[
+            Param::switch(
+                SCHEDULE,
+                "adaptive t schedule",
+                "give either t (fixed) or t_start/t_end/rate/momentum (schedule), not both",
+                "t follows TAID's schedule during a fit instead of staying fixed",
+            ),
+            Param::real(
+                "t",
+                0.4,
+                UNIT,
+                "fixed interpolation weight of the teacher (1: FKL)",
+            )
+            .slider(0.0, 1.0)
+            .when(When::Off(SCHEDULE)),
+            Param::real("t_start", 0.4, UNIT_OPEN_HI, "t at the first step")
+                .slider(0.0, 0.99)
+                .when(When::On(SCHEDULE)),
+            Param::real(
+                "t_end",
+                1.0,
+                Interval::open_closed(0.0, 1.0),
+                "t at the last step (the linear floor's end)",
+            )
+            .slider(0.01, 1.0)
+            .at_least("t_start")
+            .when(When::On(SCHEDULE)),
+            Param::real(
+                "rate",
+                5e-4,
+                UNIT,
+                "learning rate of t (alpha in the TAID code)",
+            )
+            .aliases(&["alpha"])
+            .log_slider(1e-6, 1.0)
+            .when(When::On(SCHEDULE)),
+            Param::real(
+                "momentum",
+                0.99,
+                UNIT_OPEN_HI,
+                "momentum of the relative loss improvement (beta in the TAID code)",
+            )
+            .aliases(&["beta"])
+            .slider(0.0, 0.999)
+            .when(When::On(SCHEDULE)),
+            Param::boolean(
+                "adaptive",
+                true,
+                "adaptive (off: linear floor only)",
+                "off: only the linear floor moves t",
+            )
+            .when(When::On(SCHEDULE)),
+        ],
+        build: |v| {
+            if v.flag(SCHEDULE) {
+                let s = TaidSchedule {
+                    t_start: v.real("t_start"),
+                    t_end: v.real("t_end"),
+                    rate: v.real("rate"),
+                    momentum: v.real("momentum"),
+                    adaptive: v.flag("adaptive"),
+                };
+                Divergence::Taid {
+                    t: s.t_start,
+                    schedule: Some(s),
+                }
+            } else {
+                Divergence::Taid {
+                    t: v.real("t"),
+                    schedule: None,
+                }
+            }
         },
     },
     Family {
         name: "amid",
         summary: "AMiD alpha-mixture assistant distribution",
         formula: "D(p, r), r ~ (λ p^s + (1−λ) q^s)^(1/s), s = (1−α)/2 (geometric at α = 1)",
-        default: Divergence::Amid {
-            alpha: 0.5,
-            lambda: 0.5,
-            div: AmidDiv::Fkl,
-            order: AmidOrder::Pr,
+        params: &[
+            Param::real("alpha", 0.5, EXPONENT, "α of the α-mixture (1: geometric)")
+                .slider(-5.0, 5.0),
+            Param::real("lambda", 0.5, UNIT, "teacher weight of the mixture r")
+                .aliases(&["lam"])
+                .slider(0.0, 1.0),
+            Param::choice(
+                "div",
+                0,
+                &["fkl", "ab"],
+                &["KL", "AB(0.2,0.7)"],
+                "the divergence measured against r",
+            ),
+            Param::real(
+                "ab_alpha",
+                0.2,
+                EXPONENT,
+                "α of div=ab (the AMiD code's 0.2)",
+            )
+            .when(When::Is("div", "ab")),
+            Param::real(
+                "ab_beta",
+                0.7,
+                EXPONENT,
+                "β of div=ab (the AMiD code's 0.7)",
+            )
+            .when(When::Is("div", "ab")),
+            Param::choice(
+                "order",
+                0,
+                &["pr", "qr", "rp", "rq"],
+                &["pr", "qr", "rp", "rq"],
+                "argument order: pr is D(p, r), qr D(q, r), rp D(r, p), rq D(r, q)",
+            ),
+        ],
+        build: |v| Divergence::Amid {
+            alpha: v.real("alpha"),
+            lambda: v.real("lambda"),
+            div: match v.choice("div") {
+                "ab" => AmidDiv::Ab {
+                    alpha: v.real("ab_alpha"),
+                    beta: v.real("ab_beta"),
+                },
+                _ => AmidDiv::Fkl,
+            },
+            order: AmidOrder::ALL
+                .into_iter()
+                .find(|o| o.name() == v.choice("order"))
+                .unwrap_or(AmidOrder::Pr),
         },
     },
     Family {
         name: "hinton",
         summary: "Hinton KD: hard-label CE + temperature-scaled KL",
         formula: "(1−a)·CE(label, q) + a·T²·KL(p^T||q^T)",
-        default: Divergence::Hinton {
-            temperature: 2.0,
-            a: 0.5,
-            label: 0,
+        params: &[
+            Param::real(
+                "T",
+                2.0,
+                Interval::closed(0.01, 100.0),
+                "temperature of the soft term",
+            )
+            .aliases(&["t", "temperature"])
+            .log_slider(0.05, 20.0),
+            Param::real("a", 0.5, UNIT, "weight of the soft (KL) term").slider(0.0, 1.0),
+            Param::class("label", 0, "the hard label's class"),
+        ],
+        build: |v| Divergence::Hinton {
+            temperature: v.real("T"),
+            a: v.real("a"),
+            label: v.class("label"),
         },
     },
 ];
@@ -226,6 +414,65 @@ impl Divergence {
             Divergence::Amid { .. } => "amid",
             Divergence::Hinton { .. } => "hinton",
         }
+    }
+
+    /// Every parameter's value, in the family's table; `(family.build)(&d.values()) == d`.
+    pub fn values(&self) -> Values {
+        let mut v = Values::defaults(self.family().params);
+        match *self {
+            Divergence::Fkl | Divergence::Rkl | Divergence::Tvd => {}
+            Divergence::Akl { mu } => {
+                v.set_real("mu", mu);
+            }
+            Divergence::Jsd { beta, norm } => {
+                v.set_real("beta", beta).set_bool("norm", norm);
+            }
+            Divergence::Skl { alpha } | Divergence::Alpha { alpha } => {
+                v.set_real("alpha", alpha);
+            }
+            Divergence::Srkl { alpha, detach } => {
+                v.set_real("alpha", alpha).set_bool("detach", detach);
+            }
+            Divergence::Ab { alpha, beta } => {
+                v.set_real("alpha", alpha).set_real("beta", beta);
+            }
+            Divergence::Taid { t, schedule } => {
+                // t stays the fixed t to fall back on when the schedule is switched off.
+                v.set_real("t", t).set_bool(SCHEDULE, schedule.is_some());
+                if let Some(s) = schedule {
+                    v.set_real("t_start", s.t_start)
+                        .set_real("t_end", s.t_end)
+                        .set_real("rate", s.rate)
+                        .set_real("momentum", s.momentum)
+                        .set_bool("adaptive", s.adaptive);
+                }
+            }
+            Divergence::Amid {
+                alpha,
+                lambda,
+                div,
+                order,
+            } => {
+                v.set_real("alpha", alpha)
+                    .set_real("lambda", lambda)
+                    .set_choice("order", order.name());
+                if let AmidDiv::Ab { alpha, beta } = div {
+                    v.set_choice("div", "ab")
+                        .set_real("ab_alpha", alpha)
+                        .set_real("ab_beta", beta);
+                }
+            }
+            Divergence::Hinton {
+                temperature,
+                a,
+                label,
+            } => {
+                v.set_real("T", temperature)
+                    .set_real("a", a)
+                    .set("label", Value::Class(label));
+            }
+        }
+        v
     }
 
     /// The catalogue entry of this variant's family.

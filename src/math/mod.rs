@@ -13,6 +13,7 @@ pub mod hinton;
 pub mod jsd;
 pub mod kl;
 pub mod logspace;
+pub mod params;
 pub mod rng;
 pub mod simd;
 pub mod skew;

@@ -1,6 +1,7 @@
 //! Spec strings: `name:key=value,...`, parsed into a [`Divergence`] and printed back canonically.
 
-use super::divergence::{AmidDiv, AmidOrder, Divergence, FAMILIES, TaidSchedule};
+use super::divergence::{Divergence, FAMILIES};
+use super::params::{Param, ParamKind, Value, Values, When};
 use std::fmt;
 use std::str::FromStr;
 
@@ -20,131 +21,149 @@ fn err<T>(msg: impl Into<String>) -> Result<T, SpecError> {
     Err(SpecError(msg.into()))
 }
 
-/// The key=value pairs of one spec, consumed as the family reads them.
-struct Params<'a> {
-    family: &'a str,
+/// The key=value pairs of one spec, removed as the family's table reads them.
+struct Pairs<'a> {
+    family: &'static str,
     pairs: Vec<(&'a str, &'a str)>,
 }
 
-impl<'a> Params<'a> {
-    fn take(&mut self, key: &str) -> Option<&'a str> {
-        let pos = self.pairs.iter().position(|(k, _)| *k == key)?;
-        Some(self.pairs.remove(pos).1)
+impl<'a> Pairs<'a> {
+    fn given(&self, param: &Param) -> bool {
+        self.pairs.iter().any(|(k, _)| param.accepts(k))
     }
 
-    fn take_any(&mut self, keys: &[&str]) -> Option<&'a str> {
-        keys.iter().find_map(|k| self.take(k))
+    /// The value given under the parameter's key, else under its first alias given.
+    fn take(&mut self, param: &Param) -> Option<&'a str> {
+        std::iter::once(param.key)
+            .chain(param.aliases.iter().copied())
+            .find_map(|key| {
+                let pos = self.pairs.iter().position(|(k, _)| *k == key)?;
+                Some(self.pairs.remove(pos).1)
+            })
     }
 
-    /// A real parameter inside `[lo, hi]` (bounds open where `open_lo`/`open_hi`).
-    fn number(&mut self, keys: &[&str], default: f64, range: Range) -> Result<f64, SpecError> {
-        let Some(raw) = self.take_any(keys) else {
-            return Ok(default);
-        };
-        let key = keys[0];
-        let value: f64 = raw.trim().parse().map_err(|_| {
-            SpecError(format!(
-                "{}: {key}={raw:?} is not a number; expected {}",
-                self.family, range
-            ))
-        })?;
-        if !range.contains(value) {
-            return err(format!(
-                "{}: {key}={raw} is out of range; expected {}",
-                self.family, range
-            ));
+    fn value(&self, param: &Param, raw: &str) -> Result<Value, SpecError> {
+        let (family, key, expected) = (self.family, param.key, param.expected());
+        let value = raw.trim();
+        match param.kind {
+            ParamKind::Real { range, .. } => {
+                let x: f64 = value.parse().map_err(|_| {
+                    SpecError(format!(
+                        "{family}: {key}={raw:?} is not a number; expected {expected}"
+                    ))
+                })?;
+                if !range.contains(x) {
+                    return err(format!(
+                        "{family}: {key}={raw} is out of range; expected {expected}"
+                    ));
+                }
+                Ok(Value::Real(x))
+            }
+            ParamKind::Bool { .. } | ParamKind::Switch { .. } => match value {
+                "true" | "1" | "yes" => Ok(Value::Bool(true)),
+                "false" | "0" | "no" => Ok(Value::Bool(false)),
+                _ => err(format!("{family}: {key}={value:?}; expected {expected}")),
+            },
+            ParamKind::Choice { options, .. } => match options.iter().position(|o| *o == value) {
+                Some(i) => Ok(Value::Choice(i)),
+                None => err(format!("{family}: {key}={value:?}; expected {expected}")),
+            },
+            ParamKind::Class { .. } => value
+                .parse()
+                .map(Value::Class)
+                .map_err(|_| SpecError(format!("{family}: {key}={raw:?}; expected {expected}"))),
         }
-        Ok(value)
     }
 
-    fn boolean(&mut self, key: &str, default: bool) -> Result<bool, SpecError> {
-        match self.take(key).map(str::trim) {
-            None => Ok(default),
-            Some("true" | "1" | "yes") => Ok(true),
-            Some("false" | "0" | "no") => Ok(false),
-            Some(other) => err(format!(
-                "{}: {key}={other:?}; expected true or false",
-                self.family
-            )),
-        }
-    }
-
-    fn finish(&self, allowed: &[&str]) -> Result<(), SpecError> {
-        if let Some((k, _)) = self.pairs.first() {
-            let expected = if allowed.is_empty() {
-                "no parameters".to_string()
-            } else {
-                format!("one of {}", allowed.join(", "))
+    /// Reads every parameter of `params` that applies, in table order.
+    fn read(&mut self, params: &'static [Param]) -> Result<Values, SpecError> {
+        let family = self.family;
+        let mut values = Values::defaults(params);
+        // Switches are implied by the main keys given (an alias alone does not switch).
+        for (i, switch) in params.iter().enumerate() {
+            let ParamKind::Switch { conflict, .. } = switch.kind else {
+                continue;
             };
-            return err(format!(
-                "{}: unknown parameter {k:?}; expected {expected}",
-                self.family
-            ));
+            let given = |when: When, by_alias: bool| {
+                params.iter().any(|p| {
+                    p.when == when
+                        && self
+                            .pairs
+                            .iter()
+                            .any(|(k, _)| *k == p.key || (by_alias && p.aliases.contains(k)))
+                })
+            };
+            let on = given(When::On(switch.key), false);
+            if on && given(When::Off(switch.key), true) {
+                return err(format!("{family}: {conflict}"));
+            }
+            *values.at_mut(i) = Value::Bool(on);
         }
-        Ok(())
+        for (i, param) in params.iter().enumerate() {
+            if !param.is_spec_key() {
+                continue;
+            }
+            if !values.applies(i) {
+                if let When::Is(choice, option) = param.when
+                    && self.given(param)
+                {
+                    let keys: Vec<&str> = params
+                        .iter()
+                        .filter(|p| p.when == param.when)
+                        .map(|p| p.key)
+                        .collect();
+                    return err(format!(
+                        "{family}: {} need {choice}={option}",
+                        keys.join("/")
+                    ));
+                }
+                continue; // left over: reported as unknown below
+            }
+            if let Some(raw) = self.take(param) {
+                *values.at_mut(i) = self.value(param, raw)?;
+            }
+        }
+        for (i, param) in params.iter().enumerate() {
+            if let ParamKind::Real {
+                at_least: Some(floor_key),
+                ..
+            } = param.kind
+                && let Some((x, floor)) = values.floor_of(i)
+                && x < floor
+            {
+                let key = param.key;
+                return err(format!(
+                    "{family}: {key}={x} is below {floor_key}={floor}; expected {key} >= {floor_key}"
+                ));
+            }
+        }
+        self.finish(&values)?;
+        Ok(values)
     }
-}
 
-/// A closed or half-open interval of allowed parameter values.
-#[derive(Clone, Copy)]
-struct Range {
-    lo: f64,
-    hi: f64,
-    open_lo: bool,
-    open_hi: bool,
-}
-
-impl Range {
-    const fn closed(lo: f64, hi: f64) -> Self {
-        Range {
-            lo,
-            hi,
-            open_lo: false,
-            open_hi: false,
-        }
-    }
-    const fn half_open(lo: f64, hi: f64) -> Self {
-        Range {
-            lo,
-            hi,
-            open_lo: false,
-            open_hi: true,
-        }
-    }
-    const fn open_closed(lo: f64, hi: f64) -> Self {
-        Range {
-            lo,
-            hi,
-            open_lo: true,
-            open_hi: false,
-        }
-    }
-    fn contains(&self, v: f64) -> bool {
-        v.is_finite()
-            && (if self.open_lo {
-                v > self.lo
-            } else {
-                v >= self.lo
+    /// Any pair not read is an unknown parameter.
+    fn finish(&self, values: &Values) -> Result<(), SpecError> {
+        let Some((k, _)) = self.pairs.first() else {
+            return Ok(());
+        };
+        // Every key that could be given now: not those a switch that is on rules out.
+        let allowed: Vec<&str> = (values.params().iter().enumerate())
+            .filter(|&(i, p)| {
+                p.is_spec_key() && (values.applies(i) || !matches!(p.when, When::Off(_)))
             })
-            && (if self.open_hi {
-                v < self.hi
-            } else {
-                v <= self.hi
-            })
+            .map(|(_, p)| p.key)
+            .collect();
+        let expected = if allowed.is_empty() {
+            "no parameters".to_string()
+        } else {
+            format!("one of {}", allowed.join(", "))
+        };
+        err(format!(
+            "{}: unknown parameter {k:?}; expected {expected}",
+            self.family
+        ))
     }
 }
-
-impl fmt::Display for Range {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let l = if self.open_lo { '(' } else { '[' };
-        let r = if self.open_hi { ')' } else { ']' };
-        write!(f, "a number in {l}{}, {}{r}", self.lo, self.hi)
-    }
-}
-
-/// Real exponents (α, β of the αβ family, AMiD's α) are limited so that powers stay in f64 range.
-const EXPONENT: Range = Range::closed(-10.0, 10.0);
-const UNIT: Range = Range::closed(0.0, 1.0);
 
 impl FromStr for Divergence {
     type Err = SpecError;
@@ -174,221 +193,33 @@ impl FromStr for Divergence {
             }
             pairs.push((k, v.trim()));
         }
-        let mut p = Params {
+        let mut pairs = Pairs {
             family: family.name,
             pairs,
         };
-        let div = match family.name {
-            "fkl" => {
-                p.finish(&[])?;
-                Divergence::Fkl
-            }
-            "rkl" => {
-                p.finish(&[])?;
-                Divergence::Rkl
-            }
-            "tvd" => {
-                p.finish(&[])?;
-                Divergence::Tvd
-            }
-            "akl" => {
-                let mu = p.number(&["mu"], 0.5, Range::half_open(0.0, 1.0))?;
-                p.finish(&["mu"])?;
-                Divergence::Akl { mu }
-            }
-            "jsd" => {
-                let beta = p.number(&["beta"], 0.5, UNIT)?;
-                let norm = p.boolean("norm", false)?;
-                p.finish(&["beta", "norm"])?;
-                Divergence::Jsd { beta, norm }
-            }
-            "skl" => {
-                let alpha = p.number(&["alpha"], 0.1, Range::half_open(0.0, 1.0))?;
-                p.finish(&["alpha"])?;
-                Divergence::Skl { alpha }
-            }
-            "srkl" => {
-                let alpha = p.number(&["alpha"], 0.1, Range::half_open(0.0, 1.0))?;
-                let detach = p.boolean("detach", false)?;
-                p.finish(&["alpha", "detach"])?;
-                Divergence::Srkl { alpha, detach }
-            }
-            "ab" => {
-                let alpha = p.number(&["alpha"], 0.2, EXPONENT)?;
-                let beta = p.number(&["beta"], 0.7, EXPONENT)?;
-                p.finish(&["alpha", "beta"])?;
-                Divergence::Ab { alpha, beta }
-            }
-            "alpha" => {
-                let alpha = p.number(&["alpha"], 0.5, EXPONENT)?;
-                p.finish(&["alpha"])?;
-                Divergence::Alpha { alpha }
-            }
-            "taid" => parse_taid(&mut p)?,
-            "amid" => {
-                let alpha = p.number(&["alpha"], 0.5, EXPONENT)?;
-                let lambda = p.number(&["lambda", "lam"], 0.5, UNIT)?;
-                let order = match p.take("order").map(str::trim) {
-                    None => AmidOrder::Pr,
-                    Some(o) => match AmidOrder::ALL.iter().find(|x| x.name() == o) {
-                        Some(x) => *x,
-                        None => {
-                            return err(format!("amid: order={o:?}; expected pr, qr, rp or rq"));
-                        }
-                    },
-                };
-                let div = match p.take("div").map(str::trim) {
-                    None | Some("fkl") => AmidDiv::Fkl,
-                    Some("ab") => AmidDiv::Ab {
-                        alpha: 0.2,
-                        beta: 0.7,
-                    },
-                    Some(o) => return err(format!("amid: div={o:?}; expected fkl or ab")),
-                };
-                let div = match div {
-                    AmidDiv::Ab { .. } => AmidDiv::Ab {
-                        alpha: p.number(&["ab_alpha"], 0.2, EXPONENT)?,
-                        beta: p.number(&["ab_beta"], 0.7, EXPONENT)?,
-                    },
-                    AmidDiv::Fkl => {
-                        if p.pairs.iter().any(|(k, _)| k.starts_with("ab_")) {
-                            return err("amid: ab_alpha/ab_beta need div=ab");
-                        }
-                        AmidDiv::Fkl
-                    }
-                };
-                p.finish(&["alpha", "lambda", "div", "order", "ab_alpha", "ab_beta"])?;
-                Divergence::Amid {
-                    alpha,
-                    lambda,
-                    div,
-                    order,
-                }
-            }
-            "hinton" => {
-                let temperature =
-                    p.number(&["T", "t", "temperature"], 2.0, Range::closed(0.01, 100.0))?;
-                let a = p.number(&["a"], 0.5, UNIT)?;
-                let label = match p.take("label") {
-                    None => 0,
-                    Some(raw) => raw.trim().parse::<usize>().map_err(|_| {
-                        SpecError(format!(
-                            "hinton: label={raw:?}; expected a class index >= 0"
-                        ))
-                    })?,
-                };
-                p.finish(&["T", "a", "label"])?;
-                Divergence::Hinton {
-                    temperature,
-                    a,
-                    label,
-                }
-            }
-            _ => unreachable!("every family in FAMILIES has a parser"),
-        };
-        Ok(div)
-    }
-}
-
-fn parse_taid(p: &mut Params) -> Result<Divergence, SpecError> {
-    const SCHEDULE_KEYS: [&str; 5] = ["t_start", "t_end", "rate", "momentum", "adaptive"];
-    let scheduled = p.pairs.iter().any(|(k, _)| SCHEDULE_KEYS.contains(k));
-    if scheduled {
-        if p.pairs.iter().any(|(k, _)| *k == "t") {
-            return err(
-                "taid: give either t (fixed) or t_start/t_end/rate/momentum (schedule), not both",
-            );
-        }
-        let d = TaidSchedule::default();
-        let s = TaidSchedule {
-            t_start: p.number(&["t_start"], d.t_start, Range::half_open(0.0, 1.0))?,
-            t_end: p.number(&["t_end"], d.t_end, Range::open_closed(0.0, 1.0))?,
-            rate: p.number(&["rate", "alpha"], d.rate, UNIT)?,
-            momentum: p.number(
-                &["momentum", "beta"],
-                d.momentum,
-                Range::half_open(0.0, 1.0),
-            )?,
-            adaptive: p.boolean("adaptive", d.adaptive)?,
-        };
-        if s.t_end < s.t_start {
-            return err(format!(
-                "taid: t_end={} is below t_start={}; expected t_end >= t_start",
-                s.t_end, s.t_start
-            ));
-        }
-        p.finish(&SCHEDULE_KEYS)?;
-        Ok(Divergence::Taid {
-            t: s.t_start,
-            schedule: Some(s),
-        })
-    } else {
-        let t = p.number(&["t"], 0.4, UNIT)?;
-        p.finish(&["t", "t_start", "t_end", "rate", "momentum", "adaptive"])?;
-        Ok(Divergence::Taid { t, schedule: None })
+        let values = pairs.read(family.params)?;
+        Ok((family.build)(&values))
     }
 }
 
 impl fmt::Display for Divergence {
-    /// The canonical spec: every parameter spelled out, so a printed run says exactly what ran.
+    /// The canonical spec: every parameter that applies spelled out in table order (booleans only
+    /// when not at their default), so a printed run says exactly what ran.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match *self {
-            Divergence::Fkl | Divergence::Rkl | Divergence::Tvd => write!(f, "{}", self.name()),
-            Divergence::Akl { mu } => write!(f, "akl:mu={mu}"),
-            Divergence::Jsd { beta, norm } => {
-                write!(f, "jsd:beta={beta}")?;
-                if norm {
-                    write!(f, ",norm=true")?;
-                }
-                Ok(())
+        let values = self.values();
+        f.write_str(self.name())?;
+        let mut sep = ':';
+        for (i, param) in values.params().iter().enumerate() {
+            let value = values.at(i);
+            let at_default = value == param.default_value();
+            let is_bool = matches!(param.kind, ParamKind::Bool { .. });
+            if !param.is_spec_key() || !values.applies(i) || (is_bool && at_default) {
+                continue;
             }
-            Divergence::Skl { alpha } => write!(f, "skl:alpha={alpha}"),
-            Divergence::Srkl { alpha, detach } => {
-                write!(f, "srkl:alpha={alpha}")?;
-                if detach {
-                    write!(f, ",detach=true")?;
-                }
-                Ok(())
-            }
-            Divergence::Ab { alpha, beta } => write!(f, "ab:alpha={alpha},beta={beta}"),
-            Divergence::Alpha { alpha } => write!(f, "alpha:alpha={alpha}"),
-            Divergence::Taid { t, schedule: None } => write!(f, "taid:t={t}"),
-            Divergence::Taid {
-                schedule: Some(s), ..
-            } => {
-                write!(
-                    f,
-                    "taid:t_start={},t_end={},rate={},momentum={}",
-                    s.t_start, s.t_end, s.rate, s.momentum
-                )?;
-                if !s.adaptive {
-                    write!(f, ",adaptive=false")?;
-                }
-                Ok(())
-            }
-            Divergence::Amid {
-                alpha,
-                lambda,
-                div,
-                order,
-            } => {
-                write!(f, "amid:alpha={alpha},lambda={lambda},")?;
-                match div {
-                    AmidDiv::Fkl => write!(f, "div=fkl,")?,
-                    AmidDiv::Ab { alpha, beta } => {
-                        write!(f, "div=ab,ab_alpha={alpha},ab_beta={beta},")?
-                    }
-                }
-                write!(f, "order={}", order.name())
-            }
-            Divergence::Hinton {
-                temperature,
-                a,
-                label,
-            } => {
-                write!(f, "hinton:T={temperature},a={a},label={label}")
-            }
+            write!(f, "{sep}{}={}", param.key, param.format(value))?;
+            sep = ',';
         }
+        Ok(())
     }
 }
 
@@ -419,6 +250,48 @@ mod tests {
     }
 
     #[test]
+    fn aliases_and_messages_follow_the_table() {
+        let d: Divergence = "hinton:temperature=3,label=2".parse().unwrap();
+        assert_eq!(d.to_string(), "hinton:T=3,a=0.5,label=2");
+        let d: Divergence = "taid:t_start=0.2,alpha=0.01,beta=0.5".parse().unwrap();
+        assert_eq!(
+            d.to_string(),
+            "taid:t_start=0.2,t_end=1,rate=0.01,momentum=0.5"
+        );
+        let d: Divergence = "amid:lam=0.25".parse().unwrap();
+        assert_eq!(d.to_string(), "amid:alpha=0.5,lambda=0.25,div=fkl,order=pr");
+        let msg = |s: &str| s.parse::<Divergence>().unwrap_err().to_string();
+        assert_eq!(
+            msg("akl:mu=1"),
+            "akl: mu=1 is out of range; expected a number in [0, 1)"
+        );
+        assert_eq!(
+            msg("taid:t=0.3,t_start=0.2"),
+            "taid: give either t (fixed) or t_start/t_end/rate/momentum (schedule), not both"
+        );
+        assert_eq!(
+            msg("taid:t_start=0.2,foo=1"),
+            "taid: unknown parameter \"foo\"; expected one of t_start, t_end, rate, momentum, adaptive"
+        );
+        assert_eq!(
+            msg("taid:foo=1"),
+            "taid: unknown parameter \"foo\"; expected one of t, t_start, t_end, rate, momentum, adaptive"
+        );
+        assert_eq!(
+            msg("amid:ab_beta=0.3"),
+            "amid: ab_alpha/ab_beta need div=ab"
+        );
+        assert_eq!(
+            msg("amid:order=xy"),
+            "amid: order=\"xy\"; expected pr, qr, rp or rq"
+        );
+        assert_eq!(
+            msg("hinton:label=x"),
+            "hinton: label=\"x\"; expected a class index >= 0"
+        );
+    }
+
+    #[test]
     fn defaults_are_filled_in() {
         let d: Divergence = "amid".parse().unwrap();
         assert_eq!(d.to_string(), "amid:alpha=0.5,lambda=0.5,div=fkl,order=pr");
@@ -446,6 +319,9 @@ mod tests {
             ("hinton:label=-1", "class index"),
             ("hinton:T=0", "out of range"),
             ("srkl:detach=maybe", "true or false"),
+            ("taid:t_start=0.5,t_end=0.4", "expected t_end >= t_start"),
+            ("taid:alpha=0.1", "unknown parameter \"alpha\""),
+            ("amid:div=kl", "expected fkl or ab"),
         ] {
             let e = s.parse::<Divergence>().unwrap_err();
             assert!(e.0.contains(needle), "{s}: {e}");

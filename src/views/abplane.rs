@@ -8,6 +8,7 @@ use super::ViewCtx;
 use super::common::base_plot;
 use super::ticks::{tick_125, uniform_grid_125};
 use crate::math::Divergence;
+use crate::math::divergence::AB_PARAMS;
 use crate::views::palette;
 use crate::views::state::{Slot, ToyState};
 use egui::{Align2, Color32, Stroke};
@@ -15,9 +16,14 @@ use egui_plot::{
     HLine, Legend, Line, LineStyle, MarkerShape, PlotPoint, PlotTransform, Points, Text, VLine,
 };
 
-/// The plane's extent on both axes (the side panel's slider range).
-const LO: f64 = -1.0;
-const HI: f64 = 2.0;
+/// The plane's extent on both axes: the side panel's slider range of `ab`'s α (the table gives β
+/// and the α-divergence's α the same one).
+const EXTENT: (f64, f64) = match AB_PARAMS[0].ui_range() {
+    Some(range) => range,
+    None => panic!("the ab family's alpha has a slider"), // fails the build, never a run
+};
+const LO: f64 = EXTENT.0;
+const HI: f64 = EXTENT.1;
 /// A press within this many points of a divergence's point grabs it.
 const PICK: f32 = 12.0;
 /// A dragged point snaps onto a reference point within this many points.

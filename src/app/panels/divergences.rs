@@ -2,7 +2,8 @@
 //! and a tooltip with its formula.
 
 use super::{log_slider, slider};
-use crate::math::{AmidDiv, AmidOrder, Divergence, FAMILIES, TaidSchedule};
+use crate::math::params::{Param, ParamKind, Value, Values};
+use crate::math::{Divergence, FAMILIES};
 use crate::views::palette;
 use crate::views::state::Slot;
 
@@ -36,7 +37,7 @@ pub fn divergences_ui(ui: &mut egui::Ui, slots: &mut Vec<Slot>, classes: usize) 
                 .clicked()
             {
                 slots.push(Slot {
-                    div: f.default,
+                    div: f.default(),
                     enabled: true,
                 });
                 ui.close();
@@ -45,89 +46,108 @@ pub fn divergences_ui(ui: &mut egui::Ui, slots: &mut Vec<Slot>, classes: usize) 
     });
 }
 
-/// Sliders for one divergence's parameters, labelled "<family> <parameter>".
+/// The widgets of one divergence's parameters, built from its family's table: a slider per real
+/// parameter (labelled "<family> <key>"), a checkbox per boolean or switch, a row of buttons per run
+/// of choices, a drag value per class index. Parameters that do not apply have no widget.
 fn params_ui(ui: &mut egui::Ui, div: &mut Divergence, classes: usize) {
-    let name = div.name();
-    let l = |p: &str| format!("{name} {p}");
-    match div {
-        Divergence::Fkl | Divergence::Rkl | Divergence::Tvd => {}
-        Divergence::Akl { mu } => {
-            slider(ui, mu, 0.0..=0.99, &l("mu"));
+    let family = div.family();
+    let mut values = div.values();
+    let mut changed = false;
+    let shown = |values: &Values, i: usize| {
+        let has_widget = !matches!(
+            family.params[i].kind,
+            ParamKind::Real { ui_range: None, .. }
+        );
+        has_widget && values.applies(i)
+    };
+    let mut i = 0;
+    while i < family.params.len() {
+        if !shown(&values, i) {
+            i += 1;
+            continue;
         }
-        Divergence::Jsd { beta, norm } => {
-            slider(ui, beta, 0.0..=1.0, &l("beta"));
-            ui.checkbox(norm, "normalised (÷ β(1−β))")
-                .on_hover_text("a continuous display variant: FKL at β=0, 4·JS at ½, RKL at 1; TRL trains the plain form");
-        }
-        Divergence::Skl { alpha } => {
-            slider(ui, alpha, 0.0..=0.99, &l("alpha"));
-        }
-        Divergence::Srkl { alpha, detach } => {
-            slider(ui, alpha, 0.0..=0.99, &l("alpha"));
-            ui.checkbox(detach, "stop-gradient mixture (DistiLLM-2)");
-        }
-        Divergence::Ab { alpha, beta } => {
-            slider(ui, alpha, -1.0..=2.0, &l("alpha"));
-            slider(ui, beta, -1.0..=2.0, &l("beta"));
-        }
-        Divergence::Alpha { alpha } => {
-            slider(ui, alpha, -1.0..=2.0, &l("alpha"));
-        }
-        Divergence::Taid { t, schedule } => {
-            let mut scheduled = schedule.is_some();
-            if ui.checkbox(&mut scheduled, "adaptive t schedule").changed() {
-                *schedule = scheduled.then(TaidSchedule::default);
-            }
-            match schedule {
-                Some(s) => {
-                    slider(ui, &mut s.t_start, 0.0..=0.99, &l("t_start"));
-                    slider(ui, &mut s.t_end, 0.01..=1.0, &l("t_end"));
-                    if s.t_end < s.t_start {
-                        s.t_end = s.t_start;
+        if matches!(family.params[i].kind, ParamKind::Choice { .. }) {
+            // Consecutive choices share one row.
+            let mut row = vec![i];
+            let mut j = i + 1;
+            while j < family.params.len() {
+                if shown(&values, j) {
+                    if !matches!(family.params[j].kind, ParamKind::Choice { .. }) {
+                        break;
                     }
-                    log_slider(ui, &mut s.rate, 1e-6..=1.0, &l("rate"));
-                    slider(ui, &mut s.momentum, 0.0..=0.999, &l("momentum"));
-                    ui.checkbox(&mut s.adaptive, "adaptive (off: linear floor only)");
-                    *t = s.t_start;
+                    row.push(j);
                 }
-                None => {
-                    slider(ui, t, 0.0..=1.0, &l("t"));
-                }
+                j += 1;
             }
-        }
-        Divergence::Amid {
-            alpha,
-            lambda,
-            div: inner,
-            order,
-        } => {
-            slider(ui, alpha, -5.0..=5.0, &l("alpha"));
-            slider(ui, lambda, 0.0..=1.0, &l("lambda"));
             ui.horizontal(|ui| {
-                let is_ab = matches!(inner, AmidDiv::Ab { .. });
-                if ui.selectable_label(!is_ab, "KL").clicked() {
-                    *inner = AmidDiv::Fkl;
-                }
-                if ui.selectable_label(is_ab, "AB(0.2,0.7)").clicked() && !is_ab {
-                    *inner = AmidDiv::Ab {
-                        alpha: 0.2,
-                        beta: 0.7,
-                    };
-                }
-                for o in AmidOrder::ALL {
-                    ui.selectable_value(order, o, o.name());
+                for &k in &row {
+                    changed |= choice_ui(ui, &family.params[k], values.at_mut(k));
                 }
             });
+            i = j;
+            continue;
         }
-        Divergence::Hinton {
-            temperature,
-            a,
-            label,
-        } => {
-            log_slider(ui, temperature, 0.05..=20.0, &l("T"));
-            slider(ui, a, 0.0..=1.0, &l("a")).on_hover_text("weight of the soft (KL) term");
+        let label = format!("{} {}", family.name, family.params[i].key);
+        changed |= param_ui(ui, &family.params[i], values.at_mut(i), &label, classes);
+        i += 1;
+    }
+    changed |= values.raise_to_floors();
+    if changed {
+        *div = (family.build)(&values);
+    }
+}
+
+/// One parameter's widget; true when it changed the value.
+fn param_ui(
+    ui: &mut egui::Ui,
+    param: &Param,
+    value: &mut Value,
+    label: &str,
+    classes: usize,
+) -> bool {
+    let response = match (param.kind, value) {
+        (
+            ParamKind::Real {
+                ui_range: Some((lo, hi)),
+                log_scale,
+                ..
+            },
+            Value::Real(x),
+        ) => {
+            if log_scale {
+                log_slider(ui, x, lo..=hi, label)
+            } else {
+                slider(ui, x, lo..=hi, label)
+            }
+        }
+        (ParamKind::Bool { ui_label, .. } | ParamKind::Switch { ui_label, .. }, Value::Bool(b)) => {
+            ui.checkbox(b, ui_label)
+        }
+        (ParamKind::Class { .. }, Value::Class(c)) => {
             let max = classes.saturating_sub(1);
-            ui.add(egui::DragValue::new(label).range(0..=max).prefix("label "));
+            let prefix = format!("{} ", param.key);
+            ui.add(egui::DragValue::new(c).range(0..=max).prefix(prefix))
+        }
+        _ => return false,
+    };
+    response.on_hover_text(param.doc).changed()
+}
+
+/// A choice as a row of selectable buttons; true when one was picked.
+fn choice_ui(ui: &mut egui::Ui, param: &Param, value: &mut Value) -> bool {
+    let (ParamKind::Choice { ui_labels, .. }, Value::Choice(current)) = (param.kind, value) else {
+        return false;
+    };
+    let mut changed = false;
+    for (k, label) in ui_labels.iter().enumerate() {
+        let picked = ui
+            .selectable_label(*current == k, *label)
+            .on_hover_text(param.doc)
+            .clicked();
+        if picked && *current != k {
+            *current = k;
+            changed = true;
         }
     }
+    changed
 }
