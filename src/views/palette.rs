@@ -1,6 +1,6 @@
 //! Colours: one fixed colour per divergence family, used in every view and every exported figure.
 
-use crate::math::Divergence;
+use crate::math::{Divergence, FAMILIES};
 use egui::Color32;
 
 /// The teacher is always this blue (matplotlib's C0, as in the AKL paper's figures).
@@ -8,22 +8,39 @@ pub const TEACHER: Color32 = Color32::from_rgb(0x1f, 0x77, 0xb4);
 /// The shaded AKL head region: the teacher's blue, faint.
 pub const HEAD_SHADE: Color32 = Color32::from_rgba_premultiplied(8, 30, 45, 40);
 
-/// Base colour of a family: FKL orange and RKL green as in the AKL figures, then distinct hues.
+/// One colour per family in catalogue order (`math::FAMILIES`): FKL orange and RKL green as in the AKL
+/// figures, then distinct hues. The last eight serve families added later, so that a new family needs
+/// no code here.
+const FAMILY_COLORS: [Color32; 20] = [
+    Color32::from_rgb(0xff, 0x7f, 0x0e), // fkl
+    Color32::from_rgb(0x2c, 0xa0, 0x2c), // rkl
+    Color32::from_rgb(0xd6, 0x27, 0x28), // akl
+    Color32::from_rgb(0x94, 0x67, 0xbd), // jsd
+    Color32::from_rgb(0x8c, 0x56, 0x4b), // tvd
+    Color32::from_rgb(0xe3, 0x77, 0xc2), // skl
+    Color32::from_rgb(0x7f, 0x7f, 0x7f), // srkl
+    Color32::from_rgb(0xbc, 0xbd, 0x22), // ab
+    Color32::from_rgb(0x17, 0xbe, 0xcf), // alpha
+    Color32::from_rgb(0x00, 0x5f, 0x73), // taid
+    Color32::from_rgb(0xee, 0x9b, 0x00), // amid
+    Color32::from_rgb(0x6a, 0x3d, 0x9a), // hinton
+    Color32::from_rgb(0x39, 0x3b, 0x79),
+    Color32::from_rgb(0x63, 0x79, 0x39),
+    Color32::from_rgb(0x8c, 0x6d, 0x31),
+    Color32::from_rgb(0x84, 0x3c, 0x39),
+    Color32::from_rgb(0x7b, 0x41, 0x73),
+    Color32::from_rgb(0x0b, 0x6e, 0x4f),
+    Color32::from_rgb(0xc5, 0x1b, 0x7d),
+    Color32::from_rgb(0x5e, 0x3c, 0x99),
+];
+
+/// Base colour of a family (see [`FAMILY_COLORS`]).
 pub fn family_color(div: &Divergence) -> Color32 {
-    match div {
-        Divergence::Fkl => Color32::from_rgb(0xff, 0x7f, 0x0e),
-        Divergence::Rkl => Color32::from_rgb(0x2c, 0xa0, 0x2c),
-        Divergence::Akl { .. } => Color32::from_rgb(0xd6, 0x27, 0x28),
-        Divergence::Jsd { .. } => Color32::from_rgb(0x94, 0x67, 0xbd),
-        Divergence::Tvd => Color32::from_rgb(0x8c, 0x56, 0x4b),
-        Divergence::Skl { .. } => Color32::from_rgb(0xe3, 0x77, 0xc2),
-        Divergence::Srkl { .. } => Color32::from_rgb(0x7f, 0x7f, 0x7f),
-        Divergence::Ab { .. } => Color32::from_rgb(0xbc, 0xbd, 0x22),
-        Divergence::Alpha { .. } => Color32::from_rgb(0x17, 0xbe, 0xcf),
-        Divergence::Taid { .. } => Color32::from_rgb(0x00, 0x5f, 0x73),
-        Divergence::Amid { .. } => Color32::from_rgb(0xee, 0x9b, 0x00),
-        Divergence::Hinton { .. } => Color32::from_rgb(0x6a, 0x3d, 0x9a),
-    }
+    let index = FAMILIES
+        .iter()
+        .position(|f| f.name == div.name())
+        .unwrap_or(0);
+    FAMILY_COLORS[index % FAMILY_COLORS.len()]
 }
 
 /// Colours for a list of divergences: the family colour, darkened for a second instance of the same
@@ -67,4 +84,34 @@ pub fn slot_colors(slots: &[crate::views::state::Slot]) -> Vec<Color32> {
             }
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_family_has_its_own_colour_and_the_papers_colours_stay() {
+        assert!(FAMILIES.len() <= FAMILY_COLORS.len());
+        let colors: Vec<Color32> = FAMILIES
+            .iter()
+            .map(|f| family_color(&f.default()))
+            .collect();
+        for (i, c) in colors.iter().enumerate() {
+            assert!(
+                !colors[..i].contains(c),
+                "{} repeats a colour",
+                FAMILIES[i].name
+            );
+            assert_ne!(*c, TEACHER);
+        }
+        assert_eq!(
+            family_color(&Divergence::Fkl),
+            Color32::from_rgb(0xff, 0x7f, 0x0e)
+        );
+        assert_eq!(
+            family_color(&Divergence::Rkl),
+            Color32::from_rgb(0x2c, 0xa0, 0x2c)
+        );
+    }
 }
