@@ -361,7 +361,7 @@ impl KdvizApp {
                 .save(path)
                 .map_err(|e| format!("{path}: cannot write: {e}")),
             "svg" => write(crate::figure::render_svg(result, &self.state, &spec).as_bytes()),
-            "csv" => write(crate::figure::data_csv(result, &[self.state.epoch]).as_bytes()),
+            "csv" => write(crate::figure::view_csv(result, spec.view, &spec.epochs)?.as_bytes()),
             _ => Err(format!(
                 "{path}: cannot write .{ext} files here; expected .png, .svg or .csv"
             )),
