@@ -134,6 +134,76 @@ fn csv_holds_the_figure_data() {
 }
 
 #[test]
+fn landscape_csv_holds_every_cell_and_the_paths() {
+    let out = tmp("landscape.csv");
+    let (code, err) = kdviz(&[
+        "figure",
+        "--preset",
+        "minillm-gmm",
+        "--view",
+        "landscape",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let csv = std::fs::read_to_string(&out).unwrap();
+    let mut lines = csv.lines();
+    assert_eq!(
+        lines.next().unwrap(),
+        "divergence,kind,epoch,mu,log_sigma,value"
+    );
+    let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
+    assert!(rows.iter().all(|r| r.len() == 6), "no field holds a comma");
+    // FKL and RKL: a 64 × 64 grid each, both global minima, and one path point per epoch 0..=4000.
+    let count = |kind: &str| rows.iter().filter(|r| r[1] == kind).count();
+    assert_eq!(count("grid"), 2 * 64 * 64);
+    assert_eq!(count("global_min"), 2);
+    assert_eq!(count("path"), 2 * 4001);
+    assert_eq!(count("now"), 2);
+    assert!(
+        rows.iter()
+            .any(|r| r[0] == "\"rkl\"" && r[1] == "local_min")
+    );
+    // Other views export their own tables; a logits student has no landscape (exit 2).
+    for (view, header) in [
+        (
+            "gradient",
+            "divergence,epoch,class,x,teacher,q,force,delta_q,confidence,hardness,w",
+        ),
+        (
+            "abplane",
+            "point,kind,alpha,beta,epoch,class,x,teacher,student,confidence,hardness,force",
+        ),
+        ("assistant", "alpha,lambda,class,x,teacher,student,mixture"),
+    ] {
+        let (code, err) = kdviz(&[
+            "figure",
+            "--preset",
+            "minillm-gmm",
+            "--view",
+            view,
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        assert_eq!(code, 0, "{view}: {err}");
+        let csv = std::fs::read_to_string(&out).unwrap();
+        assert_eq!(csv.lines().next().unwrap(), header);
+    }
+    common::fails(
+        &[
+            "figure",
+            "--preset",
+            "akl-fig3-longtail",
+            "--view",
+            "landscape",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        "Gaussian student",
+    );
+}
+
+#[test]
 fn bad_figure_requests_exit_2() {
     let out = tmp("x.png");
     let o = out.to_str().unwrap();

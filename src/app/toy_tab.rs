@@ -314,7 +314,7 @@ impl ToyTab {
                 .save(path)
                 .map_err(|e| format!("{path}: cannot write: {e}")),
             "svg" => write(figure::render_svg(result, &self.state, &spec).as_bytes()),
-            "csv" => write(figure::data_csv(result, &[self.state.epoch]).as_bytes()),
+            "csv" => write(figure::view_csv(result, spec.view, &spec.epochs)?.as_bytes()),
             _ => Err(format!(
                 "{path}: cannot write .{ext} files here; expected .png, .svg or .csv"
             )),

@@ -3,7 +3,7 @@
 use super::args::{Args, Schema, epoch_list};
 use super::fit::load_config;
 use crate::figure::{
-    FigureSpec, Layout, Outcome, data_csv, default_size, render_png, render_svg, write_animation,
+    FigureSpec, Layout, Outcome, default_size, render_png, render_svg, view_csv, write_animation,
 };
 use crate::math::Divergence;
 use crate::toy::SnapshotPlan;
@@ -126,7 +126,7 @@ pub fn run(args: &Args) -> Result<(), String> {
 
     let path = Path::new(out);
     match ext.as_str() {
-        "csv" => write(path, data_csv(&result, &epochs).as_bytes()),
+        "csv" => write(path, view_csv(&result, view, &epochs)?.as_bytes()),
         "svg" => write(path, render_svg(&result, &state, &spec).as_bytes()),
         "png" => {
             let img = render_png(&result, &state, &spec)?;

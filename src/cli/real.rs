@@ -85,7 +85,7 @@ pub fn run(args: &Args) -> Result<(), String> {
     if args.switch("json") {
         out.line(&to_json(&data, &cfg, &runs, no_gpu.as_deref()).to_string())?;
     } else if args.switch("csv") {
-        let csv = export::stats_csv(runs.iter().map(|r| (&r.div, r.stats.as_slice())));
+        let csv = EpochStats::csv(runs.iter().map(|r| (&r.div, r.stats.as_slice())));
         out.line(csv.trim_end())?;
     } else {
         for line in summary(&data, &cfg, &runs, every) {

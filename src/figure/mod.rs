@@ -8,7 +8,12 @@ pub mod svg;
 
 pub use anim::{AnimFormat, write_animation};
 
-use crate::toy::FitResult;
+use crate::toy::analysis::abplane::AbPlane;
+use crate::toy::analysis::assistant::{self, AssistantPanel, MixtureExplorer, MixturePair};
+use crate::toy::analysis::csv::Quoted;
+use crate::toy::analysis::gradient::RunGradient;
+use crate::toy::analysis::landscape::{self, LandscapeGrid};
+use crate::toy::{EpochRecord, FitResult, HistoryColumns, analysis};
 use crate::views::distributions::{PanelStyle, class_order, styled_panel};
 use crate::views::palette;
 use crate::views::state::{Theme, ToyState, View};
@@ -286,57 +291,60 @@ pub fn render_ui_png<'a>(
 /// per-epoch history.
 pub fn data_csv(result: &FitResult, epochs: &[usize]) -> String {
     let mut out = String::from("class,x,teacher");
-    let names: Vec<String> = result
-        .runs
-        .iter()
-        .map(|r| r.divergence.to_string())
-        .collect();
     for e in epochs {
-        for n in &names {
-            let _ = write!(out, ",\"{n} @{e}\"");
+        for run in &result.runs {
+            let _ = write!(out, ",{}", Quoted(&format!("{} @{e}", run.divergence)));
         }
     }
     out.push('\n');
-    let divs: Vec<_> = result.runs.iter().map(|r| r.divergence).collect();
-    let colors = palette::run_colors(&divs);
-    for k in 0..result.teacher.dist.len() {
-        let _ = write!(
-            out,
-            "{k},{},{}",
-            result.teacher.xs[k], result.teacher.dist.p[k]
-        );
+    let teacher = &result.teacher;
+    for k in 0..teacher.dist.len() {
+        let _ = write!(out, "{k},{},{}", teacher.xs[k], teacher.dist.p[k]);
         for &e in epochs {
-            let cx = ViewCtx::new(result, &colors, e);
-            for run in 0..result.runs.len() {
-                let _ = write!(
-                    out,
-                    ",{}",
-                    cx.q_at(run, e).get(k).copied().unwrap_or(f64::NAN)
-                );
+            for run in &result.runs {
+                let q = analysis::q_at(run, e).get(k).copied();
+                let _ = write!(out, ",{}", q.unwrap_or(f64::NAN));
             }
         }
         out.push('\n');
     }
     out.push('\n');
-    out.push_str("divergence,epoch,objective,kl_pq,kl_qp,tvd,head_gap,tail_gap,far_tail\n");
-    for run in &result.runs {
-        for r in &run.history {
-            let _ = writeln!(
-                out,
-                "\"{}\",{},{},{},{},{},{},{},{}",
-                run.divergence,
-                r.epoch,
-                r.objective,
-                r.kl_pq,
-                r.kl_qp,
-                r.tvd,
-                r.head_gap,
-                r.tail_gap,
-                r.far_tail
-            );
-        }
-    }
+    let histories = result
+        .runs
+        .iter()
+        .map(|r| (&r.divergence, r.history.as_slice()));
+    // Writing to a String cannot fail.
+    let _ = EpochRecord::write_csv(histories, HistoryColumns::Metrics, &mut out);
     out
+}
+
+/// The numbers the view draws at `epochs`, as CSV: the distributions, head/tail and loss views give
+/// [`data_csv`]; the gradient, landscape, αβ-plane and assistant views the CSV of their analysis
+/// (see [`crate::toy::analysis`]). An error when the view has nothing to export for this fit (a
+/// landscape without a Gaussian student).
+pub fn view_csv(result: &FitResult, view: View, epochs: &[usize]) -> Result<String, String> {
+    let mut out = String::new();
+    let written = match view {
+        View::Distributions | View::HeadTail | View::Loss => return Ok(data_csv(result, epochs)),
+        View::Gradient => RunGradient::write_csv(result, epochs, &mut out),
+        View::Landscape => {
+            LandscapeGrid::new(result, epochs, landscape::default_threads())?.write_csv(&mut out)
+        }
+        View::AbPlane => AbPlane::new(result, epochs).write_csv(&mut out),
+        View::Assistant if assistant::assistant_runs(result).is_empty() => {
+            // The α-mixture explorer at its starting λ and free α.
+            let epoch = analysis::clamp_epoch(result, epochs.last().copied().unwrap_or(0));
+            MixtureExplorer::new(
+                MixturePair::of(result, epoch),
+                assistant::DEFAULT_LAMBDA,
+                assistant::DEFAULT_FREE_ALPHA,
+            )
+            .write_csv(&mut out)
+        }
+        View::Assistant => AssistantPanel::write_csv(result, epochs, &mut out),
+    };
+    written.map_err(|e| format!("cannot write the CSV: {e}"))?;
+    Ok(out)
 }
 
 /// How a frame-by-frame render ended.

@@ -4,6 +4,9 @@
 
 use super::{FigureSpec, figure_frame, render_ui_png, render_ui_svg};
 use crate::real::RealData;
+use crate::real::train::EpochStats;
+use crate::toy::analysis::csv::Quoted;
+use crate::toy::analysis::position::{order_and_head, softmax};
 use crate::views::palette;
 use crate::views::real::{InspectorState, RunState, inspector, plots};
 use crate::views::state::Theme;
@@ -133,43 +136,13 @@ pub fn write(
 
 /// Every run's metrics per epoch (the same columns as `kdviz real --csv`).
 pub fn metrics_csv(runs: &[RunState]) -> String {
-    stats_csv(runs.iter().map(|r| (&r.div, r.stats.as_slice())))
-}
-
-/// The metrics CSV of `(divergence, per-epoch stats)` pairs.
-pub fn stats_csv<'a>(
-    runs: impl IntoIterator<
-        Item = (
-            &'a crate::math::Divergence,
-            &'a [crate::real::train::EpochStats],
-        ),
-    >,
-) -> String {
-    let mut out =
-        String::from("divergence,epoch,objective,kl_pq,kl_qp,head_gap,tail_gap,top1,seconds\n");
-    for (div, stats) in runs {
-        for s in stats {
-            out.push_str(&format!(
-                "\"{}\",{},{},{},{},{},{},{},{}\n",
-                div,
-                s.epoch,
-                s.objective,
-                s.kl_pq,
-                s.kl_qp,
-                s.head_gap,
-                s.tail_gap,
-                s.top1,
-                s.seconds
-            ));
-        }
-    }
-    out
+    EpochStats::csv(runs.iter().map(|r| (&r.div, r.stats.as_slice())))
 }
 
 /// One position: every class by teacher rank, its token, the teacher's and each student's probability.
 pub fn position_csv(data: &RealData, runs: &[RunState], row: usize) -> String {
-    let p = inspector::softmax(data.teacher_row(row));
-    let (order, _) = inspector::order_and_head(&p, 0.5);
+    let p = softmax(data.teacher_row(row));
+    let (order, _) = order_and_head(&p, 0.5);
     let v = data.v;
     let students: Vec<(String, Vec<f64>)> = runs
         .iter()
@@ -179,17 +152,17 @@ pub fn position_csv(data: &RealData, runs: &[RunState], row: usize) -> String {
                 .as_ref()?
                 .student_logits
                 .get(row * v..(row + 1) * v)?;
-            Some((r.div.to_string(), inspector::softmax(logits)))
+            Some((r.div.to_string(), softmax(logits)))
         })
         .collect();
     let mut out = String::from("rank,class,token,teacher");
     for (name, _) in &students {
-        out.push_str(&format!(",\"{name}\""));
+        out.push_str(&format!(",{}", Quoted(name)));
     }
     out.push('\n');
     for (rank, &k) in order.iter().enumerate() {
-        let token = data.token(k).replace('"', "\"\"");
-        out.push_str(&format!("{rank},{k},\"{token}\",{}", p[k]));
+        let token = data.token(k);
+        out.push_str(&format!("{rank},{k},{},{}", Quoted(&token), p[k]));
         for (_, q) in &students {
             out.push_str(&format!(",{}", q[k]));
         }

@@ -29,6 +29,7 @@ use super::{RealData, RealError};
 use crate::gpu::{GpuContext, GpuError};
 use crate::math::Divergence;
 use crate::math::rng::Rng;
+use crate::toy::analysis::csv::Quoted;
 use crate::toy::fit::TaidState;
 use std::fmt;
 use std::str::FromStr;
@@ -217,6 +218,46 @@ pub struct EpochStats {
     pub top1: f64,
     /// Wall time since the start of the run (after setup and upload).
     pub seconds: f64,
+}
+
+impl EpochStats {
+    /// Every run's metrics per epoch, one row each: `runs` are (divergence, stats) pairs
+    /// (`kdviz real --csv` and the real tab's metrics export).
+    pub fn write_csv<'a>(
+        runs: impl IntoIterator<Item = (&'a Divergence, &'a [EpochStats])>,
+        out: &mut impl std::fmt::Write,
+    ) -> std::fmt::Result {
+        writeln!(
+            out,
+            "divergence,epoch,objective,kl_pq,kl_qp,head_gap,tail_gap,top1,seconds"
+        )?;
+        for (div, stats) in runs {
+            let name = Quoted(&div.to_string()).to_string();
+            for s in stats {
+                writeln!(
+                    out,
+                    "{name},{},{},{},{},{},{},{},{}",
+                    s.epoch,
+                    s.objective,
+                    s.kl_pq,
+                    s.kl_qp,
+                    s.head_gap,
+                    s.tail_gap,
+                    s.top1,
+                    s.seconds
+                )?;
+            }
+        }
+        Ok(())
+    }
+
+    /// [`EpochStats::write_csv`] as a string.
+    pub fn csv<'a>(runs: impl IntoIterator<Item = (&'a Divergence, &'a [EpochStats])>) -> String {
+        let mut out = String::new();
+        // Writing to a String cannot fail.
+        let _ = Self::write_csv(runs, &mut out);
+        out
+    }
 }
 
 /// Everything a run produces.
@@ -705,5 +746,43 @@ impl Engine for GpuEngine<'_> {
 
     fn student_logits(&mut self) -> Result<Vec<f32>, RealError> {
         Ok(self.inner.student_logits()?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::toy::analysis::parse_csv;
+
+    #[test]
+    fn stats_csv_reads_back() {
+        let stats = |objective: f64| EpochStats {
+            epoch: 2,
+            objective,
+            kl_pq: 0.5,
+            kl_qp: 0.25,
+            head_gap: 0.1,
+            tail_gap: 0.2,
+            top1: 0.875,
+            seconds: 1.5,
+        };
+        let taid: Divergence = "taid:t_start=0.4,t_end=1,rate=0.0005,momentum=0.99"
+            .parse()
+            .unwrap();
+        let (a, b) = ([stats(0.123456789)], [stats(f64::INFINITY), stats(1e-300)]);
+        let csv = EpochStats::csv([(&Divergence::Fkl, &a[..]), (&taid, &b[..])]);
+        let rows = parse_csv(&csv);
+        assert_eq!(
+            rows[0].join(","),
+            "divergence,epoch,objective,kl_pq,kl_qp,head_gap,tail_gap,top1,seconds"
+        );
+        assert_eq!(rows.len(), 4);
+        assert!(rows.iter().all(|r| r.len() == 9));
+        assert_eq!(rows[1][0], "fkl");
+        assert_eq!(rows[1][2].parse::<f64>().unwrap(), 0.123456789);
+        assert_eq!(rows[2][0], taid.to_string());
+        assert_eq!(rows[2][2].parse::<f64>().unwrap(), f64::INFINITY);
+        assert_eq!(rows[3][2].parse::<f64>().unwrap(), 1e-300);
+        assert!(csv.starts_with("divergence,") && csv.contains("\n\"fkl\",2,"));
     }
 }

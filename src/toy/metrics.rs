@@ -1,9 +1,11 @@
 //! Per-epoch measurements of how far the student is from the teacher, on the head and on the tail.
 
-use crate::math::akl;
 use crate::math::kl::kl_term;
 use crate::math::simd::{Simd, V, map_sum, multiversion};
+use crate::math::{Divergence, akl};
+use crate::toy::analysis::csv::{Opt, Quoted};
 use serde::{Deserialize, Serialize};
+use std::fmt;
 
 /// Where the head ends and the far tail begins; the TOML `[metrics]` table.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -118,6 +120,52 @@ pub struct EpochRecord {
     pub t: Option<f64>,
 }
 
+/// Which columns a history CSV has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HistoryColumns {
+    /// The metrics: `divergence,epoch,objective,kl_pq,kl_qp,tvd,head_gap,tail_gap,far_tail` (the
+    /// figure CSV's second table).
+    Metrics,
+    /// The metrics and the student's parameters: `…,mu,sigma,t` (empty where absent), as
+    /// `kdviz fit --csv` prints.
+    WithParameters,
+}
+
+impl EpochRecord {
+    /// Every run's history, one row per epoch: `runs` are (divergence, history) pairs.
+    pub fn write_csv<'a>(
+        runs: impl IntoIterator<Item = (&'a Divergence, &'a [EpochRecord])>,
+        columns: HistoryColumns,
+        out: &mut impl fmt::Write,
+    ) -> fmt::Result {
+        out.write_str("divergence,epoch,objective,kl_pq,kl_qp,tvd,head_gap,tail_gap,far_tail")?;
+        let params = columns == HistoryColumns::WithParameters;
+        out.write_str(if params { ",mu,sigma,t\n" } else { "\n" })?;
+        for (div, history) in runs {
+            let name = Quoted(&div.to_string()).to_string();
+            for r in history {
+                write!(
+                    out,
+                    "{name},{},{},{},{},{},{},{},{}",
+                    r.epoch,
+                    r.objective,
+                    r.kl_pq,
+                    r.kl_qp,
+                    r.tvd,
+                    r.head_gap,
+                    r.tail_gap,
+                    r.far_tail
+                )?;
+                if params {
+                    write!(out, ",{},{},{}", Opt(r.mu), Opt(r.sigma), Opt(r.t))?;
+                }
+                out.write_char('\n')?;
+            }
+        }
+        Ok(())
+    }
+}
+
 /// KL(p‖q), KL(q‖p), TVD and the gaps, in one pass over the classes.
 pub fn measure(lp: &[f64], p: &[f64], lq: &[f64], q: &[f64], regions: &Regions) -> [f64; 6] {
     let [head, far] = &regions.weights;
@@ -156,5 +204,48 @@ impl Regions {
     /// The head and far-tail masks as weights (1 in, 0 out).
     pub(crate) fn weights(&self) -> [&[f64]; 2] {
         [&self.weights[0], &self.weights[1]]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::toy::analysis::{fit_preset, parse_csv};
+
+    #[test]
+    fn history_csv_reads_back() {
+        let result = fit_preset("taid-schedule", 20);
+        let runs = || {
+            result
+                .runs
+                .iter()
+                .map(|r| (&r.divergence, r.history.as_slice()))
+        };
+        let mut metrics = String::new();
+        EpochRecord::write_csv(runs(), HistoryColumns::Metrics, &mut metrics).unwrap();
+        let mut full = String::new();
+        EpochRecord::write_csv(runs(), HistoryColumns::WithParameters, &mut full).unwrap();
+        let (metrics, full) = (parse_csv(&metrics), parse_csv(&full));
+        assert_eq!(
+            metrics[0].join(","),
+            "divergence,epoch,objective,kl_pq,kl_qp,tvd,head_gap,tail_gap,far_tail"
+        );
+        assert_eq!(
+            full[0].join(","),
+            format!("{},mu,sigma,t", metrics[0].join(","))
+        );
+        assert_eq!(metrics.len(), 1 + result.runs.len() * 21);
+        for (m, f) in metrics.iter().zip(&full) {
+            assert_eq!(m[..], f[..9]);
+            assert_eq!(f.len(), 12);
+        }
+        // The TAID run with a schedule: its spec holds commas, its t is recorded.
+        let run = 1;
+        let row = &full[1 + run * 21 + 7];
+        assert_eq!(row[0], result.runs[run].divergence.to_string());
+        let r = &result.runs[run].history[7];
+        assert_eq!(row[2].parse::<f64>().unwrap(), r.objective);
+        assert_eq!(row[11].parse::<f64>().ok(), r.t);
+        assert_eq!(row[9], "", "a logits student has no μ");
     }
 }

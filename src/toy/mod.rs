@@ -1,5 +1,7 @@
-//! The toy world: teachers, students, optimisers, the fit loop, metrics, configs and presets.
+//! The toy world: teachers, students, optimisers, the fit loop, metrics, configs and presets, and
+//! the analysis of a fit (the numbers the views draw).
 
+pub mod analysis;
 pub mod config;
 pub mod fit;
 pub mod metrics;
@@ -10,7 +12,7 @@ pub mod teacher;
 
 pub use config::{FitConfig, ViewHints};
 pub use fit::{FitResult, FitSpec, Prepared, Run, Snapshot, SnapshotPlan};
-pub use metrics::{EpochRecord, MetricsSpec, Regions};
+pub use metrics::{EpochRecord, HistoryColumns, MetricsSpec, Regions};
 pub use optim::{Optimizer, OptimizerSpec};
 pub use student::{Init, Student, StudentSpec};
 pub use teacher::{Component, Grid, TailShape, Teacher, TeacherSpec};

@@ -2,13 +2,16 @@
 //! (1, 0), RKL at (0, 1), the α-divergences on the line α + β = 1. Every enabled `ab` and `alpha`
 //! divergence is a point that can be dragged (which refits); beside the plane, the ABKD reading of
 //! the selected point: the per-class force `w_k = q_k^β · (q_k^α − p_k^α)/α`, split into its
-//! confidence factor `q^β` and its hardness factor `(q^α − p^α)/α` (→ log(q/p) at α = 0).
+//! confidence factor `q^β` and its hardness factor `(q^α − p^α)/α` (→ log(q/p) at α = 0), as
+//! [`crate::toy::analysis::abplane`] computes it.
 
 use super::ViewCtx;
 use super::common::base_plot;
 use super::ticks::{tick_125, uniform_grid_125};
 use crate::math::Divergence;
-use crate::math::divergence::AB_PARAMS;
+use crate::toy::analysis::abplane::{
+    AbReading, HI, LO, PROBE, RECOMMENDED, REFERENCES, ab_of, clamp_ab, finite_runs, nearest_alpha,
+};
 use crate::views::palette;
 use crate::views::state::{Slot, ToyState};
 use egui::{Align2, Color32, Stroke};
@@ -16,31 +19,20 @@ use egui_plot::{
     HLine, Legend, Line, LineStyle, MarkerShape, PlotPoint, PlotTransform, Points, Text, VLine,
 };
 
-/// The plane's extent on both axes: the side panel's slider range of `ab`'s α (the table gives β
-/// and the α-divergence's α the same one).
-const EXTENT: (f64, f64) = match AB_PARAMS[0].ui_range() {
-    Some(range) => range,
-    None => panic!("the ab family's alpha has a slider"), // fails the build, never a run
-};
-const LO: f64 = EXTENT.0;
-const HI: f64 = EXTENT.1;
 /// A press within this many points of a divergence's point grabs it.
 const PICK: f32 = 12.0;
 /// A dragged point snaps onto a reference point within this many points.
 const SNAP: f32 = 6.0;
 
-/// The reference points: label, (α, β), and where the label goes.
-const REFERENCES: [(&str, f64, f64, Align2); 3] = [
-    ("FKL", 1.0, 0.0, Align2::LEFT_TOP),
-    ("RKL", 0.0, 1.0, Align2::RIGHT_BOTTOM),
-    ("Hellinger", 0.5, 0.5, Align2::LEFT_CENTER),
-];
+/// Where the labels of [`REFERENCES`] go, in their order.
+const REFERENCE_ANCHORS: [Align2; 3] =
+    [Align2::LEFT_TOP, Align2::RIGHT_BOTTOM, Align2::LEFT_CENTER];
 
-/// ABKD's recommended settings from the released scripts (spec §7.2).
-const RECOMMENDED: [(&str, f64, f64, Align2); 3] = [
-    ("GPT-2", 0.2, 0.7, Align2::LEFT_CENTER),
-    ("OpenLLaMA", 0.1, 0.8, Align2::RIGHT_CENTER),
-    ("CIFAR-100", 0.8, 0.3, Align2::LEFT_CENTER),
+/// Where the labels of [`RECOMMENDED`] go, in their order.
+const RECOMMENDED_ANCHORS: [Align2; 3] = [
+    Align2::LEFT_CENTER,
+    Align2::RIGHT_CENTER,
+    Align2::LEFT_CENTER,
 ];
 
 /// Confidence, hardness and force colours (ColorBrewer Dark2).
@@ -70,18 +62,9 @@ impl Default for PlaneState {
         PlaneState {
             selected: None,
             dragging: None,
-            probe: [0.2, 0.7],
+            probe: PROBE,
             transform: None,
         }
-    }
-}
-
-/// The (α, β) of a divergence on the plane, if it has one.
-fn ab_of(div: &Divergence) -> Option<[f64; 2]> {
-    match *div {
-        Divergence::Ab { alpha, beta } => Some([alpha, beta]),
-        Divergence::Alpha { alpha } => Some([alpha, 1.0 - alpha]),
-        _ => None,
     }
 }
 
@@ -237,7 +220,7 @@ fn plane(ui: &mut egui::Ui, state: &mut ToyState, ps: &mut PlaneState, width: f3
             .allow_hover(false),
         );
         // Reference points.
-        for (name, a, b, anchor) in REFERENCES {
+        for ((name, [a, b]), anchor) in REFERENCES.into_iter().zip(REFERENCE_ANCHORS) {
             let c = match name {
                 "FKL" => fkl_color.unwrap_or(ink),
                 "RKL" => rkl_color.unwrap_or(ink),
@@ -256,7 +239,7 @@ fn plane(ui: &mut egui::Ui, state: &mut ToyState, ps: &mut PlaneState, width: f3
                     .allow_hover(false),
             );
         }
-        for (name, a, b, anchor) in RECOMMENDED {
+        for ((name, [a, b]), anchor) in RECOMMENDED.into_iter().zip(RECOMMENDED_ANCHORS) {
             pu.points(
                 Points::new("", vec![[a, b]])
                     .id(("rec", name))
@@ -394,21 +377,13 @@ fn label_at(a: f64, b: f64, anchor: Align2, ux: f64, uy: f64) -> PlotPoint {
     PlotPoint::new(a + dx, b + dy)
 }
 
-/// Clamped to the plane and rounded to 0.01.
-fn clamp_ab(p: [f64; 2]) -> [f64; 2] {
-    p.map(|v| {
-        let v = if v.is_finite() { v } else { 0.0 };
-        (v.clamp(LO, HI) * 100.0).round() / 100.0
-    })
-}
-
 /// Onto a reference or recommended point when close enough on screen.
 fn snap(p: [f64; 2], t: &PlotTransform) -> [f64; 2] {
     let at = t.position_from_point(&PlotPoint::new(p[0], p[1]));
     REFERENCES
         .iter()
         .chain(RECOMMENDED.iter())
-        .map(|&(_, a, b, _)| [a, b])
+        .map(|&(_, ab)| ab)
         .find(|&[a, b]| t.position_from_point(&PlotPoint::new(a, b)).distance(at) <= SNAP)
         .unwrap_or(p)
 }
@@ -420,9 +395,7 @@ fn move_slot(slot: &mut Slot, [a, b]: [f64; 2]) {
             *alpha = a;
             *beta = b;
         }
-        Divergence::Alpha { alpha } => {
-            *alpha = ((0.5 * (a - b + 1.0)).clamp(LO, HI) * 100.0).round() / 100.0;
-        }
+        Divergence::Alpha { alpha } => *alpha = nearest_alpha([a, b]),
         _ => {}
     }
 }
@@ -454,91 +427,6 @@ fn selection(state: &ToyState, ps: &PlaneState, ink: Color32) -> ([f64; 2], Stri
         return (ab, state.slots[i].div.to_string(), colors[i]);
     }
     (ps.probe, "probe".to_string(), ink)
-}
-
-/// The per-class factors of the ABKD gradient at one (α, β).
-struct Factors {
-    xs: Vec<f64>,
-    /// `q^β`, `(q^α − p^α)/α`, their product, each divided by its largest magnitude.
-    confidence: Vec<f64>,
-    hardness: Vec<f64>,
-    force: Vec<f64>,
-    /// Teacher and student, each divided by its maximum (context for the force).
-    p: Vec<f64>,
-    q: Vec<f64>,
-}
-
-/// `q^β`, `(q^α − p^α)/α` (the log-ratio at α = 0) and `w = q^β (q^α − p^α)/α` over the classes that
-/// hold mass (for a continuous teacher, where p or q exceeds 1e-4 of its peak); non-finite entries
-/// are NaN and never drawn.
-fn factors(xs: &[f64], p: &[f64], q: &[f64], [a, b]: [f64; 2], continuous: bool) -> Factors {
-    let pmax = p.iter().copied().fold(0.0, f64::max);
-    let qmax = q.iter().copied().fold(0.0, f64::max);
-    let keep: Vec<usize> = (0..p.len().min(q.len()))
-        .filter(|&k| !continuous || p[k] >= 1e-4 * pmax || q[k] >= 1e-4 * qmax)
-        .collect();
-    let mut conf = Vec::with_capacity(keep.len());
-    let mut hard = Vec::with_capacity(keep.len());
-    for &k in &keep {
-        let (lp, lq) = (p[k].ln(), q[k].ln());
-        let c = (b * lq).exp();
-        let h = if a.abs() < 1e-9 {
-            lq - lp
-        } else {
-            (a * lp).exp() * (a * (lq - lp)).exp_m1() / a
-        };
-        conf.push(if c.is_finite() { c } else { f64::NAN });
-        hard.push(if h.is_finite() { h } else { f64::NAN });
-    }
-    let force: Vec<f64> = conf
-        .iter()
-        .zip(&hard)
-        .map(|(c, h)| {
-            let w = c * h;
-            if w.is_finite() { w } else { f64::NAN }
-        })
-        .collect();
-    let scaled = |v: Vec<f64>| {
-        let m = v
-            .iter()
-            .filter(|x| x.is_finite())
-            .fold(0.0, |m: f64, x| m.max(x.abs()));
-        if m > 0.0 {
-            v.into_iter().map(|x| x / m).collect()
-        } else {
-            v
-        }
-    };
-    let pick = |v: &[f64], m: f64| -> Vec<f64> {
-        keep.iter()
-            .map(|&k| if m > 0.0 { v[k] / m } else { 0.0 })
-            .collect()
-    };
-    Factors {
-        xs: keep.iter().map(|&k| xs[k]).collect(),
-        confidence: scaled(conf),
-        hardness: scaled(hard),
-        force: scaled(force),
-        p: pick(p, pmax),
-        q: pick(q, qmax),
-    }
-}
-
-/// Polylines through the finite values only (a NaN breaks the line).
-fn finite_runs(xs: &[f64], ys: &[f64]) -> Vec<Vec<[f64; 2]>> {
-    let mut out = Vec::new();
-    let mut cur: Vec<[f64; 2]> = Vec::new();
-    for (&x, &y) in xs.iter().zip(ys) {
-        if x.is_finite() && y.is_finite() {
-            cur.push([x, y]);
-        } else if !cur.is_empty() {
-            out.push(std::mem::take(&mut cur));
-        }
-    }
-    if !cur.is_empty() {
-        out.push(cur);
-    }
-    out
 }
 
 /// Draws one series as a line (through markers when there are few classes); NaN breaks the line.
@@ -641,7 +529,7 @@ fn reading(ui: &mut egui::Ui, cx: &ViewCtx, state: &mut ToyState, ps: &mut Plane
             .small(),
         );
     }
-    let f = factors(cx.xs(), p, q, ab, cx.continuous());
+    let f = AbReading::new(cx.xs(), p, q, ab, cx.continuous());
     let markers = f.xs.len() <= 120;
     let x_label = if cx.continuous() { "x" } else { "class" };
     let hard_name = if a.abs() < 1e-9 {
@@ -764,41 +652,6 @@ mod tests {
             slots: slots(divs),
             ..Default::default()
         }
-    }
-
-    fn scaled(v: Vec<f64>) -> Vec<f64> {
-        let m = v.iter().fold(0.0f64, |m, x| m.max(x.abs()));
-        v.into_iter().map(|x| x / m).collect()
-    }
-
-    #[test]
-    fn factors_give_the_fkl_and_rkl_forces() {
-        let p = [0.5, 0.3, 0.15, 0.05];
-        let q = [0.25, 0.25, 0.25, 0.25];
-        let xs = [0.0, 1.0, 2.0, 3.0];
-        // (1, 0): w = q − p, no confidence weighting.
-        let f = factors(&xs, &p, &q, [1.0, 0.0], false);
-        let want = scaled((0..4).map(|k| q[k] - p[k]).collect());
-        for ((w, c), want) in f.force.iter().zip(&f.confidence).zip(&want) {
-            assert!((w - want).abs() < 1e-12);
-            assert!((c - 1.0).abs() < 1e-12);
-        }
-        // (0, 1): w = q log(q/p).
-        let f = factors(&xs, &p, &q, [0.0, 1.0], false);
-        let want = scaled((0..4).map(|k| q[k] * (q[k] / p[k]).ln()).collect());
-        for (w, want) in f.force.iter().zip(&want) {
-            assert!((w - want).abs() < 1e-12);
-        }
-        // Near α = 0 the hardness factor tends to the log-ratio.
-        let f0 = factors(&xs, &p, &q, [0.0, 0.5], false);
-        let f1 = factors(&xs, &p, &q, [1e-7, 0.5], false);
-        for (h0, h1) in f0.hardness.iter().zip(&f1.hardness) {
-            assert!((h0 - h1).abs() < 1e-6);
-        }
-        // Exact zeros never become NaN in a drawn series.
-        let f = factors(&xs, &[0.5, 0.5, 0.0, 0.0], &q, [-0.5, 0.5], false);
-        assert!(f.hardness[2].is_nan() && f.force[2].is_nan());
-        assert_eq!(finite_runs(&f.xs, &f.force).len(), 1);
     }
 
     #[test]

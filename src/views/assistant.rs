@@ -1,20 +1,19 @@
-//! Assistant distributions: what TAID and AMiD actually fit the student to.
-//!
-//! * TAID (spec §9): the intermediate teacher `p_t = softmax(t·log p + (1−t)·log q)` at the t recorded
-//!   for the epoch.
-//! * AMiD (spec §10): the α-mixture `r ∝ (λ p^s + (1−λ) q^s)^(1/s)`, `s = (1−α)/2` (the geometric
-//!   mixture at α = 1).
-//!
-//! Both are drawn next to the teacher p and the student q at the scrubber's epoch. Without a TAID or AMiD
-//! run the view is the α-mixture explorer of AMiD's illustration (spec §14 F6): r for
-//! α ∈ {−3, −1, 0, 1, 3} and a free α, with λ on a slider.
+//! Assistant distributions: what TAID and AMiD actually fit the student to (TAID's p_t, AMiD's
+//! α-mixture r, as [`crate::toy::analysis::assistant`] computes them), drawn next to the teacher p and
+//! the student q at the scrubber's epoch. Without a TAID or AMiD run the view is the α-mixture
+//! explorer of AMiD's illustration (spec §14 F6): r for α ∈ {−3, −1, 0, 1, 3} and a free α, with λ
+//! on a slider.
 
 use super::ViewCtx;
 use super::common::{base_plot, log_tick, y_value};
-use super::gradient::{Swatch, divergence_at, ink, key_item, student_at, title};
+use super::gradient::{Swatch, ink, key_item, title};
 use super::small_multiples::{ClassAxis, GAP, cell_grid, compact_cell, grid_shape};
 use super::ticks::{grid_125, tick, x_axis, y_axis};
-use crate::math::{AmidDiv, AmidOrder, Divergence, LogDist, amid, taid};
+use crate::math::LogDist;
+use crate::toy::analysis::assistant::{
+    AssistantPanel, DEFAULT_FREE_ALPHA, DEFAULT_LAMBDA, DEMO_P, DEMO_Q, MixtureExplorer,
+    MixturePair, assistant_runs,
+};
 use crate::views::palette;
 use crate::views::state::ToyState;
 use egui::{Color32, Id, RichText, Ui};
@@ -30,8 +29,7 @@ const ASSISTANT: Color32 = Color32::from_rgb(0x1b, 0x9e, 0x3e);
 /// AMiD's illustration colours: teacher red, student blue, mixtures in green shades.
 const F6_TEACHER: Color32 = Color32::from_rgb(0xd6, 0x27, 0x28);
 const F6_STUDENT: Color32 = Color32::from_rgb(0x1f, 0x77, 0xb4);
-/// α of the fixed mixtures and their greens, light to dark.
-const F6_ALPHAS: [f64; 5] = [-3.0, -1.0, 0.0, 1.0, 3.0];
+/// The greens of the fixed mixtures ([`crate::toy::analysis::assistant::F6_ALPHAS`]), light to dark.
 const F6_GREENS: [Color32; 5] = [
     Color32::from_rgb(0x8f, 0xd1, 0x7f),
     Color32::from_rgb(0x52, 0xb1, 0x5a),
@@ -50,12 +48,6 @@ const F6_GREENS_DARK: [Color32; 5] = [
 /// The free α's curve.
 const F6_FREE: Color32 = Color32::from_rgb(0x11, 0x11, 0x11);
 
-/// The explorer's demo when the teacher is continuous: AMiD's figure as estimated in spec §14 F6.
-const DEMO_P: (f64, f64) = (-2.0, 0.5);
-const DEMO_Q: (f64, f64) = (2.0, 1.0);
-const DEMO_RANGE: (f64, f64) = (-5.0, 6.0);
-const DEMO_POINTS: usize = 1101;
-
 /// The view's own settings, kept in egui memory (not in the saved config).
 #[derive(Debug, Clone, Copy)]
 struct Options {
@@ -71,8 +63,8 @@ impl Default for Options {
     fn default() -> Self {
         Options {
             explorer: false,
-            lambda: 0.3,
-            alpha: 0.5,
+            lambda: DEFAULT_LAMBDA,
+            alpha: DEFAULT_FREE_ALPHA,
             panels: false,
         }
     }
@@ -82,21 +74,9 @@ fn options_id() -> Id {
     Id::unique("kdviz-assistant-view-options")
 }
 
-/// Runs whose objective has an assistant distribution.
-fn assistant_runs(cx: &ViewCtx) -> Vec<usize> {
-    (0..cx.runs())
-        .filter(|&r| {
-            matches!(
-                cx.divergence(r),
-                Divergence::Taid { .. } | Divergence::Amid { .. }
-            )
-        })
-        .collect()
-}
-
 pub fn assistant_ui(ui: &mut Ui, cx: &ViewCtx, state: &mut ToyState) {
     let mut opts: Options = ui.data_mut(|d| *d.get_temp_mut_or_default(options_id()));
-    let runs = assistant_runs(cx);
+    let runs = assistant_runs(cx.result);
     let explorer = runs.is_empty() || opts.explorer;
     if !cx.figure {
         ui.horizontal_wrapped(|ui| {
@@ -133,52 +113,6 @@ pub fn assistant_ui(ui: &mut Ui, cx: &ViewCtx, state: &mut ToyState) {
 
 // ------------------------------------------------------------------------------------------------
 // TAID / AMiD runs
-
-/// The assistant of `run` at `epoch` (log r, r) and a caption saying what it is.
-fn assistant_of(cx: &ViewCtx, run: usize, student: &LogDist) -> Option<(LogDist, String)> {
-    let teacher = &cx.result.teacher.dist;
-    let n = teacher.len();
-    if student.len() != n {
-        return None;
-    }
-    let mut r = LogDist::zeros(n);
-    match divergence_at(cx, run, cx.epoch) {
-        Divergence::Taid { t, .. } => {
-            taid::interpolate(t, &teacher.logp, &student.logp, &mut r.logp, &mut r.p);
-            Some((r, format!("p_t at t = {t:.3}")))
-        }
-        Divergence::Amid {
-            alpha,
-            lambda,
-            div,
-            order,
-        } => {
-            // r at the run's own α and λ; the title names them.
-            let mut omega = vec![0.0; n];
-            amid::mixture(
-                alpha,
-                lambda,
-                &teacher.logp,
-                &student.logp,
-                &mut r.logp,
-                &mut r.p,
-                &mut omega,
-            );
-            let d = match div {
-                AmidDiv::Fkl => "KL".to_string(),
-                AmidDiv::Ab { alpha, beta } => format!("AB({alpha}, {beta})"),
-            };
-            let args = match order {
-                AmidOrder::Pr => "p, r",
-                AmidOrder::Qr => "q, r",
-                AmidOrder::Rp => "r, p",
-                AmidOrder::Rq => "r, q",
-            };
-            Some((r, format!("fits {d}({args})")))
-        }
-        _ => None,
-    }
-}
 
 fn runs_ui(ui: &mut Ui, cx: &ViewCtx, state: &ToyState, runs: &[usize]) {
     let log = state.dist.log_y;
@@ -262,8 +196,9 @@ fn signed(v: f64) -> String {
 
 fn run_panel(ui: &mut Ui, cx: &ViewCtx, run: usize, panel: &Panel, height: f32) {
     let color = cx.colors.get(run).copied().unwrap_or(Color32::GRAY);
-    let student = student_at(cx, run, cx.epoch);
-    let assistant = student.as_ref().and_then(|s| assistant_of(cx, run, s));
+    let AssistantPanel {
+        student, assistant, ..
+    } = AssistantPanel::new(cx.result, run, cx.epoch);
     ui.horizontal(|ui| {
         let name = egui::Label::new(
             RichText::new(title(cx.divergence(run)))
@@ -329,73 +264,6 @@ fn run_panel(ui: &mut Ui, cx: &ViewCtx, run: usize, panel: &Panel, height: f32) 
 // ------------------------------------------------------------------------------------------------
 // The α-mixture explorer (AMiD's illustration)
 
-/// A normal density's log on a grid, up to a constant (normalised by [`LogDist::from_logits`]).
-fn gaussian(xs: &[f64], (mean, std): (f64, f64)) -> LogDist {
-    let z: Vec<f64> = xs
-        .iter()
-        .map(|&x| -0.5 * ((x - mean) / std).powi(2))
-        .collect();
-    LogDist::from_logits(&z, false).expect("finite logits")
-}
-
-/// The demo grid of AMiD's figure.
-fn demo_grid() -> Vec<f64> {
-    let (lo, hi) = DEMO_RANGE;
-    let step = (hi - lo) / (DEMO_POINTS - 1) as f64;
-    (0..DEMO_POINTS).map(|i| lo + step * i as f64).collect()
-}
-
-/// What the explorer mixes: x positions, p, q, whether it is the demo, and the density factor
-/// (1/grid step for the demo, so its heights read as densities like AMiD's figure).
-struct Pair {
-    xs: Vec<f64>,
-    p: LogDist,
-    q: LogDist,
-    demo: bool,
-    scale: f64,
-}
-
-fn explorer_pair(cx: &ViewCtx) -> Pair {
-    if !cx.continuous()
-        && cx.runs() > 0
-        && let Some(q) = student_at(cx, 0, cx.epoch)
-    {
-        return Pair {
-            xs: (0..q.len()).map(|i| i as f64).collect(),
-            p: cx.result.teacher.dist.clone(),
-            q,
-            demo: false,
-            scale: 1.0,
-        };
-    }
-    let xs = demo_grid();
-    let step = xs[1] - xs[0];
-    Pair {
-        p: gaussian(&xs, DEMO_P),
-        q: gaussian(&xs, DEMO_Q),
-        xs,
-        demo: true,
-        scale: 1.0 / step,
-    }
-}
-
-/// AMiD's normalised α-mixture of p and q with teacher weight λ.
-fn alpha_mixture(alpha: f64, lambda: f64, p: &LogDist, q: &LogDist) -> LogDist {
-    let n = p.len();
-    let mut r = LogDist::zeros(n);
-    let mut omega = vec![0.0; n];
-    amid::mixture(
-        alpha,
-        lambda,
-        &p.logp,
-        &q.logp,
-        &mut r.logp,
-        &mut r.p,
-        &mut omega,
-    );
-    r
-}
-
 fn alpha_name(alpha: f64) -> String {
     let a = if alpha == 0.0 {
         "0".to_string()
@@ -415,8 +283,9 @@ fn alpha_name(alpha: f64) -> String {
 }
 
 fn explorer_ui(ui: &mut Ui, cx: &ViewCtx, state: &ToyState, opts: &Options) {
-    let pair = explorer_pair(cx);
     let lambda = opts.lambda;
+    let explorer = MixtureExplorer::new(MixturePair::of(cx.result, cx.epoch), lambda, opts.alpha);
+    let pair = &explorer.pair;
     let log = state.dist.log_y && !pair.demo;
     let sorted = state.dist.sorted && !pair.demo;
     let source = if pair.demo {
@@ -440,19 +309,24 @@ fn explorer_ui(ui: &mut Ui, cx: &ViewCtx, state: &ToyState, opts: &Options) {
         ))
         .weak(),
     );
-    let mixtures: Vec<(String, Color32, LogDist)> = F6_ALPHAS
+    // The fixed α in greens, then the free one.
+    let greens = if ui.visuals().dark_mode {
+        F6_GREENS_DARK
+    } else {
+        F6_GREENS
+    };
+    let mixtures: Vec<(String, Color32, &LogDist)> = explorer
+        .mixtures
         .iter()
-        .zip(if ui.visuals().dark_mode {
-            F6_GREENS_DARK
-        } else {
-            F6_GREENS
+        .enumerate()
+        .map(|(i, (a, r))| match greens.get(i) {
+            Some(&c) => (alpha_name(*a), c, r),
+            None => (
+                format!("{} (slider)", alpha_name(*a)),
+                ink(ui.ctx(), F6_FREE),
+                r,
+            ),
         })
-        .map(|(&a, c)| (alpha_name(a), c, alpha_mixture(a, lambda, &pair.p, &pair.q)))
-        .chain(std::iter::once((
-            format!("{} (slider)", alpha_name(opts.alpha)),
-            ink(ui.ctx(), F6_FREE),
-            alpha_mixture(opts.alpha, lambda, &pair.p, &pair.q),
-        )))
         .collect();
     let y_label = if pair.demo { "density" } else { "probability" };
     let x_label = if pair.demo {
@@ -574,54 +448,6 @@ fn explorer_ui(ui: &mut Ui, cx: &ViewCtx, state: &ToyState, opts: &Options) {
 mod tests {
     use super::super::gradient::tests::{assert_drawn, fit, render};
     use super::*;
-
-    /// The mixture's highest point as (x, density).
-    fn peak(pair: &Pair, r: &LogDist) -> (f64, f64) {
-        let (i, &v) =
-            r.p.iter()
-                .enumerate()
-                .max_by(|a, b| a.1.total_cmp(b.1))
-                .unwrap();
-        (pair.xs[i], v * pair.scale)
-    }
-
-    #[test]
-    fn the_demo_reproduces_amids_illustration() {
-        // Spec §14 F6: computed single peaks for α = +1 and α = +3 at λ = 0.3, max p and max q.
-        let xs = demo_grid();
-        let step = xs[1] - xs[0];
-        let pair = Pair {
-            p: gaussian(&xs, DEMO_P),
-            q: gaussian(&xs, DEMO_Q),
-            xs,
-            demo: true,
-            scale: 1.0 / step,
-        };
-        let close = |(x, y): (f64, f64), (wx, wy): (f64, f64)| {
-            (x - wx).abs() <= 0.011 && (y - wy).abs() <= 0.01 * wy
-        };
-        let r1 = alpha_mixture(1.0, 0.3, &pair.p, &pair.q);
-        assert!(
-            close(peak(&pair, &r1), (-0.525, 0.550)),
-            "{:?}",
-            peak(&pair, &r1)
-        );
-        let r3 = alpha_mixture(3.0, 0.3, &pair.p, &pair.q);
-        assert!(
-            close(peak(&pair, &r3), (-0.575, 1.341)),
-            "{:?}",
-            peak(&pair, &r3)
-        );
-        assert!(close(peak(&pair, &pair.p), (-2.0, 0.798)));
-        assert!(close(peak(&pair, &pair.q), (2.0, 0.399)));
-        // α = −1 is the plain m-mixture λp + (1−λ)q.
-        let rm = alpha_mixture(-1.0, 0.3, &pair.p, &pair.q);
-        for k in (0..pair.xs.len()).step_by(50) {
-            let want = 0.3 * pair.p.p[k] + 0.7 * pair.q.p[k];
-            assert!((rm.p[k] - want).abs() < 1e-12);
-        }
-    }
-
     #[test]
     fn the_sliders_set_lambda_and_the_free_alpha() {
         use egui::accesskit::Role;
@@ -644,25 +470,6 @@ mod tests {
         let opts: Options = h.ctx.data(|d| d.get_temp(options_id())).unwrap();
         assert!((opts.lambda - 0.6).abs() < 1e-9);
         assert!((opts.alpha + 2.0).abs() < 1e-9);
-    }
-
-    #[test]
-    fn taid_assistant_is_the_geometric_interpolation() {
-        let result = fit("taid-schedule", 30);
-        let colors = vec![Color32::RED; result.runs.len()];
-        let cx = ViewCtx::new(&result, &colors, 20);
-        let run = 1;
-        let student = student_at(&cx, run, 20).unwrap();
-        let (r, _) = assistant_of(&cx, run, &student).unwrap();
-        let t = result.runs[run].history[20].t.unwrap();
-        // p_t ∝ p^t q^(1−t): the log-ratio to the unnormalised form is the same for every class.
-        let lp = &result.teacher.dist.logp;
-        let c0 = r.logp[0] - (t * lp[0] + (1.0 - t) * student.logp[0]);
-        for ((lr, lp), lq) in r.logp.iter().zip(lp).zip(&student.logp) {
-            let ck = lr - (t * lp + (1.0 - t) * lq);
-            assert!((ck - c0).abs() < 1e-9);
-        }
-        assert!((r.p.iter().sum::<f64>() - 1.0).abs() < 1e-12);
     }
 
     #[test]

@@ -1,19 +1,13 @@
-//! Gradient / mass flow at the scrubber's epoch, one panel per run.
-//!
-//! * **force** `−∂D/∂z`: what the divergence does to each class's logit. Gradient descent moves z along
-//!   it, so `+` pushes the class up and `−` pushes it down; the forces sum to 0 (softmax shift
-//!   invariance, spec eq. 0.1).
-//! * **Δq**: the mass the next optimiser step actually moved, `q(e+1) − q(e)` (Adam rescales the force,
-//!   so the two differ in size, not in where mass goes).
-//! * **αβ factors** (ABKD, spec §7.2): the per-class force `w = q^β·(q^α − p^α)/α` split into the
-//!   confidence factor `q^β` and the hardness factor `(q^α − p^α)/α` (`log(q/p)` at α = 0). FKL and
-//!   RKL are the αβ points (1, 0) and (0, 1) and get the split too.
+//! Gradient / mass flow at the scrubber's epoch, one panel per run: the force `−∂D/∂z`, the mass
+//! flow Δq and ABKD's αβ factors, as [`crate::toy::analysis::gradient`] computes them.
 
 use super::ViewCtx;
 use super::common::base_plot;
 use super::small_multiples::{ClassAxis, cell_grid, compact_cell, grid_shape};
 use super::ticks::{grid_125, tick, x_axis, y_axis};
-use crate::math::{Divergence, LogDist, Workspace, value_and_grad};
+use crate::math::Divergence;
+use crate::toy::analysis::abplane::ab_exponents;
+use crate::toy::analysis::gradient::{Factors, RunGradient, flow_epochs, max_abs, parameter_force};
 use crate::views::palette;
 use crate::views::state::ToyState;
 use egui::{Color32, Id, RichText, Stroke, Ui};
@@ -148,7 +142,7 @@ fn key_ui(ui: &mut Ui, cx: &ViewCtx, frame: &Frame, opts: &Options, factors: boo
             key_item(ui, mark, run_color, "force −∂D/∂z (Σ = 0)");
         }
         if opts.shown != Shown::Force {
-            let text = match flow_epochs(cx, 0, cx.epoch) {
+            let text = match flow_epochs(cx.result, 0, cx.epoch) {
                 Some((a, b)) => format!("Δq = q({b}) − q({a})"),
                 None => "Δq (needs two kept epochs)".into(),
             };
@@ -388,221 +382,57 @@ pub(super) fn title(div: &Divergence) -> String {
     }
 }
 
-/// `(α, β)` when the run's divergence is a point of the αβ family: ABKD's `ab`, the α-divergence
-/// `(a, 1−a)`, FKL `(1, 0)` and RKL `(0, 1)`.
-fn ab_exponents(div: &Divergence) -> Option<(f64, f64)> {
-    match *div {
-        Divergence::Ab { alpha, beta } => Some((alpha, beta)),
-        Divergence::Alpha { alpha } => Some((alpha, 1.0 - alpha)),
-        Divergence::Fkl => Some((1.0, 0.0)),
-        Divergence::Rkl => Some((0.0, 1.0)),
-        _ => None,
-    }
-}
-
-/// The divergence as it was optimised at `epoch`: TAID with a schedule at the t recorded then.
-pub(super) fn divergence_at(cx: &ViewCtx, run: usize, epoch: usize) -> Divergence {
-    match *cx.divergence(run) {
-        Divergence::Taid { t, schedule } => {
-            let h = cx.history(run);
-            let t = h
-                .get(epoch.min(h.len().saturating_sub(1)))
-                .and_then(|r| r.t)
-                .unwrap_or(t);
-            Divergence::Taid { t, schedule }
-        }
-        d => d,
-    }
-}
-
-/// The student of `run` at `epoch`. A Gaussian student is rebuilt from the recorded (μ, σ), exactly
-/// as the fit builds its logits (the kept q underflows to 0 in the far tails, where log q would be
-/// −inf); a free-logit student comes from the kept q.
-pub(super) fn student_at(cx: &ViewCtx, run: usize, epoch: usize) -> Option<LogDist> {
-    let h = cx.history(run);
-    let rec = h.get(epoch.min(h.len().saturating_sub(1)))?;
-    if let (Some(mu), Some(sigma)) = (rec.mu, rec.sigma)
-        && mu.is_finite()
-        && sigma.is_finite()
-        && sigma > 0.0
-        && cx.xs().len() == cx.p().len()
-    {
-        let inv = 0.5 / (sigma * sigma);
-        let z: Vec<f64> = cx
-            .xs()
-            .iter()
-            .map(|&x| -(x - mu) * (x - mu) * inv)
-            .collect();
-        if let Ok(d) = LogDist::from_logits(&z, false) {
-            return Some(d);
-        }
-    }
-    let q = cx.q_at(run, epoch);
-    if q.len() != cx.p().len() {
-        return None;
-    }
-    LogDist::from_probs(q).ok()
-}
-
-/// `∂D/∂z` of `run` at `epoch` and the student it was taken at; `None` where D is infinite.
-pub(super) fn gradient_at(cx: &ViewCtx, run: usize, epoch: usize) -> Option<(LogDist, Vec<f64>)> {
-    let student = student_at(cx, run, epoch)?;
-    let div = divergence_at(cx, run, epoch);
-    let mut grad = vec![0.0; student.len()];
-    let value = value_and_grad(
-        &div,
-        &cx.result.teacher.dist,
-        &student,
-        &mut grad,
-        &mut Workspace::default(),
-    );
-    value.is_finite().then_some((student, grad))
-}
-
-/// The two kept epochs Δq compares: the snapshot at (or before) `epoch` and the next one, or the last
-/// two at the end of the run.
-fn flow_epochs(cx: &ViewCtx, run: usize, epoch: usize) -> Option<(usize, usize)> {
-    let snaps = &cx.result.runs.get(run)?.snapshots;
-    let i = match snaps.binary_search_by_key(&epoch, |s| s.epoch) {
-        Ok(i) => i,
-        Err(0) => 0,
-        Err(i) => i - 1,
-    };
-    if i + 1 < snaps.len() {
-        Some((snaps[i].epoch, snaps[i + 1].epoch))
-    } else if i > 0 {
-        Some((snaps[i - 1].epoch, snaps[i].epoch))
+/// The hover text for the class at plot position `i`.
+fn describe(data: &RunGradient, frame: &Frame, i: usize) -> String {
+    let k = frame.order[i];
+    let mut s = if frame.continuous {
+        format!("x = {:.3}", frame.xs[i])
+    } else if frame.sorted {
+        format!("class {k} (teacher rank {i})")
     } else {
-        None
+        format!("class {k}")
+    };
+    let num = |v: &[f64]| v.get(k).map_or("–".to_string(), |v| format!("{v:.3e}"));
+    s += &format!("\np = {}\nq = {}", num(&data.p), num(&data.q));
+    if let Some(f) = &data.force {
+        s += &format!("\n−∂D/∂z = {}", num(f));
     }
-}
-
-/// `q(b) − q(a)` per class over [`flow_epochs`].
-fn flow(cx: &ViewCtx, run: usize, epoch: usize) -> Option<(usize, usize, Vec<f64>)> {
-    let (a, b) = flow_epochs(cx, run, epoch)?;
-    let (qa, qb) = (cx.q_at(run, a), cx.q_at(run, b));
-    if qa.len() != qb.len() {
-        return None;
+    if let Some((_, _, d)) = &data.flow {
+        s += &format!("\nΔq = {}", num(d));
     }
-    Some((a, b, qb.iter().zip(qa).map(|(y, x)| y - x).collect()))
-}
-
-/// ABKD's factors per class: confidence `q^β`, hardness `(q^α − p^α)/α` (`log(q/p)` at α = 0).
-fn ab_factors(alpha: f64, beta: f64, lp: &[f64], lq: &[f64]) -> (Vec<f64>, Vec<f64>) {
-    let confidence = lq.iter().map(|&l| (beta * l).exp()).collect();
-    let hardness = lp
-        .iter()
-        .zip(lq)
-        .map(|(&lp, &lq)| {
-            let d = lq - lp;
-            let x = alpha * d;
-            if x == 0.0 {
-                // (q^α − p^α)/α → log(q/p) = d, also the α = 0 limit.
-                d
-            } else {
-                // p^α · (e^{α d} − 1)/α, without cancellation for small α d.
-                (alpha * lp).exp() * x.exp_m1() / alpha
-            }
-        })
-        .collect();
-    (confidence, hardness)
-}
-
-/// ABKD's split of an αβ run's per-class force, indexed by class.
-struct Factors {
-    alpha: f64,
-    beta: f64,
-    /// `q^β`.
-    confidence: Vec<f64>,
-    /// `(q^α − p^α)/α`.
-    hardness: Vec<f64>,
-    /// Their product, the force before the softmax's centring.
-    w: Vec<f64>,
-}
-
-/// The per-class values of one run, indexed by class.
-struct RunData {
-    p: Vec<f64>,
-    q: Vec<f64>,
-    /// `−∂D/∂z`.
-    force: Option<Vec<f64>>,
-    flow: Option<(usize, usize, Vec<f64>)>,
-    factors: Option<Factors>,
-}
-
-impl RunData {
-    /// The hover text for the class at plot position `i`.
-    fn describe(&self, frame: &Frame, i: usize) -> String {
-        let k = frame.order[i];
-        let mut s = if frame.continuous {
-            format!("x = {:.3}", frame.xs[i])
-        } else if frame.sorted {
-            format!("class {k} (teacher rank {i})")
-        } else {
-            format!("class {k}")
-        };
-        let num = |v: &[f64]| v.get(k).map_or("–".to_string(), |v| format!("{v:.3e}"));
-        s += &format!("\np = {}\nq = {}", num(&self.p), num(&self.q));
-        if let Some(f) = &self.force {
-            s += &format!("\n−∂D/∂z = {}", num(f));
-        }
-        if let Some((_, _, d)) = &self.flow {
-            s += &format!("\nΔq = {}", num(d));
-        }
-        if let Some(Factors {
-            confidence: c,
-            hardness: h,
-            w,
-            ..
-        }) = &self.factors
-        {
-            s += &format!(
-                "\nconfidence q^β = {}\nhardness = {}\nw = {}",
-                num(c),
-                num(h),
-                num(w)
-            );
-        }
-        s
+    if let Some(Factors {
+        confidence: c,
+        hardness: h,
+        w,
+        ..
+    }) = &data.factors
+    {
+        s += &format!(
+            "\nconfidence q^β = {}\nhardness = {}\nw = {}",
+            num(c),
+            num(h),
+            num(w)
+        );
     }
+    s
 }
 
 fn run_panel(ui: &mut Ui, cx: &ViewCtx, frame: &Frame, run: usize, opts: &Options, height: f32) {
     let color = cx.colors.get(run).copied().unwrap_or(Color32::GRAY);
-    let div = divergence_at(cx, run, cx.epoch);
     let want_force = opts.shown != Shown::Flow;
     let want_flow = opts.shown != Shown::Force;
-    let grad = gradient_at(cx, run, cx.epoch);
-    let p = cx.p().to_vec();
-    let q = cx.q(run).to_vec();
-    let factors = match (opts.factors && want_force, ab_exponents(&div), &grad) {
-        (true, Some((a, b)), Some((student, _))) => {
-            let (c, h) = ab_factors(a, b, &cx.result.teacher.dist.logp, &student.logp);
-            let w = c.iter().zip(&h).map(|(c, h)| c * h).collect();
-            Some(Factors {
-                alpha: a,
-                beta: b,
-                confidence: c,
-                hardness: h,
-                w,
-            })
-        }
-        _ => None,
-    };
-    let data = RunData {
-        p,
-        q,
-        force: grad
-            .as_ref()
-            .filter(|_| want_force)
-            .map(|(_, g)| g.iter().map(|v| -v).collect()),
-        flow: if want_flow {
-            flow(cx, run, cx.epoch)
-        } else {
-            None
-        },
-        factors,
-    };
+    let mut data = RunGradient::new(cx.result, run, cx.epoch);
+    // Only what the panel shows (the hover text reads the same data).
+    if !want_force {
+        data.force = None;
+    }
+    if !want_flow {
+        data.flow = None;
+    }
+    if !(opts.factors && want_force) {
+        data.factors = None;
+    }
+    let div = data.divergence;
 
     ui.horizontal(|ui| {
         let mut note = String::new();
@@ -614,21 +444,14 @@ fn run_panel(ui: &mut Ui, cx: &ViewCtx, frame: &Frame, run: usize, opts: &Option
         {
             note = format!("αβ = ({}, {})", short(*alpha), short(*beta));
         }
-        if let (Some((_, g)), Some(mu), Some(sigma)) =
-            (&grad, cx.record(run).mu, cx.record(run).sigma)
+        if let (Some(g), Some(mu), Some(sigma)) =
+            (&data.grad, cx.record(run).mu, cx.record(run).sigma)
         {
-            // Chain rule to the Gaussian's parameters (spec §12): what actually moves the student.
-            let (mut gm, mut gs) = (0.0, 0.0);
-            for (&gk, &x) in g.iter().zip(cx.xs()) {
-                let d = x - mu;
-                gm += gk * d;
-                gs += gk * d * d;
-            }
-            let iv = 1.0 / (sigma * sigma);
-            note = format!("−∂D/∂μ = {:+.3}   −∂D/∂log σ = {:+.3}", -gm * iv, -gs * iv)
-                .replace('-', "−");
+            // What actually moves the student: the force on the Gaussian's parameters.
+            let (fm, fs) = parameter_force(g, cx.xs(), mu, sigma);
+            note = format!("−∂D/∂μ = {fm:+.3}   −∂D/∂log σ = {fs:+.3}").replace('-', "−");
         }
-        if grad.is_none() {
+        if data.grad.is_none() {
             note = "D is not finite here: no gradient".into();
         }
         let name = egui::Label::new(
@@ -687,7 +510,7 @@ fn run_panel(ui: &mut Ui, cx: &ViewCtx, frame: &Frame, run: usize, opts: &Option
                     HoverPosition::NearDataPoint { position, .. } => position.x,
                     HoverPosition::Elsewhere { position } => position.x,
                 };
-                frame.position_at(x).map(|i| data.describe(frame, i))
+                frame.position_at(x).map(|i| describe(&data, frame, i))
             });
         let series = match kind {
             Kind::Force => data.force.as_ref(),
@@ -718,15 +541,6 @@ enum Kind {
     Force,
     Flow,
     Factors,
-}
-
-/// Largest finite magnitude (1 when there is none, so scaling never divides by 0).
-fn max_abs(v: &[f64]) -> f64 {
-    let m = v
-        .iter()
-        .filter(|x| x.is_finite())
-        .fold(0.0_f64, |m, x| m.max(x.abs()));
-    if m > 0.0 { m } else { 1.0 }
 }
 
 fn faint(c: Color32, alpha: f32) -> Color32 {
@@ -944,73 +758,6 @@ pub(crate) mod tests {
             differ > total / 50,
             "only {differ} of {total} pixels are drawn"
         );
-    }
-
-    #[test]
-    fn recomputed_gradient_matches_the_fit_at_epoch_0() {
-        for preset in ["longtail-all-divergences", "minillm-gmm", "taid-schedule"] {
-            let result = fit(preset, 5);
-            let prepared = crate::toy::preset::load(preset)
-                .unwrap()
-                .to_spec()
-                .unwrap()
-                .prepare()
-                .unwrap();
-            let mut z = vec![0.0; result.teacher.dist.len()];
-            prepared.student.logits(&prepared.init, &mut z);
-            let init = LogDist::from_logits(&z, false).unwrap();
-            let divs: Vec<Divergence> = result.runs.iter().map(|r| r.divergence).collect();
-            let colors = palette::run_colors(&divs);
-            let cx = ViewCtx::new(&result, &colors, 0);
-            for run in 0..cx.runs() {
-                let div = divergence_at(&cx, run, 0);
-                let mut want = vec![0.0; init.len()];
-                let value = value_and_grad(
-                    &div,
-                    &result.teacher.dist,
-                    &init,
-                    &mut want,
-                    &mut Workspace::default(),
-                );
-                assert!(value.is_finite());
-                let (_, got) = gradient_at(&cx, run, 0).expect("a finite divergence");
-                let scale = max_abs(&want);
-                for (g, w) in got.iter().zip(&want) {
-                    assert!((g - w).abs() <= 1e-9 * scale, "{preset} {div}: {g} vs {w}");
-                }
-                let sum: f64 = got.iter().sum();
-                assert!(sum.abs() < 1e-9 * scale.max(1.0), "{div}: Σ ∂D/∂z = {sum}");
-            }
-        }
-    }
-
-    #[test]
-    fn taid_uses_the_t_recorded_at_the_epoch() {
-        let result = fit("taid-schedule", 60);
-        let colors = vec![Color32::RED; result.runs.len()];
-        let cx = ViewCtx::new(&result, &colors, 50);
-        let run = 1; // taid with a schedule
-        let Divergence::Taid { t, .. } = divergence_at(&cx, run, 50) else {
-            panic!("run 1 is TAID")
-        };
-        assert_eq!(Some(t), result.runs[run].history[50].t);
-        assert!(t > 0.4, "the schedule moved t: {t}");
-    }
-
-    #[test]
-    fn ab_factors_multiply_to_the_force_weights() {
-        // w = q^β (q^α − p^α)/α; at α = 0 the hardness is log(q/p).
-        let lp = [0.5f64.ln(), 0.3f64.ln(), 0.2f64.ln()];
-        let lq = [0.2f64.ln(), 0.3f64.ln(), 0.5f64.ln()];
-        let (c, h) = ab_factors(0.2, 0.7, &lp, &lq);
-        for k in 0..3 {
-            let (p, q) = (lp[k].exp(), lq[k].exp());
-            assert!((c[k] - q.powf(0.7)).abs() < 1e-12);
-            assert!((h[k] - (q.powf(0.2) - p.powf(0.2)) / 0.2).abs() < 1e-12);
-        }
-        let (_, h0) = ab_factors(0.0, 1.0, &lp, &lq);
-        assert!((h0[0] - (0.2f64 / 0.5).ln()).abs() < 1e-12);
-        assert!(h0[1].abs() < 1e-15);
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! Loss landscape of a Gaussian student: every divergence's value over (μ, log σ) as a heatmap with
-//! iso-lines, the optimiser's path through it, and the grid's local minima.
+//! iso-lines, the optimiser's path through it, and the grid's local minima (the numbers come from
+//! [`crate::toy::analysis::landscape`]).
 //!
 //! A map costs `N²` divergence evaluations over the whole teacher grid, far too slow for a frame, so
 //! the maps are computed on a background thread once per (teacher, divergence, window) and kept in
@@ -7,9 +8,12 @@
 
 use super::ViewCtx;
 use super::common::base_plot;
-use super::ticks::{step_125, tick_125, uniform_grid_125};
-use crate::math::{Divergence, LogDist, Workspace, check_classes, value_and_grad};
-use crate::toy::Student;
+use super::ticks::{tick_125, uniform_grid_125};
+use crate::math::{Divergence, LogDist, check_classes};
+use crate::toy::analysis::landscape::{
+    LandscapeMap, MAX_PANELS, Window, default_threads, evaluate_grid, landscape_div, path,
+    path_point,
+};
 use crate::views::state::ToyState;
 use egui::{Color32, ColorImage, TextureHandle, TextureOptions};
 use egui_plot::{HoverPosition, Line, MarkerShape, PlotImage, PlotPoint, Points};
@@ -17,68 +21,12 @@ use std::hash::{Hash, Hasher};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-/// Cells per axis of a map.
-const CELLS: usize = 64;
-/// At most this many panels.
-const MAX_PANELS: usize = 12;
-/// Number of iso-lines per map.
-const ISO_LEVELS: usize = 9;
-
-/// The (μ, log σ) window a map covers; samples sit at the cell centres.
-#[derive(Debug, Clone, Copy, PartialEq)]
-struct Window {
-    mu: [f64; 2],
-    ls: [f64; 2],
-    n: usize,
-}
-
-impl Window {
-    fn dmu(&self) -> f64 {
-        (self.mu[1] - self.mu[0]) / self.n as f64
-    }
-
-    fn dls(&self) -> f64 {
-        (self.ls[1] - self.ls[0]) / self.n as f64
-    }
-
-    fn mu_at(&self, i: usize) -> f64 {
-        self.mu[0] + (i as f64 + 0.5) * self.dmu()
-    }
-
-    fn ls_at(&self, j: usize) -> f64 {
-        self.ls[0] + (j as f64 + 0.5) * self.dls()
-    }
-
-    /// The cell holding a point, if it is inside the window.
-    fn cell_of(&self, mu: f64, ls: f64) -> Option<(usize, usize)> {
-        let i = ((mu - self.mu[0]) / self.dmu()).floor();
-        let j = ((ls - self.ls[0]) / self.dls()).floor();
-        let n = self.n as f64;
-        (i >= 0.0 && j >= 0.0 && i < n && j < n).then_some((i as usize, j as usize))
-    }
-
-    fn point(&self, idx: usize) -> [f64; 2] {
-        [self.mu_at(idx % self.n), self.ls_at(idx / self.n)]
-    }
-}
-
 /// One divergence's landscape, ready to draw.
 struct Map {
-    /// Row `j` (log σ) after row: `values[j * n + i]`.
-    values: Vec<f64>,
-    /// Index of the smallest finite cell.
-    global: Option<usize>,
-    /// Interior cells strictly below their 8 neighbours.
-    minima: Vec<usize>,
-    min: f64,
-    max: f64,
-    /// The colour scale is `log10(D − min + delta)`.
-    delta: f64,
+    data: LandscapeMap,
     /// Iso-lines of the colour field, as polylines.
     contours: Vec<(Color32, Vec<[f64; 2]>)>,
     image: ColorImage,
-    /// Cells where D is infinite (a teacher with zeros under RKL, for example).
-    infinite: usize,
 }
 
 /// The maps of one fit result, computed off the UI thread.
@@ -95,35 +43,6 @@ struct Job {
     done: AtomicUsize,
     total: usize,
     cancel: AtomicBool,
-}
-
-impl Map {
-    /// The position and value of the minimum near cell `k`, refined by a parabola through the cell
-    /// and its two neighbours along each axis (the cell centre on the border or on a flat spot).
-    fn refined(&self, w: &Window, k: usize) -> ([f64; 2], f64) {
-        let n = w.n;
-        let (i, j) = (k % n, k / n);
-        let f0 = self.values[k];
-        let mut at = w.point(k);
-        let mut value = f0;
-        let mut fit = |fm: f64, fp: f64, step: f64, coord: &mut f64| {
-            let curv = fm - 2.0 * f0 + fp;
-            if fm.is_finite() && fp.is_finite() && curv > 0.0 {
-                let d = 0.5 * (fm - fp) / curv;
-                if d.abs() <= 0.5 {
-                    *coord += d * step;
-                    value -= 0.125 * (fm - fp) * (fm - fp) / curv;
-                }
-            }
-        };
-        if i > 0 && i + 1 < n {
-            fit(self.values[k - 1], self.values[k + 1], w.dmu(), &mut at[0]);
-        }
-        if j > 0 && j + 1 < n {
-            fit(self.values[k - n], self.values[k + n], w.dls(), &mut at[1]);
-        }
-        (at, value.min(f0))
-    }
 }
 
 impl Job {
@@ -143,19 +62,6 @@ fn cache_id() -> egui::Id {
     egui::Id::unique("kdviz-landscape-job")
 }
 
-/// The divergence the map shows for a run: TAID with a schedule uses its fixed starting t.
-fn landscape_div(d: &Divergence) -> Divergence {
-    match *d {
-        Divergence::Taid {
-            schedule: Some(s), ..
-        } => Divergence::Taid {
-            t: s.t_start,
-            schedule: None,
-        },
-        other => other,
-    }
-}
-
 pub fn landscape_ui(ui: &mut egui::Ui, cx: &ViewCtx, _state: &mut ToyState) {
     if cx.runs() == 0 {
         ui.label("No divergence is enabled.");
@@ -172,7 +78,7 @@ pub fn landscape_ui(ui: &mut egui::Ui, cx: &ViewCtx, _state: &mut ToyState) {
         ui.label(egui::RichText::new("Choose Student: Gaussian in the side panel.").strong());
         return;
     }
-    let window = window_for(cx);
+    let window = Window::for_result(cx.result);
     let job = ensure_job(ui.ctx(), cx, window);
     if cx.figure {
         // A figure is drawn once: wait for the maps instead of showing a spinner.
@@ -273,17 +179,20 @@ fn panel(
         }
         title.on_hover_text(notes.join("\n\n"));
         if let Some(m) = &map
-            && let Some(g) = m.global
+            && let Some(g) = m.data.global
         {
-            let ([mu, ls], min) = m.refined(&w, g);
+            let ([mu, ls], min) = m.data.refined(&w, g);
             let mut scale = format!(
                 "D from {} to {} on this window; colour log₁₀(D − D_min + δ), δ = {}",
-                fmt_value(m.min),
-                fmt_value(m.max),
-                fmt_value(m.delta)
+                fmt_value(m.data.min),
+                fmt_value(m.data.max),
+                fmt_value(m.data.delta)
             );
-            if m.infinite > 0 {
-                scale.push_str(&format!("\nD is infinite on {} cells (grey)", m.infinite));
+            if m.data.infinite > 0 {
+                scale.push_str(&format!(
+                    "\nD is infinite on {} cells (grey)",
+                    m.data.infinite
+                ));
             }
             ui.add(
                 egui::Label::new(
@@ -320,7 +229,9 @@ fn panel(
         .show_grid(false)
         .link_axis(link, true)
         .link_cursor(link, true)
-        .label_formatter(move |pos| hover_text(pos, &w, hover_map.as_deref(), history));
+        .label_formatter(move |pos| {
+            hover_text(pos, &w, hover_map.as_deref().map(|m| &m.data), history)
+        });
     let response = plot.show(ui, |pu| {
         if let Some(m) = &map {
             let tex = texture(pu.ctx(), job, run, m);
@@ -338,15 +249,7 @@ fn panel(
             }
         }
         // The path with a white halo, so that it reads on every colour of the map.
-        let path: Vec<[f64; 2]> = history
-            .iter()
-            .filter_map(|r| match (r.mu, r.sigma) {
-                (Some(m), Some(s)) if m.is_finite() && s.is_finite() && s > 0.0 => {
-                    Some([m, s.ln()])
-                }
-                _ => None,
-            })
-            .collect();
+        let path = path(history);
         if path.len() == history.len() && !path.is_empty() {
             pu.line(
                 Line::new("", path.clone())
@@ -372,10 +275,11 @@ fn panel(
         }
         if let Some(m) = &map {
             let local: Vec<[f64; 2]> = m
+                .data
                 .minima
                 .iter()
-                .filter(|&&k| Some(k) != m.global)
-                .map(|&k| m.refined(&w, k).0)
+                .filter(|&&k| Some(k) != m.data.global)
+                .map(|&k| m.data.refined(&w, k).0)
                 .collect();
             if !local.is_empty() {
                 pu.points(
@@ -388,13 +292,8 @@ fn panel(
                 );
             }
         }
-        let now = cx.record(run);
-        if let (Some(m), Some(s)) = (now.mu, now.sigma)
-            && m.is_finite()
-            && s.is_finite()
-            && s > 0.0
-        {
-            let at = vec![[m, s.ln()]];
+        if let Some(now) = path_point(cx.record(run)) {
+            let at = vec![now];
             pu.points(
                 Points::new("", at.clone())
                     .id("now-halo")
@@ -405,9 +304,9 @@ fn panel(
         }
         // The global minimum last, an open diamond, so that a path arriving there stays visible.
         if let Some(m) = &map
-            && let Some(g) = m.global
+            && let Some(g) = m.data.global
         {
-            let at = vec![m.refined(&w, g).0];
+            let at = vec![m.data.refined(&w, g).0];
             pu.points(
                 Points::new("", at.clone())
                     .id("global-outline")
@@ -440,7 +339,7 @@ fn panel(
 fn hover_text(
     pos: &HoverPosition<'_>,
     w: &Window,
-    map: Option<&Map>,
+    map: Option<&LandscapeMap>,
     history: &[crate::toy::EpochRecord],
 ) -> Option<String> {
     let (p, path_epoch) = match pos {
@@ -583,80 +482,6 @@ fn colour_bar(ui: &mut egui::Ui) -> egui::Response {
     response
 }
 
-/// The window: the teacher's mass and every run's path, rounded outward so that small changes of the
-/// path (a new learning rate) keep the cached maps.
-fn window_for(cx: &ViewCtx) -> Window {
-    let xs = cx.xs();
-    let p = cx.p();
-    let (x0, x1) = (xs[0], xs[xs.len() - 1]);
-    let span = (x1 - x0).abs().max(1e-9);
-    let (a, b) = mass_range(xs, p, 1e-3);
-    let width = (b - a).max(0.05 * span);
-    let mut mu = [a - 0.15 * width, b + 0.15 * width];
-    let mut ls = [(width / 50.0).ln(), (width / 1.5).ln()];
-    let mut path_mu = [f64::INFINITY, f64::NEG_INFINITY];
-    let mut path_ls = [f64::INFINITY, f64::NEG_INFINITY];
-    for run in 0..cx.runs().min(MAX_PANELS) {
-        for r in cx.history(run) {
-            if let (Some(m), Some(s)) = (r.mu, r.sigma)
-                && m.is_finite()
-                && s.is_finite()
-                && s > 0.0
-            {
-                path_mu = [path_mu[0].min(m), path_mu[1].max(m)];
-                path_ls = [path_ls[0].min(s.ln()), path_ls[1].max(s.ln())];
-            }
-        }
-    }
-    if path_mu[0] <= path_mu[1] {
-        let pad = 0.05 * (mu[1] - mu[0]);
-        mu = [mu[0].min(path_mu[0] - pad), mu[1].max(path_mu[1] + pad)];
-        let pad = 0.05 * (ls[1] - ls[0]);
-        ls = [ls[0].min(path_ls[0] - pad), ls[1].max(path_ls[1] + pad)];
-    }
-    // Keep the mean on the grid, and σ between a bin and the grid's span.
-    let bin = if xs.len() > 1 {
-        span / (xs.len() - 1) as f64
-    } else {
-        1.0
-    };
-    mu = [mu[0].max(x0.min(x1)), mu[1].min(x0.max(x1))];
-    ls = [ls[0].max(bin.ln()), ls[1].min(span.ln())];
-    let step = step_125(width / 20.0, 0.0);
-    mu = [(mu[0] / step).floor() * step, (mu[1] / step).ceil() * step];
-    ls = [(ls[0] / 0.1).floor() * 0.1, (ls[1] / 0.1).ceil() * 0.1];
-    if mu[1] - mu[0] < 1e-9 {
-        mu = [mu[0] - 0.5, mu[0] + 0.5];
-    }
-    if ls[1] - ls[0] < 1e-9 {
-        ls = [ls[0] - 0.5, ls[0] + 0.5];
-    }
-    Window { mu, ls, n: CELLS }
-}
-
-/// The positions between which the teacher holds all but `tail` of its mass (half on each side).
-fn mass_range(xs: &[f64], p: &[f64], tail: f64) -> (f64, f64) {
-    let total: f64 = p.iter().sum();
-    let (mut lo, mut hi) = (xs[0], xs[xs.len() - 1]);
-    let mut acc = 0.0;
-    for (&x, &pk) in xs.iter().zip(p) {
-        acc += pk;
-        if acc >= 0.5 * tail * total {
-            lo = x;
-            break;
-        }
-    }
-    acc = 0.0;
-    for (&x, &pk) in xs.iter().zip(p).rev() {
-        acc += pk;
-        if acc >= 0.5 * tail * total {
-            hi = x;
-            break;
-        }
-    }
-    if lo > hi { (hi, lo) } else { (lo, hi) }
-}
-
 /// Hash of what every map of a job shares: the teacher and the window.
 fn base_key(cx: &ViewCtx, w: &Window) -> u64 {
     let mut h = std::collections::hash_map::DefaultHasher::new();
@@ -751,10 +576,7 @@ fn ensure_job(ctx: &egui::Context, cx: &ViewCtx, window: Window) -> Arc<Job> {
 
 /// Computes every missing map of a job, one divergence after another.
 fn run_job(job: &Job, teacher: &LogDist, xs: &[f64], ctx: &egui::Context) {
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .saturating_sub(1)
-        .clamp(1, 8);
+    let threads = default_threads();
     for (k, div) in job.divs.iter().enumerate() {
         if job.cancel.load(Ordering::Relaxed) {
             return;
@@ -782,270 +604,34 @@ fn run_job(job: &Job, teacher: &LogDist, xs: &[f64], ctx: &egui::Context) {
     }
 }
 
-/// D at every cell centre; `None` when cancelled. Rows are split among `threads` threads.
-fn evaluate_grid(
-    div: &Divergence,
-    teacher: &LogDist,
-    xs: &[f64],
-    w: &Window,
-    threads: usize,
-    cancel: &AtomicBool,
-    done: &AtomicUsize,
-) -> Option<Vec<f64>> {
-    let n = w.n;
-    let mut values = vec![f64::NAN; n * n];
-    let rows_per = n.div_ceil(threads.max(1));
-    let ok = std::thread::scope(|s| {
-        let handles: Vec<_> = values
-            .chunks_mut(rows_per * n)
-            .enumerate()
-            .map(|(c, out)| {
-                s.spawn(move || {
-                    let student = Student::Gaussian { xs: xs.to_vec() };
-                    let len = xs.len();
-                    let mut z = vec![0.0; len];
-                    let mut q = LogDist::zeros(len);
-                    let mut grad = vec![0.0; len];
-                    let mut ws = Workspace::default();
-                    for (r, row) in out.chunks_mut(n).enumerate() {
-                        if cancel.load(Ordering::Relaxed) {
-                            return false;
-                        }
-                        let ls = w.ls_at(c * rows_per + r);
-                        for (i, v) in row.iter_mut().enumerate() {
-                            student.logits(&[w.mu_at(i), ls], &mut z);
-                            q.set_logits(&z);
-                            *v = value_and_grad(div, teacher, &q, &mut grad, &mut ws);
-                        }
-                        done.fetch_add(n, Ordering::Relaxed);
-                    }
-                    true
-                })
-            })
-            .collect();
-        handles.into_iter().all(|h| h.join().unwrap_or(false))
-    });
-    ok.then_some(values)
-}
-
-/// Minima, colour field, iso-lines and image of a finished grid of values.
+/// The colours of a finished grid of values: the iso-lines in a lighter shade of their level's
+/// colour and the map as an image (grey where D is infinite).
 fn build_map(values: Vec<f64>, w: &Window) -> Map {
-    let n = w.n;
-    let finite: Vec<f64> = values.iter().copied().filter(|v| v.is_finite()).collect();
-    let infinite = values.len() - finite.len();
-    let global = values
+    let data = LandscapeMap::new(values, w);
+    // Opaque, a lighter shade of the level's own colour: thin translucent lines show brighter dots
+    // where their segments overlap.
+    let contours = data
+        .iso
         .iter()
-        .enumerate()
-        .filter(|(_, v)| v.is_finite())
-        .min_by(|a, b| a.1.total_cmp(b.1))
-        .map(|(k, _)| k);
-    let min = global.map_or(f64::NAN, |k| values[k]);
-    let max = finite.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-    let range = max - min;
-    // δ: the 2nd percentile of D − min, so that the single lowest cell does not stretch the scale.
-    let delta = {
-        let mut gaps: Vec<f64> = finite.iter().map(|v| v - min).collect();
-        gaps.sort_by(f64::total_cmp);
-        let q = gaps.get(gaps.len() / 50).copied().unwrap_or(0.0);
-        q.max(1e-12 * range.max(0.0)).max(1e-300)
-    };
-    let field: Vec<f64> = values
-        .iter()
-        .map(|&v| {
-            if v.is_finite() {
-                (v - min + delta).log10()
-            } else {
-                f64::NAN
-            }
-        })
+        .map(|(t, line)| (viridis(*t).lerp_to_gamma(Color32::WHITE, 0.5), line.clone()))
         .collect();
-    let (lo, hi) = ((delta).log10(), (range.max(0.0) + delta).log10());
-    let tol = 1e-10 * range.max(1e-300);
-    let mut minima = Vec::new();
-    for j in 1..n.saturating_sub(1) {
-        for i in 1..n - 1 {
-            let v = values[j * n + i];
-            if !v.is_finite() {
-                continue;
-            }
-            let lowest = (-1i64..=1).all(|dj| {
-                (-1i64..=1).all(|di| {
-                    if di == 0 && dj == 0 {
-                        return true;
-                    }
-                    let nb = values[(j as i64 + dj) as usize * n + (i as i64 + di) as usize];
-                    !nb.is_finite() || v < nb - tol
-                })
-            });
-            if lowest {
-                minima.push(j * n + i);
-            }
-        }
-    }
-    let mut contours = Vec::new();
-    if hi - lo > 1e-9 {
-        for l in 1..=ISO_LEVELS {
-            let t = l as f64 / (ISO_LEVELS + 1) as f64;
-            // Opaque, a lighter shade of the level's own colour: thin translucent lines show
-            // brighter dots where their segments overlap.
-            let color = viridis(t).lerp_to_gamma(Color32::WHITE, 0.5);
-            contours.extend(
-                iso_lines(&field, w, lo + (hi - lo) * t)
-                    .into_iter()
-                    .map(|c| (color, c)),
-            );
-        }
-    }
+    let n = w.n;
     let mut pixels = Vec::with_capacity(n * n);
     for r in 0..n {
         // Image row 0 is the top: the largest log σ.
         let j = n - 1 - r;
         for i in 0..n {
-            let f = field[j * n + i];
-            pixels.push(if f.is_finite() {
-                let t = if hi > lo { (f - lo) / (hi - lo) } else { 0.0 };
-                viridis(t)
-            } else {
-                Color32::from_gray(190)
-            });
+            pixels.push(
+                data.shade(j * n + i)
+                    .map_or(Color32::from_gray(190), viridis),
+            );
         }
     }
-    let image = ColorImage::new([n, n], pixels);
     Map {
-        values,
-        global,
-        minima,
-        min,
-        max,
-        delta,
+        data,
         contours,
-        image,
-        infinite,
+        image: ColorImage::new([n, n], pixels),
     }
-}
-
-/// Marching squares over the cell centres, segments joined into polylines.
-fn iso_lines(field: &[f64], w: &Window, level: f64) -> Vec<Vec<[f64; 2]>> {
-    let n = w.n;
-    // Edge keys: horizontal edge from (i, j) to (i+1, j) is 2·(j·n + i); vertical (i, j)–(i, j+1) is +1.
-    let h_edge = |i: usize, j: usize| 2 * (j * n + i);
-    let v_edge = |i: usize, j: usize| 2 * (j * n + i) + 1;
-    let at = |i: usize, j: usize| field[j * n + i];
-    let cross = |i0: usize, j0: usize, i1: usize, j1: usize| -> [f64; 2] {
-        let (a, b) = (at(i0, j0), at(i1, j1));
-        let t = if (b - a).abs() > 0.0 {
-            ((level - a) / (b - a)).clamp(0.0, 1.0)
-        } else {
-            0.5
-        };
-        let (x0, y0) = (w.mu_at(i0), w.ls_at(j0));
-        let (x1, y1) = (w.mu_at(i1), w.ls_at(j1));
-        [x0 + t * (x1 - x0), y0 + t * (y1 - y0)]
-    };
-    let mut segs: Vec<(usize, usize)> = Vec::new();
-    let mut point_of: std::collections::HashMap<usize, [f64; 2]> = Default::default();
-    for j in 0..n - 1 {
-        for i in 0..n - 1 {
-            let (a, b, c, d) = (at(i, j), at(i + 1, j), at(i + 1, j + 1), at(i, j + 1));
-            if !(a.is_finite() && b.is_finite() && c.is_finite() && d.is_finite()) {
-                continue;
-            }
-            let case = (a > level) as u8
-                | ((b > level) as u8) << 1
-                | ((c > level) as u8) << 2
-                | ((d > level) as u8) << 3;
-            let bottom = h_edge(i, j);
-            let top = h_edge(i, j + 1);
-            let left = v_edge(i, j);
-            let right = v_edge(i + 1, j);
-            let mut add = |e0: usize, e1: usize| {
-                for e in [e0, e1] {
-                    point_of.entry(e).or_insert_with(|| {
-                        if e == bottom {
-                            cross(i, j, i + 1, j)
-                        } else if e == top {
-                            cross(i, j + 1, i + 1, j + 1)
-                        } else if e == left {
-                            cross(i, j, i, j + 1)
-                        } else {
-                            cross(i + 1, j, i + 1, j + 1)
-                        }
-                    });
-                }
-                segs.push((e0, e1));
-            };
-            let centre_high = 0.25 * (a + b + c + d) > level;
-            match case {
-                0 | 15 => {}
-                1 | 14 => add(left, bottom),
-                2 | 13 => add(bottom, right),
-                3 | 12 => add(left, right),
-                4 | 11 => add(right, top),
-                6 | 9 => add(bottom, top),
-                7 | 8 => add(left, top),
-                5 => {
-                    // a and c high.
-                    if centre_high {
-                        add(left, top);
-                        add(bottom, right);
-                    } else {
-                        add(left, bottom);
-                        add(right, top);
-                    }
-                }
-                10 => {
-                    // b and d high.
-                    if centre_high {
-                        add(left, bottom);
-                        add(right, top);
-                    } else {
-                        add(left, top);
-                        add(bottom, right);
-                    }
-                }
-                _ => {}
-            }
-        }
-    }
-    // Join segments sharing an edge point.
-    let mut by_edge: std::collections::HashMap<usize, Vec<usize>> = Default::default();
-    for (s, &(e0, e1)) in segs.iter().enumerate() {
-        by_edge.entry(e0).or_default().push(s);
-        by_edge.entry(e1).or_default().push(s);
-    }
-    let mut used = vec![false; segs.len()];
-    let mut lines = Vec::new();
-    // Open chains first (start at an edge with one segment), then closed loops.
-    let mut starts: Vec<usize> = (0..segs.len())
-        .filter(|&s| {
-            let (e0, e1) = segs[s];
-            by_edge[&e0].len() == 1 || by_edge[&e1].len() == 1
-        })
-        .collect();
-    starts.extend(0..segs.len());
-    for s0 in starts {
-        if used[s0] {
-            continue;
-        }
-        let (e0, e1) = segs[s0];
-        let (mut edge, first) = if by_edge[&e1].len() == 1 {
-            (e0, e1)
-        } else {
-            (e1, e0)
-        };
-        used[s0] = true;
-        let mut line = vec![point_of[&first], point_of[&edge]];
-        while let Some(&next) = by_edge[&edge].iter().find(|&&s| !used[s]) {
-            used[next] = true;
-            let (a, b) = segs[next];
-            edge = if a == edge { b } else { a };
-            line.push(point_of[&edge]);
-        }
-        if line.len() >= 2 {
-            lines.push(line);
-        }
-    }
-    lines
 }
 
 /// Viridis (matplotlib), 11 stops, linearly interpolated; `t` in [0, 1], dark = low.
@@ -1101,13 +687,11 @@ mod tests {
 
     /// The window and the map of one run, computed synchronously.
     fn map_of(result: &FitResult, run: usize) -> (Window, Map) {
-        let colors = colors(result);
-        let cx = ViewCtx::new(result, &colors, 0);
-        let w = window_for(&cx);
+        let w = Window::for_result(result);
         let values = evaluate_grid(
-            &landscape_div(cx.divergence(run)),
+            &landscape_div(&result.runs[run].divergence),
             &result.teacher.dist,
-            cx.xs(),
+            &result.teacher.xs,
             &w,
             2,
             &AtomicBool::new(false),
@@ -1124,75 +708,20 @@ mod tests {
     }
 
     #[test]
-    fn fkl_and_rkl_global_minima_match_the_spec() {
+    fn maps_are_opaque_viridis_images() {
         let result = fit("minillm-gmm", 400);
-        let (w, fkl) = map_of(&result, 0);
-        let g = fkl.global.unwrap();
-        assert!(
-            near(&w, g, -1.0, 2.427, 1.5),
-            "FKL minimum at {:?}, window {w:?}",
-            w.point(g)
-        );
-        assert!(fkl.minima.contains(&g), "an interior minimum");
-        // Refined between the cells, the minimum is the closed-form optimum.
-        let ([mu, ls], _) = fkl.refined(&w, g);
-        assert!((mu + 1.0).abs() < 0.03, "{mu}");
-        assert!((ls.exp() - 2.427).abs() < 0.03, "{}", ls.exp());
-        // The grid's FKL minimum equals the closed-form optimum's value to within a cell's curvature.
-        assert!(fkl.min > 0.0 && fkl.min.is_finite());
-        let (w, rkl) = map_of(&result, 1);
-        let g = rkl.global.unwrap();
-        assert!(
-            near(&w, g, -2.495, 0.808, 1.5),
-            "RKL minimum at {:?}",
-            w.point(g)
-        );
-        // RKL is mode seeking: the lighter right mode is a second local minimum.
-        assert!(
-            rkl.minima.iter().any(|&k| near(&w, k, 2.5, 0.8, 2.0)),
-            "minima {:?}",
-            rkl.minima.iter().map(|&k| w.point(k)).collect::<Vec<_>>()
-        );
-        assert_eq!(rkl.infinite, 0);
+        let (_, rkl) = map_of(&result, 1);
         assert!(rkl.image.pixels.iter().all(|c| c.a() == 255));
-    }
-
-    #[test]
-    fn rkl_has_the_broad_local_minimum_between_close_modes() {
-        let result = fit("gmm-rkl-local-minimum", 300);
-        let (w, rkl) = map_of(&result, 1);
-        let pts: Vec<[f64; 2]> = rkl.minima.iter().map(|&k| w.point(k)).collect();
-        assert!(near(&w, rkl.global.unwrap(), -1.998, 0.604, 1.5), "{pts:?}");
-        assert!(
-            rkl.minima.iter().any(|&k| near(&w, k, -0.313, 1.762, 2.0)),
-            "{pts:?}"
-        );
-        // FKL has a single minimum, the moment match (-0.4, 2.049).
-        let (w, fkl) = map_of(&result, 0);
-        assert_eq!(fkl.minima.len(), 1);
-        assert!(near(&w, fkl.global.unwrap(), -0.4, 2.049, 1.5));
-    }
-
-    #[test]
-    fn window_covers_the_teacher_and_every_path() {
-        let result = fit("minillm-gmm", 400);
-        let colors = colors(&result);
-        let cx = ViewCtx::new(&result, &colors, 0);
-        let w = window_for(&cx);
-        assert!(w.mu[0] <= -4.5 && w.mu[1] >= 4.0, "{w:?}");
-        for run in 0..cx.runs() {
-            for r in cx.history(run) {
-                let (m, s) = (r.mu.unwrap(), r.sigma.unwrap());
-                assert!(w.cell_of(m, s.ln()).is_some(), "{m} {s} outside {w:?}");
-            }
-        }
-        assert!(w.ls[0] < 0.808f64.ln() && w.ls[1] > 2.427f64.ln());
+        assert_eq!(viridis(0.0), Color32::from_rgb(0x44, 0x01, 0x54));
+        assert_eq!(viridis(1.0), Color32::from_rgb(0xfd, 0xe7, 0x25));
+        assert_eq!(viridis(f64::NAN), viridis(0.0));
     }
 
     #[test]
     fn hover_reads_the_cell_or_the_epoch() {
         let result = fit("minillm-gmm", 50);
         let (w, fkl) = map_of(&result, 0);
+        let fkl = &fkl.data;
         let history = &result.runs[0].history;
         let k = fkl.global.unwrap();
         let [mu, ls] = w.point(k);
@@ -1201,7 +730,7 @@ mod tests {
                 position: PlotPoint::new(mu, ls),
             },
             &w,
-            Some(&fkl),
+            Some(fkl),
             history,
         )
         .unwrap();
@@ -1217,37 +746,12 @@ mod tests {
                 index: 7,
             },
             &w,
-            Some(&fkl),
+            Some(fkl),
             history,
         )
         .unwrap();
         assert!(text.starts_with("epoch 7\n"), "{text}");
         assert!(text.contains(&fmt_value(r.objective)));
-    }
-
-    #[test]
-    fn iso_lines_of_a_bowl_are_closed_rings() {
-        let w = Window {
-            mu: [-1.0, 1.0],
-            ls: [-1.0, 1.0],
-            n: 32,
-        };
-        let field: Vec<f64> = (0..w.n * w.n)
-            .map(|k| {
-                let [x, y] = w.point(k);
-                x * x + y * y
-            })
-            .collect();
-        let lines = iso_lines(&field, &w, 0.25);
-        assert_eq!(lines.len(), 1);
-        let l = &lines[0];
-        assert_eq!(l.first(), l.last(), "closed");
-        for p in l {
-            assert!((p[0].hypot(p[1]) - 0.5).abs() < 0.01, "{p:?}");
-        }
-        assert_eq!(viridis(0.0), Color32::from_rgb(0x44, 0x01, 0x54));
-        assert_eq!(viridis(1.0), Color32::from_rgb(0xfd, 0xe7, 0x25));
-        assert_eq!(viridis(f64::NAN), viridis(0.0));
     }
 
     /// Renders the view the way the app does, waiting (bounded) for the background maps.
@@ -1298,7 +802,13 @@ mod tests {
         let job = render(&result, 150, egui::vec2(900.0, 600.0), "landscape-minillm");
         assert_eq!(job.divs.len(), 2);
         let fkl = job.map(0).unwrap();
-        assert!(near(&job.window, fkl.global.unwrap(), -1.0, 2.427, 1.5));
+        assert!(near(
+            &job.window,
+            fkl.data.global.unwrap(),
+            -1.0,
+            2.427,
+            1.5
+        ));
         let textures = job.textures.lock().unwrap();
         assert!(textures.iter().all(|t| t.is_some()), "every map drawn");
         drop(textures);
@@ -1317,7 +827,7 @@ mod tests {
             "landscape-local-minimum",
         );
         assert_eq!(job.divs.len(), 3);
-        assert!(job.map(1).unwrap().minima.len() >= 2);
+        assert!(job.map(1).unwrap().data.minima.len() >= 2);
     }
 
     #[test]
@@ -1358,8 +868,8 @@ mod tests {
         );
         for k in 0..12 {
             let m = job.map(k).unwrap();
-            assert!(m.global.is_some(), "{}", job.divs[k]);
-            assert!(m.values.iter().all(|v| !v.is_nan()), "{}", job.divs[k]);
+            assert!(m.data.global.is_some(), "{}", job.divs[k]);
+            assert!(m.data.values.iter().all(|v| !v.is_nan()), "{}", job.divs[k]);
             for (_, line) in &m.contours {
                 assert!(line.iter().flatten().all(|v| v.is_finite()));
             }

@@ -1,6 +1,7 @@
 //! Every view, drawn with egui and egui_plot only (never eframe), so that the app and the offscreen
-//! figures draw the same code. Each takes the fit result read-only through [`ViewCtx`] and may change
-//! settings in the state (the head mass μ, a dragged αβ point, a drawn teacher).
+//! figures draw the same code; the numbers they draw come from [`crate::toy::analysis`]. Each takes
+//! the fit result read-only through [`ViewCtx`] and may change settings in the state (the head mass
+//! μ, a dragged αβ point, a drawn teacher).
 
 pub mod abplane;
 pub mod assistant;
@@ -19,7 +20,7 @@ pub mod state;
 mod ticks;
 
 use crate::math::Divergence;
-use crate::toy::{EpochRecord, FitResult};
+use crate::toy::{EpochRecord, FitResult, analysis};
 use crate::views::state::{ToyState, View};
 use egui::Color32;
 
@@ -36,17 +37,10 @@ pub struct ViewCtx<'a> {
 
 impl<'a> ViewCtx<'a> {
     pub fn new(result: &'a FitResult, colors: &'a [Color32], epoch: usize) -> Self {
-        let last = result
-            .runs
-            .iter()
-            .map(|r| r.history.len())
-            .min()
-            .unwrap_or(1)
-            .saturating_sub(1);
         ViewCtx {
             result,
             colors,
-            epoch: epoch.min(last),
+            epoch: analysis::clamp_epoch(result, epoch),
             figure: false,
         }
     }
@@ -63,12 +57,7 @@ impl<'a> ViewCtx<'a> {
 
     /// The student distribution of `run` at `epoch` (the nearest kept snapshot at or before it).
     pub fn q_at(&self, run: usize, epoch: usize) -> &'a [f64] {
-        let snaps = &self.result.runs[run].snapshots;
-        match snaps.binary_search_by_key(&epoch, |s| s.epoch) {
-            Ok(i) => &snaps[i].q,
-            Err(0) => snaps.first().map_or(&[], |s| &s.q[..]),
-            Err(i) => &snaps[i - 1].q,
-        }
+        analysis::q_at(&self.result.runs[run], epoch)
     }
 
     pub fn q(&self, run: usize) -> &'a [f64] {

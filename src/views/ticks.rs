@@ -11,19 +11,8 @@
 use egui_plot::{AxisHints, GridInput, GridMark};
 use std::ops::RangeInclusive;
 
-/// The smallest 1, 2 or 5 × 10^k that is at least `x` shrunk by the relative `slack` (1e-9 lets a value
-/// a rounding error above a step keep it; 0 is exact); 1 when `x` is not finite and positive.
-pub(super) fn step_125(x: f64, slack: f64) -> f64 {
-    if !(x.is_finite() && x > 0.0) {
-        return 1.0;
-    }
-    let e = 10f64.powf(x.log10().floor());
-    [1.0, 2.0, 5.0, 10.0]
-        .into_iter()
-        .map(|m| m * e)
-        .find(|&s| s >= x * (1.0 - slack))
-        .unwrap_or(10.0 * e)
-}
+/// The 1-2-5 step the grids share with the landscape's window.
+pub(super) use crate::toy::analysis::step_125;
 
 // ---------------------------------------------------------------------------------------------------
 // Epoch curves (head/tail, loss).

@@ -1,38 +1,14 @@
 //! The position inspector: at one position, the teacher's and each student's probabilities over
-//! the classes sorted by teacher probability, log y, token labels on the top classes, head shaded.
+//! the classes sorted by teacher probability, log y, token labels on the top classes, head shaded
+//! (the row's numbers come from [`crate::toy::analysis::position`]).
 
 use super::{InspectorState, RunState};
 use crate::real::RealData;
+use crate::toy::analysis::position::{order_and_head, softmax};
 use crate::views::common::{base_plot, log_tick, y_value};
 use crate::views::palette;
 use egui::Color32;
 use egui_plot::{Line, PlotPoint, PlotPoints, Points, Polygon, Text};
-
-/// Softmax of one row of f32 logits in f64 (`-inf` gives 0).
-pub fn softmax(logits: &[f32]) -> Vec<f64> {
-    let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max) as f64;
-    let e: Vec<f64> = logits.iter().map(|&x| (x as f64 - max).exp()).collect();
-    let z: f64 = e.iter().sum();
-    e.into_iter().map(|x| x / z).collect()
-}
-
-/// Classes in descending teacher probability, and how many of the first ones form the head
-/// (top-1 plus cumulative mass ≤ μ, like the metrics).
-pub fn order_and_head(p: &[f64], mu: f64) -> (Vec<usize>, usize) {
-    let mut order: Vec<usize> = (0..p.len()).collect();
-    order.sort_by(|&a, &b| p[b].total_cmp(&p[a]).then(a.cmp(&b)));
-    let mut mass = 0.0;
-    let mut head = 0;
-    for (i, &k) in order.iter().enumerate() {
-        mass += p[k];
-        if i == 0 || mass <= mu {
-            head = i + 1;
-        } else {
-            break;
-        }
-    }
-    (order, head)
-}
 
 pub fn inspector_ui(
     ui: &mut egui::Ui,
@@ -210,26 +186,5 @@ fn short(name: &str) -> String {
         name.to_string()
     } else {
         name.chars().take(11).chain(std::iter::once('…')).collect()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn head_is_top1_plus_mass_up_to_mu() {
-        let p = [0.1, 0.4, 0.3, 0.2];
-        let (order, head) = order_and_head(&p, 0.5);
-        assert_eq!(order, vec![1, 2, 3, 0]);
-        assert_eq!(head, 1); // 0.4, then 0.7 > 0.5
-        let (_, head) = order_and_head(&p, 0.75);
-        assert_eq!(head, 2);
-    }
-
-    #[test]
-    fn softmax_handles_minus_infinity() {
-        let q = softmax(&[0.0, f32::NEG_INFINITY, 0.0]);
-        assert_eq!(q, vec![0.5, 0.0, 0.5]);
     }
 }
