@@ -64,7 +64,7 @@ fn eval_reads_npy_and_csv_files() {
     let dir = std::env::temp_dir().join(format!("kdviz-cli-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let npy = dir.join("t.npy");
-    kdviz::io::vector::write_npy_f64(&npy, &[1.0, 0.9, 0.8, 0.7, 0.0, -1.0]).unwrap();
+    kdviz::io::npy::write_npy_f64(&npy, &[1.0, 0.9, 0.8, 0.7, 0.0, -1.0]).unwrap();
     let csv = dir.join("s.csv");
     std::fs::write(&csv, "# student\n0.2, 1\n-0.5 0.9\n0.3,0\n").unwrap();
     let v = json(&[

@@ -313,7 +313,7 @@ fn npy_shapes_and_dtypes() {
     assert_eq!(t.shape, [2, 3]);
     // The 1-D reader of the toy tab still works beside it.
     assert_eq!(
-        kdviz::io::vector::parse_npy(&npy(1, "<f4", "(2,)", &f32s(&[1.0, 2.0]))).unwrap(),
+        kdviz::io::npy::parse_npy(&npy(1, "<f4", "(2,)", &f32s(&[1.0, 2.0]))).unwrap(),
         [1.0, 2.0]
     );
 }

@@ -11,12 +11,12 @@
 //! `max_compute_workgroups_per_dimension`. All chunks go in one compute pass; the timestamp pair
 //! brackets that pass.
 
-use super::akl::head_threshold;
 use super::convert::{f16_to_f32, f32_to_f16, validate};
 use super::device::GpuContext;
 use super::plan::{Aux, FLAG_ROW_LABELS, Kind, Params, WORKGROUP_SIZE, plan, wgsl_prelude};
 use super::{GpuError, RowsResult, Storage};
 use crate::math::Divergence;
+use crate::math::akl::head_threshold;
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};

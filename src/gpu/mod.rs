@@ -17,55 +17,22 @@
 //! # Ok::<(), kdviz::gpu::GpuError>(())
 //! ```
 
-mod akl;
 mod bandwidth;
 mod convert;
 mod device;
+mod error;
 mod loss;
 mod plan;
 mod train;
 
 pub use bandwidth::CopyBandwidth;
-pub use convert::{bf16_to_f32, f16_to_f32, f32_to_f16};
+pub use convert::{f16_to_f32, f32_to_f16};
 pub use device::{GpuContext, GpuInfo};
+pub use error::GpuError;
 pub use loss::{GpuRows, RowsOptions, RunOptions};
 pub use plan::{WORKGROUP_SIZE, passes};
 
-pub(crate) use akl::head_threshold;
 pub(crate) use train::{AdamConsts, TrainSetup, TrainStudent, Trainer, train_splits};
-
-use std::fmt;
-
-/// Why the GPU path cannot run; every message says what to do or what happens instead.
-#[derive(Debug, Clone, PartialEq)]
-pub enum GpuError {
-    /// No adapter on any backend (no driver, or a machine without a GPU or software rasteriser).
-    NoAdapter,
-    /// The adapter exists but refused a device.
-    Device(String),
-    /// The request needs something the adapter lacks (f16 storage, a longer row than a binding holds).
-    Unsupported(String),
-    /// The inputs are malformed (shapes, non-finite logits, a label outside the vocabulary).
-    Input(String),
-    /// wgpu reported an error while compiling, dispatching or reading back.
-    Backend(String),
-}
-
-impl fmt::Display for GpuError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            GpuError::NoAdapter => f.write_str(
-                "no GPU adapter found (Vulkan/Metal/DX12/GL); the CPU engine is used instead",
-            ),
-            GpuError::Device(m) => write!(f, "the GPU adapter refused a device: {m}"),
-            GpuError::Unsupported(m) => write!(f, "not supported by this GPU: {m}"),
-            GpuError::Input(m) => write!(f, "{m}"),
-            GpuError::Backend(m) => write!(f, "GPU error: {m}"),
-        }
-    }
-}
-
-impl std::error::Error for GpuError {}
 
 /// How logits and the gradient are stored on the device; arithmetic is always f32.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]

@@ -1,39 +1,21 @@
 //! A categorical distribution held as log-probabilities and probabilities side by side.
 
 use super::logspace::log_softmax_into;
-use std::fmt;
 
 /// Why a vector cannot be turned into a distribution.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum DistError {
+    #[error("the vector is empty; expected at least one class")]
     Empty,
+    #[error("entry {index} is {value}; expected a finite number")]
     NotFinite { index: usize, value: f64 },
+    #[error("every logit is -inf; expected at least one finite logit")]
     AllMinusInfinity,
+    #[error("entry {index} is {value}; expected a probability >= 0")]
     Negative { index: usize, value: f64 },
+    #[error("the probabilities sum to 0; expected a positive total")]
     ZeroMass,
 }
-
-impl fmt::Display for DistError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            DistError::Empty => write!(f, "the vector is empty; expected at least one class"),
-            DistError::NotFinite { index, value } => {
-                write!(f, "entry {index} is {value}; expected a finite number")
-            }
-            DistError::AllMinusInfinity => {
-                write!(f, "every logit is -inf; expected at least one finite logit")
-            }
-            DistError::Negative { index, value } => {
-                write!(f, "entry {index} is {value}; expected a probability >= 0")
-            }
-            DistError::ZeroMass => {
-                write!(f, "the probabilities sum to 0; expected a positive total")
-            }
-        }
-    }
-}
-
-impl std::error::Error for DistError {}
 
 /// `logp[k] = log p[k]`; zero-probability classes carry `logp = -inf` and `p = 0` exactly.
 #[derive(Debug, Clone, PartialEq, Default)]

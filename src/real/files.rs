@@ -1,12 +1,12 @@
-//! Teacher (and initial student) logits from `.safetensors` and `.npy` files.
+//! Teacher (and initial student) logits from `.safetensors` and `.npy` files: which tensor plays
+//! which role, and the checks on shapes and values. Parsing is [`crate::io::safetensors`] and
+//! [`crate::io::npy`]; the data is streamed by [`crate::io::dtype`].
 //!
 //! # Formats
 //!
-//! - **`.safetensors`**: an 8-byte little-endian header length, a JSON header mapping tensor names to
-//!   `{dtype, shape, data_offsets}` (offsets relative to the data after the header), then the data,
-//!   little-endian. Logits may be `F32`, `F16`, `BF16` or `F64`; labels `I32` or `I64`. An optional
-//!   `__metadata__` string map is kept; its `contexts` entry, if present, is a JSON list of one string
-//!   per position (the text before it), shown by the position inspector.
+//! - **`.safetensors`**: logits may be `F32`, `F16`, `BF16` or `F64`; labels `I32` or `I64`. An
+//!   optional `__metadata__` string map is kept; its `contexts` entry, if present, is a JSON list of
+//!   one string per position (the text before it), shown by the position inspector.
 //! - **`.npy`**: one array, `<f4`, `<f8` or `<f2`, C order, format version 1, 2 or 3.
 //!
 //! Logits have shape `[N, V]` or `[B, T, V]`; the latter is flattened to `N = B·T` rows.
@@ -25,19 +25,20 @@
 //! # Limits and checks
 //!
 //! Teacher and student together hold at most [`MAX_LOGITS`] = 2^31 values (8 GiB as f32); headers at
-//! most [`MAX_HEADER_BYTES`]. Teacher logits must be finite or `-inf` (at least one finite per row),
-//! student logits finite. Data is streamed from the file straight into one `Vec<f32>` per tensor, so
-//! loading needs no more memory than the result. Every error is a [`RealError::File`] naming the file,
-//! the problem and what was expected; no input panics.
+//! most [`MAX_HEADER_BYTES`] (`.npy`: [`npy::MAX_HEADER_BYTES`]). Teacher logits must be finite or
+//! `-inf` (at least one finite per row), student logits finite. Data is streamed from the file
+//! straight into one `Vec<f32>` per tensor, so loading needs no more memory than the result. Every
+//! error is a [`RealError::File`] naming the file, the problem and what was expected; no input
+//! panics.
 
 use super::{RealData, RealError, tokens};
-use crate::gpu::{bf16_to_f32, f16_to_f32};
-use crate::io::vector::{npy_header_len, parse_npy_header};
-use serde_json::Value;
+use crate::io::dtype::{self, Dtype, Span};
+use crate::io::{npy, safetensors};
 use std::collections::BTreeMap;
 use std::fs::File;
-use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
+
+pub use crate::io::safetensors::{MAX_HEADER_BYTES, SafetensorsHeader, TensorInfo};
 
 /// Name of the teacher logits tensor in a `.safetensors` file.
 pub const TEACHER_TENSOR: &str = "teacher_logits";
@@ -50,99 +51,6 @@ pub const CONTEXTS_METADATA: &str = "contexts";
 /// Most logits loaded at once (teacher and student together): 2^31, i.e. 8 GiB of f32, which is
 /// also what `kdviz gpu bench` accepts.
 pub const MAX_LOGITS: usize = 1 << 31;
-/// Largest accepted `.safetensors` JSON header (the `safetensors` library's own limit).
-pub const MAX_HEADER_BYTES: u64 = 100_000_000;
-/// Largest accepted `.npy` header; NumPy writes a few hundred bytes.
-const MAX_NPY_HEADER: u64 = 1 << 20;
-/// Bytes read per chunk while converting.
-const CHUNK_BYTES: usize = 1 << 20;
-
-/// Element types kdviz reads.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Dtype {
-    F64,
-    F32,
-    F16,
-    BF16,
-    I64,
-    I32,
-}
-
-impl Dtype {
-    /// From a safetensors dtype name (`F32`, `BF16`, ...).
-    pub fn from_safetensors(s: &str) -> Option<Self> {
-        Some(match s {
-            "F64" => Dtype::F64,
-            "F32" => Dtype::F32,
-            "F16" => Dtype::F16,
-            "BF16" => Dtype::BF16,
-            "I64" => Dtype::I64,
-            "I32" => Dtype::I32,
-            _ => return None,
-        })
-    }
-
-    /// From a NumPy dtype string; only the float types logits come in.
-    pub fn from_npy(s: &str) -> Option<Self> {
-        Some(match s {
-            "<f8" => Dtype::F64,
-            "<f4" => Dtype::F32,
-            "<f2" => Dtype::F16,
-            _ => return None,
-        })
-    }
-
-    pub fn size(self) -> usize {
-        match self {
-            Dtype::F64 | Dtype::I64 => 8,
-            Dtype::F32 | Dtype::I32 => 4,
-            Dtype::F16 | Dtype::BF16 => 2,
-        }
-    }
-
-    pub fn is_float(self) -> bool {
-        !matches!(self, Dtype::I64 | Dtype::I32)
-    }
-}
-
-/// One entry of a `.safetensors` header.
-#[derive(Debug, Clone, PartialEq)]
-pub struct TensorInfo {
-    pub name: String,
-    /// The dtype name as written (`F32`, `BF16`, `U8`, ...); see [`Dtype::from_safetensors`].
-    pub dtype: String,
-    pub shape: Vec<usize>,
-    /// Absolute byte offset of the first data byte in the file.
-    pub start: u64,
-    /// Bytes of data.
-    pub len: u64,
-}
-
-/// The parsed header of a `.safetensors` file: its tensors in header order and its metadata.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct SafetensorsHeader {
-    pub tensors: Vec<TensorInfo>,
-    pub metadata: BTreeMap<String, String>,
-}
-
-impl SafetensorsHeader {
-    pub fn get(&self, name: &str) -> Option<&TensorInfo> {
-        self.tensors.iter().find(|t| t.name == name)
-    }
-
-    fn names(&self) -> String {
-        let names: Vec<String> = self
-            .tensors
-            .iter()
-            .map(|t| format!("'{}' {:?} {}", t.name, t.shape, t.dtype))
-            .collect();
-        if names.is_empty() {
-            "no tensors".into()
-        } else {
-            names.join(", ")
-        }
-    }
-}
 
 /// A tensor converted to f32, with its shape as stored.
 #[derive(Debug, Clone, PartialEq)]
@@ -172,146 +80,12 @@ fn open(path: &Path) -> Result<(File, u64), RealError> {
     Ok((file, meta.len()))
 }
 
-/// Reads up to `n` bytes from the current position (fewer only at the end of the file).
-fn read_up_to(file: &mut File, path: &Path, n: usize) -> Result<Vec<u8>, RealError> {
-    let mut buf = Vec::new();
-    file.take(n as u64)
-        .read_to_end(&mut buf)
-        .map_err(|e| file_err(path, format!("cannot read: {e}")))?;
-    Ok(buf)
-}
-
 // ------------------------------------------------------------------------------------ safetensors
 
-/// Reads and validates the header of a `.safetensors` file: the length field, the JSON, every
-/// entry's dtype/shape/offsets (offsets inside the file, sizes matching the shape for known dtypes).
+/// Reads and validates the header of a `.safetensors` file (see [`safetensors::read_header`]).
 pub fn read_safetensors_header(path: &Path) -> Result<SafetensorsHeader, RealError> {
     let (mut file, file_len) = open(path)?;
-    let pre = read_up_to(&mut file, path, 8)?;
-    let Ok(pre) = <[u8; 8]>::try_from(pre.as_slice()) else {
-        return Err(file_err(
-            path,
-            format!(
-                "truncated: {file_len} bytes; a .safetensors file starts with an 8-byte header length"
-            ),
-        ));
-    };
-    let header_len = u64::from_le_bytes(pre);
-    if header_len > MAX_HEADER_BYTES {
-        return Err(file_err(
-            path,
-            format!(
-                "header length field says {header_len} bytes, over the limit of \
-                 {MAX_HEADER_BYTES}; expected a .safetensors file (is it damaged, or another format?)"
-            ),
-        ));
-    }
-    let available = file_len.saturating_sub(8);
-    if header_len > available {
-        return Err(file_err(
-            path,
-            format!(
-                "truncated: header length field says {header_len} bytes but only {available} bytes \
-                 follow"
-            ),
-        ));
-    }
-    // header_len ≤ MAX_HEADER_BYTES fits in usize.
-    let text = read_up_to(&mut file, path, header_len as usize)?;
-    if text.len() as u64 != header_len {
-        return Err(file_err(path, "truncated while reading the header"));
-    }
-    parse_safetensors_header(&text, file_len).map_err(|m| file_err(path, m))
-}
-
-/// Parses the JSON header `text` of a file of `file_len` bytes; the message says what is wrong.
-fn parse_safetensors_header(text: &[u8], file_len: u64) -> Result<SafetensorsHeader, String> {
-    const EXPECT: &str =
-        "expected a JSON object of {\"dtype\", \"shape\", \"data_offsets\"} per tensor";
-    let data_start = 8 + text.len() as u64;
-    let data_len = file_len.saturating_sub(data_start);
-    let json = match serde_json::from_slice::<Value>(text) {
-        Ok(Value::Object(m)) => m,
-        Ok(_) => return Err(format!("header is JSON but not an object; {EXPECT}")),
-        Err(e) => return Err(format!("header is not valid JSON ({e}); {EXPECT}")),
-    };
-    let mut header = SafetensorsHeader::default();
-    for (name, entry) in json {
-        if name == "__metadata__" {
-            let Value::Object(m) = entry else {
-                return Err("__metadata__ is not an object; expected a map of strings".into());
-            };
-            for (k, v) in m {
-                let Value::String(v) = v else {
-                    return Err(format!(
-                        "__metadata__ entry '{k}' is not a string; expected a map of strings"
-                    ));
-                };
-                header.metadata.insert(k, v);
-            }
-            continue;
-        }
-        let bad = |what: &str| format!("tensor '{name}': {what}; {EXPECT}");
-        let Value::Object(e) = entry else {
-            return Err(bad("entry is not an object"));
-        };
-        let dtype = match e.get("dtype") {
-            Some(Value::String(s)) => s.clone(),
-            _ => return Err(bad("no \"dtype\" string")),
-        };
-        let shape = match e.get("shape") {
-            Some(Value::Array(dims)) => dims
-                .iter()
-                .map(|d| d.as_u64().and_then(|d| usize::try_from(d).ok()))
-                .collect::<Option<Vec<usize>>>()
-                .ok_or_else(|| bad("\"shape\" holds something other than non-negative integers"))?,
-            _ => return Err(bad("no \"shape\" list")),
-        };
-        let (begin, end) = match e.get("data_offsets") {
-            Some(Value::Array(o)) => match (
-                o.as_slice(),
-                o.first().and_then(Value::as_u64),
-                o.get(1).and_then(Value::as_u64),
-            ) {
-                ([_, _], Some(b), Some(e)) => (b, e),
-                _ => return Err(bad("\"data_offsets\" is not two non-negative integers")),
-            },
-            _ => return Err(bad("no \"data_offsets\" pair")),
-        };
-        if begin > end {
-            return Err(format!(
-                "tensor '{name}': data_offsets [{begin}, {end}] run backwards; the header is damaged"
-            ));
-        }
-        if end > data_len {
-            return Err(format!(
-                "truncated or damaged: tensor '{name}' has data_offsets [{begin}, {end}] but only \
-                 {data_len} data bytes follow the header (file of {file_len} bytes); expected the \
-                 whole file"
-            ));
-        }
-        if let Some(dt) = Dtype::from_safetensors(&dtype) {
-            let need = shape
-                .iter()
-                .try_fold(dt.size() as u64, |a, &d| a.checked_mul(d as u64));
-            if need != Some(end - begin) {
-                return Err(format!(
-                    "tensor '{name}': shape {shape:?} of {dtype} needs {} bytes but data_offsets \
-                     [{begin}, {end}] hold {}; the header is damaged",
-                    need.map_or("more than 2^64".to_string(), |n| n.to_string()),
-                    end - begin
-                ));
-            }
-        }
-        header.tensors.push(TensorInfo {
-            name,
-            dtype,
-            shape,
-            start: data_start + begin,
-            len: end - begin,
-        });
-    }
-    Ok(header)
+    Ok(safetensors::read_header(&mut file, file_len, path)?)
 }
 
 /// Reads one float tensor of a `.safetensors` file, converted to f32 (at most [`MAX_LOGITS`]
@@ -365,40 +139,12 @@ fn read_ints(path: &Path, info: &TensorInfo) -> Result<(Vec<usize>, Vec<i64>), R
         ));
     }
     let (mut file, _) = open(path)?;
-    file.seek(SeekFrom::Start(info.start))
-        .map_err(|e| file_err(path, format!("cannot seek: {e}")))?;
-    let mut out = Vec::new();
-    out.try_reserve_exact(count)
-        .map_err(|_| file_err(path, format!("cannot allocate memory for {count} integers")))?;
-    let mut left = count;
-    let mut buf = vec![0u8; CHUNK_BYTES];
-    while left > 0 {
-        let k = left.min(CHUNK_BYTES / dtype.size());
-        let bytes = &mut buf[..k * dtype.size()];
-        file.read_exact(bytes).map_err(|e| {
-            file_err(
-                path,
-                format!("truncated while reading '{}': {e}", info.name),
-            )
-        })?;
-        match dtype {
-            Dtype::I32 => out.extend(
-                bytes
-                    .as_chunks::<4>()
-                    .0
-                    .iter()
-                    .map(|c| i64::from(i32::from_le_bytes(*c))),
-            ),
-            _ => out.extend(
-                bytes
-                    .as_chunks::<8>()
-                    .0
-                    .iter()
-                    .map(|c| i64::from_le_bytes(*c)),
-            ),
-        }
-        left -= k;
-    }
+    let span = Span {
+        dtype,
+        start: info.start,
+        count,
+    };
+    let out = dtype::read_i64s(&mut file, path, &span, &format!("'{}'", info.name))?;
     Ok((info.shape.clone(), out))
 }
 
@@ -409,10 +155,14 @@ fn read_ints(path: &Path, info: &TensorInfo) -> Result<(Vec<usize>, Vec<i64>), R
 struct Source {
     /// How messages name the tensor: `tensor 'teacher_logits'` or `array`.
     what: String,
-    dtype: Dtype,
     shape: Vec<usize>,
-    start: u64,
-    count: usize,
+    span: Span,
+}
+
+impl Source {
+    fn count(&self) -> usize {
+        self.span.count
+    }
 }
 
 fn float_source(path: &Path, info: &TensorInfo) -> Result<Source, RealError> {
@@ -432,10 +182,12 @@ fn float_source(path: &Path, info: &TensorInfo) -> Result<Source, RealError> {
     let count = count_of(path, &what, &info.shape)?;
     Ok(Source {
         what,
-        dtype,
         shape: info.shape.clone(),
-        start: info.start,
-        count,
+        span: Span {
+            dtype,
+            start: info.start,
+            count,
+        },
     })
 }
 
@@ -453,8 +205,8 @@ fn count_of(path: &Path, what: &str, shape: &[usize]) -> Result<usize, RealError
 
 /// Refuses a tensor that, with `already` values loaded before it, exceeds [`MAX_LOGITS`].
 fn check_count(path: &Path, src: &Source, already: usize) -> Result<(), RealError> {
-    if src.count.saturating_add(already) > MAX_LOGITS {
-        let gib = (src.count.saturating_add(already)) as f64 * 4.0 / f64::from(1u32 << 30);
+    if src.count().saturating_add(already) > MAX_LOGITS {
+        let gib = (src.count().saturating_add(already)) as f64 * 4.0 / f64::from(1u32 << 30);
         return Err(file_err(
             path,
             format!(
@@ -462,7 +214,7 @@ fn check_count(path: &Path, src: &Source, already: usize) -> Result<(), RealErro
                  2^31 logits (8 GiB) in all; expected fewer positions",
                 src.what,
                 src.shape,
-                src.count,
+                src.count(),
                 if already > 0 {
                     format!(" plus {already} already loaded")
                 } else {
@@ -474,26 +226,12 @@ fn check_count(path: &Path, src: &Source, already: usize) -> Result<(), RealErro
     Ok(())
 }
 
-/// The single array of a `.npy` file.
+/// The single array of a `.npy` file: float logits, the data all there.
 fn npy_source(path: &Path) -> Result<Source, RealError> {
     let (mut file, file_len) = open(path)?;
-    let pre = read_up_to(&mut file, path, 12)?;
-    if let Some(n) = npy_header_len(&pre)
-        && n > MAX_NPY_HEADER
-    {
-        return Err(file_err(
-            path,
-            format!(
-                "npy header length field says {n} bytes; expected at most {MAX_NPY_HEADER} (damaged file?)"
-            ),
-        ));
-    }
-    file.seek(SeekFrom::Start(0))
-        .map_err(|e| file_err(path, format!("cannot seek: {e}")))?;
-    let prefix = read_up_to(&mut file, path, (MAX_NPY_HEADER + 12) as usize)?;
-    let h = parse_npy_header(&prefix).map_err(|e| file_err(path, e.message()))?;
+    let h = npy::read_header(&mut file, path)?;
     let what = "array".to_string();
-    let dtype = Dtype::from_npy(&h.descr).ok_or_else(|| {
+    let dtype = h.dtype().filter(|d| d.is_float()).ok_or_else(|| {
         file_err(
             path,
             format!(
@@ -523,10 +261,12 @@ fn npy_source(path: &Path) -> Result<Source, RealError> {
     }
     Ok(Source {
         what,
-        dtype,
         shape,
-        start: h.data_offset as u64,
-        count,
+        span: Span {
+            dtype,
+            start: h.data_offset as u64,
+            count,
+        },
     })
 }
 
@@ -538,87 +278,12 @@ pub fn read_npy_tensor(path: &Path) -> Result<Tensor, RealError> {
     read_source(path, &src)
 }
 
-/// Streams `src` from the file into one f32 vector, chunk by chunk.
+/// Streams `src` from the file into one f32 vector.
 fn read_source(path: &Path, src: &Source) -> Result<Tensor, RealError> {
     let (mut file, _) = open(path)?;
-    file.seek(SeekFrom::Start(src.start))
-        .map_err(|e| file_err(path, format!("cannot seek: {e}")))?;
-    let mut out: Vec<f32> = Vec::new();
-    out.try_reserve_exact(src.count).map_err(|_| {
-        file_err(
-            path,
-            format!(
-                "cannot allocate {:.1} GiB for the {} values of {}; expected a smaller file",
-                src.count as f64 * 4.0 / f64::from(1u32 << 30),
-                src.count,
-                src.what
-            ),
-        )
-    })?;
-    let size = src.dtype.size();
-    let mut buf = vec![0u8; CHUNK_BYTES];
-    let mut halves: Vec<u16> = Vec::new();
-    let mut left = src.count;
-    while left > 0 {
-        let k = left.min(CHUNK_BYTES / size);
-        let bytes = &mut buf[..k * size];
-        file.read_exact(bytes)
-            .map_err(|e| file_err(path, format!("truncated while reading {}: {e}", src.what)))?;
-        match src.dtype {
-            Dtype::F32 => out.extend(
-                bytes
-                    .as_chunks::<4>()
-                    .0
-                    .iter()
-                    .map(|c| f32::from_le_bytes(*c)),
-            ),
-            // Out-of-range f64 becomes ±inf and is reported by the value checks.
-            Dtype::F64 => out.extend(
-                bytes
-                    .as_chunks::<8>()
-                    .0
-                    .iter()
-                    .map(|c| f64::from_le_bytes(*c) as f32),
-            ),
-            Dtype::F16 => out.extend(
-                bytes
-                    .as_chunks::<2>()
-                    .0
-                    .iter()
-                    .map(|c| f16_to_f32(u16::from_le_bytes(*c))),
-            ),
-            Dtype::BF16 => {
-                halves.clear();
-                halves.extend(
-                    bytes
-                        .as_chunks::<2>()
-                        .0
-                        .iter()
-                        .map(|c| u16::from_le_bytes(*c)),
-                );
-                out.extend(bf16_to_f32(&halves));
-            }
-            // Sources are float tensors (float_source, npy_source); integers would still convert.
-            Dtype::I32 => out.extend(
-                bytes
-                    .as_chunks::<4>()
-                    .0
-                    .iter()
-                    .map(|c| i32::from_le_bytes(*c) as f32),
-            ),
-            Dtype::I64 => out.extend(
-                bytes
-                    .as_chunks::<8>()
-                    .0
-                    .iter()
-                    .map(|c| i64::from_le_bytes(*c) as f32),
-            ),
-        }
-        left -= k;
-    }
     Ok(Tensor {
         shape: src.shape.clone(),
-        data: out,
+        data: dtype::read_f32s(&mut file, path, &src.span, &src.what)?,
     })
 }
 
@@ -639,15 +304,14 @@ impl Role {
     }
 }
 
-fn is_npy(path: &Path, file_len: u64, file: &mut File) -> Result<bool, RealError> {
+fn is_npy(path: &Path, file: &mut File) -> Result<bool, RealError> {
     if path
         .extension()
         .is_some_and(|e| e.eq_ignore_ascii_case("npy"))
     {
         return Ok(true);
     }
-    let magic = read_up_to(file, path, 6)?;
-    Ok(file_len >= 6 && magic == b"\x93NUMPY")
+    Ok(npy::starts_with_magic(file, path)?)
 }
 
 /// What a logits file offers: the logits for `role`, and from a safetensors teacher file also the
@@ -660,8 +324,8 @@ struct Found {
 }
 
 fn describe(path: &Path, role: Role) -> Result<Found, RealError> {
-    let (mut file, file_len) = open(path)?;
-    if is_npy(path, file_len, &mut file)? {
+    let (mut file, _) = open(path)?;
+    if is_npy(path, &mut file)? {
         return Ok(Found {
             logits: npy_source(path)?,
             student: None,
@@ -904,7 +568,7 @@ pub fn load(
                 ),
             ));
         }
-        check_count(sp, src, found.logits.count)?;
+        check_count(sp, src, found.logits.count())?;
     }
     // Cheap checks on the small inputs before the large reads.
     let tokens = tokens.map(|p| tokens::read_tokens(p, v)).transpose()?;

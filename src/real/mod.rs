@@ -2,14 +2,12 @@
 //! n-gram language model, students with free or low-rank logits, trained on the GPU (CPU fallback)
 //! under any divergence of [`crate::math`].
 //!
-//! Layers: `ui`/`cli` → `real` → `gpu`, `math`.
+//! Layers: `app`/`cli` → `real` → `gpu`, `io`, `math`.
 
 pub mod corpus;
 pub mod files;
 pub mod tokens;
 pub mod train;
-
-use std::fmt;
 
 /// Teacher logits at `n` positions over a vocabulary of `v` classes, with what is known about them.
 #[derive(Debug, Clone, PartialEq)]
@@ -135,33 +133,32 @@ impl RealData {
 }
 
 /// Why real-model data could not be loaded or trained on.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum RealError {
     /// A file could not be read or is malformed: the path and what was wrong / expected.
+    #[error("{path}: {message}")]
     File { path: String, message: String },
     /// Inputs that do not fit together (shapes, values, parameters).
+    #[error("{0}")]
     Input(String),
     /// The GPU path failed (the caller may fall back to the CPU).
-    Gpu(crate::gpu::GpuError),
+    #[error(transparent)]
+    Gpu(#[from] crate::gpu::GpuError),
     /// The run was stopped by the user.
+    #[error("stopped")]
     Cancelled,
 }
 
-impl fmt::Display for RealError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            RealError::File { path, message } => write!(f, "{path}: {message}"),
-            RealError::Input(m) => f.write_str(m),
-            RealError::Gpu(e) => write!(f, "{e}"),
-            RealError::Cancelled => f.write_str("stopped"),
+/// A reader's error becomes a file error with the same message.
+impl From<crate::io::ReadError> for RealError {
+    fn from(e: crate::io::ReadError) -> Self {
+        let path = match e.line() {
+            Some(n) => format!("{} line {n}", e.input()),
+            None => e.input().to_string(),
+        };
+        RealError::File {
+            path,
+            message: e.message().to_string(),
         }
-    }
-}
-
-impl std::error::Error for RealError {}
-
-impl From<crate::gpu::GpuError> for RealError {
-    fn from(e: crate::gpu::GpuError) -> Self {
-        RealError::Gpu(e)
     }
 }

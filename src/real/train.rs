@@ -379,7 +379,7 @@ pub(crate) struct Prep {
     pub t_argmax: Vec<u32>,
     /// Hinton's hard label per row.
     pub labels: Vec<u32>,
-    /// Per row `(threshold, cut index)` of the metrics head (see `gpu::akl`).
+    /// Per row `(threshold, cut index)` of the metrics head ([`crate::math::akl::head_threshold`]).
     pub head: Vec<(f32, u32)>,
     /// The μ of `head`.
     pub mu: f64,
@@ -392,7 +392,7 @@ impl Prep {
         let labels = data.labels.clone().unwrap_or_else(|| t_argmax.clone());
         let mut head = vec![(0.0, 0); n];
         par_rows(&mut head, 1, |r, out| {
-            out[0] = crate::gpu::head_threshold(&data.teacher[r * v..(r + 1) * v], mu);
+            out[0] = crate::math::akl::head_threshold(&data.teacher[r * v..(r + 1) * v], mu);
         });
         Prep {
             t_argmax,
