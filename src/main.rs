@@ -1,14 +1,9 @@
-//! Thin entry point: no arguments opens the app, anything else goes to the command line.
+//! Thin entry point: no arguments opens the app; anything else is parsed by `cli` and handed off.
 
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let app = args.is_empty() || args.first().is_some_and(|a| a == "app");
-    if !app {
-        quiet_headless_vulkan();
-    }
-    if args.is_empty() {
+    if std::env::args_os().len() <= 1 {
         return match kdviz::app::run_app(kdviz::app::AppOptions::default()) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
@@ -17,7 +12,14 @@ fn main() -> ExitCode {
             }
         };
     }
-    kdviz::cli::main(args)
+    let cli = match kdviz::cli::parse() {
+        Ok(cli) => cli,
+        Err(code) => return code,
+    };
+    if !cli.opens_app() {
+        quiet_headless_vulkan();
+    }
+    kdviz::cli::run(cli)
 }
 
 /// On a headless machine (an SSH session to a GPU box) `XDG_RUNTIME_DIR` is often unset, and the
@@ -35,7 +37,7 @@ fn quiet_headless_vulkan() {
         let ready = std::fs::create_dir_all(&dir).is_ok()
             && std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).is_ok();
         if ready {
-            // SAFETY: called first thing in `main`, before any thread exists.
+            // SAFETY: called from `main` after parsing the command line, before any thread exists.
             unsafe { std::env::set_var("XDG_RUNTIME_DIR", &dir) };
         }
     }

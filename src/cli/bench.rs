@@ -3,20 +3,42 @@
 //! Two scenarios, each timed as the GUI will run them (every epoch's q kept): a free-logit student on a
 //! 1000-class Zipf teacher, and a Gaussian student on a 2001-point grid under a two-mode mixture.
 
-use super::args::{Args, Schema};
 use super::json::num;
 use super::output::Output;
+use super::values::whole;
 use crate::math::{Divergence, FAMILIES, simd};
 use crate::toy::{
     FitSpec, Init, MetricsSpec, OptimizerSpec, SnapshotPlan, StudentSpec, TailShape, TeacherSpec,
 };
+use clap::Args;
 use serde_json::{Value, json};
 use std::time::Instant;
 
-pub const SCHEMA: Schema = Schema {
-    valued: &["repeats", "epochs", "classes", "out"],
-    switches: &["json"],
-};
+pub const EXAMPLES: &str = "\
+Examples:
+  kdviz bench                       # ns per step for every divergence, and the refit
+  kdviz bench --json --repeats 21
+  kdviz bench --epochs 100 --classes 32000 --out bench.txt";
+
+/// `kdviz bench`: how long a refit takes, per divergence and for the app's six-divergence refit.
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// Timings per figure; the median and the minimum are reported
+    #[arg(long, value_name = "N", default_value_t = 7, value_parser = whole(1, 1000))]
+    pub repeats: usize,
+    /// Adam epochs per fit
+    #[arg(long, value_name = "N", default_value_t = 300, value_parser = whole(1, 100_000))]
+    pub epochs: usize,
+    /// Classes of the Zipf teacher of the logits scenario
+    #[arg(long, value_name = "V", default_value_t = 1000, value_parser = whole(2, 100_000))]
+    pub classes: usize,
+    /// One line of JSON instead of text
+    #[arg(long, overrides_with = "json")]
+    pub json: bool,
+    /// Write to FILE instead of stdout
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<String>,
+}
 
 /// The six divergences of the "refit" figure (the zipf-1000 preset's set).
 pub const REFIT_SET: [&str; 6] = [
@@ -93,11 +115,8 @@ fn time<F: FnMut() -> Result<(), String>>(repeats: usize, mut f: F) -> Result<(f
     Ok((ts[ts.len() / 2], ts[0]))
 }
 
-pub fn run(args: &Args) -> Result<(), String> {
-    args.no_positional("bench")?;
-    let repeats = args.usize_in("repeats", 1, 1000)?.unwrap_or(7);
-    let epochs = args.usize_in("epochs", 1, 100_000)?.unwrap_or(300);
-    let classes = args.usize_in("classes", 2, 100_000)?.unwrap_or(1000);
+pub fn run(args: &BenchArgs) -> Result<(), String> {
+    let (repeats, epochs, classes) = (args.repeats, args.epochs, args.classes);
     let mut report = Vec::new();
     for sc in scenarios(classes, 2001, epochs) {
         let size = match &sc.spec.teacher {
@@ -113,8 +132,8 @@ pub fn run(args: &Args) -> Result<(), String> {
         }
         let refit: Vec<Divergence> = REFIT_SET
             .iter()
-            .map(|s| s.parse().expect("built-in spec"))
-            .collect();
+            .map(|s| s.parse().map_err(|e| format!("built-in spec {s}: {e}")))
+            .collect::<Result<_, String>>()?;
         let spec = FitSpec {
             divergences: refit,
             ..sc.spec.clone()
@@ -123,8 +142,8 @@ pub fn run(args: &Args) -> Result<(), String> {
         report.push((sc.name, size, per_div, median, min));
     }
     let simd_name = simd::level().name();
-    let mut out = Output::open(args.one("out")?)?;
-    if args.switch("json") {
+    let mut out = Output::open(args.out.as_deref())?;
+    if args.json {
         let scen: Vec<Value> = report
             .iter()
             .map(|(name, size, per_div, median, min)| {

@@ -1,12 +1,10 @@
 //! `kdviz presets` and `kdviz divergences`: what is built in.
 
-use super::args::Args;
 use super::output::Output;
 use crate::math::FAMILIES;
 use crate::toy::preset::{PRESETS, load};
 
-pub fn presets(args: &Args) -> Result<(), String> {
-    args.no_positional("presets")?;
+pub fn presets() -> Result<(), String> {
     let width = PRESETS.iter().map(|(n, _)| n.len()).max().unwrap_or(0);
     let mut out = Output::open(None)?;
     for (name, _) in PRESETS {
@@ -16,8 +14,7 @@ pub fn presets(args: &Args) -> Result<(), String> {
     out.finish()
 }
 
-pub fn divergences(args: &Args) -> Result<(), String> {
-    args.no_positional("divergences")?;
+pub fn divergences() -> Result<(), String> {
     let mut out = Output::open(None)?;
     for f in FAMILIES {
         out.line(&format!("{:<8} {}", f.name, f.summary))?;

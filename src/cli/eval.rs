@@ -1,34 +1,51 @@
 //! `kdviz eval`: one divergence, its value and gradient, for given teacher and student vectors.
 
-use super::args::{Args, Schema};
 use super::json::{num, nums};
 use super::output::Output;
+use super::values::{DivSpec, div_spec};
 use crate::io::vector::read_vector;
-use crate::math::{Divergence, LogDist, evaluate};
+use crate::math::{LogDist, evaluate};
+use clap::Args;
 use serde_json::json;
 
-pub const SCHEMA: Schema = Schema {
-    valued: &[
-        "div",
-        "teacher-logits",
-        "teacher-probs",
-        "student-logits",
-        "out",
-    ],
-    switches: &["json"],
-};
+pub const EXAMPLES: &str = "\
+Examples:
+  kdviz eval --div rkl --teacher-logits 1,0.9,0.8,0.7,0,-1 --student-logits=0.2,1,-0.5,0.9,0.3,0
+  kdviz eval --div ab:alpha=0.2,beta=0.7 --teacher-probs 0.5,0.5,0 --student-logits -1,0,1 --json
+  kdviz eval --div fkl --teacher-logits teacher.npy --student-logits student.csv
 
-pub fn run(args: &Args) -> Result<(), String> {
-    args.no_positional("eval")?;
-    let spec = args.required(
-        "div",
-        "a divergence spec such as fkl or ab:alpha=0.2,beta=0.7",
-    )?;
-    let div: Divergence = spec
-        .parse()
-        .map_err(|e: crate::math::SpecError| format!("--div: {e}"))?;
-    let teacher = match (args.one("teacher-logits")?, args.one("teacher-probs")?) {
-        (Some(raw), None) => {
+A vector V is an inline comma-separated list (negative numbers and -inf work in both --flag V
+and --flag=V forms) or a path to a .npy file (shape (V,), (1,V) or (V,1)) or to a .csv/.txt
+file (numbers separated by commas, spaces or newlines; # comments).";
+
+/// `kdviz eval`: the value of one divergence and its gradient w.r.t. the student logits.
+#[derive(Debug, Args)]
+#[command(group = clap::ArgGroup::new("teacher").required(true).args(["teacher_logits", "teacher_probs"]))]
+pub struct EvalArgs {
+    /// The divergence, e.g. fkl, rkl, akl:mu=0.5, ab:alpha=0.2,beta=0.7 (kdviz divergences lists them)
+    #[arg(long, value_name = "SPEC", value_parser = div_spec)]
+    pub div: DivSpec,
+    /// The teacher as logits (-inf = probability 0): numbers "1,0.5,-inf" or a .npy/.csv path
+    #[arg(long, value_name = "V")]
+    pub teacher_logits: Option<String>,
+    /// The teacher as probabilities (normalised; zeros allowed): numbers or a .npy/.csv path
+    #[arg(long, value_name = "V")]
+    pub teacher_probs: Option<String>,
+    /// The student logits: numbers "-1,0,1" or a .npy/.csv path
+    #[arg(long, value_name = "V")]
+    pub student_logits: String,
+    /// One line of JSON instead of text
+    #[arg(long, overrides_with = "json")]
+    pub json: bool,
+    /// Write to FILE instead of stdout
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<String>,
+}
+
+pub fn run(args: &EvalArgs) -> Result<(), String> {
+    let div = args.div.div;
+    let teacher = match (&args.teacher_logits, &args.teacher_probs) {
+        (Some(raw), _) => {
             let v = read_vector(raw).map_err(|e| format!("--teacher-logits: {e}"))?;
             LogDist::from_logits(&v, true).map_err(|e| format!("--teacher-logits: {e}"))?
         }
@@ -36,24 +53,14 @@ pub fn run(args: &Args) -> Result<(), String> {
             let v = read_vector(raw).map_err(|e| format!("--teacher-probs: {e}"))?;
             LogDist::from_probs(&v).map_err(|e| format!("--teacher-probs: {e}"))?
         }
-        (Some(_), Some(_)) => {
-            return Err("give --teacher-logits or --teacher-probs, not both".into());
-        }
-        (None, None) => {
-            return Err(
-                "--teacher-logits is missing; expected comma-separated numbers or a .npy/.csv path"
-                    .into(),
-            );
-        }
+        // clap's required group makes this unreachable; say what is missing all the same.
+        (None, None) => return Err("--teacher-logits or --teacher-probs is missing".into()),
     };
-    let raw = args.required(
-        "student-logits",
-        "comma-separated numbers or a .npy/.csv path",
-    )?;
-    let student = read_vector(raw).map_err(|e| format!("--student-logits: {e}"))?;
+    let student =
+        read_vector(&args.student_logits).map_err(|e| format!("--student-logits: {e}"))?;
     let ev = evaluate(&div, &teacher, &student)?;
-    let mut out = Output::open(args.one("out")?)?;
-    if args.switch("json") {
+    let mut out = Output::open(args.out.as_deref())?;
+    if args.json {
         let grad = ev.grad.as_deref().map_or(serde_json::Value::Null, nums);
         let value = json!({ "divergence": div.to_string(), "value": num(ev.value), "grad": grad });
         out.line(&value.to_string())?;

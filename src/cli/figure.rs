@@ -1,31 +1,106 @@
 //! `kdviz figure`: the app's views and paper-style layouts as PNG, SVG, GIF, APNG or CSV, headless.
 
-use super::args::{Args, Schema, epoch_list};
-use super::fit::load_config;
+use super::fit::ConfigSource;
+use super::progress;
+use super::values::{DivSpec, EpochList, div_spec, epoch_list, number_in, whole};
 use crate::figure::{
     FigureSpec, Layout, Outcome, default_size, render_png, render_svg, view_csv, write_animation,
 };
-use crate::math::Divergence;
 use crate::toy::SnapshotPlan;
 use crate::views::state::{Theme, ToyState, View};
+use clap::builder::{PossibleValuesParser, TypedValueParser};
+use clap::{Args, ValueEnum};
 use std::path::Path;
 
-pub const SCHEMA: Schema = Schema {
-    valued: &[
-        "preset", "config", "div", "out", "view", "layout", "epochs", "scale", "theme", "width",
-        "height", "title", "fps", "frames",
-    ],
-    switches: &["transparent"],
-};
+pub const EXAMPLES: &str = "\
+Examples:
+  kdviz figure --preset akl-fig3-longtail --out fig3.png --scale 3    # epochs 1/5/10/300, 2x2
+  kdviz figure --preset akl-fig3-longtail --out fig3.svg              # the same as vector SVG
+  kdviz figure --preset minillm-gmm --view distributions --epochs 4000 --out minillm.png
+  kdviz figure --preset zipf-1000 --layout rows --epochs 1,10,300 --out rows.png
+  kdviz figure --preset akl-fig3-longtail --view distributions --frames 0:199 --out fig3.gif
+  kdviz figure --preset minillm-gmm --view distributions --frames 0:400:10 --fps 10 \\
+      --out minillm.apng
+  kdviz figure --preset akl-weights --view headtail --theme dark --out weights.png
+  kdviz figure --preset akl-fig3-longtail --out fig3.csv              # the numbers behind it";
 
-const VIEWS: &str = "distributions, headtail, loss, gradient, landscape, abplane or assistant";
+/// `kdviz figure`: a view or a paper-style layout, drawn offscreen by the app's code.
+#[derive(Debug, Args)]
+pub struct FigureArgs {
+    #[command(flatten)]
+    pub source: ConfigSource,
+    /// The file to write; its extension chooses the format: .png, .svg, .gif, .apng or .csv
+    #[arg(long, value_name = "FILE")]
+    pub out: String,
+    /// Replaces the config's divergences (repeatable): fkl, rkl, akl:mu=0.5, ...
+    #[arg(long, value_name = "SPEC", value_parser = div_spec)]
+    pub div: Vec<DivSpec>,
+    /// The view to draw [default: the config's first view]
+    #[arg(long, value_name = "VIEW", value_parser = view_parser())]
+    pub view: Option<View>,
+    /// view: one panel; epochs: one panel per epoch; rows: divergences as rows x epochs as columns
+    /// [default: epochs for the distributions view at several epochs, else view]
+    #[arg(long, value_name = "LAYOUT")]
+    pub layout: Option<LayoutArg>,
+    /// The epochs to draw, e.g. 1,5,10,300 [default: the config's snapshots or epoch]
+    #[arg(long, value_name = "LIST", value_parser = epoch_list)]
+    pub epochs: Option<EpochList>,
+    /// PNG pixels per point, 1 to 8
+    #[arg(long, value_name = "S", default_value_t = 2.0, value_parser = number_in(1.0, 8.0))]
+    pub scale: f32,
+    /// Colours of the figure
+    #[arg(long, value_name = "THEME", value_enum, default_value_t = ThemeArg::Light)]
+    pub theme: ThemeArg,
+    /// Width in points, 200 to 8000 [default: by layout]
+    #[arg(long, value_name = "W", value_parser = whole(200, 8000))]
+    pub width: Option<usize>,
+    /// Height in points, 150 to 8000 [default: by layout]
+    #[arg(long, value_name = "H", value_parser = whole(150, 8000))]
+    pub height: Option<usize>,
+    /// A title above the figure
+    #[arg(long, value_name = "TEXT")]
+    pub title: Option<String>,
+    /// No background
+    #[arg(long, overrides_with = "transparent")]
+    pub transparent: bool,
+    /// GIF/APNG: one frame per epoch of FROM:TO[:STEP], at most 2000 frames [default: 0:199]
+    #[arg(long, value_name = "FROM:TO[:STEP]")]
+    pub frames: Option<String>,
+    /// GIF/APNG frames per second, 1 to 60
+    #[arg(long, value_name = "N", default_value_t = 6, value_parser = whole(1, 60))]
+    pub fps: usize,
+}
 
-pub fn run(args: &Args) -> Result<(), String> {
-    args.no_positional("figure")?;
-    let out = args.required(
-        "out",
-        "a file name ending in .png, .svg, .gif, .apng or .csv",
-    )?;
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LayoutArg {
+    View,
+    Epochs,
+    Rows,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ThemeArg {
+    Light,
+    Dark,
+}
+
+impl From<ThemeArg> for Theme {
+    fn from(t: ThemeArg) -> Theme {
+        match t {
+            ThemeArg::Light => Theme::Light,
+            ThemeArg::Dark => Theme::Dark,
+        }
+    }
+}
+
+/// The view names of [`View::ALL`], listed in `--help` and checked by clap.
+fn view_parser() -> impl TypedValueParser<Value = View> {
+    PossibleValuesParser::new(View::ALL.map(View::name))
+        .try_map(|name| View::from_name(&name).ok_or_else(|| format!("{name:?} is not a view")))
+}
+
+pub fn run(args: &FigureArgs) -> Result<(), String> {
+    let out = args.out.as_str();
     let ext = Path::new(out)
         .extension()
         .and_then(|e| e.to_str())
@@ -36,17 +111,12 @@ pub fn run(args: &Args) -> Result<(), String> {
             "--out {out}: cannot write .{ext} files; expected .png, .svg, .gif, .apng or .csv"
         ));
     }
-    let mut cfg = load_config(args)?;
-    let divs = args.all("div");
-    if !divs.is_empty() {
-        for d in divs {
-            d.parse::<Divergence>().map_err(|e| format!("--div: {e}"))?;
-        }
-        cfg.divergences = divs.to_vec();
+    let mut cfg = args.source.load()?;
+    if !args.div.is_empty() {
+        cfg.divergences = args.div.iter().map(|d| d.raw.clone()).collect();
     }
-    let view = match args.one("view")? {
-        Some(v) => View::from_name(v)
-            .ok_or_else(|| format!("--view {v:?} is not a view; expected {VIEWS}"))?,
+    let view = match args.view {
+        Some(v) => v,
         None => cfg
             .view
             .views
@@ -56,8 +126,8 @@ pub fn run(args: &Args) -> Result<(), String> {
     };
     // By default the distributions view shows the preset's snapshot epochs as panels; other views one
     // epoch: the preset's own, else its last snapshot, else the end of the fit.
-    let epochs = match args.one("epochs")? {
-        Some(raw) => epoch_list(raw, "epochs")?,
+    let epochs = match &args.epochs {
+        Some(EpochList(list)) => list.clone(),
         None if view == View::Distributions && !cfg.snapshots.is_empty() => cfg.snapshots.clone(),
         None => vec![
             cfg.view
@@ -72,43 +142,24 @@ pub fn run(args: &Args) -> Result<(), String> {
             cfg.epochs, cfg.epochs
         ));
     }
-    let layout = match args.one("layout")? {
+    let layout = match args.layout {
         None if view == View::Distributions && epochs.len() > 1 => Layout::EpochGrid,
-        None => Layout::View,
-        Some("view") => Layout::View,
-        Some("epochs") => Layout::EpochGrid,
-        Some("rows") => Layout::RowsByEpochs,
-        Some(other) => return Err(format!("--layout {other:?}; expected view, epochs or rows")),
-    };
-    let scale = match args.one("scale")? {
-        None => 2.0,
-        Some(raw) => {
-            let s: f32 = raw
-                .parse()
-                .map_err(|_| format!("--scale {raw:?} is not a number; expected 1 to 8"))?;
-            if !(1.0..=8.0).contains(&s) {
-                return Err(format!("--scale {raw} is out of range; expected 1 to 8"));
-            }
-            s
-        }
-    };
-    let theme = match args.one("theme")? {
-        None | Some("light") => Theme::Light,
-        Some("dark") => Theme::Dark,
-        Some(other) => return Err(format!("--theme {other:?}; expected light or dark")),
+        None | Some(LayoutArg::View) => Layout::View,
+        Some(LayoutArg::Epochs) => Layout::EpochGrid,
+        Some(LayoutArg::Rows) => Layout::RowsByEpochs,
     };
     let d = default_size(layout, epochs.len(), cfg.divergences.len());
-    let width = args.usize_in("width", 200, 8000)?.unwrap_or(d.x as usize);
-    let height = args.usize_in("height", 150, 8000)?.unwrap_or(d.y as usize);
+    let width = args.width.unwrap_or(d.x as usize);
+    let height = args.height.unwrap_or(d.y as usize);
     let spec = FigureSpec {
         view,
         layout,
         epochs: epochs.clone(),
-        title: args.one("title")?.map(str::to_string),
+        title: args.title.clone(),
         size: egui::vec2(width as f32, height as f32),
-        scale,
-        theme,
-        transparent: args.switch("transparent"),
+        scale: args.scale,
+        theme: args.theme.into(),
+        transparent: args.transparent,
     };
 
     let mut fit = cfg.to_spec()?;
@@ -134,15 +185,22 @@ pub fn run(args: &Args) -> Result<(), String> {
                 .map_err(|e| format!("{out}: cannot write: {e}"))
         }
         _ => {
-            let frames = frame_epochs(args.one("frames")?, cfg.epochs)?;
-            let fps = args.usize_in("fps", 1, 60)?.unwrap_or(6) as u32;
+            let frames = frame_epochs(args.frames.as_deref(), cfg.epochs)?;
+            let fps = args.fps as u32;
             let never = std::sync::atomic::AtomicBool::new(false);
+            let bar = progress::bar(frames.len(), "frames");
+            // Without a terminal (a log, the tests) the bar is hidden: a line every 10 frames instead.
             let report = &mut |i: usize, n: usize| {
-                if i.is_multiple_of(10) || i == n {
+                if !bar.is_hidden() {
+                    bar.set_position(i as u64);
+                } else if i.is_multiple_of(10) || i == n {
                     eprintln!("kdviz: frame {i}/{n}");
                 }
             };
-            match write_animation(path, fps, &result, &state, &spec, &frames, &never, report)? {
+            let outcome =
+                write_animation(path, fps, &result, &state, &spec, &frames, &never, report);
+            bar.finish_and_clear();
+            match outcome? {
                 Outcome::Done(_) => Ok(()),
                 Outcome::Cancelled(_) => Err(format!("{out}: the animation was cancelled")),
             }

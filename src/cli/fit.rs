@@ -1,44 +1,90 @@
 //! `kdviz fit`: run a preset or a TOML config and print the per-epoch history.
 
-use super::args::{Args, Schema, epoch_list};
 use super::json::{num, nums, opt};
 use super::output::Output;
-use crate::math::Divergence;
+use super::values::{DivSpec, EpochList, div_spec, epoch_list, whole};
 use crate::toy::fit::MAX_EPOCHS;
 use crate::toy::{EpochRecord, FitConfig, FitResult, preset};
+use clap::Args;
 use serde_json::{Value, json};
 
-pub const SCHEMA: Schema = Schema {
-    valued: &["preset", "config", "div", "epochs", "snapshots", "out"],
-    switches: &["json", "csv"],
-};
+pub const EXAMPLES: &str = "\
+Examples:
+  kdviz fit --preset akl-fig3-longtail                  # a table at the snapshot epochs
+  kdviz fit --preset akl-fig3-longtail --json           # the full history
+  kdviz fit --preset minillm-gmm --div fkl --div rkl --epochs 1000 --csv --out minillm.csv
+  kdviz fit --config my-fit.toml --snapshots 1,5,10,300 --json --out run.json";
 
-pub fn run(args: &Args) -> Result<(), String> {
-    args.no_positional("fit")?;
-    let mut cfg = load_config(args)?;
-    let divs = args.all("div");
-    if !divs.is_empty() {
-        for d in divs {
-            d.parse::<Divergence>().map_err(|e| format!("--div: {e}"))?;
+/// `--preset NAME` or `--config FILE.toml`: one of the two (fit and figure).
+#[derive(Debug, Args)]
+#[group(required = true, multiple = false)]
+pub struct ConfigSource {
+    /// A built-in preset (kdviz presets lists them)
+    #[arg(long, value_name = "NAME")]
+    pub preset: Option<String>,
+    /// A TOML config file (the format of assets/presets/ and of the app's "save config")
+    #[arg(long, value_name = "FILE.toml")]
+    pub config: Option<String>,
+}
+
+impl ConfigSource {
+    /// The config named by `--preset` or `--config`.
+    pub fn load(&self) -> Result<FitConfig, String> {
+        match (&self.preset, &self.config) {
+            (Some(name), _) => preset::load(name),
+            (None, Some(path)) => FitConfig::from_file(std::path::Path::new(path)),
+            // clap's required group makes this unreachable; say what is missing all the same.
+            (None, None) => Err(
+                "--preset NAME or --config FILE.toml is missing (kdviz presets lists the names)"
+                    .into(),
+            ),
         }
-        cfg.divergences = divs.to_vec();
     }
-    if let Some(e) = args.usize_in("epochs", 0, MAX_EPOCHS)? {
+}
+
+/// `kdviz fit`: every divergence of a preset or config from the same initial student.
+#[derive(Debug, Args)]
+pub struct FitArgs {
+    #[command(flatten)]
+    pub source: ConfigSource,
+    /// Replaces the config's divergences (repeatable): fkl, rkl, akl:mu=0.5, ...
+    #[arg(long, value_name = "SPEC", value_parser = div_spec)]
+    pub div: Vec<DivSpec>,
+    /// Replaces the config's number of epochs [default: the config's]
+    #[arg(long, value_name = "N", value_parser = whole(0, MAX_EPOCHS))]
+    pub epochs: Option<usize>,
+    /// The epochs at which the student distribution q is kept, e.g. 1,5,10,300 [default: the config's]
+    #[arg(long, value_name = "LIST", value_parser = epoch_list)]
+    pub snapshots: Option<EpochList>,
+    /// The full history as one line of JSON
+    #[arg(long, overrides_with = "json", conflicts_with = "csv")]
+    pub json: bool,
+    /// One CSV row per divergence and epoch
+    #[arg(long, overrides_with = "csv")]
+    pub csv: bool,
+    /// Write to FILE instead of stdout
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<String>,
+}
+
+pub fn run(args: &FitArgs) -> Result<(), String> {
+    let mut cfg = args.source.load()?;
+    if !args.div.is_empty() {
+        cfg.divergences = args.div.iter().map(|d| d.raw.clone()).collect();
+    }
+    if let Some(e) = args.epochs {
         cfg.epochs = e;
         // Snapshots of the preset beyond a shortened run are dropped rather than rejected.
         cfg.snapshots.retain(|&s| s <= e);
     }
-    if let Some(raw) = args.one("snapshots")? {
-        cfg.snapshots = epoch_list(raw, "snapshots")?;
-    }
-    if args.switch("json") && args.switch("csv") {
-        return Err("give --json or --csv, not both".into());
+    if let Some(EpochList(list)) = &args.snapshots {
+        cfg.snapshots = list.clone();
     }
     let result = cfg.to_spec()?.run()?;
-    let mut out = Output::open(args.one("out")?)?;
-    if args.switch("json") {
+    let mut out = Output::open(args.out.as_deref())?;
+    if args.json {
         out.line(&to_json(&cfg, &result).to_string())?;
-    } else if args.switch("csv") {
+    } else if args.csv {
         for line in to_csv(&result) {
             out.line(&line)?;
         }
@@ -48,18 +94,6 @@ pub fn run(args: &Args) -> Result<(), String> {
         }
     }
     out.finish()
-}
-
-/// The config named by `--preset` or `--config`.
-pub fn load_config(args: &Args) -> Result<FitConfig, String> {
-    match (args.one("preset")?, args.one("config")?) {
-        (Some(name), None) => preset::load(name),
-        (None, Some(path)) => FitConfig::from_file(std::path::Path::new(path)),
-        (Some(_), Some(_)) => Err("give --preset or --config, not both".into()),
-        (None, None) => Err(
-            "--preset NAME or --config FILE.toml is missing (kdviz presets lists the names)".into(),
-        ),
-    }
 }
 
 fn record_json(r: &EpochRecord) -> Value {

@@ -1,53 +1,90 @@
 //! `kdviz gpu info` and `kdviz gpu bench`: which GPU kdviz would use, and how fast the loss kernels
 //! run on it against the CPU engine.
 
-use super::args::{Args, Schema};
 use super::json::{num, opt};
 use super::output::Output;
+use super::progress;
+use super::values::{DivSpec, div_spec, whole};
 use crate::gpu::{GpuContext, RowsOptions, RunOptions, Storage, f16_to_f32, f32_to_f16, passes};
 use crate::math::{Divergence, FAMILIES, LogDist, Workspace, check_classes, value_and_grad};
+use clap::{Args, Subcommand, ValueEnum};
 use serde_json::{Value, json};
 use std::time::Instant;
 
-pub const HELP: &str = "\
-  kdviz gpu info [--json] [--out FILE]    the adapter, backend, features and limits (exit 2 without a GPU)
-  kdviz gpu bench [--rows N] [--vocab V] [--dtype f32|f16] [--div SPEC]... [--repeats R] [--json]
-            [--out FILE]                  loss kernels: ms and GB/s per divergence, and the CPU engine";
+/// `kdviz gpu info` and `kdviz gpu bench`.
+#[derive(Debug, Subcommand)]
+pub enum GpuCommand {
+    /// The adapter, backend, features and limits (exit 2 without a GPU)
+    #[command(after_help = "\
+Examples:
+  kdviz gpu info
+  kdviz gpu info --json --out gpu.json")]
+    Info(InfoArgs),
+    /// Loss kernels: ms and GB/s per divergence, and the CPU engine on the same data
+    #[command(after_help = "\
+Examples:
+  kdviz gpu bench --rows 512 --vocab 32000 --div fkl --div jsd:beta=0.5 --div akl:mu=0.5
+  kdviz gpu bench --rows 4096 --vocab 131072 --dtype f16 --json")]
+    Bench(BenchArgs),
+}
 
-const INFO_SCHEMA: Schema = Schema {
-    valued: &["out"],
-    switches: &["json"],
-};
+#[derive(Debug, Args)]
+pub struct InfoArgs {
+    /// One line of JSON instead of text
+    #[arg(long, overrides_with = "json")]
+    pub json: bool,
+    /// Write to FILE instead of stdout
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<String>,
+}
 
-const BENCH_SCHEMA: Schema = Schema {
-    valued: &["rows", "vocab", "dtype", "div", "repeats", "out"],
-    switches: &["json"],
-};
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// Rows (token positions) of the logits
+    #[arg(long, value_name = "N", default_value_t = 512, value_parser = whole(1, 10_000_000))]
+    pub rows: usize,
+    /// Classes (vocabulary size) per row
+    #[arg(long, value_name = "V", default_value_t = 32_768, value_parser = whole(1, 1 << 24))]
+    pub vocab: usize,
+    /// Storage of the logits on the device
+    #[arg(long, value_name = "DTYPE", value_enum, default_value_t = Dtype::F32)]
+    pub dtype: Dtype,
+    /// A divergence to time (repeatable) [default: every family's default]
+    #[arg(long, value_name = "SPEC", value_parser = div_spec)]
+    pub div: Vec<DivSpec>,
+    /// Timed runs per divergence after a warm-up; the median is reported
+    #[arg(long, value_name = "R", default_value_t = 5, value_parser = whole(1, 1000))]
+    pub repeats: usize,
+    /// One line of JSON instead of text
+    #[arg(long, overrides_with = "json")]
+    pub json: bool,
+    /// Write to FILE instead of stdout
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Dtype {
+    F32,
+    F16,
+}
 
 /// Seconds of CPU-engine time spent per divergence at most; the rest is extrapolated per row.
 const CPU_BUDGET_S: f64 = 0.5;
 
 /// `kdviz gpu <info|bench> ...`
-pub fn run(args: &[String]) -> Result<(), String> {
-    let Some(sub) = args.first() else {
-        return Err("gpu: expected a subcommand, info or bench".into());
-    };
-    let rest = &args[1..];
-    match sub.as_str() {
-        "info" => info(&Args::parse(rest, &INFO_SCHEMA)?),
-        "bench" => bench(&Args::parse(rest, &BENCH_SCHEMA)?),
-        other => Err(format!(
-            "gpu: unknown subcommand {other:?}; expected info or bench"
-        )),
+pub fn run(cmd: &GpuCommand) -> Result<(), String> {
+    match cmd {
+        GpuCommand::Info(args) => info(args),
+        GpuCommand::Bench(args) => bench(args),
     }
 }
 
-fn info(args: &Args) -> Result<(), String> {
-    args.no_positional("gpu info")?;
+fn info(args: &InfoArgs) -> Result<(), String> {
     let ctx = GpuContext::new().map_err(|e| format!("gpu info: {e}"))?;
     let i = ctx.info();
-    let mut out = Output::open(args.one("out")?)?;
-    if args.switch("json") {
+    let mut out = Output::open(args.out.as_deref())?;
+    if args.json {
         let limits: serde_json::Map<String, Value> = i
             .limits()
             .iter()
@@ -160,24 +197,22 @@ struct GpuTiming {
     max_rel_err: f64,
 }
 
-fn bench(args: &Args) -> Result<(), String> {
-    args.no_positional("gpu bench")?;
-    let n = args.usize_in("rows", 1, 10_000_000)?.unwrap_or(512);
-    let v = args.usize_in("vocab", 1, 1 << 24)?.unwrap_or(32_768);
-    let repeats = args.usize_in("repeats", 1, 1000)?.unwrap_or(5);
-    let storage = match args.one("dtype")? {
-        None | Some("f32") => Storage::F32,
-        Some("f16") => Storage::F16,
-        Some(o) => return Err(format!("--dtype {o:?}; expected f32 or f16")),
+fn bench(args: &BenchArgs) -> Result<(), String> {
+    let (n, v, repeats) = (args.rows, args.vocab, args.repeats);
+    let storage = match args.dtype {
+        Dtype::F32 => Storage::F32,
+        Dtype::F16 => Storage::F16,
     };
-    let specs: Vec<String> = if args.all("div").is_empty() {
-        FAMILIES.iter().map(|f| f.default().to_string()).collect()
+    let specs: Vec<(String, Divergence)> = if args.div.is_empty() {
+        FAMILIES
+            .iter()
+            .map(|f| (f.default().to_string(), f.default()))
+            .collect()
     } else {
-        args.all("div").to_vec()
+        args.div.iter().map(|d| (d.raw.clone(), d.div)).collect()
     };
     let mut divs = Vec::new();
-    for s in &specs {
-        let d: Divergence = s.parse().map_err(|e| format!("--div {s:?}: {e}"))?;
+    for (s, d) in specs {
         check_classes(&d, v).map_err(|e| format!("--div {s:?}: {e}"))?;
         divs.push(d);
     }
@@ -224,10 +259,13 @@ fn bench(args: &Args) -> Result<(), String> {
     };
     let copy_gbps = copy.map(|c| c.gbps);
     let mut results = Vec::new();
+    let bar = progress::bar(divs.len(), "gpu bench");
     for div in &divs {
         let p = passes(div);
         let bytes_per_elem = f64::from(p) * 2.0 * elem + elem;
+        bar.set_message(format!("{div}: CPU engine"));
         let cpu = cpu_time(div, &t_cpu, &s_cpu, n, v);
+        bar.set_message(format!("{div}: GPU"));
         let gpu = match &rows {
             None => None,
             Some(rows) => {
@@ -264,7 +302,9 @@ fn bench(args: &Args) -> Result<(), String> {
             }
         };
         results.push((div, p, bytes_per_elem, gpu, cpu));
+        bar.inc(1);
     }
+    bar.finish_and_clear();
 
     let device = ctx.as_ref().map(|c| {
         let i = c.info();
@@ -280,8 +320,8 @@ fn bench(args: &Args) -> Result<(), String> {
         storage.name(),
         e = storage.bytes()
     );
-    let mut out = Output::open(args.one("out")?)?;
-    if args.switch("json") {
+    let mut out = Output::open(args.out.as_deref())?;
+    if args.json {
         let res: Vec<Value> = results
             .iter()
             .map(|(d, p, b, g, c)| {

@@ -1,61 +1,125 @@
 //! `kdviz real`: train a student on real-model-sized logits (the built-in n-gram teacher or a file)
 //! under each divergence, on the GPU when there is one, and print the per-epoch metrics.
 
-use super::args::{Args, Schema};
+use super::figure::ThemeArg;
 use super::json::num;
 use super::output::Output;
+use super::progress;
+use super::values::{DivSpec, div_spec, number_in, positive, seed, unit_interval, whole};
 use crate::figure::real::{self as export, RealFigure, RealFigureStyle};
 use crate::gpu::GpuContext;
 use crate::math::{Divergence, check_classes};
 use crate::real::train::{BackendChoice, EpochStats, StudentKind, TrainConfig, TrainResult, train};
 use crate::real::{RealData, corpus, files};
 use crate::views::real::RunState;
-use crate::views::state::Theme;
+use clap::Args;
+use clap::builder::{PossibleValuesParser, TypedValueParser};
 use serde_json::{Value, json};
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
 
-pub const SCHEMA: Schema = Schema {
-    valued: &[
-        "input",
-        "student-input",
-        "tokens",
-        "div",
-        "student",
-        "epochs",
-        "lr",
-        "backend",
-        "positions",
-        "seed",
-        "mu",
-        "every",
-        "out",
-        "figure",
-        "position",
-        "scale",
-        "theme",
-    ],
-    switches: &["builtin", "json", "csv"],
-};
-
-pub const HELP: &str = "\
-  kdviz real (--builtin [--positions N] | --input FILE [--student-input FILE] [--tokens FILE])
-             --div SPEC... [--student free|lowrank:d=64] [--epochs N] [--lr X] [--mu M] [--seed S]
-             [--backend auto|gpu|cpu] [--every K] [--json | --csv] [--out FILE]
-             [--figure FILE.{png,svg,csv} [--position R] [--scale S] [--theme light|dark]]";
+pub const EXAMPLES: &str = "\
+Examples:
+  kdviz real --builtin --div fkl --div rkl --div akl --student lowrank:d=16 --epochs 200
+  kdviz real --builtin --positions 256 --div ab:alpha=0.2,beta=0.7 --student free --lr 0.1 --csv
+  kdviz real --input qwen.safetensors --tokens tokens.json --div fkl --div akl --backend gpu \\
+      --json --out run.json
+  kdviz real --builtin --div fkl --div rkl --student lowrank:d=8 --epochs 60 --figure metrics.svg
+  kdviz real --builtin --div fkl --div rkl --student lowrank:d=8 --epochs 60 \\
+      --figure pos5.png --position 5 --scale 3";
 
 /// The most epochs one run may ask for (a typo like 1e9 should fail fast, not run for days).
 const MAX_EPOCHS: usize = 100_000;
 
-pub fn run(args: &Args) -> Result<(), String> {
-    args.no_positional("real")?;
-    if args.switch("json") && args.switch("csv") {
-        return Err("give --json or --csv, not both".into());
-    }
+/// `kdviz real`: a student trained on real-model-sized logits under each divergence.
+#[derive(Debug, Args)]
+#[command(group = clap::ArgGroup::new("teacher").required(true).args(["builtin", "input"]))]
+pub struct RealArgs {
+    /// The built-in teacher: an n-gram model of a public-domain text
+    #[arg(long, overrides_with = "builtin")]
+    pub builtin: bool,
+    #[arg(long, value_name = "N", value_parser = whole(1, 1 << 20), help = format!(
+        "Positions (rows) of the built-in teacher [default: {}]",
+        corpus::DEFAULT_POSITIONS
+    ))]
+    pub positions: Option<usize>,
+    /// Teacher logits: a .safetensors or .npy file, [N, V] or [B, T, V]
+    #[arg(long, value_name = "FILE")]
+    pub input: Option<String>,
+    /// Initial student logits, the teacher's shape (with --input)
+    #[arg(long, value_name = "FILE")]
+    pub student_input: Option<String>,
+    /// The V tokens' strings, a JSON list or one per line (with --input)
+    #[arg(long, value_name = "FILE")]
+    pub tokens: Option<String>,
+    /// A divergence to train under (repeatable): fkl, rkl, akl:mu=0.5, ...
+    #[arg(long, value_name = "SPEC", required = true, value_parser = div_spec)]
+    pub div: Vec<DivSpec>,
+    /// The student: free (the logits themselves) or lowrank:d=N
+    #[arg(long, value_name = "STUDENT", default_value_t = TrainConfig::default().student, value_parser = student_kind)]
+    pub student: StudentKind,
+    /// Adam epochs
+    #[arg(long, value_name = "N", default_value_t = TrainConfig::default().epochs, value_parser = whole(0, MAX_EPOCHS))]
+    pub epochs: usize,
+    /// Adam learning rate
+    #[arg(long, value_name = "X", default_value_t = TrainConfig::default().lr, value_parser = positive)]
+    pub lr: f64,
+    /// The metrics' head: top-1 plus the classes holding teacher mass <= M
+    #[arg(long, value_name = "M", default_value_t = TrainConfig::default().mu, value_parser = unit_interval)]
+    pub mu: f64,
+    /// Seeds the low-rank initialisation
+    #[arg(long, value_name = "S", default_value_t = TrainConfig::default().seed, value_parser = seed)]
+    pub seed: u64,
+    /// auto: the GPU unless there is none or it is a software rasteriser; gpu: fail without one
+    #[arg(long, value_name = "BACKEND", default_value_t = TrainConfig::default().backend, value_parser = backend_parser(), ignore_case = true)]
+    pub backend: BackendChoice,
+    /// The text table shows every K-th epoch [default: about ten epochs]
+    #[arg(long, value_name = "K", value_parser = whole(1, MAX_EPOCHS))]
+    pub every: Option<usize>,
+    /// Every epoch as one line of JSON
+    #[arg(long, overrides_with = "json", conflicts_with = "csv")]
+    pub json: bool,
+    /// One CSV row per divergence and epoch
+    #[arg(long, overrides_with = "csv")]
+    pub csv: bool,
+    /// Write to FILE instead of stdout
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<String>,
+    /// Also write the tab's figure of the finished runs: .png, .svg or .csv
+    #[arg(long, value_name = "FILE")]
+    pub figure: Option<String>,
+    /// The figure shows the inspector at position R instead of the metric plots
+    #[arg(long, value_name = "R", requires = "figure", value_parser = whole(0, 1 << 20))]
+    pub position: Option<usize>,
+    /// PNG pixels per point, 0.5 to 8
+    #[arg(long, value_name = "S", requires = "figure", default_value_t = RealFigureStyle::default().scale, value_parser = number_in(0.5, 8.0))]
+    pub scale: f32,
+    /// Colours of the figure
+    #[arg(long, value_name = "THEME", requires = "figure", value_enum, default_value_t = ThemeArg::Light)]
+    pub theme: ThemeArg,
+}
+
+fn student_kind(raw: &str) -> Result<StudentKind, String> {
+    raw.parse().map_err(|e| format!("{raw:?}: {e}"))
+}
+
+/// auto, gpu or cpu, listed in `--help`; [`BackendChoice`]'s own parser reads them.
+fn backend_parser() -> impl TypedValueParser<Value = BackendChoice> {
+    PossibleValuesParser::new(["auto", "gpu", "cpu"]).try_map(|s| s.parse::<BackendChoice>())
+}
+
+pub fn run(args: &RealArgs) -> Result<(), String> {
     let data = load(args)?;
-    let divs = divergences(args, data.v)?;
-    let cfg = config(args)?;
-    let every = args.usize_in("every", 1, MAX_EPOCHS)?;
+    let divs = divergences(&args.div, data.v)?;
+    let cfg = TrainConfig {
+        student: args.student,
+        epochs: args.epochs,
+        lr: args.lr,
+        mu: args.mu,
+        seed: args.seed,
+        backend: args.backend,
+        ..TrainConfig::default()
+    };
     let figure = figure_request(args, data.n, cfg.mu)?;
 
     // One device for every divergence; `auto` falls back to the CPU inside `train`.
@@ -72,23 +136,31 @@ pub fn run(args: &Args) -> Result<(), String> {
     let cancel = AtomicBool::new(false);
     let mut runs = Vec::with_capacity(divs.len());
     for div in &divs {
-        let r = train(gpu.as_ref(), &data, div, &cfg, &cancel, &mut |_| {})
-            .map_err(|e| format!("{div}: {e}"))?;
-        runs.push(r);
+        let bar = progress::bar(cfg.epochs, div.to_string());
+        let mut report = |s: &EpochStats| {
+            bar.set_position(s.epoch as u64);
+            if s.epoch > 0 && s.seconds > 0.0 {
+                let rows_per_s = (data.n * s.epoch) as f64 / s.seconds;
+                bar.set_message(format!("epochs, {rows_per_s:.0} rows/s"));
+            }
+        };
+        let r = train(gpu.as_ref(), &data, div, &cfg, &cancel, &mut report);
+        bar.finish();
+        runs.push(r.map_err(|e| format!("{div}: {e}"))?);
     }
 
     if let Some((path, what, style)) = &figure {
         let states: Vec<RunState> = runs.iter().cloned().map(RunState::finished).collect();
         export::write(Path::new(path), *what, &data, &states, style)?;
     }
-    let mut out = Output::open(args.one("out")?)?;
-    if args.switch("json") {
+    let mut out = Output::open(args.out.as_deref())?;
+    if args.json {
         out.line(&to_json(&data, &cfg, &runs, no_gpu.as_deref()).to_string())?;
-    } else if args.switch("csv") {
+    } else if args.csv {
         let csv = EpochStats::csv(runs.iter().map(|r| (&r.div, r.stats.as_slice())));
         out.line(csv.trim_end())?;
     } else {
-        for line in summary(&data, &cfg, &runs, every) {
+        for line in summary(&data, &cfg, &runs, args.every) {
             out.line(&line)?;
         }
     }
@@ -97,35 +169,29 @@ pub fn run(args: &Args) -> Result<(), String> {
 
 /// `--figure FILE` with its options: the metric plots, or `--position R`'s inspector.
 fn figure_request(
-    args: &Args,
+    args: &RealArgs,
     n: usize,
     mu: f64,
 ) -> Result<Option<(String, RealFigure, RealFigureStyle)>, String> {
-    let Some(path) = args.one("figure")? else {
-        for flag in ["position", "scale", "theme"] {
-            if args.one(flag)?.is_some() {
-                return Err(format!("--{flag} goes with --figure FILE"));
-            }
-        }
+    let Some(path) = &args.figure else {
         return Ok(None);
     };
-    let what = match args.usize_in("position", 0, n.saturating_sub(1))? {
+    let what = match args.position {
+        Some(r) if r >= n => {
+            return Err(format!(
+                "--position {r} is out of range; expected 0 to {}",
+                n.saturating_sub(1)
+            ));
+        }
         Some(r) => RealFigure::Position(r),
         None => RealFigure::Metrics,
     };
-    let mut style = RealFigureStyle::default();
-    if let Some(raw) = args.one("scale")? {
-        style.scale = match raw.parse::<f32>() {
-            Ok(s) if s.is_finite() && (0.5..=8.0).contains(&s) => s,
-            _ => return Err(format!("--scale {raw:?}; expected a number from 0.5 to 8")),
-        };
-    }
-    style.theme = match args.one("theme")? {
-        None | Some("light") => Theme::Light,
-        Some("dark") => Theme::Dark,
-        Some(o) => return Err(format!("--theme {o:?}; expected light or dark")),
+    let style = RealFigureStyle {
+        scale: args.scale,
+        theme: args.theme.into(),
+        mu,
+        ..RealFigureStyle::default()
     };
-    style.mu = mu;
     // Fail before training, not after: the extension must be one the figure can write.
     let ext = Path::new(path)
         .extension()
@@ -137,41 +203,36 @@ fn figure_request(
             "--figure {path}: cannot write .{ext} files; expected .png, .svg or .csv"
         ));
     }
-    Ok(Some((path.to_string(), what, style)))
+    Ok(Some((path.clone(), what, style)))
 }
 
 /// The teacher named by `--builtin` or `--input`.
-fn load(args: &Args) -> Result<RealData, String> {
-    let input = args.one("input")?;
-    let builtin = args.switch("builtin");
-    let data = match (builtin, input) {
-        (true, Some(_)) => return Err("give --builtin or --input FILE, not both".into()),
-        (false, None) => {
-            return Err(
-                "--builtin or --input FILE (.safetensors or .npy teacher logits) is missing".into(),
-            );
-        }
-        (true, None) => {
-            for flag in ["student-input", "tokens"] {
-                if args.one(flag)?.is_some() {
+fn load(args: &RealArgs) -> Result<RealData, String> {
+    let data = match &args.input {
+        None => {
+            for (flag, given) in [
+                ("student-input", args.student_input.is_some()),
+                ("tokens", args.tokens.is_some()),
+            ] {
+                if given {
                     return Err(format!(
                         "--{flag} goes with --input; the built-in teacher has its own tokens"
                     ));
                 }
             }
-            match args.usize_in("positions", 1, 1 << 20)? {
+            match args.positions {
                 Some(n) => corpus::builtin_with(n).map_err(|e| e.to_string())?,
                 None => corpus::builtin(),
             }
         }
-        (false, Some(path)) => {
-            if args.one("positions")?.is_some() {
+        Some(path) => {
+            if args.positions.is_some() {
                 return Err("--positions goes with --builtin; a file has its own rows".into());
             }
             files::load(
                 Path::new(path),
-                args.one("student-input")?.map(Path::new),
-                args.one("tokens")?.map(Path::new),
+                args.student_input.as_deref().map(Path::new),
+                args.tokens.as_deref().map(Path::new),
             )
             .map_err(|e| e.to_string())?
         }
@@ -180,65 +241,15 @@ fn load(args: &Args) -> Result<RealData, String> {
     Ok(data)
 }
 
-fn divergences(args: &Args, v: usize) -> Result<Vec<Divergence>, String> {
-    let specs = args.all("div");
-    if specs.is_empty() {
-        return Err("--div SPEC is missing (for example --div fkl --div rkl --div akl)".into());
-    }
+/// The parsed `--div`s, each checked against the teacher's V classes.
+fn divergences(specs: &[DivSpec], v: usize) -> Result<Vec<Divergence>, String> {
     specs
         .iter()
         .map(|s| {
-            let d: Divergence = s.parse().map_err(|e| format!("--div {s:?}: {e}"))?;
-            check_classes(&d, v).map_err(|e| format!("--div {s:?}: {e}"))?;
-            Ok(d)
+            check_classes(&s.div, v).map_err(|e| format!("--div {:?}: {e}", s.raw))?;
+            Ok(s.div)
         })
         .collect()
-}
-
-fn config(args: &Args) -> Result<TrainConfig, String> {
-    let mut cfg = TrainConfig::default();
-    if let Some(s) = args.one("student")? {
-        cfg.student = s
-            .parse::<StudentKind>()
-            .map_err(|e| format!("--student {s:?}: {e}"))?;
-    }
-    if let Some(e) = args.usize_in("epochs", 0, MAX_EPOCHS)? {
-        cfg.epochs = e;
-    }
-    if let Some(x) = positive(args, "lr")? {
-        cfg.lr = x;
-    }
-    if let Some(raw) = args.one("mu")? {
-        let mu: f64 = raw
-            .parse()
-            .map_err(|_| format!("--mu {raw:?}; expected a number in [0, 1)"))?;
-        if !(0.0..1.0).contains(&mu) {
-            return Err(format!("--mu {mu}; expected a number in [0, 1)"));
-        }
-        cfg.mu = mu;
-    }
-    if let Some(raw) = args.one("seed")? {
-        cfg.seed = raw
-            .parse()
-            .map_err(|_| format!("--seed {raw:?}; expected a non-negative integer"))?;
-    }
-    if let Some(raw) = args.one("backend")? {
-        cfg.backend = raw
-            .parse::<BackendChoice>()
-            .map_err(|e| format!("--backend {raw:?}: {e}"))?;
-    }
-    Ok(cfg)
-}
-
-/// A finite number > 0 from `--name`.
-fn positive(args: &Args, name: &str) -> Result<Option<f64>, String> {
-    let Some(raw) = args.one(name)? else {
-        return Ok(None);
-    };
-    match raw.parse::<f64>() {
-        Ok(x) if x.is_finite() && x > 0.0 => Ok(Some(x)),
-        _ => Err(format!("--{name} {raw:?}; expected a finite number > 0")),
-    }
 }
 
 fn stats_json(s: &EpochStats) -> Value {

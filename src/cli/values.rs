@@ -1,0 +1,128 @@
+//! Value parsers for the flags: each returns the parsed value or a message that reads on after the
+//! flag's name (`--epochs` + ` "-3" is not a whole number; expected 0 to 1000000`), see [`super::errors`].
+
+use crate::math::Divergence;
+
+/// A divergence spec as typed (kept for configs and messages) and as parsed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DivSpec {
+    pub raw: String,
+    pub div: Divergence,
+}
+
+/// `fkl`, `akl:mu=0.5`, `ab:alpha=0.2,beta=0.7`, ...
+pub fn div_spec(raw: &str) -> Result<DivSpec, String> {
+    let div = raw.parse().map_err(|e| format!("{raw:?}: {e}"))?;
+    Ok(DivSpec {
+        raw: raw.to_string(),
+        div,
+    })
+}
+
+/// A whole number in `lo..=hi`.
+pub fn whole(lo: usize, hi: usize) -> impl Fn(&str) -> Result<usize, String> + Clone {
+    move |raw| {
+        let v: usize = raw
+            .trim()
+            .parse()
+            .map_err(|_| format!("{raw:?} is not a whole number; expected {lo} to {hi}"))?;
+        if !(lo..=hi).contains(&v) {
+            return Err(format!("{v} is out of range; expected {lo} to {hi}"));
+        }
+        Ok(v)
+    }
+}
+
+/// A number in `lo..=hi` (a figure's pixels per point).
+pub fn number_in(lo: f32, hi: f32) -> impl Fn(&str) -> Result<f32, String> + Clone {
+    move |raw| {
+        let x: f32 = raw
+            .trim()
+            .parse()
+            .map_err(|_| format!("{raw:?} is not a number; expected {lo} to {hi}"))?;
+        if !(lo..=hi).contains(&x) {
+            return Err(format!("{raw} is out of range; expected {lo} to {hi}"));
+        }
+        Ok(x)
+    }
+}
+
+/// A finite number > 0 (a learning rate).
+pub fn positive(raw: &str) -> Result<f64, String> {
+    match raw.trim().parse::<f64>() {
+        Ok(x) if x.is_finite() && x > 0.0 => Ok(x),
+        _ => Err(format!("{raw:?}; expected a finite number > 0")),
+    }
+}
+
+/// A number in `[0, 1)` (the head's teacher mass μ).
+pub fn unit_interval(raw: &str) -> Result<f64, String> {
+    match raw.trim().parse::<f64>() {
+        Ok(x) if (0.0..1.0).contains(&x) => Ok(x),
+        _ => Err(format!("{raw:?}; expected a number in [0, 1)")),
+    }
+}
+
+/// A seed: a non-negative integer.
+pub fn seed(raw: &str) -> Result<u64, String> {
+    raw.trim()
+        .parse()
+        .map_err(|_| format!("{raw:?}; expected a non-negative integer"))
+}
+
+/// Epochs as a sorted list without repeats, from `1,5,10,300`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EpochList(pub Vec<usize>);
+
+pub fn epoch_list(raw: &str) -> Result<EpochList, String> {
+    let mut out = Vec::new();
+    for item in raw.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        let v = item.parse::<usize>().map_err(|_| {
+            format!("{item:?} is not an epoch; expected whole numbers like 1,5,10,300")
+        })?;
+        out.push(v);
+    }
+    if out.is_empty() {
+        return Err("is empty; expected whole numbers like 1,5,10,300".into());
+    }
+    out.sort_unstable();
+    out.dedup();
+    Ok(EpochList(out))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn epoch_lists() {
+        assert_eq!(epoch_list("300,1, 5,5").unwrap().0, vec![1, 5, 300]);
+        assert!(epoch_list("1,x").unwrap_err().contains("\"x\""));
+        assert!(epoch_list("-1").is_err());
+    }
+
+    #[test]
+    fn ranges_name_the_value_and_the_range() {
+        assert_eq!(whole(1, 60)("6"), Ok(6));
+        assert_eq!(
+            whole(1, 60)("61").unwrap_err(),
+            "61 is out of range; expected 1 to 60"
+        );
+        assert!(
+            whole(0, 9)("-3")
+                .unwrap_err()
+                .contains("not a whole number")
+        );
+        assert_eq!(number_in(1.0, 8.0)("2.5"), Ok(2.5));
+        assert!(
+            number_in(1.0, 8.0)("0")
+                .unwrap_err()
+                .contains("out of range")
+        );
+        assert!(positive("-1").unwrap_err().starts_with("\"-1\""));
+        assert!(positive("nan").is_err());
+        assert!(unit_interval("1").is_err());
+        assert_eq!(div_spec("rkl").unwrap().raw, "rkl");
+        assert!(div_spec("kl").unwrap_err().contains("unknown divergence"));
+    }
+}
