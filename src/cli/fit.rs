@@ -4,7 +4,7 @@ use super::json::{num, nums, opt};
 use super::output::Output;
 use super::values::{DivSpec, EpochList, div_spec, epoch_list, whole};
 use crate::toy::fit::MAX_EPOCHS;
-use crate::toy::{EpochRecord, FitConfig, FitResult, preset};
+use crate::toy::{EpochRecord, FitConfig, FitResult, HistoryColumns, preset};
 use clap::Args;
 use serde_json::{Value, json};
 
@@ -85,9 +85,14 @@ pub fn run(args: &FitArgs) -> Result<(), String> {
     if args.json {
         out.line(&to_json(&cfg, &result).to_string())?;
     } else if args.csv {
-        for line in to_csv(&result) {
-            out.line(&line)?;
-        }
+        let mut csv = String::new();
+        let runs = result
+            .runs
+            .iter()
+            .map(|r| (&r.divergence, r.history.as_slice()));
+        EpochRecord::write_csv(runs, HistoryColumns::WithParameters, &mut csv)
+            .map_err(|e| format!("cannot format the CSV: {e}"))?;
+        out.line(csv.trim_end())?;
     } else {
         for line in summary(&cfg, &result) {
             out.line(&line)?;
@@ -138,34 +143,6 @@ pub fn to_json(cfg: &FitConfig, result: &FitResult) -> Value {
         "far_tail_from_rank": result.regions.far_tail_start(),
         "runs": runs,
     })
-}
-
-const CSV_HEADER: &str =
-    "divergence,epoch,objective,kl_pq,kl_qp,tvd,head_gap,tail_gap,far_tail,mu,sigma,t";
-
-pub fn to_csv(result: &FitResult) -> Vec<String> {
-    let mut lines = vec![CSV_HEADER.to_string()];
-    let o = |x: Option<f64>| x.map_or(String::new(), |v| v.to_string());
-    for run in &result.runs {
-        let name = format!("\"{}\"", run.divergence);
-        for r in &run.history {
-            lines.push(format!(
-                "{name},{},{},{},{},{},{},{},{},{},{},{}",
-                r.epoch,
-                r.objective,
-                r.kl_pq,
-                r.kl_qp,
-                r.tvd,
-                r.head_gap,
-                r.tail_gap,
-                r.far_tail,
-                o(r.mu),
-                o(r.sigma),
-                o(r.t)
-            ));
-        }
-    }
-    lines
 }
 
 /// A short table per divergence at the snapshot epochs and the last epoch.

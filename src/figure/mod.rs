@@ -8,9 +8,9 @@ pub mod svg;
 
 pub use anim::{AnimFormat, write_animation};
 
+use crate::io::csv::Quoted;
 use crate::toy::analysis::abplane::AbPlane;
 use crate::toy::analysis::assistant::{self, AssistantPanel, MixtureExplorer, MixturePair};
-use crate::toy::analysis::csv::Quoted;
 use crate::toy::analysis::gradient::RunGradient;
 use crate::toy::analysis::landscape::{self, LandscapeGrid};
 use crate::toy::{EpochRecord, FitResult, HistoryColumns, analysis};

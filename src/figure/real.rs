@@ -3,9 +3,9 @@
 //! and `kdviz real --figure` both come here.
 
 use super::{FigureSpec, figure_frame, render_ui_png, render_ui_svg};
+use crate::io::csv::Quoted;
 use crate::real::RealData;
 use crate::real::train::EpochStats;
-use crate::toy::analysis::csv::Quoted;
 use crate::toy::analysis::position::{order_and_head, softmax};
 use crate::views::palette;
 use crate::views::real::{InspectorState, RunState, inspector, plots};

@@ -1,4 +1,4 @@
-//! The GPU side of the real-model trainer (`crate::real::train`): every tensor stays on the device;
+//! The GPU side of the real-model trainer (`real::train` drives it): every tensor stays on the device;
 //! one submission per epoch runs the previous epoch's backward (low-rank: `dH = G·Wᵀ`, `dW = Hᵀ·G`
 //! by `matmul.wgsl` with split-K partials) and Adam (`adam.wgsl`, which also sums the partials),
 //! then the forward (low-rank: `S = H·W`), the loss kernel (`loss.wgsl`, bound to the trainer's

@@ -4,9 +4,10 @@
 //! argument.
 //!
 //! No math and no UI, and no roles: which tensor is the teacher, which shapes and values are legal
-//! is decided by the callers ([`crate::real::files`], the CLI). Every failure is a [`ReadError`];
+//! is decided by the callers (`real::files`, the CLI). Every failure is a [`ReadError`];
 //! no input makes these functions panic.
 
+pub mod csv;
 pub mod dtype;
 mod error;
 pub mod npy;

@@ -7,7 +7,7 @@
 //!
 //! [`parse_vocab`] returns the tokens as spelled in the file, and whether they are spelled in the
 //! byte-level BPE alphabet ([`alphabet_byte`]); turning them into labels is
-//! [`crate::real::tokens`]' business.
+//! `real::tokens`' business.
 
 use super::show;
 use serde_json::Value;

@@ -27,9 +27,9 @@ pub use cpu::{matmul_nn, matmul_nt, matmul_tn};
 
 use super::{RealData, RealError};
 use crate::gpu::{GpuContext, GpuError};
+use crate::io::csv::Quoted;
 use crate::math::Divergence;
 use crate::math::rng::Rng;
-use crate::toy::analysis::csv::Quoted;
 use crate::toy::fit::TaidState;
 use std::fmt;
 use std::str::FromStr;
@@ -752,7 +752,7 @@ impl Engine for GpuEngine<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::toy::analysis::parse_csv;
+    use crate::io::csv::parse_csv;
 
     #[test]
     fn stats_csv_reads_back() {

@@ -1,9 +1,9 @@
 //! Per-epoch measurements of how far the student is from the teacher, on the head and on the tail.
 
+use crate::io::csv::{Opt, Quoted};
 use crate::math::kl::kl_term;
 use crate::math::simd::{Simd, V, map_sum, multiversion};
 use crate::math::{Divergence, akl};
-use crate::toy::analysis::csv::{Opt, Quoted};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -210,7 +210,8 @@ impl Regions {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::toy::analysis::{fit_preset, parse_csv};
+    use crate::io::csv::parse_csv;
+    use crate::toy::analysis::fit_preset;
 
     #[test]
     fn history_csv_reads_back() {

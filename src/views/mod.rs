@@ -1,4 +1,4 @@
-//! Every view, drawn with egui and egui_plot only (never eframe), so that the app and the offscreen
+//! Every view, drawn with egui and egui_plot only (no app shell), so that the app and the offscreen
 //! figures draw the same code; the numbers they draw come from [`crate::toy::analysis`]. Each takes
 //! the fit result read-only through [`ViewCtx`] and may change settings in the state (the head mass
 //! μ, a dragged αβ point, a drawn teacher).

@@ -3,7 +3,7 @@
 //! per-class force `w_k = q_k^β · (q_k^α − p_k^α)/α`, split into its confidence factor `q^β` and its
 //! hardness factor `(q^α − p^α)/α` (→ log(q/p) at α = 0).
 
-use super::csv::Quoted;
+use crate::io::csv::Quoted;
 use crate::math::Divergence;
 use crate::math::divergence::AB_PARAMS;
 use crate::toy::FitResult;
@@ -284,7 +284,8 @@ impl AbPlane {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::toy::analysis::{fit_with, parse_csv};
+    use crate::io::csv::parse_csv;
+    use crate::toy::analysis::fit_with;
 
     fn scaled(v: Vec<f64>) -> Vec<f64> {
         let m = v.iter().fold(0.0f64, |m, x| m.max(x.abs()));

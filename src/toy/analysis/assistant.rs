@@ -8,8 +8,8 @@
 //! Without a TAID or AMiD run the view is the α-mixture explorer of AMiD's illustration (spec §14
 //! F6): r for α ∈ {−3, −1, 0, 1, 3} and a free α, at one λ.
 
-use super::csv::Quoted;
 use super::gradient::{divergence_at, student_at};
+use crate::io::csv::Quoted;
 use crate::math::{AmidDiv, AmidOrder, Divergence, LogDist, amid, taid};
 use crate::toy::FitResult;
 use std::fmt::{self, Write};
@@ -208,7 +208,7 @@ impl AssistantPanel {
             for run in assistant_runs(result) {
                 let panel = AssistantPanel::new(result, run, e);
                 let name = result.runs[run].divergence.to_string();
-                let at = |d: Option<&LogDist>, k: usize| super::csv::Opt(d.map(|d| d.p[k]));
+                let at = |d: Option<&LogDist>, k: usize| crate::io::csv::Opt(d.map(|d| d.p[k]));
                 for (k, (&x, &pk)) in result.teacher.xs.iter().zip(p).enumerate() {
                     writeln!(
                         out,
@@ -272,7 +272,8 @@ impl MixtureExplorer {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::toy::analysis::{fit_preset, parse_csv};
+    use crate::io::csv::parse_csv;
+    use crate::toy::analysis::fit_preset;
 
     /// The mixture's highest point as (x, density).
     fn peak(pair: &MixturePair, r: &LogDist) -> (f64, f64) {

@@ -10,8 +10,8 @@
 //!   RKL are the αβ points (1, 0) and (0, 1) and get the split too.
 
 use super::abplane::{ab_exponents, ab_factors};
-use super::csv::{Opt, Quoted};
 use super::{q_at, record_at};
+use crate::io::csv::{Opt, Quoted};
 use crate::math::{Divergence, LogDist, Workspace, value_and_grad};
 use crate::toy::FitResult;
 use std::fmt::{self, Write};
@@ -242,7 +242,8 @@ impl RunGradient {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::toy::analysis::{fit_preset, parse_csv};
+    use crate::io::csv::parse_csv;
+    use crate::toy::analysis::fit_preset;
 
     #[test]
     fn recomputed_gradient_matches_the_fit_at_epoch_0() {

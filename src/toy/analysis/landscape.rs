@@ -4,8 +4,8 @@
 //! A map costs `N²` divergence evaluations over the whole teacher grid: [`evaluate_grid`] splits the
 //! rows among threads and can be cancelled (the view computes maps in the background).
 
-use super::csv::Quoted;
 use super::step_125;
+use crate::io::csv::Quoted;
 use crate::math::{Divergence, LogDist, Workspace, check_classes, value_and_grad};
 use crate::toy::{EpochRecord, FitResult, Student};
 use std::fmt::{self, Write};
@@ -592,7 +592,8 @@ impl LandscapeGrid {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::toy::analysis::{fit_preset, parse_csv};
+    use crate::io::csv::parse_csv;
+    use crate::toy::analysis::fit_preset;
 
     /// The window and the map of one run, computed synchronously.
     fn map_of(result: &FitResult, run: usize) -> (Window, LandscapeMap) {

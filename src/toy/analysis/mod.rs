@@ -6,7 +6,6 @@
 pub mod abplane;
 pub mod assistant;
 pub mod beta_sweep;
-pub mod csv;
 pub mod gradient;
 pub mod landscape;
 pub mod position;
@@ -79,28 +78,4 @@ pub(crate) fn fit_with(preset: &str, divs: &[&str], epochs: usize) -> FitResult 
     };
     spec.epochs = epochs;
     spec.run().unwrap()
-}
-
-/// The CSV's rows split into fields, minding quoted fields with commas (the tests read CSV back).
-#[cfg(test)]
-pub(crate) fn parse_csv(text: &str) -> Vec<Vec<String>> {
-    text.lines()
-        .map(|line| {
-            let mut fields = vec![String::new()];
-            let mut quoted = false;
-            let mut chars = line.chars().peekable();
-            while let Some(c) = chars.next() {
-                match c {
-                    '"' if quoted && chars.peek() == Some(&'"') => {
-                        chars.next();
-                        fields.last_mut().unwrap().push('"');
-                    }
-                    '"' => quoted = !quoted,
-                    ',' if !quoted => fields.push(String::new()),
-                    c => fields.last_mut().unwrap().push(c),
-                }
-            }
-            fields
-        })
-        .collect()
 }
