@@ -666,6 +666,7 @@ fn viridis(t: f64) -> Color32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::toy::analysis::landscape::tests::{grid_of, near};
     use crate::toy::{FitResult, SnapshotPlan};
     use crate::views::palette;
     use std::time::{Duration, Instant};
@@ -687,24 +688,8 @@ mod tests {
 
     /// The window and the map of one run, computed synchronously.
     fn map_of(result: &FitResult, run: usize) -> (Window, Map) {
-        let w = Window::for_result(result);
-        let values = evaluate_grid(
-            &landscape_div(&result.runs[run].divergence),
-            &result.teacher.dist,
-            &result.teacher.xs,
-            &w,
-            2,
-            &AtomicBool::new(false),
-            &AtomicUsize::new(0),
-        )
-        .unwrap();
+        let (w, values) = grid_of(result, run);
         (w, build_map(values, &w))
-    }
-
-    /// True when `(mu, sigma)` lies within `cells` cells of the map point `k`.
-    fn near(w: &Window, k: usize, mu: f64, sigma: f64, cells: f64) -> bool {
-        let [m, ls] = w.point(k);
-        (m - mu).abs() <= cells * w.dmu() && (ls - sigma.ln()).abs() <= cells * w.dls()
     }
 
     #[test]

@@ -590,13 +590,13 @@ impl LandscapeGrid {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::io::csv::parse_csv;
     use crate::toy::analysis::fit_preset;
 
-    /// The window and the map of one run, computed synchronously.
-    fn map_of(result: &FitResult, run: usize) -> (Window, LandscapeMap) {
+    /// The window and the grid values of one run, computed synchronously (the view's tests too).
+    pub(crate) fn grid_of(result: &FitResult, run: usize) -> (Window, Vec<f64>) {
         let w = Window::for_result(result);
         let values = evaluate_grid(
             &landscape_div(&result.runs[run].divergence),
@@ -608,11 +608,17 @@ mod tests {
             &AtomicUsize::new(0),
         )
         .unwrap();
+        (w, values)
+    }
+
+    /// The window and the map of one run.
+    fn map_of(result: &FitResult, run: usize) -> (Window, LandscapeMap) {
+        let (w, values) = grid_of(result, run);
         (w, LandscapeMap::new(values, &w))
     }
 
     /// True when `(mu, sigma)` lies within `cells` cells of the map point `k`.
-    fn near(w: &Window, k: usize, mu: f64, sigma: f64, cells: f64) -> bool {
+    pub(crate) fn near(w: &Window, k: usize, mu: f64, sigma: f64, cells: f64) -> bool {
         let [m, ls] = w.point(k);
         (m - mu).abs() <= cells * w.dmu() && (ls - sigma.ln()).abs() <= cells * w.dls()
     }
