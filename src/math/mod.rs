@@ -12,6 +12,7 @@ pub mod fastmath;
 pub mod hinton;
 pub mod jsd;
 pub mod kl;
+pub mod label;
 pub mod logspace;
 pub mod params;
 pub mod rng;

@@ -1,0 +1,226 @@
+//! Readable names of divergences ("FKL", "AKL (μ = 0.5)", "αβ (1, 0) = FKL") for everything a person
+//! reads: the side panel, titles, legends, tables, figures and the CLI's text output. The spec string
+//! (`Display`, `akl:mu=0.5`) stays the machine form: tooltips, CSV and JSON carry it.
+
+use super::divergence::{AmidDiv, AmidOrder, Divergence};
+
+impl Divergence {
+    /// The family's readable name without parameters ("FKL", "Skew KL", "αβ").
+    pub fn family_label(&self) -> &'static str {
+        match self {
+            Divergence::Fkl => "FKL",
+            Divergence::Rkl => "RKL",
+            Divergence::Akl { .. } => "AKL",
+            Divergence::Jsd { .. } => "JSD",
+            Divergence::Tvd => "TVD",
+            Divergence::Skl { .. } => "Skew KL",
+            Divergence::Srkl { .. } => "Skew RKL",
+            Divergence::Ab { .. } => "αβ",
+            Divergence::Alpha { .. } => "α-div",
+            Divergence::Taid { .. } => "TAID",
+            Divergence::Amid { .. } => "AMiD",
+            Divergence::Hinton { .. } => "Hinton",
+        }
+    }
+
+    /// The readable name with the parameters that make this instance what it is; where it equals a
+    /// plainer divergence the equality is said (`αβ (1, 0) = FKL`).
+    pub fn label(&self) -> String {
+        let name = self.family_label();
+        let body = match *self {
+            Divergence::Fkl | Divergence::Rkl | Divergence::Tvd => return name.to_string(),
+            Divergence::Akl { mu } => format!("{name} (μ = {})", num(mu)),
+            Divergence::Jsd { beta, norm } => {
+                let norm = if norm { ", ÷β(1−β)" } else { "" };
+                format!("{name} (β = {}{norm})", num(beta))
+            }
+            Divergence::Skl { alpha } => format!("{name} (α = {})", num(alpha)),
+            Divergence::Srkl { alpha, detach } => {
+                let detach = if detach { ", detached" } else { "" };
+                format!("{name} (α = {}{detach})", num(alpha))
+            }
+            Divergence::Ab { alpha, beta } => match self.equals() {
+                Some(_) => format!("{name} ({}, {})", num(alpha), num(beta)),
+                None => format!("{name} (α = {}, β = {})", num(alpha), num(beta)),
+            },
+            Divergence::Alpha { alpha } => format!("{name} (α = {})", num(alpha)),
+            Divergence::Taid { t, schedule } => match schedule {
+                None => format!("{name} (t = {})", num(t)),
+                Some(s) => {
+                    let linear = if s.adaptive { "" } else { ", linear" };
+                    format!("{name} (t: {} → {}{linear})", num(s.t_start), num(s.t_end))
+                }
+            },
+            Divergence::Amid {
+                alpha,
+                lambda,
+                div,
+                order,
+            } => {
+                let measure = match div {
+                    AmidDiv::Fkl => String::new(),
+                    AmidDiv::Ab { alpha, beta } => format!(", αβ({}, {})", num(alpha), num(beta)),
+                };
+                let order = match order {
+                    AmidOrder::Pr => "",
+                    AmidOrder::Qr => ", D(q, r)",
+                    AmidOrder::Rp => ", D(r, p)",
+                    AmidOrder::Rq => ", D(r, q)",
+                };
+                format!(
+                    "{name} (α = {}, λ = {}{measure}{order})",
+                    num(alpha),
+                    num(lambda)
+                )
+            }
+            Divergence::Hinton { temperature, a, .. } => {
+                format!("{name} (T = {}, a = {})", num(temperature), num(a))
+            }
+        };
+        match self.equals() {
+            Some(plain) => format!("{body} = {plain}"),
+            None => body,
+        }
+    }
+
+    /// The plainer divergence this instance computes exactly, by the families' definitions
+    /// (checked numerically in the tests): the corners of the interpolating families.
+    pub fn equals(&self) -> Option<&'static str> {
+        match *self {
+            Divergence::Jsd { beta, .. } if beta == 0.0 => Some("FKL"),
+            Divergence::Jsd { beta, .. } if beta == 1.0 => Some("RKL"),
+            Divergence::Skl { alpha } if alpha == 0.0 => Some("FKL"),
+            Divergence::Srkl { alpha, .. } if alpha == 0.0 => Some("RKL"),
+            Divergence::Ab { alpha, beta } if alpha == 1.0 && beta == 0.0 => Some("FKL"),
+            Divergence::Ab { alpha, beta } if alpha == 0.0 && beta == 1.0 => Some("RKL"),
+            Divergence::Alpha { alpha } if alpha == 1.0 => Some("FKL"),
+            Divergence::Alpha { alpha } if alpha == 0.0 => Some("RKL"),
+            Divergence::Taid { t, schedule: None } if t == 1.0 => Some("FKL"),
+            _ => None,
+        }
+    }
+}
+
+/// A parameter as people write it: at most three decimals, no trailing zeros, a true minus sign.
+pub fn num(x: f64) -> String {
+    if !x.is_finite() {
+        return x.to_string();
+    }
+    let magnitude = x.abs();
+    let text = if magnitude != 0.0 && !(1e-3..1e4).contains(&magnitude) {
+        format!("{magnitude:.0e}")
+    } else {
+        let fixed = format!("{magnitude:.3}");
+        fixed
+            .trim_end_matches('0')
+            .trim_end_matches('.')
+            .to_string()
+    };
+    if x < 0.0 && text != "0" {
+        format!("−{text}")
+    } else {
+        text
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::math::{FAMILIES, LogDist, Workspace, value_and_grad};
+
+    fn label(spec: &str) -> String {
+        spec.parse::<Divergence>().unwrap().label()
+    }
+
+    #[test]
+    fn names_read_as_people_write_them() {
+        assert_eq!(label("fkl"), "FKL");
+        assert_eq!(label("rkl"), "RKL");
+        assert_eq!(label("akl:mu=0.5"), "AKL (μ = 0.5)");
+        assert_eq!(label("jsd:beta=0.5"), "JSD (β = 0.5)");
+        assert_eq!(label("ab:alpha=0.2,beta=0.7"), "αβ (α = 0.2, β = 0.7)");
+        assert_eq!(label("ab:alpha=-0.5,beta=1.5"), "αβ (α = −0.5, β = 1.5)");
+        assert_eq!(
+            label("taid:t_start=0.4,t_end=1,rate=0.0005,momentum=0.99"),
+            "TAID (t: 0.4 → 1)"
+        );
+        assert_eq!(label("taid:t=0.4"), "TAID (t = 0.4)");
+        assert_eq!(label("skl:alpha=0.1"), "Skew KL (α = 0.1)");
+        assert_eq!(
+            label("srkl:alpha=0.1,detach=true"),
+            "Skew RKL (α = 0.1, detached)"
+        );
+        assert_eq!(label("amid:alpha=-1,lambda=0.5"), "AMiD (α = −1, λ = 0.5)");
+        assert_eq!(label("hinton:T=2,a=0.5,label=0"), "Hinton (T = 2, a = 0.5)");
+        assert_eq!(label("akl:mu=0.333333"), "AKL (μ = 0.333)");
+    }
+
+    #[test]
+    fn corners_say_which_plain_divergence_they_are() {
+        assert_eq!(label("ab:alpha=1,beta=0"), "αβ (1, 0) = FKL");
+        assert_eq!(label("ab:alpha=0,beta=1"), "αβ (0, 1) = RKL");
+        assert_eq!(label("jsd:beta=0"), "JSD (β = 0) = FKL");
+        assert_eq!(label("jsd:beta=1"), "JSD (β = 1) = RKL");
+        assert_eq!(label("alpha:alpha=1"), "α-div (α = 1) = FKL");
+        assert_eq!(label("skl:alpha=0"), "Skew KL (α = 0) = FKL");
+        assert_eq!(label("srkl:alpha=0"), "Skew RKL (α = 0) = RKL");
+        assert_eq!(label("taid:t=1"), "TAID (t = 1) = FKL");
+        assert_eq!(label("ab:alpha=0.5,beta=0.5"), "αβ (α = 0.5, β = 0.5)");
+    }
+
+    /// Every claimed equality holds for the value and the gradient on an uneven pair.
+    #[test]
+    fn every_claimed_equality_holds_numerically() {
+        let p = LogDist::from_probs(&[0.5, 0.2, 0.15, 0.1, 0.05]).unwrap();
+        let q = LogDist::from_logits(&[0.3, -1.0, 0.8, 0.1, -0.4], false).unwrap();
+        let eval = |d: &Divergence| {
+            let mut g = vec![0.0; 5];
+            let v = value_and_grad(d, &p, &q, &mut g, &mut Workspace::default());
+            (v, g)
+        };
+        let mut checked = 0;
+        for spec in [
+            "ab:alpha=1,beta=0",
+            "ab:alpha=0,beta=1",
+            "jsd:beta=0",
+            "jsd:beta=1",
+            "alpha:alpha=1",
+            "alpha:alpha=0",
+            "skl:alpha=0",
+            "srkl:alpha=0",
+            "srkl:alpha=0,detach=true",
+            "taid:t=1",
+        ] {
+            let d: Divergence = spec.parse().unwrap();
+            let plain = match d.equals().unwrap() {
+                "FKL" => Divergence::Fkl,
+                _ => Divergence::Rkl,
+            };
+            let ((v, g), (w, h)) = (eval(&d), eval(&plain));
+            assert!((v - w).abs() < 1e-9, "{spec}: {v} vs {w}");
+            for (a, b) in g.iter().zip(&h) {
+                assert!((a - b).abs() < 1e-9, "{spec}: gradient {a} vs {b}");
+            }
+            checked += 1;
+        }
+        assert_eq!(checked, 10);
+        // Interior points are not called equal.
+        for f in FAMILIES {
+            let d = f.default();
+            if !matches!(d, Divergence::Fkl | Divergence::Rkl) {
+                assert_eq!(d.equals(), None, "{}", f.name);
+            }
+        }
+    }
+
+    #[test]
+    fn numbers_are_short_and_signed_with_a_minus() {
+        assert_eq!(num(0.5), "0.5");
+        assert_eq!(num(1.0), "1");
+        assert_eq!(num(-1.0), "−1");
+        assert_eq!(num(0.0005), "5e-4");
+        assert_eq!(num(0.30000000000000004), "0.3");
+        assert_eq!(num(-0.0), "0");
+        assert_eq!(num(12.8), "12.8");
+    }
+}
