@@ -97,8 +97,18 @@ fn missing(args: &[&str]) -> String {
              (or --teacher-probs)"
                 .to_string()
         }
+        Some("--preset") if first.iter().any(|f| f == "--lesson") => {
+            "--preset NAME, --config FILE.toml or --lesson NAME is missing (kdviz presets and \
+             kdviz lessons list the names)"
+                .into()
+        }
         Some("--preset") => {
             "--preset NAME or --config FILE.toml is missing (kdviz presets lists the names)".into()
+        }
+        Some("--step") => {
+            "--step N is missing; expected the number of a step of the lesson (kdviz lessons NAME \
+             lists them)"
+                .into()
         }
         Some("--builtin") => {
             "--builtin or --input FILE (.safetensors or .npy teacher logits) is missing".into()

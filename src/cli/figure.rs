@@ -3,14 +3,23 @@
 use super::fit::ConfigSource;
 use super::progress;
 use super::values::{DivSpec, EpochList, div_spec, epoch_list, number_in, whole};
+use crate::figure::caption::{Caption, render_captioned_png, render_captioned_svg, views_grid_ui};
 use crate::figure::{
     FigureSpec, Layout, Outcome, default_size, render_png, render_svg, view_csv, write_animation,
 };
+use crate::gpu::GpuContext;
+use crate::math::Divergence;
+use crate::real::corpus;
+use crate::real::train::{EpochStats, StudentKind, TrainConfig, train};
 use crate::toy::SnapshotPlan;
+use crate::toy::lesson::{self, RealStep, Tab};
+use crate::views::palette;
+use crate::views::real::{RunState, plots};
 use crate::views::state::{Theme, ToyState, View};
 use clap::builder::{PossibleValuesParser, TypedValueParser};
 use clap::{Args, ValueEnum};
 use std::path::Path;
+use std::sync::atomic::AtomicBool;
 
 pub const EXAMPLES: &str = "\
 Examples:
@@ -22,13 +31,21 @@ Examples:
   kdviz figure --preset minillm-gmm --view distributions --frames 0:400:10 --fps 10 \\
       --out minillm.apng
   kdviz figure --preset akl-weights --view headtail --theme dark --out weights.png
-  kdviz figure --preset akl-fig3-longtail --out fig3.csv              # the numbers behind it";
+  kdviz figure --preset akl-fig3-longtail --out fig3.csv              # the numbers behind it
+  kdviz figure --lesson mode-seeking --step 3 --out step3.png        # a lesson step, captioned";
 
 /// `kdviz figure`: a view or a paper-style layout, drawn offscreen by the app's code.
 #[derive(Debug, Args)]
 pub struct FigureArgs {
     #[command(flatten)]
     pub source: ConfigSource,
+    /// A lesson (kdviz lessons lists them) instead of a preset: draws its --step with the caption
+    #[arg(long, value_name = "NAME", group = "ConfigSource", requires = "step",
+          conflicts_with_all = ["div", "view", "layout", "epochs", "title", "frames"])]
+    pub lesson: Option<String>,
+    /// The lesson's step to draw, from 1 (kdviz lessons NAME lists them)
+    #[arg(long, value_name = "N", requires = "lesson", value_parser = whole(1, 10_000))]
+    pub step: Option<usize>,
     /// The file to write; its extension chooses the format: .png, .svg, .gif, .apng or .csv
     #[arg(long, value_name = "FILE")]
     pub out: String,
@@ -110,6 +127,9 @@ pub fn run(args: &FigureArgs) -> Result<(), String> {
         return Err(format!(
             "--out {out}: cannot write .{ext} files; expected .png, .svg, .gif, .apng or .csv"
         ));
+    }
+    if let (Some(name), Some(step)) = (&args.lesson, args.step) {
+        return lesson_figure(args, name, step, &ext);
     }
     let mut cfg = args.source.load()?;
     if !args.div.is_empty() {
@@ -245,4 +265,114 @@ fn frame_epochs(raw: Option<&str>, last: usize) -> Result<Vec<usize>, String> {
 
 fn write(path: &Path, bytes: &[u8]) -> Result<(), String> {
     std::fs::write(path, bytes).map_err(|e| format!("{}: cannot write: {e}", path.display()))
+}
+
+/// The default size in points of a lesson step's figure: room for the caption above the views.
+pub const LESSON_FIGURE_SIZE: egui::Vec2 = egui::vec2(1400.0, 800.0);
+
+/// `--lesson NAME --step N`: the step's views at its epoch (the end of its animation), its title
+/// and caption above them; a real-model step trains on the built-in teacher and draws the tab's
+/// metric plots.
+fn lesson_figure(args: &FigureArgs, name: &str, n: usize, ext: &str) -> Result<(), String> {
+    let out = args.out.as_str();
+    if !matches!(ext, "png" | "svg") {
+        return Err(format!(
+            "--out {out}: a lesson step is drawn as .png or .svg; expected one of those"
+        ));
+    }
+    let lesson = lesson::load(name)?;
+    let step = lesson.step(n)?;
+    let caption = Caption {
+        context: Some(format!(
+            "{} · step {n} of {}",
+            lesson.title,
+            lesson.steps.len()
+        )),
+        title: Some(step.title.clone()),
+        text: step.caption.clone(),
+        look_at: step.highlight.clone(),
+    };
+    let spec = FigureSpec {
+        size: egui::vec2(
+            args.width.map_or(LESSON_FIGURE_SIZE.x, |w| w as f32),
+            args.height.map_or(LESSON_FIGURE_SIZE.y, |h| h as f32),
+        ),
+        scale: args.scale,
+        theme: args.theme.into(),
+        transparent: args.transparent,
+        ..FigureSpec::default()
+    };
+    let path = Path::new(out);
+    match (&step.real, step.tab) {
+        (Some(real), Tab::Real) => {
+            let runs = train_real(real)?;
+            let colors = palette::run_colors(&runs.iter().map(|r| r.div).collect::<Vec<_>>());
+            let body = |ui: &mut egui::Ui| plots::metrics_ui(ui, &runs, &colors);
+            write_captioned(path, ext, &spec, &caption, body)
+        }
+        _ => {
+            let cfg = step.fit_config()?;
+            let mut fit = cfg.to_spec()?;
+            fit.snapshots = SnapshotPlan {
+                every: true,
+                at: Vec::new(),
+            };
+            let result = fit.run()?;
+            let mut state = ToyState::default();
+            state.apply_config(cfg.clone());
+            state.apply_hints();
+            state.epoch = step.final_epoch(&cfg);
+            let mut views: Vec<View> = cfg
+                .view
+                .views
+                .iter()
+                .filter_map(|v| View::from_name(v))
+                .collect();
+            if views.is_empty() {
+                views.push(View::Distributions);
+            }
+            let body = |ui: &mut egui::Ui| views_grid_ui(ui, &result, &mut state, &views);
+            write_captioned(path, ext, &spec, &caption, body)
+        }
+    }
+}
+
+fn write_captioned(
+    path: &Path,
+    ext: &str,
+    spec: &FigureSpec,
+    caption: &Caption,
+    body: impl FnMut(&mut egui::Ui),
+) -> Result<(), String> {
+    if ext == "svg" {
+        return write(path, render_captioned_svg(spec, caption, body).as_bytes());
+    }
+    render_captioned_png(spec, caption, body)?
+        .save(path)
+        .map_err(|e| format!("{}: cannot write: {e}", path.display()))
+}
+
+/// Trains a real-model step's students on the built-in teacher (the GPU when there is one).
+fn train_real(real: &RealStep) -> Result<Vec<RunState>, String> {
+    let data = corpus::builtin();
+    let cfg = TrainConfig {
+        student: match real.rank {
+            Some(rank) => StudentKind::LowRank { rank },
+            None => StudentKind::Free,
+        },
+        epochs: real.epochs,
+        ..TrainConfig::default()
+    };
+    let gpu = GpuContext::new().ok();
+    let cancel = AtomicBool::new(false);
+    let mut runs = Vec::new();
+    for spec in &real.divergences {
+        let div: Divergence = spec.parse().map_err(|e| format!("{e}"))?;
+        let bar = progress::bar(cfg.epochs, div.to_string());
+        let mut report = |s: &EpochStats| bar.set_position(s.epoch as u64);
+        let r = train(gpu.as_ref(), &data, &div, &cfg, &cancel, &mut report);
+        bar.finish_and_clear();
+        runs.push(RunState::finished(r.map_err(|e| format!("{div}: {e}"))?));
+    }
+    Ok(runs)
 }

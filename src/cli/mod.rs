@@ -8,6 +8,7 @@ pub mod figure;
 pub mod fit;
 pub mod gpu;
 pub mod json;
+pub mod lessons;
 pub mod output;
 pub mod progress;
 pub mod real;
@@ -24,6 +25,7 @@ Examples:
   kdviz                                # open the app
   kdviz app --tab real --run           # the app on the real-model tab, training at once
   kdviz presets
+  kdviz lessons mode-seeking           # a guided lesson's steps (the app's Lessons menu)
   kdviz eval --div rkl --teacher-logits 1,0.9,0.8,0.7,0,-1 --student-logits 0.2,1,-0.5,0.9,0.3,0
   kdviz fit --preset akl-fig3-longtail --json
   kdviz figure --preset akl-fig3-longtail --out fig3.png --scale 3
@@ -61,6 +63,9 @@ Examples:
   kdviz presets
   kdviz fit --preset akl-fig3-longtail      # run one of them")]
     Presets,
+    /// List the built-in lessons, or one lesson's steps with their captions
+    #[command(after_help = lessons::EXAMPLES)]
+    Lessons(lessons::LessonsArgs),
     /// List every divergence family with its default spec and formula
     #[command(after_help = "\
 Examples:
@@ -204,6 +209,7 @@ fn dispatch(command: Command) -> Result<(), String> {
             run: args.run,
         }),
         Command::Presets => catalog::presets(),
+        Command::Lessons(args) => lessons::run(&args),
         Command::Divergences => catalog::divergences(),
         Command::Eval(args) => eval::run(&args),
         Command::Fit(args) => fit::run(&args),

@@ -3,6 +3,7 @@
 //! epoch animation) and CSV (the data behind it).
 
 pub mod anim;
+pub mod caption;
 pub mod real;
 pub mod svg;
 

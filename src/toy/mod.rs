@@ -4,6 +4,7 @@
 pub mod analysis;
 pub mod config;
 pub mod fit;
+pub mod lesson;
 pub mod metrics;
 pub mod optim;
 pub mod preset;
