@@ -3,8 +3,11 @@
 
 pub mod export_dialog;
 pub mod fit_worker;
+pub mod help;
 pub mod kdviz_app;
+pub mod lesson_bar;
 pub mod panels;
+pub mod presenter;
 pub mod real_tab;
 pub mod real_worker;
 pub mod timeline;
@@ -41,11 +44,15 @@ impl Status {
 }
 
 /// How the window opens (`kdviz app --tab real --run`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AppOptions {
     pub mode: Mode,
     /// Starts a real-model run at once (demos, screenshots).
     pub run: bool,
+    /// Opens a lesson at a step (from 0).
+    pub lesson: Option<(String, usize)>,
+    /// Starts in presenter mode.
+    pub present: bool,
 }
 
 impl Default for AppOptions {
@@ -53,12 +60,17 @@ impl Default for AppOptions {
         AppOptions {
             mode: Mode::Toy,
             run: false,
+            lesson: None,
+            present: false,
         }
     }
 }
 
 /// Opens the window; returns an error message when no window can be opened (no display, no GPU driver).
 pub fn run_app(opts: AppOptions) -> Result<(), String> {
+    if let Some((name, step)) = &opts.lesson {
+        crate::toy::lesson::load(name)?.step(step + 1)?;
+    }
     let options = eframe::NativeOptions {
         viewport: egui::ViewportBuilder::default()
             .with_title("kdviz")
@@ -73,6 +85,12 @@ pub fn run_app(opts: AppOptions) -> Result<(), String> {
         Box::new(move |cc| {
             let mut app = KdvizApp::new(cc);
             app.mode = opts.mode;
+            if let Some((name, step)) = opts.lesson.clone() {
+                app.lesson_action(lesson_bar::Action::Open(name, step), &cc.egui_ctx);
+            }
+            if opts.present {
+                app.presenter.enter(&cc.egui_ctx);
+            }
             if opts.run {
                 app.real.run(&cc.egui_ctx);
             }

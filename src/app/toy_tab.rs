@@ -49,6 +49,8 @@ pub struct ToyTab {
     /// The animation dialog and the paper-layout exports (worker-thread renders).
     figures: FigureExport,
     config_path: String,
+    /// The settings panel on the left (hidden in presenter mode).
+    pub show_settings: bool,
 }
 
 impl ToyTab {
@@ -70,6 +72,7 @@ impl ToyTab {
             export: ExportSettings::default(),
             figures: FigureExport::default(),
             config_path: "kdviz-config.toml".into(),
+            show_settings: true,
         }
     }
 
@@ -133,10 +136,12 @@ impl ToyTab {
             let last = self.last_epoch();
             timeline::timeline_ui(ui, &mut self.state, last);
         });
-        egui::Panel::left("settings")
-            .resizable(true)
-            .default_size(330.0)
-            .show(ui, |ui| self.side_ui(ui));
+        if self.show_settings {
+            egui::Panel::left("settings")
+                .resizable(true)
+                .default_size(330.0)
+                .show(ui, |ui| self.side_ui(ui));
+        }
         egui::CentralPanel::default().show(ui, |ui| self.central_ui(ui));
     }
 
@@ -208,8 +213,10 @@ impl ToyTab {
             .show_ui(ui, |ui| {
                 let mut chosen = None;
                 for (name, _) in preset::PRESETS {
+                    let description = preset::load(name).map(|c| c.description);
                     if ui
                         .selectable_label(self.state.config.name == *name, *name)
+                        .on_hover_text(description.unwrap_or_default())
                         .clicked()
                     {
                         chosen = Some(*name);

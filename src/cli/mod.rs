@@ -55,7 +55,8 @@ pub enum Command {
     #[command(after_help = "\
 Examples:
   kdviz app                            # the toy tab
-  kdviz app --tab real --run           # the real-model tab, training at once")]
+  kdviz app --tab real --run           # the real-model tab, training at once
+  kdviz app --lesson mode-seeking --present   # a lesson, projected (F1 lists the keys)")]
     App(AppArgs),
     /// List the built-in presets
     #[command(after_help = "\
@@ -119,6 +120,15 @@ pub struct AppArgs {
     /// Start a real-model run at once (demos, screenshots)
     #[arg(long, overrides_with = "run")]
     pub run: bool,
+    /// Open a lesson (kdviz lessons lists them)
+    #[arg(long, value_name = "NAME")]
+    pub lesson: Option<String>,
+    /// The lesson's step to open, from 1
+    #[arg(long, value_name = "N", requires = "lesson", default_value_t = 1, value_parser = values::whole(1, 10_000))]
+    pub step: usize,
+    /// Start in presenter mode (F5 toggles it, Esc leaves)
+    #[arg(long, overrides_with = "present")]
+    pub present: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -207,6 +217,8 @@ fn dispatch(command: Command) -> Result<(), String> {
                 Tab::Real => crate::app::Mode::Real,
             },
             run: args.run,
+            lesson: args.lesson.map(|name| (name, args.step - 1)),
+            present: args.present,
         }),
         Command::Presets => catalog::presets(),
         Command::Lessons(args) => lessons::run(&args),

@@ -25,12 +25,14 @@ pub struct Caption {
 /// and "look at" lines a little smaller), wrapped to the available width.
 pub fn caption_ui(ui: &mut egui::Ui, caption: &Caption, size: f32) {
     let weak = ui.visuals().weak_text_color();
-    ui.spacing_mut().item_spacing.y = (size * 0.3).max(4.0);
+    // Whole points: a fractional spacing leaves the rows off the pixel grid.
+    ui.spacing_mut().item_spacing.y = (size * 0.3).round().max(4.0);
+    let scaled = |f: f32| (size * f).round();
     if let Some(context) = &caption.context {
-        ui.label(RichText::new(context).size(size * 0.75).color(weak));
+        ui.label(RichText::new(context).size(scaled(0.75)).color(weak));
     }
     if let Some(title) = &caption.title {
-        ui.label(RichText::new(title).size(size * 1.15).strong());
+        ui.label(RichText::new(title).size(scaled(1.15)).strong());
     }
     if !caption.text.is_empty() {
         ui.add(egui::Label::new(RichText::new(&caption.text).size(size)).wrap());
@@ -39,7 +41,7 @@ pub fn caption_ui(ui: &mut egui::Ui, caption: &Caption, size: f32) {
         ui.add(
             egui::Label::new(
                 RichText::new(format!("Look at: {look}"))
-                    .size(size * 0.85)
+                    .size(scaled(0.85))
                     .italics()
                     .color(weak),
             )
@@ -119,4 +121,46 @@ pub fn render_captioned_svg(
     render_ui_svg(spec.size, spec.theme, spec.transparent, |ui| {
         captioned_ui(ui, spec.theme, spec.transparent, caption, &mut body)
     })
+}
+
+/// The characters of `text` that egui's built-in fonts cannot draw (they would show as boxes): the
+/// tests run every caption and label through this.
+pub fn missing_glyphs(text: &str) -> Vec<char> {
+    let ctx = egui::Context::default();
+    // A frame loads the fonts; nothing is drawn, so the font atlas is dropped unused.
+    ctx.run_ui(egui::RawInput::default(), |_| {})
+        .textures_delta
+        .clear();
+    let font = egui::FontId::proportional(14.0);
+    let mut missing: Vec<char> = ctx.fonts_mut(|f| {
+        text.chars()
+            .filter(|&c| !c.is_whitespace() && !f.has_glyph(&font, c))
+            .collect()
+    });
+    missing.sort_unstable();
+    missing.dedup();
+    missing
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::toy::lesson;
+
+    #[test]
+    fn every_lesson_text_can_be_drawn() {
+        let mut text = String::from("Look at: · step 1 of 16");
+        for l in lesson::all().unwrap() {
+            for t in [&l.title, &l.summary] {
+                text.push_str(t);
+            }
+            for s in &l.steps {
+                text.push_str(&s.title);
+                text.push_str(&s.caption);
+                text.push_str(s.highlight.as_deref().unwrap_or(""));
+            }
+        }
+        assert_eq!(missing_glyphs(&text), Vec::<char>::new());
+        assert_eq!(missing_glyphs("a‖b"), ['‖']);
+    }
 }
