@@ -60,12 +60,13 @@ fn dismissed(ctx: &egui::Context) -> bool {
     })
 }
 
-/// Shows the overlay while `open`; closes it on a key press or a click.
-pub fn help_ui(ctx: &egui::Context, open: &mut bool) {
+/// Shows the overlay while `open`; closes it on a key press or a click, except in the frame that
+/// opened it (`was_open` false: the click on the button that opened it).
+pub fn help_ui(ctx: &egui::Context, open: &mut bool, was_open: bool) {
     if !*open {
         return;
     }
-    if dismissed(ctx) {
+    if was_open && dismissed(ctx) {
         *open = false;
         return;
     }

@@ -45,12 +45,14 @@ pub enum Action {
     Leave,
 }
 
-/// A step's animation: from its first epoch to its last, once the step's fit has arrived.
+/// What a step does once its fit has arrived: show its epoch (the timeline's slider clamps the
+/// epoch to the fit on show until then), or play its epochs from the first to the last.
 #[derive(Debug, Clone, Copy, PartialEq)]
 struct Anim {
     from: usize,
     to: usize,
-    speed: f32,
+    /// None: no animation, only the epoch `from` to show.
+    speed: Option<f32>,
     /// The speed to give back when the animation ends.
     old_speed: f32,
     started: bool,
@@ -107,7 +109,7 @@ impl LessonPlayer {
 
     /// True while a step's animation is waiting for its fit or playing.
     pub fn animating(&self) -> bool {
-        self.anim.is_some()
+        self.anim.is_some_and(|a| a.speed.is_some())
     }
 
     /// The left lesson that "Resume" would reopen, with its step index.
@@ -234,17 +236,19 @@ impl LessonPlayer {
                     let errors = state.apply_config(cfg);
                     state.apply_hints();
                     self.error = errors.first().cloned();
-                    if let (Some([from, to]), Some(speed)) = (step.animate, step.play_speed()) {
-                        state.epoch = from;
-                        state.playing = false;
-                        self.anim = Some(Anim {
-                            from,
-                            to,
-                            speed,
-                            old_speed: state.speed,
-                            started: false,
-                        });
-                    }
+                    let (from, to) = match step.animate {
+                        Some([from, to]) => (from, to),
+                        None => (state.epoch, state.epoch),
+                    };
+                    state.epoch = from;
+                    state.playing = false;
+                    self.anim = Some(Anim {
+                        from,
+                        to,
+                        speed: step.play_speed(),
+                        old_speed: state.speed,
+                        started: false,
+                    });
                 }
                 Err(e) => self.error = Some(e),
             },
@@ -260,8 +264,8 @@ impl LessonPlayer {
         }
     }
 
-    /// After the timeline has moved: starts the step's animation once its fit is in, and stops it
-    /// at its last epoch. A pause by the user ends it where it is.
+    /// After the timeline has moved: once the step's fit is in, shows its epoch or starts its
+    /// animation; stops the animation at its last epoch. A pause by the user ends it where it is.
     pub fn drive(&mut self, toy: &mut ToyTab) {
         let Some(a) = self.anim.as_mut() else {
             return;
@@ -270,9 +274,14 @@ impl LessonPlayer {
             toy.refit_if_changed();
             if !toy.is_fitting() && toy.result().is_some() {
                 toy.state.epoch = a.from;
-                toy.state.speed = a.speed;
-                toy.state.playing = true;
-                a.started = true;
+                match a.speed {
+                    Some(speed) => {
+                        toy.state.speed = speed;
+                        toy.state.playing = true;
+                        a.started = true;
+                    }
+                    None => self.anim = None,
+                }
             }
             return;
         }

@@ -35,7 +35,11 @@ pub fn caption_ui(ui: &mut egui::Ui, caption: &Caption, size: f32) {
         ui.label(RichText::new(title).size(scaled(1.15)).strong());
     }
     if !caption.text.is_empty() {
-        ui.add(egui::Label::new(RichText::new(&caption.text).size(size)).wrap());
+        // The strong colour: the caption is what the audience reads first.
+        let text = RichText::new(&caption.text)
+            .size(size)
+            .color(ui.visuals().strong_text_color());
+        ui.add(egui::Label::new(text).wrap());
     }
     if let Some(look) = &caption.look_at {
         ui.add(
