@@ -51,7 +51,7 @@ pub fn steps(l: &Lesson) -> Vec<String> {
         format!("{} ({}, {} steps)", l.title, l.name, l.steps.len()),
         String::new(),
     ];
-    lines.extend(wrap(&l.summary, WIDTH).into_iter());
+    lines.extend(wrap(&l.summary, WIDTH));
     for (i, s) in l.steps.iter().enumerate() {
         lines.push(String::new());
         lines.push(format!("{:>2}. {}", i + 1, s.title));
