@@ -72,7 +72,7 @@ pub fn help_ui(ctx: &egui::Context, open: &mut bool, was_open: bool) {
     }
     egui::Window::new(TITLE)
         .collapsible(false)
-        .resizable(false)
+        .auto_sized()
         .anchor(egui::Align2::CENTER_CENTER, egui::Vec2::ZERO)
         .show(ctx, |ui| {
             egui::Grid::new("shortcuts")
