@@ -358,11 +358,25 @@ fn the_help_overlay_opens_with_f1_or_question_mark_and_any_key_or_click_closes_i
     h.key_press(Key::F1);
     h.run_steps(2);
     assert!(h.state().help_open && shown(&h));
-    // The key that closes it does nothing else: the lesson stays at step 1.
+    // The key that closes it does nothing else: the lesson stays at step 1, the epoch where it was.
+    let epoch = h.state().toy.state.epoch;
     h.key_press(Key::ArrowRight);
     h.run_steps(2);
     assert!(!h.state().help_open && !has_label(&h, help::TITLE));
     assert_eq!(h.state().lessons.current().unwrap().1, 0);
+    h.key_press(Key::F1);
+    h.run_steps(2);
+    assert!(shown(&h));
+    h.key_press(Key::Space);
+    h.run_steps(2);
+    assert!(!h.state().help_open && !h.state().toy.state.playing);
+    h.key_press(Key::F1);
+    h.run_steps(2);
+    assert!(shown(&h));
+    h.key_press_modifiers(Modifiers::SHIFT, Key::ArrowRight);
+    h.run_steps(2);
+    assert!(!h.state().help_open);
+    assert_eq!(h.state().toy.state.epoch, epoch);
     h.key_press_modifiers(Modifiers::SHIFT, Key::Questionmark);
     h.run_steps(2);
     assert!(shown(&h));
@@ -379,15 +393,21 @@ fn the_help_overlay_opens_with_f1_or_question_mark_and_any_key_or_click_closes_i
 }
 
 #[test]
-fn the_preset_menu_shows_each_description() {
-    // The hover text is the preset's description (egui shows it on hover; here the data behind it).
-    for (name, _) in kdviz::toy::preset::PRESETS {
-        let cfg = kdviz::toy::preset::load(name).unwrap();
-        assert!(
-            !cfg.description.trim().is_empty(),
-            "{name} has no description"
-        );
+fn the_preset_menu_shows_each_description_on_hover() {
+    let mut h = app();
+    let name = "minillm-gmm";
+    let description = kdviz::toy::preset::load(name).unwrap().description;
+    assert!(!has_label(&h, &description));
+    for _ in 0..3 {
+        if h.query_all_by_label(name).next().is_some() {
+            break;
+        }
+        h.get_by_role_and_label(Role::ComboBox, "preset").click();
+        h.run_steps(2);
     }
+    h.get_all_by_label(name).last().unwrap().hover();
+    h.run_steps(6);
+    assert!(has_label(&h, &description), "{name}: no tooltip");
 }
 
 #[test]

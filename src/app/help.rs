@@ -44,9 +44,10 @@ pub fn requested(ctx: &egui::Context) -> bool {
     })
 }
 
-/// While the overlay is open: any key press or click closes it, and the key does nothing else
-/// (so the arrow that closes it does not also move the lesson on).
-fn dismissed(ctx: &egui::Context) -> bool {
+/// While the overlay is open, at the start of a frame (before any other key is read): any key press
+/// or click closes it, and the key does nothing else (the arrow that closes it does not also move
+/// the lesson or the epoch on).
+pub fn dismissed(ctx: &egui::Context) -> bool {
     ctx.input_mut(|i| {
         let key = i
             .events
@@ -60,14 +61,9 @@ fn dismissed(ctx: &egui::Context) -> bool {
     })
 }
 
-/// Shows the overlay while `open`; closes it on a key press or a click, except in the frame that
-/// opened it (`was_open` false: the click on the button that opened it).
-pub fn help_ui(ctx: &egui::Context, open: &mut bool, was_open: bool) {
-    if !*open {
-        return;
-    }
-    if was_open && dismissed(ctx) {
-        *open = false;
+/// Shows the overlay while `open` ([`dismissed`] closes it).
+pub fn help_ui(ctx: &egui::Context, open: bool) {
+    if !open {
         return;
     }
     egui::Window::new(TITLE)

@@ -98,7 +98,13 @@ impl KdvizApp {
 
     /// The app-wide keys, read before the timeline's: the help overlay, presenter mode, lesson steps.
     fn keys(&mut self, ctx: &egui::Context) {
-        if self.help_open || ctx.egui_wants_keyboard_input() {
+        if self.help_open {
+            if help::dismissed(ctx) {
+                self.help_open = false;
+            }
+            return;
+        }
+        if ctx.egui_wants_keyboard_input() {
             return;
         }
         if help::requested(ctx) {
@@ -248,7 +254,6 @@ impl eframe::App for KdvizApp {
         // egui's frame interval (real time in the app, the harness's fixed step in tests).
         let dt = ctx.input(|i| i.unstable_dt).min(0.25);
         self.presenter.track(&ctx);
-        let help_was_open = self.help_open;
         // Before the timeline's keys: during a lesson the arrows move between steps.
         self.keys(&ctx);
         // The toy keeps fitting while the other tab is on show.
@@ -286,7 +291,7 @@ impl eframe::App for KdvizApp {
                 egui::CentralPanel::default().show(ui, |ui| self.real.central_ui(ui));
             }
         }
-        help::help_ui(&ctx, &mut self.help_open, help_was_open);
+        help::help_ui(&ctx, self.help_open);
         self.toy.end_frame(&ctx);
         self.frame_ms = t0.elapsed().as_secs_f32() * 1e3;
     }
