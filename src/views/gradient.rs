@@ -366,22 +366,6 @@ impl Frame {
     }
 }
 
-/// A panel title: the spec string, shortened for the long TAID and AMiD specs (the full spec is the
-/// title's hover text).
-pub(super) fn title(div: &Divergence) -> String {
-    let minus = |v: f64| format!("{v}").replace('-', "−");
-    match *div {
-        Divergence::Taid {
-            schedule: Some(s), ..
-        } => format!("TAID, t from {} to {}", s.t_start, s.t_end),
-        Divergence::Taid { t, .. } => format!("TAID, t = {t}"),
-        Divergence::Amid { alpha, lambda, .. } => {
-            format!("AMiD, α = {}, λ = {}", minus(alpha), lambda)
-        }
-        d => d.to_string(),
-    }
-}
-
 /// The hover text for the class at plot position `i`.
 fn describe(data: &RunGradient, frame: &Frame, i: usize) -> String {
     let k = frame.order[i];
@@ -455,7 +439,7 @@ fn run_panel(ui: &mut Ui, cx: &ViewCtx, frame: &Frame, run: usize, opts: &Option
             note = "D is not finite here: no gradient".into();
         }
         let name = egui::Label::new(
-            RichText::new(title(cx.divergence(run)))
+            RichText::new(cx.divergence(run).label())
                 .color(color)
                 .strong(),
         )
