@@ -87,15 +87,24 @@ impl Divergence {
     /// (checked numerically in the tests): the corners of the interpolating families.
     pub fn equals(&self) -> Option<&'static str> {
         match *self {
-            Divergence::Jsd { beta, .. } if beta == 0.0 => Some("FKL"),
-            Divergence::Jsd { beta, .. } if beta == 1.0 => Some("RKL"),
-            Divergence::Skl { alpha } if alpha == 0.0 => Some("FKL"),
-            Divergence::Srkl { alpha, .. } if alpha == 0.0 => Some("RKL"),
-            Divergence::Ab { alpha, beta } if alpha == 1.0 && beta == 0.0 => Some("FKL"),
-            Divergence::Ab { alpha, beta } if alpha == 0.0 && beta == 1.0 => Some("RKL"),
-            Divergence::Alpha { alpha } if alpha == 1.0 => Some("FKL"),
-            Divergence::Alpha { alpha } if alpha == 0.0 => Some("RKL"),
-            Divergence::Taid { t, schedule: None } if t == 1.0 => Some("FKL"),
+            Divergence::Jsd { beta: 0.0, .. }
+            | Divergence::Skl { alpha: 0.0 }
+            | Divergence::Ab {
+                alpha: 1.0,
+                beta: 0.0,
+            }
+            | Divergence::Alpha { alpha: 1.0 }
+            | Divergence::Taid {
+                t: 1.0,
+                schedule: None,
+            } => Some("FKL"),
+            Divergence::Jsd { beta: 1.0, .. }
+            | Divergence::Srkl { alpha: 0.0, .. }
+            | Divergence::Ab {
+                alpha: 0.0,
+                beta: 1.0,
+            }
+            | Divergence::Alpha { alpha: 0.0 } => Some("RKL"),
             _ => None,
         }
     }
