@@ -11,11 +11,10 @@ use super::small_multiples::{ClassAxis, GAP, cell_grid, compact_cell, grid_shape
 use super::ticks::{grid_125, tick, x_axis, y_axis};
 use crate::math::LogDist;
 use crate::toy::analysis::assistant::{
-    AssistantPanel, DEFAULT_FREE_ALPHA, DEFAULT_LAMBDA, DEMO_P, DEMO_Q, MixtureExplorer,
-    MixturePair, assistant_runs,
+    AssistantPanel, DEMO_P, DEMO_Q, MixtureExplorer, MixturePair, assistant_runs,
 };
 use crate::views::palette;
-use crate::views::state::ToyState;
+use crate::views::state::{AssistantOptions as Options, ToyState};
 use egui::{Color32, Id, RichText, Ui};
 use egui_plot::{Corner, Legend, Line, LineStyle, PlotPoints, Points};
 
@@ -32,34 +31,8 @@ const DEMO_STUDENT: Color32 = palette::AUX[1];
 /// The free α's curve.
 const F6_FREE: Color32 = Color32::from_rgb(0x11, 0x11, 0x11);
 
-/// The view's own settings, kept in egui memory (not in the saved config).
-#[derive(Debug, Clone, Copy)]
-struct Options {
-    /// Show the explorer even though TAID/AMiD runs exist.
-    explorer: bool,
-    lambda: f64,
-    alpha: f64,
-    /// The explorer as one panel per α (AMiD's figure) instead of overlaid.
-    panels: bool,
-}
-
-impl Default for Options {
-    fn default() -> Self {
-        Options {
-            explorer: false,
-            lambda: DEFAULT_LAMBDA,
-            alpha: DEFAULT_FREE_ALPHA,
-            panels: false,
-        }
-    }
-}
-
-fn options_id() -> Id {
-    Id::unique("kdviz-assistant-view-options")
-}
-
 pub fn assistant_ui(ui: &mut Ui, cx: &ViewCtx, state: &mut ToyState) {
-    let mut opts: Options = ui.data_mut(|d| *d.get_temp_mut_or_default(options_id()));
+    let mut opts = state.assistant;
     let runs = assistant_runs(cx.result);
     let explorer = runs.is_empty() || opts.explorer;
     if !cx.figure {
@@ -87,7 +60,7 @@ pub fn assistant_ui(ui: &mut Ui, cx: &ViewCtx, state: &mut ToyState) {
             }
         });
     }
-    ui.data_mut(|d| d.insert_temp(options_id(), opts));
+    state.assistant = opts;
     if explorer {
         explorer_ui(ui, cx, state, &opts);
     } else {
@@ -439,20 +412,22 @@ mod tests {
         use egui_kittest::kittest::Queryable;
         let result = fit("minillm-gmm", 5);
         let colors = vec![Color32::RED; result.runs.len()];
-        let mut state = ToyState::default();
         let mut h = egui_kittest::Harness::builder()
             .with_size(egui::vec2(900.0, 600.0))
-            .build_ui(|ui| {
-                let cx = ViewCtx::new(&result, &colors, 0);
-                assistant_ui(ui, &cx, &mut state);
-            });
+            .build_ui_state(
+                |ui, state: &mut ToyState| {
+                    let cx = ViewCtx::new(&result, &colors, 0);
+                    assistant_ui(ui, &cx, state);
+                },
+                ToyState::default(),
+            );
         h.run();
         h.get_by_role_and_label(Role::Slider, "λ (teacher weight)")
             .set_value_accesskit(0.6);
         h.get_by_role_and_label(Role::Slider, "free α")
             .set_value_accesskit(-2.0);
         h.run();
-        let opts: Options = h.ctx.data(|d| d.get_temp(options_id())).unwrap();
+        let opts = h.state().assistant;
         assert!((opts.lambda - 0.6).abs() < 1e-9);
         assert!((opts.alpha + 2.0).abs() < 1e-9);
     }
@@ -496,15 +471,7 @@ mod tests {
             0,
             egui::vec2(1100.0, 700.0),
             |ui, cx, state| {
-                ui.data_mut(|d| {
-                    d.insert_temp(
-                        options_id(),
-                        Options {
-                            panels: true,
-                            ..Options::default()
-                        },
-                    )
-                });
+                state.assistant.panels = true;
                 assistant_ui(ui, cx, state)
             },
         );
