@@ -415,6 +415,23 @@ fn lesson_view_names_are_the_apps() {
     assert_eq!(lesson::VIEW_NAMES, View::ALL.map(View::name));
 }
 
+#[test]
+fn every_toy_step_sets_up_the_app_without_a_problem() {
+    for l in lesson::all().unwrap() {
+        for (i, step) in l
+            .steps
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.tab == Tab::Toy)
+        {
+            let mut state = ToyState::default();
+            let mut problems = state.apply_config(step.fit_config().unwrap());
+            problems.extend(state.apply_hints());
+            assert_eq!(problems, Vec::<String>::new(), "{} step {}", l.name, i + 1);
+        }
+    }
+}
+
 // ---- the command line ----
 
 fn tmp(name: &str) -> PathBuf {

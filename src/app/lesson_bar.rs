@@ -9,7 +9,7 @@ use crate::app::toy_tab::ToyTab;
 use crate::figure::caption::{Caption, caption_ui};
 use crate::math::Divergence;
 use crate::toy::lesson::{self, Lesson, RealStep, Step, Tab};
-use crate::views::state::Slot;
+use crate::views::state::{Slot, ToyState};
 use egui::{Key, RichText};
 use serde::{Deserialize, Serialize};
 
@@ -51,10 +51,11 @@ pub enum Action {
 struct Anim {
     from: usize,
     to: usize,
-    /// None: no animation, only the epoch `from` to show.
-    speed: Option<f32>,
-    /// The speed to give back when the animation ends.
+    /// How long the animation takes; None: no animation, only the epoch `from` to show.
+    seconds: Option<f32>,
+    /// The timeline's paces to give back when the animation ends.
     old_speed: f32,
+    old_play_seconds: f32,
     started: bool,
 }
 
@@ -109,7 +110,7 @@ impl LessonPlayer {
 
     /// True while a step's animation is waiting for its fit or playing.
     pub fn animating(&self) -> bool {
-        self.anim.is_some_and(|a| a.speed.is_some())
+        self.anim.is_some_and(|a| a.seconds.is_some())
     }
 
     /// The left lesson that "Resume" would reopen, with its step index.
@@ -233,8 +234,8 @@ impl LessonPlayer {
                 Ok(cfg) => {
                     *mode = Mode::Toy;
                     let state = &mut toy.state;
-                    let errors = state.apply_config(cfg);
-                    state.apply_hints();
+                    let mut errors = state.apply_config(cfg);
+                    errors.extend(state.apply_hints());
                     self.error = errors.first().cloned();
                     let (from, to) = match step.animate {
                         Some([from, to]) => (from, to),
@@ -245,8 +246,9 @@ impl LessonPlayer {
                     self.anim = Some(Anim {
                         from,
                         to,
-                        speed: step.play_speed(),
+                        seconds: step.play_seconds(),
                         old_speed: state.speed,
+                        old_play_seconds: state.play_seconds,
                         started: false,
                     });
                 }
@@ -258,6 +260,7 @@ impl LessonPlayer {
     fn stop_anim(&mut self, toy: &mut ToyTab) {
         if let Some(a) = self.anim.take() {
             toy.state.speed = a.old_speed;
+            toy.state.play_seconds = a.old_play_seconds;
             if a.started {
                 toy.state.playing = false;
             }
@@ -274,9 +277,10 @@ impl LessonPlayer {
             toy.refit_if_changed();
             if !toy.is_fitting() && toy.result().is_some() {
                 toy.state.epoch = a.from;
-                match a.speed {
-                    Some(speed) => {
-                        toy.state.speed = speed;
+                match a.seconds {
+                    Some(seconds) => {
+                        let last = toy.last_epoch();
+                        set_pace(&mut toy.state, a.from, a.to, last, seconds);
                         toy.state.playing = true;
                         a.started = true;
                     }
@@ -379,6 +383,20 @@ impl LessonPlayer {
     }
 }
 
+/// Sets the timeline's pace so that playing from `from` to `to` takes `seconds`: in log time (the
+/// timeline's default) the seconds a whole run of `last` epochs would take, else epochs per second;
+/// each within its slider's range.
+pub fn set_pace(state: &mut ToyState, from: usize, to: usize, last: usize, seconds: f32) {
+    let seconds = f64::from(seconds.max(0.1));
+    if state.log_time {
+        let span = ((to as f64).ln_1p() - (from as f64).ln_1p()).max(1e-9);
+        let whole = seconds * (last.max(1) as f64).ln_1p() / span;
+        state.play_seconds = whole.clamp(2.0, 120.0) as f32;
+    } else {
+        state.speed = ((to.saturating_sub(from)) as f64 / seconds).clamp(1.0, 500.0) as f32;
+    }
+}
+
 /// The real-model tab's setup of a step: the built-in teacher and the step's students; trains them
 /// unless the same setup has runs already (going back and forth does not retrain).
 fn set_up_real(step: &RealStep, real: &mut RealTab, ctx: &egui::Context) -> Result<(), String> {
@@ -422,6 +440,26 @@ pub fn preset_caption_ui(ui: &mut egui::Ui, description: &str) {
 mod tests {
     use super::*;
     use crate::figure::caption::missing_glyphs;
+
+    #[test]
+    fn the_pace_plays_the_range_in_its_seconds() {
+        for log_time in [true, false] {
+            let mut state = ToyState {
+                log_time,
+                ..ToyState::default()
+            };
+            set_pace(&mut state, 0, 200, 4000, 8.0);
+            state.epoch = 0;
+            state.playing = true;
+            let mut carry = 0.0;
+            let mut t = 0.0_f32;
+            while state.epoch < 200 && t < 60.0 {
+                crate::app::timeline::advance(&mut state, &mut carry, 0.05, 4000);
+                t += 0.05;
+            }
+            assert!((t - 8.0).abs() < 0.2, "log time {log_time}: {t} s");
+        }
+    }
 
     #[test]
     fn the_bar_labels_can_be_drawn() {

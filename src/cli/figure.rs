@@ -190,9 +190,13 @@ pub fn run(args: &FigureArgs) -> Result<(), String> {
     let result = fit.run()?;
     let mut state = ToyState::default();
     state.apply_config(cfg.clone());
+    if let Some(problem) = state.apply_hints().first() {
+        return Err(format!("{}: {problem}", cfg.name));
+    }
     // Figures overlay the students unless the config says otherwise.
-    state.dist.overlay = true;
-    state.apply_hints();
+    if cfg.view.overlay.is_none() {
+        state.dist.overlay = true;
+    }
     state.epoch = *epochs.last().unwrap_or(&0);
 
     let path = Path::new(out);
@@ -319,8 +323,11 @@ fn lesson_figure(args: &FigureArgs, name: &str, n: usize, ext: &str) -> Result<(
             };
             let result = fit.run()?;
             let mut state = ToyState::default();
-            state.apply_config(cfg.clone());
-            state.apply_hints();
+            let mut problems = state.apply_config(cfg.clone());
+            problems.extend(state.apply_hints());
+            if let Some(p) = problems.first() {
+                return Err(format!("lesson {name} step {n}: {p}"));
+            }
             state.epoch = step.final_epoch(&cfg);
             let mut views: Vec<View> = cfg
                 .view

@@ -301,11 +301,10 @@ impl Step {
         }
     }
 
-    /// Epochs per second that play the animation in its time.
-    pub fn play_speed(&self) -> Option<f32> {
-        let [from, to] = self.animate?;
-        let seconds = self.seconds.unwrap_or(DEFAULT_SECONDS);
-        Some(((to - from) as f32 / seconds).max(1.0))
+    /// How long the step's animation takes to play, if it has one.
+    pub fn play_seconds(&self) -> Option<f32> {
+        self.animate
+            .map(|_| self.seconds.unwrap_or(DEFAULT_SECONDS))
     }
 
     /// A short description of the setup, for listings: `minillm-gmm: fkl · distributions · epochs 0→200`.
@@ -465,7 +464,7 @@ overlay = true
         // The step's [view] replaces the preset's: its epoch 4000 is gone.
         assert_eq!(cfg.view.epoch, None);
         assert_eq!(s.final_epoch(&cfg), 200);
-        assert_eq!(s.play_speed(), Some(25.0));
+        assert_eq!(s.play_seconds(), Some(DEFAULT_SECONDS));
         assert_eq!(s.setup(), "minillm-gmm: FKL · distributions · epochs 0→200");
         assert_eq!(
             l.step(2).unwrap_err(),
