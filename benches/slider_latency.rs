@@ -1,0 +1,140 @@
+//! Slider-to-screen latency of every preset, measured headless through egui_kittest.
+//!
+//! `cargo bench --bench slider_latency` opens each preset in the app (its own views, 1920×1080
+//! points), then moves a setting the way a slider does (the state changes in a frame, the frame's end
+//! requests the refit) and steps frames until the first frame that draws the new fit ("first view":
+//! with a long fit, its first epochs) and until the frame that draws the whole fit ("whole fit"). The
+//! moved settings: the learning rate on every preset, and the first mixture component's mean on
+//! mixture teachers (a teacher change also restarts the loss landscape's maps). "CLI fit" is the fit
+//! `kdviz fit --preset NAME` runs (`FitSpec::run`, q kept at the preset's snapshot epochs only), timed
+//! in process. Medians of `KDVIZ_BENCH_REPEATS` moves (default 7).
+#![allow(clippy::unwrap_used)] // benches may unwrap
+
+use egui_kittest::Harness;
+use kdviz::app::KdvizApp;
+use kdviz::toy::{FitResult, OptimizerSpec, TeacherSpec, preset};
+use std::time::{Duration, Instant};
+
+type App = Harness<'static, KdvizApp>;
+
+fn settle(h: &mut App) {
+    for _ in 0..200 {
+        h.step();
+        h.state_mut().toy.wait_for_fit(Duration::from_secs(120));
+        h.step();
+        if !h.state().toy.is_fitting() {
+            h.run_steps(2);
+            return;
+        }
+    }
+    panic!("the app kept refitting");
+}
+
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+fn shown(h: &App) -> *const FitResult {
+    h.state().toy.result().map_or(std::ptr::null(), |r| r as *const _)
+}
+
+/// Applies `change` to the app's state as a slider would, then steps frames until the new fit is
+/// drawn: (first frame with the new fit, frame with the whole fit), in ms from the change.
+fn move_and_time(h: &mut App, change: &dyn Fn(&mut App)) -> (f64, f64) {
+    let before = shown(h);
+    change(h);
+    let t0 = Instant::now();
+    let mut first = None;
+    loop {
+        h.step();
+        let now = t0.elapsed().as_secs_f64() * 1e3;
+        if first.is_none() && shown(h) != before {
+            first = Some(now);
+        }
+        if first.is_some() && !h.state().toy.is_fitting() {
+            return (first.unwrap_or(now), now);
+        }
+        assert!(now < 120_000.0, "no fit after two minutes");
+        std::thread::sleep(Duration::from_micros(300));
+    }
+}
+
+fn set_lr(h: &mut App, lr: f64) {
+    match &mut h.state_mut().toy.state.config.optimizer {
+        OptimizerSpec::Adam { lr: x, .. } | OptimizerSpec::Sgd { lr: x, .. } => *x = lr,
+    }
+}
+
+fn set_mean(h: &mut App, mean: f64) {
+    if let TeacherSpec::Mixture { components, .. } = &mut h.state_mut().toy.state.config.teacher {
+        components[0].mean = mean;
+    }
+}
+
+fn main() {
+    let repeats: usize = std::env::var("KDVIZ_BENCH_REPEATS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(7);
+    let only: Option<String> = std::env::args().nth(1).filter(|a| !a.starts_with('-'));
+    let mut h = Harness::builder()
+        .with_size(egui::vec2(1920.0, 1080.0))
+        .build_eframe(|cc| KdvizApp::with_state(cc.egui_ctx.clone(), Default::default()));
+    settle(&mut h);
+    println!(
+        "| preset | divergences × epochs × classes | CLI fit (ms) | setting moved | first view (ms) | whole fit (ms) | whole / CLI |"
+    );
+    println!("|---|---|---|---|---|---|---|");
+    for (name, _) in preset::PRESETS {
+        if only.as_deref().is_some_and(|o| o != *name) {
+            continue;
+        }
+        let cfg = preset::load(name).unwrap();
+        let spec = cfg.to_spec().unwrap();
+        spec.run().unwrap(); // warm
+        let mut cli: Vec<f64> = (0..repeats)
+            .map(|_| {
+                let t0 = Instant::now();
+                spec.run().unwrap();
+                t0.elapsed().as_secs_f64() * 1e3
+            })
+            .collect();
+        let cli = median(&mut cli);
+        h.state_mut().toy.load_preset(name);
+        settle(&mut h);
+        let classes = h.state().toy.result().map_or(0, |r| r.teacher.dist.len());
+        let size = format!("{} × {} × {classes}", spec.divergences.len(), spec.epochs);
+        let lr0 = spec.optimizer.lr();
+        let mut moves: Vec<(&str, Box<dyn Fn(&mut App, usize)>)> = vec![(
+            "learning rate",
+            Box::new(move |h: &mut App, i: usize| {
+                set_lr(h, lr0 * if i % 2 == 0 { 1.02 } else { 1.0 })
+            }),
+        )];
+        if let TeacherSpec::Mixture { components, .. } = &spec.teacher {
+            let m0 = components[0].mean;
+            moves.push((
+                "mixture mean 1",
+                Box::new(move |h: &mut App, i: usize| {
+                    set_mean(h, m0 + if i % 2 == 0 { 0.1 } else { 0.0 })
+                }),
+            ));
+        }
+        for (label, change) in &moves {
+            let (mut first, mut whole) = (Vec::new(), Vec::new());
+            for i in 0..repeats {
+                let (f, w) = move_and_time(&mut h, &|h: &mut App| change(h, i));
+                first.push(f);
+                whole.push(w);
+                h.run_steps(2);
+            }
+            let whole = median(&mut whole);
+            println!(
+                "| {name} | {size} | {cli:.1} | {label} | {:.1} | {whole:.1} | {:.2} |",
+                median(&mut first),
+                whole / cli
+            );
+        }
+    }
+}
