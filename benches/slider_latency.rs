@@ -13,7 +13,7 @@
 #![allow(clippy::unwrap_used)] // benches may unwrap
 
 use egui_kittest::Harness;
-use egui_kittest::kittest::{NodeT as _, Queryable as _, by};
+use egui_kittest::kittest::{NodeT as _, Queryable as _};
 use kdviz::app::KdvizApp;
 use kdviz::toy::{FitResult, OptimizerSpec, TeacherSpec, preset};
 use std::time::{Duration, Instant};
@@ -65,8 +65,7 @@ fn move_and_time(h: &mut App, change: &dyn Fn(&mut App)) -> (f64, f64) {
 
 /// The status bar's "refit 12.3 ms".
 fn refit_ms(h: &App) -> f64 {
-    let status = by().predicate(|n| n.value().is_some_and(|v| v.starts_with("refit ")));
-    h.query_by(status)
+    h.query_by(|n| n.value().is_some_and(|v| v.starts_with("refit ")))
         .and_then(|n| n.accesskit_node().value())
         .and_then(|l| {
             let ms = l.split("refit ").nth(1)?.split(" ms").next()?.trim().to_string();
