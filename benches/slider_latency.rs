@@ -65,7 +65,8 @@ fn move_and_time(h: &mut App, change: &dyn Fn(&mut App)) -> (f64, f64) {
 
 /// The status bar's "refit 12.3 ms".
 fn refit_ms(h: &App) -> f64 {
-    h.query_by(|n| n.value().is_some_and(|v| v.starts_with("refit ")))
+    h.query_all_by(|n| n.value().is_some_and(|v| v.starts_with("refit ")))
+        .next()
         .and_then(|n| n.accesskit_node().value())
         .and_then(|l| {
             let ms = l.split("refit ").nth(1)?.split(" ms").next()?.trim().to_string();
