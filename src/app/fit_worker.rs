@@ -197,18 +197,35 @@ struct Group<'a> {
     error: Option<String>,
 }
 
+/// What the threads of one refit share.
+struct Shared<'r> {
+    generation: u64,
+    requests: &'r Requests,
+    progress: &'r Progress,
+    /// Set when the fit fails, is superseded or nobody listens.
+    stop: AtomicBool,
+    /// Set once a partial result went out.
+    shown: AtomicBool,
+    /// Set while a partial result is being copied: the threads leave their runs alone (a thread
+    /// that let go of its lock between rounds would otherwise take it back first, every time).
+    copying: AtomicBool,
+}
+
 /// Advances `group` until its runs are done, the fit fails or is superseded (then sets `stop`);
 /// `between` runs after every round.
-fn advance(
-    group: &Mutex<Group<'_>>,
-    stop: &AtomicBool,
-    shown: &AtomicBool,
-    generation: u64,
-    requests: &Requests,
-    progress: &Progress,
-    between: &mut dyn FnMut(),
-) {
+fn advance(group: &Mutex<Group<'_>>, shared: &Shared, between: &mut dyn FnMut()) {
+    let Shared {
+        stop,
+        shown,
+        copying,
+        generation,
+        requests,
+        progress,
+    } = shared;
     loop {
+        while copying.load(Ordering::Acquire) && !stop.load(Ordering::Relaxed) {
+            std::thread::yield_now();
+        }
         if stop.load(Ordering::Relaxed) {
             return;
         }
@@ -244,7 +261,7 @@ fn advance(
         if done {
             return;
         }
-        if requests.superseded(generation, shown.load(Ordering::Relaxed)) {
+        if requests.superseded(*generation, shown.load(Ordering::Relaxed)) {
             stop.store(true, Ordering::Relaxed);
             return;
         }
@@ -296,44 +313,43 @@ fn run(
             })
         })
         .collect();
-    let stop = AtomicBool::new(false);
-    let shown = AtomicBool::new(false);
+    let shared = Shared {
+        generation,
+        requests,
+        progress,
+        stop: AtomicBool::new(false),
+        shown: AtomicBool::new(false),
+        copying: AtomicBool::new(false),
+    };
     let finished = AtomicUsize::new(0);
     let mut listening = true;
     let mut next_partial = t0 + pacing.first;
     // Sends a partial result when one is due.
     let mut tick = || {
-        if stop.load(Ordering::Relaxed) || Instant::now() < next_partial {
+        if shared.stop.load(Ordering::Relaxed) || Instant::now() < next_partial {
             return;
         }
-        if let Some(partial) = partial(&prep, &groups, n_runs) {
-            listening = send(outcome(Ok(partial), false));
-            shown.store(true, Ordering::Relaxed);
+        shared.copying.store(true, Ordering::Release);
+        let copy = partial(&prep, &groups, n_runs);
+        shared.copying.store(false, Ordering::Release);
+        if let Some(copy) = copy {
+            listening = send(outcome(Ok(copy), false));
+            shared.shown.store(true, Ordering::Relaxed);
             if !listening {
-                stop.store(true, Ordering::Relaxed);
+                shared.stop.store(true, Ordering::Relaxed);
             }
         }
         next_partial = Instant::now() + pacing.every;
     };
     if let [group] = &groups[..] {
-        advance(
-            group, &stop, &shown, generation, requests, progress, &mut tick,
-        );
+        advance(group, &shared, &mut tick);
     } else {
         let this = std::thread::current();
         std::thread::scope(|scope| {
             for group in &groups {
-                let (stop, shown, finished, this) = (&stop, &shown, &finished, &this);
+                let (shared, finished, this) = (&shared, &finished, &this);
                 scope.spawn(move || {
-                    advance(
-                        group,
-                        stop,
-                        shown,
-                        generation,
-                        requests,
-                        progress,
-                        &mut || {},
-                    );
+                    advance(group, shared, &mut || {});
                     finished.fetch_add(1, Ordering::Release);
                     this.unpark();
                 });
@@ -360,7 +376,7 @@ fn run(
         error = error.or(g.error);
         runs.extend(g.steppers);
     }
-    let shown = shown.load(Ordering::Relaxed);
+    let shown = shared.shown.load(Ordering::Relaxed);
     if requests.superseded(generation, shown) {
         return true;
     }
