@@ -281,3 +281,17 @@ fn the_side_panel_is_readable_and_honest() {
     h.run_steps(2);
     h.get_by_role_and_label(Role::Slider, metrics_mu);
 }
+
+/// A preset longer than the fit on show opens on its own epoch: the scrubber follows the settings,
+/// not the previous preset's fit, while the new fit arrives.
+#[test]
+fn a_longer_preset_opens_on_its_epoch() {
+    let mut h = app_on(ToyState::default());
+    settle(&mut h);
+    assert_eq!(h.state().toy.last_epoch(), 800);
+    h.state_mut().toy.load_preset("minillm-gmm");
+    h.run_steps(3);
+    settle(&mut h);
+    assert_eq!(h.state().toy.state.epoch, 4000);
+    assert_eq!(h.state().toy.last_epoch(), 4000);
+}

@@ -39,8 +39,6 @@ pub struct ToyTab {
     result: Option<Arc<FitResult>>,
     /// The last whole fit that succeeded (shown again when a refit fails part way).
     complete: Option<Arc<FitResult>>,
-    /// The number of epochs of the fit on show (a partial result has fewer so far).
-    result_epochs: usize,
     /// The settings of the last request, to notice changes.
     requested: Option<FitSpec>,
     requested_at: Instant,
@@ -64,7 +62,6 @@ impl ToyTab {
         let worker = FitWorker::spawn(Arc::new(move || ctx.request_repaint()));
         let history = History::new(undo::settings(&state), undo::LIMIT);
         ToyTab {
-            result_epochs: state.config.epochs,
             state,
             worker,
             result: None,
@@ -243,15 +240,6 @@ impl ToyTab {
                 if outcome.complete {
                     self.complete = Some(r.clone());
                 }
-                // The scrubber keeps the whole fit's length while its epochs arrive.
-                let whole = self
-                    .requested
-                    .as_ref()
-                    .map_or(self.state.config.epochs, |s| s.epochs);
-                self.result_epochs = match r.runs.first() {
-                    Some(run) if outcome.complete => run.history.len() - 1,
-                    _ => whole,
-                };
                 self.result = Some(r);
                 if latest && outcome.complete {
                     self.waiting = false;
@@ -267,9 +255,6 @@ impl ToyTab {
                 self.fit_ms = outcome.elapsed.as_secs_f64() * 1e3;
                 if !self.result_is_complete() {
                     self.result = self.complete.clone();
-                    if let Some(run) = self.complete.as_ref().and_then(|c| c.runs.first()) {
-                        self.result_epochs = run.history.len() - 1;
-                    }
                 }
                 self.status = Some(Status::error(e));
             }
@@ -302,13 +287,10 @@ impl ToyTab {
         }
     }
 
-    /// The last epoch of the fit on show (of the whole fit while a partial result is on show).
+    /// The scrubber's last epoch: the settings' (the fit on show may still be arriving, or be the
+    /// previous preset's; the views show the nearest epoch it has).
     pub fn last_epoch(&self) -> usize {
-        if self.result.is_some() {
-            self.result_epochs
-        } else {
-            self.state.config.epochs
-        }
+        self.state.config.epochs
     }
 
     /// The top bar's toy part: undo/redo, presets, config file, theme, Export menu, tabs or grid.
@@ -376,15 +358,18 @@ impl ToyTab {
 
     /// ↶ and ↷: undo and redo of settings, greyed out when there is nothing to undo or redo.
     fn undo_buttons_ui(&mut self, ui: &mut egui::Ui) {
+        // The arrows come from the monospace font, whose glyphs run small: enlarge them.
+        let size = ui.text_style_height(&egui::TextStyle::Button) * 1.3;
+        let arrow = |s: &str| egui::RichText::new(s).size(size);
         let undo = ui
-            .add_enabled(self.history.can_undo(), egui::Button::new("↶"))
+            .add_enabled(self.history.can_undo(), egui::Button::new(arrow("↶")))
             .on_hover_text("undo the last change of settings (Ctrl+Z)")
             .on_disabled_hover_text("nothing to undo");
         if undo.clicked() {
             self.undo();
         }
         let redo = ui
-            .add_enabled(self.history.can_redo(), egui::Button::new("↷"))
+            .add_enabled(self.history.can_redo(), egui::Button::new(arrow("↷")))
             .on_hover_text("redo (Ctrl+Shift+Z or Ctrl+Y)")
             .on_disabled_hover_text("nothing to redo");
         if redo.clicked() {
