@@ -8,7 +8,8 @@
 //! ("whole fit"); times are taken at the end of those frames. The
 //! moved settings: the learning rate on every preset, and the first mixture component's mean on
 //! mixture teachers (a teacher change also restarts the loss landscape's maps). "App refit" is the
-//! worker's time for the whole fit, as the status bar prints it ("refit 12.3 ms"); "CLI fit" is the
+//! worker's time for the whole fit, as the status bar prints it ("refit 12.3 ms"); "worker alone" the
+//! same fit run by `FitWorker::run_now` without the app around it; "CLI fit" is the
 //! fit `kdviz fit --preset NAME` runs (`FitSpec::run`, q kept at the preset's snapshot epochs only),
 //! timed in process. Medians of `KDVIZ_BENCH_REPEATS` moves (default 7); `cargo bench --bench
 //! slider_latency -- NAME` measures one preset.
@@ -17,6 +18,7 @@
 use egui_kittest::Harness;
 use egui_kittest::kittest::{NodeT as _, Queryable as _};
 use kdviz::app::KdvizApp;
+use kdviz::app::fit_worker::FitWorker;
 use kdviz::toy::{FitResult, OptimizerSpec, TeacherSpec, preset};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -71,7 +73,10 @@ fn median(v: &mut [f64]) -> f64 {
 }
 
 fn shown(h: &App) -> *const FitResult {
-    h.state().toy.result().map_or(std::ptr::null(), |r| r as *const _)
+    h.state()
+        .toy
+        .result()
+        .map_or(std::ptr::null(), |r| r as *const _)
 }
 
 /// Applies `change` to the app's state as a slider would, then steps frames until the new fit is
@@ -105,7 +110,13 @@ fn refit_ms(h: &App) -> f64 {
         .next()
         .and_then(|n| n.accesskit_node().value())
         .and_then(|l| {
-            let ms = l.split("refit ").nth(1)?.split(" ms").next()?.trim().to_string();
+            let ms = l
+                .split("refit ")
+                .nth(1)?
+                .split(" ms")
+                .next()?
+                .trim()
+                .to_string();
             ms.parse().ok()
         })
         .unwrap_or(f64::NAN)
@@ -135,9 +146,9 @@ fn main() {
     let wake = watch_repaints(&h);
     settle(&mut h);
     println!(
-        "| preset | divergences × epochs × classes | CLI fit (ms) | setting moved | first view (ms) | whole fit on screen (ms) | app refit (ms) | app refit / CLI |"
+        "| preset | divergences × epochs × classes | CLI fit (ms) | worker alone (ms) | setting moved | first view (ms) | whole fit on screen (ms) | app refit (ms) | app refit / CLI |"
     );
-    println!("|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|");
     for (name, _) in preset::PRESETS {
         if only.as_deref().is_some_and(|o| o != *name) {
             continue;
@@ -153,6 +164,20 @@ fn main() {
             })
             .collect();
         let cli = median(&mut cli);
+        // The app's refit without the app around it: the worker's fit of the app's spec.
+        let app_spec = {
+            let mut st = kdviz::views::state::ToyState::default();
+            st.apply_config(cfg.clone());
+            st.fit_spec().unwrap()
+        };
+        let mut alone: Vec<f64> = (0..repeats)
+            .map(|_| {
+                let t0 = Instant::now();
+                FitWorker::run_now(&app_spec).unwrap();
+                t0.elapsed().as_secs_f64() * 1e3
+            })
+            .collect();
+        let alone = median(&mut alone);
         h.state_mut().toy.load_preset(name);
         settle(&mut h);
         let classes = h.state().toy.result().map_or(0, |r| r.teacher.dist.len());
@@ -184,7 +209,7 @@ fn main() {
             }
             let refit = median(&mut refit);
             println!(
-                "| {name} | {size} | {cli:.1} | {label} | {:.1} | {:.1} | {refit:.1} | {:.2} |",
+                "| {name} | {size} | {cli:.1} | {alone:.1} | {label} | {:.1} | {:.1} | {refit:.1} | {:.2} |",
                 median(&mut first),
                 median(&mut whole),
                 refit / cli
