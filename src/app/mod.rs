@@ -64,6 +64,7 @@ pub fn run_app(opts: AppOptions) -> Result<(), String> {
         viewport: egui::ViewportBuilder::default()
             .with_title("kdviz")
             .with_inner_size([1440.0, 900.0])
+            .with_maximized(true)
             .with_min_inner_size([800.0, 500.0]),
         renderer: eframe::Renderer::Wgpu,
         ..Default::default()

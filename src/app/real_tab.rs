@@ -540,7 +540,7 @@ impl RealTab {
                 let text = match current {
                     Some(r) => {
                         let e = r.stats.last().map_or(0, |s| s.epoch);
-                        format!("{}: epoch {e}/{}", r.div, self.settings.epochs)
+                        format!("{}: epoch {e}/{}", r.div.label(), self.settings.epochs)
                     }
                     None => "starting…".into(),
                 };

@@ -100,7 +100,9 @@ fn the_app_shows_the_gradient_and_assistant_views() {
     }
     h.get_by_label("Δq").click();
     h.run_steps(3);
-    assert!(crate::views::gradient::shows_flow_only(&h.ctx));
+    assert!(crate::views::gradient::shows_flow_only(
+        &h.state().toy.state
+    ));
 }
 
 fn disabled(node: egui_kittest::Node<'_>) -> bool {

@@ -176,8 +176,8 @@ impl ToyTab {
     pub fn load_preset(&mut self, name: &str) {
         match preset::load(name) {
             Ok(cfg) => {
-                let errors = self.state.apply_config(cfg);
-                self.state.apply_hints();
+                let mut errors = self.state.apply_config(cfg);
+                errors.extend(self.state.apply_hints());
                 self.status = Some(match errors.first() {
                     Some(e) => Status::error(e.clone()),
                     None => Status::info(format!("preset {name}")),
@@ -445,9 +445,12 @@ impl ToyTab {
         match FitConfig::from_file(std::path::Path::new(path)).and_then(|c| c.to_spec().map(|_| c))
         {
             Ok(cfg) => {
-                self.state.apply_config(cfg);
-                self.state.apply_hints();
-                self.status = Some(Status::info(format!("loaded {path}")));
+                let mut errors = self.state.apply_config(cfg);
+                errors.extend(self.state.apply_hints());
+                self.status = Some(match errors.first() {
+                    Some(e) => Status::error(format!("{path}: {e}")),
+                    None => Status::info(format!("loaded {path}")),
+                });
             }
             Err(e) => self.status = Some(Status::error(e)),
         }

@@ -170,9 +170,13 @@ pub fn run(args: &FigureArgs) -> Result<(), String> {
     let result = fit.run()?;
     let mut state = ToyState::default();
     state.apply_config(cfg.clone());
+    if let Some(problem) = state.apply_hints().first() {
+        return Err(format!("{}: {problem}", cfg.name));
+    }
     // Figures overlay the students unless the config says otherwise.
-    state.dist.overlay = true;
-    state.apply_hints();
+    if cfg.view.overlay.is_none() {
+        state.dist.overlay = true;
+    }
     state.epoch = *epochs.last().unwrap_or(&0);
 
     let path = Path::new(out);

@@ -166,7 +166,8 @@ fn summary(cfg: &FitConfig, result: &FitResult) -> Vec<String> {
     epochs.dedup();
     for run in &result.runs {
         lines.push(String::new());
-        lines.push(format!("{}", run.divergence));
+        // The readable name, and the spec that reproduces the run.
+        lines.push(format!("{}   [{}]", run.divergence.label(), run.divergence));
         let gauss = run.history.first().is_some_and(|r| r.mu.is_some());
         let taid = run.history.first().is_some_and(|r| r.t.is_some());
         let mut header = format!(

@@ -193,7 +193,7 @@ fn rows_by_epochs(
                     let cx = ViewCtx::new(result, colors, e).for_figure();
                     let order = class_order(&cx, &opts);
                     let title = if j == 0 {
-                        format!("{}  ·  epoch {}", cx.divergence(run), cx.epoch)
+                        format!("{}  ·  epoch {}", cx.divergence(run).label(), cx.epoch)
                     } else {
                         format!("epoch {}", cx.epoch)
                     };

@@ -48,7 +48,7 @@ impl Divergence {
                 None => format!("{name} (t = {})", num(t)),
                 Some(s) => {
                     let linear = if s.adaptive { "" } else { ", linear" };
-                    format!("{name} (t: {} → {}{linear})", num(s.t_start), num(s.t_end))
+                    format!("{name} (t: {} to {}{linear})", num(s.t_start), num(s.t_end))
                 }
             },
             Divergence::Amid {
@@ -87,15 +87,24 @@ impl Divergence {
     /// (checked numerically in the tests): the corners of the interpolating families.
     pub fn equals(&self) -> Option<&'static str> {
         match *self {
-            Divergence::Jsd { beta, .. } if beta == 0.0 => Some("FKL"),
-            Divergence::Jsd { beta, .. } if beta == 1.0 => Some("RKL"),
-            Divergence::Skl { alpha } if alpha == 0.0 => Some("FKL"),
-            Divergence::Srkl { alpha, .. } if alpha == 0.0 => Some("RKL"),
-            Divergence::Ab { alpha, beta } if alpha == 1.0 && beta == 0.0 => Some("FKL"),
-            Divergence::Ab { alpha, beta } if alpha == 0.0 && beta == 1.0 => Some("RKL"),
-            Divergence::Alpha { alpha } if alpha == 1.0 => Some("FKL"),
-            Divergence::Alpha { alpha } if alpha == 0.0 => Some("RKL"),
-            Divergence::Taid { t, schedule: None } if t == 1.0 => Some("FKL"),
+            Divergence::Jsd { beta: 0.0, .. }
+            | Divergence::Skl { alpha: 0.0 }
+            | Divergence::Ab {
+                alpha: 1.0,
+                beta: 0.0,
+            }
+            | Divergence::Alpha { alpha: 1.0 }
+            | Divergence::Taid {
+                t: 1.0,
+                schedule: None,
+            } => Some("FKL"),
+            Divergence::Jsd { beta: 1.0, .. }
+            | Divergence::Srkl { alpha: 0.0, .. }
+            | Divergence::Ab {
+                alpha: 0.0,
+                beta: 1.0,
+            }
+            | Divergence::Alpha { alpha: 0.0 } => Some("RKL"),
             _ => None,
         }
     }
@@ -142,7 +151,7 @@ mod tests {
         assert_eq!(label("ab:alpha=-0.5,beta=1.5"), "αβ (α = −0.5, β = 1.5)");
         assert_eq!(
             label("taid:t_start=0.4,t_end=1,rate=0.0005,momentum=0.99"),
-            "TAID (t: 0.4 → 1)"
+            "TAID (t: 0.4 to 1)"
         );
         assert_eq!(label("taid:t=0.4"), "TAID (t = 0.4)");
         assert_eq!(label("skl:alpha=0.1"), "Skew KL (α = 0.1)");

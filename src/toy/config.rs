@@ -37,12 +37,18 @@ pub struct FitConfig {
 }
 
 /// Display hints of a config: which views to open and how; plain data, read by the GUI and figures.
+/// A preset sets what its story needs; every option it leaves out opens at its default, so
+/// nothing leaks from the setup before. The app's "Save config" writes every field.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ViewHints {
-    /// View names: distributions, headtail, loss, gradient, landscape, abplane, assistant.
+    /// View names: distributions, headtail, loss, gradient, landscape, abplane, assistant. One view
+    /// opens as tabs, several side by side (unless `layout` says otherwise); the first is active.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub views: Vec<String>,
+    /// "tabs" (one view at a time) or "grid" (the views side by side).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub layout: Option<Layout>,
     /// The epoch to show first.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub epoch: Option<usize>,
@@ -54,6 +60,26 @@ pub struct ViewHints {
     pub sorted: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tail_inset: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shade_head: Option<bool>,
+    /// Options of the gradient view (`shown`, `teacher`, `factors`), checked by the views.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gradient: Option<toml::Table>,
+    /// Options of the assistant view (`explorer`, `lambda`, `alpha`, `panels`), checked by the views.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub assistant: Option<toml::Table>,
+}
+
+/// How the views are arranged (see [`ViewHints::layout`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Layout {
+    /// One view at a time, chosen by tabs.
+    #[serde(alias = "Tabs")]
+    Tabs,
+    /// The chosen views side by side in a grid.
+    #[serde(alias = "Grid")]
+    Grid,
 }
 
 impl ViewHints {

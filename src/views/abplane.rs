@@ -35,10 +35,24 @@ const RECOMMENDED_ANCHORS: [Align2; 3] = [
     Align2::LEFT_CENTER,
 ];
 
-/// Confidence, hardness and force colours (ColorBrewer Dark2).
-const CONFIDENCE: Color32 = Color32::from_rgb(0x1b, 0x9e, 0x77);
-const HARDNESS: Color32 = Color32::from_rgb(0xd9, 0x5f, 0x02);
-const FORCE: Color32 = Color32::from_rgb(0x75, 0x70, 0xb3);
+/// Confidence, hardness and force are not divergences: neutral greys told apart by line style
+/// (confidence dotted, hardness dashed, force solid and strongest).
+#[derive(Clone, Copy)]
+struct FactorInk {
+    confidence: (Color32, LineStyle),
+    hardness: (Color32, LineStyle),
+    force: (Color32, LineStyle),
+}
+
+impl FactorInk {
+    fn new(dark: bool) -> Self {
+        FactorInk {
+            confidence: (palette::aux(1, dark), LineStyle::dotted_dense()),
+            hardness: (palette::aux(1, dark), LineStyle::dashed_dense()),
+            force: (palette::aux(0, dark), LineStyle::Solid),
+        }
+    }
+}
 
 /// What the reading shows: a divergence in the list, or a free probe point.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -275,7 +289,7 @@ fn plane(ui: &mut egui::Ui, state: &mut ToyState, ps: &mut PlaneState, width: f3
             pu.points(
                 Points::new(
                     if legend {
-                        state.slots[i].div.to_string()
+                        state.slots[i].div.label()
                     } else {
                         String::new()
                     },
@@ -424,7 +438,7 @@ fn selection(state: &ToyState, ps: &PlaneState, ink: Color32) -> ([f64; 2], Stri
         && let Some(ab) = state.slots.get(i).and_then(|s| ab_of(&s.div))
     {
         let colors = palette::slot_colors(&state.slots);
-        return (ab, state.slots[i].div.to_string(), colors[i]);
+        return (ab, state.slots[i].div.label(), colors[i]);
     }
     (ps.probe, "probe".to_string(), ink)
 }
@@ -435,7 +449,7 @@ fn series(
     name: &str,
     xs: &[f64],
     ys: &[f64],
-    color: Color32,
+    (color, style): (Color32, LineStyle),
     width: f32,
     markers: bool,
 ) {
@@ -453,6 +467,7 @@ fn series(
             Line::new(label, pts)
                 .id((name, k))
                 .color(color)
+                .style(style)
                 .width(width),
         );
     }
@@ -471,7 +486,11 @@ fn reading(ui: &mut egui::Ui, cx: &ViewCtx, state: &mut ToyState, ps: &mut Plane
     let compact = h < 360.0 || ui.available_width() < 300.0;
     let run = (cx.runs() > 0).then(|| run_for(cx, state, ps.selected));
     let source = run.map_or_else(String::new, |r| {
-        format!("student of {} at epoch {}", cx.divergence(r), cx.epoch)
+        format!(
+            "student of {} at epoch {}",
+            cx.divergence(r).label(),
+            cx.epoch
+        )
     });
     let mut hover = format!(
         "The per-class force of the αβ-divergence's gradient, w_k = q_k^β · (q_k^α − p_k^α)/α \
@@ -555,6 +574,7 @@ fn reading(ui: &mut egui::Ui, cx: &ViewCtx, state: &mut ToyState, ps: &mut Plane
             .y_axis_formatter(tick_125)
             .y_axis_min_width(34.0)
     };
+    let fi = FactorInk::new(ui.visuals().dark_mode);
     let zero = HLine::new("", 0.0)
         .color(ink.gamma_multiply(0.3))
         .width(1.0);
@@ -567,12 +587,12 @@ fn reading(ui: &mut egui::Ui, cx: &ViewCtx, state: &mut ToyState, ps: &mut Plane
                 "confidence q^β",
                 &f.xs,
                 &f.confidence,
-                CONFIDENCE,
+                fi.confidence,
                 1.2,
                 false,
             );
-            series(pu, hard_name, &f.xs, &f.hardness, HARDNESS, 1.2, false);
-            series(pu, "force w", &f.xs, &f.force, FORCE, 2.2, markers);
+            series(pu, hard_name, &f.xs, &f.hardness, fi.hardness, 1.2, false);
+            series(pu, "force w", &f.xs, &f.force, fi.force, 2.2, markers);
         });
         return;
     }
@@ -591,11 +611,11 @@ fn reading(ui: &mut egui::Ui, cx: &ViewCtx, state: &mut ToyState, ps: &mut Plane
             "confidence q^β",
             &f.xs,
             &f.confidence,
-            CONFIDENCE,
+            fi.confidence,
             2.0,
             markers,
         );
-        series(pu, hard_name, &f.xs, &f.hardness, HARDNESS, 2.0, markers);
+        series(pu, hard_name, &f.xs, &f.hardness, fi.hardness, 2.0, markers);
     });
     style(
         base_plot("abplane-force", x_label, "force (scaled)"),
@@ -605,10 +625,26 @@ fn reading(ui: &mut egui::Ui, cx: &ViewCtx, state: &mut ToyState, ps: &mut Plane
     .show(ui, |pu| {
         pu.hline(zero);
         let tp = palette::TEACHER.gamma_multiply(0.5);
-        series(pu, "teacher p", &f.xs, &f.p, tp, 1.5, false);
+        series(
+            pu,
+            "teacher p",
+            &f.xs,
+            &f.p,
+            (tp, LineStyle::Solid),
+            1.5,
+            false,
+        );
         let sq = cx.colors[run].gamma_multiply(0.5);
-        series(pu, "student q", &f.xs, &f.q, sq, 1.5, false);
-        series(pu, "force w", &f.xs, &f.force, FORCE, 2.2, markers);
+        series(
+            pu,
+            "student q",
+            &f.xs,
+            &f.q,
+            (sq, LineStyle::Solid),
+            1.5,
+            false,
+        );
+        series(pu, "force w", &f.xs, &f.force, fi.force, 2.2, markers);
     });
     let weak = |s: &str| egui::RichText::new(s).small().weak();
     ui.label(weak(READING_NOTE));

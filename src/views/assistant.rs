@@ -6,16 +6,15 @@
 
 use super::ViewCtx;
 use super::common::{base_plot, log_tick, y_value};
-use super::gradient::{Swatch, ink, key_item, title};
+use super::gradient::{Swatch, ink, key_item};
 use super::small_multiples::{ClassAxis, GAP, cell_grid, compact_cell, grid_shape};
 use super::ticks::{grid_125, tick, x_axis, y_axis};
 use crate::math::LogDist;
 use crate::toy::analysis::assistant::{
-    AssistantPanel, DEFAULT_FREE_ALPHA, DEFAULT_LAMBDA, DEMO_P, DEMO_Q, MixtureExplorer,
-    MixturePair, assistant_runs,
+    AssistantPanel, DEMO_P, DEMO_Q, MixtureExplorer, MixturePair, assistant_runs,
 };
 use crate::views::palette;
-use crate::views::state::ToyState;
+use crate::views::state::{AssistantOptions as Options, ToyState};
 use egui::{Color32, Id, RichText, Ui};
 use egui_plot::{Corner, Legend, Line, LineStyle, PlotPoints, Points};
 
@@ -24,58 +23,16 @@ const MAX_POINTS: usize = 200;
 const MIN_CELL_H: f32 = 170.0;
 
 /// The assistant distribution in the run panels.
-const ASSISTANT: Color32 = Color32::from_rgb(0x1b, 0x9e, 0x3e);
+const ASSISTANT: Color32 = palette::ASSISTANT;
 
-/// AMiD's illustration colours: teacher red, student blue, mixtures in green shades.
-const F6_TEACHER: Color32 = Color32::from_rgb(0xd6, 0x27, 0x28);
-const F6_STUDENT: Color32 = Color32::from_rgb(0x1f, 0x77, 0xb4);
-/// The greens of the fixed mixtures ([`crate::toy::analysis::assistant::F6_ALPHAS`]), light to dark.
-const F6_GREENS: [Color32; 5] = [
-    Color32::from_rgb(0x8f, 0xd1, 0x7f),
-    Color32::from_rgb(0x52, 0xb1, 0x5a),
-    Color32::from_rgb(0x2a, 0x8f, 0x44),
-    Color32::from_rgb(0x0b, 0x6b, 0x30),
-    Color32::from_rgb(0x00, 0x44, 0x1b),
-];
-/// The same greens for the dark theme, dark to light (the strongest contrast again at α = +3).
-const F6_GREENS_DARK: [Color32; 5] = [
-    Color32::from_rgb(0x23, 0x8b, 0x45),
-    Color32::from_rgb(0x41, 0xab, 0x5d),
-    Color32::from_rgb(0x74, 0xc4, 0x76),
-    Color32::from_rgb(0xa1, 0xd9, 0x9b),
-    Color32::from_rgb(0xd9, 0xf0, 0xd3),
-];
+/// AMiD's illustration's student when no fit provides one (the teacher keeps its colour, the
+/// mixtures take the assistant's hue).
+const DEMO_STUDENT: Color32 = palette::AUX[1];
 /// The free α's curve.
 const F6_FREE: Color32 = Color32::from_rgb(0x11, 0x11, 0x11);
 
-/// The view's own settings, kept in egui memory (not in the saved config).
-#[derive(Debug, Clone, Copy)]
-struct Options {
-    /// Show the explorer even though TAID/AMiD runs exist.
-    explorer: bool,
-    lambda: f64,
-    alpha: f64,
-    /// The explorer as one panel per α (AMiD's figure) instead of overlaid.
-    panels: bool,
-}
-
-impl Default for Options {
-    fn default() -> Self {
-        Options {
-            explorer: false,
-            lambda: DEFAULT_LAMBDA,
-            alpha: DEFAULT_FREE_ALPHA,
-            panels: false,
-        }
-    }
-}
-
-fn options_id() -> Id {
-    Id::unique("kdviz-assistant-view-options")
-}
-
 pub fn assistant_ui(ui: &mut Ui, cx: &ViewCtx, state: &mut ToyState) {
-    let mut opts: Options = ui.data_mut(|d| *d.get_temp_mut_or_default(options_id()));
+    let mut opts = state.assistant;
     let runs = assistant_runs(cx.result);
     let explorer = runs.is_empty() || opts.explorer;
     if !cx.figure {
@@ -103,7 +60,7 @@ pub fn assistant_ui(ui: &mut Ui, cx: &ViewCtx, state: &mut ToyState) {
             }
         });
     }
-    ui.data_mut(|d| d.insert_temp(options_id(), opts));
+    state.assistant = opts;
     if explorer {
         explorer_ui(ui, cx, state, &opts);
     } else {
@@ -201,7 +158,7 @@ fn run_panel(ui: &mut Ui, cx: &ViewCtx, run: usize, panel: &Panel, height: f32) 
     } = AssistantPanel::new(cx.result, run, cx.epoch);
     ui.horizontal(|ui| {
         let name = egui::Label::new(
-            RichText::new(title(cx.divergence(run)))
+            RichText::new(cx.divergence(run).label())
                 .color(color)
                 .strong(),
         )
@@ -309,17 +266,13 @@ fn explorer_ui(ui: &mut Ui, cx: &ViewCtx, state: &ToyState, opts: &Options) {
         ))
         .weak(),
     );
-    // The fixed α in greens, then the free one.
-    let greens = if ui.visuals().dark_mode {
-        F6_GREENS_DARK
-    } else {
-        F6_GREENS
-    };
+    // The fixed α in a ramp of the assistant's hue, then the free one.
+    let ramp = palette::ramp(ASSISTANT, explorer.mixtures.len().saturating_sub(1));
     let mixtures: Vec<(String, Color32, &LogDist)> = explorer
         .mixtures
         .iter()
         .enumerate()
-        .map(|(i, (a, r))| match greens.get(i) {
+        .map(|(i, (a, r))| match ramp.get(i) {
             Some(&c) => (alpha_name(*a), c, r),
             None => (
                 format!("{} (slider)", alpha_name(*a)),
@@ -354,10 +307,15 @@ fn explorer_ui(ui: &mut Ui, cx: &ViewCtx, state: &ToyState, opts: &Options) {
             .collect()
     };
     let fill = !log;
+    let student = if pair.demo {
+        DEMO_STUDENT
+    } else {
+        cx.colors.first().copied().unwrap_or(DEMO_STUDENT)
+    };
     let base = |pu: &mut egui_plot::PlotUi<'_>| {
         for (name, c, v) in [
-            ("teacher p", F6_TEACHER, &pair.p.p),
-            ("student q", F6_STUDENT, &pair.q.p),
+            ("teacher p", palette::TEACHER, &pair.p.p),
+            ("student q", student, &pair.q.p),
         ] {
             let mut line = Line::new(name, PlotPoints::new(curve(v)))
                 .color(c)
@@ -454,20 +412,22 @@ mod tests {
         use egui_kittest::kittest::Queryable;
         let result = fit("minillm-gmm", 5);
         let colors = vec![Color32::RED; result.runs.len()];
-        let mut state = ToyState::default();
         let mut h = egui_kittest::Harness::builder()
             .with_size(egui::vec2(900.0, 600.0))
-            .build_ui(|ui| {
-                let cx = ViewCtx::new(&result, &colors, 0);
-                assistant_ui(ui, &cx, &mut state);
-            });
+            .build_ui_state(
+                |ui, state: &mut ToyState| {
+                    let cx = ViewCtx::new(&result, &colors, 0);
+                    assistant_ui(ui, &cx, state);
+                },
+                ToyState::default(),
+            );
         h.run();
         h.get_by_role_and_label(Role::Slider, "λ (teacher weight)")
             .set_value_accesskit(0.6);
         h.get_by_role_and_label(Role::Slider, "free α")
             .set_value_accesskit(-2.0);
         h.run();
-        let opts: Options = h.ctx.data(|d| d.get_temp(options_id())).unwrap();
+        let opts = h.state().assistant;
         assert!((opts.lambda - 0.6).abs() < 1e-9);
         assert!((opts.alpha + 2.0).abs() < 1e-9);
     }
@@ -511,15 +471,7 @@ mod tests {
             0,
             egui::vec2(1100.0, 700.0),
             |ui, cx, state| {
-                ui.data_mut(|d| {
-                    d.insert_temp(
-                        options_id(),
-                        Options {
-                            panels: true,
-                            ..Options::default()
-                        },
-                    )
-                });
+                state.assistant.panels = true;
                 assistant_ui(ui, cx, state)
             },
         );

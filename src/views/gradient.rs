@@ -9,7 +9,7 @@ use crate::math::Divergence;
 use crate::toy::analysis::abplane::ab_exponents;
 use crate::toy::analysis::gradient::{Factors, RunGradient, flow_epochs, max_abs, parameter_force};
 use crate::views::palette;
-use crate::views::state::ToyState;
+use crate::views::state::{GradientOptions as Options, GradientShown as Shown, ToyState};
 use egui::{Color32, Id, RichText, Stroke, Ui};
 use egui_plot::{
     Bar, BarChart, HLine, HoverPosition, Line, LineStyle, Plot, PlotPoint, PlotPoints, Span, Text,
@@ -37,45 +37,14 @@ pub(super) fn ink(ctx: &egui::Context, light: Color32) -> Color32 {
 /// Opacity of the teacher overlay.
 const TEACHER_ALPHA: f32 = 0.55;
 
-/// Which per-class quantities the panels show.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Shown {
-    Both,
-    Force,
-    Flow,
-}
-
-/// The view's own settings, kept in egui memory (not in the saved config).
-#[derive(Debug, Clone, Copy)]
-struct Options {
-    shown: Shown,
-    teacher: bool,
-    factors: bool,
-}
-
-impl Default for Options {
-    fn default() -> Self {
-        Options {
-            shown: Shown::Both,
-            teacher: true,
-            factors: true,
-        }
-    }
-}
-
-fn options_id() -> Id {
-    Id::unique("kdviz-gradient-view-options")
-}
-
 /// True when the view shows the mass flow Δq alone (the app's tests click its switch).
 #[cfg(test)]
-pub(crate) fn shows_flow_only(ctx: &egui::Context) -> bool {
-    ctx.data(|d| d.get_temp::<Options>(options_id()))
-        .is_some_and(|o| o.shown == Shown::Flow)
+pub(crate) fn shows_flow_only(state: &ToyState) -> bool {
+    state.gradient.shown == Shown::Flow
 }
 
 pub fn gradient_ui(ui: &mut Ui, cx: &ViewCtx, state: &mut ToyState) {
-    let mut opts: Options = ui.data_mut(|d| *d.get_temp_mut_or_default(options_id()));
+    let mut opts = state.gradient;
     let any_ab = (0..cx.runs()).any(|r| ab_exponents(cx.divergence(r)).is_some());
     if !cx.figure {
         ui.horizontal_wrapped(|ui| {
@@ -98,7 +67,7 @@ pub fn gradient_ui(ui: &mut Ui, cx: &ViewCtx, state: &mut ToyState) {
             }
         });
     }
-    ui.data_mut(|d| d.insert_temp(options_id(), opts));
+    state.gradient = opts;
     if cx.runs() == 0 {
         ui.label("No divergence is enabled.");
         return;
@@ -366,22 +335,6 @@ impl Frame {
     }
 }
 
-/// A panel title: the spec string, shortened for the long TAID and AMiD specs (the full spec is the
-/// title's hover text).
-pub(super) fn title(div: &Divergence) -> String {
-    let minus = |v: f64| format!("{v}").replace('-', "−");
-    match *div {
-        Divergence::Taid {
-            schedule: Some(s), ..
-        } => format!("TAID, t from {} to {}", s.t_start, s.t_end),
-        Divergence::Taid { t, .. } => format!("TAID, t = {t}"),
-        Divergence::Amid { alpha, lambda, .. } => {
-            format!("AMiD, α = {}, λ = {}", minus(alpha), lambda)
-        }
-        d => d.to_string(),
-    }
-}
-
 /// The hover text for the class at plot position `i`.
 fn describe(data: &RunGradient, frame: &Frame, i: usize) -> String {
     let k = frame.order[i];
@@ -455,7 +408,7 @@ fn run_panel(ui: &mut Ui, cx: &ViewCtx, frame: &Frame, run: usize, opts: &Option
             note = "D is not finite here: no gradient".into();
         }
         let name = egui::Label::new(
-            RichText::new(title(cx.divergence(run)))
+            RichText::new(cx.divergence(run).label())
                 .color(color)
                 .strong(),
         )

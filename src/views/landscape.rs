@@ -157,7 +157,7 @@ fn panel(
     let map = job.map(run);
     ui.horizontal(|ui| {
         let title = ui.add(
-            egui::Label::new(egui::RichText::new(div.to_string()).color(color).strong()).truncate(),
+            egui::Label::new(egui::RichText::new(div.label()).color(color).strong()).truncate(),
         );
         let mut notes = vec![div.to_string()];
         if let Divergence::Taid {

@@ -103,3 +103,36 @@ pub fn view_ui(ui: &mut egui::Ui, view: View, cx: &ViewCtx, state: &mut ToyState
         View::Assistant => assistant::assistant_ui(ui, cx, state),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::math::{Divergence, FAMILIES};
+
+    /// Every readable name can be drawn with the app's proportional font (egui panics on a missing
+    /// glyph): each family's default and the variants that print extra symbols.
+    #[test]
+    fn every_divergence_name_has_its_glyphs() {
+        let ctx = egui::Context::default();
+        let mut frame = ctx.run_ui(Default::default(), |_| {});
+        frame.textures_delta.clear();
+        let mut names: Vec<String> = FAMILIES.iter().map(|f| f.default().label()).collect();
+        for spec in [
+            "jsd:beta=0.1,norm=true",
+            "srkl:alpha=0.1,detach=true",
+            "ab:alpha=-0.5,beta=1",
+            "ab:alpha=1,beta=0",
+            "taid:t_start=0.2,t_end=1,adaptive=false",
+            "amid:alpha=-1,lambda=0.3,div=ab,order=rq",
+        ] {
+            names.push(spec.parse::<Divergence>().unwrap().label());
+        }
+        let font = egui::FontId::proportional(14.0);
+        ctx.fonts_mut(|f| {
+            for name in &names {
+                for c in name.chars() {
+                    assert!(f.has_glyph(&font, c), "{name}: no glyph for {c:?}");
+                }
+            }
+        });
+    }
+}

@@ -1,4 +1,8 @@
-//! Colours: one fixed colour per divergence family, used in every view and every exported figure.
+//! Colours with one meaning everywhere: the teacher is always [`TEACHER`]; each divergence family has
+//! one hue ([`family_color`]), and several instances of a family (`jsd:beta=0.1`, `jsd:beta=0.9`) get
+//! a ramp of that hue from dark to light; curves that are not a divergence (factors, assistants,
+//! mixtures) use the neutral [`AUX`] greys, never a family's colour. The tests check every preset's
+//! colours for distinctness under the three kinds of colour blindness.
 
 use crate::math::{Divergence, FAMILIES};
 use egui::Color32;
@@ -8,30 +12,59 @@ pub const TEACHER: Color32 = Color32::from_rgb(0x1f, 0x77, 0xb4);
 /// The shaded AKL head region: the teacher's blue, faint.
 pub const HEAD_SHADE: Color32 = Color32::from_rgba_premultiplied(8, 30, 45, 40);
 
+/// Neutral colours for curves that are not a divergence's (gradient factors, assistant
+/// distributions, mixtures): dark, mid and light grey. Distinguish them further by line style.
+pub const AUX: [Color32; 3] = [
+    Color32::from_rgb(0x33, 0x33, 0x33),
+    Color32::from_rgb(0x80, 0x80, 0x80),
+    Color32::from_rgb(0xb0, 0xb0, 0xb0),
+];
+
+/// The same roles on a dark background (light, mid and dark grey).
+pub const AUX_DARK: [Color32; 3] = [
+    Color32::from_rgb(0xe0, 0xe0, 0xe0),
+    Color32::from_rgb(0xa0, 0xa0, 0xa0),
+    Color32::from_rgb(0x70, 0x70, 0x70),
+];
+
+/// Assistant distributions (TAID's p_t, AMiD's r and the α-mixtures): a gold-brown hue no family
+/// uses; several mixtures get a [`ramp`] of it.
+pub const ASSISTANT: Color32 = Color32::from_rgb(0xa8, 0x7d, 0x00);
+
+/// `count` distinct colours of `base`'s hue, dark to light (see [`run_colors`]).
+pub fn ramp(base: Color32, count: usize) -> Vec<Color32> {
+    (0..count).map(|i| instance_color(base, i, count)).collect()
+}
+
+/// The auxiliary colour `i` (0 strongest) for the current theme.
+pub fn aux(i: usize, dark: bool) -> Color32 {
+    let set = if dark { &AUX_DARK } else { &AUX };
+    set[i.min(set.len() - 1)]
+}
+
 /// One colour per family in catalogue order (`math::FAMILIES`): FKL orange and RKL green as in the AKL
-/// figures, then distinct hues. The last eight serve families added later, so that a new family needs
-/// no code here.
-const FAMILY_COLORS: [Color32; 20] = [
-    Color32::from_rgb(0xff, 0x7f, 0x0e), // fkl
-    Color32::from_rgb(0x2c, 0xa0, 0x2c), // rkl
-    Color32::from_rgb(0xd6, 0x27, 0x28), // akl
-    Color32::from_rgb(0x94, 0x67, 0xbd), // jsd
-    Color32::from_rgb(0x8c, 0x56, 0x4b), // tvd
-    Color32::from_rgb(0xe3, 0x77, 0xc2), // skl
-    Color32::from_rgb(0x7f, 0x7f, 0x7f), // srkl
-    Color32::from_rgb(0xbc, 0xbd, 0x22), // ab
-    Color32::from_rgb(0x17, 0xbe, 0xcf), // alpha
-    Color32::from_rgb(0x00, 0x5f, 0x73), // taid
-    Color32::from_rgb(0xee, 0x9b, 0x00), // amid
-    Color32::from_rgb(0x6a, 0x3d, 0x9a), // hinton
-    Color32::from_rgb(0x39, 0x3b, 0x79),
-    Color32::from_rgb(0x63, 0x79, 0x39),
-    Color32::from_rgb(0x8c, 0x6d, 0x31),
-    Color32::from_rgb(0x84, 0x3c, 0x39),
-    Color32::from_rgb(0x7b, 0x41, 0x73),
-    Color32::from_rgb(0x0b, 0x6e, 0x4f),
-    Color32::from_rgb(0xc5, 0x1b, 0x7d),
-    Color32::from_rgb(0x5e, 0x3c, 0x99),
+/// figures; the others were chosen one by one (a search over OKLab) to stay as far as possible from
+/// the teacher, the greys and the families before them, for normal vision and simulated
+/// protanopia, deuteranopia and tritanopia. All have mid lightness (OKLab L 0.47 to 0.73), so that
+/// lines and titles read on a white and on a dark background. The last entries serve families added later, so that a
+/// new family needs no code here.
+const FAMILY_COLORS: [Color32; 16] = [
+    Color32::from_rgb(0xf5, 0x5d, 0x1a), // fkl: orange
+    Color32::from_rgb(0x31, 0x6a, 0x23), // rkl: green
+    Color32::from_rgb(0xb6, 0x67, 0xff), // akl: lilac
+    Color32::from_rgb(0xa0, 0x00, 0x74), // jsd: wine
+    Color32::from_rgb(0xc2, 0x1b, 0x0d), // tvd: red
+    Color32::from_rgb(0xed, 0x76, 0xb3), // skl: pink
+    Color32::from_rgb(0x19, 0xb1, 0x68), // srkl: mint
+    Color32::from_rgb(0x6a, 0x29, 0xc5), // ab: violet
+    Color32::from_rgb(0x16, 0xb3, 0xeb), // alpha: sky
+    Color32::from_rgb(0xcd, 0x33, 0xa7), // taid: magenta
+    Color32::from_rgb(0x98, 0x4e, 0x61), // amid: mauve
+    Color32::from_rgb(0x80, 0x84, 0xd5), // hinton: periwinkle
+    Color32::from_rgb(0x8a, 0x6d, 0x00),
+    Color32::from_rgb(0x00, 0x7f, 0x7f),
+    Color32::from_rgb(0x9a, 0x3a, 0x10),
+    Color32::from_rgb(0x5a, 0x5a, 0x9a),
 ];
 
 /// Base colour of a family (see [`FAMILY_COLORS`]).
@@ -43,29 +76,46 @@ pub fn family_color(div: &Divergence) -> Color32 {
     FAMILY_COLORS[index % FAMILY_COLORS.len()]
 }
 
-/// Colours for a list of divergences: the family colour, darkened for a second instance of the same
-/// family and lightened for a third, so that `jsd:beta=0.1` and `jsd:beta=0.9` stay apart.
+/// Colours for a list of divergences: the family colour for a family's only instance; several
+/// instances of one family get a ramp of its hue, dark to light in list order.
 pub fn run_colors(divs: &[Divergence]) -> Vec<Color32> {
-    let mut out = Vec::with_capacity(divs.len());
-    for (i, d) in divs.iter().enumerate() {
-        let nth = divs[..i].iter().filter(|e| e.name() == d.name()).count();
-        out.push(shade(family_color(d), nth));
-    }
-    out
+    divs.iter()
+        .enumerate()
+        .map(|(i, d)| {
+            let same = |e: &Divergence| e.name() == d.name();
+            let nth = divs[..i].iter().filter(|e| same(e)).count();
+            let count = divs.iter().filter(|e| same(e)).count();
+            instance_color(family_color(d), nth, count)
+        })
+        .collect()
 }
 
-fn shade(c: Color32, nth: usize) -> Color32 {
-    if nth == 0 {
-        return c;
+/// The `nth` of `count` instances of a family whose base colour is `base`: lightness spread over
+/// [0.40, 0.82] in OKLab (readable on white and on a dark panel, never near white or black) and
+/// the hue turned by up to ±50°, so that
+/// neighbours differ in two ways.
+fn instance_color(base: Color32, nth: usize, count: usize) -> Color32 {
+    // Lightness from, lightness to, total hue turn in degrees.
+    let ramp: (f32, f32, f32) = (0.40, 0.82, 100.0);
+    if count <= 1 {
+        return base;
     }
-    // Alternate darker / lighter steps.
-    let step = nth.div_ceil(2) as f32 * 0.28;
-    let (r, g, b) = (c.r() as f32, c.g() as f32, c.b() as f32);
-    let mix = |v: f32, to: f32| (v + (to - v) * step.min(0.8)).round() as u8;
-    if nth % 2 == 1 {
-        Color32::from_rgb(mix(r, 0.0), mix(g, 0.0), mix(b, 0.0))
-    } else {
-        Color32::from_rgb(mix(r, 255.0), mix(g, 255.0), mix(b, 255.0))
+    let [_, a, b] = oklab(base);
+    let chroma = a.hypot(b);
+    let hue = b.atan2(a);
+    let t = nth as f32 / (count - 1) as f32;
+    let l = ramp.0 + (ramp.1 - ramp.0) * t;
+    let h = hue + (t - 0.5) * ramp.2.to_radians();
+    // Dark and light ends cannot hold the full chroma inside sRGB: reduce it until it fits.
+    let mut c = chroma.max(0.08);
+    loop {
+        if let Some(rgb) = from_oklab([l, c * h.cos(), c * h.sin()]) {
+            return rgb;
+        }
+        c *= 0.9;
+        if c < 0.01 {
+            return from_oklab([l, 0.0, 0.0]).unwrap_or(base);
+        }
     }
 }
 
@@ -86,9 +136,129 @@ pub fn slot_colors(slots: &[crate::views::state::Slot]) -> Vec<Color32> {
         .collect()
 }
 
+fn to_linear(c: u8) -> f32 {
+    let c = c as f32 / 255.0;
+    if c <= 0.04045 {
+        c / 12.92
+    } else {
+        ((c + 0.055) / 1.055).powf(2.4)
+    }
+}
+
+fn from_linear(c: f32) -> Option<u8> {
+    if !(-1e-4..=1.0001).contains(&c) {
+        return None;
+    }
+    let c = c.clamp(0.0, 1.0);
+    let s = if c <= 0.0031308 {
+        12.92 * c
+    } else {
+        1.055 * c.powf(1.0 / 2.4) - 0.055
+    };
+    Some((s * 255.0).round() as u8)
+}
+
+fn linear_rgb(c: Color32) -> [f32; 3] {
+    [to_linear(c.r()), to_linear(c.g()), to_linear(c.b())]
+}
+
+/// OKLab (Björn Ottosson's perceptual space) from linear sRGB.
+fn oklab_of_linear([r, g, b]: [f32; 3]) -> [f32; 3] {
+    let l = (0.412_221_46 * r + 0.536_332_55 * g + 0.051_445_995 * b).cbrt();
+    let m = (0.211_903_5 * r + 0.680_699_5 * g + 0.107_396_96 * b).cbrt();
+    let s = (0.088_302_46 * r + 0.281_718_85 * g + 0.629_978_7 * b).cbrt();
+    [
+        0.210_454_26 * l + 0.793_617_8 * m - 0.004_072_047 * s,
+        1.977_998_5 * l - 2.428_592_2 * m + 0.450_593_7 * s,
+        0.025_904_037 * l + 0.782_771_77 * m - 0.808_675_77 * s,
+    ]
+}
+
+fn oklab(c: Color32) -> [f32; 3] {
+    oklab_of_linear(linear_rgb(c))
+}
+
+/// The sRGB colour of an OKLab point, or None outside the gamut.
+fn from_oklab([l, a, b]: [f32; 3]) -> Option<Color32> {
+    let l_ = (l + 0.396_337_78 * a + 0.215_803_76 * b).powi(3);
+    let m_ = (l - 0.105_561_346 * a - 0.063_854_17 * b).powi(3);
+    let s_ = (l - 0.089_484_18 * a - 1.291_485_5 * b).powi(3);
+    let r = 4.076_741_7 * l_ - 3.307_711_6 * m_ + 0.230_969_94 * s_;
+    let g = -1.268_438 * l_ + 2.609_757_4 * m_ - 0.341_319_38 * s_;
+    let bl = -0.004_196_086_3 * l_ - 0.703_418_6 * m_ + 1.707_614_7 * s_;
+    Some(Color32::from_rgb(
+        from_linear(r)?,
+        from_linear(g)?,
+        from_linear(bl)?,
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::toy::preset;
+
+    /// Machado, Oliveira & Fernandes (2009), severity 1: protanopia, deuteranopia, tritanopia, on
+    /// linear RGB.
+    const CVD: [(&str, [[f32; 3]; 3]); 3] = [
+        (
+            "protanopia",
+            [
+                [0.152286, 1.052583, -0.204868],
+                [0.114503, 0.786281, 0.099216],
+                [-0.003882, -0.048116, 1.051998],
+            ],
+        ),
+        (
+            "deuteranopia",
+            [
+                [0.367322, 0.860646, -0.227968],
+                [0.280085, 0.672501, 0.047413],
+                [-0.011820, 0.042940, 0.968881],
+            ],
+        ),
+        (
+            "tritanopia",
+            [
+                [1.255528, -0.076749, -0.178779],
+                [-0.078411, 0.930809, 0.147602],
+                [0.004733, 0.691367, 0.303900],
+            ],
+        ),
+    ];
+
+    fn seen(c: Color32, m: Option<&[[f32; 3]; 3]>) -> [f32; 3] {
+        let v = linear_rgb(c);
+        let v = match m {
+            None => v,
+            Some(m) => [0, 1, 2]
+                .map(|i| (m[i][0] * v[0] + m[i][1] * v[1] + m[i][2] * v[2]).clamp(0.0, 1.0)),
+        };
+        oklab_of_linear(v)
+    }
+
+    /// Distance in OKLab × 100 (about 2 is just noticeable).
+    fn distance(a: Color32, b: Color32, m: Option<&[[f32; 3]; 3]>) -> f32 {
+        let (x, y) = (seen(a, m), seen(b, m));
+        100.0 * ((x[0] - y[0]).powi(2) + (x[1] - y[1]).powi(2) + (x[2] - y[2]).powi(2)).sqrt()
+    }
+
+    /// The smallest distance between two colours of a set, and the pair, for each kind of vision.
+    fn closest(colors: &[Color32]) -> Vec<(&'static str, f32)> {
+        let visions =
+            std::iter::once(("normal", None)).chain(CVD.iter().map(|(n, m)| (*n, Some(m))));
+        visions
+            .map(|(name, m)| {
+                let mut min = f32::INFINITY;
+                for i in 0..colors.len() {
+                    for j in 0..i {
+                        min = min.min(distance(colors[i], colors[j], m));
+                    }
+                }
+                (name, min)
+            })
+            .collect()
+    }
 
     #[test]
     fn every_family_has_its_own_colour_and_the_papers_colours_stay() {
@@ -103,15 +273,72 @@ mod tests {
                 "{} repeats a colour",
                 FAMILIES[i].name
             );
-            assert_ne!(*c, TEACHER);
+            assert!(distance(*c, TEACHER, None) > 12.0, "{}", FAMILIES[i].name);
+            assert!(distance(*c, ASSISTANT, None) > 10.0, "{}", FAMILIES[i].name);
+            for a in AUX.iter().chain(&AUX_DARK) {
+                assert!(distance(*c, *a, None) > 8.0, "{} is grey", FAMILIES[i].name);
+            }
         }
-        assert_eq!(
-            family_color(&Divergence::Fkl),
-            Color32::from_rgb(0xff, 0x7f, 0x0e)
-        );
-        assert_eq!(
-            family_color(&Divergence::Rkl),
-            Color32::from_rgb(0x2c, 0xa0, 0x2c)
-        );
+        // The AKL figures' hues: FKL orange, RKL green.
+        let hue = |c: Color32| {
+            let [_, a, b] = oklab(c);
+            b.atan2(a).to_degrees()
+        };
+        assert!((40.0..80.0).contains(&hue(family_color(&Divergence::Fkl))));
+        assert!((120.0..160.0).contains(&hue(family_color(&Divergence::Rkl))));
+    }
+
+    /// Family colours sit at mid lightness: a line or a title reads on white and on a dark panel.
+    #[test]
+    fn family_colours_read_on_light_and_dark_backgrounds() {
+        for f in FAMILIES {
+            let [l, ..] = oklab(family_color(&f.default()));
+            assert!((0.45..=0.73).contains(&l), "{}: lightness {l}", f.name);
+        }
+    }
+
+    /// The teacher and every run of every preset stay apart for normal vision and each kind of
+    /// colour blindness (simulated).
+    #[test]
+    fn every_preset_reads_for_colour_blind_viewers() {
+        for cfg in preset::all() {
+            let divs: Vec<Divergence> =
+                cfg.divergences.iter().map(|s| s.parse().unwrap()).collect();
+            let mut colors = run_colors(&divs);
+            colors.push(TEACHER);
+            for (vision, min) in closest(&colors) {
+                // About 2 is just noticeable: twice that for the colour blind, four times otherwise.
+                let need = if vision == "normal" { 8.0 } else { 4.0 };
+                assert!(
+                    min >= need,
+                    "{}: two colours are {min:.1} apart for {vision} vision (need {need})",
+                    cfg.name
+                );
+            }
+        }
+    }
+
+    /// Six instances of one family (the β sweep) form a ramp: distinct, none near white or black.
+    #[test]
+    fn instances_of_a_family_are_distinct_and_never_near_white() {
+        let divs: Vec<Divergence> = [0.0, 0.1, 0.3, 0.5, 0.9, 1.0]
+            .map(|beta| Divergence::Jsd { beta, norm: false })
+            .to_vec();
+        let colors = run_colors(&divs);
+        for (i, c) in colors.iter().enumerate() {
+            let [l, ..] = oklab(*c);
+            assert!((0.4..=0.85).contains(&l), "instance {i}: lightness {l}");
+            for d in &colors[..i] {
+                assert!(distance(*c, *d, None) >= 6.0, "instances {i} too close");
+            }
+        }
+        assert_eq!(run_colors(&divs[..1]), vec![family_color(&divs[0])]);
+    }
+
+    #[test]
+    fn oklab_round_trips() {
+        for c in FAMILY_COLORS {
+            assert_eq!(from_oklab(oklab(c)), Some(c));
+        }
     }
 }

@@ -1,6 +1,7 @@
 //! Everything the toy tab persists between sessions and saves as a config: plain data, no egui handles.
 
 use crate::math::Divergence;
+use crate::toy::config::ViewHints;
 use crate::toy::{FitConfig, FitSpec, SnapshotPlan, preset};
 use serde::{Deserialize, Serialize};
 
@@ -80,14 +81,7 @@ impl View {
     }
 }
 
-/// How the central area arranges the views.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Layout {
-    /// One view at a time, chosen by tabs.
-    Tabs,
-    /// The chosen views side by side in a grid.
-    Grid,
-}
+pub use crate::toy::config::Layout;
 
 /// Options of the distributions view.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -114,6 +108,62 @@ impl Default for DistOptions {
     }
 }
 
+/// Which per-class quantities the gradient view shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum GradientShown {
+    /// The force and the mass flow Δq.
+    Both,
+    Force,
+    Flow,
+}
+
+/// Options of the gradient / mass-flow view.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct GradientOptions {
+    pub shown: GradientShown,
+    /// The teacher, faint, behind the bars.
+    pub teacher: bool,
+    /// ABKD's confidence and hardness factors for αβ runs.
+    pub factors: bool,
+}
+
+impl Default for GradientOptions {
+    fn default() -> Self {
+        GradientOptions {
+            shown: GradientShown::Both,
+            teacher: true,
+            factors: true,
+        }
+    }
+}
+
+/// Options of the assistant view.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AssistantOptions {
+    /// Show the α-mixture explorer even though TAID/AMiD runs exist.
+    pub explorer: bool,
+    /// AMiD's λ in the explorer.
+    pub lambda: f64,
+    /// The explorer's free α.
+    pub alpha: f64,
+    /// The explorer as one panel per α (AMiD's figure) instead of overlaid.
+    pub panels: bool,
+}
+
+impl Default for AssistantOptions {
+    fn default() -> Self {
+        AssistantOptions {
+            explorer: false,
+            lambda: crate::toy::analysis::assistant::DEFAULT_LAMBDA,
+            alpha: crate::toy::analysis::assistant::DEFAULT_FREE_ALPHA,
+            panels: false,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Theme {
     Light,
@@ -131,11 +181,18 @@ pub struct ToyState {
     pub active: View,
     pub grid_views: Vec<View>,
     pub dist: DistOptions,
+    pub gradient: GradientOptions,
+    pub assistant: AssistantOptions,
     /// The scrubber's epoch.
     pub epoch: usize,
     pub playing: bool,
-    /// Epochs per second while playing.
+    /// Epochs per second while playing in linear time.
     pub speed: f32,
+    /// Play and scrub in log(1 + epoch): early epochs, where most happens, get most of the time
+    /// and of the scrubber.
+    pub log_time: bool,
+    /// Seconds a whole run takes to play in log time.
+    pub play_seconds: f32,
     pub theme: Theme,
 }
 
@@ -157,13 +214,36 @@ impl Default for ToyState {
                 View::Gradient,
             ],
             dist: DistOptions::default(),
+            gradient: GradientOptions::default(),
+            assistant: AssistantOptions::default(),
             epoch: 10,
             playing: false,
             speed: 20.0,
+            log_time: true,
+            play_seconds: 12.0,
             theme: Theme::Light,
         };
         state.apply_config(config);
         state
+    }
+}
+
+/// A view's options from its `[view.<name>]` table, or the defaults (and a problem) when the table
+/// does not read.
+fn table_or_default<T: Default + serde::de::DeserializeOwned>(
+    table: Option<&toml::Table>,
+    name: &str,
+    problems: &mut Vec<String>,
+) -> T {
+    let Some(table) = table else {
+        return T::default();
+    };
+    match toml::Value::Table(table.clone()).try_into() {
+        Ok(v) => v,
+        Err(e) => {
+            problems.push(format!("[view.{name}]: {}", e.message().trim_end()));
+            T::default()
+        }
     }
 }
 
@@ -198,40 +278,71 @@ impl ToyState {
         errors
     }
 
-    /// Opens the views the config asks for and sets its display options (its `[view]` table);
-    /// options the hints leave out keep their current value, except log y and sorting, which are off
-    /// unless asked for. The app and `kdviz figure` both come here.
-    pub fn apply_hints(&mut self) {
+    /// Opens the views the config asks for and sets every display option: what its `[view]` table
+    /// says, and the default for what it leaves out, so that nothing leaks from the setup before.
+    /// The app, the lessons and `kdviz figure` all come here. Returns the options that could not be
+    /// read (unknown keys or values in the gradient / assistant tables), which keep their defaults.
+    pub fn apply_hints(&mut self) -> Vec<String> {
         let hints = &self.config.view;
-        let views: Vec<View> = hints
-            .views
-            .iter()
-            .filter_map(|v| View::from_name(v))
-            .collect();
+        let mut problems = Vec::new();
+        let mut views = Vec::new();
+        for name in &hints.views {
+            match View::from_name(name) {
+                Some(v) => views.push(v),
+                None => problems.push(format!(
+                    "[view] views: unknown view {name:?}; expected one of {}",
+                    View::ALL.map(View::name).join(", ")
+                )),
+            }
+        }
         if let Some(&first) = views.first() {
             self.active = first;
             if views.len() > 1 {
-                self.grid_views = views;
-                self.layout = Layout::Grid;
-            } else {
-                self.layout = Layout::Tabs;
+                self.grid_views = views.clone();
             }
         }
-        let d = &mut self.dist;
-        d.overlay = hints.overlay.unwrap_or(d.overlay);
-        d.log_y = hints.log_y.unwrap_or(false);
-        d.sorted = hints.sorted.unwrap_or(false);
-        d.tail_inset = hints.tail_inset.unwrap_or(d.tail_inset);
-        if let Some(e) = hints.epoch {
-            self.epoch = e.min(self.config.epochs);
-        }
+        self.layout = hints.layout.unwrap_or(if views.len() > 1 {
+            Layout::Grid
+        } else {
+            Layout::Tabs
+        });
+        let base = DistOptions::default();
+        self.dist = DistOptions {
+            overlay: hints.overlay.unwrap_or(base.overlay),
+            log_y: hints.log_y.unwrap_or(base.log_y),
+            sorted: hints.sorted.unwrap_or(base.sorted),
+            shade_head: hints.shade_head.unwrap_or(base.shade_head),
+            tail_inset: hints.tail_inset.unwrap_or(base.tail_inset),
+        };
+        self.gradient = table_or_default(hints.gradient.as_ref(), "gradient", &mut problems);
+        self.assistant = table_or_default(hints.assistant.as_ref(), "assistant", &mut problems);
+        self.epoch = hints.epoch.unwrap_or(self.epoch).min(self.config.epochs);
         self.playing = false;
+        problems
     }
 
-    /// The config as it would be saved: the enabled divergences in list order.
+    /// The config as it would be saved: the enabled divergences in list order, and the whole
+    /// visible setup (views, layout, every view option, the epoch) as its `[view]` table.
     pub fn to_config(&self) -> FitConfig {
         let mut c = self.config.clone();
         c.divergences = self.enabled().map(|s| s.div.to_string()).collect();
+        let views = match self.layout {
+            Layout::Grid => self.grid_views.clone(),
+            Layout::Tabs => vec![self.active],
+        };
+        let d = self.dist;
+        c.view = ViewHints {
+            views: views.iter().map(|v| v.name().to_string()).collect(),
+            layout: Some(self.layout),
+            epoch: Some(self.epoch),
+            overlay: Some(d.overlay),
+            log_y: Some(d.log_y),
+            sorted: Some(d.sorted),
+            tail_inset: Some(d.tail_inset),
+            shade_head: Some(d.shade_head),
+            gradient: toml::Table::try_from(self.gradient).ok(),
+            assistant: toml::Table::try_from(self.assistant).ok(),
+        };
         c
     }
 
@@ -247,5 +358,88 @@ impl ToyState {
             at: Vec::new(),
         };
         Ok(spec)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with_preset(state: &mut ToyState, name: &str) -> Vec<String> {
+        let mut problems = state.apply_config(preset::load(name).unwrap());
+        problems.extend(state.apply_hints());
+        problems
+    }
+
+    /// A preset sets every view option: what it asks for, and the default for the rest.
+    #[test]
+    fn a_preset_leaves_nothing_of_the_one_before() {
+        let mut s = ToyState::default();
+        assert!(with_preset(&mut s, "zipf-1000").is_empty());
+        assert!(s.dist.log_y && s.dist.sorted);
+        s.gradient.shown = GradientShown::Flow;
+        s.assistant.panels = true;
+        s.dist.shade_head = false;
+        assert!(with_preset(&mut s, "akl-fig3-longtail").is_empty());
+        assert_eq!(s.dist, DistOptions::default());
+        assert_eq!(s.gradient, GradientOptions::default());
+        assert_eq!(s.assistant, AssistantOptions::default());
+        assert_eq!(
+            (s.active, s.layout, s.epoch),
+            (View::Distributions, Layout::Tabs, 10)
+        );
+    }
+
+    /// Save config writes the whole visible setup; loading the file brings it back.
+    #[test]
+    fn a_saved_config_restores_views_layout_options_and_epoch() {
+        let mut s = ToyState::default();
+        with_preset(&mut s, "minillm-gmm");
+        s.layout = Layout::Grid;
+        s.grid_views = vec![View::Loss, View::Gradient];
+        s.active = View::Loss;
+        s.epoch = 123;
+        s.dist.log_y = true;
+        s.dist.tail_inset = false;
+        s.gradient.factors = false;
+        s.assistant.lambda = 0.7;
+        let text = s.to_config().to_toml();
+        let cfg = FitConfig::from_toml(&text, "saved").unwrap();
+        let mut t = ToyState::default();
+        t.apply_config(cfg);
+        assert!(t.apply_hints().is_empty());
+        assert_eq!(t.layout, Layout::Grid);
+        assert_eq!(t.grid_views, vec![View::Loss, View::Gradient]);
+        assert_eq!(t.active, View::Loss);
+        assert_eq!(t.epoch, 123);
+        assert_eq!(t.dist, s.dist);
+        assert_eq!(t.gradient, s.gradient);
+        assert_eq!(t.assistant, s.assistant);
+        // Tabs save the active view only.
+        s.layout = Layout::Tabs;
+        assert_eq!(s.to_config().view.views, vec!["loss"]);
+    }
+
+    #[test]
+    fn unreadable_view_options_are_reported_and_keep_their_defaults() {
+        let mut cfg = preset::load("akl-fig3-longtail").unwrap();
+        cfg.view.views = vec!["distributions".into(), "histogram".into()];
+        let mut table = toml::Table::new();
+        table.insert("shown".into(), toml::Value::String("sideways".into()));
+        cfg.view.gradient = Some(table);
+        let mut s = ToyState::default();
+        s.apply_config(cfg);
+        let problems = s.apply_hints();
+        assert_eq!(problems.len(), 2, "{problems:?}");
+        assert!(problems[0].starts_with(
+            "[view] views: unknown view \"histogram\"; expected one of distributions,"
+        ));
+        assert!(
+            problems[1].starts_with("[view.gradient]: unknown variant `sideways`"),
+            "{}",
+            problems[1]
+        );
+        assert_eq!(s.gradient, GradientOptions::default());
+        assert_eq!(s.active, View::Distributions);
     }
 }

@@ -64,7 +64,7 @@ pub fn inspector_ui(
         .filter_map(|(r, &c)| {
             let res = r.result.as_ref()?;
             let row_logits = res.student_logits.get(row * v..(row + 1) * v)?;
-            Some((r.div.to_string(), c, softmax(row_logits)))
+            Some((r.div.label(), c, softmax(row_logits)))
         })
         .collect();
     let ink = ui.visuals().text_color();
@@ -180,7 +180,7 @@ fn top_table(
         });
 }
 
-/// A divergence spec cut to fit a table header.
+/// A divergence's name cut to fit a table header.
 fn short(name: &str) -> String {
     if name.chars().count() <= 12 {
         name.to_string()

@@ -62,7 +62,7 @@ pub fn metrics_ui(ui: &mut egui::Ui, runs: &[RunState], colors: &[Color32]) {
                                 .filter(|s| value(s).is_finite())
                                 .map(|s| [s.epoch as f64, y_value(value(s), log)])
                                 .collect();
-                            pu.line(Line::new(r.div.to_string(), pts).color(*c).width(2.0));
+                            pu.line(Line::new(r.div.label(), pts).color(*c).width(2.0));
                         }
                     });
                 });
