@@ -54,6 +54,9 @@ fn due(wake: &Wake) -> bool {
 
 type App = Harness<'static, KdvizApp>;
 
+/// A setting moved as a slider would: the `i`-th move of a run of them.
+type Move = Box<dyn Fn(&mut App, usize)>;
+
 fn settle(h: &mut App) {
     for _ in 0..200 {
         h.step();
@@ -183,10 +186,10 @@ fn main() {
         let classes = h.state().toy.result().map_or(0, |r| r.teacher.dist.len());
         let size = format!("{} × {} × {classes}", spec.divergences.len(), spec.epochs);
         let lr0 = spec.optimizer.lr();
-        let mut moves: Vec<(&str, Box<dyn Fn(&mut App, usize)>)> = vec![(
+        let mut moves: Vec<(&str, Move)> = vec![(
             "learning rate",
             Box::new(move |h: &mut App, i: usize| {
-                set_lr(h, lr0 * if i % 2 == 0 { 1.02 } else { 1.0 })
+                set_lr(h, lr0 * if i.is_multiple_of(2) { 1.02 } else { 1.0 })
             }),
         )];
         if let TeacherSpec::Mixture { components, .. } = &spec.teacher {
@@ -194,7 +197,7 @@ fn main() {
             moves.push((
                 "mixture mean 1",
                 Box::new(move |h: &mut App, i: usize| {
-                    set_mean(h, m0 + if i % 2 == 0 { 0.1 } else { 0.0 })
+                    set_mean(h, m0 + if i.is_multiple_of(2) { 0.1 } else { 0.0 })
                 }),
             ));
         }
