@@ -216,6 +216,28 @@ fn undo_and_redo_settings() {
     h.key_press_modifiers(Modifiers::COMMAND, Key::Z);
     h.run_steps(2);
     assert_eq!(h.state().toy.state, now, "no undo while typing");
+    h.key_press(Key::Escape);
+    h.run_steps(1);
+
+    // The real-model tab's Ctrl+Z is not the toy's.
+    h.state_mut().mode = crate::app::Mode::Real;
+    h.run_steps(2);
+    h.key_press_modifiers(Modifiers::COMMAND, Key::Z);
+    h.run_steps(2);
+    assert_eq!(
+        h.state().toy.state,
+        now,
+        "no toy undo on the real-model tab"
+    );
+    h.state_mut().mode = crate::app::Mode::Toy;
+    h.run_steps(2);
+    h.key_press_modifiers(Modifiers::COMMAND, Key::Z);
+    h.run_steps(2);
+    assert_ne!(
+        h.state().toy.state,
+        now,
+        "back on the toy tab, Ctrl+Z undoes"
+    );
 }
 
 /// The side panel names divergences readably (the spec in the tooltip), keeps its width whatever the

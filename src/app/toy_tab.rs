@@ -100,11 +100,6 @@ impl ToyTab {
         self.waiting
     }
 
-    /// True when the fit on show is a running refit's first epochs.
-    pub fn shows_partial(&self) -> bool {
-        self.result.is_some() && !self.result_is_complete()
-    }
-
     fn result_is_complete(&self) -> bool {
         match (&self.result, &self.complete) {
             (Some(r), Some(c)) => Arc::ptr_eq(r, c),
@@ -190,7 +185,6 @@ impl ToyTab {
     /// Before the panels: takes a finished refit, reads the timeline keys and advances playback.
     pub fn begin_frame(&mut self, ctx: &egui::Context, dt: f32) {
         self.receive();
-        self.undo_keys(ctx);
         let last = self.last_epoch();
         timeline::keys(ctx, &mut self.state, last);
         if timeline::advance(&mut self.state, &mut self.play_carry, dt, last) {
@@ -200,6 +194,8 @@ impl ToyTab {
 
     /// The tab's panels: timeline, settings and views.
     pub fn panels_ui(&mut self, ui: &mut egui::Ui) {
+        // Here rather than in `begin_frame`: Ctrl+Z on the real-model tab must not undo the toy.
+        self.undo_keys(ui.ctx());
         egui::Panel::bottom("timeline").show(ui, |ui| {
             let last = self.last_epoch();
             timeline::timeline_ui(ui, &mut self.state, last);
