@@ -47,6 +47,8 @@ pub struct ToyTab {
     fit_ms: f64,
     /// Settings before each change, for undo and redo.
     history: History<ToyState>,
+    /// The last request came from a drag: an older request's partial result may be shown meanwhile.
+    dragged: bool,
     play_carry: f32,
     teacher_panel: teacher::TeacherPanel,
     student_panel: student::StudentPanel,
@@ -67,6 +69,7 @@ impl ToyTab {
             result: None,
             complete: None,
             history,
+            dragged: false,
             requested: None,
             requested_at: Instant::now(),
             waiting: false,
@@ -232,6 +235,8 @@ impl ToyTab {
         };
         let latest = outcome.generation == self.worker.latest();
         match outcome.result {
+            // After a click, a preset or an undo, the old settings' fit must not flash up.
+            Ok(_) if !latest && !self.dragged => {}
             Ok(r) => {
                 if outcome.complete {
                     self.complete = Some(r.clone());
@@ -270,6 +275,7 @@ impl ToyTab {
             Ok(spec) => {
                 if self.requested.as_ref() != Some(&spec) {
                     self.worker.request(spec.clone(), dragging);
+                    self.dragged = dragging;
                     self.requested = Some(spec);
                     self.requested_at = Instant::now();
                     self.waiting = true;
