@@ -79,8 +79,8 @@ fn main() {
     }
     println!("refit latency after a slider move (ms; the UI keeps drawing meanwhile)");
     for (preset, slider, value) in [
-        ("akl-fig3-longtail", "akl mu", 0.3),
-        ("zipf-1000", "akl mu", 0.3),
+        ("akl-fig3-longtail", "AKL μ (loss)", 0.3),
+        ("zipf-1000", "AKL μ (loss)", 0.3),
         ("minillm-gmm", "learning rate", 0.02),
     ] {
         h.state_mut().toy.load_preset(preset);

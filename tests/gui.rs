@@ -99,9 +99,9 @@ fn every_preset_loads_from_the_menu() {
 #[test]
 fn divergences_switch_on_and_off() {
     let mut h = app();
-    // The side panel's switch comes first; plot legends also hold a "rkl" entry.
+    // The side panel's switch (under the readable name) comes first; plot legends may hold one too.
     let switch = |h: &Harness<'static, KdvizApp>| {
-        h.get_all_by_role_and_label(Role::CheckBox, "rkl")
+        h.get_all_by_role_and_label(Role::CheckBox, "RKL")
             .next()
             .expect("rkl switch")
             .click()
@@ -122,7 +122,7 @@ fn sliders_refit_and_keep_the_epoch() {
         .set_value_accesskit(42.0);
     h.run_steps(2);
     assert_eq!(h.state().toy.state.epoch, 42);
-    h.get_by_role_and_label(Role::Slider, "akl mu")
+    h.get_by_role_and_label(Role::Slider, "AKL μ (loss)")
         .set_value_accesskit(0.3);
     settle(&mut h);
     assert_eq!(run_names(&h)[2], "akl:mu=0.3");
@@ -181,14 +181,15 @@ fn extreme_sliders_never_show_nan() {
     h.state_mut().toy.load_preset("longtail-all-divergences");
     settle(&mut h);
     for (label, value) in [
-        ("skl alpha", 0.99),
-        ("jsd beta", 0.0),
-        ("jsd beta", 1.0),
-        ("hinton T", 0.05),
-        ("amid lambda", 1.0),
-        ("amid alpha", -5.0),
-        ("akl mu", 0.0),
-        ("ab alpha", -1.0),
+        ("Skew KL α", 0.99),
+        ("JSD β", 0.0),
+        ("JSD β", 1.0),
+        ("Hinton T", 0.05),
+        // α before λ: at λ = 1 the mixture is the teacher whatever α, so α's slider is greyed out.
+        ("AMiD α", -5.0),
+        ("AMiD λ", 1.0),
+        ("AKL μ (loss)", 0.0),
+        ("αβ α", -1.0),
     ] {
         h.get_by_role_and_label(Role::Slider, label)
             .set_value_accesskit(value);

@@ -12,6 +12,7 @@ pub mod real_tab;
 pub mod real_worker;
 pub mod timeline;
 pub mod toy_tab;
+pub mod undo;
 
 #[cfg(test)]
 mod tests;
@@ -103,6 +104,28 @@ pub fn run_app(opts: AppOptions) -> Result<(), String> {
             "cannot open the window: {e} (the command-line tools work without one: kdviz --help)"
         )
     })
+}
+
+/// Lets proportional text fall back on egui's bundled monospace font (Hack) for the characters its
+/// proportional font (Ubuntu Light) lacks: the arrows of the undo buttons (↶ ↷) and of readable names
+/// ("TAID (t: 0.4 → 1)") would otherwise be drawn as empty boxes.
+pub fn install_fonts(ctx: &egui::Context) {
+    let mut fonts = egui::FontDefinitions::default();
+    let mono = fonts
+        .families
+        .get(&egui::FontFamily::Monospace)
+        .and_then(|f| f.first())
+        .cloned();
+    if let Some(mono) = mono {
+        let prop = fonts
+            .families
+            .entry(egui::FontFamily::Proportional)
+            .or_default();
+        if !prop.contains(&mono) {
+            prop.push(mono);
+        }
+    }
+    ctx.set_fonts(fonts);
 }
 
 /// Sets egui's light or dark visuals for kdviz's theme.

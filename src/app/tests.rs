@@ -104,3 +104,218 @@ fn the_app_shows_the_gradient_and_assistant_views() {
         &h.state().toy.state
     ));
 }
+
+fn disabled(node: egui_kittest::Node<'_>) -> bool {
+    use egui_kittest::kittest::NodeT as _;
+    node.accesskit_node().is_disabled()
+}
+
+/// The app on `state`, 1440×900, light theme.
+fn app_on(state: ToyState) -> egui_kittest::Harness<'static, KdvizApp> {
+    egui_kittest::Harness::builder()
+        .with_size(egui::vec2(1440.0, 900.0))
+        .with_theme(egui::Theme::Light)
+        .build_eframe(|cc| KdvizApp::with_state(cc.egui_ctx.clone(), state))
+}
+
+/// Steps until the last requested refit is on show.
+fn settle(h: &mut egui_kittest::Harness<'_, KdvizApp>) {
+    for _ in 0..50 {
+        h.run_steps(2);
+        assert!(h.state_mut().toy.wait_for_fit(Duration::from_secs(30)));
+        h.run_steps(2);
+        if !h.state().toy.is_fitting() {
+            return;
+        }
+    }
+    panic!("the app kept refitting");
+}
+
+/// Undo and redo of settings: ↶/↷ and Ctrl+Z, Ctrl+Shift+Z, Ctrl+Y; a slider dragged over many
+/// frames is one step; Ctrl+Z in a text field is the text field's.
+#[test]
+fn undo_and_redo_settings() {
+    use egui::accesskit::Role;
+    use egui::{Key, Modifiers};
+    let mut h = app_on(ToyState::default());
+    settle(&mut h);
+    let lr = |h: &egui_kittest::Harness<'_, KdvizApp>| h.state().toy.state.config.optimizer.lr();
+    let before = lr(&h);
+    let history = |h: &egui_kittest::Harness<'_, KdvizApp>| {
+        h.state().toy.result().unwrap().runs[0].history.clone()
+    };
+    let fitted = history(&h);
+    assert!(disabled(h.get_by_label("↶")), "nothing to undo yet");
+    h.get_by_role_and_label(Role::Slider, "learning rate")
+        .set_value_accesskit(0.05);
+    settle(&mut h);
+    assert_eq!(lr(&h), 0.05);
+    assert_ne!(history(&h), fitted);
+    assert_eq!(h.state().toy.undo_steps(), 1);
+
+    h.get_by_label("↶").click();
+    h.run_steps(2);
+    assert_eq!(lr(&h), before, "undo restores the value");
+    settle(&mut h);
+    assert_eq!(history(&h), fitted, "and the fit of that value is on show");
+    h.get_by_label("↷").click();
+    h.run_steps(2);
+    assert_eq!(lr(&h), 0.05, "redo re-applies it");
+
+    h.key_press_modifiers(Modifiers::COMMAND, Key::Z);
+    h.run_steps(2);
+    assert_eq!(lr(&h), before, "Ctrl+Z");
+    h.key_press_modifiers(Modifiers::COMMAND | Modifiers::SHIFT, Key::Z);
+    h.run_steps(2);
+    assert_eq!(lr(&h), 0.05, "Ctrl+Shift+Z");
+    h.key_press_modifiers(Modifiers::COMMAND, Key::Z);
+    h.run_steps(2);
+    h.key_press_modifiers(Modifiers::COMMAND, Key::Y);
+    h.run_steps(2);
+    assert_eq!(lr(&h), 0.05, "Ctrl+Y");
+    settle(&mut h);
+
+    // A real drag of the AKL μ slider over several frames: one step, undone at once.
+    let mu = |h: &egui_kittest::Harness<'_, KdvizApp>| h.state().toy.state.slots[2].div;
+    let mu_before = mu(&h);
+    let steps = h.state().toy.undo_steps();
+    let rail = h.get_by_role_and_label(Role::Slider, "AKL μ (loss)").rect();
+    let (y, x0) = (rail.center().y, rail.min.x + 0.45 * rail.width());
+    h.drag_at(egui::pos2(x0, y));
+    h.run_steps(2);
+    for k in 1..=5 {
+        h.hover_at(egui::pos2(x0 - 6.0 * k as f32, y));
+        h.run_steps(2);
+    }
+    assert_ne!(mu(&h), mu_before, "the drag moves μ");
+    assert_eq!(
+        h.state().toy.undo_steps(),
+        steps,
+        "no step while the pointer is down"
+    );
+    h.drop_at(egui::pos2(x0 - 30.0, y));
+    h.run_steps(2);
+    assert_eq!(
+        h.state().toy.undo_steps(),
+        steps + 1,
+        "the drag is one step"
+    );
+    settle(&mut h);
+    h.key_press_modifiers(Modifiers::COMMAND, Key::Z);
+    h.run_steps(2);
+    assert_eq!(mu(&h), mu_before, "one undo takes the whole drag back");
+    settle(&mut h);
+
+    // Typing: Ctrl+Z belongs to the text field.
+    let now = h.state().toy.state.clone();
+    h.get_all_by_role(Role::TextInput)
+        .next()
+        .expect("a text field")
+        .focus();
+    h.run_steps(1);
+    h.key_press_modifiers(Modifiers::COMMAND, Key::Z);
+    h.run_steps(2);
+    assert_eq!(h.state().toy.state, now, "no undo while typing");
+    h.key_press(Key::Escape);
+    h.run_steps(1);
+
+    // The real-model tab's Ctrl+Z is not the toy's.
+    h.state_mut().mode = crate::app::Mode::Real;
+    h.run_steps(2);
+    h.key_press_modifiers(Modifiers::COMMAND, Key::Z);
+    h.run_steps(2);
+    assert_eq!(
+        h.state().toy.state,
+        now,
+        "no toy undo on the real-model tab"
+    );
+    h.state_mut().mode = crate::app::Mode::Toy;
+    h.run_steps(2);
+    h.key_press_modifiers(Modifiers::COMMAND, Key::Z);
+    h.run_steps(2);
+    assert_ne!(
+        h.state().toy.state,
+        now,
+        "back on the toy tab, Ctrl+Z undoes"
+    );
+}
+
+/// The side panel names divergences readably (the spec in the tooltip), keeps its width whatever the
+/// names, tells the two μ apart, and greys out parameters that do nothing.
+#[test]
+fn the_side_panel_is_readable_and_honest() {
+    use crate::math::Divergence;
+    use crate::views::state::Slot;
+    use egui::accesskit::Role;
+    let mut h = app_on(ToyState::default());
+    settle(&mut h);
+    for name in ["FKL", "RKL", "AKL (μ = 0.5)"] {
+        h.get_by_role_and_label(Role::CheckBox, name);
+    }
+    h.get_by_role_and_label(Role::Slider, "AKL μ (loss)");
+    let right = |h: &egui_kittest::Harness<'_, KdvizApp>| {
+        h.get_all_by_label("x")
+            .map(|n| n.rect().max.x)
+            .fold(0.0_f32, f32::max)
+    };
+    let width = right(&h);
+    let long: Divergence = "amid:alpha=-3.5,lambda=0.25,div=ab,ab_alpha=0.35,ab_beta=0.85,order=rq"
+        .parse()
+        .unwrap();
+    let taid: Divergence =
+        "taid:t_start=0.123,t_end=0.987,rate=0.00025,momentum=0.975,adaptive=false"
+            .parse()
+            .unwrap();
+    for div in [long, taid] {
+        h.state_mut()
+            .toy
+            .state
+            .slots
+            .push(Slot { div, enabled: true });
+    }
+    h.run_steps(4);
+    assert!(long.label().len() > 40, "{}", long.label());
+    assert_eq!(right(&h), width, "a long name does not widen the panel");
+    // The TAID schedule without the adaptive step: its rate and momentum do nothing.
+    assert!(disabled(
+        h.get_by_role_and_label(Role::Slider, "TAID t rate")
+    ));
+    assert!(disabled(
+        h.get_by_role_and_label(Role::Slider, "TAID momentum")
+    ));
+    assert!(!disabled(
+        h.get_by_role_and_label(Role::Slider, "TAID t start")
+    ));
+    h.get_by_role_and_label(
+        Role::CheckBox,
+        "adaptive step (off: t follows the linear floor)",
+    )
+    .click();
+    h.run_steps(2);
+    assert!(!disabled(
+        h.get_by_role_and_label(Role::Slider, "TAID t rate")
+    ));
+    // The metrics' μ is a different slider with a different name.
+    let metrics_mu = super::panels::optimizer::METRICS_MU;
+    assert!(
+        h.query_by_role_and_label(Role::Slider, metrics_mu)
+            .is_none()
+    );
+    h.get_by_label("metrics").click();
+    h.run_steps(2);
+    h.get_by_role_and_label(Role::Slider, metrics_mu);
+}
+
+/// A preset longer than the fit on show opens on its own epoch: the scrubber follows the settings,
+/// not the previous preset's fit, while the new fit arrives.
+#[test]
+fn a_longer_preset_opens_on_its_epoch() {
+    let mut h = app_on(ToyState::default());
+    settle(&mut h);
+    assert_eq!(h.state().toy.last_epoch(), 800);
+    h.state_mut().toy.load_preset("minillm-gmm");
+    h.run_steps(3);
+    settle(&mut h);
+    assert_eq!(h.state().toy.state.epoch, 4000);
+    assert_eq!(h.state().toy.last_epoch(), 4000);
+}

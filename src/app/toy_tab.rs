@@ -4,6 +4,7 @@
 use crate::app::export_dialog::FigureExport;
 use crate::app::fit_worker::FitWorker;
 use crate::app::panels::{divergences, optimizer, student, teacher};
+use crate::app::undo::{self, History};
 use crate::app::{Status, timeline};
 use crate::figure::{self, FigureSpec};
 use crate::toy::{FitConfig, FitResult, FitSpec, preset};
@@ -34,14 +35,20 @@ impl Default for ExportSettings {
 pub struct ToyTab {
     pub state: ToyState,
     worker: FitWorker,
-    /// The last fit that succeeded: what the views show.
+    /// What the views show: the last fit that succeeded, or the epochs a running refit has so far.
     result: Option<Arc<FitResult>>,
+    /// The last whole fit that succeeded (shown again when a refit fails part way).
+    complete: Option<Arc<FitResult>>,
     /// The settings of the last request, to notice changes.
     requested: Option<FitSpec>,
     requested_at: Instant,
     waiting: bool,
     status: Option<Status>,
     fit_ms: f64,
+    /// Settings before each change, for undo and redo.
+    history: History<ToyState>,
+    /// The last request came from a drag: an older request's partial result may be shown meanwhile.
+    dragged: bool,
     play_carry: f32,
     teacher_panel: teacher::TeacherPanel,
     student_panel: student::StudentPanel,
@@ -57,10 +64,14 @@ impl ToyTab {
     /// The tab around a given state; `ctx` is woken when a refit arrives.
     pub fn new(ctx: egui::Context, state: ToyState) -> Self {
         let worker = FitWorker::spawn(Arc::new(move || ctx.request_repaint()));
+        let history = History::new(undo::settings(&state), undo::LIMIT);
         ToyTab {
             state,
             worker,
             result: None,
+            complete: None,
+            history,
+            dragged: false,
             requested: None,
             requested_at: Instant::now(),
             waiting: false,
@@ -90,9 +101,66 @@ impl ToyTab {
         &self.figures
     }
 
-    /// True while a requested refit has not come back yet.
+    /// True while a requested refit has not come back yet (a partial result may be on show).
     pub fn is_fitting(&self) -> bool {
         self.waiting
+    }
+
+    fn result_is_complete(&self) -> bool {
+        match (&self.result, &self.complete) {
+            (Some(r), Some(c)) => Arc::ptr_eq(r, c),
+            _ => false,
+        }
+    }
+
+    /// Steps of settings that can be undone.
+    pub fn undo_steps(&self) -> usize {
+        self.history.undo_len()
+    }
+
+    /// Goes back one step of settings; false when there is none.
+    pub fn undo(&mut self) -> bool {
+        match self.history.undo(&undo::settings(&self.state)) {
+            Some(s) => {
+                undo::restore(&mut self.state, s);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Re-applies the last undone step; false when there is none.
+    pub fn redo(&mut self) -> bool {
+        match self.history.redo(&undo::settings(&self.state)) {
+            Some(s) => {
+                undo::restore(&mut self.state, s);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Ctrl+Z undoes, Ctrl+Shift+Z and Ctrl+Y redo (not while typing: a text field has its own undo).
+    fn undo_keys(&mut self, ctx: &egui::Context) {
+        use egui::{Key, KeyboardShortcut, Modifiers};
+        if ctx.egui_wants_keyboard_input() {
+            return;
+        }
+        let (undo, redo) = ctx.input_mut(|i| {
+            // The most specific shortcut first: Ctrl+Z would also match Ctrl+Shift+Z.
+            let redo = i.consume_shortcut(&KeyboardShortcut::new(
+                Modifiers::COMMAND | Modifiers::SHIFT,
+                Key::Z,
+            )) || i.consume_shortcut(&KeyboardShortcut::new(Modifiers::COMMAND, Key::Y));
+            let undo = i.consume_shortcut(&KeyboardShortcut::new(Modifiers::COMMAND, Key::Z));
+            (undo, redo)
+        });
+        if undo {
+            self.undo();
+        }
+        if redo {
+            self.redo();
+        }
     }
 
     /// Blocks until the pending refit has arrived (tests; the app itself never waits).
@@ -132,6 +200,8 @@ impl ToyTab {
 
     /// The tab's panels: timeline, settings and views.
     pub fn panels_ui(&mut self, ui: &mut egui::Ui) {
+        // Here rather than in `begin_frame`: Ctrl+Z on the real-model tab must not undo the toy.
+        self.undo_keys(ui.ctx());
         egui::Panel::bottom("timeline").show(ui, |ui| {
             let last = self.last_epoch();
             timeline::timeline_ui(ui, &mut self.state, last);
@@ -152,36 +222,65 @@ impl ToyTab {
         if let Some(s) = self.figures.show(ctx, &self.state, result.as_ref(), last) {
             self.status = Some(s);
         }
-        self.refit_if_changed();
+        // A drag (a slider, a drawing stroke) becomes one undo step when the pointer is released.
+        let dragging = ctx.input(|i| i.pointer.any_down());
+        self.history
+            .observe(&undo::settings(&self.state), !dragging);
+        self.refit(dragging);
         if self.waiting {
             ctx.request_repaint_after(Duration::from_millis(30));
         }
     }
 
-    /// Takes a finished refit from the worker, if one arrived.
+    /// Takes what the worker sent since the last frame: a partial result of a running refit, or a
+    /// finished one.
     pub fn receive(&mut self) {
-        if let Some(outcome) = self.worker.poll() {
-            self.waiting = false;
-            self.fit_ms = outcome.elapsed.as_secs_f64() * 1e3;
-            match outcome.result {
-                Ok(r) => {
-                    self.result = Some(r);
+        let Some(outcome) = self.worker.poll() else {
+            return;
+        };
+        let latest = outcome.generation == self.worker.latest();
+        match outcome.result {
+            // After a click, a preset or an undo, the old settings' fit must not flash up.
+            Ok(_) if !latest && !self.dragged => {}
+            Ok(r) => {
+                if outcome.complete {
+                    self.complete = Some(r.clone());
+                }
+                self.result = Some(r);
+                if latest && outcome.complete {
+                    self.waiting = false;
+                    self.fit_ms = outcome.elapsed.as_secs_f64() * 1e3;
                     if self.status.as_ref().is_some_and(|s| s.error) {
                         self.status = None;
                     }
                 }
-                // Keep showing the last good fit; say why the new one failed.
-                Err(e) => self.status = Some(Status::error(e)),
             }
+            // Keep showing the last whole fit; say why the new one failed.
+            Err(e) if latest => {
+                self.waiting = false;
+                self.fit_ms = outcome.elapsed.as_secs_f64() * 1e3;
+                if !self.result_is_complete() {
+                    self.result = self.complete.clone();
+                }
+                self.status = Some(Status::error(e));
+            }
+            Err(_) => {} // an older request's failure: a newer one is on its way
         }
     }
 
     /// Sends the current settings to the worker when they changed.
     pub fn refit_if_changed(&mut self) {
+        self.refit(false);
+    }
+
+    /// [`ToyTab::refit_if_changed`]; `dragging`: a control is still moving, so the refit now running
+    /// may show its first epochs before it gives way to this one.
+    fn refit(&mut self, dragging: bool) {
         match self.state.fit_spec() {
             Ok(spec) => {
                 if self.requested.as_ref() != Some(&spec) {
-                    self.worker.request(spec.clone());
+                    self.worker.request(spec.clone(), dragging);
+                    self.dragged = dragging;
                     self.requested = Some(spec);
                     self.requested_at = Instant::now();
                     self.waiting = true;
@@ -195,15 +294,16 @@ impl ToyTab {
         }
     }
 
+    /// The scrubber's last epoch: the settings' (the fit on show may still be arriving, or be the
+    /// previous preset's; the views show the nearest epoch it has).
     pub fn last_epoch(&self) -> usize {
-        self.result
-            .as_ref()
-            .and_then(|r| r.runs.first())
-            .map_or(self.state.config.epochs, |r| r.history.len() - 1)
+        self.state.config.epochs
     }
 
-    /// The top bar's toy part: presets, config file, theme, Export menu, tabs or grid.
+    /// The top bar's toy part: undo/redo, presets, config file, theme, Export menu, tabs or grid.
     pub fn top_bar_ui(&mut self, ui: &mut egui::Ui) {
+        self.undo_buttons_ui(ui);
+        ui.separator();
         egui::ComboBox::from_label("preset")
             .selected_text(if self.state.config.name.is_empty() {
                 "custom"
@@ -263,6 +363,27 @@ impl ToyTab {
         ui.separator();
         ui.selectable_value(&mut self.state.layout, Layout::Tabs, "tabs");
         ui.selectable_value(&mut self.state.layout, Layout::Grid, "grid");
+    }
+
+    /// ↶ and ↷: undo and redo of settings, greyed out when there is nothing to undo or redo.
+    fn undo_buttons_ui(&mut self, ui: &mut egui::Ui) {
+        // The arrows come from the monospace font, whose glyphs run small: enlarge them.
+        let size = ui.text_style_height(&egui::TextStyle::Button) * 1.3;
+        let arrow = |s: &str| egui::RichText::new(s).size(size);
+        let undo = ui
+            .add_enabled(self.history.can_undo(), egui::Button::new(arrow("↶")))
+            .on_hover_text("undo the last change of settings (Ctrl+Z)")
+            .on_disabled_hover_text("nothing to undo");
+        if undo.clicked() {
+            self.undo();
+        }
+        let redo = ui
+            .add_enabled(self.history.can_redo(), egui::Button::new(arrow("↷")))
+            .on_hover_text("redo (Ctrl+Shift+Z or Ctrl+Y)")
+            .on_disabled_hover_text("nothing to redo");
+        if redo.clicked() {
+            self.redo();
+        }
     }
 
     fn export_ui(&mut self, ui: &mut egui::Ui) {

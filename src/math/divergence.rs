@@ -247,7 +247,7 @@ pub const FAMILIES: &[Family] = &[
         params: &[
             Param::switch(
                 SCHEDULE,
-                "adaptive t schedule",
+                "t schedule (t moves during the fit)",
                 "give either t (fixed) or t_start/t_end/rate/momentum (schedule), not both",
                 "t follows TAID's schedule during a fit instead of staying fixed",
             ),
@@ -292,7 +292,7 @@ pub const FAMILIES: &[Family] = &[
             Param::boolean(
                 "adaptive",
                 true,
-                "adaptive (off: linear floor only)",
+                "adaptive step (off: t follows the linear floor)",
                 "off: only the linear floor moves t",
             )
             .when(When::On(SCHEDULE)),

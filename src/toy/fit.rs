@@ -4,9 +4,10 @@ use super::metrics::{EpochRecord, MetricsSpec, Regions};
 use super::optim::{Optimizer, OptimizerSpec};
 use super::student::{Student, StudentSpec};
 use super::teacher::{Teacher, TeacherSpec};
-use crate::math::simd::{all_finite, copy_streaming};
+use crate::math::simd::all_finite;
 use crate::math::{Divergence, LogDist, TaidSchedule, Workspace, check_classes, value_and_grad};
 use serde::Serialize;
+use std::sync::{Arc, OnceLock};
 
 /// Upper limit on epochs per fit (a live toy, not a training job).
 pub const MAX_EPOCHS: usize = 1_000_000;
@@ -42,25 +43,147 @@ pub struct FitSpec {
 }
 
 /// The student distribution at one epoch.
-///
-/// Dropping a snapshot hands its buffer to the next fit (see [`spare`]), so `q` cannot be moved out.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Snapshot {
     pub epoch: usize,
-    pub q: Vec<f64>,
+    /// Reads as `&[f64]`.
+    pub q: SnapshotQ,
 }
 
-impl Drop for Snapshot {
-    fn drop(&mut self) {
-        spare::give(std::mem::take(&mut self.q));
+/// A snapshot's q, read as `&[f64]`: a free-logit student's q as the fit computed it (kept side by
+/// side with the run's other epochs in one buffer), or a Gaussian student's (μ, log σ), from which q
+/// is computed the first time it is read and kept from then on.
+///
+/// A refit of a Gaussian student on a 2401-point grid over 4000 epochs would otherwise write 77 MB
+/// per divergence; two numbers per epoch give the same q bit for bit ([`Student::set_dist`] equals
+/// the fit's own softmax), for the few epochs a view actually shows.
+///
+/// Dropping the last snapshot of a buffer hands the buffer to the next fit (see [`spare`]).
+#[derive(Debug, Clone)]
+pub struct SnapshotQ(Source);
+
+#[derive(Debug, Clone)]
+enum Source {
+    Owned(Vec<f64>),
+    /// `len` doubles from `start` of a run's q of every kept epoch (`None` only while dropped).
+    Shared {
+        all: Option<Arc<Vec<f64>>>,
+        start: usize,
+        len: usize,
+    },
+    Gaussian {
+        student: Arc<Student>,
+        params: [f64; 2],
+        q: OnceLock<Vec<f64>>,
+    },
+}
+
+impl SnapshotQ {
+    /// A q kept as it is.
+    pub fn stored(q: Vec<f64>) -> Self {
+        SnapshotQ(Source::Owned(q))
+    }
+
+    /// The q of a Gaussian student at `params = [μ, log σ]`, computed when first read.
+    fn gaussian(student: Arc<Student>, params: [f64; 2]) -> Self {
+        SnapshotQ(Source::Gaussian {
+            student,
+            params,
+            q: OnceLock::new(),
+        })
+    }
+
+    /// True while q has not been computed (a Gaussian student's snapshot not read yet).
+    pub fn is_deferred(&self) -> bool {
+        matches!(&self.0, Source::Gaussian { q, .. } if q.get().is_none())
     }
 }
 
-/// Snapshot buffers kept from dropped fits for the next ones.
+/// Free-logit snapshots at `epochs`, q of each `n` doubles side by side in `all`.
+fn shared_snapshots(all: Vec<f64>, epochs: &[usize], n: usize) -> Vec<Snapshot> {
+    let all = Arc::new(all);
+    epochs
+        .iter()
+        .enumerate()
+        .map(|(k, &epoch)| Snapshot {
+            epoch,
+            q: SnapshotQ(Source::Shared {
+                all: Some(all.clone()),
+                start: k * n,
+                len: n,
+            }),
+        })
+        .collect()
+}
+
+/// q of a Gaussian student at `params`, as the fit computes it.
+fn gaussian_q(student: &Student, params: &[f64; 2]) -> Vec<f64> {
+    let n = match student {
+        Student::Gaussian { xs } => xs.len(),
+        Student::Logits => 0,
+    };
+    let mut dist = LogDist {
+        logp: spare::take(n),
+        p: spare::take(n),
+    };
+    student.set_dist(params, &mut dist);
+    spare::give(std::mem::take(&mut dist.logp));
+    dist.p
+}
+
+impl std::ops::Deref for SnapshotQ {
+    type Target = [f64];
+
+    fn deref(&self) -> &[f64] {
+        match &self.0 {
+            Source::Owned(q) => q,
+            Source::Shared { all, start, len } => all
+                .as_ref()
+                .and_then(|a| a.get(*start..start + len))
+                .unwrap_or(&[]),
+            Source::Gaussian { student, params, q } => {
+                q.get_or_init(|| gaussian_q(student, params))
+            }
+        }
+    }
+}
+
+impl PartialEq for SnapshotQ {
+    fn eq(&self, other: &Self) -> bool {
+        **self == **other
+    }
+}
+
+impl From<Vec<f64>> for SnapshotQ {
+    fn from(q: Vec<f64>) -> Self {
+        SnapshotQ::stored(q)
+    }
+}
+
+impl Serialize for SnapshotQ {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.iter())
+    }
+}
+
+impl Drop for SnapshotQ {
+    fn drop(&mut self) {
+        let buf = match &mut self.0 {
+            Source::Owned(q) => Some(std::mem::take(q)),
+            Source::Shared { all, .. } => all.take().and_then(Arc::into_inner),
+            Source::Gaussian { q, .. } => q.take(),
+        };
+        if let Some(buf) = buf {
+            spare::give(buf);
+        }
+    }
+}
+
+/// Buffers kept from dropped fits for the next ones.
 ///
-/// A refit keeps q at every epoch of every run: 1806 vectors of 2001 doubles (29 MB) for the Gaussian
-/// benchmark. Fresh memory costs a page fault per 4 KiB, which took longer than computing the fit;
-/// reusing the buffers of the fit being replaced avoids that.
+/// A refit of free logits keeps q at every epoch of every run: 1806 vectors of 1000 doubles (14 MB) for
+/// the logits benchmark. Fresh memory costs a page fault per 4 KiB, which took about as long as
+/// computing the fit; reusing the buffers of the fit being replaced avoids that.
 mod spare {
     use std::sync::Mutex;
 
@@ -90,20 +213,21 @@ mod spare {
         }
     }
 
-    /// Up to `count` buffers with room for `len` doubles each (holding stale values).
-    pub fn take(count: usize, len: usize) -> Vec<Vec<f64>> {
+    /// An empty buffer with room for `len` doubles: the smallest kept one that fits, or a new one.
+    pub fn take(len: usize) -> Vec<f64> {
         let mut pool = pool();
-        let mut out = Vec::with_capacity(count);
-        while out.len() < count {
-            let Some(buf) = pool.bufs.pop() else {
-                break;
-            };
-            pool.doubles -= buf.capacity();
-            if buf.capacity() >= len {
-                out.push(buf); // the caller overwrites the contents
-            } // else too small for this fit: freed
+        let best = (0..pool.bufs.len())
+            .filter(|&i| pool.bufs[i].capacity() >= len)
+            .min_by_key(|&i| pool.bufs[i].capacity());
+        match best {
+            Some(i) => {
+                let mut buf = pool.bufs.swap_remove(i);
+                pool.doubles -= buf.capacity();
+                buf.clear();
+                buf
+            }
+            None => Vec::with_capacity(len),
         }
-        out
     }
 }
 
@@ -135,7 +259,8 @@ pub struct FitResult {
 #[derive(Debug, Clone)]
 pub struct Prepared {
     pub teacher: Teacher,
-    pub student: Student,
+    /// Shared with the snapshots of a Gaussian student, which compute q from it.
+    pub student: Arc<Student>,
     pub init: Vec<f64>,
     pub regions: Regions,
     pub optimizer: OptimizerSpec,
@@ -175,7 +300,7 @@ impl FitSpec {
         let regions = Regions::new(&teacher.dist.p, &self.metrics);
         Ok(Prepared {
             teacher,
-            student,
+            student: Arc::new(student),
             init,
             regions,
             optimizer: self.optimizer,
@@ -254,111 +379,228 @@ impl Prepared {
         self.run_with(div, &mut |_| true)
     }
 
-    /// Runs one divergence; `keep_going(epoch)` is asked every epoch and stops the run early when false
-    /// (the GUI uses it to cancel a stale refit).
+    /// Runs one divergence; `keep_going(epoch)` is asked every epoch and stops the run early when false.
     pub fn run_with(
         &self,
         div: &Divergence,
         keep_going: &mut dyn FnMut(usize) -> bool,
     ) -> Result<Run, String> {
+        let mut stepper = self.stepper(div);
+        while !stepper.is_done() && keep_going(stepper.recorded()) {
+            stepper.step()?;
+        }
+        Ok(stepper.finish())
+    }
+
+    /// One divergence's fit, to be advanced epoch by epoch.
+    pub fn stepper(&self, div: &Divergence) -> Stepper<'_> {
         let n = self.teacher.dist.len();
-        let teacher = &self.teacher.dist;
-        let mut params = self.init.clone();
-        let mut student = LogDist::zeros(n);
-        let mut grad = vec![0.0; n];
-        let mut pgrad = vec![0.0; params.len()];
-        let mut ws = Workspace::default();
-        let mut opt = Optimizer::new(self.optimizer, params.len());
-        let mut taid = match div {
+        let taid = match div {
             Divergence::Taid {
                 schedule: Some(s), ..
             } => Some(TaidState::new(*s)),
             _ => None,
         };
-        let mut history = Vec::with_capacity(self.epochs + 1);
-        let wanted = (0..=self.epochs)
-            .filter(|&e| self.snapshots.wants(e))
-            .count();
-        let mut snapshots = Vec::with_capacity(wanted);
-        let mut buffers = spare::take(wanted, n);
-        for epoch in 0..=self.epochs {
-            if !keep_going(epoch) {
-                break;
-            }
-            let [kl_pq, kl_qp, tvd, head_gap, tail_gap, far_tail] =
-                self.student
-                    .set_dist_measured(&params, &mut student, teacher, &self.regions);
-            let current = match (&taid, div) {
-                (Some(state), Divergence::Taid { schedule, .. }) => Divergence::Taid {
-                    t: state.t,
-                    schedule: *schedule,
-                },
-                _ => *div,
-            };
-            let objective = value_and_grad(&current, teacher, &student, &mut grad, &mut ws);
-            if !objective.is_finite() {
-                return Err(format!(
-                    "{div} is {objective} at epoch {epoch}: the teacher gives zero probability to classes the \
-                     student covers; choose a divergence that stays finite there (fkl, jsd, tvd, skl)"
-                ));
-            }
-            let ms = self.student.mu_sigma(&params);
-            history.push(EpochRecord {
-                epoch,
-                objective,
-                kl_pq,
-                kl_qp,
-                tvd,
-                head_gap,
-                tail_gap,
-                far_tail,
-                mu: ms.map(|m| m.0),
-                sigma: ms.map(|m| m.1),
-                t: taid.as_ref().map(|s| s.t).or(match div {
-                    Divergence::Taid { t, .. } => Some(*t),
-                    _ => None,
-                }),
-            });
-            if self.snapshots.wants(epoch) {
-                let mut q = buffers.pop().unwrap_or_default();
-                q.resize(n, 0.0); // no-op for a recycled buffer of the same size
-                copy_streaming(&student.p, &mut q);
-                snapshots.push(Snapshot { epoch, q });
-            }
-            if epoch == self.epochs {
-                break;
-            }
-            if let Some(state) = &mut taid {
-                // The gradient is q − p_t, so p_t = q − grad: the cross-entropy −Σ p_t log q follows.
-                let ce: f64 = -(0..n)
-                    .map(|k| (student.p[k] - grad[k]) * student.logp[k])
-                    .sum::<f64>();
-                state.update(ce, epoch, self.epochs);
-            }
-            if self.loss_scale != 1.0 {
-                grad.iter_mut().for_each(|g| *g *= self.loss_scale);
-            }
-            let step_grad = match self.student.as_logits(&params) {
-                Some(_) => &grad,
-                None => {
-                    self.student.param_grad(&params, &grad, &mut pgrad);
-                    &pgrad
-                }
-            };
-            opt.step(&mut params, step_grad);
-            if !all_finite(&params) {
-                return Err(format!(
-                    "{div} diverged at epoch {}: the student's parameters became non-finite; lower the learning rate",
-                    epoch + 1
-                ));
+        // A Gaussian student's q is kept as its two parameters; free logits keep q itself.
+        let deferred = matches!(*self.student, Student::Gaussian { .. });
+        let stored = if deferred {
+            0
+        } else {
+            (0..=self.epochs)
+                .filter(|&e| self.snapshots.wants(e))
+                .count()
+        };
+        Stepper {
+            prep: self,
+            div: *div,
+            params: self.init.clone(),
+            student: LogDist::zeros(n),
+            grad: vec![0.0; n],
+            pgrad: vec![0.0; self.init.len()],
+            ws: Workspace::default(),
+            opt: Optimizer::new(self.optimizer, self.init.len()),
+            taid,
+            history: Vec::with_capacity(self.epochs + 1),
+            snapshots: Vec::new(),
+            stored: if stored > 0 {
+                spare::take(stored * n)
+            } else {
+                Vec::new()
+            },
+            stored_epochs: Vec::with_capacity(stored),
+            deferred,
+            next: 0,
+        }
+    }
+}
+
+/// One divergence's fit in progress: [`Stepper::step`] records an epoch and takes the optimiser step
+/// after it. The app's worker advances the runs of a refit together, so that a partial result holds
+/// every run up to the same epoch.
+pub struct Stepper<'a> {
+    prep: &'a Prepared,
+    div: Divergence,
+    params: Vec<f64>,
+    student: LogDist,
+    grad: Vec<f64>,
+    pgrad: Vec<f64>,
+    ws: Workspace,
+    opt: Optimizer,
+    taid: Option<TaidState>,
+    history: Vec<EpochRecord>,
+    /// A Gaussian student's snapshots.
+    snapshots: Vec<Snapshot>,
+    /// A free-logit student's q at `stored_epochs`, side by side.
+    stored: Vec<f64>,
+    stored_epochs: Vec<usize>,
+    /// Snapshots are the Gaussian student's parameters (q computed when read).
+    deferred: bool,
+    /// The epoch the next step records.
+    next: usize,
+}
+
+impl Stepper<'_> {
+    /// True once the last epoch is recorded.
+    pub fn is_done(&self) -> bool {
+        self.next > self.prep.epochs
+    }
+
+    /// How many epochs are recorded (0, 1, ..., `recorded() − 1`).
+    pub fn recorded(&self) -> usize {
+        self.next
+    }
+
+    /// Records the next epoch (metrics, the objective, a snapshot if the plan wants one) and, unless it
+    /// is the last, takes the optimiser step after it.
+    pub fn step(&mut self) -> Result<(), String> {
+        let prep = self.prep;
+        let (epoch, div) = (self.next, self.div);
+        if epoch > prep.epochs {
+            return Ok(());
+        }
+        let n = prep.teacher.dist.len();
+        let teacher = &prep.teacher.dist;
+        let [kl_pq, kl_qp, tvd, head_gap, tail_gap, far_tail] =
+            prep.student
+                .set_dist_measured(&self.params, &mut self.student, teacher, &prep.regions);
+        let current = match (&self.taid, div) {
+            (Some(state), Divergence::Taid { schedule, .. }) => Divergence::Taid {
+                t: state.t,
+                schedule,
+            },
+            _ => div,
+        };
+        let objective = value_and_grad(
+            &current,
+            teacher,
+            &self.student,
+            &mut self.grad,
+            &mut self.ws,
+        );
+        if !objective.is_finite() {
+            return Err(format!(
+                "{div} is {objective} at epoch {epoch}: the teacher gives zero probability to classes the \
+                 student covers; choose a divergence that stays finite there (fkl, jsd, tvd, skl)"
+            ));
+        }
+        let ms = prep.student.mu_sigma(&self.params);
+        self.history.push(EpochRecord {
+            epoch,
+            objective,
+            kl_pq,
+            kl_qp,
+            tvd,
+            head_gap,
+            tail_gap,
+            far_tail,
+            mu: ms.map(|m| m.0),
+            sigma: ms.map(|m| m.1),
+            t: self.taid.as_ref().map(|s| s.t).or(match div {
+                Divergence::Taid { t, .. } => Some(t),
+                _ => None,
+            }),
+        });
+        if prep.snapshots.wants(epoch) {
+            if self.deferred {
+                let q = SnapshotQ::gaussian(prep.student.clone(), [self.params[0], self.params[1]]);
+                self.snapshots.push(Snapshot { epoch, q });
+            } else {
+                self.stored.extend_from_slice(&self.student.p);
+                self.stored_epochs.push(epoch);
             }
         }
-        buffers.into_iter().for_each(spare::give); // left over when stopped early
-        Ok(Run {
-            divergence: *div,
-            history,
+        self.next += 1;
+        if epoch == prep.epochs {
+            return Ok(());
+        }
+        if let Some(state) = &mut self.taid {
+            // The gradient is q − p_t, so p_t = q − grad: the cross-entropy −Σ p_t log q follows.
+            let (q, logq, grad) = (&self.student.p, &self.student.logp, &self.grad);
+            let ce: f64 = -(0..n).map(|k| (q[k] - grad[k]) * logq[k]).sum::<f64>();
+            state.update(ce, epoch, prep.epochs);
+        }
+        if prep.loss_scale != 1.0 {
+            self.grad.iter_mut().for_each(|g| *g *= prep.loss_scale);
+        }
+        let step_grad = match prep.student.as_logits(&self.params) {
+            Some(_) => &self.grad,
+            None => {
+                prep.student
+                    .param_grad(&self.params, &self.grad, &mut self.pgrad);
+                &self.pgrad
+            }
+        };
+        self.opt.step(&mut self.params, step_grad);
+        if !all_finite(&self.params) {
+            return Err(format!(
+                "{div} diverged at epoch {}: the student's parameters became non-finite; lower the learning rate",
+                epoch + 1
+            ));
+        }
+        Ok(())
+    }
+
+    /// A copy of the first `epochs` records (at most those recorded so far) and their snapshots; a
+    /// Gaussian student's snapshots copy two numbers each.
+    pub fn partial(&self, epochs: usize) -> Run {
+        let upto = epochs.min(self.history.len());
+        let snapshots = if self.deferred {
+            let kept = self.snapshots.partition_point(|s| s.epoch < upto);
+            self.snapshots[..kept].to_vec()
+        } else {
+            let kept = self.stored_epochs.partition_point(|&e| e < upto);
+            let n = self.prep.teacher.dist.len();
+            let mut all = spare::take(kept * n);
+            all.extend_from_slice(&self.stored[..kept * n]);
+            shared_snapshots(all, &self.stored_epochs[..kept], n)
+        };
+        Run {
+            divergence: self.div,
+            history: self.history[..upto].to_vec(),
             snapshots,
-        })
+        }
+    }
+
+    /// The run as recorded (the whole run once [`Stepper::is_done`]).
+    pub fn finish(mut self) -> Run {
+        let snapshots = if self.deferred {
+            std::mem::take(&mut self.snapshots)
+        } else {
+            let n = self.prep.teacher.dist.len();
+            shared_snapshots(std::mem::take(&mut self.stored), &self.stored_epochs, n)
+        };
+        Run {
+            divergence: self.div,
+            history: std::mem::take(&mut self.history),
+            snapshots,
+        }
+    }
+}
+
+impl Drop for Stepper<'_> {
+    fn drop(&mut self) {
+        // Stopped early: the buffer goes to the next fit.
+        spare::give(std::mem::take(&mut self.stored));
     }
 }
 
@@ -393,6 +635,48 @@ mod tests {
             metrics: MetricsSpec::default(),
             loss_scale: 1.0,
         }
+    }
+
+    /// A Gaussian student's snapshots keep (μ, log σ): q is computed when first read and equals, bit
+    /// for bit, the q the fit computed at that epoch.
+    #[test]
+    fn gaussian_snapshots_are_computed_when_read_and_exact() {
+        let spec = FitSpec {
+            teacher: TeacherSpec::two_modes(401),
+            student: StudentSpec::Gaussian {
+                mu: 0.0,
+                sigma: 1.0,
+            },
+            optimizer: OptimizerSpec::adam(0.05),
+            epochs: 60,
+            ..small_fit()
+        };
+        let prep = spec.prepare().unwrap();
+        for div in &spec.divergences {
+            let mut stepper = prep.stepper(div);
+            let mut fitted = Vec::new();
+            while !stepper.is_done() {
+                stepper.step().unwrap();
+                fitted.push(stepper.student.p.clone());
+            }
+            let run = stepper.finish();
+            assert_eq!(run.snapshots.len(), 61);
+            for (snap, q) in run.snapshots.iter().zip(&fitted) {
+                assert!(snap.q.is_deferred(), "epoch {}", snap.epoch);
+                assert_eq!(&snap.q[..], &q[..], "{div} epoch {}", snap.epoch);
+                assert!(!snap.q.is_deferred());
+            }
+        }
+    }
+
+    /// Free logits keep q itself, as the fit computed it.
+    #[test]
+    fn logit_snapshots_are_stored() {
+        let run = small_fit().run().unwrap();
+        assert_eq!(run.runs[0].snapshots.len(), 21);
+        assert!(run.runs[0].snapshots.iter().all(|s| !s.q.is_deferred()));
+        let sum: f64 = run.runs[1].snapshots[20].q.iter().sum();
+        assert!((sum - 1.0).abs() < 1e-12);
     }
 
     /// Snapshot buffers handed back by a dropped fit hold exactly the next fit's q.

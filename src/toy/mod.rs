@@ -12,7 +12,7 @@ pub mod student;
 pub mod teacher;
 
 pub use config::{FitConfig, ViewHints};
-pub use fit::{FitResult, FitSpec, Prepared, Run, Snapshot, SnapshotPlan};
+pub use fit::{FitResult, FitSpec, Prepared, Run, Snapshot, SnapshotPlan, SnapshotQ, Stepper};
 pub use metrics::{EpochRecord, HistoryColumns, MetricsSpec, Regions};
 pub use optim::{Optimizer, OptimizerSpec};
 pub use student::{Init, Student, StudentSpec};

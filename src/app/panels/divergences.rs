@@ -1,5 +1,7 @@
-//! Divergence section: the list of divergences, each with an on/off switch, its colour, its sliders
-//! and a tooltip with its formula.
+//! Divergence section: the list of divergences, each with an on/off switch under its readable name
+//! (the spec string and the formula in the tooltip), its colour and its sliders. A parameter that
+//! does nothing under the others' values (TAID's rate with the adaptive step off, JSD's
+//! normalisation at β = 0 or 1, ...) is greyed out and says why.
 
 use super::{log_slider, slider};
 use crate::math::params::{Param, ParamKind, Value, Values};
@@ -16,12 +18,18 @@ pub fn divergences_ui(ui: &mut egui::Ui, slots: &mut Vec<Slot>, classes: usize) 
                 let (rect, _) =
                     ui.allocate_exact_size(egui::vec2(12.0, 12.0), egui::Sense::hover());
                 ui.painter().rect_filled(rect, 2.0, colors[i]);
-                let family = slot.div.family();
-                ui.checkbox(&mut slot.enabled, slot.div.to_string())
-                    .on_hover_text(format!("{}\n{}", family.summary, family.formula));
-                if ui.small_button("x").on_hover_text("remove").clicked() {
-                    remove = Some(i);
-                }
+                // The remove button on the right; the name truncated to the room left, so that a
+                // long name never widens the panel (the whole name is in the tooltip).
+                ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+                    if ui.small_button("x").on_hover_text("remove").clicked() {
+                        remove = Some(i);
+                    }
+                    ui.with_layout(egui::Layout::left_to_right(egui::Align::Center), |ui| {
+                        ui.style_mut().wrap_mode = Some(egui::TextWrapMode::Truncate);
+                        ui.checkbox(&mut slot.enabled, slot.div.label())
+                            .on_hover_text(hover_text(&slot.div));
+                    });
+                });
             });
             ui.indent("params", |ui| params_ui(ui, &mut slot.div, classes));
         });
@@ -32,8 +40,8 @@ pub fn divergences_ui(ui: &mut egui::Ui, slots: &mut Vec<Slot>, classes: usize) 
     ui.menu_button("+ add divergence", |ui| {
         for f in FAMILIES {
             if ui
-                .button(f.name)
-                .on_hover_text(format!("{}\n{}", f.summary, f.formula))
+                .button(f.default().family_label())
+                .on_hover_text(format!("{}: {}\n{}", f.name, f.summary, f.formula))
                 .clicked()
             {
                 slots.push(Slot {
@@ -46,9 +54,66 @@ pub fn divergences_ui(ui: &mut egui::Ui, slots: &mut Vec<Slot>, classes: usize) 
     });
 }
 
+/// The tooltip of a divergence's switch: its readable name, its spec string, what it is and its formula.
+fn hover_text(div: &Divergence) -> String {
+    let family = div.family();
+    format!(
+        "{}\nspec: {div}\n{}\n{}",
+        div.label(),
+        family.summary,
+        family.formula
+    )
+}
+
+/// A slider's label: the family's readable name and the parameter's symbol ("JSD β", "TAID t end").
+/// AKL's μ says it is the loss's: the metrics have a head mass μ of their own.
+pub fn param_label(div: &Divergence, key: &str) -> String {
+    let symbol = match key {
+        "mu" if matches!(div, Divergence::Akl { .. }) => return "AKL μ (loss)".into(),
+        "mu" => "μ",
+        "alpha" => "α",
+        "beta" => "β",
+        "lambda" => "λ",
+        "t_start" => "t start",
+        "t_end" => "t end",
+        "rate" => "t rate",
+        other => other,
+    };
+    format!("{} {symbol}", div.family_label())
+}
+
+/// Why parameter `key` does nothing under the other values of `div`, if it does nothing.
+pub fn inert(div: &Divergence, key: &str) -> Option<&'static str> {
+    match (*div, key) {
+        (Divergence::Jsd { beta, .. }, "norm") if beta == 0.0 || beta == 1.0 => {
+            Some("β = 0 is FKL and β = 1 is RKL: there is nothing to normalise")
+        }
+        (Divergence::Srkl { alpha: 0.0, .. }, "detach") => {
+            Some("α = 0 is RKL: there is no mixture to detach")
+        }
+        (
+            Divergence::Taid {
+                schedule: Some(s), ..
+            },
+            "rate" | "momentum",
+        ) if !s.adaptive => Some("only the adaptive step uses it: t follows the linear floor"),
+        (Divergence::Amid { lambda, .. }, "alpha") if lambda <= 0.0 || lambda >= 1.0 => {
+            Some("λ = 0 makes r the student and λ = 1 the teacher, whatever α")
+        }
+        (Divergence::Hinton { a: 0.0, .. }, "T") => {
+            Some("a = 0 keeps only the hard-label term: no soft term to temper")
+        }
+        (Divergence::Hinton { a: 1.0, .. }, "label") => {
+            Some("a = 1 keeps only the soft term: no hard label")
+        }
+        _ => None,
+    }
+}
+
 /// The widgets of one divergence's parameters, built from its family's table: a slider per real
-/// parameter (labelled "<family> <key>"), a checkbox per boolean or switch, a row of buttons per run
-/// of choices, a drag value per class index. Parameters that do not apply have no widget.
+/// parameter (labelled by [`param_label`]), a checkbox per boolean or switch, a row of buttons per
+/// run of choices, a drag value per class index. Parameters that do not apply have no widget; those
+/// that do nothing now ([`inert`]) are greyed out.
 fn params_ui(ui: &mut egui::Ui, div: &mut Divergence, classes: usize) {
     let family = div.family();
     let mut values = div.values();
@@ -87,8 +152,22 @@ fn params_ui(ui: &mut egui::Ui, div: &mut Divergence, classes: usize) {
             i = j;
             continue;
         }
-        let label = format!("{} {}", family.name, family.params[i].key);
-        changed |= param_ui(ui, &family.params[i], values.at_mut(i), &label, classes);
+        let key = family.params[i].key;
+        let label = param_label(div, key);
+        let idle = inert(div, key);
+        let hover = param_hover(div, &family.params[i]);
+        ui.add_enabled_ui(idle.is_none(), |ui| {
+            let response = param_ui(ui, &family.params[i], values.at_mut(i), &label, classes);
+            if let Some(r) = response {
+                let r = match idle {
+                    Some(why) => {
+                        r.on_disabled_hover_text(format!("{hover}\n(does nothing now: {why})"))
+                    }
+                    None => r.on_hover_text(hover),
+                };
+                changed |= r.changed();
+            }
+        });
         i += 1;
     }
     changed |= values.raise_to_floors();
@@ -97,14 +176,27 @@ fn params_ui(ui: &mut egui::Ui, div: &mut Divergence, classes: usize) {
     }
 }
 
-/// One parameter's widget; true when it changed the value.
+/// A parameter's tooltip: its spec key and what it does.
+fn param_hover(div: &Divergence, param: &Param) -> String {
+    match div {
+        Divergence::Akl { .. } if param.key == "mu" => format!(
+            "mu: {}. Sets the head AKL's loss weighs (w_head, w_tail), so it changes the fit; the \
+             metrics' \"{}\" only changes what is measured",
+            param.doc,
+            super::optimizer::METRICS_MU
+        ),
+        _ => format!("{}: {}", param.key, param.doc),
+    }
+}
+
+/// One parameter's widget (`None` for a kind without one).
 fn param_ui(
     ui: &mut egui::Ui,
     param: &Param,
     value: &mut Value,
     label: &str,
     classes: usize,
-) -> bool {
+) -> Option<egui::Response> {
     let response = match (param.kind, value) {
         (
             ParamKind::Real {
@@ -128,9 +220,9 @@ fn param_ui(
             let prefix = format!("{} ", param.key);
             ui.add(egui::DragValue::new(c).range(0..=max).prefix(prefix))
         }
-        _ => return false,
+        _ => return None,
     };
-    response.on_hover_text(param.doc).changed()
+    Some(response)
 }
 
 /// A choice as a row of selectable buttons; true when one was picked.

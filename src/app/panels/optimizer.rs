@@ -3,6 +3,9 @@
 use super::{log_slider, slider};
 use crate::toy::{FitConfig, OptimizerSpec};
 
+/// The metrics' head mass slider (the AKL loss's μ is "AKL μ (loss)", on each AKL divergence).
+pub const METRICS_MU: &str = "head mass μ (metrics)";
+
 pub fn optimizer_ui(ui: &mut egui::Ui, config: &mut FitConfig) {
     let adam = matches!(config.optimizer, OptimizerSpec::Adam { .. });
     let lr = config.optimizer.lr();
@@ -32,11 +35,21 @@ pub fn optimizer_ui(ui: &mut egui::Ui, config: &mut FitConfig) {
         config.epochs = epochs.round() as usize;
     }
     ui.collapsing("metrics", |ui| {
-        slider(ui, &mut config.metrics.mu, 0.0..=0.99, "head mass mu")
-            .on_hover_text("head = top-1 plus the top classes holding teacher mass ≤ μ");
+        slider(ui, &mut config.metrics.mu, 0.0..=0.99, METRICS_MU).on_hover_text(
+            "what the head/tail gaps, plots and shading measure: the head is the top-1 class plus \
+             the top classes holding teacher mass ≤ μ. It changes no fit: each AKL divergence has \
+             its own \"AKL μ (loss)\"",
+        );
         let mut loss_scale = config.loss_scale;
+        let adam_note = if adam {
+            "\nAdam divides the gradient's scale out: under Adam this matters only through its ε"
+        } else {
+            ""
+        };
         if log_slider(ui, &mut loss_scale, 1e-4..=1.0, "loss scale")
-            .on_hover_text("multiplies the gradient (1/V = torch's batchmean); values shown stay true divergences")
+            .on_hover_text(format!(
+                "multiplies the gradient (1/V = torch's batchmean); values shown stay true divergences{adam_note}"
+            ))
             .changed()
         {
             config.loss_scale = loss_scale;

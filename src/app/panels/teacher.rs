@@ -70,19 +70,27 @@ pub fn teacher_ui(
         }
     });
     ui.horizontal_wrapped(|ui| {
-        if ui
-            .button("AKL bimodal")
-            .on_hover_text("0.3 N(25,10²) + 0.5 N(75,10²) on 50 classes (AKL fig. 2)")
-            .clicked()
-        {
-            *teacher = TeacherSpec::akl_bimodal();
-        }
-        if ui
-            .button("AKL unimodal")
-            .on_hover_text("0.8 N(50,15²) on 50 classes (AKL fig. 2)")
-            .clicked()
-        {
-            *teacher = TeacherSpec::akl_unimodal();
+        // Greyed out when the teacher already is that one.
+        for (label, hover, spec) in [
+            (
+                "AKL bimodal",
+                "0.3 N(25,10²) + 0.5 N(75,10²) on 50 classes (AKL fig. 2)",
+                TeacherSpec::akl_bimodal(),
+            ),
+            (
+                "AKL unimodal",
+                "0.8 N(50,15²) on 50 classes (AKL fig. 2)",
+                TeacherSpec::akl_unimodal(),
+            ),
+        ] {
+            let differs = *teacher != spec;
+            let button = ui
+                .add_enabled(differs, egui::Button::new(label))
+                .on_hover_text(hover)
+                .on_disabled_hover_text(format!("{hover}: the teacher now"));
+            if button.clicked() {
+                *teacher = spec;
+            }
         }
     });
     match teacher {
@@ -137,7 +145,13 @@ pub fn teacher_ui(
                 probs.len()
             ));
             ui.horizontal(|ui| {
-                if ui.button("flat").clicked() {
+                let flat = probs.windows(2).all(|w| w[0] == w[1]);
+                if ui
+                    .add_enabled(!flat, egui::Button::new("flat"))
+                    .on_hover_text("every class the same probability")
+                    .on_disabled_hover_text("every class has the same probability already")
+                    .clicked()
+                {
                     probs.iter_mut().for_each(|p| *p = 1.0);
                 }
                 let mut n = probs.len() as f64;
@@ -156,12 +170,20 @@ pub fn teacher_ui(
                 .hint_text("teacher .csv / .npy")
                 .desired_width(130.0),
         );
-        if ui.button("Load probs").clicked() {
+        let typed = !panel.path.trim().is_empty();
+        let need_path = "type the path of a .csv or .npy file first";
+        if ui
+            .add_enabled(typed, egui::Button::new("Load probs"))
+            .on_hover_text("load the file as probabilities (normalised)")
+            .on_disabled_hover_text(need_path)
+            .clicked()
+        {
             status = Some(load_file(&panel.path, teacher, true));
         }
         if ui
-            .button("logits")
+            .add_enabled(typed, egui::Button::new("logits"))
             .on_hover_text("load the file as logits")
+            .on_disabled_hover_text(need_path)
             .clicked()
         {
             status = Some(load_file(&panel.path, teacher, false));
@@ -184,13 +206,15 @@ pub fn teacher_ui(
 fn mixture_ui(ui: &mut egui::Ui, components: &mut Vec<Component>, grid: &mut Grid) {
     let span = (grid.hi - grid.lo).abs().max(1e-9);
     let mut remove = None;
+    let several = components.len() > 1;
     for (i, c) in components.iter_mut().enumerate() {
         ui.push_id(i, |ui| {
             ui.horizontal(|ui| {
                 ui.label(format!("component {}", i + 1));
                 if ui
-                    .small_button("x")
+                    .add_enabled(several, egui::Button::new("x").small())
                     .on_hover_text("remove this component")
+                    .on_disabled_hover_text("a mixture keeps at least one component")
                     .clicked()
                 {
                     remove = Some(i);
