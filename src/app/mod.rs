@@ -86,12 +86,14 @@ pub fn run_app(opts: AppOptions) -> Result<(), String> {
     })
 }
 
-/// Sets egui's light or dark visuals for kdviz's theme.
+/// Sets egui's light or dark visuals for kdviz's theme, and text sizes readable on a projector (body
+/// 15 points, small text 13) in both.
 pub fn set_theme(ctx: &egui::Context, theme: Theme) {
     ctx.set_theme(match theme {
         Theme::Light => egui::Theme::Light,
         Theme::Dark => egui::Theme::Dark,
     });
+    ctx.all_styles_mut(crate::views::common::readable_text);
 }
 
 /// The "dark" switch of the top bar: flips the theme and applies it at once.

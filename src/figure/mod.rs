@@ -14,7 +14,7 @@ use crate::toy::analysis::assistant::{self, AssistantPanel, MixtureExplorer, Mix
 use crate::toy::analysis::gradient::RunGradient;
 use crate::toy::analysis::landscape::{self, LandscapeGrid};
 use crate::toy::{EpochRecord, FitResult, HistoryColumns, analysis};
-use crate::views::distributions::{PanelStyle, class_order, styled_panel};
+use crate::views::distributions::{PanelStyle, Region, class_order, extent, styled_panel};
 use crate::views::palette;
 use crate::views::state::{Theme, ToyState, View};
 use crate::views::{self, ViewCtx};
@@ -95,6 +95,18 @@ pub fn figure_frame(
 
 /// Draws the figure into `ui` (the same code paths as the app's views).
 pub fn figure_ui(ui: &mut egui::Ui, result: &FitResult, state: &mut ToyState, spec: &FigureSpec) {
+    draw_figure(ui, result, state, spec, None);
+}
+
+/// [`figure_ui`], with the axes fixed over the epochs `fixed` (an animation's frames).
+fn draw_figure(
+    ui: &mut egui::Ui,
+    result: &FitResult,
+    state: &mut ToyState,
+    spec: &FigureSpec,
+    fixed: Option<(usize, usize)>,
+) {
+    views::common::readable_text(ui.style_mut());
     let divs: Vec<_> = result.runs.iter().map(|r| r.divergence).collect();
     let colors = palette::run_colors(&divs);
     figure_frame(
@@ -112,12 +124,40 @@ pub fn figure_ui(ui: &mut egui::Ui, result: &FitResult, state: &mut ToyState, sp
                     rows_by_epochs(ui, result, &colors, state, &spec.epochs)
                 }
                 _ => {
-                    let cx = ViewCtx::new(result, &colors, last).for_figure();
+                    let mut cx = ViewCtx::new(result, &colors, last).for_figure();
+                    if let Some((first, last)) = fixed {
+                        cx = cx.with_fixed_axes(first, last);
+                    }
                     views::view_ui(ui, spec.view, &cx, state);
                 }
             }
         },
     );
+}
+
+/// The y ranges every panel of a paper layout shares (the whole plot, the tail inset): the teacher and
+/// every run over the layout's epochs, so that the panels compare at a glance.
+fn shared_extents(
+    ui: &egui::Ui,
+    result: &FitResult,
+    colors: &[egui::Color32],
+    epochs: &[usize],
+) -> (views::distributions::Extent, views::distributions::Extent) {
+    let cx = ViewCtx::new(result, colors, epochs.first().copied().unwrap_or(0)).for_figure();
+    let runs: Vec<usize> = (0..result.runs.len()).collect();
+    let epochs: Vec<usize> = epochs
+        .iter()
+        .map(|&e| analysis::clamp_epoch(result, e))
+        .collect();
+    (
+        extent(ui.ctx(), &cx, &runs, Region::All, &epochs),
+        extent(ui.ctx(), &cx, &runs, Region::FarTail, &epochs),
+    )
+}
+
+/// A panel title of the paper layouts: `epoch 10 / 800`.
+fn epoch_title(cx: &ViewCtx) -> String {
+    views::epoch_stamp(cx)
 }
 
 fn epoch_grid(
@@ -137,6 +177,7 @@ fn epoch_grid(
     let inset_at = if n >= 3 { 2 } else { n - 1 };
     let mut opts = state.dist;
     opts.overlay = true;
+    let (y, _) = shared_extents(ui, result, colors, epochs);
     egui::Grid::new("figure-epochs")
         .spacing([8.0, 8.0])
         .show(ui, |ui| {
@@ -144,12 +185,13 @@ fn epoch_grid(
                 let cx = ViewCtx::new(result, colors, e).for_figure();
                 let order = class_order(&cx, &opts);
                 let style = PanelStyle {
-                    title: Some((
-                        format!("Epoch {}", cx.epoch),
-                        ui.visuals().strong_text_color(),
-                    )),
+                    title: Some((epoch_title(&cx), ui.visuals().strong_text_color())),
                     legend: i == 0,
                     inset: opts.tail_inset && i == inset_at,
+                    y: Some(y),
+                    // The one inset zooms on its own epoch (sharing is for insets side by side).
+                    inset_y: None,
+                    ..PanelStyle::default()
                 };
                 ui.allocate_ui(egui::vec2(w, h), |ui| {
                     ui.set_min_size(egui::vec2(w, h));
@@ -185,6 +227,7 @@ fn rows_by_epochs(
     let w = ui.available_width() / cols as f32 - 8.0;
     let h = ui.available_height() / rows as f32 - 8.0;
     let opts = state.dist;
+    let (y, inset_y) = shared_extents(ui, result, colors, epochs);
     egui::Grid::new("figure-rows")
         .spacing([8.0, 8.0])
         .show(ui, |ui| {
@@ -193,14 +236,15 @@ fn rows_by_epochs(
                     let cx = ViewCtx::new(result, colors, e).for_figure();
                     let order = class_order(&cx, &opts);
                     let title = if j == 0 {
-                        format!("{}  ·  epoch {}", cx.divergence(run), cx.epoch)
+                        format!("{}  ·  {}", cx.divergence(run).label(), epoch_title(&cx))
                     } else {
-                        format!("epoch {}", cx.epoch)
+                        epoch_title(&cx)
                     };
                     let style = PanelStyle {
                         title: Some((title, colors[run])),
-                        legend: false,
-                        inset: false,
+                        y: Some(y),
+                        inset_y: Some(inset_y),
+                        ..PanelStyle::default()
                     };
                     ui.allocate_ui(egui::vec2(w, h), |ui| {
                         ui.set_min_size(egui::vec2(w, h));
@@ -373,13 +417,19 @@ pub fn render_frames(
     let shown = current.clone();
     let mut state = state.clone();
     let base = spec.clone();
+    // Every frame on the same axes: the range of all the animation's epochs.
+    let span = epochs
+        .iter()
+        .min()
+        .copied()
+        .zip(epochs.iter().max().copied());
     let mut harness = offscreen(spec, move |ui| {
         let frame = FigureSpec {
             epochs: vec![shown.get()],
             layout: Layout::View,
             ..base.clone()
         };
-        figure_ui(ui, result, &mut state, &frame)
+        draw_figure(ui, result, &mut state, &frame, span)
     });
     for (i, &e) in epochs.iter().enumerate() {
         if cancel.load(Ordering::Relaxed) {

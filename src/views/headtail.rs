@@ -8,8 +8,9 @@
 use super::ViewCtx;
 use super::common::y_value;
 use super::curves::{
-    Column, LineNames, cached_curve, clicked_epoch, curve_plot, epoch_marker, hover_runs, legend,
-    points_for, record_curve, run_names, sample_indices, value_table, with_point, with_side_table,
+    Column, LineNames, bucket_starts, cached_curve, clicked_epoch, curve_plot, epoch_marker,
+    epoch_x, hover_runs, legend, points_for, record_curve, run_names, value_table, with_point,
+    with_side_table,
 };
 use crate::math::{Divergence, akl};
 use crate::toy::EpochRecord;
@@ -115,6 +116,10 @@ pub fn headtail_ui(ui: &mut egui::Ui, cx: &ViewCtx, state: &mut ToyState) {
                 .on_hover_text(&explanation);
             ui.separator();
             ui.checkbox(&mut opts.log_y, "log y");
+            ui.checkbox(&mut state.plots.log_epochs, "log epochs").on_hover_text(
+                "epoch axis on a log scale: the first few epochs, where FKL and RKL part ways, get \
+                 as much room as the hundreds after them",
+            );
             ui.checkbox(&mut opts.split, "split")
                 .on_hover_text("one panel per metric (off: one plot; head solid, tail dashed, far tail dotted)");
             if !akl_runs.is_empty() {
@@ -206,7 +211,7 @@ fn overlay_panel(
     let runs: Vec<usize> = (0..cx.runs()).collect();
     let names = LineNames::new(cx, cx.runs(), true);
     let entries = if names.any() { cx.runs() + 3 } else { 3 };
-    let plot = curve_plot(id.with("overlay"), "L1 gap", opts.log_y, height)
+    let plot = curve_plot(cx, id.with("overlay"), "L1 gap", opts.log_y, height)
         .link_axis(id.with("x-link"), [true, false])
         .link_cursor(id.with("x-link"), [true, false])
         .legend(legend(height, entries))
@@ -244,7 +249,7 @@ fn overlay_panel(
                 );
             }
         }
-        epoch_marker(pu, cx.epoch);
+        epoch_marker(pu, cx);
         clicked_epoch(pu, cx)
     })
     .inner
@@ -282,7 +287,7 @@ fn split_panels(
             // One legend (the colours are the same in every panel).
             let names = LineNames::for_panel(cx, i == 0, egui::vec2(w, h));
             let metrics = gap_columns(&[gap]);
-            let plot = curve_plot(id.with(("split", i)), gap.title(), opts.log_y, h)
+            let plot = curve_plot(cx, id.with(("split", i)), gap.title(), opts.log_y, h)
                 .width(w)
                 .link_axis(link, [true, false])
                 .link_cursor(link, [true, false])
@@ -301,7 +306,7 @@ fn split_panels(
                                 .width(1.8),
                         );
                     }
-                    epoch_marker(pu, cx.epoch);
+                    epoch_marker(pu, cx);
                     clicked_epoch(pu, cx)
                 })
                 .inner;
@@ -326,7 +331,7 @@ fn weights_panel(
 ) -> Option<usize> {
     let names = run_names(cx);
     let ui_width = ui.available_width();
-    let plot = curve_plot(id.with("akl-w"), "AKL w_head", false, height)
+    let plot = curve_plot(cx, id.with("akl-w"), "AKL w_head", false, height)
         .include_y(1.0)
         .link_axis(id.with("x-link"), [true, false])
         .link_cursor(id.with("x-link"), [true, false])
@@ -343,7 +348,7 @@ fn weights_panel(
                     .width(1.8),
             );
         }
-        epoch_marker(pu, cx.epoch);
+        epoch_marker(pu, cx);
         clicked_epoch(pu, cx)
     })
     .inner
@@ -369,19 +374,20 @@ fn akl_weight_curve(
     if cx.result.runs[run].snapshots.is_empty() {
         return Vec::new();
     }
+    let log_x = cx.log_epochs;
     let weight_at = |i: usize| {
         let q = cx.q_at(run, i);
         (q.len() == p.len()).then(|| {
             let (gh, gt) = akl::gaps(p, q, &head);
-            [i as f64, akl::weights(gh, gt).0]
+            [epoch_x(i as f64, log_x), akl::weights(gh, gt).0]
         })
     };
     let n = cx.history(run).len();
-    let base = cached_curve(ctx, cx, (run, "akl-w-snapshots", mu.to_bits(), max), || {
-        sample_indices(n, n, max)
-            .into_iter()
-            .filter_map(weight_at)
-            .collect()
+    let key = (run, "akl-w-snapshots", mu.to_bits(), max, log_x);
+    let base = cached_curve(ctx, cx, key, || {
+        let mut epochs = bucket_starts(n, max, log_x);
+        epochs.extend(n.checked_sub(1).filter(|l| epochs.last() != Some(l)));
+        epochs.into_iter().filter_map(weight_at).collect()
     });
     with_point(&base, weight_at(cx.epoch))
 }

@@ -89,6 +89,10 @@ pub fn loss_ui(ui: &mut egui::Ui, cx: &ViewCtx, state: &mut ToyState) {
             }
             ui.separator();
             ui.checkbox(&mut opts.log_y, "log y");
+            ui.checkbox(&mut state.plots.log_epochs, "log epochs").on_hover_text(
+                "epoch axis on a log scale: the first few epochs, where FKL and RKL part ways, get \
+                 as much room as the hundreds after them",
+            );
         });
     }
     ui.data_mut(|d| d.insert_persisted(opts_id, opts));
@@ -101,7 +105,7 @@ pub fn loss_ui(ui: &mut egui::Ui, cx: &ViewCtx, state: &mut ToyState) {
     if shown.contains(&Quantity::KlQp) {
         let infinite: Vec<String> = (0..cx.runs())
             .filter(|&r| cx.record(r).kl_qp.is_infinite())
-            .map(|r| cx.divergence(r).to_string())
+            .map(|r| cx.divergence(r).label())
             .collect();
         if !infinite.is_empty() {
             ui.label(
@@ -204,7 +208,7 @@ fn quantity_panels(
                 for &q in row {
                     let names = LineNames::for_panel(cx, q == shown[0], egui::vec2(w, h));
                     let metrics = quantity_columns(&[q]);
-                    let plot = curve_plot(id.with(q.label()), q.label(), log, h)
+                    let plot = curve_plot(cx, id.with(q.label()), q.label(), log, h)
                         .width(w)
                         .link_axis(link, [true, false])
                         .link_cursor(link, [true, false])
@@ -225,7 +229,7 @@ fn quantity_panels(
                                         .width(1.8),
                                 );
                             }
-                            epoch_marker(pu, cx.epoch);
+                            epoch_marker(pu, cx);
                             clicked_epoch(pu, cx)
                         })
                         .inner;
@@ -251,12 +255,18 @@ fn gaussian_panel(
         ("σ", Box::new(|r: &EpochRecord| r.sigma.unwrap_or(f64::NAN))),
     ];
     let names = LineNames::new(cx, runs.len(), true);
-    let plot = curve_plot(id.with("mu-sigma"), "μ (solid), σ (dashed)", false, height)
-        .width(width)
-        .link_axis(id.with("x-link"), [true, false])
-        .link_cursor(id.with("x-link"), [true, false])
-        .legend(legend(height, runs.len()))
-        .label_formatter(hover_runs(cx, runs, false, &metrics));
+    let plot = curve_plot(
+        cx,
+        id.with("mu-sigma"),
+        "μ (solid), σ (dashed)",
+        false,
+        height,
+    )
+    .width(width)
+    .link_axis(id.with("x-link"), [true, false])
+    .link_cursor(id.with("x-link"), [true, false])
+    .legend(legend(height, runs.len()))
+    .label_formatter(hover_runs(cx, runs, false, &metrics));
     plot.show(ui, |pu| {
         for &run in runs {
             let name = names.get(run);
@@ -290,7 +300,7 @@ fn gaussian_panel(
                     .style(LineStyle::Dashed { length: 8.0 }),
             );
         }
-        epoch_marker(pu, cx.epoch);
+        epoch_marker(pu, cx);
         clicked_epoch(pu, cx)
     })
     .inner
@@ -308,7 +318,7 @@ fn taid_panel(
     let metrics: [Column; 1] = [("t", Box::new(|r: &EpochRecord| r.t.unwrap_or(f64::NAN)))];
     let names = LineNames::new(cx, runs.len(), true);
     // t rises from its start towards 1: the upper left stays clear.
-    let plot = curve_plot(id.with("taid-t"), "TAID t", false, height)
+    let plot = curve_plot(cx, id.with("taid-t"), "TAID t", false, height)
         .width(width)
         .include_y(1.0)
         .link_axis(id.with("x-link"), [true, false])
@@ -332,7 +342,7 @@ fn taid_panel(
                     .width(1.8),
             );
         }
-        epoch_marker(pu, cx.epoch);
+        epoch_marker(pu, cx);
         clicked_epoch(pu, cx)
     })
     .inner

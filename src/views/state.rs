@@ -100,6 +100,8 @@ pub struct DistOptions {
     pub sorted: bool,
     pub shade_head: bool,
     pub tail_inset: bool,
+    /// Small multiples and their tail insets share one y range, so that panels compare at a glance.
+    pub shared_y: bool,
 }
 
 impl Default for DistOptions {
@@ -110,8 +112,20 @@ impl Default for DistOptions {
             sorted: false,
             shade_head: true,
             tail_inset: true,
+            shared_y: true,
         }
     }
+}
+
+/// Options every view's plots share.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct PlotOptions {
+    /// The head/tail and loss views' epoch axes on a log scale (the story of a long fit is often in
+    /// its first few percent of epochs).
+    pub log_epochs: bool,
+    /// Plots pan on drag and zoom on scroll; off, a drag never moves a plot.
+    pub zoom_pan: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -131,6 +145,7 @@ pub struct ToyState {
     pub active: View,
     pub grid_views: Vec<View>,
     pub dist: DistOptions,
+    pub plots: PlotOptions,
     /// The scrubber's epoch.
     pub epoch: usize,
     pub playing: bool,
@@ -157,6 +172,7 @@ impl Default for ToyState {
                 View::Gradient,
             ],
             dist: DistOptions::default(),
+            plots: PlotOptions::default(),
             epoch: 10,
             playing: false,
             speed: 20.0,
