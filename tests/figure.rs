@@ -314,3 +314,72 @@ fn gif_animates_the_epochs() {
         "the frames differ"
     );
 }
+
+/// A figure reads on its own: readable names, the epochs of its panels, labelled regions; on a
+/// continuous grid the CSV holds densities that integrate to 1.
+#[test]
+fn figures_name_their_divergences_and_epochs() {
+    let svg = tmp("fig3-names.svg");
+    let (code, err) = kdviz(&[
+        "figure",
+        "--preset",
+        "akl-fig3-longtail",
+        "--view",
+        "distributions",
+        "--out",
+        svg.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let text = std::fs::read_to_string(&svg).unwrap();
+    let doc = roxmltree::Document::parse(&text).unwrap();
+    let texts: Vec<&str> = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("text"))
+        .filter_map(|n| n.text())
+        .collect();
+    for want in [
+        "FKL",
+        "RKL",
+        "AKL (μ = 0.5)",
+        "epoch 10 / 800",
+        "far tail (zoomed)",
+    ] {
+        assert!(texts.contains(&want), "{want:?} missing from {texts:?}");
+    }
+    assert!(texts.iter().any(|t| t.starts_with("head: top 8 classes")));
+    assert!(!text.contains("akl:mu=0.5"), "a spec string in the figure");
+
+    let csv = tmp("minillm.csv");
+    let (code, err) = kdviz(&[
+        "figure",
+        "--preset",
+        "minillm-gmm",
+        "--view",
+        "distributions",
+        "--epochs",
+        "4000",
+        "--out",
+        csv.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let csv = std::fs::read_to_string(&csv).unwrap();
+    let mut lines = csv.lines();
+    assert_eq!(
+        lines.next().unwrap(),
+        "class,x,teacher density,\"fkl @4000 density\",\"rkl @4000 density\""
+    );
+    let rows: Vec<Vec<f64>> = lines
+        .take_while(|l| !l.is_empty())
+        .map(|l| l.split(',').map(|v| v.parse().unwrap()).collect())
+        .collect();
+    for column in [2, 3, 4] {
+        let integral: f64 = rows
+            .windows(2)
+            .map(|w| 0.5 * (w[0][column] + w[1][column]) * (w[1][1] - w[0][1]))
+            .sum();
+        assert!(
+            (integral - 1.0).abs() < 1e-3,
+            "column {column}: ∫ = {integral}"
+        );
+    }
+}

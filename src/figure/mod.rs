@@ -332,22 +332,39 @@ pub fn render_ui_png<'a>(
 }
 
 /// The numbers behind a figure: the teacher and each student at the figure's epochs, then every run's
-/// per-epoch history.
+/// per-epoch history. On a continuous grid the distributions are densities (p/Δx, as the view draws
+/// them), and their columns say so.
 pub fn data_csv(result: &FitResult, epochs: &[usize]) -> String {
-    let mut out = String::from("class,x,teacher");
+    let teacher = &result.teacher;
+    let continuous = teacher.components.is_some();
+    let factors = if continuous {
+        views::distributions::grid_density_factors(&teacher.xs)
+    } else {
+        Vec::new()
+    };
+    let (teacher_column, unit) = if continuous {
+        ("teacher density", " density")
+    } else {
+        ("teacher", "")
+    };
+    let mut out = format!("class,x,{teacher_column}");
     for e in epochs {
         for run in &result.runs {
-            let _ = write!(out, ",{}", Quoted(&format!("{} @{e}", run.divergence)));
+            let _ = write!(
+                out,
+                ",{}",
+                Quoted(&format!("{} @{e}{unit}", run.divergence))
+            );
         }
     }
     out.push('\n');
-    let teacher = &result.teacher;
+    let scale = |k: usize, v: f64| v * factors.get(k).copied().unwrap_or(1.0);
     for k in 0..teacher.dist.len() {
-        let _ = write!(out, "{k},{},{}", teacher.xs[k], teacher.dist.p[k]);
+        let _ = write!(out, "{k},{},{}", teacher.xs[k], scale(k, teacher.dist.p[k]));
         for &e in epochs {
             for run in &result.runs {
                 let q = analysis::q_at(run, e).get(k).copied();
-                let _ = write!(out, ",{}", q.unwrap_or(f64::NAN));
+                let _ = write!(out, ",{}", q.map_or(f64::NAN, |q| scale(k, q)));
             }
         }
         out.push('\n');
@@ -467,6 +484,9 @@ fn offscreen<'a>(
         .with_size(spec.size)
         .with_pixels_per_point(spec.scale)
         .with_theme(egui_theme(spec.theme))
+        // A character the fonts lack (TAID's "→" in egui's default font) draws a box in the app; a
+        // figure does the same rather than abort (kittest's default panics).
+        .allow_missing_glyphs()
         .wgpu()
         .build_ui(draw)
 }

@@ -4,6 +4,7 @@
 
 use super::ViewCtx;
 use super::common::{base_plot, y_value};
+use super::placement::{FrameMap, emptiest_corner, legend_size};
 use super::ticks::{log_grid, log_label, nice_grid, nice_label};
 use crate::toy::EpochRecord;
 use egui_plot::{Corner, GridInput, GridMark, HoverPosition, Legend, LineStyle, Plot, VLine};
@@ -281,18 +282,49 @@ pub(super) fn curve_plot<'a>(
     }
 }
 
-/// A legend that stays out of the way: insertion order, small text in small plots.
-pub(super) fn legend(height: f32, entries: usize) -> Legend {
-    let small = height < 240.0 || entries > 6;
-    Legend::default()
+/// A legend that stays out of the way: insertion order, small text in small plots, in the corner of a
+/// plot `size` points big that the drawn `curves` (plot units) leave most free; `zero`: the y axis
+/// includes 0.
+pub(super) fn legend(
+    ui: &egui::Ui,
+    size: egui::Vec2,
+    entries: &[String],
+    curves: &[Vec<[f64; 2]>],
+    zero: bool,
+) -> Legend {
+    let small = size.y < 240.0 || entries.len() > 6;
+    let style = if small {
+        egui::TextStyle::Small
+    } else {
+        egui::TextStyle::Body
+    };
+    let legend = Legend::default()
         .follow_insertion_order(true)
-        .position(Corner::RightTop)
         .background_alpha(0.85)
-        .text_style(if small {
-            egui::TextStyle::Small
-        } else {
-            egui::TextStyle::Body
-        })
+        .text_style(style.clone());
+    let points = curves.iter().flatten();
+    let (mut x, mut y) = ((0.0f64, 0.0f64), (f64::INFINITY, f64::NEG_INFINITY));
+    for p in points.clone() {
+        x = (x.0.min(p[0]), x.1.max(p[0]));
+        y = (y.0.min(p[1]), y.1.max(p[1]));
+    }
+    if zero {
+        y = (y.0.min(0.0), y.1.max(0.0));
+    }
+    if entries.is_empty() || !(y.1 > y.0) || !(x.1 > x.0) {
+        return legend.position(Corner::RightTop);
+    }
+    // The plot area: the widget less its axes (about 60 points of y axis, 46 of x axis).
+    let frame = egui::vec2((size.x - 60.0).max(40.0), (size.y - 46.0).max(40.0));
+    let map = FrameMap::new(x, y, frame);
+    let drawn: Vec<egui::Pos2> = points.map(|&p| map.pos(p)).collect();
+    let corner = emptiest_corner(
+        egui::Rect::from_min_size(egui::Pos2::ZERO, frame),
+        &drawn,
+        legend_size(ui, entries, &style),
+        &[],
+    );
+    legend.position(corner)
 }
 
 /// Hover text: the curve's name, the epoch and the value (undoing the log10 of log axes).
@@ -419,13 +451,11 @@ impl LineNames {
     }
 
     /// Names for the first of several small multiples, when it is big enough that a legend does not
-    /// bury its curves.
+    /// bury its curves (about a sixth of its height per entry at most; the value table names the runs
+    /// otherwise).
     pub(super) fn for_panel(cx: &ViewCtx, first_panel: bool, size: egui::Vec2) -> Self {
-        Self::new(
-            cx,
-            cx.runs(),
-            first_panel && size.x >= 300.0 && size.y >= 160.0,
-        )
+        let tall_enough = size.y >= 150.0 + 24.0 * cx.runs() as f32;
+        Self::new(cx, cx.runs(), first_panel && size.x >= 300.0 && tall_enough)
     }
 
     pub(super) fn get(&self, run: usize) -> String {
@@ -435,8 +465,9 @@ impl LineNames {
             .unwrap_or_default()
     }
 
-    pub(super) fn any(&self) -> bool {
-        self.0.is_some()
+    /// The legend's entries: the names, if any.
+    pub(super) fn entries(&self) -> Vec<String> {
+        self.0.clone().unwrap_or_default()
     }
 }
 

@@ -7,6 +7,7 @@
 use super::ViewCtx;
 use super::common::{LOG_FLOOR, bare_plot, log_tick, y_value as y_of};
 use super::curves::{cached_curve, fmt_value, run_names};
+use super::placement::{FrameMap, emptiest_corner, legend_rect, legend_size};
 use super::ticks::{nice_grid, nice_label, step_125};
 use crate::math::Divergence;
 use crate::math::label::num;
@@ -15,8 +16,8 @@ use crate::views::palette;
 use crate::views::state::{DistOptions, ToyState};
 use egui::{Align2, Color32, Id, Pos2, Rect, RichText, Vec2, pos2, vec2};
 use egui_plot::{
-    AxisHints, Corner, HoverPosition, Legend, Line, Plot, PlotPoint, PlotPoints, PlotTransform,
-    Points, Polygon, Text,
+    AxisHints, HoverPosition, Legend, Line, Plot, PlotPoint, PlotPoints, PlotTransform, Points,
+    Polygon, Text,
 };
 use std::collections::BTreeMap;
 
@@ -209,13 +210,19 @@ pub fn inset_plot_id(id: &str) -> Id {
 /// The accessible name of a tail inset (its rectangle is the whole inset, axes included).
 pub const INSET_NAME: &str = "tail inset";
 
-/// 1/Δx per grid point on a continuous grid (Δx: the mean spacing to the neighbours), so that p/Δx is
-/// a density whose integral is 1; empty for class indices.
+/// 1/Δx per grid point on a continuous grid (see [`grid_density_factors`]), so that p/Δx is a density
+/// whose integral is 1; empty for class indices.
 pub fn density_factors(cx: &ViewCtx) -> Vec<f64> {
-    if !cx.continuous() {
-        return Vec::new();
+    if cx.continuous() {
+        grid_density_factors(cx.xs())
+    } else {
+        Vec::new()
     }
-    let xs = cx.xs();
+}
+
+/// 1/Δx at each point of a grid, Δx the mean spacing to its neighbours (the spacing itself on a
+/// uniform grid).
+pub fn grid_density_factors(xs: &[f64]) -> Vec<f64> {
     let n = xs.len();
     if n < 2 {
         return vec![1.0; n];
@@ -304,45 +311,6 @@ fn y_bounds(e: Extent, log: bool, headroom: f64) -> (f64, f64) {
     }
 }
 
-/// Maps plot values to a plot frame before egui_plot has laid it out (its 5 % margins included):
-/// where the legend and the labels go.
-struct FrameMap {
-    x: (f64, f64),
-    y: (f64, f64),
-    px: Vec2,
-}
-
-impl FrameMap {
-    fn new(x: (f64, f64), y: (f64, f64), px: Vec2) -> Self {
-        let pad = |(lo, hi): (f64, f64)| {
-            let m = (hi - lo).abs().max(1e-12) * 0.05;
-            (lo - m, hi + m)
-        };
-        FrameMap {
-            x: pad(x),
-            y: pad(y),
-            px,
-        }
-    }
-
-    /// A point in frame points from the top-left corner.
-    fn pos(&self, [x, y]: [f64; 2]) -> Pos2 {
-        let fx = (x - self.x.0) / (self.x.1 - self.x.0);
-        let fy = (self.y.1 - y) / (self.y.1 - self.y.0);
-        pos2(fx as f32 * self.px.x, fy as f32 * self.px.y)
-    }
-
-    /// The plot value at a point of the frame (the inverse of [`FrameMap::pos`]).
-    fn value(&self, pos: Pos2) -> [f64; 2] {
-        let fx = f64::from(pos.x / self.px.x);
-        let fy = f64::from(pos.y / self.px.y);
-        [
-            self.x.0 + fx * (self.x.1 - self.x.0),
-            self.y.1 - fy * (self.y.1 - self.y.0),
-        ]
-    }
-}
-
 /// Puts each label (anchored at what it names) on the free spot nearest to that point: covering no
 /// data point and no `avoid` rectangle (nor an earlier label) if it can; a leader line joins a label
 /// put more than a few points away. Works in frame points through `map`.
@@ -400,60 +368,6 @@ fn place_labels(
             label
         })
         .collect()
-}
-
-/// Where the legend of `size` goes inside `frame` when placed at `corner` (egui_plot's 4-point pad).
-fn legend_rect(frame: Rect, corner: Corner, size: Vec2) -> Rect {
-    let r = frame.shrink(4.0);
-    let min = match corner {
-        Corner::LeftTop => r.left_top(),
-        Corner::RightTop => pos2(r.right() - size.x, r.top()),
-        Corner::LeftBottom => pos2(r.left(), r.bottom() - size.y),
-        Corner::RightBottom => r.right_bottom() - size,
-    };
-    Rect::from_min_size(min, size)
-}
-
-/// The size of egui_plot's legend for these entries (its frame and margins included, a little over).
-fn legend_size(ui: &egui::Ui, entries: &[String]) -> Vec2 {
-    let font = egui::TextStyle::Body.resolve(ui.style());
-    let painter = ui.painter();
-    let mut width = 0.0f32;
-    let mut row = 0.0f32;
-    for name in entries {
-        let g = painter.layout_no_wrap(name.clone(), font.clone(), Color32::WHITE);
-        width = width.max(g.size().x);
-        row = row.max(g.size().y);
-    }
-    let n = entries.len() as f32;
-    let spacing = ui.spacing().item_spacing.y;
-    // Entry: icon (a row high) + a fifth of it + text; frame: 8 × 4 margins and a stroke.
-    vec2(
-        width + row * 1.2 + 2.0 * 8.0 + 4.0,
-        n * row + (n - 1.0).max(0.0) * spacing + 2.0 * 4.0 + 4.0,
-    )
-}
-
-/// The corner whose legend covers the fewest data points and none of the `avoid` rectangles (ties: top
-/// right, top left, bottom right, bottom left).
-fn emptiest_corner(frame: Rect, points: &[Pos2], size: Vec2, avoid: &[Rect]) -> Corner {
-    let corners = [
-        Corner::RightTop,
-        Corner::LeftTop,
-        Corner::RightBottom,
-        Corner::LeftBottom,
-    ];
-    let score = |c: Corner| {
-        let r = legend_rect(frame, c, size).expand(3.0);
-        let hits = points.iter().filter(|p| r.contains(**p)).count();
-        let blocked = avoid.iter().filter(|a| a.intersects(r)).count();
-        blocked * 100_000 + hits
-    };
-    corners
-        .into_iter()
-        .enumerate()
-        .min_by_key(|&(i, c)| (score(c), i))
-        .map_or(Corner::RightTop, |(_, c)| c)
 }
 
 /// Where the tail inset of `size` goes inside `frame`: the spot that covers the fewest data points and
@@ -748,7 +662,7 @@ pub fn styled_panel(
     let entries: Vec<String> = std::iter::once("teacher".to_string())
         .chain(runs.iter().map(|&r| names[r].clone()))
         .collect();
-    let legend_px = legend_size(ui, &entries);
+    let legend_px = legend_size(ui, &entries, &egui::TextStyle::Body);
     let mut avoid: Vec<Rect> = head.iter().map(|l| l.rect(ui, map.pos(l.at))).collect();
     let frame_points: Vec<Pos2> = points.iter().map(|&pt| map.pos(pt)).collect();
     let corner = emptiest_corner(plot_frame, &frame_points, legend_px, &avoid);
@@ -845,9 +759,13 @@ pub fn styled_panel(
         style.draw.then(|| draw_event(pu, id, opts.log_y)).flatten()
     });
     let transform = shown.transform;
-    let legend_screen = style
-        .legend
-        .then(|| legend_rect(*transform.frame(), corner, legend_size(ui, &entries)));
+    let legend_screen = style.legend.then(|| {
+        legend_rect(
+            *transform.frame(),
+            corner,
+            legend_size(ui, &entries, &egui::TextStyle::Body),
+        )
+    });
     if style.inset && !continuous && !opts.log_y {
         let screen = |pt: [f64; 2]| transform.position_from_point(&PlotPoint::new(pt[0], pt[1]));
         let mut avoid: Vec<Rect> = legend_screen.into_iter().collect();
@@ -1094,9 +1012,9 @@ fn tail_inset(
                         }),
                 ])
                 .y_grid_spacer(egui_plot::uniform_grid_spacer(|g| {
-                    // About three labelled ticks on the inset's short y axis, where powers of ten
+                    // About four labelled ticks on the inset's short y axis, where powers of ten
                     // alone give one.
-                    let s = step_125((g.bounds.1 - g.bounds.0) / 3.0, 1e-9);
+                    let s = step_125((g.bounds.1 - g.bounds.0) / 4.0, 1e-9);
                     [s, 5.0 * s, 10.0 * s]
                 }))
                 .include_y(0.0)

@@ -210,26 +210,38 @@ fn overlay_panel(
     let metrics = gap_columns(&Gap::ALL);
     let runs: Vec<usize> = (0..cx.runs()).collect();
     let names = LineNames::new(cx, cx.runs(), true);
-    let entries = if names.any() { cx.runs() + 3 } else { 3 };
+    let curves: Vec<(usize, Gap, Vec<[f64; 2]>)> = (0..cx.runs())
+        .flat_map(|run| Gap::ALL.map(|gap| (run, gap)))
+        .map(|(run, gap)| {
+            let max = points_for(width, gap != Gap::Head);
+            let pts = record_curve(ui.ctx(), cx, run, gap.label(), opts.log_y, max, |r| {
+                gap.value(r)
+            });
+            (run, gap, pts)
+        })
+        .collect();
+    let mut entries = names.entries();
+    entries.extend(Gap::ALL.map(|g| g.key().to_string()));
+    let drawn: Vec<Vec<[f64; 2]>> = curves.iter().map(|c| c.2.clone()).collect();
     let plot = curve_plot(cx, id.with("overlay"), "L1 gap", opts.log_y, height)
         .link_axis(id.with("x-link"), [true, false])
         .link_cursor(id.with("x-link"), [true, false])
-        .legend(legend(height, entries))
+        .legend(legend(
+            ui,
+            egui::vec2(width, height),
+            &entries,
+            &drawn,
+            !opts.log_y,
+        ))
         .label_formatter(hover_runs(cx, &runs, opts.log_y, &metrics));
     plot.show(ui, |pu| {
-        for run in 0..cx.runs() {
-            for gap in Gap::ALL {
-                let max = points_for(width, gap != Gap::Head);
-                let pts = record_curve(pu.ctx(), cx, run, gap.label(), opts.log_y, max, |r| {
-                    gap.value(r)
-                });
-                pu.line(
-                    Line::new(names.get(run), PlotPoints::new(pts))
-                        .color(cx.colors[run])
-                        .width(gap.width())
-                        .style(gap.style()),
-                );
-            }
+        for (run, gap, pts) in curves {
+            pu.line(
+                Line::new(names.get(run), PlotPoints::new(pts))
+                    .color(cx.colors[run])
+                    .width(gap.width())
+                    .style(gap.style()),
+            );
         }
         // The line-style key: grey legend entries whose one point sits on a drawn point (egui_plot
         // skips empty lines) and is invisible (zero width).
@@ -287,19 +299,23 @@ fn split_panels(
             // One legend (the colours are the same in every panel).
             let names = LineNames::for_panel(cx, i == 0, egui::vec2(w, h));
             let metrics = gap_columns(&[gap]);
+            let curves: Vec<Vec<[f64; 2]>> = (0..cx.runs())
+                .map(|run| {
+                    record_curve(ui.ctx(), cx, run, gap.label(), opts.log_y, max, |r| {
+                        gap.value(r)
+                    })
+                })
+                .collect();
+            let legend = legend(ui, egui::vec2(w, h), &names.entries(), &curves, !opts.log_y);
             let plot = curve_plot(cx, id.with(("split", i)), gap.title(), opts.log_y, h)
                 .width(w)
                 .link_axis(link, [true, false])
                 .link_cursor(link, [true, false])
-                .legend(legend(h, cx.runs()))
+                .legend(legend)
                 .label_formatter(hover_runs(cx, &runs, opts.log_y, &metrics));
             let r = plot
                 .show(ui, |pu| {
-                    for run in 0..cx.runs() {
-                        let pts =
-                            record_curve(pu.ctx(), cx, run, gap.label(), opts.log_y, max, |r| {
-                                gap.value(r)
-                            });
+                    for (run, pts) in curves.into_iter().enumerate() {
                         pu.line(
                             Line::new(names.get(run), PlotPoints::new(pts))
                                 .color(cx.colors[run])
@@ -331,17 +347,31 @@ fn weights_panel(
 ) -> Option<usize> {
     let names = run_names(cx);
     let ui_width = ui.available_width();
+    let curves: Vec<(usize, Vec<[f64; 2]>)> = akl_runs
+        .iter()
+        .filter_map(|&run| match *cx.divergence(run) {
+            Divergence::Akl { mu } => Some((
+                run,
+                akl_weight_curve(ui.ctx(), cx, run, mu, points_for(ui_width, false)),
+            )),
+            _ => None,
+        })
+        .collect();
+    let entries: Vec<String> = curves.iter().map(|(run, _)| names[*run].clone()).collect();
+    let drawn: Vec<Vec<[f64; 2]>> = curves.iter().map(|c| c.1.clone()).collect();
     let plot = curve_plot(cx, id.with("akl-w"), "AKL w_head", false, height)
         .include_y(1.0)
         .link_axis(id.with("x-link"), [true, false])
         .link_cursor(id.with("x-link"), [true, false])
-        .legend(legend(height, akl_runs.len()));
+        .legend(legend(
+            ui,
+            egui::vec2(ui_width, height),
+            &entries,
+            &drawn,
+            true,
+        ));
     plot.show(ui, |pu| {
-        for &run in akl_runs {
-            let Divergence::Akl { mu } = *cx.divergence(run) else {
-                continue;
-            };
-            let pts = akl_weight_curve(pu.ctx(), cx, run, mu, points_for(ui_width, false));
+        for (run, pts) in curves {
             pu.line(
                 Line::new(names[run].clone(), PlotPoints::new(pts))
                     .color(cx.colors[run])

@@ -14,6 +14,7 @@ pub mod headtail;
 pub mod landscape;
 pub mod loss;
 pub mod palette;
+mod placement;
 pub mod real;
 mod small_multiples;
 pub mod state;
