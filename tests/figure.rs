@@ -16,19 +16,6 @@ fn tmp(name: &str) -> PathBuf {
     dir.join(name)
 }
 
-/// Colours of the SVG's paths (stroke, or fill for the filled outlines plots draw lines with).
-fn path_strokes(svg: &str) -> Vec<String> {
-    let doc = roxmltree::Document::parse(svg).expect("the SVG parses as XML");
-    doc.descendants()
-        .filter(|n| n.has_tag_name("path"))
-        .filter_map(|n| {
-            n.attribute("stroke")
-                .or(n.attribute("fill"))
-                .map(str::to_string)
-        })
-        .collect()
-}
-
 fn rgb(c: egui::Color32) -> String {
     format!("rgb({},{},{})", c.r(), c.g(), c.b())
 }
@@ -63,7 +50,18 @@ fn svg_has_one_curve_per_student() {
         out.to_str().unwrap(),
     ]);
     assert_eq!(code, 0, "{err}");
-    let strokes = path_strokes(&std::fs::read_to_string(&out).unwrap());
+    // Curves are long paths (a label's leader line, in its curve's colour, is one segment).
+    let svg = std::fs::read_to_string(&out).unwrap();
+    let doc = roxmltree::Document::parse(&svg).unwrap();
+    let strokes: Vec<&str> = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("path"))
+        .filter(|n| {
+            n.attribute("d")
+                .is_some_and(|d| d.matches('L').count() > 10)
+        })
+        .filter_map(|n| n.attribute("stroke").or(n.attribute("fill")))
+        .collect();
     let fkl = rgb(kdviz::views::palette::family_color(
         &kdviz::math::Divergence::Fkl,
     ));

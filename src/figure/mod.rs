@@ -285,6 +285,7 @@ pub fn render_ui_svg(
 ) -> String {
     let ctx = egui::Context::default();
     ctx.set_theme(egui_theme(theme));
+    views::common::install_fonts(&ctx);
     let input = egui::RawInput {
         screen_rect: Some(egui::Rect::from_min_size(egui::Pos2::ZERO, size)),
         ..Default::default()
@@ -484,8 +485,9 @@ fn offscreen<'a>(
         .with_size(spec.size)
         .with_pixels_per_point(spec.scale)
         .with_theme(egui_theme(spec.theme))
-        // A character the fonts lack (TAID's "→" in egui's default font) draws a box in the app; a
-        // figure does the same rather than abort (kittest's default panics).
+        .with_context_setup(views::common::install_fonts)
+        // A character no font has draws a box in the app; a figure does the same rather than abort
+        // (kittest's default panics).
         .allow_missing_glyphs()
         .wgpu()
         .build_ui(draw)

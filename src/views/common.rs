@@ -51,6 +51,25 @@ pub fn readable_text(style: &mut egui::Style) {
     }
 }
 
+/// egui's default fonts with Hack (loaded already, for monospace text) as the last fallback of
+/// proportional text: it draws the arrows (TAID's "t: 0.4 → 1") and other symbols Ubuntu-Light lacks.
+pub fn readable_fonts() -> egui::FontDefinitions {
+    let mut fonts = egui::FontDefinitions::default();
+    let has_hack = fonts.font_data.contains_key("Hack");
+    if let Some(family) = fonts.families.get_mut(&egui::FontFamily::Proportional)
+        && has_hack
+        && !family.iter().any(|f| f == "Hack")
+    {
+        family.push("Hack".to_string());
+    }
+    fonts
+}
+
+/// Installs [`readable_fonts`] (from the next pass on; call it before the first).
+pub fn install_fonts(ctx: &egui::Context) {
+    ctx.set_fonts(readable_fonts());
+}
+
 /// A plot with the house style: legend in the corner, readable x tick spacing, axis labels, no
 /// scroll-panning; it pans and zooms only when the user turned zoom/pan on (see [`with_interaction`]).
 pub fn base_plot<'a>(id: impl egui::AsIdSalt, x_label: &str, y_label: &str) -> Plot<'a> {

@@ -1002,7 +1002,7 @@ fn tail_inset(
                 .label_formatter(hover_text(cx, runs, order, false, false, sorted))
                 // The inset is small: let its tick labels sit closer than egui_plot's defaults, or it
                 // shows a lone "0.0" and no class numbers.
-                .custom_x_axes(vec![AxisHints::new_x().label_spacing(30.0..=44.0)])
+                .custom_x_axes(vec![AxisHints::new_x().label_spacing(22.0..=34.0)])
                 .custom_y_axes(vec![
                     AxisHints::new_y()
                         .label_spacing(16.0..=22.0)

@@ -41,7 +41,10 @@ fn harness<'a>(
         super::state::Theme::Light => egui::Theme::Light,
         super::state::Theme::Dark => egui::Theme::Dark,
     };
-    let mut builder = Harness::builder().with_size(size).with_theme(theme);
+    let mut builder = Harness::builder()
+        .with_size(size)
+        .with_theme(theme)
+        .with_context_setup(super::common::install_fonts);
     if std::env::var_os("KDVIZ_ALLOW_TOFU").is_some() {
         // The gallery looks at every preset, TAID's "t: 0.4 → 1" included (no "→" in egui's font).
         builder = builder.allow_missing_glyphs();
@@ -464,5 +467,28 @@ fn plots_pan_only_when_zoom_pan_is_on() {
             zoom_pan,
             "zoom/pan {zoom_pan}: {before:?} → {after:?}"
         );
+    }
+}
+
+/// Every character of the readable names has a glyph (TAID's "→" comes from the fallback font).
+#[test]
+fn the_fonts_draw_every_name() {
+    let ctx = egui::Context::default();
+    super::common::install_fonts(&ctx);
+    let mut out = ctx.run_ui(Default::default(), |_| {});
+    out.textures_delta.clear();
+    let names: Vec<String> = crate::math::FAMILIES
+        .iter()
+        .map(|f| f.default().label())
+        .chain([
+            "TAID (t: 0.4 → 1)".to_string(),
+            "epoch 10 / 800 · μ = −1".to_string(),
+        ])
+        .collect();
+    for name in names {
+        for c in name.chars() {
+            let drawn = ctx.fonts_mut(|f| f.has_glyph(&egui::FontId::proportional(15.0), c));
+            assert!(drawn, "{c:?} of {name:?} has no glyph");
+        }
     }
 }
