@@ -414,7 +414,7 @@ fn occupancy(
     runs: &[usize],
     factors: &[f64],
 ) -> Vec<[f64; 2]> {
-    let stride = order.len().div_ceil(400).max(1);
+    let stride = order.len().div_ceil(800).max(1);
     let (first, last) = cx.axis_epochs();
     let mut epochs = vec![cx.epoch];
     if last > first {
@@ -462,47 +462,87 @@ impl PlotLabel {
 }
 
 /// "covers both modes (mean-seeking)" / "locks onto one mode (mode-seeking)": what FKL and RKL do when
-/// a unimodal (Gaussian) student fits a multimodal teacher; None for other divergences.
-pub fn seeking_caption(div: &Divergence, modes: usize) -> Option<String> {
+/// a unimodal (Gaussian) student fits a multimodal teacher, said where the fit shows it: `shares` is the
+/// student's mass in each of the teacher's mode basins (see [`basins`]). FKL's caption needs every
+/// basin to hold at least 15 % of the student, RKL's one basin to hold 80 %; None otherwise (RKL
+/// stuck between the modes, say) and for other divergences.
+pub fn seeking_caption(div: &Divergence, shares: &[f64]) -> Option<String> {
     let plain = match div {
         Divergence::Fkl => Some("FKL"),
         Divergence::Rkl => Some("RKL"),
         d => d.equals(),
     }?;
-    let all = if modes == 2 { "both" } else { "all" };
+    if shares.len() < 2 {
+        return None;
+    }
+    let all = if shares.len() == 2 { "both" } else { "all" };
+    let largest = shares.iter().copied().fold(0.0, f64::max);
     match plain {
-        "FKL" => Some(format!("covers {all} modes (mean-seeking)")),
-        "RKL" => Some("locks onto one mode (mode-seeking)".to_string()),
+        "FKL" if shares.iter().all(|&s| s >= 0.15) => {
+            Some(format!("covers {all} modes (mean-seeking)"))
+        }
+        "RKL" if largest >= 0.8 => Some("locks onto one mode (mode-seeking)".to_string()),
         _ => None,
     }
 }
 
-/// Local maxima of the teacher (its modes), counted on its grid.
-fn mode_count(p: &[f64]) -> usize {
+/// The teacher's modes as basins of its grid: split at the lowest point between neighbouring modes;
+/// modes under 5 % of the highest, and basins holding under 10 % of the teacher's mass, are merged
+/// away (noise, shoulders).
+pub fn basins(p: &[f64]) -> Vec<std::ops::Range<usize>> {
     let n = p.len();
-    (0..n)
+    let top = p.iter().copied().fold(0.0, f64::max);
+    let peaks: Vec<usize> = (0..n)
         .filter(|&k| {
             let left = k == 0 || p[k] > p[k - 1];
             let right = k + 1 == n || p[k] >= p[k + 1];
-            left && right && p[k] > 0.0
+            left && right && top > 0.0 && p[k] >= 0.05 * top
         })
-        .count()
+        .collect();
+    let mut cuts = vec![0];
+    for w in peaks.windows(2) {
+        let valley = (w[0]..=w[1])
+            .min_by(|&a, &b| p[a].total_cmp(&p[b]))
+            .unwrap_or(w[0]);
+        cuts.push(valley);
+    }
+    cuts.push(n);
+    let mut out: Vec<std::ops::Range<usize>> = Vec::new();
+    for w in cuts.windows(2) {
+        let range = w[0]..w[1];
+        let mass: f64 = p[range.clone()].iter().sum();
+        match out.last_mut() {
+            Some(last) if mass < 0.1 => last.end = range.end,
+            _ => out.push(range),
+        }
+    }
+    // A light first basin joins the next one.
+    if out.len() >= 2 && p[out[0].clone()].iter().sum::<f64>() < 0.1 {
+        let first = out.remove(0);
+        out[0].start = first.start;
+    }
+    out
 }
 
 /// The labels a panel prints for its Gaussian students: μ and σ, and on a multimodal teacher FKL's and
-/// RKL's way of fitting it; each above its student's peak, in its colour.
+/// RKL's way of fitting it (after epoch 0, where the fit shows it, and where the panel is wide enough:
+/// `max_width` points); each at its student's peak, in its colour. Students with the same μ and σ
+/// (at epoch 0) share one label.
+#[allow(clippy::too_many_arguments)]
 fn student_labels(
+    ui: &egui::Ui,
     cx: &ViewCtx,
     runs: &[usize],
     xs: &[f64],
     order: &[usize],
     factors: &[f64],
     log: bool,
+    max_width: f32,
 ) -> Vec<PlotLabel> {
-    let modes = if cx.continuous() {
-        mode_count(cx.p())
+    let basins = if cx.continuous() && cx.epoch > 0 {
+        basins(cx.p())
     } else {
-        1
+        Vec::new()
     };
     let mut out: Vec<PlotLabel> = Vec::new();
     for &run in runs {
@@ -520,19 +560,30 @@ fn student_labels(
         else {
             continue;
         };
-        let mut text = format!("μ = {}, σ = {}", num(mu), num(sigma));
-        if modes >= 2
-            && let Some(caption) = seeking_caption(cx.divergence(run), modes)
-        {
-            text = format!("{caption}\n{text}");
+        let numbers = format!("μ = {}, σ = {}", num(mu), num(sigma));
+        if let Some(same) = out.iter_mut().find(|l| l.text.ends_with(&numbers)) {
+            // Several students alike (at epoch 0): one label, in no one student's colour.
+            same.color = ui.visuals().text_color();
+            continue;
         }
-        out.push(PlotLabel {
-            text,
+        let mut label = PlotLabel {
+            text: numbers.clone(),
             at: [xs[i], y_of(peak, log)],
             anchor: Align2::CENTER_BOTTOM,
             color: cx.colors[run],
             leader: None,
-        });
+        };
+        let shares: Vec<f64> = basins
+            .iter()
+            .map(|b| q.get(b.clone()).map_or(0.0, |v| v.iter().sum()))
+            .collect();
+        if let Some(caption) = seeking_caption(cx.divergence(run), &shares) {
+            label.text = format!("{caption}\n{numbers}");
+            if label.size(ui).x > max_width {
+                label.text = numbers;
+            }
+        }
+        out.push(label);
     }
     out
 }
@@ -638,13 +689,20 @@ pub fn styled_panel(
     );
     let line = ui.text_style_height(&egui::TextStyle::Body);
     let shade = opts.shade_head && !continuous;
-    let labels = student_labels(cx, runs, &xs, order, &factors, opts.log_y);
-    let lines = labels
-        .iter()
-        .map(|l| l.text.lines().count())
-        .max()
-        .unwrap_or(0)
-        .max(usize::from(shade));
+    let labels = student_labels(
+        ui,
+        cx,
+        runs,
+        &xs,
+        order,
+        &factors,
+        opts.log_y,
+        frame_px.x * 0.6,
+    );
+    // The same room whatever the epoch, so that panels and frames sharing a y range keep it: two lines
+    // for Gaussian students (a caption and μ, σ), one for the head label.
+    let gaussian = runs.iter().any(|&r| cx.record(r).mu.is_some());
+    let lines = if gaussian { 2 } else { usize::from(shade) };
     let headroom = f64::from((lines as f32 * line + 6.0) / frame_px.y) * f64::from(lines > 0);
     let (y_lo, y_hi) = y_bounds(ext, opts.log_y, headroom);
     let x_range = if continuous {
@@ -712,6 +770,12 @@ pub fn styled_panel(
             .allow_double_click_reset(false);
     }
     let teacher_name = "teacher";
+    // Points per class on the x axis, and the marker radii (teacher, students) that suit it.
+    let spacing = frame_px.x / xs.len().max(1) as f32;
+    let radii = (
+        (0.6 * spacing).clamp(2.6, 4.6),
+        (0.35 * spacing).clamp(1.6, 2.4),
+    );
     let shown = plot.show(ui, |pu| {
         if shade {
             shade_head(pu, cx, order, &xs, (y_lo, y_hi));
@@ -719,23 +783,27 @@ pub fn styled_panel(
         if let Some(label) = &head {
             plot_label(pu, label);
         }
-        // The teacher under the students, wider than them: it shows around a student that matches it.
-        let teacher: PlotPoints = xs
+        let teacher: Vec<[f64; 2]> = xs
             .iter()
             .zip(order)
             .map(|(&x, &k)| [x, y_of(drawn(&factors, k, p[k]), opts.log_y)])
             .collect();
+        // The teacher under the students, wider than them, so that it shows around a student that
+        // matches it; where the classes are too dense for that it goes on top, a line where it
+        // falls monotonically (sorted), else small points.
+        let dense = !continuous && spacing < 3.0;
+        let monotone = teacher.windows(2).all(|w| w[1][1] <= w[0][1]);
         if continuous {
             pu.line(
-                Line::new(teacher_name, teacher)
+                Line::new(teacher_name, PlotPoints::new(teacher.clone()))
                     .color(palette::TEACHER)
                     .width(4.0),
             );
-        } else {
+        } else if !dense {
             pu.points(
-                Points::new(teacher_name, teacher)
+                Points::new(teacher_name, PlotPoints::new(teacher.clone()))
                     .color(palette::TEACHER)
-                    .radius(4.6),
+                    .radius(radii.0),
             );
         }
         for &run in runs {
@@ -750,8 +818,21 @@ pub fn styled_panel(
             if continuous {
                 pu.line(Line::new(name, pts).color(cx.colors[run]).width(2.0));
             } else {
-                pu.points(Points::new(name, pts).color(cx.colors[run]).radius(2.4));
+                pu.points(Points::new(name, pts).color(cx.colors[run]).radius(radii.1));
             }
+        }
+        if dense && monotone {
+            pu.line(
+                Line::new(teacher_name, PlotPoints::new(teacher))
+                    .color(palette::TEACHER)
+                    .width(2.5),
+            );
+        } else if dense {
+            pu.points(
+                Points::new(teacher_name, PlotPoints::new(teacher))
+                    .color(palette::TEACHER)
+                    .radius(1.4),
+            );
         }
         for label in &labels {
             plot_label(pu, label);
@@ -1221,22 +1302,32 @@ mod tests {
     }
 
     #[test]
-    fn captions_follow_the_family() {
+    fn captions_say_what_the_fit_shows() {
+        let both = [0.6, 0.4];
+        let one = [0.93, 0.07];
         assert_eq!(
-            seeking_caption(&Divergence::Fkl, 2).as_deref(),
+            seeking_caption(&Divergence::Fkl, &both).as_deref(),
             Some("covers both modes (mean-seeking)")
         );
         assert_eq!(
-            seeking_caption(&Divergence::Rkl, 3).as_deref(),
+            seeking_caption(&Divergence::Rkl, &one).as_deref(),
             Some("locks onto one mode (mode-seeking)")
         );
+        // RKL stuck between the modes, FKL on one: no caption claims otherwise.
+        assert_eq!(seeking_caption(&Divergence::Rkl, &both), None);
+        assert_eq!(seeking_caption(&Divergence::Fkl, &one), None);
         let ab_fkl: Divergence = "ab:alpha=1,beta=0".parse().unwrap();
         assert!(
-            seeking_caption(&ab_fkl, 2)
+            seeking_caption(&ab_fkl, &both)
                 .unwrap()
                 .contains("mean-seeking")
         );
-        assert_eq!(seeking_caption(&Divergence::Akl { mu: 0.5 }, 2), None);
-        assert_eq!(mode_count(&[0.1, 0.3, 0.1, 0.05, 0.2, 0.25]), 2);
+        assert_eq!(seeking_caption(&Divergence::Akl { mu: 0.5 }, &both), None);
+        assert_eq!(seeking_caption(&Divergence::Fkl, &[1.0]), None);
+        // Two modes split at the valley between them; a light bump does not count as a mode.
+        let p = [0.05, 0.2, 0.3, 0.05, 0.01, 0.1, 0.25, 0.04];
+        assert_eq!(basins(&p), [0..4, 4..8]);
+        let p = [0.4, 0.5, 0.06, 0.005, 0.006, 0.029];
+        assert_eq!(basins(&p).len(), 1);
     }
 }
