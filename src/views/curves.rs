@@ -311,7 +311,8 @@ pub(super) fn legend(
     if zero {
         y = (y.0.min(0.0), y.1.max(0.0));
     }
-    if entries.is_empty() || !(y.1 > y.0) || !(x.1 > x.0) {
+    let empty = |(lo, hi): (f64, f64)| hi.partial_cmp(&lo) != Some(std::cmp::Ordering::Greater);
+    if entries.is_empty() || empty(y) || empty(x) {
         return legend.position(Corner::RightTop);
     }
     // The plot area: the widget less its axes (about 60 points of y axis, 46 of x axis).

@@ -257,7 +257,9 @@ fn gaussian_panel(
         ("σ", Box::new(|r: &EpochRecord| r.sigma.unwrap_or(f64::NAN))),
     ];
     let names = LineNames::new(cx, runs.len(), true);
-    let curves: Vec<(usize, Vec<[f64; 2]>, Vec<[f64; 2]>)> = runs
+    // Each run's μ and σ curves.
+    type MuSigma = (usize, Vec<[f64; 2]>, Vec<[f64; 2]>);
+    let curves: Vec<MuSigma> = runs
         .iter()
         .map(|&run| {
             let mu = record_curve(
