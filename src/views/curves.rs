@@ -128,7 +128,8 @@ pub(super) fn x_epoch(x: f64, log: bool) -> f64 {
 }
 
 /// Grid marks of a log-epoch axis at epochs 0, 1, 2, 5, 10, 20, 50, …: the decades (and 0) carry a
-/// step of one decade, 2 and 5 a third of one (labelled when there is room), the other digits faint.
+/// step of one decade, 2 and 5 a third of one divided by their digits (labelled when there is room for
+/// them), the other digits faint.
 fn log_epoch_grid(input: GridInput) -> Vec<GridMark> {
     let (lo, hi) = input.bounds;
     if !(lo.is_finite() && hi.is_finite()) || hi <= lo {
@@ -143,10 +144,13 @@ fn log_epoch_grid(input: GridInput) -> Vec<GridMark> {
     while decade <= last {
         for digit in 1..10 {
             let e = decade * f64::from(digit);
+            // 2× and 5× are labelled only where their labels fit: the longer the number, the more
+            // room a third of a decade must have.
+            let digits = e.log10().floor() + 1.0;
             let step_size = match digit {
                 1 => 1.0,
-                2 | 5 => 0.3,
-                _ => 0.05,
+                2 | 5 => 0.3 / digits,
+                _ => 0.02,
             };
             let value = epoch_x(e, true);
             if (lo..=hi).contains(&value) {
@@ -160,7 +164,7 @@ fn log_epoch_grid(input: GridInput) -> Vec<GridMark> {
 
 /// Tick labels of a [`log_epoch_grid`] axis: the epoch (`0`, `1`, `2`, `5`, `10`, …, `1k`).
 fn log_epoch_label(mark: GridMark, _range: &std::ops::RangeInclusive<f64>) -> String {
-    if mark.step_size < 0.2 {
+    if mark.step_size < 0.05 {
         return String::new();
     }
     let e = x_epoch(mark.value, true).round();
