@@ -16,19 +16,6 @@ fn tmp(name: &str) -> PathBuf {
     dir.join(name)
 }
 
-/// Colours of the SVG's paths (stroke, or fill for the filled outlines plots draw lines with).
-fn path_strokes(svg: &str) -> Vec<String> {
-    let doc = roxmltree::Document::parse(svg).expect("the SVG parses as XML");
-    doc.descendants()
-        .filter(|n| n.has_tag_name("path"))
-        .filter_map(|n| {
-            n.attribute("stroke")
-                .or(n.attribute("fill"))
-                .map(str::to_string)
-        })
-        .collect()
-}
-
 fn rgb(c: egui::Color32) -> String {
     format!("rgb({},{},{})", c.r(), c.g(), c.b())
 }
@@ -63,7 +50,18 @@ fn svg_has_one_curve_per_student() {
         out.to_str().unwrap(),
     ]);
     assert_eq!(code, 0, "{err}");
-    let strokes = path_strokes(&std::fs::read_to_string(&out).unwrap());
+    // Curves are long paths (a label's leader line, in its curve's colour, is one segment).
+    let svg = std::fs::read_to_string(&out).unwrap();
+    let doc = roxmltree::Document::parse(&svg).unwrap();
+    let strokes: Vec<&str> = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("path"))
+        .filter(|n| {
+            n.attribute("d")
+                .is_some_and(|d| d.matches('L').count() > 10)
+        })
+        .filter_map(|n| n.attribute("stroke").or(n.attribute("fill")))
+        .collect();
     let fkl = rgb(kdviz::views::palette::family_color(
         &kdviz::math::Divergence::Fkl,
     ));
@@ -313,4 +311,73 @@ fn gif_animates_the_epochs() {
         frames[4].buffer().as_raw(),
         "the frames differ"
     );
+}
+
+/// A figure reads on its own: readable names, the epochs of its panels, labelled regions; on a
+/// continuous grid the CSV holds densities that integrate to 1.
+#[test]
+fn figures_name_their_divergences_and_epochs() {
+    let svg = tmp("fig3-names.svg");
+    let (code, err) = kdviz(&[
+        "figure",
+        "--preset",
+        "akl-fig3-longtail",
+        "--view",
+        "distributions",
+        "--out",
+        svg.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let text = std::fs::read_to_string(&svg).unwrap();
+    let doc = roxmltree::Document::parse(&text).unwrap();
+    let texts: Vec<&str> = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("text"))
+        .filter_map(|n| n.text())
+        .collect();
+    for want in [
+        "FKL",
+        "RKL",
+        "AKL (μ = 0.5)",
+        "epoch 10 / 800",
+        "far tail (zoomed)",
+    ] {
+        assert!(texts.contains(&want), "{want:?} missing from {texts:?}");
+    }
+    assert!(texts.iter().any(|t| t.starts_with("head: top 8 classes")));
+    assert!(!text.contains("akl:mu=0.5"), "a spec string in the figure");
+
+    let csv = tmp("minillm.csv");
+    let (code, err) = kdviz(&[
+        "figure",
+        "--preset",
+        "minillm-gmm",
+        "--view",
+        "distributions",
+        "--epochs",
+        "4000",
+        "--out",
+        csv.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let csv = std::fs::read_to_string(&csv).unwrap();
+    let mut lines = csv.lines();
+    assert_eq!(
+        lines.next().unwrap(),
+        "class,x,teacher density,\"fkl @4000 density\",\"rkl @4000 density\""
+    );
+    let rows: Vec<Vec<f64>> = lines
+        .take_while(|l| !l.is_empty())
+        .map(|l| l.split(',').map(|v| v.parse().unwrap()).collect())
+        .collect();
+    for column in [2, 3, 4] {
+        let integral: f64 = rows
+            .windows(2)
+            .map(|w| 0.5 * (w[0][column] + w[1][column]) * (w[1][1] - w[0][1]))
+            .sum();
+        assert!(
+            (integral - 1.0).abs() < 1e-3,
+            "column {column}: ∫ = {integral}"
+        );
+    }
 }

@@ -294,6 +294,7 @@ fn key_views_match_their_snapshots() {
         let mut state = kdviz::views::state::ToyState::default();
         let mut h = Harness::builder()
             .with_size(egui::vec2(1000.0, 600.0))
+            .with_context_setup(kdviz::views::common::install_fonts)
             .wgpu()
             .build_ui(|ui| {
                 let cx = kdviz::views::ViewCtx::new(&result, &colors, 10);
@@ -332,6 +333,7 @@ fn every_view_matches_its_snapshot() {
         state.apply_hints();
         let mut h = Harness::builder()
             .with_size(egui::vec2(1000.0, 600.0))
+            .with_context_setup(kdviz::views::common::install_fonts)
             .wgpu()
             .build_ui(|ui| {
                 let cx = kdviz::views::ViewCtx::new(&result, &colors, epoch).for_figure();

@@ -251,12 +251,12 @@ fn layouts_export_from_the_menu() {
     let text = std::fs::read_to_string(&svg).unwrap();
     assert!(text.starts_with("<svg"));
     assert_eq!(
-        text.matches(">epoch 300<").count(),
+        text.matches(">epoch 300 / 800<").count(),
         3,
         "one epoch-300 panel per row"
     );
     assert_eq!(
-        text.matches("epoch 5<").count(),
+        text.matches("epoch 5 / 800<").count(),
         3,
         "one epoch-5 panel per row"
     );

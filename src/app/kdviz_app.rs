@@ -79,7 +79,6 @@ impl KdvizApp {
     /// Builds the app around a given toy state (tests start from defaults or a preset).
     pub fn with_state(ctx: egui::Context, state: ToyState) -> Self {
         set_theme(&ctx, state.theme);
-        super::install_fonts(&ctx);
         KdvizApp {
             toy: ToyTab::new(ctx, state),
             real: RealTab::default(),

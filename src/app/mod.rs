@@ -106,34 +106,20 @@ pub fn run_app(opts: AppOptions) -> Result<(), String> {
     })
 }
 
-/// Lets proportional text fall back on egui's bundled monospace font (Hack) for the characters its
-/// proportional font (Ubuntu Light) lacks: the arrows of the undo buttons (↶ ↷) and of readable names
-/// ("TAID (t: 0.4 → 1)") would otherwise be drawn as empty boxes.
-pub fn install_fonts(ctx: &egui::Context) {
-    let mut fonts = egui::FontDefinitions::default();
-    let mono = fonts
-        .families
-        .get(&egui::FontFamily::Monospace)
-        .and_then(|f| f.first())
-        .cloned();
-    if let Some(mono) = mono {
-        let prop = fonts
-            .families
-            .entry(egui::FontFamily::Proportional)
-            .or_default();
-        if !prop.contains(&mono) {
-            prop.push(mono);
-        }
-    }
-    ctx.set_fonts(fonts);
-}
-
-/// Sets egui's light or dark visuals for kdviz's theme.
+/// Sets egui's light or dark visuals for kdviz's theme, and text sizes readable on a projector (body
+/// 15 points, small text 13) in both; the first call also installs the fonts (a fallback that draws
+/// the arrows of the divergences' names).
 pub fn set_theme(ctx: &egui::Context, theme: Theme) {
     ctx.set_theme(match theme {
         Theme::Light => egui::Theme::Light,
         Theme::Dark => egui::Theme::Dark,
     });
+    ctx.all_styles_mut(crate::views::common::readable_text);
+    let installed = egui::Id::unique("kdviz-fonts-installed");
+    if !ctx.data(|d| d.get_temp::<bool>(installed).unwrap_or(false)) {
+        crate::views::common::install_fonts(ctx);
+        ctx.data_mut(|d| d.insert_temp(installed, true));
+    }
 }
 
 /// The "dark" switch of the top bar: flips the theme and applies it at once.

@@ -258,6 +258,14 @@ fn the_side_panel_is_readable_and_honest() {
             .map(|n| n.rect().max.x)
             .fold(0.0_f32, f32::max)
     };
+    // Two short names first, so that the panel's scroll bar is there in both measurements.
+    for spec in ["fkl", "rkl"] {
+        h.state_mut().toy.state.slots.push(Slot {
+            div: spec.parse().unwrap(),
+            enabled: true,
+        });
+    }
+    h.run_steps(4);
     let width = right(&h);
     let long: Divergence = "amid:alpha=-3.5,lambda=0.25,div=ab,ab_alpha=0.35,ab_beta=0.85,order=rq"
         .parse()
@@ -266,12 +274,9 @@ fn the_side_panel_is_readable_and_honest() {
         "taid:t_start=0.123,t_end=0.987,rate=0.00025,momentum=0.975,adaptive=false"
             .parse()
             .unwrap();
-    for div in [long, taid] {
-        h.state_mut()
-            .toy
-            .state
-            .slots
-            .push(Slot { div, enabled: true });
+    let n = h.state().toy.state.slots.len();
+    for (i, div) in [long, taid].into_iter().enumerate() {
+        h.state_mut().toy.state.slots[n - 2 + i].div = div;
     }
     h.run_steps(4);
     assert!(long.label().len() > 40, "{}", long.label());
@@ -295,7 +300,10 @@ fn the_side_panel_is_readable_and_honest() {
     assert!(!disabled(
         h.get_by_role_and_label(Role::Slider, "TAID t rate")
     ));
-    // The metrics' μ is a different slider with a different name.
+    // The metrics' μ is a different slider with a different name (the added runs gone, so that
+    // the metrics section is in view).
+    h.state_mut().toy.state.slots.truncate(n - 2);
+    h.run_steps(2);
     let metrics_mu = super::panels::optimizer::METRICS_MU;
     assert!(
         h.query_by_role_and_label(Role::Slider, metrics_mu)

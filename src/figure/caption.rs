@@ -131,6 +131,7 @@ pub fn render_captioned_svg(
 /// tests run every caption and label through this.
 pub fn missing_glyphs(text: &str) -> Vec<char> {
     let ctx = egui::Context::default();
+    crate::views::common::install_fonts(&ctx);
     // A frame loads the fonts; nothing is drawn, so the font atlas is dropped unused.
     ctx.run_ui(egui::RawInput::default(), |_| {})
         .textures_delta
@@ -165,6 +166,6 @@ mod tests {
             }
         }
         assert_eq!(missing_glyphs(&text), Vec::<char>::new());
-        assert_eq!(missing_glyphs("a‖b"), ['‖']);
+        assert_eq!(missing_glyphs("a漢b"), ['漢']);
     }
 }

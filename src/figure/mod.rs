@@ -15,7 +15,7 @@ use crate::toy::analysis::assistant::{self, AssistantPanel, MixtureExplorer, Mix
 use crate::toy::analysis::gradient::RunGradient;
 use crate::toy::analysis::landscape::{self, LandscapeGrid};
 use crate::toy::{EpochRecord, FitResult, HistoryColumns, analysis};
-use crate::views::distributions::{PanelStyle, class_order, styled_panel};
+use crate::views::distributions::{PanelStyle, Region, class_order, extent, styled_panel};
 use crate::views::palette;
 use crate::views::state::{Theme, ToyState, View};
 use crate::views::{self, ViewCtx};
@@ -96,6 +96,18 @@ pub fn figure_frame(
 
 /// Draws the figure into `ui` (the same code paths as the app's views).
 pub fn figure_ui(ui: &mut egui::Ui, result: &FitResult, state: &mut ToyState, spec: &FigureSpec) {
+    draw_figure(ui, result, state, spec, None);
+}
+
+/// [`figure_ui`], with the axes fixed over the epochs `fixed` (an animation's frames).
+fn draw_figure(
+    ui: &mut egui::Ui,
+    result: &FitResult,
+    state: &mut ToyState,
+    spec: &FigureSpec,
+    fixed: Option<(usize, usize)>,
+) {
+    views::common::readable_text(ui.style_mut());
     let divs: Vec<_> = result.runs.iter().map(|r| r.divergence).collect();
     let colors = palette::run_colors(&divs);
     figure_frame(
@@ -113,12 +125,40 @@ pub fn figure_ui(ui: &mut egui::Ui, result: &FitResult, state: &mut ToyState, sp
                     rows_by_epochs(ui, result, &colors, state, &spec.epochs)
                 }
                 _ => {
-                    let cx = ViewCtx::new(result, &colors, last).for_figure();
+                    let mut cx = ViewCtx::new(result, &colors, last).for_figure();
+                    if let Some((first, last)) = fixed {
+                        cx = cx.with_fixed_axes(first, last);
+                    }
                     views::view_ui(ui, spec.view, &cx, state);
                 }
             }
         },
     );
+}
+
+/// The y ranges every panel of a paper layout shares (the whole plot, the tail inset): the teacher and
+/// every run over the layout's epochs, so that the panels compare at a glance.
+fn shared_extents(
+    ui: &egui::Ui,
+    result: &FitResult,
+    colors: &[egui::Color32],
+    epochs: &[usize],
+) -> (views::distributions::Extent, views::distributions::Extent) {
+    let cx = ViewCtx::new(result, colors, epochs.first().copied().unwrap_or(0)).for_figure();
+    let runs: Vec<usize> = (0..result.runs.len()).collect();
+    let epochs: Vec<usize> = epochs
+        .iter()
+        .map(|&e| analysis::clamp_epoch(result, e))
+        .collect();
+    (
+        extent(ui.ctx(), &cx, &runs, Region::All, &epochs),
+        extent(ui.ctx(), &cx, &runs, Region::FarTail, &epochs),
+    )
+}
+
+/// A panel title of the paper layouts: `epoch 10 / 800`.
+fn epoch_title(cx: &ViewCtx) -> String {
+    views::epoch_stamp(cx)
 }
 
 fn epoch_grid(
@@ -138,6 +178,7 @@ fn epoch_grid(
     let inset_at = if n >= 3 { 2 } else { n - 1 };
     let mut opts = state.dist;
     opts.overlay = true;
+    let (y, _) = shared_extents(ui, result, colors, epochs);
     egui::Grid::new("figure-epochs")
         .spacing([8.0, 8.0])
         .show(ui, |ui| {
@@ -145,12 +186,13 @@ fn epoch_grid(
                 let cx = ViewCtx::new(result, colors, e).for_figure();
                 let order = class_order(&cx, &opts);
                 let style = PanelStyle {
-                    title: Some((
-                        format!("Epoch {}", cx.epoch),
-                        ui.visuals().strong_text_color(),
-                    )),
+                    title: Some((epoch_title(&cx), ui.visuals().strong_text_color())),
                     legend: i == 0,
                     inset: opts.tail_inset && i == inset_at,
+                    y: Some(y),
+                    // The one inset zooms on its own epoch (sharing is for insets side by side).
+                    inset_y: None,
+                    ..PanelStyle::default()
                 };
                 ui.allocate_ui(egui::vec2(w, h), |ui| {
                     ui.set_min_size(egui::vec2(w, h));
@@ -186,6 +228,7 @@ fn rows_by_epochs(
     let w = ui.available_width() / cols as f32 - 8.0;
     let h = ui.available_height() / rows as f32 - 8.0;
     let opts = state.dist;
+    let (y, inset_y) = shared_extents(ui, result, colors, epochs);
     egui::Grid::new("figure-rows")
         .spacing([8.0, 8.0])
         .show(ui, |ui| {
@@ -194,14 +237,15 @@ fn rows_by_epochs(
                     let cx = ViewCtx::new(result, colors, e).for_figure();
                     let order = class_order(&cx, &opts);
                     let title = if j == 0 {
-                        format!("{}  ·  epoch {}", cx.divergence(run).label(), cx.epoch)
+                        format!("{}  ·  {}", cx.divergence(run).label(), epoch_title(&cx))
                     } else {
-                        format!("epoch {}", cx.epoch)
+                        epoch_title(&cx)
                     };
                     let style = PanelStyle {
                         title: Some((title, colors[run])),
-                        legend: false,
-                        inset: false,
+                        y: Some(y),
+                        inset_y: Some(inset_y),
+                        ..PanelStyle::default()
                     };
                     ui.allocate_ui(egui::vec2(w, h), |ui| {
                         ui.set_min_size(egui::vec2(w, h));
@@ -242,6 +286,7 @@ pub fn render_ui_svg(
 ) -> String {
     let ctx = egui::Context::default();
     ctx.set_theme(egui_theme(theme));
+    views::common::install_fonts(&ctx);
     let input = egui::RawInput {
         screen_rect: Some(egui::Rect::from_min_size(egui::Pos2::ZERO, size)),
         ..Default::default()
@@ -289,22 +334,39 @@ pub fn render_ui_png<'a>(
 }
 
 /// The numbers behind a figure: the teacher and each student at the figure's epochs, then every run's
-/// per-epoch history.
+/// per-epoch history. On a continuous grid the distributions are densities (p/Δx, as the view draws
+/// them), and their columns say so.
 pub fn data_csv(result: &FitResult, epochs: &[usize]) -> String {
-    let mut out = String::from("class,x,teacher");
+    let teacher = &result.teacher;
+    let continuous = teacher.components.is_some();
+    let factors = if continuous {
+        views::distributions::grid_density_factors(&teacher.xs)
+    } else {
+        Vec::new()
+    };
+    let (teacher_column, unit) = if continuous {
+        ("teacher density", " density")
+    } else {
+        ("teacher", "")
+    };
+    let mut out = format!("class,x,{teacher_column}");
     for e in epochs {
         for run in &result.runs {
-            let _ = write!(out, ",{}", Quoted(&format!("{} @{e}", run.divergence)));
+            let _ = write!(
+                out,
+                ",{}",
+                Quoted(&format!("{} @{e}{unit}", run.divergence))
+            );
         }
     }
     out.push('\n');
-    let teacher = &result.teacher;
+    let scale = |k: usize, v: f64| v * factors.get(k).copied().unwrap_or(1.0);
     for k in 0..teacher.dist.len() {
-        let _ = write!(out, "{k},{},{}", teacher.xs[k], teacher.dist.p[k]);
+        let _ = write!(out, "{k},{},{}", teacher.xs[k], scale(k, teacher.dist.p[k]));
         for &e in epochs {
             for run in &result.runs {
                 let q = analysis::q_at(run, e).get(k).copied();
-                let _ = write!(out, ",{}", q.unwrap_or(f64::NAN));
+                let _ = write!(out, ",{}", q.map_or(f64::NAN, |q| scale(k, q)));
             }
         }
         out.push('\n');
@@ -374,13 +436,19 @@ pub fn render_frames(
     let shown = current.clone();
     let mut state = state.clone();
     let base = spec.clone();
+    // Every frame on the same axes: the range of all the animation's epochs.
+    let span = epochs
+        .iter()
+        .min()
+        .copied()
+        .zip(epochs.iter().max().copied());
     let mut harness = offscreen(spec, move |ui| {
         let frame = FigureSpec {
             epochs: vec![shown.get()],
             layout: Layout::View,
             ..base.clone()
         };
-        figure_ui(ui, result, &mut state, &frame)
+        draw_figure(ui, result, &mut state, &frame, span)
     });
     for (i, &e) in epochs.iter().enumerate() {
         if cancel.load(Ordering::Relaxed) {
@@ -418,6 +486,10 @@ fn offscreen<'a>(
         .with_size(spec.size)
         .with_pixels_per_point(spec.scale)
         .with_theme(egui_theme(spec.theme))
+        .with_context_setup(views::common::install_fonts)
+        // A character no font has draws a box in the app; a figure does the same rather than abort
+        // (kittest's default panics).
+        .allow_missing_glyphs()
         .wgpu()
         .build_ui(draw)
 }

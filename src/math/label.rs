@@ -48,7 +48,7 @@ impl Divergence {
                 None => format!("{name} (t = {})", num(t)),
                 Some(s) => {
                     let linear = if s.adaptive { "" } else { ", linear" };
-                    format!("{name} (t: {} to {}{linear})", num(s.t_start), num(s.t_end))
+                    format!("{name} (t: {} → {}{linear})", num(s.t_start), num(s.t_end))
                 }
             },
             Divergence::Amid {
@@ -151,7 +151,7 @@ mod tests {
         assert_eq!(label("ab:alpha=-0.5,beta=1.5"), "αβ (α = −0.5, β = 1.5)");
         assert_eq!(
             label("taid:t_start=0.4,t_end=1,rate=0.0005,momentum=0.99"),
-            "TAID (t: 0.4 to 1)"
+            "TAID (t: 0.4 → 1)"
         );
         assert_eq!(label("taid:t=0.4"), "TAID (t = 0.4)");
         assert_eq!(label("skl:alpha=0.1"), "Skew KL (α = 0.1)");

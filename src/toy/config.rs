@@ -62,6 +62,15 @@ pub struct ViewHints {
     pub tail_inset: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub shade_head: Option<bool>,
+    /// Small multiples share one y range (default true).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shared_y: Option<bool>,
+    /// The head/tail and loss views' epoch axes on a log scale.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log_epochs: Option<bool>,
+    /// Plots pan on drag and zoom on scroll.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub zoom_pan: Option<bool>,
     /// Options of the gradient view (`shown`, `teacher`, `factors`), checked by the views.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub gradient: Option<toml::Table>,

@@ -728,6 +728,7 @@ mod tests {
         size: egui::Vec2,
     ) -> egui_kittest::Harness<'_, ToyState> {
         egui_kittest::Harness::builder()
+            .with_context_setup(crate::views::common::install_fonts)
             .with_size(size)
             .with_theme(egui::Theme::Light)
             .wgpu()
@@ -788,6 +789,7 @@ mod tests {
         let scene = make_scene("minillm-gmm", &DIVS, 200, 100);
         let state = with_slots(&DIVS);
         let mut h = egui_kittest::Harness::builder()
+            .with_context_setup(crate::views::common::install_fonts)
             .with_size(egui::vec2(900.0, 600.0))
             .with_theme(egui::Theme::Light)
             .build_ui_state(

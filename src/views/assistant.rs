@@ -413,6 +413,7 @@ mod tests {
         let result = fit("minillm-gmm", 5);
         let colors = vec![Color32::RED; result.runs.len()];
         let mut h = egui_kittest::Harness::builder()
+            .with_context_setup(crate::views::common::install_fonts)
             .with_size(egui::vec2(900.0, 600.0))
             .build_ui_state(
                 |ui, state: &mut ToyState| {

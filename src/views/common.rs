@@ -1,17 +1,91 @@
-//! Plot styling shared by every view, so that the app and exported figures look the same.
+//! Plot styling shared by every view, so that the app and exported figures look the same: the one plot
+//! builder ([`base_plot`]), whether plots pan and zoom, and the text sizes.
 
 use egui_plot::{AxisHints, Legend, Plot};
+use std::cell::Cell;
 
-/// A plot with the house style: legend in the corner, readable x tick spacing, no scroll-zoom
-/// (the mouse wheel scrolls the page), and axis labels.
+/// How the plots being drawn react to the pointer, set around a view's drawing by
+/// [`with_interaction`] and read by [`base_plot`]; outside it plots stay put.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Interaction {
+    /// Drag pans, scroll and pinch zoom, right-drag zooms a box.
+    pub zoom_pan: bool,
+    /// Forget every plot's pan and zoom this frame (the "reset view" button).
+    pub reset: bool,
+}
+
+thread_local! {
+    // egui draws a view on one thread, from its start to its end: a thread-local carries the setting
+    // to every plot builder without threading it through every view's signature.
+    static INTERACTION: Cell<Interaction> = const { Cell::new(Interaction { zoom_pan: false, reset: false }) };
+}
+
+/// Runs `draw` with plots built by [`base_plot`] reacting as `interaction` says.
+pub fn with_interaction<R>(interaction: Interaction, draw: impl FnOnce() -> R) -> R {
+    let before = INTERACTION.with(|c| c.replace(interaction));
+    let out = draw();
+    INTERACTION.with(|c| c.set(before));
+    out
+}
+
+/// The interaction [`with_interaction`] set for the plots drawn now.
+pub fn interaction() -> Interaction {
+    INTERACTION.with(Cell::get)
+}
+
+/// Text sizes (points) readable on a projector at 1920×1080 and zoom 1: body and buttons 15, plot
+/// tick labels (body) 15, small text 13, headings 20.
+pub fn readable_text(style: &mut egui::Style) {
+    use egui::{FontFamily, FontId, TextStyle};
+    let sizes = [
+        (TextStyle::Small, 13.0, FontFamily::Proportional),
+        (TextStyle::Body, 15.0, FontFamily::Proportional),
+        (TextStyle::Button, 15.0, FontFamily::Proportional),
+        (TextStyle::Heading, 20.0, FontFamily::Proportional),
+        (TextStyle::Monospace, 14.0, FontFamily::Monospace),
+    ];
+    for (text_style, size, family) in sizes {
+        style
+            .text_styles
+            .insert(text_style, FontId::new(size, family));
+    }
+}
+
+/// egui's default fonts with Hack (loaded already, for monospace text) as the last fallback of
+/// proportional text: it draws the arrows (TAID's "t: 0.4 → 1") and other symbols Ubuntu-Light lacks.
+pub fn readable_fonts() -> egui::FontDefinitions {
+    let mut fonts = egui::FontDefinitions::default();
+    let has_hack = fonts.font_data.contains_key("Hack");
+    if let Some(family) = fonts.families.get_mut(&egui::FontFamily::Proportional)
+        && has_hack
+        && !family.iter().any(|f| f == "Hack")
+    {
+        family.push("Hack".to_string());
+    }
+    fonts
+}
+
+/// Installs [`readable_fonts`] (from the next pass on; call it before the first).
+pub fn install_fonts(ctx: &egui::Context) {
+    ctx.set_fonts(readable_fonts());
+}
+
+/// A plot with the house style: legend in the corner, readable x tick spacing, axis labels, no
+/// scroll-panning; it pans and zooms only when the user turned zoom/pan on (see [`with_interaction`]).
 pub fn base_plot<'a>(id: impl egui::AsIdSalt, x_label: &str, y_label: &str) -> Plot<'a> {
     bare_plot(id, x_label, y_label).legend(Legend::default().follow_insertion_order(true))
 }
 
 /// [`base_plot`] without a legend (the other panels of a figure that shares one legend).
 pub fn bare_plot<'a>(id: impl egui::AsIdSalt, x_label: &str, y_label: &str) -> Plot<'a> {
-    Plot::new(id)
+    let Interaction { zoom_pan, reset } = interaction();
+    let plot = Plot::new(id)
+        .allow_drag(zoom_pan)
+        .allow_zoom(zoom_pan)
+        // The mouse wheel scrolls the page; Ctrl+wheel (or a pinch) zooms.
         .allow_scroll(false)
+        .allow_boxed_zoom(zoom_pan)
+        .allow_axis_zoom_drag(zoom_pan)
         .custom_x_axes(vec![
             AxisHints::new_x()
                 .label(x_label.to_string())
@@ -23,7 +97,8 @@ pub fn bare_plot<'a>(id: impl egui::AsIdSalt, x_label: &str, y_label: &str) -> P
             AxisHints::new_y()
                 .label(y_label.to_string())
                 .label_spacing(25.0..=60.0),
-        ])
+        ]);
+    if reset { plot.reset() } else { plot }
 }
 
 /// Values drawn on a log10 axis are floored here (exact zeros would be -inf).

@@ -4,30 +4,13 @@
 
 use super::ViewCtx;
 use super::common::{base_plot, y_value};
+use super::placement::{FrameMap, emptiest_corner, legend_size};
 use super::ticks::{log_grid, log_label, nice_grid, nice_label};
 use crate::toy::EpochRecord;
-use egui_plot::{Corner, HoverPosition, Legend, LineStyle, Plot, VLine};
+use egui_plot::{Corner, GridInput, GridMark, HoverPosition, Legend, LineStyle, Plot, VLine};
 
 /// Most points drawn per curve.
 pub(super) const MAX_POINTS: usize = 2000;
-
-/// Epoch indices of a decimated curve over `n` epochs: about `max` evenly spaced, plus the first, the
-/// last and the current epoch.
-pub(super) fn sample_indices(n: usize, current: usize, max: usize) -> Vec<usize> {
-    let max = max.clamp(8, MAX_POINTS);
-    if n <= max {
-        return (0..n).collect();
-    }
-    let step = n.div_ceil(max - 2);
-    let mut idx: Vec<usize> = (0..n).step_by(step).collect();
-    idx.push(n - 1);
-    if current < n {
-        idx.push(current);
-    }
-    idx.sort_unstable();
-    idx.dedup();
-    idx
-}
 
 /// Decimated curves of the current fit, kept between frames: scanning 20,000 epoch records per curve
 /// every frame costs more than drawing (the records are large, so it is memory-bound).
@@ -112,15 +95,84 @@ pub(super) fn record_curve(
     value: impl Fn(&EpochRecord) -> f64,
 ) -> Vec<[f64; 2]> {
     let hist = cx.history(run);
-    let base = cached_curve(ctx, cx, (run, tag, log, max), || {
-        curve_max(hist.len(), hist.len(), log, max, |i| value(&hist[i]))
+    let log_x = cx.log_epochs;
+    let base = cached_curve(ctx, cx, (run, tag, log, log_x, max), || {
+        let starts = bucket_starts(hist.len(), max, log_x);
+        let mut pts = curve_buckets(hist.len(), hist.len(), log, &starts, |i| value(&hist[i]));
+        for p in &mut pts {
+            p[0] = epoch_x(p[0], log_x);
+        }
+        pts
     });
     let current = hist
         .get(cx.epoch)
         .map(&value)
         .filter(|v| v.is_finite())
-        .map(|v| [cx.epoch as f64, y_value(v, log)]);
+        .map(|v| [epoch_x(cx.epoch as f64, log_x), y_value(v, log)]);
     with_point(&base, current)
+}
+
+/// x of an epoch on an epoch axis: the epoch, or `log10(epoch + 1)` on a log-epoch axis (epoch 0 at
+/// the origin).
+pub(super) fn epoch_x(epoch: f64, log: bool) -> f64 {
+    if log {
+        (epoch.max(0.0) + 1.0).log10()
+    } else {
+        epoch
+    }
+}
+
+/// The epoch at `x` on an epoch axis (the inverse of [`epoch_x`]).
+pub(super) fn x_epoch(x: f64, log: bool) -> f64 {
+    if log { 10f64.powf(x) - 1.0 } else { x }
+}
+
+/// Grid marks of a log-epoch axis at epochs 0, 1, 2, 5, 10, 20, 50, …: the decades (and 0) carry a
+/// step of one decade, 2 and 5 a third of one divided by their digits (labelled when there is room for
+/// them), the other digits faint.
+fn log_epoch_grid(input: GridInput) -> Vec<GridMark> {
+    let (lo, hi) = input.bounds;
+    if !(lo.is_finite() && hi.is_finite()) || hi <= lo {
+        return Vec::new();
+    }
+    let last = x_epoch(hi, true).max(1.0);
+    let mut marks = vec![GridMark {
+        value: 0.0,
+        step_size: 1.0,
+    }];
+    let mut decade = 1.0;
+    while decade <= last {
+        for digit in 1..10 {
+            let e = decade * f64::from(digit);
+            // 2× and 5× are labelled only where their labels fit: the longer the number, the more
+            // room a third of a decade must have.
+            let digits = e.log10().floor() + 1.0;
+            let step_size = match digit {
+                1 => 1.0,
+                2 | 5 => 0.3 / digits,
+                _ => 0.02,
+            };
+            let value = epoch_x(e, true);
+            if (lo..=hi).contains(&value) {
+                marks.push(GridMark { value, step_size });
+            }
+        }
+        decade *= 10.0;
+    }
+    marks
+}
+
+/// Tick labels of a [`log_epoch_grid`] axis: the epoch (`0`, `1`, `2`, `5`, `10`, …, `1k`).
+fn log_epoch_label(mark: GridMark, _range: &std::ops::RangeInclusive<f64>) -> String {
+    if mark.step_size < 0.05 {
+        return String::new();
+    }
+    let e = x_epoch(mark.value, true).round();
+    if e >= 10_000.0 {
+        format!("{}k", e / 1000.0)
+    } else {
+        format!("{e}")
+    }
 }
 
 /// How many points a curve needs on a plot `width` points wide: a lowest/highest pair per point of
@@ -132,29 +184,46 @@ pub(super) fn points_for(width: f32, dashed: bool) -> usize {
     ((width * per_point) as usize).clamp(40, MAX_POINTS)
 }
 
-/// `[epoch, y]` points of a curve over `n` epochs, at most about `max`: for each bucket of epochs the
-/// lowest and the highest value (so spikes and oscillations stay visible), plus the first, the last and
-/// the current epoch exactly. Non-finite values are skipped; `log` maps y to log10 (floored).
-pub(super) fn curve_max(
+/// First epochs of the buckets of a curve of `n` epochs drawn with about `max` points: even buckets, or
+/// on a log-epoch axis buckets even in `log10(epoch + 1)` (every early epoch its own bucket).
+pub(super) fn bucket_starts(n: usize, max: usize, log_x: bool) -> Vec<usize> {
+    let max = max.max(8);
+    if n <= max {
+        return (0..n).collect();
+    }
+    let buckets = max / 2 - 2;
+    if !log_x {
+        let size = n.div_ceil(buckets);
+        return (0..n).step_by(size).collect();
+    }
+    let top = epoch_x(n as f64, true);
+    let mut starts: Vec<usize> = (0..buckets)
+        .map(|i| x_epoch(top * i as f64 / buckets as f64, true).floor() as usize)
+        .filter(|&e| e < n)
+        .collect();
+    starts.dedup();
+    starts
+}
+
+/// `[epoch, y]` points of a curve over `n` epochs, bucketed by `starts` (ascending, the first 0; see
+/// [`bucket_starts`]): for each bucket the lowest and the highest value (so spikes and oscillations
+/// stay visible), plus the first, the last and the current epoch exactly. Non-finite values are
+/// skipped; `log` maps y to log10 (floored).
+pub(super) fn curve_buckets(
     n: usize,
     current: usize,
     log: bool,
-    max: usize,
+    starts: &[usize],
     value: impl Fn(usize) -> f64,
 ) -> Vec<[f64; 2]> {
     let y = |i: usize| {
         let v = value(i);
         v.is_finite().then(|| [i as f64, y_value(v, log)])
     };
-    let max = max.max(8);
-    if n <= max {
-        return (0..n).filter_map(y).collect();
-    }
-    let size = n.div_ceil(max / 2 - 2);
-    let mut out = Vec::with_capacity(max + 4);
+    let mut out = Vec::with_capacity(2 * starts.len() + 4);
     let mut picks: Vec<usize> = Vec::with_capacity(5);
-    for start in (0..n).step_by(size) {
-        let end = (start + size).min(n);
+    for (b, &start) in starts.iter().enumerate() {
+        let end = starts.get(b + 1).copied().unwrap_or(n).min(n);
         // (epoch, value) of the bucket's lowest and highest finite values.
         let mut lo: Option<(usize, f64)> = None;
         let mut hi: Option<(usize, f64)> = None;
@@ -173,7 +242,7 @@ pub(super) fn curve_max(
         picks.clear();
         picks.extend(lo.map(|(i, _)| i));
         picks.extend(hi.map(|(i, _)| i));
-        for exact in [0, n - 1, current] {
+        for exact in [0, n.saturating_sub(1), current] {
             if (start..end).contains(&exact) {
                 picks.push(exact);
             }
@@ -185,16 +254,29 @@ pub(super) fn curve_max(
     out
 }
 
-/// A curve plot in the house style: epoch on x, a log10 axis with 1-2-5 ticks when `log`, hover labels
-/// in data units.
-pub(super) fn curve_plot<'a>(id: egui::Id, y_label: &'a str, log: bool, height: f32) -> Plot<'a> {
-    let plot = base_plot(id, "epoch", y_label)
+/// A curve plot in the house style: epoch on x (log-epoch when `cx.log_epochs`), a log10 axis with
+/// 1-2-5 ticks when `log`, hover labels in data units.
+pub(super) fn curve_plot<'a>(
+    cx: &ViewCtx,
+    id: egui::Id,
+    y_label: &'a str,
+    log: bool,
+    height: f32,
+) -> Plot<'a> {
+    let log_x = cx.log_epochs;
+    let x_label = if log_x { "epoch (log scale)" } else { "epoch" };
+    let plot = base_plot(id, x_label, y_label)
         .height(height)
         .include_x(0.0)
-        .x_grid_spacer(nice_grid(60.0))
-        .x_axis_formatter(nice_label)
         .y_axis_min_width(40.0)
-        .label_formatter(hover_label(log, y_label));
+        .label_formatter(hover_label(log, log_x, y_label));
+    let plot = if log_x {
+        plot.x_grid_spacer(log_epoch_grid)
+            .x_axis_formatter(log_epoch_label)
+    } else {
+        plot.x_grid_spacer(nice_grid(60.0))
+            .x_axis_formatter(nice_label)
+    };
     if log {
         plot.y_grid_spacer(log_grid).y_axis_formatter(log_label)
     } else {
@@ -204,25 +286,59 @@ pub(super) fn curve_plot<'a>(id: egui::Id, y_label: &'a str, log: bool, height: 
     }
 }
 
-/// A legend that stays out of the way: insertion order, small text in small plots.
-pub(super) fn legend(height: f32, entries: usize) -> Legend {
-    let small = height < 240.0 || entries > 6;
-    Legend::default()
+/// A legend that stays out of the way: insertion order, small text in small plots, in the corner of a
+/// plot `size` points big that the drawn `curves` (plot units) leave most free; `zero`: the y axis
+/// includes 0.
+pub(super) fn legend(
+    ui: &egui::Ui,
+    size: egui::Vec2,
+    entries: &[String],
+    curves: &[Vec<[f64; 2]>],
+    zero: bool,
+) -> Legend {
+    let small = size.y < 240.0 || entries.len() > 6;
+    let style = if small {
+        egui::TextStyle::Small
+    } else {
+        egui::TextStyle::Body
+    };
+    let legend = Legend::default()
         .follow_insertion_order(true)
-        .position(Corner::RightTop)
         .background_alpha(0.85)
-        .text_style(if small {
-            egui::TextStyle::Small
-        } else {
-            egui::TextStyle::Body
-        })
+        .text_style(style.clone());
+    let points = curves.iter().flatten();
+    let (mut x, mut y) = ((0.0f64, 0.0f64), (f64::INFINITY, f64::NEG_INFINITY));
+    for p in points.clone() {
+        x = (x.0.min(p[0]), x.1.max(p[0]));
+        y = (y.0.min(p[1]), y.1.max(p[1]));
+    }
+    if zero {
+        y = (y.0.min(0.0), y.1.max(0.0));
+    }
+    let empty = |(lo, hi): (f64, f64)| hi.partial_cmp(&lo) != Some(std::cmp::Ordering::Greater);
+    if entries.is_empty() || empty(y) || empty(x) {
+        return legend.position(Corner::RightTop);
+    }
+    // The plot area: the widget less its axes (about 60 points of y axis, 46 of x axis).
+    let frame = egui::vec2((size.x - 60.0).max(40.0), (size.y - 46.0).max(40.0));
+    let map = FrameMap::new(x, y, frame);
+    let drawn: Vec<egui::Pos2> = points.map(|&p| map.pos(p)).collect();
+    let corner = emptiest_corner(
+        egui::Rect::from_min_size(egui::Pos2::ZERO, frame),
+        &drawn,
+        legend_size(ui, entries, &style),
+        &[],
+    );
+    legend.position(corner)
 }
 
-/// Hover text: the curve's name, the epoch and the value (undoing the log10 of a log axis).
+/// Hover text: the curve's name, the epoch and the value (undoing the log10 of log axes).
 pub(super) fn hover_label<'a>(
     log: bool,
+    log_x: bool,
     y_name: &'a str,
 ) -> impl Fn(&HoverPosition<'_>) -> Option<String> + 'a {
+    let epoch = move |x: f64| x_epoch(x, log_x).round().max(0.0);
     move |pos| match pos {
         HoverPosition::NearDataPoint {
             plot_name,
@@ -240,17 +356,17 @@ pub(super) fn hover_label<'a>(
                 format!("{plot_name}\n")
             };
             Some(format!(
-                "{name}epoch {:.0}\n{y_name} = {}",
-                position.x,
+                "{name}epoch {}\n{y_name} = {}",
+                epoch(position.x),
                 fmt_value(v)
             ))
         }
-        HoverPosition::Elsewhere { position } => Some(format!("epoch {:.0}", position.x.max(0.0))),
+        HoverPosition::Elsewhere { position } => Some(format!("epoch {}", epoch(position.x))),
     }
 }
 
 /// The vertical line at the scrubber's epoch.
-pub(super) fn epoch_marker(pu: &mut egui_plot::PlotUi<'_>, epoch: usize) {
+pub(super) fn epoch_marker(pu: &mut egui_plot::PlotUi<'_>, cx: &ViewCtx) {
     let color = pu
         .ctx()
         .global_style()
@@ -258,7 +374,7 @@ pub(super) fn epoch_marker(pu: &mut egui_plot::PlotUi<'_>, epoch: usize) {
         .text_color()
         .gamma_multiply(0.55);
     pu.vline(
-        VLine::new("", epoch as f64)
+        VLine::new("", epoch_x(cx.epoch as f64, cx.log_epochs))
             .color(color)
             .width(1.2)
             .style(LineStyle::Dashed { length: 4.0 })
@@ -275,7 +391,7 @@ pub(super) fn clicked_epoch(pu: &egui_plot::PlotUi<'_>, cx: &ViewCtx) -> Option<
         .map(|r| cx.history(r).len())
         .min()?
         .saturating_sub(1);
-    let x = pu.pointer_coordinate()?.x.round();
+    let x = x_epoch(pu.pointer_coordinate()?.x, cx.log_epochs).round();
     Some((x.max(0.0) as usize).min(last))
 }
 
@@ -307,61 +423,26 @@ pub(super) type Column<'a> = (&'a str, Box<dyn Fn(&EpochRecord) -> f64 + 'a>);
 /// names in their colours) is the key and the plots stay clear.
 const MAX_LEGEND_RUNS: usize = 6;
 
-/// Names longer than this lose the parameters they share with the other runs of their family.
-const LONG_NAME: usize = 24;
+/// Names longer than this are cut in the value table (the full name is in its hover text).
+const LONG_NAME: usize = 28;
 
-/// Display names of the runs: the divergence spec, except that a long spec drops the `key=value`
-/// parameters that every other run of its family has too (`taid:t_start=0.4,t_end=1,rate=0.0005,…`
-/// next to `taid:t_start=0.2,t_end=1,rate=0.0005,…` become `taid:t_start=0.4` and `taid:t_start=0.2`).
-/// The full specs are kept when shortening would make two names equal.
+/// Display names of the runs: each divergence's readable label (`AKL (μ = 0.5)`); runs whose labels
+/// coincide (TAID schedules that differ only in their rate) are numbered `#1`, `#2`, ….
 pub(super) fn run_names(cx: &ViewCtx) -> Vec<String> {
-    let full: Vec<String> = (0..cx.runs())
-        .map(|r| cx.divergence(r).to_string())
-        .collect();
-    let parsed: Vec<(&str, Vec<(&str, &str)>)> = full
+    let labels: Vec<String> = (0..cx.runs()).map(|r| cx.divergence(r).label()).collect();
+    labels
         .iter()
-        .map(|s| match s.split_once(':') {
-            Some((family, rest)) => (
-                family,
-                rest.split(',')
-                    .filter_map(|kv| kv.split_once('='))
-                    .collect(),
-            ),
-            None => (s.as_str(), Vec::new()),
-        })
-        .collect();
-    let short: Vec<String> = full
-        .iter()
-        .zip(&parsed)
-        .map(|(name, (family, params))| {
-            if name.chars().count() <= LONG_NAME {
-                return name.clone();
-            }
-            let kept: Vec<String> = params
-                .iter()
-                .filter(|(k, v)| {
-                    let values: Vec<&str> = parsed
-                        .iter()
-                        .filter(|(f, _)| f == family)
-                        .filter_map(|(_, p)| p.iter().find(|(k2, _)| k2 == k).map(|(_, v2)| *v2))
-                        .collect();
-                    !(values.len() >= 2 && values.iter().all(|v2| v2 == v))
-                })
-                .map(|(k, v)| format!("{k}={v}"))
-                .collect();
-            if kept.is_empty() {
-                family.to_string()
+        .enumerate()
+        .map(|(i, name)| {
+            let same = labels.iter().filter(|l| *l == name).count();
+            if same > 1 {
+                let nth = labels[..=i].iter().filter(|l| *l == name).count();
+                format!("{name} #{nth}")
             } else {
-                format!("{family}:{}", kept.join(","))
+                name.clone()
             }
         })
-        .collect();
-    let mut seen = std::collections::HashSet::new();
-    if short.iter().all(|n| seen.insert(n.as_str())) {
-        short
-    } else {
-        full
-    }
+        .collect()
 }
 
 /// The names a panel gives its lines: the run names in the first panel of a group when the legend
@@ -375,13 +456,11 @@ impl LineNames {
     }
 
     /// Names for the first of several small multiples, when it is big enough that a legend does not
-    /// bury its curves.
+    /// bury its curves (about a sixth of its height per entry at most; the value table names the runs
+    /// otherwise).
     pub(super) fn for_panel(cx: &ViewCtx, first_panel: bool, size: egui::Vec2) -> Self {
-        Self::new(
-            cx,
-            cx.runs(),
-            first_panel && size.x >= 300.0 && size.y >= 160.0,
-        )
+        let tall_enough = size.y >= 150.0 + 24.0 * cx.runs() as f32;
+        Self::new(cx, cx.runs(), first_panel && size.x >= 300.0 && tall_enough)
     }
 
     pub(super) fn get(&self, run: usize) -> String {
@@ -391,8 +470,9 @@ impl LineNames {
             .unwrap_or_default()
     }
 
-    pub(super) fn any(&self) -> bool {
-        self.0.is_some()
+    /// The legend's entries: the names, if any.
+    pub(super) fn entries(&self) -> Vec<String> {
+        self.0.clone().unwrap_or_default()
     }
 }
 
@@ -408,10 +488,11 @@ pub(super) fn hover_runs<'b>(
         let position = match pos {
             HoverPosition::NearDataPoint { position, .. } => *position,
             HoverPosition::Elsewhere { position } => {
-                return Some(format!("epoch {:.0}", position.x.max(0.0)));
+                let epoch = x_epoch(position.x, cx.log_epochs).round().max(0.0);
+                return Some(format!("epoch {epoch}"));
             }
         };
-        let epoch = position.x.round().max(0.0) as usize;
+        let epoch = x_epoch(position.x, cx.log_epochs).round().max(0.0) as usize;
         let mut best: Option<(f64, usize, usize, f64)> = None;
         for &run in runs {
             let Some(rec) = cx.history(run).get(epoch) else {
@@ -429,9 +510,10 @@ pub(super) fn hover_runs<'b>(
             }
         }
         let (_, run, m, v) = best?;
+        let div = cx.divergence(run);
         Some(format!(
-            "{}\nepoch {epoch}\n{} = {}",
-            cx.divergence(run),
+            "{}  ·  {div}\nepoch {epoch}\n{} = {}",
+            div.label(),
             metrics[m].0,
             fmt_value(v)
         ))
@@ -542,7 +624,7 @@ mod tests {
                 1.0 / (1.0 + i as f64)
             }
         };
-        let pts = curve_max(n, 9_999, true, MAX_POINTS, value);
+        let pts = curve_buckets(n, 9_999, true, &bucket_starts(n, MAX_POINTS, false), value);
         assert!(pts.len() <= MAX_POINTS + 4, "{} points", pts.len());
         assert!(pts.iter().all(|p| p[1].is_finite()));
         assert_eq!(pts.first().unwrap()[0], 0.0);
@@ -552,20 +634,47 @@ mod tests {
         assert!(!pts.iter().any(|p| p[0] == 777.0), "inf is skipped");
         assert!(pts.windows(2).all(|w| w[0][0] < w[1][0]), "x increases");
         // Short histories are drawn whole.
-        assert_eq!(curve_max(10, 3, false, MAX_POINTS, |i| i as f64).len(), 10);
+        let starts = bucket_starts(10, MAX_POINTS, false);
+        assert_eq!(curve_buckets(10, 3, false, &starts, |i| i as f64).len(), 10);
         // Zeros are floored on a log axis.
         assert_eq!(
-            curve_max(3, 0, true, MAX_POINTS, |_| 0.0)[0][1],
+            curve_buckets(3, 0, true, &[0], |_| 0.0)[0][1],
             LOG_FLOOR.log10()
         );
     }
 
     #[test]
-    fn sample_indices_are_bounded_and_sorted() {
-        let idx = sample_indices(20_001, 12_347, MAX_POINTS);
-        assert!(idx.len() <= MAX_POINTS + 1);
-        assert!(idx.contains(&0) && idx.contains(&20_000) && idx.contains(&12_347));
-        assert!(idx.windows(2).all(|w| w[0] < w[1]));
+    fn log_epoch_buckets_keep_every_early_epoch() {
+        let starts = bucket_starts(20_001, 400, true);
+        assert_eq!(&starts[..5], [0, 1, 2, 3, 4]);
+        assert!(starts.len() <= 198 && starts.windows(2).all(|w| w[0] < w[1]));
+        assert!(*starts.last().unwrap() > 15_000);
+        // The axis maps epoch 0 to 0 and 9 to one decade; the ticks read as epochs.
+        assert_eq!(epoch_x(0.0, true), 0.0);
+        assert!((epoch_x(9.0, true) - 1.0).abs() < 1e-12);
+        assert!((x_epoch(epoch_x(123.0, true), true) - 123.0).abs() < 1e-9);
+        let marks = log_epoch_grid(GridInput {
+            bounds: (0.0, epoch_x(800.0, true)),
+            base_step_size: 0.01,
+        });
+        let labels: Vec<String> = marks
+            .iter()
+            .map(|&m| log_epoch_label(m, &(0.0..=3.0)))
+            .filter(|l| !l.is_empty())
+            .collect();
+        assert_eq!(
+            labels,
+            ["0", "1", "2", "5", "10", "20", "50", "100", "200", "500"]
+        );
+    }
+
+    #[test]
+    fn buckets_are_bounded_and_sorted() {
+        let starts = bucket_starts(20_001, MAX_POINTS, false);
+        assert!(starts.len() <= MAX_POINTS / 2);
+        assert_eq!(starts[0], 0);
+        assert!(starts.windows(2).all(|w| w[0] < w[1]));
+        assert_eq!(bucket_starts(30, MAX_POINTS, false).len(), 30);
     }
 
     #[test]

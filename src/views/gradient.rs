@@ -682,6 +682,7 @@ pub(crate) mod tests {
         let colors = palette::run_colors(&divs);
         let mut state = ToyState::default();
         let mut harness = egui_kittest::Harness::builder()
+            .with_context_setup(crate::views::common::install_fonts)
             .with_size(size)
             .with_theme(if name.ends_with("-dark") {
                 egui::Theme::Dark

@@ -8,8 +8,9 @@
 use super::ViewCtx;
 use super::common::y_value;
 use super::curves::{
-    Column, LineNames, cached_curve, clicked_epoch, curve_plot, epoch_marker, hover_runs, legend,
-    points_for, record_curve, run_names, sample_indices, value_table, with_point, with_side_table,
+    Column, LineNames, bucket_starts, cached_curve, clicked_epoch, curve_plot, epoch_marker,
+    epoch_x, hover_runs, legend, points_for, record_curve, run_names, value_table, with_point,
+    with_side_table,
 };
 use crate::math::{Divergence, akl};
 use crate::toy::EpochRecord;
@@ -115,6 +116,10 @@ pub fn headtail_ui(ui: &mut egui::Ui, cx: &ViewCtx, state: &mut ToyState) {
                 .on_hover_text(&explanation);
             ui.separator();
             ui.checkbox(&mut opts.log_y, "log y");
+            ui.checkbox(&mut state.plots.log_epochs, "log epochs").on_hover_text(
+                "epoch axis on a log scale: the first few epochs, where FKL and RKL part ways, get \
+                 as much room as the hundreds after them",
+            );
             ui.checkbox(&mut opts.split, "split")
                 .on_hover_text("one panel per metric (off: one plot; head solid, tail dashed, far tail dotted)");
             if !akl_runs.is_empty() {
@@ -205,26 +210,38 @@ fn overlay_panel(
     let metrics = gap_columns(&Gap::ALL);
     let runs: Vec<usize> = (0..cx.runs()).collect();
     let names = LineNames::new(cx, cx.runs(), true);
-    let entries = if names.any() { cx.runs() + 3 } else { 3 };
-    let plot = curve_plot(id.with("overlay"), "L1 gap", opts.log_y, height)
+    let curves: Vec<(usize, Gap, Vec<[f64; 2]>)> = (0..cx.runs())
+        .flat_map(|run| Gap::ALL.map(|gap| (run, gap)))
+        .map(|(run, gap)| {
+            let max = points_for(width, gap != Gap::Head);
+            let pts = record_curve(ui.ctx(), cx, run, gap.label(), opts.log_y, max, |r| {
+                gap.value(r)
+            });
+            (run, gap, pts)
+        })
+        .collect();
+    let mut entries = names.entries();
+    entries.extend(Gap::ALL.map(|g| g.key().to_string()));
+    let drawn: Vec<Vec<[f64; 2]>> = curves.iter().map(|c| c.2.clone()).collect();
+    let plot = curve_plot(cx, id.with("overlay"), "L1 gap", opts.log_y, height)
         .link_axis(id.with("x-link"), [true, false])
         .link_cursor(id.with("x-link"), [true, false])
-        .legend(legend(height, entries))
+        .legend(legend(
+            ui,
+            egui::vec2(width, height),
+            &entries,
+            &drawn,
+            !opts.log_y,
+        ))
         .label_formatter(hover_runs(cx, &runs, opts.log_y, &metrics));
     plot.show(ui, |pu| {
-        for run in 0..cx.runs() {
-            for gap in Gap::ALL {
-                let max = points_for(width, gap != Gap::Head);
-                let pts = record_curve(pu.ctx(), cx, run, gap.label(), opts.log_y, max, |r| {
-                    gap.value(r)
-                });
-                pu.line(
-                    Line::new(names.get(run), PlotPoints::new(pts))
-                        .color(cx.colors[run])
-                        .width(gap.width())
-                        .style(gap.style()),
-                );
-            }
+        for (run, gap, pts) in curves {
+            pu.line(
+                Line::new(names.get(run), PlotPoints::new(pts))
+                    .color(cx.colors[run])
+                    .width(gap.width())
+                    .style(gap.style()),
+            );
         }
         // The line-style key: grey legend entries whose one point sits on a drawn point (egui_plot
         // skips empty lines) and is invisible (zero width).
@@ -244,7 +261,7 @@ fn overlay_panel(
                 );
             }
         }
-        epoch_marker(pu, cx.epoch);
+        epoch_marker(pu, cx);
         clicked_epoch(pu, cx)
     })
     .inner
@@ -282,26 +299,30 @@ fn split_panels(
             // One legend (the colours are the same in every panel).
             let names = LineNames::for_panel(cx, i == 0, egui::vec2(w, h));
             let metrics = gap_columns(&[gap]);
-            let plot = curve_plot(id.with(("split", i)), gap.title(), opts.log_y, h)
+            let curves: Vec<Vec<[f64; 2]>> = (0..cx.runs())
+                .map(|run| {
+                    record_curve(ui.ctx(), cx, run, gap.label(), opts.log_y, max, |r| {
+                        gap.value(r)
+                    })
+                })
+                .collect();
+            let legend = legend(ui, egui::vec2(w, h), &names.entries(), &curves, !opts.log_y);
+            let plot = curve_plot(cx, id.with(("split", i)), gap.title(), opts.log_y, h)
                 .width(w)
                 .link_axis(link, [true, false])
                 .link_cursor(link, [true, false])
-                .legend(legend(h, cx.runs()))
+                .legend(legend)
                 .label_formatter(hover_runs(cx, &runs, opts.log_y, &metrics));
             let r = plot
                 .show(ui, |pu| {
-                    for run in 0..cx.runs() {
-                        let pts =
-                            record_curve(pu.ctx(), cx, run, gap.label(), opts.log_y, max, |r| {
-                                gap.value(r)
-                            });
+                    for (run, pts) in curves.into_iter().enumerate() {
                         pu.line(
                             Line::new(names.get(run), PlotPoints::new(pts))
                                 .color(cx.colors[run])
                                 .width(1.8),
                         );
                     }
-                    epoch_marker(pu, cx.epoch);
+                    epoch_marker(pu, cx);
                     clicked_epoch(pu, cx)
                 })
                 .inner;
@@ -326,24 +347,38 @@ fn weights_panel(
 ) -> Option<usize> {
     let names = run_names(cx);
     let ui_width = ui.available_width();
-    let plot = curve_plot(id.with("akl-w"), "AKL w_head", false, height)
+    let curves: Vec<(usize, Vec<[f64; 2]>)> = akl_runs
+        .iter()
+        .filter_map(|&run| match *cx.divergence(run) {
+            Divergence::Akl { mu } => Some((
+                run,
+                akl_weight_curve(ui.ctx(), cx, run, mu, points_for(ui_width, false)),
+            )),
+            _ => None,
+        })
+        .collect();
+    let entries: Vec<String> = curves.iter().map(|(run, _)| names[*run].clone()).collect();
+    let drawn: Vec<Vec<[f64; 2]>> = curves.iter().map(|c| c.1.clone()).collect();
+    let plot = curve_plot(cx, id.with("akl-w"), "AKL w_head", false, height)
         .include_y(1.0)
         .link_axis(id.with("x-link"), [true, false])
         .link_cursor(id.with("x-link"), [true, false])
-        .legend(legend(height, akl_runs.len()));
+        .legend(legend(
+            ui,
+            egui::vec2(ui_width, height),
+            &entries,
+            &drawn,
+            true,
+        ));
     plot.show(ui, |pu| {
-        for &run in akl_runs {
-            let Divergence::Akl { mu } = *cx.divergence(run) else {
-                continue;
-            };
-            let pts = akl_weight_curve(pu.ctx(), cx, run, mu, points_for(ui_width, false));
+        for (run, pts) in curves {
             pu.line(
                 Line::new(names[run].clone(), PlotPoints::new(pts))
                     .color(cx.colors[run])
                     .width(1.8),
             );
         }
-        epoch_marker(pu, cx.epoch);
+        epoch_marker(pu, cx);
         clicked_epoch(pu, cx)
     })
     .inner
@@ -369,19 +404,20 @@ fn akl_weight_curve(
     if cx.result.runs[run].snapshots.is_empty() {
         return Vec::new();
     }
+    let log_x = cx.log_epochs;
     let weight_at = |i: usize| {
         let q = cx.q_at(run, i);
         (q.len() == p.len()).then(|| {
             let (gh, gt) = akl::gaps(p, q, &head);
-            [i as f64, akl::weights(gh, gt).0]
+            [epoch_x(i as f64, log_x), akl::weights(gh, gt).0]
         })
     };
     let n = cx.history(run).len();
-    let base = cached_curve(ctx, cx, (run, "akl-w-snapshots", mu.to_bits(), max), || {
-        sample_indices(n, n, max)
-            .into_iter()
-            .filter_map(weight_at)
-            .collect()
+    let key = (run, "akl-w-snapshots", mu.to_bits(), max, log_x);
+    let base = cached_curve(ctx, cx, key, || {
+        let mut epochs = bucket_starts(n, max, log_x);
+        epochs.extend(n.checked_sub(1).filter(|l| epochs.last() != Some(l)));
+        epochs.into_iter().filter_map(weight_at).collect()
     });
     with_point(&base, weight_at(cx.epoch))
 }
@@ -421,6 +457,7 @@ pub(super) mod tests {
         let divs: Vec<Divergence> = result.runs.iter().map(|r| r.divergence).collect();
         let colors = palette::run_colors(&divs);
         egui_kittest::Harness::builder()
+            .with_context_setup(crate::views::common::install_fonts)
             .with_size(size)
             .with_theme(egui::Theme::Light)
             .build_ui_state(

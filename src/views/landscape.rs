@@ -743,6 +743,7 @@ mod tests {
     fn render(result: &FitResult, epoch: usize, size: egui::Vec2, file: &str) -> Arc<Job> {
         let colors = colors(result);
         let mut harness = egui_kittest::Harness::builder()
+            .with_context_setup(crate::views::common::install_fonts)
             .with_size(size)
             .with_theme(egui::Theme::Light)
             .wgpu()
@@ -866,6 +867,7 @@ mod tests {
         let result = fit("akl-fig3-longtail", 5);
         let colors = colors(&result);
         let mut harness = egui_kittest::Harness::builder()
+            .with_context_setup(crate::views::common::install_fonts)
             .with_size(egui::vec2(600.0, 300.0))
             .build_ui_state(
                 |ui, state: &mut ToyState| {

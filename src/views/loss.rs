@@ -89,6 +89,10 @@ pub fn loss_ui(ui: &mut egui::Ui, cx: &ViewCtx, state: &mut ToyState) {
             }
             ui.separator();
             ui.checkbox(&mut opts.log_y, "log y");
+            ui.checkbox(&mut state.plots.log_epochs, "log epochs").on_hover_text(
+                "epoch axis on a log scale: the first few epochs, where FKL and RKL part ways, get \
+                 as much room as the hundreds after them",
+            );
         });
     }
     ui.data_mut(|d| d.insert_persisted(opts_id, opts));
@@ -101,7 +105,7 @@ pub fn loss_ui(ui: &mut egui::Ui, cx: &ViewCtx, state: &mut ToyState) {
     if shown.contains(&Quantity::KlQp) {
         let infinite: Vec<String> = (0..cx.runs())
             .filter(|&r| cx.record(r).kl_qp.is_infinite())
-            .map(|r| cx.divergence(r).to_string())
+            .map(|r| cx.divergence(r).label())
             .collect();
         if !infinite.is_empty() {
             ui.label(
@@ -204,20 +208,22 @@ fn quantity_panels(
                 for &q in row {
                     let names = LineNames::for_panel(cx, q == shown[0], egui::vec2(w, h));
                     let metrics = quantity_columns(&[q]);
-                    let plot = curve_plot(id.with(q.label()), q.label(), log, h)
+                    let max = points_for(w, false);
+                    let curves: Vec<Vec<[f64; 2]>> = (0..cx.runs())
+                        .map(|run| {
+                            record_curve(ui.ctx(), cx, run, q.label(), log, max, |r| q.value(r))
+                        })
+                        .collect();
+                    let legend = legend(ui, egui::vec2(w, h), &names.entries(), &curves, !log);
+                    let plot = curve_plot(cx, id.with(q.label()), q.label(), log, h)
                         .width(w)
                         .link_axis(link, [true, false])
                         .link_cursor(link, [true, false])
-                        .legend(legend(h, cx.runs()))
+                        .legend(legend)
                         .label_formatter(hover_runs(cx, &runs, log, &metrics));
                     let r = plot
                         .show(ui, |pu| {
-                            for run in 0..cx.runs() {
-                                let max = points_for(w, false);
-                                let pts =
-                                    record_curve(pu.ctx(), cx, run, q.label(), log, max, |r| {
-                                        q.value(r)
-                                    });
+                            for (run, pts) in curves.into_iter().enumerate() {
                                 // Only the first panel names its lines: one legend for all.
                                 pu.line(
                                     Line::new(names.get(run), PlotPoints::new(pts))
@@ -225,7 +231,7 @@ fn quantity_panels(
                                         .width(1.8),
                                 );
                             }
-                            epoch_marker(pu, cx.epoch);
+                            epoch_marker(pu, cx);
                             clicked_epoch(pu, cx)
                         })
                         .inner;
@@ -251,17 +257,13 @@ fn gaussian_panel(
         ("σ", Box::new(|r: &EpochRecord| r.sigma.unwrap_or(f64::NAN))),
     ];
     let names = LineNames::new(cx, runs.len(), true);
-    let plot = curve_plot(id.with("mu-sigma"), "μ (solid), σ (dashed)", false, height)
-        .width(width)
-        .link_axis(id.with("x-link"), [true, false])
-        .link_cursor(id.with("x-link"), [true, false])
-        .legend(legend(height, runs.len()))
-        .label_formatter(hover_runs(cx, runs, false, &metrics));
-    plot.show(ui, |pu| {
-        for &run in runs {
-            let name = names.get(run);
+    // Each run's μ and σ curves.
+    type MuSigma = (usize, Vec<[f64; 2]>, Vec<[f64; 2]>);
+    let curves: Vec<MuSigma> = runs
+        .iter()
+        .map(|&run| {
             let mu = record_curve(
-                pu.ctx(),
+                ui.ctx(),
                 cx,
                 run,
                 "mu",
@@ -270,7 +272,7 @@ fn gaussian_panel(
                 |r| r.mu.unwrap_or(f64::NAN),
             );
             let sigma = record_curve(
-                pu.ctx(),
+                ui.ctx(),
                 cx,
                 run,
                 "sigma",
@@ -278,6 +280,34 @@ fn gaussian_panel(
                 points_for(width, true),
                 |r| r.sigma.unwrap_or(f64::NAN),
             );
+            (run, mu, sigma)
+        })
+        .collect();
+    let drawn: Vec<Vec<[f64; 2]>> = curves
+        .iter()
+        .flat_map(|c| [c.1.clone(), c.2.clone()])
+        .collect();
+    let entries: Vec<String> = runs
+        .iter()
+        .map(|&r| names.get(r))
+        .filter(|n| !n.is_empty())
+        .collect();
+    let legend = legend(ui, egui::vec2(width, height), &entries, &drawn, true);
+    let plot = curve_plot(
+        cx,
+        id.with("mu-sigma"),
+        "μ (solid), σ (dashed)",
+        false,
+        height,
+    )
+    .width(width)
+    .link_axis(id.with("x-link"), [true, false])
+    .link_cursor(id.with("x-link"), [true, false])
+    .legend(legend)
+    .label_formatter(hover_runs(cx, runs, false, &metrics));
+    plot.show(ui, |pu| {
+        for (run, mu, sigma) in curves {
+            let name = names.get(run);
             pu.line(
                 Line::new(name.clone(), PlotPoints::new(mu))
                     .color(cx.colors[run])
@@ -290,7 +320,7 @@ fn gaussian_panel(
                     .style(LineStyle::Dashed { length: 8.0 }),
             );
         }
-        epoch_marker(pu, cx.epoch);
+        epoch_marker(pu, cx);
         clicked_epoch(pu, cx)
     })
     .inner
@@ -307,18 +337,11 @@ fn taid_panel(
 ) -> Option<usize> {
     let metrics: [Column; 1] = [("t", Box::new(|r: &EpochRecord| r.t.unwrap_or(f64::NAN)))];
     let names = LineNames::new(cx, runs.len(), true);
-    // t rises from its start towards 1: the upper left stays clear.
-    let plot = curve_plot(id.with("taid-t"), "TAID t", false, height)
-        .width(width)
-        .include_y(1.0)
-        .link_axis(id.with("x-link"), [true, false])
-        .link_cursor(id.with("x-link"), [true, false])
-        .legend(legend(height, runs.len()).position(egui_plot::Corner::LeftTop))
-        .label_formatter(hover_runs(cx, runs, false, &metrics));
-    plot.show(ui, |pu| {
-        for &run in runs {
+    let curves: Vec<(usize, Vec<[f64; 2]>)> = runs
+        .iter()
+        .map(|&run| {
             let pts = record_curve(
-                pu.ctx(),
+                ui.ctx(),
                 cx,
                 run,
                 "t",
@@ -326,13 +349,32 @@ fn taid_panel(
                 points_for(width, false),
                 |r| r.t.unwrap_or(f64::NAN),
             );
+            (run, pts)
+        })
+        .collect();
+    let drawn: Vec<Vec<[f64; 2]>> = curves.iter().map(|c| c.1.clone()).collect();
+    let entries: Vec<String> = runs
+        .iter()
+        .map(|&r| names.get(r))
+        .filter(|n| !n.is_empty())
+        .collect();
+    let legend = legend(ui, egui::vec2(width, height), &entries, &drawn, true);
+    let plot = curve_plot(cx, id.with("taid-t"), "TAID t", false, height)
+        .width(width)
+        .include_y(1.0)
+        .link_axis(id.with("x-link"), [true, false])
+        .link_cursor(id.with("x-link"), [true, false])
+        .legend(legend)
+        .label_formatter(hover_runs(cx, runs, false, &metrics));
+    plot.show(ui, |pu| {
+        for (run, pts) in curves {
             pu.line(
                 Line::new(names.get(run), PlotPoints::new(pts))
                     .color(cx.colors[run])
                     .width(1.8),
             );
         }
-        epoch_marker(pu, cx.epoch);
+        epoch_marker(pu, cx);
         clicked_epoch(pu, cx)
     })
     .inner

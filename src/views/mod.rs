@@ -14,10 +14,14 @@ pub mod headtail;
 pub mod landscape;
 pub mod loss;
 pub mod palette;
+mod placement;
 pub mod real;
 mod small_multiples;
 pub mod state;
 mod ticks;
+
+#[cfg(test)]
+mod tests;
 
 use crate::math::Divergence;
 use crate::toy::{EpochRecord, FitResult, analysis};
@@ -25,6 +29,7 @@ use crate::views::state::{ToyState, View};
 use egui::Color32;
 
 /// What every view reads: the last good fit, its colours and the scrubber's epoch.
+#[derive(Clone, Copy)]
 pub struct ViewCtx<'a> {
     pub result: &'a FitResult,
     pub colors: &'a [Color32],
@@ -33,6 +38,11 @@ pub struct ViewCtx<'a> {
     /// True while a figure (not the app) is drawn: views leave out their checkboxes and sliders,
     /// and views that compute in the background wait for their numbers instead of a spinner.
     pub figure: bool,
+    /// The epochs (first, last) over which axes stay fixed, so that an animation does not "breathe":
+    /// an animation's frames, or the whole fit while the app plays. None: axes fit the current epoch.
+    pub fixed: Option<(usize, usize)>,
+    /// Epoch axes (head/tail, loss) on a log scale: `x = log10(epoch + 1)`, epoch 0 at the origin.
+    pub log_epochs: bool,
 }
 
 impl<'a> ViewCtx<'a> {
@@ -42,7 +52,29 @@ impl<'a> ViewCtx<'a> {
             colors,
             epoch: analysis::clamp_epoch(result, epoch),
             figure: false,
+            fixed: None,
+            log_epochs: false,
         }
+    }
+
+    /// The same context with axes fixed over the epochs `first..=last` (see [`ViewCtx::fixed`]).
+    pub fn with_fixed_axes(mut self, first: usize, last: usize) -> Self {
+        let (a, b) = (first.min(last), first.max(last));
+        self.fixed = Some((
+            analysis::clamp_epoch(self.result, a),
+            analysis::clamp_epoch(self.result, b),
+        ));
+        self
+    }
+
+    /// The epochs the axes must hold: [`ViewCtx::fixed`], or the current epoch alone.
+    pub fn axis_epochs(&self) -> (usize, usize) {
+        self.fixed.unwrap_or((self.epoch, self.epoch))
+    }
+
+    /// The fit's last epoch (every run has its records up to it).
+    pub fn last_epoch(&self) -> usize {
+        analysis::clamp_epoch(self.result, usize::MAX)
     }
 
     /// The same context for a figure (see [`ViewCtx::figure`]).
@@ -91,9 +123,18 @@ impl<'a> ViewCtx<'a> {
     }
 }
 
-/// Draws one view.
+/// Draws one view under its header (the epoch stamp; in the app the zoom/pan switch), in readable text
+/// sizes; while the app plays, its axes stay fixed over the whole fit.
 pub fn view_ui(ui: &mut egui::Ui, view: View, cx: &ViewCtx, state: &mut ToyState) {
-    match view {
+    common::readable_text(ui.style_mut());
+    let mut cx = *cx;
+    cx.log_epochs = state.plots.log_epochs;
+    if cx.fixed.is_none() && state.playing && !cx.figure {
+        cx = cx.with_fixed_axes(0, cx.last_epoch());
+    }
+    let interaction = header_ui(ui, &cx, state);
+    let cx = &cx;
+    common::with_interaction(interaction, || match view {
         View::Distributions => distributions::distributions_ui(ui, cx, state),
         View::HeadTail => headtail::headtail_ui(ui, cx, state),
         View::Loss => loss::loss_ui(ui, cx, state),
@@ -101,38 +142,44 @@ pub fn view_ui(ui: &mut egui::Ui, view: View, cx: &ViewCtx, state: &mut ToyState
         View::Landscape => landscape::landscape_ui(ui, cx, state),
         View::AbPlane => abplane::abplane_ui(ui, cx, state),
         View::Assistant => assistant::assistant_ui(ui, cx, state),
-    }
+    })
 }
 
-#[cfg(test)]
-mod tests {
-    use crate::math::{Divergence, FAMILIES};
+/// The text of the epoch stamp every view carries: `epoch 10 / 800`.
+pub fn epoch_stamp(cx: &ViewCtx) -> String {
+    format!("epoch {} / {}", cx.epoch, cx.last_epoch())
+}
 
-    /// Every readable name can be drawn with the app's proportional font (egui panics on a missing
-    /// glyph): each family's default and the variants that print extra symbols.
-    #[test]
-    fn every_divergence_name_has_its_glyphs() {
-        let ctx = egui::Context::default();
-        let mut frame = ctx.run_ui(Default::default(), |_| {});
-        frame.textures_delta.clear();
-        let mut names: Vec<String> = FAMILIES.iter().map(|f| f.default().label()).collect();
-        for spec in [
-            "jsd:beta=0.1,norm=true",
-            "srkl:alpha=0.1,detach=true",
-            "ab:alpha=-0.5,beta=1",
-            "ab:alpha=1,beta=0",
-            "taid:t_start=0.2,t_end=1,adaptive=false",
-            "amid:alpha=-1,lambda=0.3,div=ab,order=rq",
-        ] {
-            names.push(spec.parse::<Divergence>().unwrap().label());
+/// The row above every view: in the app the zoom/pan switch (and "reset view" while it is on) at the
+/// left; the epoch stamp at the right, in the app, in figures and in every animation frame. Returns
+/// how the view's plots react to the pointer.
+fn header_ui(ui: &mut egui::Ui, cx: &ViewCtx, state: &mut ToyState) -> common::Interaction {
+    let mut interaction = common::Interaction::default();
+    ui.horizontal(|ui| {
+        if !cx.figure {
+            let plots = &mut state.plots;
+            let toggled = ui
+                .checkbox(&mut plots.zoom_pan, "zoom/pan")
+                .on_hover_text(
+                    "On: drag pans a plot, Ctrl+wheel or a pinch zooms, right-drag zooms to a box, \
+                     double-click resets. Off: plots stay put (a click still picks the epoch).",
+                )
+                .changed();
+            let reset = plots.zoom_pan
+                && ui
+                    .button("reset view")
+                    .on_hover_text("back to the axes that fit the data")
+                    .clicked();
+            interaction = common::Interaction {
+                zoom_pan: plots.zoom_pan,
+                // Turning zoom/pan off also puts every plot back to its own axes.
+                reset: reset || (toggled && !plots.zoom_pan),
+            };
         }
-        let font = egui::FontId::proportional(14.0);
-        ctx.fonts_mut(|f| {
-            for name in &names {
-                for c in name.chars() {
-                    assert!(f.has_glyph(&font, c), "{name}: no glyph for {c:?}");
-                }
-            }
+        ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+            ui.label(egui::RichText::new(epoch_stamp(cx)).strong())
+                .on_hover_text("the epoch shown / the last epoch of the fit");
         });
-    }
+    });
+    interaction
 }

@@ -94,6 +94,8 @@ pub struct DistOptions {
     pub sorted: bool,
     pub shade_head: bool,
     pub tail_inset: bool,
+    /// Small multiples and their tail insets share one y range, so that panels compare at a glance.
+    pub shared_y: bool,
 }
 
 impl Default for DistOptions {
@@ -104,6 +106,7 @@ impl Default for DistOptions {
             sorted: false,
             shade_head: true,
             tail_inset: true,
+            shared_y: true,
         }
     }
 }
@@ -164,6 +167,17 @@ impl Default for AssistantOptions {
     }
 }
 
+/// Options every view's plots share.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct PlotOptions {
+    /// The head/tail and loss views' epoch axes on a log scale (the story of a long fit is often in
+    /// its first few percent of epochs).
+    pub log_epochs: bool,
+    /// Plots pan on drag and zoom on scroll; off, a drag never moves a plot.
+    pub zoom_pan: bool,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Theme {
     Light,
@@ -183,6 +197,7 @@ pub struct ToyState {
     pub dist: DistOptions,
     pub gradient: GradientOptions,
     pub assistant: AssistantOptions,
+    pub plots: PlotOptions,
     /// The scrubber's epoch.
     pub epoch: usize,
     pub playing: bool,
@@ -216,6 +231,7 @@ impl Default for ToyState {
             dist: DistOptions::default(),
             gradient: GradientOptions::default(),
             assistant: AssistantOptions::default(),
+            plots: PlotOptions::default(),
             epoch: 10,
             playing: false,
             speed: 20.0,
@@ -313,6 +329,12 @@ impl ToyState {
             sorted: hints.sorted.unwrap_or(base.sorted),
             shade_head: hints.shade_head.unwrap_or(base.shade_head),
             tail_inset: hints.tail_inset.unwrap_or(base.tail_inset),
+            shared_y: hints.shared_y.unwrap_or(base.shared_y),
+        };
+        let plots = PlotOptions::default();
+        self.plots = PlotOptions {
+            log_epochs: hints.log_epochs.unwrap_or(plots.log_epochs),
+            zoom_pan: hints.zoom_pan.unwrap_or(plots.zoom_pan),
         };
         self.gradient = table_or_default(hints.gradient.as_ref(), "gradient", &mut problems);
         self.assistant = table_or_default(hints.assistant.as_ref(), "assistant", &mut problems);
@@ -340,6 +362,9 @@ impl ToyState {
             sorted: Some(d.sorted),
             tail_inset: Some(d.tail_inset),
             shade_head: Some(d.shade_head),
+            shared_y: Some(d.shared_y),
+            log_epochs: Some(self.plots.log_epochs),
+            zoom_pan: Some(self.plots.zoom_pan),
             gradient: toml::Table::try_from(self.gradient).ok(),
             assistant: toml::Table::try_from(self.assistant).ok(),
         };

@@ -144,7 +144,8 @@ fn params_ui(ui: &mut egui::Ui, div: &mut Divergence, classes: usize) {
                 }
                 j += 1;
             }
-            ui.horizontal(|ui| {
+            // Wrapped: AMiD's two choices (divergence, order) take more than the panel's width.
+            ui.horizontal_wrapped(|ui| {
                 for &k in &row {
                     changed |= choice_ui(ui, &family.params[k], values.at_mut(k));
                 }

@@ -12,7 +12,9 @@ pub fn slider(
     range: std::ops::RangeInclusive<f64>,
     label: &str,
 ) -> egui::Response {
-    ui.add(egui::Slider::new(value, range).text(label))
+    fitted(ui, label, |ui| {
+        ui.add(egui::Slider::new(value, range).text(label))
+    })
 }
 
 /// A logarithmic slider (learning rates, temperatures, widths).
@@ -22,9 +24,38 @@ pub fn log_slider(
     range: std::ops::RangeInclusive<f64>,
     label: &str,
 ) -> egui::Response {
-    ui.add(
-        egui::Slider::new(value, range)
-            .logarithmic(true)
-            .text(label),
-    )
+    fitted(ui, label, |ui| {
+        ui.add(
+            egui::Slider::new(value, range)
+                .logarithmic(true)
+                .text(label),
+        )
+    })
+}
+
+/// Runs `add` with the slider's track narrowed so that track, value box and label fit the panel:
+/// a long label ("TAID momentum") would otherwise widen the side panel.
+fn fitted(
+    ui: &mut egui::Ui,
+    label: &str,
+    add: impl FnOnce(&mut egui::Ui) -> egui::Response,
+) -> egui::Response {
+    // The value box and the gaps between the three parts.
+    const VALUE_AND_GAPS: f32 = 80.0;
+    let text = egui::WidgetText::from(label)
+        .into_galley(
+            ui,
+            Some(egui::TextWrapMode::Extend),
+            f32::INFINITY,
+            egui::TextStyle::Body,
+        )
+        .size()
+        .x;
+    let room = ui.available_width() - text - VALUE_AND_GAPS;
+    ui.scope(|ui| {
+        let s = ui.spacing_mut();
+        s.slider_width = room.clamp(60.0, s.slider_width);
+        add(ui)
+    })
+    .inner
 }
