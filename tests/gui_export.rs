@@ -273,3 +273,66 @@ fn layouts_export_from_the_menu() {
         "{status:?}"
     );
 }
+
+/// Export sizes beyond a texture's 8192 px render tile by tile; sizes beyond the pixel budget are
+/// refused in the status bar before any work starts (issue 10, failure 1: a panic on the export
+/// thread before).
+#[test]
+fn export_sizes_render_or_are_refused_with_the_largest() {
+    let mut h = app();
+    open_export_menu(&mut h, "layout epochs");
+    h.get_by_role_and_label(Role::RadioButton, "divergences × epochs")
+        .click();
+    h.run_steps(1);
+    set_text(&mut h, "layout epochs", "0,1,2,3,4,5,6,7,8,9,10,11");
+    let png = tmp("wide-rows.png");
+    set_text(&mut h, "layout file", png.to_str().unwrap());
+    set_number(&mut h, "layout scale", 4.0);
+    h.get_by_role_and_label(Role::Button, "Export layout")
+        .click();
+    h.run_steps(1);
+    let status = h.state().toy.status().cloned().unwrap();
+    assert!(
+        status.error
+            && status.text.contains("14560 × 2880 pixels (41.9 million")
+            && status.text.contains("the largest is 24 million pixels"),
+        "{status:?}"
+    );
+    assert!(!h.state().toy.figure_export().is_running());
+    assert!(!png.exists());
+
+    // 9100 px wide: over the 8192 px a texture may have, within the budget.
+    h.run_steps(4); // the closed menu fades out
+    open_export_menu(&mut h, "layout epochs");
+    set_number(&mut h, "layout scale", 2.5);
+    h.get_by_role_and_label(Role::Button, "Export layout")
+        .click();
+    h.run_steps(1);
+    wait_for_export(&mut h, Duration::from_secs(300));
+    let status = h.state().toy.status().cloned().unwrap();
+    assert!(
+        !status.error && status.text.contains("exported"),
+        "{status:?}"
+    );
+    let img = image::open(&png).unwrap();
+    assert_eq!((img.width(), img.height()), (9100, 1800));
+
+    open_dialog(&mut h);
+    small_animation(&mut h, &tmp("huge.gif"), 3);
+    set_number(&mut h, "frame width", 4000.0);
+    set_number(&mut h, "frame height", 4000.0);
+    set_number(&mut h, "frame scale", 4.0);
+    assert!(
+        h.query_by_label_contains("over the 24 million pixels a frame may have")
+            .is_some()
+    );
+    h.get_by_role_and_label(Role::Button, "Start").click();
+    h.run_steps(1);
+    let status = h.state().toy.status().cloned().unwrap();
+    assert!(
+        status.error && status.text.contains("16000 × 16000 pixels"),
+        "{status:?}"
+    );
+    assert!(!h.state().toy.figure_export().is_running());
+    assert!(!tmp("huge.gif").exists());
+}

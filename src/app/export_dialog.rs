@@ -346,6 +346,15 @@ impl FigureExport {
             frames.len(),
             frames.len() as f32 / a.fps.max(1) as f32
         ));
+        if u64::from(px) * u64::from(py) > figure::raster::MAX_PIXELS {
+            ui.colored_label(
+                ui.visuals().error_fg_color,
+                format!(
+                    "over the {} million pixels a frame may have: lower the scale or the size",
+                    figure::raster::MAX_PIXELS / 1_000_000
+                ),
+            );
+        }
         let mut status = None;
         ui.horizontal(|ui| {
             if ui.add_enabled(!busy, egui::Button::new("Start")).clicked() {
@@ -414,6 +423,8 @@ impl FigureExport {
             theme: a.theme,
             transparent: false,
         };
+        figure::raster::check_pixels(spec.size, spec.scale)
+            .map_err(|e| format!("animation: {e}"))?;
         let fps = a.fps;
         let state = state.clone();
         self.spawn(
@@ -471,6 +482,10 @@ impl FigureExport {
             theme: state.theme,
             transparent: false,
         };
+        if ext == "png" {
+            figure::raster::check_pixels(spec.size, spec.scale)
+                .map_err(|e| format!("{path}: {e}"))?;
+        }
         let state = state.clone();
         self.spawn("layout", path, 1, ctx, move |path, _, done, _| {
             let bytes_written = if ext == "svg" {
@@ -479,10 +494,8 @@ impl FigureExport {
             } else {
                 // Fail on an unwritable path before rendering.
                 std::fs::File::create(path).map_err(|e| format!("{path}: cannot write: {e}"))?;
-                let saved = figure::render_png(&result, &state, &spec).and_then(|img| {
-                    img.save(path)
-                        .map_err(|e| format!("{path}: cannot write: {e}"))
-                });
+                let saved = figure::render_png(&result, &state, &spec)
+                    .and_then(|img| figure::raster::save_png(&img, Path::new(path)));
                 if saved.is_err() {
                     std::fs::remove_file(path).ok(); // no empty or partial PNG left behind
                 }

@@ -438,9 +438,10 @@ impl ToyTab {
             std::fs::write(path, bytes).map_err(|e| format!("{path}: cannot write: {e}"))
         };
         match ext.as_str() {
-            "png" => figure::render_png(result, &self.state, &spec)?
-                .save(path)
-                .map_err(|e| format!("{path}: cannot write: {e}")),
+            "png" => figure::raster::save_png(
+                &figure::render_png(result, &self.state, &spec)?,
+                std::path::Path::new(path),
+            ),
             "svg" => write(figure::render_svg(result, &self.state, &spec).as_bytes()),
             "csv" => write(figure::view_csv(result, spec.view, &spec.epochs)?.as_bytes()),
             _ => Err(format!(

@@ -4,6 +4,7 @@ use super::fit::ConfigSource;
 use super::progress;
 use super::values::{DivSpec, EpochList, div_spec, epoch_list, number_in, whole};
 use crate::figure::caption::{Caption, render_captioned_png, render_captioned_svg, views_grid_ui};
+use crate::figure::raster::{check_pixels, save_png};
 use crate::figure::{
     FigureSpec, Layout, Outcome, default_size, render_png, render_svg, view_csv, write_animation,
 };
@@ -181,6 +182,10 @@ pub fn run(args: &FigureArgs) -> Result<(), String> {
         theme: args.theme.into(),
         transparent: args.transparent,
     };
+    // An image too big to hold is refused before the fit, not after.
+    if ext != "svg" && ext != "csv" {
+        check_pixels(spec.size, spec.scale).map_err(|e| format!("--out {out}: {e}"))?;
+    }
 
     let mut fit = cfg.to_spec()?;
     fit.snapshots = SnapshotPlan {
@@ -205,8 +210,7 @@ pub fn run(args: &FigureArgs) -> Result<(), String> {
         "svg" => write(path, render_svg(&result, &state, &spec).as_bytes()),
         "png" => {
             let img = render_png(&result, &state, &spec)?;
-            img.save(path)
-                .map_err(|e| format!("{out}: cannot write: {e}"))
+            save_png(&img, path)
         }
         _ => {
             let frames = frame_epochs(args.frames.as_deref(), cfg.epochs)?;
@@ -306,6 +310,9 @@ fn lesson_figure(args: &FigureArgs, name: &str, n: usize, ext: &str) -> Result<(
         transparent: args.transparent,
         ..FigureSpec::default()
     };
+    if ext == "png" {
+        check_pixels(spec.size, spec.scale).map_err(|e| format!("--out {out}: {e}"))?;
+    }
     let path = Path::new(out);
     match (&step.real, step.tab) {
         (Some(real), Tab::Real) => {
@@ -354,9 +361,7 @@ fn write_captioned(
     if ext == "svg" {
         return write(path, render_captioned_svg(spec, caption, body).as_bytes());
     }
-    render_captioned_png(spec, caption, body)?
-        .save(path)
-        .map_err(|e| format!("{}: cannot write: {e}", path.display()))
+    save_png(&render_captioned_png(spec, caption, body)?, path)
 }
 
 /// Trains a real-model step's students on the built-in teacher (the GPU when there is one).

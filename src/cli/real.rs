@@ -203,6 +203,10 @@ fn figure_request(
             "--figure {path}: cannot write .{ext} files; expected .png, .svg or .csv"
         ));
     }
+    if ext == "png" {
+        crate::figure::raster::check_pixels(style.size, style.scale)
+            .map_err(|e| format!("--figure {path}: {e}"))?;
+    }
     Ok(Some((path.clone(), what, style)))
 }
 

@@ -4,6 +4,7 @@
 
 pub mod anim;
 pub mod caption;
+pub mod raster;
 pub mod real;
 pub mod svg;
 
@@ -326,11 +327,9 @@ pub fn render_ui_png<'a>(
     spec: &FigureSpec,
     draw: impl FnMut(&mut egui::Ui) + 'a,
 ) -> Result<image::RgbaImage, String> {
-    let mut harness = offscreen(spec, draw);
-    harness.run_steps(4);
-    harness
-        .render()
-        .map_err(|e| format!("cannot render the figure (no usable wgpu adapter?): {e}"))
+    let mut view = offscreen(spec, draw)?;
+    view.harness.run_steps(4);
+    view.render()
 }
 
 /// The numbers behind a figure: the teacher and each student at the figure's epochs, then every run's
@@ -442,21 +441,21 @@ pub fn render_frames(
         .min()
         .copied()
         .zip(epochs.iter().max().copied());
-    let mut harness = offscreen(spec, move |ui| {
+    let mut view = offscreen(spec, move |ui| {
         let frame = FigureSpec {
             epochs: vec![shown.get()],
             layout: Layout::View,
             ..base.clone()
         };
         draw_figure(ui, result, &mut state, &frame, span)
-    });
+    })?;
     for (i, &e) in epochs.iter().enumerate() {
         if cancel.load(Ordering::Relaxed) {
             return Ok(Outcome::Cancelled(i));
         }
         current.set(e);
-        harness.run_steps(2);
-        let img = harness
+        view.harness.run_steps(2);
+        let img = view
             .render()
             .map_err(|err| format!("cannot render frame {i} (epoch {e}): {err}"))?;
         on_frame(i, img)?;
@@ -477,12 +476,29 @@ pub fn default_size(layout: Layout, epochs: usize, runs: usize) -> egui::Vec2 {
     }
 }
 
-/// An offscreen egui renderer of `spec`'s size, scale and theme, drawing in figure mode.
+/// An egui harness drawing in figure mode and the renderer that turns its frames into images.
+struct Offscreen<'a> {
+    harness: egui_kittest::Harness<'a>,
+    renderer: raster::SharedRenderer,
+}
+
+impl Offscreen<'_> {
+    /// The last frame as an image.
+    fn render(&self) -> Result<image::RgbaImage, String> {
+        self.renderer
+            .render(&self.harness.ctx, self.harness.output())
+    }
+}
+
+/// An offscreen egui renderer of `spec`'s size, scale and theme, drawing in figure mode; an error when
+/// the image would be over [`raster::MAX_PIXELS`] or there is no adapter to draw with.
 fn offscreen<'a>(
     spec: &FigureSpec,
     draw: impl FnMut(&mut egui::Ui) + 'a,
-) -> egui_kittest::Harness<'a> {
-    egui_kittest::Harness::builder()
+) -> Result<Offscreen<'a>, String> {
+    raster::check_pixels(spec.size, spec.scale)?;
+    let renderer = raster::SharedRenderer::new()?;
+    let harness = egui_kittest::Harness::builder()
         .with_size(spec.size)
         .with_pixels_per_point(spec.scale)
         .with_theme(egui_theme(spec.theme))
@@ -490,6 +506,7 @@ fn offscreen<'a>(
         // A character no font has draws a box in the app; a figure does the same rather than abort
         // (kittest's default panics).
         .allow_missing_glyphs()
-        .wgpu()
-        .build_ui(draw)
+        .renderer(renderer.clone())
+        .build_ui(draw);
+    Ok(Offscreen { harness, renderer })
 }

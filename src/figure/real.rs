@@ -114,9 +114,7 @@ pub fn write(
                 transparent: style.transparent,
                 ..FigureSpec::default()
             };
-            render_ui_png(&spec, draw)?
-                .save(path)
-                .map_err(|e| format!("{name}: cannot write: {e}"))
+            super::raster::save_png(&render_ui_png(&spec, draw)?, path)
         }
         "svg" => write_bytes(
             render_ui_svg(style.size, style.theme, style.transparent, &mut draw).as_bytes(),
