@@ -187,12 +187,27 @@ pub fn run(args: &FigureArgs) -> Result<(), String> {
         check_pixels(spec.size, spec.scale).map_err(|e| format!("--out {out}: {e}"))?;
     }
 
+    let frames = match ext.as_str() {
+        "gif" | "apng" => frame_epochs(args.frames.as_deref(), cfg.epochs)?,
+        _ => Vec::new(),
+    };
+    // q at every epoch as the app keeps it (thinned for a big fit), the figure's epochs and frames
+    // always.
     let mut fit = cfg.to_spec()?;
     fit.snapshots = SnapshotPlan {
         every: true,
-        at: Vec::new(),
+        at: epochs.iter().chain(&frames).copied().collect(),
     };
-    let result = fit.run()?;
+    let result = fit.run().map_err(|e| {
+        if frames.is_empty() || !e.contains("of q kept at") {
+            e
+        } else {
+            format!(
+                "{e} (an animation keeps q at each of its {} frames)",
+                frames.len()
+            )
+        }
+    })?;
     let mut state = ToyState::default();
     state.apply_config(cfg.clone());
     if let Some(problem) = state.apply_hints().first() {
@@ -213,7 +228,6 @@ pub fn run(args: &FigureArgs) -> Result<(), String> {
             save_png(&img, path)
         }
         _ => {
-            let frames = frame_epochs(args.frames.as_deref(), cfg.epochs)?;
             let fps = args.fps as u32;
             let never = std::sync::atomic::AtomicBool::new(false);
             let bar = progress::bar(frames.len(), "frames");
@@ -326,7 +340,7 @@ fn lesson_figure(args: &FigureArgs, name: &str, n: usize, ext: &str) -> Result<(
             let mut fit = cfg.to_spec()?;
             fit.snapshots = SnapshotPlan {
                 every: true,
-                at: Vec::new(),
+                at: vec![step.final_epoch(&cfg).min(cfg.epochs)],
             };
             let result = fit.run()?;
             let mut state = ToyState::default();

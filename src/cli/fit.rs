@@ -1,7 +1,7 @@
 //! `kdviz fit`: run a preset or a TOML config and print the per-epoch history.
 
 use super::json::{num, nums, opt};
-use super::output::Output;
+use super::output::{FmtSink, Output};
 use super::values::{DivSpec, EpochList, div_spec, epoch_list, whole};
 use crate::toy::fit::MAX_EPOCHS;
 use crate::toy::{EpochRecord, FitConfig, FitResult, HistoryColumns, preset};
@@ -82,17 +82,23 @@ pub fn run(args: &FitArgs) -> Result<(), String> {
     }
     let result = cfg.to_spec()?.run()?;
     let mut out = Output::open(args.out.as_deref())?;
+    // JSON and CSV are written record by record: the history alone may be tens of MB.
     if args.json {
-        out.line(&to_json(&cfg, &result).to_string())?;
+        write_json(&cfg, &result, &mut out)?;
     } else if args.csv {
-        let mut csv = String::new();
         let runs = result
             .runs
             .iter()
             .map(|r| (&r.divergence, r.history.as_slice()));
-        EpochRecord::write_csv(runs, HistoryColumns::WithParameters, &mut csv)
-            .map_err(|e| format!("cannot format the CSV: {e}"))?;
-        out.line(csv.trim_end())?;
+        let mut sink = FmtSink {
+            out: &mut out,
+            error: None,
+        };
+        if EpochRecord::write_csv(runs, HistoryColumns::WithParameters, &mut sink).is_err() {
+            return Err(sink
+                .error
+                .unwrap_or_else(|| "cannot format the CSV".to_string()));
+        }
     } else {
         for line in summary(&cfg, &result) {
             out.line(&line)?;
@@ -120,29 +126,43 @@ fn record_json(r: &EpochRecord) -> Value {
     v
 }
 
-pub fn to_json(cfg: &FitConfig, result: &FitResult) -> Value {
-    let runs: Vec<Value> = result
-        .runs
-        .iter()
-        .map(|run| {
-            json!({
-                "divergence": run.divergence.to_string(),
-                "history": run.history.iter().map(record_json).collect::<Vec<_>>(),
-                "snapshots": run.snapshots.iter().map(|s| json!({"epoch": s.epoch, "q": nums(&s.q)})).collect::<Vec<_>>(),
-            })
-        })
-        .collect();
+/// The fit as one line of JSON: `{"name", "epochs", "teacher": {"x", "p"}, "head_classes",
+/// "far_tail_from_rank", "runs": [{"divergence", "history": [records], "snapshots": [{"epoch",
+/// "q"}]}]}`, written record by record.
+pub fn write_json(cfg: &FitConfig, result: &FitResult, out: &mut Output) -> Result<(), String> {
     let head: Vec<usize> = (0..result.regions.head.len())
         .filter(|&k| result.regions.head[k])
         .collect();
-    json!({
+    let start = json!({
         "name": cfg.name,
         "epochs": cfg.epochs,
         "teacher": { "x": nums(&result.teacher.xs), "p": nums(&result.teacher.dist.p) },
         "head_classes": head,
         "far_tail_from_rank": result.regions.far_tail_start(),
-        "runs": runs,
     })
+    .to_string();
+    // The object without its closing brace, then the runs.
+    out.write(&start[..start.len() - 1])?;
+    out.write(",\"runs\":[")?;
+    for (i, run) in result.runs.iter().enumerate() {
+        let div = Value::String(run.divergence.to_string());
+        out.write(&format!("{}{{\"divergence\":{div},\"history\":[", sep(i)))?;
+        for (j, r) in run.history.iter().enumerate() {
+            out.write(sep(j))?;
+            out.write(&record_json(r).to_string())?;
+        }
+        out.write("],\"snapshots\":[")?;
+        for (j, s) in run.snapshots.iter().enumerate() {
+            out.write(sep(j))?;
+            out.write(&json!({"epoch": s.epoch, "q": nums(&s.q)}).to_string())?;
+        }
+        out.write("]}")?;
+    }
+    out.line("]}")
+}
+
+fn sep(i: usize) -> &'static str {
+    if i == 0 { "" } else { "," }
 }
 
 /// A short table per divergence at the snapshot epochs and the last epoch.

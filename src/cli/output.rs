@@ -34,6 +34,15 @@ impl Output {
         self.check(result)
     }
 
+    /// Writes `text` as it is (no newline): a long output streamed in pieces.
+    pub fn write(&mut self, text: &str) -> Result<(), String> {
+        if self.closed {
+            return Ok(());
+        }
+        let result = self.sink.write_all(text.as_bytes());
+        self.check(result)
+    }
+
     pub fn finish(mut self) -> Result<(), String> {
         if self.closed {
             return Ok(());
@@ -51,5 +60,21 @@ impl Output {
             }
             Err(e) => Err(format!("{}: write failed: {e}", self.name)),
         }
+    }
+}
+
+/// [`Output`] as a `fmt::Write`, for writers that format into one (the history CSV); the first
+/// error is kept for the caller.
+pub struct FmtSink<'a> {
+    pub out: &'a mut Output,
+    pub error: Option<String>,
+}
+
+impl std::fmt::Write for FmtSink<'_> {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        self.out.write(s).map_err(|e| {
+            self.error = Some(e);
+            std::fmt::Error
+        })
     }
 }

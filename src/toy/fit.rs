@@ -1,5 +1,6 @@
 //! The fit loop: every divergence from the same initial student, full-batch steps, per-epoch records.
 
+use super::budget::{self, FitSize};
 use super::metrics::{EpochRecord, MetricsSpec, Regions};
 use super::optim::{Optimizer, OptimizerSpec};
 use super::student::{Student, StudentSpec};
@@ -9,22 +10,18 @@ use crate::math::{Divergence, LogDist, TaidSchedule, Workspace, check_classes, v
 use serde::Serialize;
 use std::sync::{Arc, OnceLock};
 
-/// Upper limit on epochs per fit (a live toy, not a training job).
-pub const MAX_EPOCHS: usize = 1_000_000;
+/// Upper limit on epochs per fit (a live toy, not a training job); [`budget`] bounds the work and
+/// the memory of the whole fit.
+pub const MAX_EPOCHS: usize = 200_000;
 
 /// Which student distributions to keep.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct SnapshotPlan {
-    /// Keep q at every epoch (the GUI scrubs through them).
+    /// Keep q at every epoch (the GUI scrubs through them) while that fits in
+    /// [`budget::STORE_BYTES`]; beyond, at as many epochs as fit ([`FitSize::store_epochs`]).
     pub every: bool,
-    /// Keep q at these epochs.
+    /// Keep q at these epochs (always, `every` or not).
     pub at: Vec<usize>,
-}
-
-impl SnapshotPlan {
-    fn wants(&self, epoch: usize) -> bool {
-        self.every || self.at.contains(&epoch)
-    }
 }
 
 /// A whole fit, validated.
@@ -99,22 +96,32 @@ impl SnapshotQ {
     }
 }
 
-/// Free-logit snapshots at `epochs`, q of each `n` doubles side by side in `all`.
-fn shared_snapshots(all: Vec<f64>, epochs: &[usize], n: usize) -> Vec<Snapshot> {
-    let all = Arc::new(all);
+/// Free-logit snapshots at `epochs`, q of each `n` doubles side by side in `blocks` of `block` epochs.
+fn shared_snapshots(
+    blocks: &[Arc<Vec<f64>>],
+    block: usize,
+    epochs: &[usize],
+    n: usize,
+) -> Vec<Snapshot> {
     epochs
         .iter()
         .enumerate()
-        .map(|(k, &epoch)| Snapshot {
-            epoch,
-            q: SnapshotQ(Source::Shared {
-                all: Some(all.clone()),
-                start: k * n,
-                len: n,
-            }),
+        .filter_map(|(k, &epoch)| {
+            Some(Snapshot {
+                epoch,
+                q: SnapshotQ(Source::Shared {
+                    all: Some(blocks.get(k / block)?.clone()),
+                    start: (k % block) * n,
+                    len: n,
+                }),
+            })
         })
         .collect()
 }
+
+/// Doubles per block of a run's kept q (1 MiB): a partial result shares the full blocks and copies
+/// only the one being filled.
+const BLOCK_DOUBLES: usize = 1 << 17;
 
 /// q of a Gaussian student at `params`, as the fit computes it.
 fn gaussian_q(student: &Student, params: &[f64; 2]) -> Vec<f64> {
@@ -197,8 +204,9 @@ mod spare {
         bufs: Vec::new(),
         doubles: 0,
     });
-    /// The most doubles kept (256 MiB): beyond that, dropped buffers are freed.
-    const MAX_DOUBLES: usize = 32 << 20;
+    /// The most doubles kept (one q store, [`super::budget::STORE_BYTES`]): beyond that, dropped
+    /// buffers are freed.
+    const MAX_DOUBLES: usize = (super::budget::STORE_BYTES / 8) as usize;
 
     fn pool() -> std::sync::MutexGuard<'static, Pool> {
         POOL.lock().unwrap_or_else(|e| e.into_inner())
@@ -265,7 +273,8 @@ pub struct Prepared {
     pub regions: Regions,
     pub optimizer: OptimizerSpec,
     pub epochs: usize,
-    pub snapshots: SnapshotPlan,
+    /// The epochs whose q is kept, ascending; `None`: every epoch.
+    pub kept: Option<Vec<usize>>,
     pub loss_scale: f64,
 }
 
@@ -293,6 +302,21 @@ impl FitSpec {
             ));
         }
         let teacher = self.teacher.build()?;
+        let mut at = self.snapshots.at.clone();
+        at.sort_unstable();
+        at.dedup();
+        let size = FitSize {
+            epochs: self.epochs,
+            classes: teacher.dist.len(),
+            runs: self.divergences.len().max(1),
+            snapshots: at.len(),
+        };
+        size.check()?;
+        let kept = if self.snapshots.every {
+            size.store_epochs(&at)
+        } else {
+            Some(at)
+        };
         let (student, init) = self.student.build(&teacher.xs)?;
         for d in &self.divergences {
             check_classes(d, teacher.dist.len())?;
@@ -305,7 +329,7 @@ impl FitSpec {
             regions,
             optimizer: self.optimizer,
             epochs: self.epochs,
-            snapshots: self.snapshots.clone(),
+            kept,
             loss_scale: self.loss_scale,
         })
     }
@@ -374,6 +398,13 @@ impl TaidState {
 }
 
 impl Prepared {
+    /// Whether q is kept at `epoch`.
+    fn keeps(&self, epoch: usize) -> bool {
+        self.kept
+            .as_ref()
+            .is_none_or(|k| k.binary_search(&epoch).is_ok())
+    }
+
     /// Runs one divergence for all epochs.
     pub fn run(&self, div: &Divergence) -> Result<Run, String> {
         self.run_with(div, &mut |_| true)
@@ -403,12 +434,10 @@ impl Prepared {
         };
         // A Gaussian student's q is kept as its two parameters; free logits keep q itself.
         let deferred = matches!(*self.student, Student::Gaussian { .. });
-        let stored = if deferred {
-            0
-        } else {
-            (0..=self.epochs)
-                .filter(|&e| self.snapshots.wants(e))
-                .count()
+        let stored = match &self.kept {
+            _ if deferred => 0,
+            None => self.epochs + 1,
+            Some(k) => k.len(),
         };
         Stepper {
             prep: self,
@@ -422,11 +451,9 @@ impl Prepared {
             taid,
             history: Vec::with_capacity(self.epochs + 1),
             snapshots: Vec::new(),
-            stored: if stored > 0 {
-                spare::take(stored * n)
-            } else {
-                Vec::new()
-            },
+            blocks: Vec::new(),
+            filling: Vec::new(),
+            block: (BLOCK_DOUBLES / n.max(1)).clamp(1, stored.max(1)),
             stored_epochs: Vec::with_capacity(stored),
             deferred,
             next: 0,
@@ -450,8 +477,11 @@ pub struct Stepper<'a> {
     history: Vec<EpochRecord>,
     /// A Gaussian student's snapshots.
     snapshots: Vec<Snapshot>,
-    /// A free-logit student's q at `stored_epochs`, side by side.
-    stored: Vec<f64>,
+    /// A free-logit student's q at `stored_epochs`, side by side in full blocks of `block` epochs
+    /// (shared with partial results) and the block being filled.
+    blocks: Vec<Arc<Vec<f64>>>,
+    filling: Vec<f64>,
+    block: usize,
     stored_epochs: Vec<usize>,
     /// Snapshots are the Gaussian student's parameters (q computed when read).
     deferred: bool,
@@ -520,13 +550,20 @@ impl Stepper<'_> {
                 _ => None,
             }),
         });
-        if prep.snapshots.wants(epoch) {
+        if prep.keeps(epoch) {
             if self.deferred {
                 let q = SnapshotQ::gaussian(prep.student.clone(), [self.params[0], self.params[1]]);
                 self.snapshots.push(Snapshot { epoch, q });
             } else {
-                self.stored.extend_from_slice(&self.student.p);
+                if self.filling.capacity() == 0 {
+                    self.filling = spare::take(self.block * n);
+                }
+                self.filling.extend_from_slice(&self.student.p);
                 self.stored_epochs.push(epoch);
+                if self.filling.len() >= self.block * n {
+                    self.blocks
+                        .push(Arc::new(std::mem::take(&mut self.filling)));
+                }
             }
         }
         self.next += 1;
@@ -570,9 +607,14 @@ impl Stepper<'_> {
         } else {
             let kept = self.stored_epochs.partition_point(|&e| e < upto);
             let n = self.prep.teacher.dist.len();
-            let mut all = spare::take(kept * n);
-            all.extend_from_slice(&self.stored[..kept * n]);
-            shared_snapshots(all, &self.stored_epochs[..kept], n)
+            let full = self.blocks.len() * self.block;
+            let mut blocks = self.blocks.clone();
+            if kept > full {
+                let mut rest = spare::take((kept - full) * n);
+                rest.extend_from_slice(&self.filling[..(kept - full) * n]);
+                blocks.push(Arc::new(rest));
+            }
+            shared_snapshots(&blocks, self.block, &self.stored_epochs[..kept], n)
         };
         Run {
             divergence: self.div,
@@ -587,7 +629,11 @@ impl Stepper<'_> {
             std::mem::take(&mut self.snapshots)
         } else {
             let n = self.prep.teacher.dist.len();
-            shared_snapshots(std::mem::take(&mut self.stored), &self.stored_epochs, n)
+            if !self.filling.is_empty() {
+                self.blocks
+                    .push(Arc::new(std::mem::take(&mut self.filling)));
+            }
+            shared_snapshots(&self.blocks, self.block, &self.stored_epochs, n)
         };
         Run {
             divergence: self.div,
@@ -599,8 +645,14 @@ impl Stepper<'_> {
 
 impl Drop for Stepper<'_> {
     fn drop(&mut self) {
-        // Stopped early: the buffer goes to the next fit.
-        spare::give(std::mem::take(&mut self.stored));
+        // Stopped early (or finished: the snapshots hold the blocks then): the buffers go to the next
+        // fit.
+        spare::give(std::mem::take(&mut self.filling));
+        for block in self.blocks.drain(..) {
+            if let Some(buf) = Arc::into_inner(block) {
+                spare::give(buf);
+            }
+        }
     }
 }
 
@@ -677,6 +729,93 @@ mod tests {
         assert!(run.runs[0].snapshots.iter().all(|s| !s.q.is_deferred()));
         let sum: f64 = run.runs[1].snapshots[20].q.iter().sum();
         assert!((sum - 1.0).abs() < 1e-12);
+    }
+
+    /// q is kept in blocks: a partial result (blocks shared, the one being filled copied) equals the
+    /// finished run's first epochs, across block boundaries.
+    #[test]
+    fn partial_results_share_the_kept_blocks() {
+        let spec = FitSpec {
+            teacher: TeacherSpec::LongTail {
+                classes: 50_000,
+                shape: TailShape::Zipf,
+                width: 1.0,
+                exponent: 1.1,
+                shuffle_seed: None,
+                noise: 0.0,
+                noise_seed: 0,
+            },
+            epochs: 8,
+            divergences: vec![Divergence::Fkl],
+            ..small_fit()
+        };
+        let prep = spec.prepare().unwrap();
+        let mut stepper = prep.stepper(&Divergence::Fkl);
+        assert_eq!(stepper.block, 2);
+        let mut partials = Vec::new();
+        while !stepper.is_done() {
+            stepper.step().unwrap();
+            partials.push(stepper.partial(stepper.recorded()));
+        }
+        let run = stepper.finish();
+        assert_eq!(run.snapshots.len(), 9);
+        for p in &partials {
+            let k = p.snapshots.len();
+            assert_eq!(p.snapshots[..], run.snapshots[..k]);
+            assert_eq!(p.snapshots[k - 1].q.len(), 50_000);
+        }
+    }
+
+    /// A fit whose q at every epoch would not fit the store keeps the epochs that fit: the asked-for
+    /// ones, the ends and a log- and evenly spaced selection, each exactly the q the fit computed.
+    #[test]
+    fn a_big_fit_thins_the_store() {
+        let spec = FitSpec {
+            teacher: TeacherSpec::LongTail {
+                classes: 20_000,
+                shape: TailShape::Zipf,
+                width: 1.0,
+                exponent: 1.1,
+                shuffle_seed: None,
+                noise: 0.0,
+                noise_seed: 0,
+            },
+            epochs: 2000,
+            divergences: vec![Divergence::Fkl],
+            snapshots: SnapshotPlan {
+                every: true,
+                at: vec![1234],
+            },
+            ..small_fit()
+        };
+        let run = spec.run().unwrap();
+        let kept: Vec<usize> = run.runs[0].snapshots.iter().map(|s| s.epoch).collect();
+        let room = (budget::STORE_BYTES / (20_000 * 8 + budget::SNAPSHOT_OVERHEAD)) as usize;
+        assert!(
+            kept.len() <= room + 3 && kept.len() > room / 2,
+            "{}",
+            kept.len()
+        );
+        for e in [0, 1, 2, 3, 1234, 2000] {
+            assert!(kept.contains(&e), "{e}");
+        }
+        let exact = FitSpec {
+            snapshots: SnapshotPlan {
+                every: false,
+                at: vec![1234],
+            },
+            ..spec
+        }
+        .run()
+        .unwrap();
+        let at = |r: &FitResult| -> Vec<f64> {
+            let s = &r.runs[0].snapshots;
+            s[s.iter().position(|s| s.epoch == 1234).unwrap()]
+                .q
+                .to_vec()
+        };
+        assert_eq!(at(&run), at(&exact));
+        assert_eq!(exact.runs[0].snapshots.len(), 1);
     }
 
     /// Snapshot buffers handed back by a dropped fit hold exactly the next fit's q.

@@ -2,6 +2,7 @@
 //! the analysis of a fit (the numbers the views draw).
 
 pub mod analysis;
+pub mod budget;
 pub mod config;
 pub mod fit;
 pub mod lesson;

@@ -145,9 +145,22 @@ pub fn view_ui(ui: &mut egui::Ui, view: View, cx: &ViewCtx, state: &mut ToyState
     })
 }
 
-/// The text of the epoch stamp every view carries: `epoch 10 / 800`.
+/// The text of the epoch stamp every view carries: `epoch 10 / 800`; when the fit kept q only at some
+/// epochs (a big fit's thinned store) and not at this one, also the epoch whose q is drawn:
+/// `epoch 537 / 200000 · q of epoch 512, the nearest kept`.
 pub fn epoch_stamp(cx: &ViewCtx) -> String {
-    format!("epoch {} / {}", cx.epoch, cx.last_epoch())
+    let stamp = format!("epoch {} / {}", cx.epoch, cx.last_epoch());
+    let shown = cx
+        .result
+        .runs
+        .first()
+        .and_then(|r| analysis::kept_epoch(r, cx.epoch));
+    match shown {
+        Some(e) if e != cx.epoch => {
+            format!("{stamp} · q of epoch {e}, the nearest kept")
+        }
+        _ => stamp,
+    }
 }
 
 /// The row above every view: in the app the zoom/pan switch (and "reset view" while it is on) at the
@@ -178,7 +191,11 @@ fn header_ui(ui: &mut egui::Ui, cx: &ViewCtx, state: &mut ToyState) -> common::I
         }
         ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
             ui.label(egui::RichText::new(epoch_stamp(cx)).strong())
-                .on_hover_text("the epoch shown / the last epoch of the fit");
+                .on_hover_text(
+                    "the epoch shown / the last epoch of the fit (a fit too big to keep the \
+                     student at every epoch keeps it at evenly and log-spaced epochs: the views \
+                     then draw the nearest kept one)",
+                );
         });
     });
     interaction

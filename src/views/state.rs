@@ -2,7 +2,7 @@
 
 use crate::math::Divergence;
 use crate::toy::config::ViewHints;
-use crate::toy::{FitConfig, FitSpec, SnapshotPlan, preset};
+use crate::toy::{FitConfig, FitSpec, preset};
 use serde::{Deserialize, Serialize};
 
 /// One divergence in the list: its parameters, and whether it takes part in the fit.
@@ -375,13 +375,11 @@ impl ToyState {
         self.slots.iter().filter(|s| s.enabled)
     }
 
-    /// The fit to run for the current settings, keeping q at every epoch for the scrubber.
+    /// The fit to run for the current settings, keeping q at every epoch for the scrubber (at as many
+    /// as fit in [`crate::toy::budget::STORE_BYTES`] for a big fit), the config's snapshots always.
     pub fn fit_spec(&self) -> Result<FitSpec, String> {
         let mut spec = self.to_config().to_spec()?;
-        spec.snapshots = SnapshotPlan {
-            every: true,
-            at: Vec::new(),
-        };
+        spec.snapshots.every = true;
         Ok(spec)
     }
 }

@@ -35,6 +35,16 @@ pub fn q_at(run: &Run, epoch: usize) -> &[f64] {
     }
 }
 
+/// The epoch of the snapshot [`q_at`] reads for `epoch` (`None` without snapshots).
+pub fn kept_epoch(run: &Run, epoch: usize) -> Option<usize> {
+    let snaps = &run.snapshots;
+    match snaps.binary_search_by_key(&epoch, |s| s.epoch) {
+        Ok(_) => Some(epoch),
+        Err(0) => snaps.first().map(|s| s.epoch),
+        Err(i) => Some(snaps[i - 1].epoch),
+    }
+}
+
 /// The record of `epoch`, or the last one when the history is shorter.
 pub fn record_at(history: &[EpochRecord], epoch: usize) -> Option<&EpochRecord> {
     history.get(epoch.min(history.len().saturating_sub(1)))
