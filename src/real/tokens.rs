@@ -13,56 +13,79 @@
 
 use super::RealError;
 use crate::io::show;
-use crate::io::tokens::{Vocab, alphabet_byte, parse_vocab};
+use crate::io::tokens::{alphabet_byte, stream_vocab, vocab_is_byte_level};
+use std::io::Read;
 use std::path::Path;
 
 /// Largest token file read (a 256k-token `tokenizer.json` is about 20 MB).
 pub const MAX_TOKEN_FILE_BYTES: u64 = 512 << 20;
 
-/// Reads token labels for a vocabulary of `v` classes; errors name the file.
+/// Reads token labels for a vocabulary of `v` classes; errors name the file. Only a regular file is
+/// read (a FIFO would block and a device such as `/dev/zero` never end), streamed: at most one token
+/// per id below `v` is kept.
 pub fn read_tokens(path: &Path, v: usize) -> Result<Vec<String>, RealError> {
     let err = |m: String| RealError::File {
         path: path.display().to_string(),
         message: m,
     };
-    let len = std::fs::metadata(path)
-        .map_err(|e| err(format!("cannot read token file: {e}")))?
-        .len();
+    let meta = std::fs::metadata(path).map_err(|e| err(format!("cannot read token file: {e}")))?;
+    if !meta.is_file() {
+        return Err(err(
+            "is not a regular file (a directory, a FIFO or a device); expected a token file: a \
+             JSON list of strings or a tokenizer.json"
+                .into(),
+        ));
+    }
+    let len = meta.len();
     if len > MAX_TOKEN_FILE_BYTES {
         return Err(err(format!(
             "token file of {len} bytes is too large; expected at most {MAX_TOKEN_FILE_BYTES} bytes \
              (a JSON list of strings or a tokenizer.json)"
         )));
     }
-    let bytes = std::fs::read(path).map_err(|e| err(format!("cannot read token file: {e}")))?;
-    parse_tokens(&bytes, v).map_err(err)
+    // A file that grows while it is read is cut at the limit (and then is not valid JSON).
+    let mut open = || std::fs::File::open(path).map(|f| f.take(MAX_TOKEN_FILE_BYTES));
+    labels(&mut open, v).map_err(err)
 }
 
 /// Parses the bytes of a token file (see the module docs) into `v` readable labels; the error
 /// says what is wrong and what was expected.
 pub fn parse_tokens(bytes: &[u8], v: usize) -> Result<Vec<String>, String> {
-    let Vocab { tokens, byte_level } = parse_vocab(bytes)?;
-    if let Some(t) = tokens.iter().max_by_key(|t| t.id)
-        && t.id >= v as u64
-    {
-        return Err(format!(
-            "token \"{}\" has id {} but the logits have only {v} classes (ids 0..{}); expected \
-             the tokenizer of the model that produced the logits",
-            show(&t.text),
-            t.id,
-            v.saturating_sub(1)
-        ));
-    }
-    let mut out: Vec<Option<String>> = vec![None; v];
-    for t in tokens {
-        let label = if t.encoded {
-            readable(&t.text, byte_level)
+    labels(&mut || Ok(bytes), v)
+}
+
+/// The `v` labels of the token file `open()` reads (twice: see [`stream_vocab`]; its first pass
+/// tells whether the tokens are byte-level), each made as its token streams in: at most one label
+/// per id below `v` is kept.
+fn labels<R: Read>(
+    open: &mut dyn FnMut() -> std::io::Result<R>,
+    v: usize,
+) -> Result<Vec<String>, String> {
+    let byte_level =
+        vocab_is_byte_level(open().map_err(|e| format!("cannot read token file: {e}"))?)?;
+    // Label by id; the last token of an id wins.
+    let mut by_id: Vec<Option<String>> = Vec::new();
+    stream_vocab(open, &mut |id, text, encoded| {
+        let i = usize::try_from(id).ok().filter(|&i| i < v).ok_or_else(|| {
+            format!(
+                "token \"{}\" has id {id} but the logits have only {v} classes (ids 0..{}); \
+                 expected the tokenizer of the model that produced the logits",
+                show(&text),
+                v.saturating_sub(1)
+            )
+        })?;
+        if by_id.len() <= i {
+            by_id.resize(i + 1, None);
+        }
+        by_id[i] = Some(if encoded {
+            readable(&text, byte_level)
         } else {
-            escape(&t.text)
-        };
-        out[t.id as usize] = Some(label); // id < v checked above
-    }
-    Ok(out
+            escape(&text)
+        });
+        Ok(())
+    })?;
+    by_id.resize(v, None);
+    Ok(by_id
         .into_iter()
         .enumerate()
         .map(|(i, t)| t.unwrap_or_else(|| format!("#{i}")))
