@@ -40,9 +40,10 @@ pub struct InfoArgs {
 
 #[derive(Debug, Args)]
 pub struct BenchArgs {
-    /// Rows (token positions) of the logits
-    #[arg(long, value_name = "N", default_value_t = 512, value_parser = whole(1, 10_000_000))]
-    pub rows: usize,
+    /// Rows (token positions) of the logits [default: 512, or 64 on a software adapter, whose
+    /// device memory is host memory]
+    #[arg(long, value_name = "N", value_parser = whole(1, 10_000_000))]
+    pub rows: Option<usize>,
     /// Classes (vocabulary size) per row
     #[arg(long, value_name = "V", default_value_t = 32_768, value_parser = whole(1, 1 << 24))]
     pub vocab: usize,
@@ -121,26 +122,81 @@ fn info(args: &InfoArgs) -> Result<(), String> {
     out.finish()
 }
 
-/// Reproducible logits: teacher N(0, 3²), student = teacher + N(0, 1) (a student mid-training).
-fn logits(n: usize, v: usize) -> (Vec<f32>, Vec<f32>) {
-    let mut state = 0x9e37_79b9_7f4a_7c15u64;
-    let mut uniform = move || {
-        state ^= state >> 12;
-        state ^= state << 25;
-        state ^= state >> 27;
-        ((state.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 40) as f32 + 0.5) / (1u64 << 24) as f32
-    };
-    let mut t = Vec::with_capacity(n * v);
-    let mut s = Vec::with_capacity(n * v);
-    for _ in 0..n * v {
-        let (a, b) = (uniform(), uniform());
-        let r = (-2.0 * a.ln()).sqrt();
-        let (sin, cos) = (std::f32::consts::TAU * b).sin_cos();
-        let u = 3.0 * r * cos;
-        t.push(u);
-        s.push(u + r * sin);
+/// Reproducible logits, generated in order a few rows at a time: teacher N(0, 3²), student =
+/// teacher + N(0, 1) (a student mid-training).
+struct Logits {
+    state: u64,
+}
+
+impl Logits {
+    fn new() -> Logits {
+        Logits {
+            state: 0x9e37_79b9_7f4a_7c15,
+        }
     }
-    (t, s)
+
+    fn uniform(&mut self) -> f32 {
+        let s = &mut self.state;
+        *s ^= *s >> 12;
+        *s ^= *s << 25;
+        *s ^= *s >> 27;
+        ((s.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 40) as f32 + 0.5) / (1u64 << 24) as f32
+    }
+
+    /// Appends the next `count` logits of the teacher and of the student.
+    fn fill(&mut self, count: usize, t: &mut Vec<f32>, s: &mut Vec<f32>) {
+        t.reserve(count);
+        s.reserve(count);
+        for _ in 0..count {
+            let (a, b) = (self.uniform(), self.uniform());
+            let r = (-2.0 * a.ln()).sqrt();
+            let (sin, cos) = (std::f32::consts::TAU * b).sin_cos();
+            let u = 3.0 * r * cos;
+            t.push(u);
+            s.push(u + r * sin);
+        }
+    }
+}
+
+/// Logits generated and uploaded per piece (per buffer, f32).
+const PIECE_ELEMS: usize = 1 << 20;
+/// The CPU engine's reference runs on the first rows: at most this many logits of each (and one row).
+const CPU_ELEMS: usize = 1 << 21;
+/// Host memory the bench may hold: the pieces being uploaded, the CPU reference rows, the values read
+/// back (BENCHMARKS.md, "Memory").
+pub const MAX_HOST_BYTES: u64 = 64 << 20;
+/// Device memory a bench may allocate on a GPU.
+pub const MAX_DEVICE_BYTES: u64 = 16 << 30;
+/// ... and on a software adapter (llvmpipe, WARP), whose device memory is host memory.
+pub const MAX_SOFTWARE_DEVICE_BYTES: u64 = 128 << 20;
+
+/// The bench's memory, known before anything is allocated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct BenchBytes {
+    host: u64,
+    device: u64,
+}
+
+impl BenchBytes {
+    /// `n × v` logits in `storage`; `bind`: the device's largest binding (caps the copy test).
+    fn new(n: usize, v: usize, storage: Storage, bind: Option<u64>) -> BenchBytes {
+        let (n, v, e) = (n as u64, v as u64, storage.bytes() as u64);
+        let nv = n.saturating_mul(v);
+        let cpu_rows = n.min((CPU_ELEMS as u64 / v).max(1));
+        // Pieces of both inputs (and their f16 copies), the CPU rows of both inputs and an f64 row
+        // of each, the values read back (the mapped buffer and the vector).
+        let host = (2 * PIECE_ELEMS as u64).max(2 * v) * (4 + e)
+            + 2 * cpu_rows * v * 4
+            + 4 * v * 8
+            + n * 8;
+        let device = bind.map_or(0, |bind| {
+            // Teacher, student, gradient and its read-back copy per logit; values, aux and the
+            // values' read-back per row; the copy test's source and destination.
+            let copy = (2 * nv * e).min(bind) / 16 * 16;
+            nv.saturating_mul(4 * e) + n * 16 + 2 * copy
+        });
+        BenchBytes { host, device }
+    }
 }
 
 struct CpuTiming {
@@ -149,14 +205,57 @@ struct CpuTiming {
     values: Vec<f64>,
 }
 
+/// Refuses a bench whose host or device memory (see [`BenchBytes`]) is over its budget, naming both.
+fn check_bytes(
+    n: usize,
+    v: usize,
+    storage: Storage,
+    ctx: Option<&GpuContext>,
+) -> Result<(), String> {
+    use crate::toy::budget::mib;
+    let bind = ctx.map(|c| {
+        let i = c.info();
+        i.max_storage_buffer_binding_size.min(i.max_buffer_size)
+    });
+    let need = BenchBytes::new(n, v, storage, bind);
+    let software = ctx.is_some_and(|c| c.info().device_type == "Cpu");
+    let device_budget = if software {
+        MAX_SOFTWARE_DEVICE_BYTES
+    } else {
+        MAX_DEVICE_BYTES
+    };
+    if need.host <= MAX_HOST_BYTES && need.device <= device_budget {
+        return Ok(());
+    }
+    let adapter = ctx.map_or(String::new(), |c| {
+        if software {
+            format!(
+                " on the software adapter {}, whose device memory is host memory,",
+                c.info().name
+            )
+        } else {
+            format!(" on {}", c.info().name)
+        }
+    });
+    Err(format!(
+        "--rows {n} × --vocab {v} ({}) needs {} of device memory and {} of host memory; the budget \
+         is {} of device memory{adapter} and {} of host memory: lower --rows or --vocab",
+        storage.name(),
+        mib(need.device),
+        mib(need.host),
+        mib(device_budget),
+        mib(MAX_HOST_BYTES)
+    ))
+}
+
 /// The f64 engine on the first rows, single thread, softmax included (the GPU starts from logits
-/// too); stops after [`CPU_BUDGET_S`] and scales to all rows.
+/// too); stops after [`CPU_BUDGET_S`] (or at the rows given) and scales to all `n` rows.
 fn cpu_time(div: &Divergence, t: &[f32], s: &[f32], n: usize, v: usize) -> CpuTiming {
     let mut ws = Workspace::default();
     let mut grad = vec![0.0; v];
     let mut values = Vec::new();
     let t0 = Instant::now();
-    for r in 0..n {
+    for r in 0..(t.len() / v).min(n) {
         let row = |x: &[f32]| -> Vec<f64> {
             x[r * v..(r + 1) * v]
                 .iter()
@@ -198,7 +297,7 @@ struct GpuTiming {
 }
 
 fn bench(args: &BenchArgs) -> Result<(), String> {
-    let (n, v, repeats) = (args.rows, args.vocab, args.repeats);
+    let (v, repeats) = (args.vocab, args.repeats);
     let storage = match args.dtype {
         Dtype::F32 => Storage::F32,
         Dtype::F16 => Storage::F16,
@@ -216,36 +315,47 @@ fn bench(args: &BenchArgs) -> Result<(), String> {
         check_classes(&d, v).map_err(|e| format!("--div {s:?}: {e}"))?;
         divs.push(d);
     }
+    let (ctx, fallback) = match GpuContext::new() {
+        Ok(c) => (Some(c), None),
+        Err(e) => (None, Some(format!("{e}; timing the CPU engine only"))),
+    };
+    let software = ctx.as_ref().is_some_and(|c| c.info().device_type == "Cpu");
+    let n = args.rows.unwrap_or(if software { 64 } else { 512 });
     if n.checked_mul(v).is_none_or(|e| e > 1 << 31) {
         return Err(format!(
             "--rows {n} × --vocab {v} is over 2^31 logits; expected a smaller problem"
         ));
     }
-    let (t, s) = logits(n, v);
-    // The CPU reference sees what the device sees: f16-rounded logits under --dtype f16.
-    let (t_cpu, s_cpu) = match storage {
-        Storage::F32 => (t.clone(), s.clone()),
-        Storage::F16 => (f16_round(&t), f16_round(&s)),
+    check_bytes(n, v, storage, ctx.as_ref())?;
+    // The CPU reference runs on the first rows and sees what the device sees: f16-rounded logits
+    // under --dtype f16.
+    let cpu_rows = n.min((CPU_ELEMS / v).max(1));
+    let (t_cpu, s_cpu) = {
+        let (mut t, mut s) = (Vec::new(), Vec::new());
+        Logits::new().fill(cpu_rows * v, &mut t, &mut s);
+        match storage {
+            Storage::F32 => (t, s),
+            Storage::F16 => (f16_round(&t), f16_round(&s)),
+        }
     };
     let elem = storage.bytes() as f64;
-    let (ctx, fallback) = match GpuContext::new() {
-        Ok(c) => (Some(c), None),
-        Err(e) => (None, Some(format!("{e}; timing the CPU engine only"))),
-    };
+    let bar = progress::bar(divs.len() * (repeats + 2), "gpu bench");
     let rows = match &ctx {
-        Some(c) => Some(
-            c.upload(
-                &t,
-                &s,
-                n,
-                v,
-                &RowsOptions {
-                    storage,
-                    ..RowsOptions::default()
-                },
+        Some(c) => {
+            bar.set_message(format!("generating and uploading {n} × {v} logits"));
+            let mut stream = Logits::new();
+            let opts = RowsOptions {
+                storage,
+                ..RowsOptions::default()
+            };
+            let fill = &mut |_row0: usize, rows: usize, t: &mut Vec<f32>, s: &mut Vec<f32>| {
+                stream.fill(rows * v, t, s)
+            };
+            Some(
+                c.upload_generated(n, v, &opts, PIECE_ELEMS, fill)
+                    .map_err(|e| format!("gpu bench: {e}"))?,
             )
-            .map_err(|e| format!("gpu bench: {e}"))?,
-        ),
+        }
         None => None,
     };
     let timestamps = ctx.as_ref().is_some_and(|c| c.info().timestamp_query);
@@ -259,20 +369,29 @@ fn bench(args: &BenchArgs) -> Result<(), String> {
     };
     let copy_gbps = copy.map(|c| c.gbps);
     let mut results = Vec::new();
-    let bar = progress::bar(divs.len(), "gpu bench");
-    for div in &divs {
+    for (i, div) in divs.iter().enumerate() {
+        // Without a terminal (a log, a pipe) the bar is hidden: a line per divergence instead.
+        if bar.is_hidden() {
+            eprintln!("kdviz: gpu bench: {div} ({}/{})", i + 1, divs.len());
+        }
         let p = passes(div);
         let bytes_per_elem = f64::from(p) * 2.0 * elem + elem;
         bar.set_message(format!("{div}: CPU engine"));
         let cpu = cpu_time(div, &t_cpu, &s_cpu, n, v);
+        bar.inc(1);
         bar.set_message(format!("{div}: GPU"));
+        let quiet = RunOptions {
+            read_grad: false,
+            ..RunOptions::default()
+        };
         let gpu = match &rows {
             None => None,
             Some(rows) => {
                 // warm-up (pipeline compile, caches), with the values checked against the CPU rows
                 let first = rows
-                    .run(div, &RunOptions::default())
+                    .run(div, &quiet)
                     .map_err(|e| format!("gpu bench: {e}"))?;
+                bar.inc(1);
                 let max_rel_err = cpu
                     .values
                     .iter()
@@ -280,10 +399,6 @@ fn bench(args: &BenchArgs) -> Result<(), String> {
                     .filter(|(c, _)| c.is_finite())
                     .map(|(c, g)| (f64::from(*g) - c).abs() / c.abs().max(1e-12))
                     .fold(0.0, f64::max);
-                let quiet = RunOptions {
-                    read_grad: false,
-                    ..RunOptions::default()
-                };
                 let mut ms = Vec::with_capacity(repeats);
                 for _ in 0..repeats {
                     let w0 = Instant::now();
@@ -292,6 +407,7 @@ fn bench(args: &BenchArgs) -> Result<(), String> {
                         .map_err(|e| format!("gpu bench: {e}"))?;
                     let wall = w0.elapsed().as_secs_f64() * 1e3;
                     ms.push(out.gpu_ms.unwrap_or(wall));
+                    bar.inc(1);
                 }
                 let ms = median(ms);
                 Some(GpuTiming {
@@ -302,7 +418,7 @@ fn bench(args: &BenchArgs) -> Result<(), String> {
             }
         };
         results.push((div, p, bytes_per_elem, gpu, cpu));
-        bar.inc(1);
+        bar.set_position(((i + 1) * (repeats + 2)) as u64);
     }
     bar.finish_and_clear();
 

@@ -175,6 +175,43 @@ impl GpuContext {
             ));
         }
         validate(teacher_logits, student_logits, n, v, storage)?;
+        self.upload_rows(n, v, opts, Logits::Given(teacher_logits, student_logits))
+    }
+
+    /// [`GpuContext::upload`] of `n × v` logits that `fill(row0, rows, teacher, student)` appends a few
+    /// rows at a time, straight into the device buffers: the host holds at most `piece_elems` logits
+    /// of each (and one row). Each piece is checked as `upload` checks its input.
+    pub fn upload_generated(
+        &self,
+        n: usize,
+        v: usize,
+        opts: &RowsOptions,
+        piece_elems: usize,
+        fill: &mut dyn FnMut(usize, usize, &mut Vec<f32>, &mut Vec<f32>),
+    ) -> Result<GpuRows<'_>, GpuError> {
+        if opts.storage == Storage::F16 && !self.has_f16() {
+            return Err(GpuError::Unsupported(
+                "f16 storage needs the SHADER_F16 feature, which this adapter lacks; use f32"
+                    .into(),
+            ));
+        }
+        self.upload_rows(n, v, opts, Logits::Generated { piece_elems, fill })
+    }
+
+    /// Lays the rows out in chunks and fills each chunk's teacher and student buffers.
+    fn upload_rows(
+        &self,
+        n: usize,
+        v: usize,
+        opts: &RowsOptions,
+        mut logits: Logits<'_>,
+    ) -> Result<GpuRows<'_>, GpuError> {
+        let storage = opts.storage;
+        if n == 0 || v == 0 {
+            return Err(GpuError::Input(format!(
+                "rows={n}, vocab={v}; expected at least one row and one class"
+            )));
+        }
         let info = &self.info;
         // 1 GiB at most per buffer: the read-back copy of the gradient is host-visible memory.
         let max_bind = info
@@ -203,16 +240,39 @@ impl GpuContext {
         let mut row0 = 0;
         while row0 < n {
             let rows = per_chunk.min(n - row0);
-            let range = row0 * v..(row0 + rows) * v;
-            chunks.push(self.scoped("allocating buffers", || {
-                self.chunk(
-                    &teacher_logits[range.clone()],
-                    &student_logits[range],
-                    row0,
-                    rows,
-                    storage,
-                )
-            })?);
+            let (chunk, student) =
+                self.scoped("allocating buffers", || self.chunk(row0, rows, v, storage))?;
+            match &mut logits {
+                Logits::Given(t, s) => {
+                    let range = row0 * v..(row0 + rows) * v;
+                    self.write_elems(&chunk.teacher, 0, &t[range.clone()], storage);
+                    self.write_elems(&student, 0, &s[range], storage);
+                }
+                Logits::Generated { piece_elems, fill } => {
+                    // Whole rows per piece, an even number so that f16 pieces are whole words.
+                    let piece_rows = (*piece_elems / v).max(1);
+                    let piece_rows = if piece_rows > 1 { piece_rows & !1 } else { 1 };
+                    let (mut t, mut s) = (Vec::new(), Vec::new());
+                    let mut done = 0;
+                    while done < rows {
+                        let k = piece_rows.min(rows - done);
+                        t.clear();
+                        s.clear();
+                        fill(row0 + done, k, &mut t, &mut s);
+                        validate(&t, &s, k, v, storage)?;
+                        self.write_elems(&chunk.teacher, done * v, &t, storage);
+                        self.write_elems(&student, done * v, &s, storage);
+                        done += k;
+                        // Hand the staged copy to the device before the next piece: the staging
+                        // memory of every piece would otherwise pile up until the first submit.
+                        self.queue.submit(std::iter::empty());
+                        self.device
+                            .poll(wgpu::PollType::wait_indefinitely())
+                            .map_err(|e| GpuError::Backend(format!("uploading the logits: {e}")))?;
+                    }
+                }
+            }
+            chunks.push(chunk);
             row0 += rows;
         }
         let timer = info.timestamp_query.then(|| self.timer());
@@ -242,29 +302,28 @@ impl GpuContext {
         })
     }
 
-    fn write_elems(&self, buf: &wgpu::Buffer, data: &[f32], storage: Storage) {
+    /// Writes `data` at element `at` of `buf` (`at` even for f16: copies are whole 4-byte words).
+    fn write_elems(&self, buf: &wgpu::Buffer, at: usize, data: &[f32], storage: Storage) {
+        let offset = (at * storage.bytes()) as u64;
         match storage {
-            Storage::F32 => self.queue.write_buffer(buf, 0, bytemuck::cast_slice(data)),
+            Storage::F32 => self
+                .queue
+                .write_buffer(buf, offset, bytemuck::cast_slice(data)),
             Storage::F16 => {
                 let mut h: Vec<u16> = data.iter().map(|&x| f32_to_f16(x)).collect();
                 if h.len() % 2 == 1 {
                     h.push(0); // copies are whole 4-byte words
                 }
-                self.queue.write_buffer(buf, 0, bytemuck::cast_slice(&h));
+                self.queue
+                    .write_buffer(buf, offset, bytemuck::cast_slice(&h));
             }
         }
     }
 
-    fn chunk(
-        &self,
-        teacher: &[f32],
-        student: &[f32],
-        row0: usize,
-        rows: usize,
-        storage: Storage,
-    ) -> Chunk {
+    /// The buffers of a chunk of `rows` rows of `v` classes, and its student buffer (to be written).
+    fn chunk(&self, row0: usize, rows: usize, v: usize, storage: Storage) -> (Chunk, wgpu::Buffer) {
         use wgpu::BufferUsages as U;
-        let elems = teacher.len() * storage.bytes();
+        let elems = rows * v * storage.bytes();
         // COPY_SRC: the AKL thresholds read the teacher back instead of keeping a host copy.
         let t = self.buffer(
             "kdviz teacher",
@@ -272,8 +331,6 @@ impl GpuContext {
             U::STORAGE | U::COPY_DST | U::COPY_SRC,
         );
         let s = self.buffer("kdviz student", elems, U::STORAGE | U::COPY_DST);
-        self.write_elems(&t, teacher, storage);
-        self.write_elems(&s, student, storage);
         let grad = self.buffer("kdviz grad", elems, U::STORAGE | U::COPY_SRC);
         let values = self.buffer("kdviz values", rows * 4, U::STORAGE | U::COPY_SRC);
         let aux = self.buffer("kdviz aux", rows * 8, U::STORAGE | U::COPY_DST);
@@ -289,10 +346,10 @@ impl GpuContext {
             &self.kernels.bgl,
             &[&params, &t, &s, &aux, &values, &grad],
         );
-        Chunk {
+        let chunk = Chunk {
             row0,
             rows,
-            teacher: t.clone(),
+            teacher: t,
             params,
             aux,
             values,
@@ -300,7 +357,8 @@ impl GpuContext {
             values_read,
             grad_read,
             bind,
-        }
+        };
+        (chunk, s)
     }
 
     fn timer(&self) -> Timer {
@@ -371,6 +429,17 @@ impl GpuContext {
         }
         Ok(())
     }
+}
+
+/// Where [`GpuContext::upload_rows`] takes the logits from.
+enum Logits<'a> {
+    /// All of them, row-major.
+    Given(&'a [f32], &'a [f32]),
+    /// `fill(row0, rows, teacher, student)` appends rows, at most `piece_elems` logits at a time.
+    Generated {
+        piece_elems: usize,
+        fill: &'a mut dyn FnMut(usize, usize, &mut Vec<f32>, &mut Vec<f32>),
+    },
 }
 
 /// How the rows are stored and split; the defaults suit every use but tests of the chunking.
