@@ -198,7 +198,7 @@ pub fn run(args: &FigureArgs) -> Result<(), String> {
         every: true,
         at: epochs.iter().chain(&frames).copied().collect(),
     };
-    let result = fit.run().map_err(|e| {
+    let result = progress::fit(&fit).map_err(|e| {
         if frames.is_empty() || !e.contains("of q kept at") {
             e
         } else {
@@ -342,7 +342,7 @@ fn lesson_figure(args: &FigureArgs, name: &str, n: usize, ext: &str) -> Result<(
                 every: true,
                 at: vec![step.final_epoch(&cfg).min(cfg.epochs)],
             };
-            let result = fit.run()?;
+            let result = progress::fit(&fit)?;
             let mut state = ToyState::default();
             let mut problems = state.apply_config(cfg.clone());
             problems.extend(state.apply_hints());

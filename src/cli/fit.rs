@@ -2,6 +2,7 @@
 
 use super::json::{num, nums, opt};
 use super::output::{FmtSink, Output};
+use super::progress;
 use super::values::{DivSpec, EpochList, div_spec, epoch_list, whole};
 use crate::toy::fit::MAX_EPOCHS;
 use crate::toy::{EpochRecord, FitConfig, FitResult, HistoryColumns, preset};
@@ -80,7 +81,7 @@ pub fn run(args: &FitArgs) -> Result<(), String> {
     if let Some(EpochList(list)) = &args.snapshots {
         cfg.snapshots = list.clone();
     }
-    let result = cfg.to_spec()?.run()?;
+    let result = progress::fit(&cfg.to_spec()?)?;
     let mut out = Output::open(args.out.as_deref())?;
     // JSON and CSV are written record by record: the history alone may be tens of MB.
     if args.json {

@@ -1,8 +1,10 @@
-//! Progress bars on stderr, one style for `kdviz real`, `kdviz figure` animations and `kdviz gpu bench`.
+//! Progress bars on stderr, one style for `kdviz fit` and `figure` (fits that take more than a moment,
+//! animations), `kdviz real` and `kdviz gpu bench`.
 //!
 //! indicatif hides a bar whose stderr is not a terminal (a log file, a pipe, the tests' captured
 //! stderr), so only a person watching sees them; stdout carries the results either way.
 
+use crate::toy::{FitResult, FitSpec};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 /// A bar of `len` steps labelled `label` (`fkl`, `frames`), drawn at most 10 times a second.
@@ -16,6 +18,48 @@ pub fn bar(len: usize, label: impl Into<String>) -> ProgressBar {
     bar.set_style(style);
     bar.set_prefix(label.into());
     bar
+}
+
+/// Fits below this many class-epochs finish within a second or so: no progress is shown.
+const QUIET_WORK: u64 = 100_000_000;
+
+/// [`FitSpec::run`] with progress on stderr for a fit that takes more than a moment: a bar of the
+/// epochs of every divergence on a terminal, else a line per divergence.
+pub fn fit(spec: &FitSpec) -> Result<FitResult, String> {
+    let prep = spec.prepare()?;
+    let (epochs, runs) = (spec.epochs + 1, spec.divergences.len());
+    let work = (epochs as u64)
+        .saturating_mul(prep.teacher.dist.len() as u64)
+        .saturating_mul(runs as u64);
+    let bar = (work >= QUIET_WORK).then(|| bar(epochs * runs, "fit"));
+    let mut out = Vec::with_capacity(runs);
+    for (i, div) in spec.divergences.iter().enumerate() {
+        let run = match &bar {
+            None => prep.run(div)?,
+            Some(bar) => {
+                if bar.is_hidden() {
+                    eprintln!("kdviz: fitting {div} ({}/{runs})", i + 1);
+                }
+                bar.set_message(div.to_string());
+                let base = (i * epochs) as u64;
+                prep.run_with(div, &mut |e| {
+                    if e % 64 == 0 {
+                        bar.set_position(base + e as u64);
+                    }
+                    true
+                })?
+            }
+        };
+        out.push(run);
+    }
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    Ok(FitResult {
+        teacher: prep.teacher,
+        regions: prep.regions,
+        runs: out,
+    })
 }
 
 #[cfg(test)]
