@@ -512,6 +512,34 @@ mod tests {
         }
     }
 
+    /// The app's refit keeps q within the store: a fit of 2000 classes × 20,000 epochs × 3 divergences
+    /// (1.4 GiB of q at every epoch) keeps 32 MiB of it, the config's snapshot epochs included.
+    #[test]
+    fn a_big_refit_keeps_a_bounded_store() {
+        let mut s = spec("zipf-1000");
+        s.teacher = crate::toy::TeacherSpec::LongTail {
+            classes: 2000,
+            shape: crate::toy::TailShape::Zipf,
+            width: 1.0,
+            exponent: 1.0,
+            shuffle_seed: None,
+            noise: 0.0,
+            noise_seed: 0,
+        };
+        s.epochs = 20_000;
+        s.divergences.truncate(3);
+        s.snapshots.at = vec![12_345];
+        let result = FitWorker::run_now(&s).unwrap();
+        let kept: usize = result.runs.iter().map(|r| r.snapshots.len()).sum();
+        let bytes = kept as u64 * (2000 * 8 + crate::toy::budget::SNAPSHOT_OVERHEAD);
+        assert!(bytes <= crate::toy::budget::STORE_BYTES, "{bytes}");
+        assert!(kept > 3 * 300, "{kept}");
+        for run in &result.runs {
+            assert!(run.snapshots.iter().any(|q| q.epoch == 12_345));
+            assert_eq!(run.history.len(), 20_001);
+        }
+    }
+
     /// Threads only for a fit big enough to pay for them, one per run at most.
     #[test]
     fn small_fits_stay_on_one_thread() {

@@ -24,6 +24,10 @@ pub const STORE_BYTES: u64 = 32 << 20;
 /// optimiser's moments and the divergence's scratch buffers (an upper estimate).
 pub const RUN_BYTES_PER_CLASS: u64 = 160;
 
+/// A run's working state besides its per-class vectors (the stepper, its vectors' headers, its
+/// result), an upper estimate.
+const RUN_OVERHEAD: u64 = 4096;
+
 /// What the teacher, the initial student and the head/tail masks take per class, once per fit.
 const SHARED_BYTES_PER_CLASS: u64 = 64;
 
@@ -61,6 +65,7 @@ impl FitSize {
         c.saturating_mul(self.runs as u64)
             .saturating_mul(RUN_BYTES_PER_CLASS)
             .saturating_add(c.saturating_mul(SHARED_BYTES_PER_CLASS))
+            .saturating_add((self.runs as u64).saturating_mul(RUN_OVERHEAD))
     }
 
     /// Bytes of one kept epoch of q over every run.
@@ -85,10 +90,11 @@ impl FitSize {
         if work > MAX_WORK {
             return Err(format!(
                 "the fit is {} class-epochs of work ((epochs + 1) × classes × divergences = {} × {} \
-                 × {runs}); the limit is {}: fewer epochs, classes or divergences",
+                 × {}); the limit is {}: fewer epochs, classes or divergences",
                 grouped(work),
                 grouped(epochs as u64 + 1),
                 grouped(classes as u64),
+                grouped(runs as u64),
                 grouped(MAX_WORK)
             ));
         }
@@ -104,6 +110,7 @@ impl FitSize {
             } else {
                 "divergences"
             };
+            let runs = grouped(runs as u64);
             let mut parts = vec![format!(
                 "{} of per-epoch records for {} epochs × {runs} {divs}",
                 mib(history),
@@ -230,6 +237,12 @@ mod tests {
             e.ends_with(
                 "the limit is 48.0 MiB: fewer epochs, classes, divergences or snapshot epochs"
             ),
+            "{e}"
+        );
+        // Many divergences of few classes: each run has its own state.
+        let e = size(0, 2, 20_000).check().unwrap_err();
+        assert!(
+            e.contains("84.2 MiB of working state for 2 classes × 20,000 divergences"),
             "{e}"
         );
         let e = size(10, 100_000, 4).check().unwrap_err();

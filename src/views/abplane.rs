@@ -454,6 +454,7 @@ fn series(
     markers: bool,
 ) {
     for (k, pts) in finite_runs(xs, ys).into_iter().enumerate() {
+        let pts = super::common::envelope(pts, super::common::WIDE_PLOT_PX);
         let label = if k == 0 { name } else { "" };
         if markers {
             pu.points(

@@ -135,14 +135,16 @@ struct Panel<'a> {
 
 impl Panel<'_> {
     fn series(&self, v: &[f64]) -> Vec<[f64; 2]> {
-        self.order
+        let pts = self
+            .order
             .iter()
             .zip(self.xs)
             .filter_map(|(&k, &x)| {
                 let y = y_value(*v.get(k)?, self.log);
                 y.is_finite().then_some([x, y])
             })
-            .collect()
+            .collect();
+        super::common::envelope(pts, super::common::WIDE_PLOT_PX)
     }
 }
 
@@ -296,7 +298,7 @@ fn explorer_ui(ui: &mut Ui, cx: &ViewCtx, state: &ToyState, opts: &Options) {
         (0..pair.xs.len()).collect()
     };
     let curve = |v: &[f64]| -> Vec<[f64; 2]> {
-        order
+        let pts = order
             .iter()
             .enumerate()
             .filter_map(|(i, &k)| {
@@ -304,7 +306,8 @@ fn explorer_ui(ui: &mut Ui, cx: &ViewCtx, state: &ToyState, opts: &Options) {
                 let y = y_value(v[k] * pair.scale, log);
                 y.is_finite().then_some([x, y])
             })
-            .collect()
+            .collect();
+        super::common::envelope(pts, super::common::WIDE_PLOT_PX)
     };
     let fill = !log;
     let student = if pair.demo {

@@ -5,7 +5,7 @@
 //! teacher FKL and RKL say which way they fit. A drawn teacher (kind `Probs`) is edited with the pointer.
 
 use super::ViewCtx;
-use super::common::{LOG_FLOOR, bare_plot, log_tick, y_value as y_of};
+use super::common::{self, LOG_FLOOR, bare_plot, log_tick, y_value as y_of};
 use super::curves::{cached_curve, fmt_value, run_names};
 use super::placement::{FrameMap, emptiest_corner, legend_rect, legend_size};
 use super::ticks::{nice_grid, nice_label, step_125};
@@ -783,11 +783,13 @@ pub fn styled_panel(
         if let Some(label) = &head {
             plot_label(pu, label);
         }
-        let teacher: Vec<[f64; 2]> = xs
-            .iter()
-            .zip(order)
-            .map(|(&x, &k)| [x, y_of(drawn(&factors, k, p[k]), opts.log_y)])
-            .collect();
+        let teacher: Vec<[f64; 2]> = common::envelope(
+            xs.iter()
+                .zip(order)
+                .map(|(&x, &k)| [x, y_of(drawn(&factors, k, p[k]), opts.log_y)])
+                .collect(),
+            frame_px.x,
+        );
         // The teacher under the students, wider than them, so that it shows around a student that
         // matches it; where the classes are too dense for that it goes on top, a line where it
         // falls monotonically (sorted), else small points.
@@ -808,12 +810,14 @@ pub fn styled_panel(
         }
         for &run in runs {
             let q = cx.q(run);
-            let pts: PlotPoints = xs
-                .iter()
-                .zip(order)
-                .filter(|&(_, &k)| k < q.len())
-                .map(|(&x, &k)| [x, y_of(drawn(&factors, k, q[k]), opts.log_y)])
-                .collect();
+            let pts = PlotPoints::new(common::envelope(
+                xs.iter()
+                    .zip(order)
+                    .filter(|&(_, &k)| k < q.len())
+                    .map(|(&x, &k)| [x, y_of(drawn(&factors, k, q[k]), opts.log_y)])
+                    .collect(),
+                frame_px.x,
+            ));
             let name = names[run].clone();
             if continuous {
                 pu.line(Line::new(name, pts).color(cx.colors[run]).width(2.0));
@@ -1101,7 +1105,11 @@ fn tail_inset(
                 .include_y(0.0)
                 .include_y(top * 1.05)
                 .show(ui, |pu| {
-                    let pts: PlotPoints = far.iter().map(|&(i, k)| [i as f64, p[k]]).collect();
+                    let width = rect.width();
+                    let pts = PlotPoints::new(common::envelope(
+                        far.iter().map(|&(i, k)| [i as f64, p[k]]).collect(),
+                        width,
+                    ));
                     pu.points(
                         Points::new("teacher", pts)
                             .color(palette::TEACHER)
@@ -1109,11 +1117,13 @@ fn tail_inset(
                     );
                     for &run in runs {
                         let q = cx.q(run);
-                        let pts: PlotPoints = far
-                            .iter()
-                            .filter(|&&(_, k)| k < q.len())
-                            .map(|&(i, k)| [i as f64, q[k]])
-                            .collect();
+                        let pts = PlotPoints::new(common::envelope(
+                            far.iter()
+                                .filter(|&&(_, k)| k < q.len())
+                                .map(|&(i, k)| [i as f64, q[k]])
+                                .collect(),
+                            width,
+                        ));
                         pu.points(
                             Points::new(cx.divergence(run).label(), pts)
                                 .color(cx.colors[run])

@@ -324,14 +324,16 @@ impl Frame {
 
     /// `[x, v[class]]` in plot order, skipping non-finite values.
     fn series(&self, v: &[f64], scale: f64) -> Vec<[f64; 2]> {
-        self.order
+        let pts = self
+            .order
             .iter()
             .zip(&self.xs)
             .filter_map(|(&k, &x)| {
                 let y = v.get(k).copied()? * scale;
                 y.is_finite().then_some([x, y])
             })
-            .collect()
+            .collect();
+        super::common::envelope(pts, super::common::WIDE_PLOT_PX)
     }
 }
 

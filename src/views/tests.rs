@@ -492,3 +492,31 @@ fn the_fonts_draw_every_name() {
         }
     }
 }
+
+/// A series of more classes than pixels is drawn as each half-pixel's lowest and highest point: the
+/// same picture from a bounded number of circles; a preset's 2401 points are drawn as they are.
+#[test]
+fn dense_series_draw_their_envelope() {
+    let pts: Vec<[f64; 2]> = (0..100_000)
+        .map(|i| [i as f64, ((i * 7919) % 1000) as f64])
+        .collect();
+    let drawn = super::common::envelope(pts.clone(), 500.0);
+    assert!(drawn.len() <= 2000 && drawn.len() > 1900, "{}", drawn.len());
+    assert!(drawn.windows(2).all(|w| w[0][0] < w[1][0]));
+    let max = |v: &[[f64; 2]]| v.iter().map(|p| p[1]).fold(f64::MIN, f64::max);
+    let min = |v: &[[f64; 2]]| v.iter().map(|p| p[1]).fold(f64::MAX, f64::min);
+    assert_eq!((min(&drawn), max(&drawn)), (min(&pts), max(&pts)));
+    // Each bucket of 50 classes keeps its own extremes.
+    let bucket = &pts[50..100];
+    assert!(
+        drawn.contains(
+            &bucket
+                .iter()
+                .copied()
+                .max_by(|a, b| a[1].total_cmp(&b[1]))
+                .unwrap()
+        )
+    );
+    let grid: Vec<[f64; 2]> = (0..2401).map(|i| [i as f64, 1.0]).collect();
+    assert_eq!(super::common::envelope(grid.clone(), 100.0), grid);
+}
