@@ -3,6 +3,7 @@
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
+    return_large_blocks();
     if std::env::args_os().len() <= 1 {
         return match kdviz::app::run_app(kdviz::app::AppOptions::default()) {
             Ok(()) => ExitCode::SUCCESS,
@@ -39,6 +40,26 @@ fn quiet_headless_vulkan() {
         if ready {
             // SAFETY: called from `main` after parsing the command line, before any thread exists.
             unsafe { std::env::set_var("XDG_RUNTIME_DIR", &dir) };
+        }
+    }
+}
+
+/// Large blocks go back to the system when they are freed. glibc raises its mmap threshold after the
+/// first large block is freed and keeps later ones in its per-thread arenas, which stay that big:
+/// the per-class vectors a view computes each frame grew the app by 50 to 80 MB on a 100,000-class
+/// fit (BENCHMARKS.md, "Memory"). A fixed threshold keeps blocks of 256 KiB and more mapped on
+/// their own; smaller ones (any fit of fewer than 32,768 classes) are served as before.
+fn return_large_blocks() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        const M_MMAP_THRESHOLD: std::ffi::c_int = -3;
+        unsafe extern "C" {
+            fn mallopt(param: std::ffi::c_int, value: std::ffi::c_int) -> std::ffi::c_int;
+        }
+        // SAFETY: glibc's `mallopt` sets an allocator parameter; called first thing in `main`,
+        // before any other thread exists.
+        unsafe {
+            mallopt(M_MMAP_THRESHOLD, 256 << 10);
         }
     }
 }

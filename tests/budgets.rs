@@ -294,14 +294,14 @@ fn fits_beyond_the_memory_budget_exit_2_naming_each_part() {
         &["fit", "--preset", "zipf-1000", "--epochs", "200000"],
         "the fit would keep 129.3 MiB in memory (128.2 MiB of per-epoch records for 200,001 epochs × \
          6 divergences, 1.0 MiB of working state for 1,000 classes × 6 divergences, 0.2 MiB of q \
-         kept at 4 epochs); the limit is 48.0 MiB",
+         kept at 4 epochs); the limit is 24.0 MiB",
     );
 }
 
-/// A fit within the budgets streams its JSON: 400,000 epoch records in one line of valid JSON.
+/// A fit within the budgets streams its JSON: 200,000 epoch records in one line of valid JSON.
 #[test]
 fn long_histories_stream_out() {
-    let c = config("long.toml", 199_999, 2, "\"fkl\", \"rkl\"");
+    let c = config("long.toml", 99_999, 2, "\"fkl\", \"rkl\"");
     let out = tmp("long.json");
     let (code, _, err) = kdviz(&[
         "fit",
@@ -313,6 +313,6 @@ fn long_histories_stream_out() {
     ]);
     assert_eq!(code, 0, "{err}");
     let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
-    assert_eq!(v["runs"][1]["history"].as_array().unwrap().len(), 200_000);
+    assert_eq!(v["runs"][1]["history"].as_array().unwrap().len(), 100_000);
     assert_eq!(v["runs"][1]["divergence"], "rkl");
 }

@@ -20,6 +20,10 @@ pub const FIRST_PARTIAL: Duration = Duration::from_millis(15);
 pub const PARTIAL_EVERY: Duration = Duration::from_millis(60);
 /// Epochs each run advances before the next run's turn (and between checks for a newer request).
 const ROUND: usize = 8;
+/// A partial result copies the records so far (the kept q is shared): once that copy would pass this
+/// many bytes, a fit shows its progress bar only until it is done. The first partial result (which
+/// also lets the previous fit go) comes early enough to be small.
+const MAX_PARTIAL_BYTES: usize = 4 << 20;
 
 /// What the worker sends back for one request: a partial result while it fits, then the whole one.
 pub struct FitOutcome {
@@ -398,7 +402,8 @@ fn run(
     ))
 }
 
-/// Every run up to the epoch all have reached; `None` before each has recorded one.
+/// Every run up to the epoch all have reached; `None` before each has recorded one, and once the
+/// records to copy pass [`MAX_PARTIAL_BYTES`].
 fn partial(prep: &Prepared, groups: &[Mutex<Group>], n_runs: usize) -> Option<FitResult> {
     let locked: Vec<_> = groups
         .iter()
@@ -408,7 +413,8 @@ fn partial(prep: &Prepared, groups: &[Mutex<Group>], n_runs: usize) -> Option<Fi
         .iter()
         .flat_map(|g| g.steppers.iter().map(|(_, s)| s.recorded()))
         .min()?;
-    if upto == 0 {
+    let copied = upto * n_runs * size_of::<crate::toy::EpochRecord>();
+    if upto == 0 || copied > MAX_PARTIAL_BYTES {
         return None;
     }
     let mut runs: Vec<(usize, Run)> = locked
@@ -538,6 +544,41 @@ mod tests {
             assert!(run.snapshots.iter().any(|q| q.epoch == 12_345));
             assert_eq!(run.history.len(), 20_001);
         }
+    }
+
+    /// A fit whose records would cost more than [`MAX_PARTIAL_BYTES`] to copy stops sending partial
+    /// results there (the app holds at most one such copy), and still sends the whole fit.
+    #[test]
+    fn partial_results_stop_at_the_copy_bound() {
+        let pacing = Pacing {
+            first: Duration::ZERO,
+            every: Duration::ZERO,
+            parallel_work: usize::MAX,
+        };
+        let mut s = spec("akl-fig3-longtail");
+        s.epochs = 100_000;
+        s.divergences.truncate(2);
+        let bound = MAX_PARTIAL_BYTES / size_of::<crate::toy::EpochRecord>();
+        let (mut partials, mut complete) = (0, None);
+        run(
+            &s,
+            0,
+            &Requests::default(),
+            &Progress::default(),
+            pacing,
+            &mut |o| {
+                let r = o.result.unwrap();
+                if o.complete {
+                    complete = Some(r.runs[0].history.len());
+                } else {
+                    partials += 1;
+                    assert!(r.runs[0].history.len() * 2 <= bound);
+                }
+                true
+            },
+        );
+        assert!(partials > 0);
+        assert_eq!(complete, Some(100_001));
     }
 
     /// Threads only for a fit big enough to pay for them, one per run at most.

@@ -14,11 +14,11 @@ pub const MAX_WORK: u64 = 2_000_000_000;
 
 /// The most memory a fit may keep besides the q store: its per-epoch records, its working state and
 /// the snapshots asked for by epoch (a config's `snapshots`, a figure's epochs and frames).
-pub const MAX_FIT_BYTES: u64 = 48 << 20;
+pub const MAX_FIT_BYTES: u64 = 24 << 20;
 
 /// The q store of the app's scrubber and of `kdviz figure`: q at every epoch while it fits in this,
 /// else at as many epochs as fit (evenly spaced and log-spaced, plus the epochs asked for).
-pub const STORE_BYTES: u64 = 32 << 20;
+pub const STORE_BYTES: u64 = 24 << 20;
 
 /// Working state of one divergence's run per class: parameters, q and log q, the gradient, the
 /// optimiser's moments and the divergence's scratch buffers (an upper estimate).
@@ -235,7 +235,7 @@ mod tests {
         );
         assert!(
             e.ends_with(
-                "the limit is 48.0 MiB: fewer epochs, classes, divergences or snapshot epochs"
+                "the limit is 24.0 MiB: fewer epochs, classes, divergences or snapshot epochs"
             ),
             "{e}"
         );
