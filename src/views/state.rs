@@ -405,6 +405,11 @@ mod tests {
         s.gradient.shown = GradientShown::Flow;
         s.assistant.panels = true;
         s.dist.shade_head = false;
+        s.dist.shared_y = false;
+        s.plots.zoom_pan = true;
+        assert!(s.plots.log_epochs, "zipf-1000 opens with log epochs");
+        assert!(with_preset(&mut s, "gjsd-beta-sweep").is_empty());
+        assert_eq!(s.plots, PlotOptions::default());
         assert!(with_preset(&mut s, "akl-fig3-longtail").is_empty());
         assert_eq!(s.dist, DistOptions::default());
         assert_eq!(s.gradient, GradientOptions::default());
@@ -428,6 +433,11 @@ mod tests {
         s.dist.tail_inset = false;
         s.gradient.factors = false;
         s.assistant.lambda = 0.7;
+        s.dist.shared_y = false;
+        s.plots = PlotOptions {
+            log_epochs: false,
+            zoom_pan: true,
+        };
         let text = s.to_config().to_toml();
         let cfg = FitConfig::from_toml(&text, "saved").unwrap();
         let mut t = ToyState::default();
@@ -440,6 +450,7 @@ mod tests {
         assert_eq!(t.dist, s.dist);
         assert_eq!(t.gradient, s.gradient);
         assert_eq!(t.assistant, s.assistant);
+        assert_eq!(t.plots, s.plots);
         // Tabs save the active view only.
         s.layout = Layout::Tabs;
         assert_eq!(s.to_config().view.views, vec!["loss"]);
