@@ -354,3 +354,19 @@ fn every_preset_runs() {
         assert_eq!(r.runs.len(), cfg.divergences.len(), "{name}");
     }
 }
+
+/// `kdviz app --preset/--config` check their argument before any window opens.
+#[test]
+fn app_refuses_a_wrong_preset_or_config_before_opening() {
+    fails(&["app", "--preset", "nope"], "unknown preset \"nope\"");
+    let dir = std::env::temp_dir().join(format!("kdviz-app-config-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let bad = dir.join("bad.toml");
+    std::fs::write(&bad, "epochs = \"many\"\n").unwrap();
+    fails(&["app", "--config", bad.to_str().unwrap()], "bad.toml");
+    fails(
+        &["app", "--preset", "zipf-1000", "--lesson", "mode-seeking"],
+        "--lesson",
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -54,6 +54,10 @@ pub struct AppOptions {
     pub lesson: Option<(String, usize)>,
     /// Starts in presenter mode.
     pub present: bool,
+    /// Opens the toy tab on this preset.
+    pub preset: Option<String>,
+    /// Opens the toy tab on this config file.
+    pub config: Option<String>,
 }
 
 impl Default for AppOptions {
@@ -63,6 +67,8 @@ impl Default for AppOptions {
             run: false,
             lesson: None,
             present: false,
+            preset: None,
+            config: None,
         }
     }
 }
@@ -71,6 +77,13 @@ impl Default for AppOptions {
 pub fn run_app(opts: AppOptions) -> Result<(), String> {
     if let Some((name, step)) = &opts.lesson {
         crate::toy::lesson::load(name)?.step(step + 1)?;
+    }
+    // Checked before the window opens, so that a wrong name or file is a one-line error (exit 2).
+    if let Some(name) = &opts.preset {
+        crate::toy::preset::load(name)?;
+    }
+    if let Some(path) = &opts.config {
+        crate::toy::FitConfig::from_file(std::path::Path::new(path))?.to_spec()?;
     }
     let options = eframe::NativeOptions {
         viewport: egui::ViewportBuilder::default()
@@ -87,6 +100,14 @@ pub fn run_app(opts: AppOptions) -> Result<(), String> {
         Box::new(move |cc| {
             let mut app = KdvizApp::new(cc);
             app.mode = opts.mode;
+            if let Some(name) = &opts.preset {
+                app.mode = Mode::Toy;
+                app.toy.load_preset(name);
+            }
+            if let Some(path) = &opts.config {
+                app.mode = Mode::Toy;
+                app.toy.load_config_file(path);
+            }
             if let Some((name, step)) = opts.lesson.clone() {
                 app.lesson_action(lesson_bar::Action::Open(name, step), &cc.egui_ctx);
             }

@@ -556,27 +556,10 @@ impl ToyTab {
                 ui.separator();
                 let shown = self.state.grid_views.clone();
                 let cols = if shown.len() > 1 { 2 } else { 1 };
-                let rows = shown.len().div_ceil(cols).max(1);
-                let w = ui.available_width() / cols as f32 - 8.0;
-                let h = ui.available_height() / rows as f32 - 8.0;
-                egui::Grid::new("views-grid")
-                    .spacing([8.0, 8.0])
-                    .show(ui, |ui| {
-                        for (i, v) in shown.iter().enumerate() {
-                            ui.allocate_ui(egui::vec2(w, h), |ui| {
-                                ui.set_min_size(egui::vec2(w, h));
-                                ui.vertical(|ui| {
-                                    ui.strong(v.title());
-                                    ui.push_id(("grid-view", i), |ui| {
-                                        views::view_ui(ui, *v, &cx, &mut self.state)
-                                    });
-                                });
-                            });
-                            if (i + 1) % cols == 0 {
-                                ui.end_row();
-                            }
-                        }
-                    });
+                views::common::cells_ui(ui, shown.len(), cols, 8.0, |ui, i, _| {
+                    ui.strong(shown[i].title());
+                    views::view_ui(ui, shown[i], &cx, &mut self.state);
+                });
             }
         }
     }

@@ -198,3 +198,78 @@ mod tests {
         assert_eq!(label(0.5f64.log10()), "0.5");
     }
 }
+
+/// Columns and rows for `n` panels in `avail` that make the panels as large as the area allows,
+/// for panels `aspect` times as wide as tall.
+pub fn panel_grid(n: usize, avail: egui::Vec2, aspect: f32) -> (usize, usize) {
+    let n = n.max(1);
+    let mut best = (1, n);
+    let mut best_width = 0.0;
+    for cols in 1..=n {
+        let rows = n.div_ceil(cols);
+        let width = (avail.x / cols as f32).min(aspect * avail.y / rows as f32);
+        if width > best_width + 1.0 {
+            best = (cols, rows);
+            best_width = width;
+        }
+    }
+    best
+}
+
+/// Room left at the right of a cell for the overhang of a plot's last x tick label.
+const RIGHT_OVERHANG: f32 = 12.0;
+
+/// Lays `n` panels out in `cols` columns, each in a cell of its own that fills the space left and
+/// clips what it draws: a panel wider than its cell (a long title, a row of controls that cannot
+/// wrap) never pushes its neighbours aside. `add(ui, i, size)` draws panel `i` in a cell of `size`.
+pub fn cells_ui(
+    ui: &mut egui::Ui,
+    n: usize,
+    cols: usize,
+    gap: f32,
+    mut add: impl FnMut(&mut egui::Ui, usize, egui::Vec2),
+) {
+    let cols = cols.clamp(1, n.max(1));
+    let rows = n.div_ceil(cols).max(1);
+    let avail = ui.available_size();
+    let size = egui::vec2(
+        ((avail.x - gap * (cols - 1) as f32) / cols as f32).max(40.0),
+        ((avail.y - gap * (rows - 1) as f32) / rows as f32).max(40.0),
+    );
+    let origin = ui.cursor().min;
+    for i in 0..n {
+        let (col, row) = ((i % cols) as f32, (i / cols) as f32);
+        let cell = egui::Rect::from_min_size(
+            origin + egui::vec2(col * (size.x + gap), row * (size.y + gap)),
+            size,
+        );
+        // The content keeps clear of the cell's right edge, where a plot's last tick label
+        // overhangs its frame by half its width.
+        let content = egui::Rect::from_min_max(
+            cell.min,
+            egui::pos2(
+                (cell.max.x - RIGHT_OVERHANG).max(cell.min.x + 20.0),
+                cell.max.y,
+            ),
+        );
+        let mut child = ui.new_child(
+            egui::UiBuilder::new()
+                .max_rect(content)
+                .id_salt(("cell", i))
+                .layout(egui::Layout::top_down(egui::Align::Min)),
+        );
+        child.set_clip_rect(
+            cell.expand2(egui::vec2(gap / 2.0, 0.0))
+                .intersect(ui.clip_rect()),
+        );
+        add(&mut child, i, size);
+    }
+    let used = egui::vec2(
+        cols as f32 * size.x + gap * (cols - 1) as f32,
+        rows as f32 * size.y + gap * (rows - 1) as f32,
+    );
+    ui.allocate_rect(
+        egui::Rect::from_min_size(origin, used),
+        egui::Sense::hover(),
+    );
+}
