@@ -164,41 +164,6 @@ pub fn log125_spacer(input: egui_plot::GridInput) -> Vec<egui_plot::GridMark> {
     marks
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn log_spacer_marks_one_two_five_on_short_ranges() {
-        let marks = log125_spacer(egui_plot::GridInput {
-            bounds: (-0.5, 0.5),
-            base_step_size: 0.01,
-        });
-        let at = |v: f64| {
-            marks
-                .iter()
-                .find(|m| (m.value - v).abs() < 1e-12)
-                .map(|m| m.step_size)
-        };
-        assert_eq!(at(0.0), Some(1.0)); // 1
-        assert_eq!(at(2f64.log10()), Some(0.3)); // 2
-        assert_eq!(at(0.5f64.log10()), Some(0.3)); // 0.5
-        assert_eq!(at(3f64.log10()), Some(0.05)); // 3: a faint line
-        assert!(marks.iter().all(|m| (-0.5..=0.5).contains(&m.value)));
-        let label = |v: f64| {
-            log_tick_dense(
-                egui_plot::GridMark {
-                    value: v,
-                    step_size: 0.3,
-                },
-                &(-0.5..=0.5),
-            )
-        };
-        assert_eq!(label(2f64.log10()), "2");
-        assert_eq!(label(0.5f64.log10()), "0.5");
-    }
-}
-
 /// Columns and rows for `n` panels in `avail` that make the panels as large as the area allows,
 /// for panels `aspect` times as wide as tall.
 pub fn panel_grid(n: usize, avail: egui::Vec2, aspect: f32) -> (usize, usize) {
@@ -272,4 +237,39 @@ pub fn cells_ui(
         egui::Rect::from_min_size(origin, used),
         egui::Sense::hover(),
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn log_spacer_marks_one_two_five_on_short_ranges() {
+        let marks = log125_spacer(egui_plot::GridInput {
+            bounds: (-0.5, 0.5),
+            base_step_size: 0.01,
+        });
+        let at = |v: f64| {
+            marks
+                .iter()
+                .find(|m| (m.value - v).abs() < 1e-12)
+                .map(|m| m.step_size)
+        };
+        assert_eq!(at(0.0), Some(1.0)); // 1
+        assert_eq!(at(2f64.log10()), Some(0.3)); // 2
+        assert_eq!(at(0.5f64.log10()), Some(0.3)); // 0.5
+        assert_eq!(at(3f64.log10()), Some(0.05)); // 3: a faint line
+        assert!(marks.iter().all(|m| (-0.5..=0.5).contains(&m.value)));
+        let label = |v: f64| {
+            log_tick_dense(
+                egui_plot::GridMark {
+                    value: v,
+                    step_size: 0.3,
+                },
+                &(-0.5..=0.5),
+            )
+        };
+        assert_eq!(label(2f64.log10()), "2");
+        assert_eq!(label(0.5f64.log10()), "0.5");
+    }
 }
