@@ -244,6 +244,48 @@ mod tests {
     use super::*;
 
     #[test]
+    fn panel_grids_make_the_largest_panels() {
+        // Three wide panels side by side; six in a half-width cell as three by two; one tall area
+        // stacks them.
+        assert_eq!(panel_grid(3, egui::vec2(1500.0, 500.0), 1.4), (3, 1));
+        assert_eq!(panel_grid(6, egui::vec2(600.0, 400.0), 1.4), (3, 2));
+        assert_eq!(panel_grid(3, egui::vec2(400.0, 1200.0), 1.4), (1, 3));
+        assert_eq!(panel_grid(0, egui::vec2(400.0, 400.0), 1.0), (1, 1));
+    }
+
+    /// A panel far wider than its cell neither moves the next cell nor draws over it.
+    #[test]
+    fn a_wide_panel_stays_in_its_cell() {
+        let ctx = egui::Context::default();
+        let input = egui::RawInput {
+            screen_rect: Some(egui::Rect::from_min_size(
+                egui::Pos2::ZERO,
+                egui::vec2(800.0, 400.0),
+            )),
+            ..Default::default()
+        };
+        let mut rects = Vec::new();
+        let mut clips = Vec::new();
+        let output = ctx.run_ui(input, |ui| {
+            cells_ui(ui, 2, 2, 8.0, |ui, i, size| {
+                if i == 0 {
+                    ui.add_sized(egui::vec2(3.0 * size.x, 20.0), egui::Label::new("wide"));
+                }
+                rects.push(ui.min_rect());
+                clips.push(ui.clip_rect());
+                ui.label("next");
+            });
+        });
+        let mut output = output;
+        output.textures_delta.clear();
+        // Two equal cells 8 apart: the second starts half the width (plus half the gap) further
+        // on, and the first one's drawing (clipped half a gap past its cell) stops before it.
+        let half = (rects[1].min.x - rects[0].min.x - 8.0) / 2.0;
+        assert!(half > 180.0 && half < 200.0, "{rects:?}");
+        assert_eq!(clips[0].max.x, rects[1].min.x - 4.0, "{clips:?} {rects:?}");
+    }
+
+    #[test]
     fn log_spacer_marks_one_two_five_on_short_ranges() {
         let marks = log125_spacer(egui_plot::GridInput {
             bounds: (-0.5, 0.5),
