@@ -164,21 +164,21 @@ pub fn log125_spacer(input: egui_plot::GridInput) -> Vec<egui_plot::GridMark> {
     marks
 }
 
-/// Columns and rows for `n` panels in `avail` that make the panels as large as the area allows,
-/// for panels `aspect` times as wide as tall.
+/// Columns and rows for `n` panels in `avail`, for panels `aspect` times as wide as tall: the
+/// largest panels, except that fewer rows win when their panels are nearly as large (side by side
+/// compares better than one above the other).
 pub fn panel_grid(n: usize, avail: egui::Vec2, aspect: f32) -> (usize, usize) {
     let n = n.max(1);
-    let mut best = (1, n);
-    let mut best_width = 0.0;
-    for cols in 1..=n {
+    let width = |cols: usize| {
         let rows = n.div_ceil(cols);
-        let width = (avail.x / cols as f32).min(aspect * avail.y / rows as f32);
-        if width > best_width + 1.0 {
-            best = (cols, rows);
-            best_width = width;
-        }
-    }
-    best
+        (avail.x / cols as f32).min(aspect * avail.y / rows as f32)
+    };
+    let best = (1..=n).map(width).fold(0.0, f32::max);
+    let cols = (1..=n)
+        .rev()
+        .find(|&cols| width(cols) >= 0.85 * best)
+        .unwrap_or(1);
+    (cols, n.div_ceil(cols))
 }
 
 /// Room left at the right of a cell for the overhang of a plot's last x tick label.
@@ -251,6 +251,8 @@ mod tests {
         assert_eq!(panel_grid(6, egui::vec2(600.0, 400.0), 1.4), (3, 2));
         assert_eq!(panel_grid(3, egui::vec2(400.0, 1200.0), 1.4), (1, 3));
         assert_eq!(panel_grid(0, egui::vec2(400.0, 400.0), 1.0), (1, 1));
+        // A row of three panels 527 wide beats a 2 × 2 grid of 595.
+        assert_eq!(panel_grid(3, egui::vec2(1580.0, 850.0), 1.4), (3, 1));
     }
 
     /// A panel far wider than its cell neither moves the next cell nor draws over it.
