@@ -59,36 +59,38 @@ pub fn log_softmax_fused<S: Simd, const I: usize, const R: usize>(
             ([e], [e])
         },
     );
-    let (lse, inv) = (m + sum.ln(), 1.0 / sum);
+    // `(x − m) − ln Σ`, never `x − (m + ln Σ)`: once |m| ≳ 1e13, `m + ln Σ` rounds back to `m` and the
+    // log-probabilities lose `ln Σ` entirely (issue 10).
+    let (log_sum, inv) = (sum.ln(), 1.0 / sum);
     let sums = update_sum(
         s,
         ins,
         [out, probs],
         #[inline(always)]
         |x, [_, e]| {
-            let (lq, q) = (logit(x[0]) - lse, e * inv);
+            let (lq, q) = ((logit(x[0]) - m) - log_sum, e * inv);
             ([lq, q], observe(lq, q, x))
         },
     );
-    (lse, sums)
+    (m + log_sum, sums)
 }
 
 multiversion! {
     /// In-place variant of [`log_softmax_into`]: `x` becomes `log_softmax(x)`.
     pub fn log_softmax_inplace[s](x: &mut [f64], probs: &mut [f64]) -> f64 {
         let probs = &mut probs[..x.len()];
-        let (lse, inv) = exp_shifted(s, x, probs);
+        let (m, log_sum, inv) = exp_shifted(s, x, probs);
         for (o, e) in x.iter_mut().zip(probs.iter_mut()) {
-            *o -= lse;
+            *o = (*o - m) - log_sum; // not `*o − (m + ln Σ)`: see log_softmax_fused
             *e *= inv;
         }
-        lse
+        m + log_sum
     }
 }
 
-/// `probs = exp(x − max x)`; returns the log-sum-exp and the reciprocal of the sum.
+/// `probs = exp(x − max x)`; returns the max, the log of the sum and the reciprocal of the sum.
 #[inline(always)]
-fn exp_shifted<S: Simd>(s: S, x: &[f64], probs: &mut [f64]) -> (f64, f64) {
+fn exp_shifted<S: Simd>(s: S, x: &[f64], probs: &mut [f64]) -> (f64, f64, f64) {
     let m = simd::max(s, x);
     let [sum] = map_sum(
         s,
@@ -100,7 +102,7 @@ fn exp_shifted<S: Simd>(s: S, x: &[f64], probs: &mut [f64]) -> (f64, f64) {
             ([e], [e])
         },
     );
-    (m + sum.ln(), 1.0 / sum)
+    (m, sum.ln(), 1.0 / sum)
 }
 
 /// Below this a mixture of probabilities has lost relative precision (or underflowed), and its log
