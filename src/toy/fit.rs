@@ -5,7 +5,9 @@ use super::optim::{Optimizer, OptimizerSpec};
 use super::student::{Student, StudentSpec};
 use super::teacher::{Teacher, TeacherSpec};
 use crate::math::simd::{all_finite, copy_streaming};
-use crate::math::{Divergence, LogDist, TaidSchedule, Workspace, check_classes, value_and_grad};
+use crate::math::{
+    Divergence, LogDist, TaidSchedule, Workspace, check_classes, range, value_and_grad,
+};
 use serde::Serialize;
 
 /// Upper limit on epochs per fit (a live toy, not a training job).
@@ -296,11 +298,16 @@ impl Prepared {
                 _ => *div,
             };
             let objective = value_and_grad(&current, teacher, &student, &mut grad, &mut ws);
-            if !objective.is_finite() {
-                return Err(format!(
-                    "{div} is {objective} at epoch {epoch}: the teacher gives zero probability to classes the \
-                     student covers; choose a divergence that stays finite there (fkl, jsd, tvd, skl)"
-                ));
+            // The output policy (math::range): a finite value with a finite gradient, else an error.
+            match range::check_output(div, teacher, objective, &grad) {
+                Ok(true) => {}
+                Ok(false) => {
+                    return Err(format!(
+                        "{div} is {objective} at epoch {epoch}: the teacher gives zero probability to classes the \
+                         student covers; choose a divergence that stays finite there (fkl, jsd, tvd, skl)"
+                    ));
+                }
+                Err(e) => return Err(format!("epoch {epoch}: {e}")),
             }
             let ms = self.student.mu_sigma(&params);
             history.push(EpochRecord {

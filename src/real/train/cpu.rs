@@ -6,6 +6,7 @@ use super::{
 };
 use crate::math::akl::gaps;
 use crate::math::kl::kl;
+use crate::math::range::clamp0;
 use crate::math::{Divergence, LogDist, Workspace, value_and_grad};
 use crate::real::{RealData, RealError};
 
@@ -144,6 +145,7 @@ impl Engine for CpuEngine<'_> {
             s.tail += p.tail;
             s.top1 += p.top1;
             s.ce += p.ce;
+            s.bad_grad += p.bad_grad;
         }
         Ok(s)
     }
@@ -185,6 +187,8 @@ impl Engine for CpuEngine<'_> {
         })
     }
 }
+
+const F32_MAX: f64 = f32::MAX as f64;
 
 /// Value, gradient and metrics of row `r`.
 #[allow(clippy::too_many_arguments)]
@@ -229,17 +233,26 @@ fn row(
     }
     let (t, s) = (&scr.teacher, &scr.student);
     let value = value_and_grad(&d, t, s, &mut scr.grad, &mut scr.ws);
+    // The real path's values and gradients are f32 (the GPU computes in f32): a row beyond f32's
+    // range is infinite on both backends, so both refuse the same inputs (math::range).
+    let value = if value > F32_MAX { f64::INFINITY } else { value };
     if value.is_finite() {
+        let mut ok = true;
         for (o, &x) in g_row.iter_mut().zip(&scr.grad) {
+            ok &= x.abs() <= F32_MAX; // false for NaN
             *o = x as f32;
+        }
+        if !ok {
+            sums.bad_grad += 1;
+            g_row.fill(0.0);
         }
     } else {
         // As the GPU kernel: no step from a row whose divergence is infinite.
         g_row.fill(0.0);
     }
     sums.objective += value;
-    sums.kl_pq += kl(&t.logp, &t.p, &s.logp);
-    sums.kl_qp += kl(&s.logp, &s.p, &t.logp);
+    sums.kl_pq += clamp0(kl(&t.logp, &t.p, &s.logp));
+    sums.kl_qp += clamp0(kl(&s.logp, &s.p, &t.logp));
     let (gh, gt) = gaps(&t.p, &s.p, &scr.head);
     sums.head += gh;
     sums.tail += gt;
