@@ -73,7 +73,8 @@ multiversion! {
             return f64::INFINITY;
         }
         map_sum(s, [lp, p, lq, q], [grad], #[inline(always)] |[lp, p, lq, q]| {
-            ([wh * (q - p) + wt * q * (lq - lp - r)], [])
+            // q = 0 masks the reverse term (0·inf where the teacher has a zero, see kl::rkl).
+            ([wh * (q - p) + q.gt(0.0).select(wt * q * (lq - lp - r), 0.0)], [])
         });
         wh * f + wt * r
     }

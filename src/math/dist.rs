@@ -143,9 +143,16 @@ mod tests {
             let z = [offset, offset, offset - 4.0]; // exact in f64 up to 2^54
             let d = LogDist::from_logits(&z, false).unwrap();
             let want = -(2.0 + (-4f64).exp()).ln();
-            assert!((d.logp[0] - want).abs() < 1e-15, "offset {offset}: {}", d.logp[0]);
+            assert!(
+                (d.logp[0] - want).abs() < 1e-15,
+                "offset {offset}: {}",
+                d.logp[0]
+            );
             let total: f64 = d.logp.iter().map(|l| l.exp()).sum();
-            assert!((total - 1.0).abs() < 1e-15, "offset {offset}: Σ exp(log p) = {total}");
+            assert!(
+                (total - 1.0).abs() < 1e-15,
+                "offset {offset}: Σ exp(log p) = {total}"
+            );
         }
     }
 }

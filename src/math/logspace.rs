@@ -49,19 +49,20 @@ pub fn log_softmax_fused<S: Simd, const I: usize, const R: usize>(
 ) -> (f64, [f64; R]) {
     let src = ins[0];
     let m = simd::max_map(s, src, &logit);
-    let [sum] = map_sum(
+    let [below, ties] = map_sum(
         s,
         [src],
         [&mut *probs],
         #[inline(always)]
         |[v]| {
-            let e = fastmath::exp(logit(v) - m);
-            ([e], [e])
+            let x = logit(v) - m;
+            let e = fastmath::exp(x);
+            ([e], split_sum(x, e))
         },
     );
     // `(x − m) − ln Σ`, never `x − (m + ln Σ)`: once |m| ≳ 1e13, `m + ln Σ` rounds back to `m` and the
     // log-probabilities lose `ln Σ` entirely (issue 10).
-    let (log_sum, inv) = (sum.ln(), 1.0 / sum);
+    let (log_sum, inv) = (log_of_sum(below, ties), 1.0 / (ties + below));
     let sums = update_sum(
         s,
         ins,
@@ -92,17 +93,37 @@ multiversion! {
 #[inline(always)]
 fn exp_shifted<S: Simd>(s: S, x: &[f64], probs: &mut [f64]) -> (f64, f64, f64) {
     let m = simd::max(s, x);
-    let [sum] = map_sum(
+    let [below, ties] = map_sum(
         s,
         [x],
         [probs],
         #[inline(always)]
         |[v]| {
-            let e = fastmath::exp(v - m);
-            ([e], [e])
+            let x = v - m;
+            let e = fastmath::exp(x);
+            ([e], split_sum(x, e))
         },
     );
-    (m, sum.ln(), 1.0 / sum)
+    (m, log_of_sum(below, ties), 1.0 / (ties + below))
+}
+
+/// The exponentials `e = exp(x − max)` summed in two parts: those below the max, and the count of
+/// entries at the max (each contributing exactly 1).
+#[inline(always)]
+fn split_sum<S: Simd>(x: V<S>, e: V<S>) -> [V<S>; 2] {
+    [x.lt(0.0).select(e, 0.0), x.eq(0.0).select(1.0, 0.0)]
+}
+
+/// `ln Σ` from [`split_sum`]'s parts as `ln_1p(Σ − 1)`: a peaked row's top class gets
+/// `log q = −1.7e-16` exactly instead of 0 (`ln(1 + 1.7e-16)` rounds to 0), which the αβ family's
+/// gradient with a negative exponent multiplies by 1e30 (found by the property tests).
+#[inline(always)]
+fn log_of_sum(below: f64, ties: f64) -> f64 {
+    if ties >= 1.0 {
+        ((ties - 1.0) + below).ln_1p()
+    } else {
+        (ties + below).ln() // no entry at a finite max: every entry -inf, or a NaN
+    }
 }
 
 /// Below this a mixture of probabilities has lost relative precision (or underflowed), and its log

@@ -15,6 +15,8 @@ pub mod kl;
 pub mod label;
 pub mod logspace;
 pub mod params;
+#[cfg(test)]
+mod props;
 pub mod range;
 pub mod rng;
 pub mod simd;

@@ -96,7 +96,9 @@ pub fn check_output(
         ));
     }
     if !value.is_finite() {
-        return Err(format!("{div} is {value} for these inputs; expected a value ≥ 0"));
+        return Err(format!(
+            "{div} is {value} for these inputs; expected a value ≥ 0"
+        ));
     }
     if all_finite(grad) {
         return Ok(true);

@@ -757,7 +757,10 @@ impl<'c> GpuEngine<'c> {
 /// carry an error of ulp(max).
 fn lse64(row: &[f32]) -> (f32, f64) {
     let m = row.iter().fold(f32::NEG_INFINITY, |a, &b| a.max(b));
-    let s: f64 = row.iter().map(|&x| (f64::from(x) - f64::from(m)).exp()).sum();
+    let s: f64 = row
+        .iter()
+        .map(|&x| (f64::from(x) - f64::from(m)).exp())
+        .sum();
     (m, s.ln())
 }
 

@@ -4,9 +4,9 @@ use crate::math::rng::Rng;
 use serde::{Deserialize, Serialize};
 
 use super::metrics::{self, Regions};
-use crate::math::{LogDist, range};
 use crate::math::logspace::log_softmax_fused;
 use crate::math::simd::{Simd, V, map_sum, multiversion};
+use crate::math::{LogDist, range};
 
 /// How free logits start.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

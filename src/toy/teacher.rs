@@ -1,7 +1,7 @@
 //! Toy teachers: explicit discrete distributions, long-tail generators, and Gaussian mixtures on a grid.
 
-use crate::math::{LogDist, range};
 use crate::math::rng::Rng;
+use crate::math::{LogDist, range};
 use serde::{Deserialize, Serialize};
 
 /// Points `lo, lo + h, ..., hi` (inclusive), `points` of them: the class positions of a mixture teacher.

@@ -235,7 +235,11 @@ fn row(
     let value = value_and_grad(&d, t, s, &mut scr.grad, &mut scr.ws);
     // The real path's values and gradients are f32 (the GPU computes in f32): a row beyond f32's
     // range is infinite on both backends, so both refuse the same inputs (math::range).
-    let value = if value > F32_MAX { f64::INFINITY } else { value };
+    let value = if value > F32_MAX {
+        f64::INFINITY
+    } else {
+        value
+    };
     if value.is_finite() {
         let mut ok = true;
         for (o, &x) in g_row.iter_mut().zip(&scr.grad) {
