@@ -6,7 +6,7 @@ use super::range::MIN_CLASSES;
 /// Why a vector cannot be turned into a distribution.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum DistError {
-    #[error("the vector has {0} entries; expected at least 2 classes")]
+    #[error("the vector has {}; expected at least 2 classes", entries(*.0))]
     TooFewClasses(usize),
     #[error("entry {index} is {value}; expected a finite number")]
     NotFinite { index: usize, value: f64 },
@@ -16,6 +16,14 @@ pub enum DistError {
     Negative { index: usize, value: f64 },
     #[error("the probabilities sum to 0; expected a positive total")]
     ZeroMass,
+}
+
+fn entries(n: usize) -> String {
+    match n {
+        0 => "no entries".into(),
+        1 => "1 entry".into(),
+        n => format!("{n} entries"),
+    }
 }
 
 /// `logp[k] = log p[k]`; zero-probability classes carry `logp = -inf` and `p = 0` exactly.
@@ -131,7 +139,7 @@ mod tests {
         assert_eq!(LogDist::from_probs(&[1.0]), Err(e.clone()));
         assert_eq!(
             e.to_string(),
-            "the vector has 1 entries; expected at least 2 classes"
+            "the vector has 1 entry; expected at least 2 classes"
         );
         assert_eq!(LogDist::from_probs(&[]), Err(DistError::TooFewClasses(0)));
     }

@@ -50,7 +50,7 @@ fn exponent() -> BoxedStrategy<f64> {
 }
 
 /// A spec string of every family in [`FAMILIES`], parameters drawn over their whole ranges.
-fn spec(n: usize) -> BoxedStrategy<String> {
+pub(crate) fn spec(n: usize) -> BoxedStrategy<String> {
     let bool_ = any::<bool>;
     prop_oneof![
         Just("fkl".to_string()),
@@ -81,7 +81,7 @@ fn spec(n: usize) -> BoxedStrategy<String> {
 }
 
 /// A logit: mostly ordinary, often at (or just inside) the policy's bound ±1e4.
-fn logit() -> BoxedStrategy<f64> {
+pub(crate) fn logit() -> BoxedStrategy<f64> {
     prop_oneof![
         5 => -20.0..20.0f64,
         2 => -MAX_LOGIT..=MAX_LOGIT,
