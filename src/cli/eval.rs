@@ -85,7 +85,7 @@ pub fn run(args: &EvalArgs) -> Result<(), String> {
     out.finish()
 }
 
-/// The input policy (README "Input ranges"): logits within ±1e4, teachers may use -inf.
+/// The input policy (README "Input ranges"): logits within ±1e5, teachers may use -inf.
 fn check_range(flag: &str, v: &[f64], allow_neg_inf: bool) -> Result<(), String> {
     match first_bad_logit(v.iter().copied(), allow_neg_inf) {
         Some((k, x)) => Err(format!(

@@ -80,7 +80,7 @@ pub(crate) fn spec(n: usize) -> BoxedStrategy<String> {
     .boxed()
 }
 
-/// A logit: mostly ordinary, often at (or just inside) the policy's bound ±1e4.
+/// A logit: mostly ordinary, often at (or just inside) the policy's bound ±1e5.
 pub(crate) fn logit() -> BoxedStrategy<f64> {
     prop_oneof![
         5 => -20.0..20.0f64,
@@ -181,7 +181,7 @@ proptest! {
         }
     }
 
-    /// Every family's default at the policy's corners: rows made only of ±1e4 and -inf.
+    /// Every family's default at the policy's corners: rows made only of ±1e5 and -inf.
     #[test]
     fn every_default_is_finite_at_the_bounds(
         t in proptest::collection::vec(

@@ -26,7 +26,7 @@
 //!
 //! Teacher and student together hold at most [`MAX_LOGITS`] = 2^31 values (8 GiB as f32); headers at
 //! most [`MAX_HEADER_BYTES`] (`.npy`: [`npy::MAX_HEADER_BYTES`]). Teacher logits must lie in
-//! `[-1e4, 1e4]` or be `-inf` (at least one finite per row), student logits in `[-1e4, 1e4]`
+//! `[-1e5, 1e5]` or be `-inf` (at least one finite per row), student logits in `[-1e5, 1e5]`
 //! ([`crate::math::range`], the same on both backends). Data is streamed from the file
 //! straight into one `Vec<f32>` per tensor, so loading needs no more memory than the result. Every
 //! error is a [`RealError::File`] naming the file, the problem and what was expected; no input

@@ -18,7 +18,7 @@ pub struct RealData {
     pub source: String,
     pub n: usize,
     pub v: usize,
-    /// `[n × v]` row-major logits in `[-1e4, 1e4]` ([`range::MAX_LOGIT`]); `-inf` marks a class the
+    /// `[n × v]` row-major logits in `[-1e5, 1e5]` ([`range::MAX_LOGIT`]); `-inf` marks a class the
     /// teacher rules out. Never NaN or `+inf`.
     pub teacher: Vec<f32>,
     /// Optional `[n × v]` initial student logits (free student only).
