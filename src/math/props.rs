@@ -143,7 +143,7 @@ fn check(spec: &str, t: &[f64], s: &[f64]) -> Result<(), TestCaseError> {
         &mut grad,
         &mut Workspace::default(),
     );
-    prop_assert!(!(value < 0.0), "{spec}: value {value} < 0");
+    prop_assert!(value >= 0.0 || value.is_nan(), "{spec}: value {value} < 0");
     match check_output(&div, &teacher, value, &grad) {
         // Known limit: AMiD's two softmax projections (through r, then q) cancel like αβ's did
         // (see ab::project_exact) once a negative exponent makes the partials ≥ 1e17; the
