@@ -4,6 +4,7 @@ use super::json::{num, nums};
 use super::output::Output;
 use super::values::{DivSpec, div_spec};
 use crate::io::vector::read_vector;
+use crate::math::range::{first_bad_logit, logit_range, short};
 use crate::math::{LogDist, evaluate};
 use clap::Args;
 use serde_json::json;
@@ -47,7 +48,9 @@ pub fn run(args: &EvalArgs) -> Result<(), String> {
     let teacher = match (&args.teacher_logits, &args.teacher_probs) {
         (Some(raw), _) => {
             let v = read_vector(raw).map_err(|e| format!("--teacher-logits: {e}"))?;
-            LogDist::from_logits(&v, true).map_err(|e| format!("--teacher-logits: {e}"))?
+            let d = LogDist::from_logits(&v, true).map_err(|e| format!("--teacher-logits: {e}"))?;
+            check_range("--teacher-logits", &v, true)?;
+            d
         }
         (None, Some(raw)) => {
             let v = read_vector(raw).map_err(|e| format!("--teacher-probs: {e}"))?;
@@ -58,6 +61,8 @@ pub fn run(args: &EvalArgs) -> Result<(), String> {
     };
     let student =
         read_vector(&args.student_logits).map_err(|e| format!("--student-logits: {e}"))?;
+    LogDist::from_logits(&student, false).map_err(|e| format!("--student-logits: {e}"))?;
+    check_range("--student-logits", &student, false)?;
     let ev = evaluate(&div, &teacher, &student)?;
     let mut out = Output::open(args.out.as_deref())?;
     if args.json {
@@ -71,10 +76,25 @@ pub fn run(args: &EvalArgs) -> Result<(), String> {
                 let items: Vec<String> = g.iter().map(|&x| fmt_num(x)).collect();
                 out.line(&format!("grad = [{}]", items.join(", ")))?;
             }
-            None => out.line("grad = undefined (the value is infinite: the teacher has zero-probability classes)")?,
+            None => out.line(
+                "grad = undefined (the value is infinite: the teacher gives zero probability to \
+                 classes this divergence needs)",
+            )?,
         }
     }
     out.finish()
+}
+
+/// The input policy (README "Input ranges"): logits within ±1e5, teachers may use -inf.
+fn check_range(flag: &str, v: &[f64], allow_neg_inf: bool) -> Result<(), String> {
+    match first_bad_logit(v.iter().copied(), allow_neg_inf) {
+        Some((k, x)) => Err(format!(
+            "{flag}: entry {k} is {}; expected {}",
+            short(x),
+            logit_range(allow_neg_inf)
+        )),
+        None => Ok(()),
+    }
 }
 
 fn fmt_num(x: f64) -> String {

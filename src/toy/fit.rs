@@ -5,7 +5,9 @@ use super::optim::{Optimizer, OptimizerSpec};
 use super::student::{Student, StudentSpec};
 use super::teacher::{Teacher, TeacherSpec};
 use crate::math::simd::all_finite;
-use crate::math::{Divergence, LogDist, TaidSchedule, Workspace, check_classes, value_and_grad};
+use crate::math::{
+    Divergence, LogDist, TaidSchedule, Workspace, check_classes, range, value_and_grad,
+};
 use serde::Serialize;
 use std::sync::{Arc, OnceLock};
 
@@ -497,11 +499,16 @@ impl Stepper<'_> {
             &mut self.grad,
             &mut self.ws,
         );
-        if !objective.is_finite() {
-            return Err(format!(
-                "{div} is {objective} at epoch {epoch}: the teacher gives zero probability to classes the \
-                 student covers; choose a divergence that stays finite there (fkl, jsd, tvd, skl)"
-            ));
+        // The output policy (math::range): a finite value with a finite gradient, else an error.
+        match range::check_output(&div, teacher, objective, &self.grad) {
+            Ok(true) => {}
+            Ok(false) => {
+                return Err(format!(
+                    "{div} is {objective} at epoch {epoch}: the teacher gives zero probability to classes the \
+                     student covers; choose a divergence that stays finite there (fkl, jsd, tvd, skl)"
+                ));
+            }
+            Err(e) => return Err(format!("epoch {epoch}: {e}")),
         }
         let ms = prep.student.mu_sigma(&self.params);
         self.history.push(EpochRecord {

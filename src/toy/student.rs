@@ -4,9 +4,9 @@ use crate::math::rng::Rng;
 use serde::{Deserialize, Serialize};
 
 use super::metrics::{self, Regions};
-use crate::math::LogDist;
 use crate::math::logspace::log_softmax_fused;
 use crate::math::simd::{Simd, V, map_sum, multiversion};
+use crate::math::{LogDist, range};
 
 /// How free logits start.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -69,11 +69,12 @@ impl StudentSpec {
                                 logits.len()
                             ));
                         }
-                        if let Some((i, v)) =
-                            logits.iter().enumerate().find(|(_, v)| !v.is_finite())
+                        if let Some((i, v)) = range::first_bad_logit(logits.iter().copied(), false)
                         {
                             return Err(format!(
-                                "student logits: entry {i} is {v}; expected a finite number"
+                                "student logits: entry {i} is {}; expected {}",
+                                range::short(v),
+                                range::logit_range(false)
                             ));
                         }
                         logits.clone()

@@ -1,7 +1,7 @@
 //! Toy teachers: explicit discrete distributions, long-tail generators, and Gaussian mixtures on a grid.
 
-use crate::math::LogDist;
 use crate::math::rng::Rng;
+use crate::math::{LogDist, range};
 use serde::{Deserialize, Serialize};
 
 /// Points `lo, lo + h, ..., hi` (inclusive), `points` of them: the class positions of a mixture teacher.
@@ -116,6 +116,13 @@ impl TeacherSpec {
             TeacherSpec::Logits { logits } => {
                 let dist = LogDist::from_logits(logits, true)
                     .map_err(|e| format!("teacher logits: {e}"))?;
+                if let Some((i, v)) = range::first_bad_logit(logits.iter().copied(), true) {
+                    return Err(format!(
+                        "teacher logits: entry {i} is {}; expected {}",
+                        range::short(v),
+                        range::logit_range(true)
+                    ));
+                }
                 Ok(Teacher {
                     xs: index_axis(dist.len()),
                     dist,
