@@ -491,8 +491,11 @@ impl RealTab {
         }
         self.controls_ui(ui, &ctx);
         ui.separator();
-        let colors =
-            crate::views::palette::run_colors(&self.runs.iter().map(|r| r.div).collect::<Vec<_>>());
+        let divs: Vec<_> = self.runs.iter().map(|r| r.div).collect();
+        let colors = crate::views::palette::for_background(
+            crate::views::palette::run_colors(&divs),
+            ui.visuals().dark_mode,
+        );
         let h = ui.available_height();
         ui.allocate_ui(egui::vec2(ui.available_width(), h * 0.45), |ui| {
             plots::metrics_ui(ui, &self.runs, &colors);

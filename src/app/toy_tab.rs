@@ -528,7 +528,7 @@ impl ToyTab {
             return;
         };
         let divs: Vec<_> = result.runs.iter().map(|r| r.divergence).collect();
-        let colors = palette::run_colors(&divs);
+        let colors = palette::for_background(palette::run_colors(&divs), ui.visuals().dark_mode);
         let cx = ViewCtx::new(&result, &colors, self.state.epoch);
         match self.state.layout {
             Layout::Tabs => {

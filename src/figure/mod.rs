@@ -109,7 +109,7 @@ fn draw_figure(
 ) {
     views::common::readable_text(ui.style_mut());
     let divs: Vec<_> = result.runs.iter().map(|r| r.divergence).collect();
-    let colors = palette::run_colors(&divs);
+    let colors = palette::for_background(palette::run_colors(&divs), ui.visuals().dark_mode);
     figure_frame(
         ui,
         spec.theme,
