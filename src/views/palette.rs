@@ -105,7 +105,26 @@ fn instance_color(base: Color32, nth: usize, count: usize) -> Color32 {
     let hue = b.atan2(a);
     let t = nth as f32 / (count - 1) as f32;
     let l = ramp.0 + (ramp.1 - ramp.0) * t;
-    let h = hue + (t - 0.5) * ramp.2.to_radians();
+    // The hue turns by ±50° over the ramp, except where one end would come near the teacher's hue
+    // (αβ's violet would darken into a navy that reads as the teacher's blue): there it turns by 50°
+    // away from the teacher only.
+    let [_, ta, tb] = oklab(TEACHER);
+    let teacher_hue = tb.atan2(ta);
+    let gap = |h: f32| {
+        let d = (h - teacher_hue).rem_euclid(std::f32::consts::TAU);
+        d.min(std::f32::consts::TAU - d)
+    };
+    let half_turn = 0.5 * ramp.2.to_radians();
+    let h = if gap(hue - half_turn).min(gap(hue + half_turn)) < 0.6 {
+        let away = if gap(hue + half_turn) > gap(hue - half_turn) {
+            1.0
+        } else {
+            -1.0
+        };
+        hue + away * t * half_turn
+    } else {
+        hue + (t - 0.5) * ramp.2.to_radians()
+    };
     // Dark and light ends cannot hold the full chroma inside sRGB: reduce it until it fits.
     let mut c = chroma.max(0.08);
     loop {
