@@ -42,7 +42,7 @@ pub struct FitConfig {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ViewHints {
-    /// View names: distributions, headtail, loss, gradient, landscape, abplane, assistant. One view
+    /// View names: distributions, headtail, loss, gradient, landscape, abplane, assistant, contours. One view
     /// opens as tabs, several side by side (unless `layout` says otherwise); the first is active.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub views: Vec<String>,

@@ -24,7 +24,7 @@ pub const LESSONS: &[(&str, &str)] = &[
 
 /// The view names a step may open; the same strings as `views::state::View::name` (a test in
 /// `tests/lessons.rs` keeps the two lists equal; `toy` cannot see the views).
-pub const VIEW_NAMES: [&str; 7] = [
+pub const VIEW_NAMES: [&str; 8] = [
     "distributions",
     "headtail",
     "loss",
@@ -32,6 +32,7 @@ pub const VIEW_NAMES: [&str; 7] = [
     "landscape",
     "abplane",
     "assistant",
+    "contours",
 ];
 
 /// The real-model tab's rank slider goes from 1 to this.
