@@ -5,13 +5,14 @@
 use super::state::ToyState;
 use super::ticks::{tick_125, uniform_grid_125};
 use super::{ViewCtx, common, palette};
+use crate::toy::TeacherSpec;
 use crate::toy::analysis::contours::{self, ELLIPSE_POINTS};
 use crate::toy::plane::ellipse;
 use egui::{Color32, ColorImage, TextureHandle, TextureOptions};
 use egui_plot::{Line, LineStyle, MarkerShape, PlotImage, PlotPoint, Points, Text};
 use std::hash::{Hash, Hasher};
 
-pub fn contours_ui(ui: &mut egui::Ui, cx: &ViewCtx, _state: &mut ToyState) {
+pub fn contours_ui(ui: &mut egui::Ui, cx: &ViewCtx, state: &mut ToyState) {
     if cx.runs() == 0 {
         ui.label("No divergence is enabled.");
         return;
@@ -34,9 +35,59 @@ pub fn contours_ui(ui: &mut egui::Ui, cx: &ViewCtx, _state: &mut ToyState) {
     let tex = teacher_texture(ui.ctx(), cx);
     let (cols, _) = common::panel_grid(cx.runs(), ui.available_size(), 1.0);
     let link = ui.make_persistent_id("contours-link");
+    let mut moved = None;
     common::cells_ui(ui, cx.runs(), cols, 6.0, |ui, run, size| {
-        panel(ui, cx, plane, &tex, run, size, link)
+        if let Some(m) = panel(ui, cx, plane, &tex, run, size, link) {
+            moved = Some(m);
+        }
     });
+    if let Some((i, to)) = moved
+        && let TeacherSpec::Mixture2d { components, grid } = &mut state.config.teacher
+        && let Some(c) = components.get_mut(i)
+    {
+        // The mean stays inside the grid (a component outside it is refused).
+        c.mean = [
+            to[0].clamp(grid.lo[0], grid.hi[0]),
+            to[1].clamp(grid.lo[1], grid.hi[1]),
+        ];
+    }
+}
+
+/// How close (in points) a press must be to a component's mean to drag it.
+const GRAB_RADIUS: f32 = 18.0;
+
+/// The component being dragged and where to: a press near a mean picks the component, the drag
+/// moves it (only with zoom/pan off, when a drag does not pan).
+fn drag_event(pu: &egui_plot::PlotUi<'_>, plane: &crate::toy::Plane) -> Option<(usize, [f64; 2])> {
+    let r = pu.response();
+    let memory = egui::Id::unique("kdviz-contours-drag");
+    if r.drag_started() {
+        let origin = pu.ctx().input(|i| i.pointer.press_origin())?;
+        let nearest = plane
+            .components
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                let at = pu.screen_from_plot(PlotPoint::new(c.mean[0], c.mean[1]));
+                (i, at.distance(origin))
+            })
+            .min_by(|a, b| a.1.total_cmp(&b.1))
+            .filter(|&(_, d)| d <= GRAB_RADIUS)
+            .map(|(i, _)| i);
+        pu.ctx().data_mut(|d| d.insert_temp(memory, nearest));
+    }
+    let grabbed = pu
+        .ctx()
+        .data(|d| d.get_temp::<Option<usize>>(memory))
+        .flatten()?;
+    if r.drag_stopped() {
+        pu.ctx().data_mut(|d| d.remove::<Option<usize>>(memory));
+    }
+    if !(r.dragged() || r.drag_stopped()) {
+        return None;
+    }
+    let to = pu.pointer_coordinate()?;
+    Some((grabbed, [to.x, to.y]))
 }
 
 fn panel(
@@ -47,7 +98,7 @@ fn panel(
     run: usize,
     size: egui::Vec2,
     link: egui::Id,
-) {
+) -> Option<(usize, [f64; 2])> {
     let div = cx.divergence(run);
     let color = cx.colors[run];
     let r = &cx.result.runs[run];
@@ -73,9 +124,12 @@ fn panel(
     let closed = contours::closed_form(cx.result, r);
     let history = cx.history(run);
     let epoch = cx.epoch;
+    // The plot has the grid's proportions: one unit is as long on both axes and the whole grid shows.
+    let ratio = ((g.hi[0] - g.lo[0]) / (g.hi[1] - g.lo[1])) as f32;
+    let w = size.x.min((size.y - 22.0) * ratio).max(60.0);
     let plot = common::bare_plot(("contours", run), "x₁", "x₂")
-        .width(size.x)
-        .height((size.y - 22.0).max(60.0))
+        .width(w)
+        .height(w / ratio)
         .data_aspect(1.0)
         .x_grid_spacer(uniform_grid_125(60.0))
         .y_grid_spacer(uniform_grid_125(45.0))
@@ -89,6 +143,7 @@ fn panel(
         .show_grid(false)
         .link_axis(link, true)
         .link_cursor(link, true);
+    let draggable = !cx.figure && !common::interaction().zoom_pan;
     plot.show(ui, |pu| {
         let center = PlotPoint::new(0.5 * (g.lo[0] + g.hi[0]), 0.5 * (g.lo[1] + g.hi[1]));
         let extent = egui::vec2((g.hi[0] - g.lo[0]) as f32, (g.hi[1] - g.lo[1]) as f32);
@@ -164,7 +219,23 @@ fn panel(
                 .anchor(egui::Align2::LEFT_TOP),
             );
         }
-    });
+        if draggable {
+            // Handles on the teacher's component means: drag one to move that component.
+            let handles: Vec<[f64; 2]> = plane.components.iter().map(|c| c.mean).collect();
+            pu.points(
+                Points::new("teacher means (drag to move)", handles)
+                    .id("handles")
+                    .shape(MarkerShape::Diamond)
+                    .filled(false)
+                    .radius(5.0)
+                    .color(palette::TEACHER),
+            );
+            drag_event(pu, plane)
+        } else {
+            None
+        }
+    })
+    .inner
 }
 
 fn round3(x: f64) -> f64 {

@@ -133,6 +133,7 @@ pub fn view_ui(ui: &mut egui::Ui, view: View, cx: &ViewCtx, state: &mut ToyState
     if cx.fixed.is_none() && state.playing && !cx.figure {
         cx = cx.with_fixed_axes(0, cx.last_epoch());
     }
+    let interaction = header_ui(ui, &cx, state);
     let plane = cx.result.teacher.plane.is_some();
     if !view.fits(plane) {
         ui.add_space(8.0);
@@ -145,7 +146,6 @@ pub fn view_ui(ui: &mut egui::Ui, view: View, cx: &ViewCtx, state: &mut ToyState
         });
         return;
     }
-    let interaction = header_ui(ui, &cx, state);
     let cx = &cx;
     common::with_interaction(interaction, || match view {
         View::Distributions => distributions::distributions_ui(ui, cx, state),
