@@ -20,6 +20,7 @@ pub const LESSONS: &[(&str, &str)] = &[
         "alpha-beta",
         include_str!("../../assets/lessons/alpha-beta.toml"),
     ),
+    ("bishop", include_str!("../../assets/lessons/bishop.toml")),
 ];
 
 /// The view names a step may open; the same strings as `views::state::View::name` (a test in
@@ -526,7 +527,7 @@ overlay = true
         let e = load("mode-seekin").unwrap_err();
         assert_eq!(
             e,
-            "unknown lesson \"mode-seekin\"; expected one of mode-seeking, alpha-beta"
+            "unknown lesson \"mode-seekin\"; expected one of mode-seeking, alpha-beta, bishop"
         );
     }
 
