@@ -151,7 +151,7 @@ fn fit_overrides_divergences_epochs_and_snapshots() {
     let lines: Vec<&str> = csv.lines().collect();
     assert_eq!(
         lines[0],
-        "divergence,epoch,objective,kl_pq,kl_qp,tvd,head_gap,tail_gap,far_tail,mu,sigma,t"
+        "divergence,epoch,objective,kl_pq,kl_qp,tvd,head_gap,tail_gap,far_tail,mu,sigma,t,mean1,mean2,cov11,cov12,cov22"
     );
     assert_eq!(lines.len(), 1 + 4 * 4);
     assert!(lines[5].starts_with("\"taid:t_start=0.4,t_end=1,rate=0.0005,momentum=0.99\",0,"));

@@ -530,10 +530,16 @@ impl ToyTab {
         let divs: Vec<_> = result.runs.iter().map(|r| r.divergence).collect();
         let colors = palette::for_background(palette::run_colors(&divs), ui.visuals().dark_mode);
         let cx = ViewCtx::new(&result, &colors, self.state.epoch);
+        // Views that draw nothing for this teacher (1-D or 2-D) are left out of the tabs.
+        let plane = result.teacher.plane.is_some();
+        let active = self.state.active;
+        let offered = View::ALL
+            .into_iter()
+            .filter(|v| v.fits(plane) || *v == active);
         match self.state.layout {
             Layout::Tabs => {
                 ui.horizontal(|ui| {
-                    for v in View::ALL {
+                    for v in offered {
                         ui.selectable_value(&mut self.state.active, v, v.title());
                     }
                 });
@@ -542,7 +548,7 @@ impl ToyTab {
             }
             Layout::Grid => {
                 ui.horizontal_wrapped(|ui| {
-                    for v in View::ALL {
+                    for v in View::ALL.into_iter().filter(|v| v.fits(plane)) {
                         let mut on = self.state.grid_views.contains(&v);
                         if ui.toggle_value(&mut on, v.title()).changed() {
                             if on {
@@ -554,7 +560,8 @@ impl ToyTab {
                     }
                 });
                 ui.separator();
-                let shown = self.state.grid_views.clone();
+                let mut shown = self.state.grid_views.clone();
+                shown.retain(|v| v.fits(plane));
                 let cols = if shown.len() > 1 { 2 } else { 1 };
                 views::common::cells_ui(ui, shown.len(), cols, 8.0, |ui, i, _| {
                     ui.strong(shown[i].title());

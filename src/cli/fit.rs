@@ -117,6 +117,12 @@ fn record_json(r: &EpochRecord) -> Value {
             v[key] = opt(x);
         }
     }
+    if let Some(m) = r.mean {
+        v["mean"] = json!([num(m[0]), num(m[1])]);
+    }
+    if let Some(c) = r.cov {
+        v["cov"] = json!([[num(c[0][0]), num(c[0][1])], [num(c[1][0]), num(c[1][1])]]);
+    }
     v
 }
 
@@ -132,13 +138,19 @@ pub fn to_json(cfg: &FitConfig, result: &FitResult) -> Value {
             })
         })
         .collect();
+    let p = nums(&result.teacher.dist.p);
+    // A 2-D teacher's classes are points (x, y) of its grid.
+    let teacher = match &result.teacher.plane {
+        Some(plane) => json!({ "x": nums(&plane.xs), "y": nums(&plane.ys), "p": p }),
+        None => json!({ "x": nums(&result.teacher.xs), "p": p }),
+    };
     let head: Vec<usize> = (0..result.regions.head.len())
         .filter(|&k| result.regions.head[k])
         .collect();
     json!({
         "name": cfg.name,
         "epochs": cfg.epochs,
-        "teacher": { "x": nums(&result.teacher.xs), "p": nums(&result.teacher.dist.p) },
+        "teacher": teacher,
         "head_classes": head,
         "far_tail_from_rank": result.regions.far_tail_start(),
         "runs": runs,
@@ -169,6 +181,7 @@ fn summary(cfg: &FitConfig, result: &FitResult) -> Vec<String> {
         // The readable name, and the spec that reproduces the run.
         lines.push(format!("{}   [{}]", run.divergence.label(), run.divergence));
         let gauss = run.history.first().is_some_and(|r| r.mu.is_some());
+        let plane = run.history.first().is_some_and(|r| r.mean.is_some());
         let taid = run.history.first().is_some_and(|r| r.t.is_some());
         let mut header = format!(
             "{:>7} {:>11} {:>11} {:>11} {:>9} {:>9} {:>9} {:>9}",
@@ -176,6 +189,12 @@ fn summary(cfg: &FitConfig, result: &FitResult) -> Vec<String> {
         );
         if gauss {
             header += &format!(" {:>9} {:>9}", "mu", "sigma");
+        }
+        if plane {
+            header += &format!(
+                " {:>8} {:>8} {:>8} {:>8} {:>8}",
+                "mean1", "mean2", "cov11", "cov12", "cov22"
+            );
         }
         if taid {
             header += &format!(" {:>7}", "t");
@@ -191,6 +210,12 @@ fn summary(cfg: &FitConfig, result: &FitResult) -> Vec<String> {
             );
             if let (Some(m), Some(s)) = (r.mu, r.sigma) {
                 row += &format!(" {m:>9.4} {s:>9.4}");
+            }
+            if let (Some(m), Some(c)) = (r.mean, r.cov) {
+                row += &format!(
+                    " {:>8.4} {:>8.4} {:>8.4} {:>8.4} {:>8.4}",
+                    m[0], m[1], c[0][0], c[0][1], c[1][1]
+                );
             }
             if let Some(t) = r.t {
                 row += &format!(" {t:>7.4}");

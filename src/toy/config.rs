@@ -42,7 +42,7 @@ pub struct FitConfig {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ViewHints {
-    /// View names: distributions, headtail, loss, gradient, landscape, abplane, assistant. One view
+    /// View names: distributions, headtail, loss, gradient, landscape, abplane, assistant, contours. One view
     /// opens as tabs, several side by side (unless `layout` says otherwise); the first is active.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub views: Vec<String>,
@@ -206,6 +206,54 @@ lr = 0.1
             FitConfig::from_toml(&bad, "t.toml")
                 .unwrap_err()
                 .contains("lbfgs")
+        );
+    }
+
+    /// The issue's schema, verbatim; a 1-D student on it is refused with the kind to use.
+    #[test]
+    fn plane_schema_parses() {
+        let text = r#"
+epochs = 3
+divergences = ["rkl"]
+[teacher]
+kind = "mixture2d"
+components = [ { weight = 1.0, mean = [0.0, 0.0], cov = [[1.0, 0.9], [0.9, 1.0]] } ]
+grid = { lo = [-6.0, -6.0], hi = [6.0, 6.0], points = [121, 121] }
+
+[student]
+kind = "gaussian2d"
+mean = [0.5, -0.5]
+cov = [[1.0, 0.0], [0.0, 1.0]]
+covariance = "diagonal"      # or "full"
+[optimizer]
+kind = "adam"
+lr = 0.1
+"#;
+        let c = FitConfig::from_toml(text, "t.toml").unwrap();
+        assert_eq!(FitConfig::from_toml(&c.to_toml(), "again").unwrap(), c);
+        let r = c.to_spec().unwrap().run().unwrap();
+        assert_eq!(r.teacher.dist.len(), 121 * 121);
+        assert_eq!(r.runs[0].history[0].mean, Some([0.5, -0.5]));
+        let mut one_d = c.clone();
+        one_d.student = StudentSpec::Gaussian {
+            mu: 0.0,
+            sigma: 1.0,
+        };
+        let e = one_d.to_spec().unwrap().run().unwrap_err();
+        assert!(e.contains("expected kind = \"gaussian2d\""), "{e}");
+        let bad = text.replace(
+            "cov = [[1.0, 0.0], [0.0, 1.0]]",
+            "cov = [[0.0, 0.0], [0.0, 1.0]]",
+        );
+        let e = FitConfig::from_toml(&bad, "t.toml")
+            .unwrap()
+            .to_spec()
+            .unwrap()
+            .run()
+            .unwrap_err();
+        assert!(
+            e.starts_with("student cov = [[0, 0], [0, 1]] is not symmetric positive definite"),
+            "{e}"
         );
     }
 }

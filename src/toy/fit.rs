@@ -75,7 +75,7 @@ enum Source {
     },
     Gaussian {
         student: Arc<Student>,
-        params: [f64; 2],
+        params: Box<[f64]>,
         q: OnceLock<Vec<f64>>,
     },
 }
@@ -86,8 +86,8 @@ impl SnapshotQ {
         SnapshotQ(Source::Owned(q))
     }
 
-    /// The q of a Gaussian student at `params = [μ, log σ]`, computed when first read.
-    fn gaussian(student: Arc<Student>, params: [f64; 2]) -> Self {
+    /// The q of a Gaussian student (1-D or 2-D) at `params`, computed when first read.
+    fn gaussian(student: Arc<Student>, params: Box<[f64]>) -> Self {
         SnapshotQ(Source::Gaussian {
             student,
             params,
@@ -119,11 +119,8 @@ fn shared_snapshots(all: Vec<f64>, epochs: &[usize], n: usize) -> Vec<Snapshot> 
 }
 
 /// q of a Gaussian student at `params`, as the fit computes it.
-fn gaussian_q(student: &Student, params: &[f64; 2]) -> Vec<f64> {
-    let n = match student {
-        Student::Gaussian { xs } => xs.len(),
-        Student::Logits => 0,
-    };
+fn gaussian_q(student: &Student, params: &[f64]) -> Vec<f64> {
+    let n = student.classes().unwrap_or(0);
     let mut dist = LogDist {
         logp: spare::take(n),
         p: spare::take(n),
@@ -295,7 +292,7 @@ impl FitSpec {
             ));
         }
         let teacher = self.teacher.build()?;
-        let (student, init) = self.student.build(&teacher.xs)?;
+        let (student, init) = self.student.build(&teacher)?;
         for d in &self.divergences {
             check_classes(d, teacher.dist.len())?;
         }
@@ -404,7 +401,7 @@ impl Prepared {
             _ => None,
         };
         // A Gaussian student's q is kept as its two parameters; free logits keep q itself.
-        let deferred = matches!(*self.student, Student::Gaussian { .. });
+        let deferred = self.student.classes().is_some();
         let stored = if deferred {
             0
         } else {
@@ -511,6 +508,7 @@ impl Stepper<'_> {
             Err(e) => return Err(format!("epoch {epoch}: {e}")),
         }
         let ms = prep.student.mu_sigma(&self.params);
+        let mc = prep.student.mean_cov(&self.params);
         self.history.push(EpochRecord {
             epoch,
             objective,
@@ -522,6 +520,8 @@ impl Stepper<'_> {
             far_tail,
             mu: ms.map(|m| m.0),
             sigma: ms.map(|m| m.1),
+            mean: mc.map(|m| m.0),
+            cov: mc.map(|m| m.1),
             t: self.taid.as_ref().map(|s| s.t).or(match div {
                 Divergence::Taid { t, .. } => Some(t),
                 _ => None,
@@ -529,7 +529,7 @@ impl Stepper<'_> {
         });
         if prep.snapshots.wants(epoch) {
             if self.deferred {
-                let q = SnapshotQ::gaussian(prep.student.clone(), [self.params[0], self.params[1]]);
+                let q = SnapshotQ::gaussian(prep.student.clone(), self.params.clone().into());
                 self.snapshots.push(Snapshot { epoch, q });
             } else {
                 self.stored.extend_from_slice(&self.student.p);

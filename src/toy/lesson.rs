@@ -20,11 +20,12 @@ pub const LESSONS: &[(&str, &str)] = &[
         "alpha-beta",
         include_str!("../../assets/lessons/alpha-beta.toml"),
     ),
+    ("bishop", include_str!("../../assets/lessons/bishop.toml")),
 ];
 
 /// The view names a step may open; the same strings as `views::state::View::name` (a test in
 /// `tests/lessons.rs` keeps the two lists equal; `toy` cannot see the views).
-pub const VIEW_NAMES: [&str; 7] = [
+pub const VIEW_NAMES: [&str; 8] = [
     "distributions",
     "headtail",
     "loss",
@@ -32,6 +33,7 @@ pub const VIEW_NAMES: [&str; 7] = [
     "landscape",
     "abplane",
     "assistant",
+    "contours",
 ];
 
 /// The real-model tab's rank slider goes from 1 to this.
@@ -525,7 +527,7 @@ overlay = true
         let e = load("mode-seekin").unwrap_err();
         assert_eq!(
             e,
-            "unknown lesson \"mode-seekin\"; expected one of mode-seeking, alpha-beta"
+            "unknown lesson \"mode-seekin\"; expected one of mode-seeking, alpha-beta, bishop"
         );
     }
 

@@ -3,7 +3,9 @@
 use crate::math::rng::Rng;
 use serde::{Deserialize, Serialize};
 
+use super::gaussian2d;
 use super::metrics::{self, Regions};
+use super::teacher::Teacher;
 use crate::math::logspace::log_softmax_fused;
 use crate::math::simd::{Simd, V, map_sum, multiversion};
 use crate::math::{LogDist, range};
@@ -35,6 +37,22 @@ pub enum StudentSpec {
         mu: f64,
         sigma: f64,
     },
+    /// N(m, Σ) on a 2-D teacher's grid.
+    Gaussian2d {
+        mean: [f64; 2],
+        cov: [[f64; 2]; 2],
+        covariance: Covariance,
+    },
+}
+
+/// Which covariances a 2-D Gaussian student may take.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Covariance {
+    /// Any symmetric positive definite Σ = L·Lᵀ.
+    Full,
+    /// Factorised (mean-field): Σ diagonal.
+    Diagonal,
 }
 
 fn default_init() -> Init {
@@ -48,12 +66,60 @@ pub enum Student {
     Logits,
     /// `params = [μ, log σ]`; logits `z_j = −(x_j − μ)² / (2σ²)` (normalisation cancels in softmax).
     Gaussian { xs: Vec<f64> },
+    /// `params = [m₁, m₂, log L₁₁, L₂₁, log L₂₂]` at the points `(xs[j], ys[j])` (see [`gaussian2d`]).
+    Gaussian2d {
+        xs: Vec<f64>,
+        ys: Vec<f64>,
+        diagonal: bool,
+    },
+}
+
+thread_local! {
+    /// A 2-D student's logits before the softmax.
+    static LOGITS: std::cell::RefCell<Vec<f64>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Runs `f` on the 2-D student's logits at `params`.
+fn with_logits2d<R>(xs: &[f64], ys: &[f64], params: &[f64], f: impl FnOnce(&[f64]) -> R) -> R {
+    LOGITS.with_borrow_mut(|z| {
+        z.resize(xs.len(), 0.0);
+        gaussian2d::logits(xs, ys, params, z);
+        f(z)
+    })
 }
 
 impl StudentSpec {
-    /// The student and its initial parameters for a teacher with these class positions.
-    pub fn build(&self, xs: &[f64]) -> Result<(Student, Vec<f64>), String> {
+    /// The student and its initial parameters for this teacher.
+    pub fn build(&self, teacher: &Teacher) -> Result<(Student, Vec<f64>), String> {
+        let xs = &teacher.xs;
         let n = xs.len();
+        let plane = teacher.plane.as_ref();
+        match (self, plane) {
+            (StudentSpec::Gaussian2d { .. }, None) => {
+                return Err("student kind = \"gaussian2d\" needs a 2-D teacher; expected teacher kind = \"mixture2d\"".into());
+            }
+            (
+                StudentSpec::Gaussian2d {
+                    mean,
+                    cov,
+                    covariance,
+                },
+                Some(plane),
+            ) => {
+                let diagonal = *covariance == Covariance::Diagonal;
+                let params = gaussian2d::init(*mean, cov, diagonal)?;
+                let student = Student::Gaussian2d {
+                    xs: plane.xs.clone(),
+                    ys: plane.ys.clone(),
+                    diagonal,
+                };
+                return Ok((student, params));
+            }
+            (StudentSpec::Gaussian { .. }, Some(_)) => {
+                return Err("student kind = \"gaussian\" is 1-D but the teacher is 2-D; expected kind = \"gaussian2d\" (or \"logits\")".into());
+            }
+            _ => {}
+        }
         match self {
             StudentSpec::Logits { init, seed, logits } => {
                 let params = match init {
@@ -97,6 +163,7 @@ impl StudentSpec {
                 }
                 Ok((Student::Gaussian { xs: xs.to_vec() }, vec![*mu, sigma.ln()]))
             }
+            StudentSpec::Gaussian2d { .. } => Err("student gaussian2d: no 2-D teacher".into()),
         }
     }
 }
@@ -109,6 +176,7 @@ impl Student {
             Student::Gaussian { xs } => {
                 gaussian_logits(xs, params[0], 0.5 * (-2.0 * params[1]).exp(), z)
             }
+            Student::Gaussian2d { xs, ys, .. } => gaussian2d::logits(xs, ys, params, z),
         }
     }
 
@@ -122,6 +190,9 @@ impl Student {
                 dist.p.resize(xs.len(), 0.0);
                 let inv = 0.5 * (-2.0 * params[1]).exp();
                 gaussian_log_softmax(xs, params[0], inv, &mut dist.logp, &mut dist.p)
+            }
+            Student::Gaussian2d { xs, ys, .. } => {
+                with_logits2d(xs, ys, params, |z| dist.set_logits(z))
             }
         }
     }
@@ -158,6 +229,9 @@ impl Student {
                     &mut dist.p,
                 )
             }
+            Student::Gaussian2d { xs, ys, .. } => with_logits2d(xs, ys, params, |z| {
+                softmax_measured(z, None, [lp, p, head, far], &mut dist.logp, &mut dist.p)
+            }),
         };
         metrics::finish(sums)
     }
@@ -173,6 +247,9 @@ impl Student {
                 out[0] = gm * inv_var;
                 out[1] = gs * inv_var;
             }
+            Student::Gaussian2d { xs, ys, diagonal } => {
+                gaussian2d::param_grad(xs, ys, params, *diagonal, g_logits, out)
+            }
         }
     }
 
@@ -184,8 +261,24 @@ impl Student {
     /// `(μ, σ)` for a Gaussian student.
     pub fn mu_sigma(&self, params: &[f64]) -> Option<(f64, f64)> {
         match self {
-            Student::Logits => None,
             Student::Gaussian { .. } => Some((params[0], params[1].exp())),
+            _ => None,
+        }
+    }
+
+    /// `(m, Σ)` for a 2-D Gaussian student.
+    pub fn mean_cov(&self, params: &[f64]) -> Option<([f64; 2], [[f64; 2]; 2])> {
+        match self {
+            Student::Gaussian2d { .. } => Some(gaussian2d::mean_cov(params)),
+            _ => None,
+        }
+    }
+
+    /// The number of classes of a parametric student (`None` for free logits: as many as params).
+    pub fn classes(&self) -> Option<usize> {
+        match self {
+            Student::Logits => None,
+            Student::Gaussian { xs } | Student::Gaussian2d { xs, .. } => Some(xs.len()),
         }
     }
 }

@@ -7,6 +7,7 @@ pub mod abplane;
 pub mod assistant;
 pub mod beta_sweep;
 pub mod common;
+pub mod contours;
 mod curves;
 pub mod distributions;
 pub mod gradient;
@@ -133,6 +134,18 @@ pub fn view_ui(ui: &mut egui::Ui, view: View, cx: &ViewCtx, state: &mut ToyState
         cx = cx.with_fixed_axes(0, cx.last_epoch());
     }
     let interaction = header_ui(ui, &cx, state);
+    let plane = cx.result.teacher.plane.is_some();
+    if !view.fits(plane) {
+        ui.add_space(8.0);
+        ui.label(if plane {
+            "This view draws a one-dimensional teacher's classes; this fit's teacher is 2-D. Its \
+             views are Contours (2-D), Loss curves and Head / tail."
+        } else {
+            "The contour view draws a teacher in the plane (teacher kind = \"mixture2d\"); this \
+             fit's teacher is one-dimensional."
+        });
+        return;
+    }
     let cx = &cx;
     common::with_interaction(interaction, || match view {
         View::Distributions => distributions::distributions_ui(ui, cx, state),
@@ -142,6 +155,7 @@ pub fn view_ui(ui: &mut egui::Ui, view: View, cx: &ViewCtx, state: &mut ToyState
         View::Landscape => landscape::landscape_ui(ui, cx, state),
         View::AbPlane => abplane::abplane_ui(ui, cx, state),
         View::Assistant => assistant::assistant_ui(ui, cx, state),
+        View::Contours => contours::contours_ui(ui, cx, state),
     })
 }
 

@@ -38,10 +38,11 @@ pub enum View {
     Landscape,
     AbPlane,
     Assistant,
+    Contours,
 }
 
 impl View {
-    pub const ALL: [View; 7] = [
+    pub const ALL: [View; 8] = [
         View::Distributions,
         View::HeadTail,
         View::Loss,
@@ -49,6 +50,7 @@ impl View {
         View::Landscape,
         View::AbPlane,
         View::Assistant,
+        View::Contours,
     ];
 
     /// The name used in configs (`[view] views = [...]`) and by `kdviz figure --view`.
@@ -61,11 +63,27 @@ impl View {
             View::Landscape => "landscape",
             View::AbPlane => "abplane",
             View::Assistant => "assistant",
+            View::Contours => "contours",
         }
     }
 
     pub fn from_name(name: &str) -> Option<View> {
         View::ALL.into_iter().find(|v| v.name() == name)
+    }
+
+    /// Whether the view draws something for this teacher: a 2-D teacher (`plane`) has the contour,
+    /// loss and head/tail views; the per-class views (distributions, gradient, αβ plane, assistant)
+    /// and the (μ, log σ) landscape are 1-D only, as is the contour view's opposite.
+    pub fn fits(self, plane: bool) -> bool {
+        match self {
+            View::Loss | View::HeadTail => true,
+            View::Contours => plane,
+            View::Distributions
+            | View::Gradient
+            | View::Landscape
+            | View::AbPlane
+            | View::Assistant => !plane,
+        }
     }
 
     pub fn title(self) -> &'static str {
@@ -77,6 +95,7 @@ impl View {
             View::Landscape => "Loss landscape",
             View::AbPlane => "αβ plane",
             View::Assistant => "Assistant distributions",
+            View::Contours => "Contours (2-D)",
         }
     }
 }

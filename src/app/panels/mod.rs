@@ -2,6 +2,7 @@
 
 pub mod divergences;
 pub mod optimizer;
+pub mod plane;
 pub mod student;
 pub mod teacher;
 
