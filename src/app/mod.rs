@@ -85,6 +85,11 @@ pub fn run_app(opts: AppOptions) -> Result<(), String> {
     if let Some(path) = &opts.config {
         crate::toy::FitConfig::from_file(std::path::Path::new(path))?.to_spec()?;
     }
+    if let Some(missing) = no_display() {
+        return Err(format!(
+            "cannot open the window: {missing} (the command-line tools work without one: kdviz --help)"
+        ));
+    }
     let options = eframe::NativeOptions {
         viewport: egui::ViewportBuilder::default()
             .with_title("kdviz")
@@ -122,9 +127,46 @@ pub fn run_app(opts: AppOptions) -> Result<(), String> {
     )
     .map_err(|e| {
         format!(
-            "cannot open the window: {e} (the command-line tools work without one: kdviz --help)"
+            "cannot open the window: {} (the command-line tools work without one: kdviz --help)",
+            without_source_paths(&e.to_string())
         )
     })
+}
+
+/// Why no window can open on a Unix desktop without a display server, before winit says it with
+/// the path of its own source file.
+fn no_display() -> Option<&'static str> {
+    let unix_desktop = cfg!(all(
+        unix,
+        not(target_os = "macos"),
+        not(target_os = "android")
+    ));
+    let set = |name: &str| std::env::var_os(name).is_some_and(|v| !v.is_empty());
+    (unix_desktop && !set("DISPLAY") && !set("WAYLAND_DISPLAY") && !set("WAYLAND_SOCKET"))
+        .then_some("no display (neither DISPLAY nor WAYLAND_DISPLAY is set)")
+}
+
+/// A library's error without the source locations some of them carry (winit's `os error at
+/// /root/.cargo/registry/src/.../mod.rs:765: ...`): they tell the user nothing.
+pub fn without_source_paths(message: &str) -> String {
+    let mut out: Vec<&str> = Vec::new();
+    for word in message.split(' ') {
+        if word.contains(".rs:") {
+            if out.last() == Some(&"at") {
+                out.pop();
+            }
+            // `mod.rs:765:` ends a clause: keep its colon on the word before.
+            if word.ends_with(':')
+                && let Some(last) = out.pop()
+            {
+                out.push(last.trim_end_matches(':'));
+                out.push(":");
+            }
+            continue;
+        }
+        out.push(word);
+    }
+    out.join(" ").replace(" :", ":")
 }
 
 /// Sets egui's light or dark visuals for kdviz's theme, and text sizes readable on a projector (body

@@ -8,11 +8,11 @@ use super::range::MIN_CLASSES;
 pub enum DistError {
     #[error("the vector has {}; expected at least 2 classes", entries(*.0))]
     TooFewClasses(usize),
-    #[error("entry {index} is {value}; expected a finite number")]
+    #[error("entry {index} is {}; expected a finite number", super::range::short(*value))]
     NotFinite { index: usize, value: f64 },
     #[error("every logit is -inf; expected at least one finite logit")]
     AllMinusInfinity,
-    #[error("entry {index} is {value}; expected a probability >= 0")]
+    #[error("entry {index} is {}; expected a probability >= 0", super::range::short(*value))]
     Negative { index: usize, value: f64 },
     #[error("the probabilities sum to 0; expected a positive total")]
     ZeroMass,

@@ -125,6 +125,7 @@ impl<'a> Pairs<'a> {
                 && x < floor
             {
                 let key = param.key;
+                let (x, floor) = (super::range::short(x), super::range::short(floor));
                 return err(format!(
                     "{family}: {key}={x} is below {floor_key}={floor}; expected {key} >= {floor_key}"
                 ));

@@ -29,7 +29,7 @@ use super::{RealData, RealError};
 use crate::gpu::{GpuContext, GpuError};
 use crate::io::csv::Quoted;
 use crate::math::Divergence;
-use crate::math::range::clamp0;
+use crate::math::range::{clamp0, short};
 use crate::math::rng::Rng;
 use crate::toy::fit::TaidState;
 use std::fmt;
@@ -179,19 +179,25 @@ impl TrainConfig {
         if !(self.lr.is_finite() && self.lr > 0.0 && self.lr <= 1e3) {
             return err(format!(
                 "lr={}; expected a positive number up to 1e3",
-                self.lr
+                short(self.lr)
             ));
         }
         for (name, b) in [("beta1", self.beta1), ("beta2", self.beta2)] {
             if !(0.0..1.0).contains(&b) {
-                return err(format!("{name}={b}; expected a number in [0, 1)"));
+                return err(format!("{name}={}; expected a number in [0, 1)", short(b)));
             }
         }
         if !(self.eps.is_finite() && self.eps > 0.0) {
-            return err(format!("eps={}; expected a positive number", self.eps));
+            return err(format!(
+                "eps={}; expected a positive number",
+                short(self.eps)
+            ));
         }
         if !(0.0..1.0).contains(&self.mu) {
-            return err(format!("mu={}; expected a number in [0, 1)", self.mu));
+            return err(format!(
+                "mu={}; expected a number in [0, 1)",
+                short(self.mu)
+            ));
         }
         if let StudentKind::LowRank { rank } = self.student
             && !(1..=MAX_RANK).contains(&rank)

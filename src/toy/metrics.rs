@@ -2,6 +2,7 @@
 
 use crate::io::csv::{Opt, Quoted};
 use crate::math::kl::kl_term;
+use crate::math::range::short;
 use crate::math::simd::{Simd, V, map_sum, multiversion};
 use crate::math::{Divergence, akl};
 use serde::{Deserialize, Serialize};
@@ -35,13 +36,13 @@ impl MetricsSpec {
         if !(0.0..1.0).contains(&self.mu) {
             return Err(format!(
                 "metrics mu={}; expected a number in [0, 1)",
-                self.mu
+                short(self.mu)
             ));
         }
         if !(0.0..=1.0).contains(&self.far_tail_mass) {
             return Err(format!(
                 "metrics far_tail_mass={}; expected a number in [0, 1]",
-                self.far_tail_mass
+                short(self.far_tail_mass)
             ));
         }
         Ok(())

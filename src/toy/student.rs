@@ -6,9 +6,10 @@ use serde::{Deserialize, Serialize};
 use super::gaussian2d;
 use super::metrics::{self, Regions};
 use super::teacher::Teacher;
+use crate::math::LogDist;
 use crate::math::logspace::log_softmax_fused;
+use crate::math::range::{self, short};
 use crate::math::simd::{Simd, V, map_sum, multiversion};
-use crate::math::{LogDist, range};
 
 /// How free logits start.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -155,17 +156,67 @@ impl StudentSpec {
                 Ok((Student::Logits, params))
             }
             StudentSpec::Gaussian { mu, sigma } => {
-                if !mu.is_finite() {
-                    return Err(format!("student mu={mu}; expected a finite number"));
-                }
-                if !(sigma.is_finite() && *sigma > 0.0) {
-                    return Err(format!("student sigma={sigma}; expected a positive number"));
-                }
+                GaussianRange::on(xs).check(*mu, *sigma)?;
                 Ok((Student::Gaussian { xs: xs.to_vec() }, vec![*mu, sigma.ln()]))
             }
             StudentSpec::Gaussian2d { .. } => Err("student gaussian2d: no 2-D teacher".into()),
         }
     }
+}
+
+/// The initial (μ, σ) a Gaussian student accepts on a teacher's grid: σ from 1/1000 of the grid
+/// spacing (a spike on one point, whose logits stay finite) to 1000 times the grid's width (flat to
+/// f64 precision), μ within 100 widths of the grid. Outside, the logits `−(x − μ)²/(2σ²)` overflow
+/// to −inf or lose every digit, and the fit reports NaN for a reason the user cannot see.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct GaussianRange {
+    pub mu: [f64; 2],
+    pub sigma: [f64; 2],
+}
+
+impl GaussianRange {
+    pub fn on(xs: &[f64]) -> Self {
+        let lo = xs.iter().copied().fold(f64::INFINITY, f64::min);
+        let hi = xs.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        let width = if hi > lo { hi - lo } else { 1.0 };
+        let spacing = width / (xs.len().max(2) - 1) as f64;
+        let (lo, hi) = if hi >= lo { (lo, hi) } else { (0.0, 0.0) };
+        GaussianRange {
+            mu: [rounded(lo - 100.0 * width), rounded(hi + 100.0 * width)],
+            sigma: [rounded(spacing / 1000.0), rounded(1000.0 * width)],
+        }
+    }
+
+    /// The message names the value, the accepted range and where the range comes from.
+    pub fn check(&self, mu: f64, sigma: f64) -> Result<(), String> {
+        let [lo, hi] = self.mu;
+        if !(mu.is_finite() && (lo..=hi).contains(&mu)) {
+            return Err(format!(
+                "student mu={} is out of range; expected {} to {} (the teacher's grid widened by \
+                 100 widths on each side)",
+                short(mu),
+                short(lo),
+                short(hi)
+            ));
+        }
+        let [lo, hi] = self.sigma;
+        if !(sigma.is_finite() && (lo..=hi).contains(&sigma)) {
+            return Err(format!(
+                "student sigma={} is out of range; expected {} to {} (from 1/1000 of the teacher's \
+                 grid spacing to 1000 times the grid's width)",
+                short(sigma),
+                short(lo),
+                short(hi)
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// `x` to four significant digits, so that a range reads `1e-5 to 24000` and a value typed as
+/// printed is inside it.
+fn rounded(x: f64) -> f64 {
+    format!("{x:.3e}").parse().unwrap_or(x)
 }
 
 impl Student {
@@ -373,6 +424,38 @@ fn gaussian_logit<S: Simd>(x: V<S>, mu: f64, inv: f64) -> V<S> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// σ = 1e-300 is refused up front, naming σ and the range, instead of a NaN blamed on the teacher.
+    #[test]
+    fn a_gaussian_student_outside_its_range_is_named() {
+        let xs: Vec<f64> = (0..2401).map(|j| -12.0 + 0.01 * j as f64).collect();
+        let range = GaussianRange::on(&xs);
+        assert_eq!(range.sigma, [1e-5, 24000.0]);
+        assert_eq!(range.mu, [-2412.0, 2412.0]);
+        let gauss = |mu, sigma| StudentSpec::Gaussian { mu, sigma }.build(&xs);
+        let e = gauss(0.0, 1e-300).unwrap_err();
+        assert_eq!(
+            e,
+            "student sigma=1e-300 is out of range; expected 1e-5 to 24000 (from 1/1000 of the \
+             teacher's grid spacing to 1000 times the grid's width)"
+        );
+        assert!(
+            gauss(0.0, 1e300)
+                .unwrap_err()
+                .contains("sigma=1e300 is out of range")
+        );
+        assert!(gauss(0.0, f64::NAN).unwrap_err().contains("sigma=NaN"));
+        assert!(gauss(0.0, -1.0).unwrap_err().contains("sigma=-1 is"));
+        let e = gauss(1e300, 1.0).unwrap_err();
+        assert!(
+            e.starts_with("student mu=1e300 is out of range; expected -2412 to 2412"),
+            "{e}"
+        );
+        // The ends themselves are accepted.
+        for (mu, sigma) in [(-2412.0, 1e-5), (2412.0, 24000.0)] {
+            assert!(gauss(mu, sigma).is_ok(), "{mu} {sigma}");
+        }
+    }
 
     /// The fused Gaussian softmax gives exactly what logits then `set_logits` give.
     #[test]

@@ -1,7 +1,8 @@
 //! Toy teachers: explicit discrete distributions, long-tail generators, and Gaussian mixtures on a grid.
 
+use crate::math::LogDist;
+use crate::math::range::{self, short};
 use crate::math::rng::Rng;
-use crate::math::{LogDist, range};
 use serde::{Deserialize, Serialize};
 
 use super::plane::{self, Component2d, Grid2d};
@@ -165,14 +166,16 @@ impl TeacherSpec {
                 }
                 if !(noise.is_finite() && (0.0..=10.0).contains(noise)) {
                     return Err(format!(
-                        "teacher noise={noise}; expected a fraction in [0, 10]"
+                        "teacher noise={}; expected a fraction in [0, 10]",
+                        short(*noise)
                     ));
                 }
                 let mut logw: Vec<f64> = match *shape {
                     TailShape::HalfNormal => {
                         if !(width.is_finite() && width > 0.0) {
                             return Err(format!(
-                                "teacher width={width}; expected a positive number of classes"
+                                "teacher width={}; expected a positive number of classes",
+                                short(width)
                             ));
                         }
                         (0..n).map(|k| -0.5 * (k as f64 / width).powi(2)).collect()
@@ -180,7 +183,8 @@ impl TeacherSpec {
                     TailShape::Zipf => {
                         if !(exponent.is_finite() && (0.0..=20.0).contains(&exponent)) {
                             return Err(format!(
-                                "teacher exponent={exponent}; expected a number in [0, 20]"
+                                "teacher exponent={}; expected a number in [0, 20]",
+                                short(exponent)
                             ));
                         }
                         (0..n).map(|k| -exponent * ((k + 1) as f64).ln()).collect()
@@ -302,21 +306,21 @@ fn check_mixture(components: &[Component], grid: &Grid) -> Result<(), String> {
             return Err(format!(
                 "teacher component {}: weight={}; expected a positive number",
                 i + 1,
-                c.weight
+                short(c.weight)
             ));
         }
         if !c.mean.is_finite() {
             return Err(format!(
                 "teacher component {}: mean={}; expected a finite number",
                 i + 1,
-                c.mean
+                short(c.mean)
             ));
         }
         if !(c.std.is_finite() && c.std > 0.0) {
             return Err(format!(
                 "teacher component {}: std={}; expected a positive number",
                 i + 1,
-                c.std
+                short(c.std)
             ));
         }
     }
@@ -329,7 +333,8 @@ fn check_mixture(components: &[Component], grid: &Grid) -> Result<(), String> {
     if !(grid.lo.is_finite() && grid.hi.is_finite() && grid.hi > grid.lo) {
         return Err(format!(
             "teacher grid [{}, {}]; expected finite lo < hi",
-            grid.lo, grid.hi
+            short(grid.lo),
+            short(grid.hi)
         ));
     }
     Ok(())
