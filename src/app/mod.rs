@@ -193,3 +193,22 @@ pub fn theme_toggle_ui(ui: &mut egui::Ui, theme: &mut Theme) {
         set_theme(ui.ctx(), *theme);
     }
 }
+
+#[cfg(test)]
+mod error_text_tests {
+    use super::without_source_paths;
+
+    #[test]
+    fn source_paths_are_dropped_from_library_errors() {
+        assert_eq!(
+            without_source_paths(
+                "winit EventLoopError: os error at /root/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/\
+                 winit-0.30.13/src/platform_impl/linux/mod.rs:765: neither WAYLAND_DISPLAY nor \
+                 WAYLAND_SOCKET nor DISPLAY is set."
+            ),
+            "winit EventLoopError: os error: neither WAYLAND_DISPLAY nor WAYLAND_SOCKET nor DISPLAY \
+             is set."
+        );
+        assert_eq!(without_source_paths("no adapter"), "no adapter");
+    }
+}

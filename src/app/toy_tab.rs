@@ -419,11 +419,7 @@ impl ToyTab {
     /// Writes the active view at the current epoch as PNG, SVG or CSV (chosen by the extension).
     pub fn export_view(&self, path: &str) -> Result<(), String> {
         let result = self.result.as_deref().ok_or("no fit to export yet")?;
-        let ext = std::path::Path::new(path)
-            .extension()
-            .and_then(|e| e.to_str())
-            .unwrap_or("")
-            .to_ascii_lowercase();
+        let ext = figure::format::format_of(path, path, &["png", "svg", "csv"])?;
         let spec = FigureSpec {
             view: self.state.active,
             layout: figure::Layout::View,
@@ -443,9 +439,7 @@ impl ToyTab {
                 .map_err(|e| format!("{path}: cannot write: {e}")),
             "svg" => write(figure::render_svg(result, &self.state, &spec).as_bytes()),
             "csv" => write(figure::view_csv(result, spec.view, &spec.epochs)?.as_bytes()),
-            _ => Err(format!(
-                "{path}: cannot write .{ext} files here; expected .png, .svg or .csv"
-            )),
+            _ => Err(format!("{path}: cannot write .{ext} files here")),
         }
     }
 
@@ -457,7 +451,15 @@ impl ToyTab {
                 let mut errors = self.state.apply_config(cfg);
                 errors.extend(self.state.apply_hints());
                 self.status = Some(match errors.first() {
-                    Some(e) => Status::error(format!("{path}: {e}")),
+                    Some(e) => {
+                        let line = std::fs::read_to_string(path)
+                            .ok()
+                            .and_then(|text| FitConfig::view_line(&text, e));
+                        match line {
+                            Some(line) => Status::error(format!("{path} line {line}: {e}")),
+                            None => Status::error(format!("{path}: {e}")),
+                        }
+                    }
                     None => Status::info(format!("loaded {path}")),
                 });
             }

@@ -40,6 +40,24 @@ impl ConfigSource {
             ),
         }
     }
+
+    /// A problem of the config's `[view]` table (reported by the views) prefixed with where it
+    /// is: the file and line of `--config`, or the preset's name.
+    pub fn locate(&self, problem: &str) -> String {
+        match (&self.preset, &self.config) {
+            (Some(name), _) => format!("preset {name}: {problem}"),
+            (None, Some(path)) => {
+                let line = std::fs::read_to_string(path)
+                    .ok()
+                    .and_then(|text| FitConfig::view_line(&text, problem));
+                match line {
+                    Some(line) => format!("{path} line {line}: {problem}"),
+                    None => format!("{path}: {problem}"),
+                }
+            }
+            (None, None) => problem.to_string(),
+        }
+    }
 }
 
 /// `kdviz fit`: every divergence of a preset or config from the same initial student.

@@ -4,6 +4,7 @@
 
 pub mod anim;
 pub mod caption;
+pub mod format;
 pub mod real;
 pub mod svg;
 

@@ -344,6 +344,15 @@ fn describe(path: &Path, role: Role) -> Result<Found, RealError> {
     let info = match (header.get(wanted), header.tensors.as_slice()) {
         (Some(t), _) => t,
         (None, [only]) => only,
+        (None, []) => {
+            return Err(file_err(
+                path,
+                format!(
+                    "the safetensors header lists no tensors; expected a '{wanted}' tensor [N, V] \
+                     (scripts/dump_hf_logits.py writes one)"
+                ),
+            ));
+        }
         (None, _) => {
             return Err(file_err(
                 path,

@@ -40,7 +40,7 @@ use std::time::Instant;
 /// Upper limit on epochs per run.
 pub const MAX_EPOCHS: usize = 1_000_000;
 /// Upper limit on the rank of a low-rank student.
-pub const MAX_RANK: usize = 4096;
+pub const MAX_RANK: usize = crate::toy::lesson::MAX_REAL_RANK;
 
 /// What the student's parameters are.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

@@ -36,7 +36,8 @@ pub const VIEW_NAMES: [&str; 8] = [
     "contours",
 ];
 
-/// The real-model tab's rank slider goes from 1 to this.
+/// The largest rank of a low-rank student everywhere: the real-model tab's slider, lessons and
+/// `kdviz real --student lowrank:d=N` (`real::train::MAX_RANK`).
 pub const MAX_REAL_RANK: usize = 512;
 
 /// A caption holds one to three sentences, and at most this many characters (it must fit above the

@@ -357,6 +357,12 @@ impl ToyState {
         };
         self.gradient = table_or_default(hints.gradient.as_ref(), "gradient", &mut problems);
         self.assistant = table_or_default(hints.assistant.as_ref(), "assistant", &mut problems);
+        if let Some(e) = hints.epoch.filter(|&e| e > self.config.epochs) {
+            problems.push(format!(
+                "[view] epoch: {e} is after the last epoch {last}; expected 0 to {last}",
+                last = self.config.epochs
+            ));
+        }
         self.epoch = hints.epoch.unwrap_or(self.epoch).min(self.config.epochs);
         self.playing = false;
         problems
@@ -496,5 +502,14 @@ mod tests {
         );
         assert_eq!(s.gradient, GradientOptions::default());
         assert_eq!(s.active, View::Distributions);
+        // An epoch after the end is said, and the last epoch shown.
+        let mut cfg = preset::load("akl-fig3-longtail").unwrap();
+        cfg.view.epoch = Some(5000);
+        s.apply_config(cfg);
+        assert_eq!(
+            s.apply_hints(),
+            ["[view] epoch: 5000 is after the last epoch 800; expected 0 to 800"]
+        );
+        assert_eq!(s.epoch, 800);
     }
 }
