@@ -156,7 +156,7 @@ fn an_infinite_divergence_blames_the_right_side_and_not_itself() {
 #[test]
 fn a_number_beyond_f64_is_named_not_called_inf() {
     let huge = format!("1{}", "0".repeat(5000));
-    let zeros = vec!["0"; 2].join(",");
+    let zeros = ["0"; 2].join(",");
     fails(
         &[
             "eval",
