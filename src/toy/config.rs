@@ -112,7 +112,7 @@ impl FitConfig {
         let config: FitConfig = toml::from_str(text).map_err(|e| {
             at(
                 e.span().map(|s| line_of(text, s.start)),
-                e.message().trim_end(),
+                &readable(e.message().trim_end()),
             )
         })?;
         let doc = toml::de::DeTable::parse(text).ok();
@@ -185,6 +185,21 @@ impl FitConfig {
             loss_scale: self.loss_scale,
         })
     }
+}
+
+/// A TOML/serde message in the words of the README: short numbers, and the kind of number
+/// expected instead of the Rust type (`expected usize` → `expected a whole number >= 0`).
+pub fn readable(message: &str) -> String {
+    let mut m = crate::math::label::shorten_numbers(message);
+    for (rust, words) in [
+        ("usize", "a whole number >= 0"),
+        ("u64", "a whole number >= 0"),
+        ("u32", "a whole number >= 0"),
+        ("f64", "a number"),
+    ] {
+        m = m.replace(&format!("expected {rust}"), &format!("expected {words}"));
+    }
+    m
 }
 
 type Doc<'i> = toml::de::DeTable<'i>;
@@ -380,6 +395,12 @@ mu = 0.5
             assert!(e.starts_with(&format!("f.toml line {line}: ")), "{to}: {e}");
             assert!(e.contains(says), "{to}: {e}");
         }
+        let e = FitConfig::from_toml(&FULL.replace("epochs = 10", "epochs = 1e300"), "f.toml")
+            .unwrap_err();
+        assert_eq!(
+            e,
+            "f.toml line 2: invalid type: floating point `1e300`, expected a whole number >= 0"
+        );
         // A probability in a list is found by its index.
         let probs = "epochs = 1\ndivergences = [\"fkl\"]\n[teacher]\nkind = \"probs\"\nprobs = [\n  0.5,\n  -0.5,\n]\n\
                      [student]\nkind = \"logits\"\n[optimizer]\nkind = \"adam\"\nlr = 0.1\n";

@@ -136,7 +136,7 @@ impl Lesson {
     /// Parses and checks a lesson's TOML text; `source` names it in error messages.
     pub fn from_toml(text: &str, source: &str) -> Result<Lesson, String> {
         let lesson: Lesson = toml::from_str(text).map_err(|e| {
-            let msg = e.message().trim_end().replace('\n', " ");
+            let msg = super::config::readable(e.message().trim_end()).replace('\n', " ");
             match e.span() {
                 Some(s) => format!("{source} line {}: {msg}", line_of(text, s.start)),
                 None => format!("{source}: {msg}"),

@@ -276,7 +276,8 @@ fn table_or_default<T: Default + serde::de::DeserializeOwned>(
     match toml::Value::Table(table.clone()).try_into() {
         Ok(v) => v,
         Err(e) => {
-            problems.push(format!("[view.{name}]: {}", e.message().trim_end()));
+            let message = crate::toy::config::readable(e.message().trim_end());
+            problems.push(format!("[view.{name}]: {message}"));
             T::default()
         }
     }
