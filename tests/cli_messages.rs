@@ -261,6 +261,14 @@ fn unknown_views_in_a_config_exit_2_with_the_line() {
         ),
     );
     assert!(!Path::new("never.png").exists());
+    // The app refuses it the same way, before any window opens.
+    fails(
+        &["app", "--config", path(&cfg)],
+        &format!(
+            "c.toml line {}: [view] views: unknown view \"nope\"",
+            minillm_line("\"headtail\"]")
+        ),
+    );
     let cfg = minillm_with(&d, "epoch = 4000", "epoch = 9000");
     fails(
         &["figure", "--config", path(&cfg), "--out", "never.png"],

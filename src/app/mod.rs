@@ -83,7 +83,19 @@ pub fn run_app(opts: AppOptions) -> Result<(), String> {
         crate::toy::preset::load(name)?;
     }
     if let Some(path) = &opts.config {
-        crate::toy::FitConfig::from_file(std::path::Path::new(path))?.to_spec()?;
+        let config = crate::toy::FitConfig::from_file(std::path::Path::new(path))?;
+        // Its `[view]` table too, as `kdviz figure --config` checks it.
+        let mut state = crate::views::state::ToyState::default();
+        state.apply_config(config);
+        if let Some(problem) = state.apply_hints().first() {
+            let line = std::fs::read_to_string(path)
+                .ok()
+                .and_then(|text| crate::toy::FitConfig::view_line(&text, problem));
+            return Err(match line {
+                Some(line) => format!("{path} line {line}: {problem}"),
+                None => format!("{path}: {problem}"),
+            });
+        }
     }
     if let Some(missing) = no_display() {
         return Err(format!(
