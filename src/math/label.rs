@@ -164,7 +164,6 @@ mod tests {
     }
 
     #[test]
-    #[test]
     fn long_numbers_in_library_messages_are_shortened() {
         let serde = format!(
             "invalid type: floating point `{}.0`, expected usize",
