@@ -45,6 +45,8 @@ pub struct ToyTab {
     waiting: bool,
     status: Option<Status>,
     fit_ms: f64,
+    /// The status text a failed fit set: the next good fit clears that one, not a load's complaint.
+    fit_error: Option<String>,
     /// Settings before each change, for undo and redo.
     history: History<ToyState>,
     /// The last request came from a drag: an older request's partial result may be shown meanwhile.
@@ -77,6 +79,7 @@ impl ToyTab {
             waiting: false,
             status: None,
             fit_ms: 0.0,
+            fit_error: None,
             play_carry: 0.0,
             teacher_panel: Default::default(),
             student_panel: Default::default(),
@@ -250,7 +253,9 @@ impl ToyTab {
                 if latest && outcome.complete {
                     self.waiting = false;
                     self.fit_ms = outcome.elapsed.as_secs_f64() * 1e3;
-                    if self.status.as_ref().is_some_and(|s| s.error) {
+                    if let Some(e) = self.fit_error.take()
+                        && self.status.as_ref().is_some_and(|s| s.error && s.text == e)
+                    {
                         self.status = None;
                     }
                 }
@@ -262,6 +267,7 @@ impl ToyTab {
                 if !self.result_is_complete() {
                     self.result = self.complete.clone();
                 }
+                self.fit_error = Some(e.clone());
                 self.status = Some(Status::error(e));
             }
             Err(_) => {} // an older request's failure: a newer one is on its way
@@ -288,6 +294,7 @@ impl ToyTab {
             }
             Err(e) => {
                 if self.status.as_ref().map(|s| &s.text) != Some(&e) {
+                    self.fit_error = Some(e.clone());
                     self.status = Some(Status::error(e));
                 }
             }
