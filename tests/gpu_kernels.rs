@@ -116,6 +116,10 @@ fn specs() -> Vec<&'static str> {
         "jsd:beta=0.5",
         "jsd:beta=0.1",
         "jsd:beta=0.9,norm=true",
+        // The normalised ends: nothing divided by β (fuzzing found NaN and 1e283 there).
+        "jsd:beta=1e-300,norm=true",
+        "jsd:beta=1e-30,norm=true",
+        "jsd:beta=0.9999999,norm=true",
         "jsd:beta=0",
         "jsd:beta=1",
         "tvd",

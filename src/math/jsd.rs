@@ -44,22 +44,30 @@ pub fn jsd(
     scale * (beta * kl_pm + (1.0 - beta) * kl_qm)
 }
 
-/// `x − ln(1 + x)` (≥ 0) without its cancellation near 0, where it is `x²/2 − x³/3 + ...`.
-fn x_minus_log1p(x: f64) -> f64 {
-    if x.abs() < 1e-3 {
-        x * x * (0.5 - x * (1.0 / 3.0 - x * (0.25 - x * 0.2)))
+/// `L = ln(1 + u)/u` and `H = 1 − L` for `u > −1`, without cancellation near `u = 0` (where `H`
+/// is `u/2 − u²/3 + ...`); from `½` on, `ln(1 + u)` comes from `far` (a difference of logs, not
+/// small there), since `u` itself may have overflowed.
+fn ratios(u: f64, far: impl FnOnce() -> f64) -> (f64, f64) {
+    let a = u.abs();
+    if a < 1e-3 {
+        let h = u * (0.5 - u * (1.0 / 3.0 - u * (0.25 - u * 0.2)));
+        (1.0 - h, h)
+    } else if a < 0.5 {
+        let l = u.ln_1p();
+        (l / u, (u - l) / u)
     } else {
-        x - x.ln_1p()
+        let l = if u.is_finite() { far() / u } else { 0.0 };
+        (l, 1.0 - l)
     }
 }
 
-/// The normalised JSD, `JSD_β / (β(1−β)) = KL(p‖m)/(1−β) + KL(q‖m)/β`, near both ends as well.
-/// `KL(q‖m)` is O(β²) and `log q − log m` O(β): the plain difference of logs leaves a rounding error
-/// of 1e-16 that the 1/β turns into nonsense (1e283 at β = 1e-300). Here `log(q/m) = −ln(1 + x)`
-/// with `x = β·(p/q − 1)` from `expm1`, and `KL(q‖m) = Σ q·(x − ln(1 + x))` (a sum of terms ≥ 0:
-/// `Σ q x = β(Σp − Σq) = 0`); symmetrically for `KL(p‖m)` with `y = (1−β)(q/p − 1)`, where the
-/// teacher's zero classes add `(1−β)·Σ q` for the `Σ p y` that no longer vanishes. Where |x| or
-/// |y| ≥ ½ the logs differ by at least ln 1.5 and their plain difference is the accurate one.
+/// The normalised JSD, `JSD_β / (β(1−β)) = KL(p‖m)/(1−β) + KL(q‖m)/β`, exact near both ends.
+/// `KL(q‖m)` is O(β²) and `log q − log m` O(β): their plain forms leave a rounding error that the
+/// 1/β turns into nonsense (8e272 at β = 1e-300). With `u = β(p/q − 1)` (from `expm1`),
+/// `log(m/q) = ln(1 + u)` and `Σ q u = 0`, so `KL(q‖m)/β = Σ (p − q)·H(u)` (terms ≥ 0) and the
+/// gradient `q(log q − log m − KL(q‖m))/β = −(p − q)·L(u) − q·KL(q‖m)/β`: nothing is divided by β.
+/// Symmetrically `KL(p‖m)/(1−β) = Σ (q − p)·H(y)`, `y = (1−β)(q/p − 1)`, plus `Σ q` over the
+/// teacher's zero classes (where `Σ p y` no longer vanishes).
 fn jsd_normalised(
     beta: f64,
     lp: &[f64],
@@ -67,40 +75,28 @@ fn jsd_normalised(
     lq: &[f64],
     q: &[f64],
     grad: &mut [f64],
-    log_q_over_m: &mut [f64],
+    l_of_u: &mut [f64],
 ) -> f64 {
     let (lb, lb1) = (beta.ln(), (-beta).ln_1p());
     let (mut kl_pm, mut kl_qm) = (0.0, 0.0);
     for k in 0..p.len() {
-        let lm = logaddexp(lp[k] + lb, lq[k] + lb1);
-        // The student's side: x = β(p/q − 1) ≥ −β.
-        let x = beta * (lp[k] - lq[k]).exp_m1();
-        let a = if x.abs() < 0.5 {
-            kl_qm += q[k] * x_minus_log1p(x);
-            -x.ln_1p()
-        } else {
-            let a = lq[k] - lm;
-            kl_qm += q[k] * a + beta * (p[k] - q[k]);
-            a
-        };
-        log_q_over_m[k] = a;
-        // The teacher's side: y = (1−β)(q/p − 1) ≥ −(1−β); a zero class adds (1−β)·q.
+        let lm = || logaddexp(lp[k] + lb, lq[k] + lb1);
+        let u = beta * (lp[k] - lq[k]).exp_m1();
+        let (l, h) = ratios(u, || lm() - lq[k]);
+        kl_qm += (p[k] - q[k]) * h;
+        l_of_u[k] = l;
         if p[k] == 0.0 {
-            kl_pm += (1.0 - beta) * q[k];
+            kl_pm += q[k]; // the limit of (q − p)·H(y) as p → 0
             continue;
         }
         let y = (1.0 - beta) * (lq[k] - lp[k]).exp_m1();
-        kl_pm += if y.abs() < 0.5 {
-            p[k] * x_minus_log1p(y)
-        } else {
-            p[k] * (lp[k] - lm) + (1.0 - beta) * (q[k] - p[k])
-        };
+        let (_, h) = ratios(y, || lm() - lp[k]);
+        kl_pm += (q[k] - p[k]) * h;
     }
-    // ∂/∂z of KL(q‖m)/β (the KL(p‖m) term's share is folded in by the mixture, as in `jsd_terms`).
     for k in 0..q.len() {
-        grad[k] = q[k] * (log_q_over_m[k] - kl_qm) / beta;
+        grad[k] = -(p[k] - q[k]) * l_of_u[k] - q[k] * kl_qm;
     }
-    kl_pm / (1.0 - beta) + kl_qm / beta
+    kl_pm + kl_qm
 }
 
 multiversion! {
@@ -142,28 +138,37 @@ mod tests {
         (v, g)
     }
 
-    /// Fuzzing found `jsd:beta=1e-300,norm=true` at 8e272 with a gradient of 2e275: the rounding of
-    /// `log q − log m` divided by β. Near both ends the normalised value now tends to FKL (β → 0)
-    /// and RKL (β → 1), smoothly, with a gradient that sums to 0.
+    /// Fuzzing found `jsd:beta=1e-300,norm=true` at 8e272 with a gradient of 2e275 (the rounding of
+    /// `log q − log m` divided by β), then a gradient [0, 1] at β = 5e-324. Near both ends the
+    /// normalised value now tends to FKL (β → 0) and RKL (β → 1), smoothly, with a gradient that
+    /// sums to 0.
     #[test]
     fn the_normalised_jsd_is_exact_near_both_ends() {
         let (t, z) = ([1e-300, 0.0, -3.0], [7.8, -9.8, 0.5]);
         let p = LogDist::from_logits(&t, true).unwrap();
         let q = LogDist::from_logits(&z, false).unwrap();
-        let mut g = vec![0.0; 3];
-        let fkl = crate::math::kl::fkl(&p.logp, &p.p, &q.logp, &q.p, &mut g);
-        let rkl = crate::math::kl::rkl(&p.logp, &q.logp, &q.p, &mut g);
-        for (beta, limit) in [(1e-300, fkl), (1e-200, fkl), (1.0 - 1e-16, rkl)] {
+        let (mut g_fkl, mut g_rkl) = (vec![0.0; 3], vec![0.0; 3]);
+        let fkl = crate::math::kl::fkl(&p.logp, &p.p, &q.logp, &q.p, &mut g_fkl);
+        let rkl = crate::math::kl::rkl(&p.logp, &q.logp, &q.p, &mut g_rkl);
+        for (beta, limit, g_limit) in [
+            (5e-324, fkl, &g_fkl),
+            (1e-300, fkl, &g_fkl),
+            (1e-200, fkl, &g_fkl),
+            (1.0 - 1e-16, rkl, &g_rkl),
+        ] {
             let (v, g) = normalised(beta, &t, &z);
             assert!(
                 (v - limit).abs() <= 1e-12 * limit,
                 "β = {beta}: {v} vs {limit}"
             );
             let sum: f64 = g.iter().sum();
-            assert!(
-                sum.abs() < 1e-12 && g.iter().all(|x| x.is_finite()),
-                "{g:?}"
-            );
+            assert!(sum.abs() < 1e-12, "β = {beta}: {g:?}");
+            for (a, b) in g.iter().zip(g_limit) {
+                assert!(
+                    (a - b).abs() <= 1e-9 * (1.0 + b.abs()),
+                    "β = {beta}: {g:?} vs {g_limit:?}"
+                );
+            }
         }
         // Approaching the end, the values converge to it instead of wandering off (the old form
         // was already 1e-5 off at β = 1e-12).
