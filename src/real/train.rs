@@ -627,14 +627,14 @@ fn check_epoch(
             // No step was taken: the inputs themselves, not the learning rate.
             return err(format!(
                 "{div} is undefined (NaN) at epoch 0, before any step, for these logits; expected \
-                 logits within {}",
-                crate::math::range::logit_range(true)
+                 {}",
+                crate::math::range::logits_range()
             ));
         }
         return err(format!(
             "{div} diverged at epoch {epoch}: the student's logits became non-finite; lower the \
              learning rate (lr={})",
-            cfg.lr
+            short(cfg.lr)
         ));
     }
     if st.objective.is_infinite() {
