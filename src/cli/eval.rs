@@ -5,7 +5,7 @@ use super::output::Output;
 use super::values::{DivSpec, div_spec};
 use crate::io::vector::read_vector;
 use crate::math::range::{first_bad_logit, logit_range, short};
-use crate::math::{LogDist, evaluate};
+use crate::math::{Divergence, Evaluation, LogDist, evaluate};
 use clap::Args;
 use serde_json::json;
 
@@ -43,27 +43,51 @@ pub struct EvalArgs {
     pub out: Option<String>,
 }
 
-pub fn run(args: &EvalArgs) -> Result<(), String> {
-    let div = args.div.div;
-    let teacher = match (&args.teacher_logits, &args.teacher_probs) {
-        (Some(raw), _) => {
-            let v = read_vector(raw).map_err(|e| format!("--teacher-logits: {e}"))?;
-            let d = LogDist::from_logits(&v, true).map_err(|e| format!("--teacher-logits: {e}"))?;
-            check_range("--teacher-logits", &v, true)?;
+/// The teacher as given on the command line.
+#[derive(Debug, Clone, Copy)]
+pub enum TeacherVector<'a> {
+    Logits(&'a [f64]),
+    Probs(&'a [f64]),
+}
+
+/// What `kdviz eval` computes from vectors already read: every check of the command line, then
+/// the value and gradient (the fuzz target `eval` calls this).
+pub fn eval_vectors(
+    div: &Divergence,
+    teacher: TeacherVector<'_>,
+    student: &[f64],
+) -> Result<Evaluation, String> {
+    let teacher = match teacher {
+        TeacherVector::Logits(v) => {
+            let d = LogDist::from_logits(v, true).map_err(|e| format!("--teacher-logits: {e}"))?;
+            check_range("--teacher-logits", v, true)?;
             d
         }
-        (None, Some(raw)) => {
-            let v = read_vector(raw).map_err(|e| format!("--teacher-probs: {e}"))?;
-            LogDist::from_probs(&v).map_err(|e| format!("--teacher-probs: {e}"))?
+        TeacherVector::Probs(v) => {
+            LogDist::from_probs(v).map_err(|e| format!("--teacher-probs: {e}"))?
         }
+    };
+    LogDist::from_logits(student, false).map_err(|e| format!("--student-logits: {e}"))?;
+    check_range("--student-logits", student, false)?;
+    evaluate(div, &teacher, student)
+}
+
+pub fn run(args: &EvalArgs) -> Result<(), String> {
+    let div = args.div.div;
+    let (flag, raw) = match (&args.teacher_logits, &args.teacher_probs) {
+        (Some(raw), _) => ("--teacher-logits", raw),
+        (None, Some(raw)) => ("--teacher-probs", raw),
         // clap's required group makes this unreachable; say what is missing all the same.
         (None, None) => return Err("--teacher-logits or --teacher-probs is missing".into()),
     };
+    let teacher = read_vector(raw).map_err(|e| format!("{flag}: {e}"))?;
     let student =
         read_vector(&args.student_logits).map_err(|e| format!("--student-logits: {e}"))?;
-    LogDist::from_logits(&student, false).map_err(|e| format!("--student-logits: {e}"))?;
-    check_range("--student-logits", &student, false)?;
-    let ev = evaluate(&div, &teacher, &student)?;
+    let teacher = match args.teacher_logits {
+        Some(_) => TeacherVector::Logits(&teacher),
+        None => TeacherVector::Probs(&teacher),
+    };
+    let ev = eval_vectors(&div, teacher, &student)?;
     let mut out = Output::open(args.out.as_deref())?;
     if args.json {
         let grad = ev.grad.as_deref().map_or(serde_json::Value::Null, nums);

@@ -61,7 +61,7 @@ pub fn read_text(path: &Path) -> Result<Vec<f64>, ReadError> {
 
 /// Numbers as text in `bytes`, which name themselves `input` in messages; a `.npy` file or bytes
 /// that are not UTF-8 are refused.
-pub(crate) fn parse_text_bytes(bytes: &[u8], input: &str) -> Result<Vec<f64>, ReadError> {
+pub fn parse_text_bytes(bytes: &[u8], input: &str) -> Result<Vec<f64>, ReadError> {
     if bytes.starts_with(super::npy::MAGIC) {
         return Err(ReadError::new(
             input,
