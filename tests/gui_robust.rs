@@ -568,3 +568,114 @@ fn exports_at_their_smallest_and_largest_scale() {
     assert_sound(&h, "exports");
     std::fs::remove_dir_all(&d).ok();
 }
+
+fn set_number(h: &mut Harness<'static, KdvizApp>, label: &str, value: f64) {
+    h.get_by_role_and_label(Role::SpinButton, label)
+        .set_value_accesskit(value);
+    h.run_steps(1);
+}
+
+fn set_labelled_text(h: &mut Harness<'static, KdvizApp>, label: &str, text: &str) {
+    h.get_by_label(label).set_text_value_accesskit(text);
+    h.run_steps(1);
+}
+
+/// Runs frames until the figure export finished; returns its status line.
+fn wait_for_figure(h: &mut Harness<'static, KdvizApp>) -> kdviz::app::Status {
+    let t0 = Instant::now();
+    while h.state().toy.figure_export().is_running() {
+        assert!(
+            t0.elapsed() < Duration::from_secs(120),
+            "the export did not finish"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+        h.run_steps(1);
+    }
+    h.run_steps(1);
+    h.state().toy.status().cloned().unwrap()
+}
+
+/// The smallest animation (one 200 × 150 frame at scale 1) and the smallest layout (one epoch at
+/// scale 1), through the Export menu and dialog; the largest sizes are in tests/gui_export.rs.
+#[test]
+fn animations_and_layouts_at_their_smallest() {
+    let mut h = app();
+    let d = dir("small");
+    for entry in ["Animation… (GIF / APNG)"] {
+        for _ in 0..3 {
+            if h.query_by_label(entry).is_some() {
+                break;
+            }
+            h.get_by_role_and_label(Role::Button, "Export").click();
+            h.run_steps(2);
+        }
+        h.get_by_label(entry).click();
+        h.run_steps(2);
+    }
+    let gif = d.join("one.gif");
+    set_number(&mut h, "first epoch", 0.0);
+    set_number(&mut h, "last epoch", 0.0);
+    set_number(&mut h, "frame width", 0.0); // clamped to its lowest, 200
+    set_number(&mut h, "frame height", 0.0); // 150
+    set_number(&mut h, "frame scale", 0.0); // 1
+    set_number(&mut h, "frame rate", 0.0); // 1
+    set_labelled_text(&mut h, "file", gif.to_str().unwrap());
+    h.get_by_role_and_label(Role::Button, "Start").click();
+    h.run_steps(1);
+    let status = wait_for_figure(&mut h);
+    assert!(
+        !status.error && status.text.contains("exported"),
+        "{status:?}"
+    );
+    let img = image::open(&gif).unwrap();
+    assert_eq!((img.width(), img.height()), (200, 150));
+    assert_sound(&h, "one-frame gif");
+
+    h.run_steps(4);
+    for _ in 0..3 {
+        if h.query_by_label("layout epochs").is_some() {
+            break;
+        }
+        h.get_by_role_and_label(Role::Button, "Export").click();
+        h.run_steps(2);
+    }
+    let png = d.join("layout.png");
+    set_labelled_text(&mut h, "layout epochs", "0");
+    set_labelled_text(&mut h, "layout file", png.to_str().unwrap());
+    h.get_by_role_and_label(Role::Slider, "layout scale")
+        .set_value_accesskit(1.0);
+    h.run_steps(1);
+    h.get_by_role_and_label(Role::Button, "Export layout")
+        .click();
+    h.run_steps(1);
+    let status = wait_for_figure(&mut h);
+    assert!(
+        !status.error && status.text.contains("exported"),
+        "{status:?}"
+    );
+    assert!(image::open(&png).unwrap().width() > 0);
+    // Epochs the fit does not have, or none: said, nothing written.
+    for (epochs, says) in [("9999", "9999"), ("", "epoch"), ("x", "\"x\"")] {
+        h.run_steps(4);
+        for _ in 0..3 {
+            if h.query_by_label("layout epochs").is_some() {
+                break;
+            }
+            h.get_by_role_and_label(Role::Button, "Export").click();
+            h.run_steps(2);
+        }
+        let bad = d.join("bad.png");
+        set_labelled_text(&mut h, "layout epochs", epochs);
+        set_labelled_text(&mut h, "layout file", bad.to_str().unwrap());
+        h.get_by_role_and_label(Role::Button, "Export layout")
+            .click();
+        h.run_steps(1);
+        let status = wait_for_figure(&mut h);
+        assert!(
+            status.error && status.text.contains(says),
+            "{epochs:?}: {status:?}"
+        );
+        assert!(!bad.exists());
+    }
+    std::fs::remove_dir_all(&d).ok();
+}
