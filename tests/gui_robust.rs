@@ -179,6 +179,7 @@ fn every_side_panel_slider_at_both_ends() {
         "longtail-all-divergences",
         "taid-schedule",
         "amid-alpha-mixtures",
+        "bishop-two-modes",
     ] {
         h.state_mut().toy.load_preset(preset);
         settle(&mut h);

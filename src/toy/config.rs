@@ -499,14 +499,12 @@ lr = 0.1
             "cov = [[1.0, 0.0], [0.0, 1.0]]",
             "cov = [[0.0, 0.0], [0.0, 1.0]]",
         );
-        let e = FitConfig::from_toml(&bad, "t.toml")
-            .unwrap()
-            .to_spec()
-            .unwrap()
-            .run()
-            .unwrap_err();
+        // Refused when the file is read, at the line of the value.
+        let e = FitConfig::from_toml(&bad, "t.toml").unwrap_err();
         assert!(
-            e.starts_with("student cov = [[0, 0], [0, 1]] is not symmetric positive definite"),
+            e.starts_with(
+                "t.toml line 12: student cov = [[0, 0], [0, 1]] is not symmetric positive definite"
+            ),
             "{e}"
         );
     }

@@ -428,11 +428,11 @@ mod tests {
     /// σ = 1e-300 is refused up front, naming σ and the range, instead of a NaN blamed on the teacher.
     #[test]
     fn a_gaussian_student_outside_its_range_is_named() {
-        let xs: Vec<f64> = (0..2401).map(|j| -12.0 + 0.01 * j as f64).collect();
-        let range = GaussianRange::on(&xs);
+        let teacher = crate::toy::TeacherSpec::two_modes(2401).build().unwrap();
+        let range = GaussianRange::on(&teacher.xs);
         assert_eq!(range.sigma, [1e-5, 24000.0]);
         assert_eq!(range.mu, [-2412.0, 2412.0]);
-        let gauss = |mu, sigma| StudentSpec::Gaussian { mu, sigma }.build(&xs);
+        let gauss = |mu, sigma| StudentSpec::Gaussian { mu, sigma }.build(&teacher);
         let e = gauss(0.0, 1e-300).unwrap_err();
         assert_eq!(
             e,
