@@ -574,7 +574,10 @@ impl Stepper<'_> {
         // that blames what is at fault.
         match range::check_output(&div, teacher, objective, &self.grad) {
             Ok(true) => {}
-            Ok(false) => {
+            Err(e) if !not_a_distribution(&self.student.logp) => {
+                return Err(format!("epoch {epoch}: {e}"));
+            }
+            _ => {
                 return Err(not_finite(
                     &current,
                     objective,
@@ -584,17 +587,6 @@ impl Stepper<'_> {
                     prep.student.mu_sigma(&self.params),
                 ));
             }
-            Err(_) if not_a_distribution(&self.student.logp) => {
-                return Err(not_finite(
-                    &current,
-                    objective,
-                    epoch,
-                    teacher,
-                    &self.student,
-                    prep.student.mu_sigma(&self.params),
-                ));
-            }
-            Err(e) => return Err(format!("epoch {epoch}: {e}")),
         }
         let ms = prep.student.mu_sigma(&self.params);
         let mc = prep.student.mean_cov(&self.params);

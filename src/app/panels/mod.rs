@@ -60,3 +60,16 @@ fn fitted(
     })
     .inner
 }
+
+/// A mixture component's header row: its number and a remove button (disabled for the last one);
+/// true when the button was clicked.
+pub fn component_header_ui(ui: &mut egui::Ui, i: usize, removable: bool) -> bool {
+    ui.horizontal(|ui| {
+        ui.label(format!("component {}", i + 1));
+        ui.add_enabled(removable, egui::Button::new("x").small())
+            .on_hover_text("remove this component")
+            .on_disabled_hover_text("a mixture keeps at least one component")
+            .clicked()
+    })
+    .inner
+}

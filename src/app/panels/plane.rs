@@ -1,7 +1,7 @@
 //! The 2-D toy's side-panel sections: the mixture teacher (weight, mean, two standard deviations
 //! and the correlation per component, the grid) and the 2-D Gaussian student.
 
-use super::{log_slider, slider};
+use super::{component_header_ui, log_slider, slider};
 use crate::toy::{Component2d, Covariance, Grid2d, StudentSpec, TeacherSpec};
 
 /// The teacher a click on "2-D mixture" starts from: two modes, as in Bishop's figure 10.3.
@@ -37,17 +37,9 @@ pub fn mixture2d_ui(ui: &mut egui::Ui, components: &mut Vec<Component2d>, grid: 
     let several = components.len() > 1;
     for (i, c) in components.iter_mut().enumerate() {
         ui.push_id(i, |ui| {
-            ui.horizontal(|ui| {
-                ui.label(format!("component {}", i + 1));
-                if ui
-                    .add_enabled(several, egui::Button::new("x").small())
-                    .on_hover_text("remove this component")
-                    .on_disabled_hover_text("a mixture keeps at least one component")
-                    .clicked()
-                {
-                    remove = Some(i);
-                }
-            });
+            if component_header_ui(ui, i, several) {
+                remove = Some(i);
+            }
             slider(ui, &mut c.weight, 0.01..=1.0, &format!("weight {}", i + 1));
             for a in 0..2 {
                 let axis = ["x", "y"][a];

@@ -1,6 +1,6 @@
 //! Teacher section: long tail, Gaussian mixture, the AKL paper's teachers, a drawn teacher, a file.
 
-use super::{log_slider, plane, slider};
+use super::{component_header_ui, log_slider, plane, slider};
 use crate::app::Status;
 use crate::io::vector::read_vector;
 use crate::toy::{Component, Grid, Init, StudentSpec, TailShape, TeacherSpec};
@@ -227,17 +227,9 @@ fn mixture_ui(ui: &mut egui::Ui, components: &mut Vec<Component>, grid: &mut Gri
     let several = components.len() > 1;
     for (i, c) in components.iter_mut().enumerate() {
         ui.push_id(i, |ui| {
-            ui.horizontal(|ui| {
-                ui.label(format!("component {}", i + 1));
-                if ui
-                    .add_enabled(several, egui::Button::new("x").small())
-                    .on_hover_text("remove this component")
-                    .on_disabled_hover_text("a mixture keeps at least one component")
-                    .clicked()
-                {
-                    remove = Some(i);
-                }
-            });
+            if component_header_ui(ui, i, several) {
+                remove = Some(i);
+            }
             slider(ui, &mut c.weight, 0.01..=1.0, &format!("weight {}", i + 1));
             slider(
                 ui,
