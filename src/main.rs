@@ -8,8 +8,9 @@ fn main() -> ExitCode {
         return match kdviz::app::run_app(kdviz::app::AppOptions::default()) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
+                // The same status as `kdviz app` and every other refusal of the command line.
                 eprintln!("kdviz: error: {e}");
-                ExitCode::from(1)
+                ExitCode::from(2)
             }
         };
     }

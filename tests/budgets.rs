@@ -292,9 +292,9 @@ fn fits_beyond_the_work_budget_exit_2_naming_the_product() {
 fn fits_beyond_the_memory_budget_exit_2_naming_each_part() {
     fails(
         &["fit", "--preset", "zipf-1000", "--epochs", "200000"],
-        "the fit would keep 129.3 MiB in memory (128.2 MiB of per-epoch records for 200,001 epochs × \
+        "the fit would keep 202.6 MiB in memory (201.4 MiB of per-epoch records for 200,001 epochs × \
          6 divergences, 1.0 MiB of working state for 1,000 classes × 6 divergences, 0.2 MiB of q \
-         kept at 4 epochs); the limit is 24.0 MiB",
+         kept at 4 epochs); the limit is 48.0 MiB",
     );
 }
 

@@ -151,7 +151,7 @@ fn fit_overrides_divergences_epochs_and_snapshots() {
     let lines: Vec<&str> = csv.lines().collect();
     assert_eq!(
         lines[0],
-        "divergence,epoch,objective,kl_pq,kl_qp,tvd,head_gap,tail_gap,far_tail,mu,sigma,t"
+        "divergence,epoch,objective,kl_pq,kl_qp,tvd,head_gap,tail_gap,far_tail,mu,sigma,t,mean1,mean2,cov11,cov12,cov22"
     );
     assert_eq!(lines.len(), 1 + 4 * 4);
     assert!(lines[5].starts_with("\"taid:t_start=0.4,t_end=1,rate=0.0005,momentum=0.99\",0,"));
@@ -229,7 +229,7 @@ fn bad_input_exits_2_with_one_line() {
             "--student-logits",
             "1,inf",
         ],
-        "student logits",
+        "--student-logits: entry 1 is inf",
     );
     fails(
         &[
@@ -353,4 +353,211 @@ fn every_preset_runs() {
         let r = short.run().unwrap_or_else(|e| panic!("{name}: {e}"));
         assert_eq!(r.runs.len(), cfg.divergences.len(), "{name}");
     }
+}
+
+/// `kdviz app --preset/--config` check their argument before any window opens.
+#[test]
+fn app_refuses_a_wrong_preset_or_config_before_opening() {
+    fails(&["app", "--preset", "nope"], "unknown preset \"nope\"");
+    let dir = std::env::temp_dir().join(format!("kdviz-app-config-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let bad = dir.join("bad.toml");
+    std::fs::write(&bad, "epochs = \"many\"\n").unwrap();
+    fails(&["app", "--config", bad.to_str().unwrap()], "bad.toml");
+    fails(
+        &["app", "--preset", "zipf-1000", "--lesson", "mode-seeking"],
+        "--lesson",
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+// ---------------------------------------------------------------- issue 10: numerics and the input policy
+
+/// A number of a JSON reply (value or gradient entry), asserting it is one.
+fn f(v: &serde_json::Value) -> f64 {
+    v.as_f64().unwrap_or_else(|| panic!("not a number: {v}"))
+}
+
+fn eval_json(div: &str, teacher: &str, student: &str) -> (f64, Vec<f64>) {
+    let v = json(&["eval", "--div", div, teacher, student, "--json"]);
+    let grad = v["grad"].as_array().unwrap().iter().map(f).collect();
+    (f(&v["value"]), grad)
+}
+
+/// Failure 2: logits of 1e16 printed 1.386 for ln 2; now outside the policy (±1e5), refused with
+/// the value, the flag and the range. (The root fix, `(x − max) − ln Σ`, is tested in math::dist.)
+#[test]
+fn huge_logits_are_refused_naming_flag_value_and_range() {
+    fails(
+        &[
+            "eval",
+            "--div",
+            "fkl",
+            "--teacher-logits=1e16,1e16,-1e16,-1e16",
+            "--student-logits=0,0,0,0",
+        ],
+        "--teacher-logits: entry 0 is 1e16; expected a finite logit in [-100000, 100000] or -inf",
+    );
+    // Failure 3: a student spread beyond f64 (x − max overflowed) printed NaN.
+    fails(
+        &[
+            "eval",
+            "--div",
+            "rkl",
+            "--teacher-logits=0,0",
+            "--student-logits=1e308,-1e308",
+        ],
+        "--student-logits: entry 0 is 1e308; expected a finite logit in [-100000, 100000]",
+    );
+    fails(
+        &[
+            "eval",
+            "--div",
+            "ab:alpha=-10,beta=10",
+            "--teacher-logits=1e300,0",
+            "--student-logits=0,0",
+        ],
+        "entry 0 is 1e300",
+    );
+    // At the bound: accepted and exact (ln 2 between a two-class teacher and a uniform student).
+    let (v, g) = eval_json(
+        "fkl",
+        "--teacher-logits=100000,100000,-100000,-100000",
+        "--student-logits=0,0,0,0",
+    );
+    assert!((v - 2f64.ln()).abs() < 1e-15, "{v}");
+    assert_eq!(g, vec![-0.25, -0.25, 0.25, 0.25]);
+}
+
+/// Failure 3: probabilities of 1e308 overflowed the normalising sum (NaN gradients for akl, taid,
+/// amid, hinton; wrong values for the others). Now normalised by their largest first.
+#[test]
+fn huge_probabilities_are_normalised_without_overflow() {
+    for div in [
+        "akl", "taid", "amid", "hinton", "fkl", "rkl", "jsd", "tvd", "ab", "srkl",
+    ] {
+        let (v, g) = eval_json(
+            div,
+            "--teacher-probs=1e308,1e308,1e308",
+            "--student-logits=0,0,0",
+        );
+        if div != "hinton" {
+            // (Hinton adds the hard label's cross-entropy, ln 3 here.)
+            assert!((0.0..1e-15).contains(&v), "{div}: uniform vs uniform: {v}");
+            assert!(g.iter().all(|x| x.abs() < 1e-15), "{div}: {g:?}");
+        }
+        let want = eval_json(div, "--teacher-probs=1,1,1", "--student-logits=0,1,0");
+        assert_eq!(
+            eval_json(
+                div,
+                "--teacher-probs=1e308,1e308,1e308",
+                "--student-logits=0,1,0"
+            ),
+            want,
+            "{div}: scaling the weights changes nothing"
+        );
+    }
+    // The TOML `kind = "probs"` teacher blamed "zero probability" for the same weights.
+    let dir = std::env::temp_dir().join(format!("kdviz-probs-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("c.toml");
+    std::fs::write(&path, "epochs = 3\ndivergences = [\"rkl\", \"akl\"]\n[teacher]\nkind = \"probs\"\nprobs = [1e308, 1e308, 5e307]\n[student]\nkind = \"logits\"\ninit = \"zeros\"\n[optimizer]\nkind = \"adam\"\nlr = 0.1\n").unwrap();
+    let (code, out, err) = kdviz(&["fit", "--config", path.to_str().unwrap(), "--json"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(!out.contains("NaN") && !out.contains("nan"), "{out}");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// Failure 3: a finite value was printed next to a gradient of [-inf, NaN]; an overflow is now
+/// refused with exit 2, never printed.
+#[test]
+fn overflowing_values_and_gradients_are_refused() {
+    fails(
+        &[
+            "eval",
+            "--div",
+            "ab:alpha=-10,beta=10",
+            "--teacher-logits=10000,0",
+            "--student-logits=0,0",
+        ],
+        "ab:alpha=-10,beta=10 overflows: its value exceeds f64's range",
+    );
+    // The same in a fit: an error naming the epoch, not NaN in the JSON.
+    let dir = std::env::temp_dir().join(format!("kdviz-ovf-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("c.toml");
+    std::fs::write(&path, "epochs = 3\ndivergences = [\"alpha:alpha=-10\"]\n[teacher]\nkind = \"logits\"\nlogits = [10000, 0, -10000]\n[student]\nkind = \"logits\"\ninit = \"zeros\"\n[optimizer]\nkind = \"adam\"\nlr = 0.1\n").unwrap();
+    fails(
+        &["fit", "--config", path.to_str().unwrap()],
+        "epoch 0: alpha:alpha=-10 overflows",
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// Failures 9 and 10: exact endpoints give exactly 0 (not ±1e-16), values never go negative.
+#[test]
+fn endpoints_are_exactly_zero_and_values_never_negative() {
+    let t = "--teacher-logits=0.3,1.7,-2.1,0.44,3";
+    let s = "--student-logits=1.1,0.2,-0.7,2.3,-1.3";
+    for div in [
+        "amid:lambda=1",
+        "amid:lambda=0,order=qr",
+        "amid:lambda=1,order=rp",
+        "amid:lambda=0,order=rq",
+        "amid:alpha=1,lambda=1",
+        "amid:lambda=1,div=ab",
+        "taid:t=0",
+    ] {
+        let (v, g) = eval_json(div, t, s);
+        assert_eq!(v, 0.0, "{div}");
+        assert!(g.iter().all(|&x| x == 0.0), "{div}: {g:?}");
+    }
+    for beta in ["0.9999999999", "0.99999999999999", "1e-15"] {
+        let (v, _) = eval_json(
+            &format!("jsd:beta={beta}"),
+            t,
+            t.replace("teacher", "student").as_str(),
+        );
+        // Rounding leaves ±1e-16 here; the negative side is clamped (math::range::clamp0).
+        assert!(
+            (0.0..1e-15).contains(&v),
+            "jsd:beta={beta} of p against itself: {v}"
+        );
+    }
+}
+
+/// Failure 10: one class is refused by eval and fit as by the real-model path; KDVIZ_SIMD is checked.
+#[test]
+fn one_class_and_bad_simd_caps_are_reported() {
+    fails(
+        &[
+            "eval",
+            "--div",
+            "fkl",
+            "--teacher-logits",
+            "0",
+            "--student-logits",
+            "0",
+        ],
+        "--teacher-logits: the vector has 1 entry; expected at least 2 classes",
+    );
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_kdviz"))
+        .args([
+            "eval",
+            "--div",
+            "fkl",
+            "--teacher-logits=0,1",
+            "--student-logits=0,0",
+        ])
+        .env("KDVIZ_SIMD", "bogus")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(
+            "KDVIZ_SIMD=\"bogus\" is not a SIMD backend; expected one of scalar, avx2, avx512"
+        ),
+        "{err}"
+    );
 }

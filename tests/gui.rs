@@ -316,6 +316,7 @@ fn every_view_matches_its_snapshot() {
         (View::Landscape, "minillm-gmm", 50),
         (View::AbPlane, "ab-plane", 20),
         (View::Assistant, "taid-schedule", 20),
+        (View::Contours, "bishop-two-modes", 40),
     ];
     let mut results = egui_kittest::SnapshotResults::new();
     for (view, preset, epoch) in cases {

@@ -469,7 +469,7 @@ fn kdviz_lessons_lists_names_titles_and_steps() {
 fn bad_lesson_names_and_steps_exit_2_listing_what_exists() {
     fails(
         &["lessons", "mode-seekin"],
-        "unknown lesson \"mode-seekin\"; expected one of mode-seeking, alpha-beta",
+        "unknown lesson \"mode-seekin\"; expected one of mode-seeking, alpha-beta, bishop",
     );
     let out = tmp("bad.png");
     let out = out.to_str().unwrap();
@@ -499,7 +499,7 @@ fn bad_lesson_names_and_steps_exit_2_listing_what_exists() {
     );
     fails(
         &["figure", "--lesson", "nope", "--step", "1", "--out", out],
-        "unknown lesson \"nope\"; expected one of mode-seeking, alpha-beta",
+        "unknown lesson \"nope\"; expected one of mode-seeking, alpha-beta, bishop",
     );
     fails(
         &["figure", "--lesson", "alpha-beta", "--out", out],
@@ -534,7 +534,7 @@ fn bad_lesson_names_and_steps_exit_2_listing_what_exists() {
     fails(&["figure", "--out", out], "--lesson NAME is missing");
     fails(
         &["app", "--lesson", "nope"],
-        "unknown lesson \"nope\"; expected one of mode-seeking, alpha-beta",
+        "unknown lesson \"nope\"; expected one of mode-seeking, alpha-beta, bishop",
     );
 }
 

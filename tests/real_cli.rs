@@ -385,3 +385,97 @@ fn figures_of_the_metrics_and_of_a_position() {
     );
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// Issue 10, failure 6: extreme but finite teacher files (rows of ±3e38 or ±1e30) made the GPU say
+/// "diverged at epoch 0 ... lower the learning rate" and the CPU blame -inf logits the file does
+/// not have. Both backends now refuse them at load with the same message naming the file, the
+/// position, the value and the accepted range; at the bound (±1e5 and -inf) both train and agree.
+#[test]
+fn extreme_files_are_refused_alike_and_the_bound_trains_alike() {
+    let dir = std::env::temp_dir().join(format!("kdviz-real-extreme-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let has_gpu = kdviz(&["gpu", "info"]).0 == 0;
+    let backends: &[&str] = if has_gpu { &["cpu", "gpu"] } else { &["cpu"] };
+    for (name, big) in [("e38", 3e38f32), ("e30", 1e30)] {
+        let file = dir.join(format!("{name}.safetensors"));
+        safetensors(
+            &file,
+            &[(
+                "teacher_logits",
+                vec![2, 4],
+                vec![big, -big, 0.0, 1.0, 2.0, 1.0, 0.0, -big],
+            )],
+        );
+        let f = file.to_str().unwrap();
+        let mut messages = Vec::new();
+        for backend in backends {
+            let args = [
+                "real",
+                "--input",
+                f,
+                "--div",
+                "rkl",
+                "--epochs",
+                "2",
+                "--backend",
+                backend,
+            ];
+            let (code, out, err) = kdviz(&args);
+            assert_eq!(code, 2, "{backend}: {out} {err}");
+            assert!(
+                err.contains(&format!(
+                    "teacher logit of tensor 'teacher_logits' at position 0, class 0 is {:e}; \
+                     expected a finite logit in [-100000, 100000] or -inf",
+                    f64::from(big)
+                )),
+                "{backend}: {err}"
+            );
+            messages.push(err);
+        }
+        assert!(messages.windows(2).all(|w| w[0] == w[1]), "{messages:?}");
+    }
+    // At the bound, with a -inf class: both backends train, and their metrics agree.
+    let file = dir.join("bound.safetensors");
+    let b = 1e5f32;
+    safetensors(
+        &file,
+        &[(
+            "teacher_logits",
+            vec![2, 4],
+            vec![b, -b, 0.0, 1.0, -b, 3.0, f32::NEG_INFINITY, b],
+        )],
+    );
+    let run = |backend: &str| {
+        json(&[
+            "real",
+            "--input",
+            file.to_str().unwrap(),
+            "--div",
+            "fkl",
+            "--div",
+            "jsd",
+            "--epochs",
+            "5",
+            "--backend",
+            backend,
+            "--json",
+        ])
+    };
+    let runs: Vec<_> = backends.iter().map(|b| run(b)).collect();
+    for r in 0..2 {
+        let kl = series(&runs[0]["runs"][r], "kl_pq");
+        assert!(kl.iter().all(|x| x.is_finite()), "{kl:?}");
+        if let [c, g] = runs.as_slice() {
+            for key in ["objective", "kl_pq", "head_gap", "tail_gap"] {
+                let (a, b) = (series(&c["runs"][r], key), series(&g["runs"][r], key));
+                for (e, (x, y)) in a.iter().zip(&b).enumerate() {
+                    assert!(
+                        (x - y).abs() <= 2e-3 * x.abs() + 1e-5,
+                        "run {r} {key} epoch {e}: cpu {x} gpu {y}"
+                    );
+                }
+            }
+        }
+    }
+    let _ = std::fs::remove_dir_all(dir);
+}

@@ -185,9 +185,10 @@ fn safetensors_f16_bf16_f64_known_bits() {
             name,
             &safetensors(&[T("teacher_logits", dtype, &[3, 2], bytes)], None),
         );
-        let d = load(&p).unwrap();
-        assert_eq!((d.n, d.v), (3, 2), "{dtype}");
-        for (a, b) in d.teacher.iter().zip(&want) {
+        // The conversion alone: 1e38 and 123456 are outside the input policy that `load` applies.
+        let d = read_safetensors_tensor(&p, "teacher_logits").unwrap();
+        assert_eq!(d.shape, [3, 2], "{dtype}");
+        for (a, b) in d.data.iter().zip(&want) {
             assert_eq!(a.to_bits(), b.to_bits(), "{dtype}: {a} vs {b}");
         }
     }
@@ -711,7 +712,7 @@ fn nan_and_inf_values() {
         (
             "nan.safetensors",
             [0.0, 1.0, f32::NAN, 2.0],
-            "teacher logit of tensor 'teacher_logits' at position 1, class 0 is NaN; expected a finite number or -inf",
+            "teacher logit of tensor 'teacher_logits' at position 1, class 0 is NaN; expected a finite logit in [-100000, 100000] or -inf (probability 0)",
         ),
         (
             "inf.safetensors",
@@ -740,6 +741,31 @@ fn nan_and_inf_values() {
             has(&err_of(load(&p), &p), want);
         }
     }
+    // Issue 10: finite but outside the input policy (a torch.finfo(float32).min mask, 1e30): refused
+    // with the range, and a hint to write -inf for a mask.
+    let p = dir.file(
+        "mask.safetensors",
+        &safetensors(
+            &[T(
+                "teacher_logits",
+                "F32",
+                &[1, 3],
+                f32s(&[1.0, f32::MIN, 2.0]),
+            )],
+            None,
+        ),
+    );
+    has(
+        &err_of(load(&p), &p),
+        "teacher logit of tensor 'teacher_logits' at position 0, class 1 is -3.4028234663852886e38; \
+         expected a finite logit in [-100000, 100000] or -inf (probability 0) (write -inf, not a large \
+         negative number, for a class the teacher rules out)",
+    );
+    let p = dir.file("e30.npy", &npy(1, "<f4", "(1, 2)", &f32s(&[1e30, 0.0])));
+    has(
+        &err_of(load(&p), &p),
+        "class 0 is 1.0000000150474662e30; expected a finite logit",
+    );
     // f64 beyond the f32 range is +inf after conversion, and reported.
     let p = dir.file("big.npy", &npy(1, "<f8", "(1, 2)", &f64s(&[1e300, 0.0])));
     has(&err_of(load(&p), &p), "class 0 is inf");
@@ -756,7 +782,7 @@ fn nan_and_inf_values() {
     );
     has(
         &err_of(files::load(&t, Some(&s), None), &s),
-        "student logit of array at position 0, class 1 is -inf; expected a finite number",
+        "student logit of array at position 0, class 1 is -inf; expected a finite logit in [-100000, 100000]",
     );
     // Labels outside the vocabulary, e.g. the -100 ignore index.
     let p = dir.file(

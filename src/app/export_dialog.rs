@@ -461,16 +461,7 @@ impl FigureExport {
         let result = result.ok_or("no fit to export yet")?.clone();
         let l = &self.layout;
         let path = l.path.trim().to_string();
-        let ext = Path::new(&path)
-            .extension()
-            .and_then(|e| e.to_str())
-            .unwrap_or("")
-            .to_ascii_lowercase();
-        if ext != "png" && ext != "svg" {
-            return Err(format!(
-                "{path}: cannot write a layout as .{ext}; expected .png or .svg"
-            ));
-        }
+        let ext = figure::format::format_of(&path, &path, &["png", "svg"])?;
         let epochs = parse_epochs(&l.epochs, last_epoch)?;
         let spec = FigureSpec {
             view: View::Distributions,

@@ -22,6 +22,8 @@ pub const SHORTCUTS: &[(&str, &str)] = &[
         "next / previous epoch (also during a lesson)",
     ),
     ("Home / End", "first / last epoch"),
+    ("Ctrl+Z", "undo the last change of the settings (toy tab)"),
+    ("Ctrl+Shift+Z or Ctrl+Y", "redo"),
     (
         "Ctrl+= / Ctrl+- / Ctrl+0",
         "zoom in / out / back to 100 % (presenter mode keeps its own zoom)",

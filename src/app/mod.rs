@@ -54,6 +54,10 @@ pub struct AppOptions {
     pub lesson: Option<(String, usize)>,
     /// Starts in presenter mode.
     pub present: bool,
+    /// Opens the toy tab on this preset.
+    pub preset: Option<String>,
+    /// Opens the toy tab on this config file.
+    pub config: Option<String>,
 }
 
 impl Default for AppOptions {
@@ -63,6 +67,8 @@ impl Default for AppOptions {
             run: false,
             lesson: None,
             present: false,
+            preset: None,
+            config: None,
         }
     }
 }
@@ -71,6 +77,30 @@ impl Default for AppOptions {
 pub fn run_app(opts: AppOptions) -> Result<(), String> {
     if let Some((name, step)) = &opts.lesson {
         crate::toy::lesson::load(name)?.step(step + 1)?;
+    }
+    // Checked before the window opens, so that a wrong name or file is a one-line error (exit 2).
+    if let Some(name) = &opts.preset {
+        crate::toy::preset::load(name)?;
+    }
+    if let Some(path) = &opts.config {
+        let config = crate::toy::FitConfig::from_file(std::path::Path::new(path))?;
+        // Its `[view]` table too, as `kdviz figure --config` checks it.
+        let mut state = crate::views::state::ToyState::default();
+        state.apply_config(config);
+        if let Some(problem) = state.apply_hints().first() {
+            let line = std::fs::read_to_string(path)
+                .ok()
+                .and_then(|text| crate::toy::FitConfig::view_line(&text, problem));
+            return Err(match line {
+                Some(line) => format!("{path} line {line}: {problem}"),
+                None => format!("{path}: {problem}"),
+            });
+        }
+    }
+    if let Some(missing) = no_display() {
+        return Err(format!(
+            "cannot open the window: {missing} (the command-line tools work without one: kdviz --help)"
+        ));
     }
     let options = eframe::NativeOptions {
         viewport: egui::ViewportBuilder::default()
@@ -87,6 +117,14 @@ pub fn run_app(opts: AppOptions) -> Result<(), String> {
         Box::new(move |cc| {
             let mut app = KdvizApp::new(cc);
             app.mode = opts.mode;
+            if let Some(name) = &opts.preset {
+                app.mode = Mode::Toy;
+                app.toy.load_preset(name);
+            }
+            if let Some(path) = &opts.config {
+                app.mode = Mode::Toy;
+                app.toy.load_config_file(path);
+            }
             if let Some((name, step)) = opts.lesson.clone() {
                 app.lesson_action(lesson_bar::Action::Open(name, step), &cc.egui_ctx);
             }
@@ -101,9 +139,46 @@ pub fn run_app(opts: AppOptions) -> Result<(), String> {
     )
     .map_err(|e| {
         format!(
-            "cannot open the window: {e} (the command-line tools work without one: kdviz --help)"
+            "cannot open the window: {} (the command-line tools work without one: kdviz --help)",
+            without_source_paths(&e.to_string())
         )
     })
+}
+
+/// Why no window can open on a Unix desktop without a display server, before winit says it with
+/// the path of its own source file.
+fn no_display() -> Option<&'static str> {
+    let unix_desktop = cfg!(all(
+        unix,
+        not(target_os = "macos"),
+        not(target_os = "android")
+    ));
+    let set = |name: &str| std::env::var_os(name).is_some_and(|v| !v.is_empty());
+    (unix_desktop && !set("DISPLAY") && !set("WAYLAND_DISPLAY") && !set("WAYLAND_SOCKET"))
+        .then_some("no display (neither DISPLAY nor WAYLAND_DISPLAY is set)")
+}
+
+/// A library's error without the source locations some of them carry (winit's `os error at
+/// /root/.cargo/registry/src/.../mod.rs:765: ...`): they tell the user nothing.
+pub fn without_source_paths(message: &str) -> String {
+    let mut out: Vec<&str> = Vec::new();
+    for word in message.split(' ') {
+        if word.contains(".rs:") {
+            if out.last() == Some(&"at") {
+                out.pop();
+            }
+            // `mod.rs:765:` ends a clause: keep its colon on the word before.
+            if word.ends_with(':')
+                && let Some(last) = out.pop()
+            {
+                out.push(last.trim_end_matches(':'));
+                out.push(":");
+            }
+            continue;
+        }
+        out.push(word);
+    }
+    out.join(" ").replace(" :", ":")
 }
 
 /// Sets egui's light or dark visuals for kdviz's theme, and text sizes readable on a projector (body
@@ -128,5 +203,24 @@ pub fn theme_toggle_ui(ui: &mut egui::Ui, theme: &mut Theme) {
     if ui.selectable_label(dark, "dark").clicked() {
         *theme = if dark { Theme::Light } else { Theme::Dark };
         set_theme(ui.ctx(), *theme);
+    }
+}
+
+#[cfg(test)]
+mod error_text_tests {
+    use super::without_source_paths;
+
+    #[test]
+    fn source_paths_are_dropped_from_library_errors() {
+        assert_eq!(
+            without_source_paths(
+                "winit EventLoopError: os error at /root/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/\
+                 winit-0.30.13/src/platform_impl/linux/mod.rs:765: neither WAYLAND_DISPLAY nor \
+                 WAYLAND_SOCKET nor DISPLAY is set."
+            ),
+            "winit EventLoopError: os error: neither WAYLAND_DISPLAY nor WAYLAND_SOCKET nor DISPLAY \
+             is set."
+        );
+        assert_eq!(without_source_paths("no adapter"), "no adapter");
     }
 }

@@ -8,7 +8,7 @@ use crate::app::real_worker::{Event, RealWorker, Source};
 use crate::figure::real::{self as export};
 use crate::math::Divergence;
 use crate::real::RealData;
-use crate::real::train::{BackendChoice, StudentKind, TrainConfig, bytes_per_epoch};
+use crate::real::train::{BackendChoice, MAX_RANK, StudentKind, TrainConfig, bytes_per_epoch};
 use crate::views::real::{InspectorState, RunState, inspector, plots};
 use crate::views::state::Slot;
 use std::sync::Arc;
@@ -149,7 +149,7 @@ impl RealTab {
     pub fn with_settings(mut settings: RealSettings) -> Self {
         let d = RealSettings::default();
         settings.positions = settings.positions.clamp(16, 8192);
-        settings.rank = settings.rank.clamp(1, 512);
+        settings.rank = settings.rank.clamp(1, MAX_RANK);
         settings.epochs = settings.epochs.clamp(1, 5000);
         if !(settings.lr.is_finite() && (1e-4..=1.0).contains(&settings.lr)) {
             settings.lr = d.lr;
@@ -323,14 +323,14 @@ impl RealTab {
                     });
                     if s.low_rank {
                         let mut r = s.rank as f64;
-                        if log_slider(ui, &mut r, 1.0..=512.0, "rank d")
+                        if log_slider(ui, &mut r, 1.0..=MAX_RANK as f64, "rank d")
                             .on_hover_text(
                                 "logits = H·W with H [positions × d], W [d × vocabulary]: \
                                  too small to match the teacher exactly",
                             )
                             .changed()
                         {
-                            s.rank = r.round().clamp(1.0, 512.0) as usize;
+                            s.rank = r.round().clamp(1.0, MAX_RANK as f64) as usize;
                         }
                     } else {
                         ui.label("one free logit per position and class");
@@ -491,8 +491,11 @@ impl RealTab {
         }
         self.controls_ui(ui, &ctx);
         ui.separator();
-        let colors =
-            crate::views::palette::run_colors(&self.runs.iter().map(|r| r.div).collect::<Vec<_>>());
+        let divs: Vec<_> = self.runs.iter().map(|r| r.div).collect();
+        let colors = crate::views::palette::for_background(
+            crate::views::palette::run_colors(&divs),
+            ui.visuals().dark_mode,
+        );
         let h = ui.available_height();
         ui.allocate_ui(egui::vec2(ui.available_width(), h * 0.45), |ui| {
             plots::metrics_ui(ui, &self.runs, &colors);

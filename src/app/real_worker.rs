@@ -143,10 +143,17 @@ impl RealWorker {
                 };
                 while let Ok(job) = job_rx.recv() {
                     let alive = match job {
-                        Job::Load(source) => match resident.data(&source, &ev_tx) {
-                            Ok(_) => true,
-                            Err(message) => send(Event::Failed { job: None, message }),
-                        },
+                        Job::Load(source) => {
+                            // A teacher already resident is announced again: the tab's status may
+                            // still hold the complaint about a file tried in between.
+                            let resident_already =
+                                resident.data.as_ref().is_some_and(|(s, _)| *s == source);
+                            match resident.data(&source, &ev_tx) {
+                                Ok(d) if resident_already => send(Event::Loaded(d)),
+                                Ok(_) => true,
+                                Err(message) => send(Event::Failed { job: None, message }),
+                            }
+                        }
                         Job::Bandwidth => {
                             let r = match resident.gpu(&ev_tx) {
                                 Some(g) => {

@@ -5,7 +5,7 @@ use crate::views::state::{Layout, ToyState, View};
 use egui_kittest::kittest::Queryable as _;
 use std::time::Duration;
 
-/// The whole app with the head/tail view open: moving "head mass mu" refits, and the new fit's
+/// The whole app with the head/tail view open: moving the head mass μ refits, and the new fit's
 /// head split follows. `KDVIZ_SAVE_VIEWS` saves the app in tabs and in the 2×2 grid.
 #[test]
 fn the_head_mass_slider_refits_the_app() {
@@ -36,8 +36,11 @@ fn the_head_mass_slider_refits_the_app() {
     };
     let before = heads(&h);
     render_app(&mut h, "app-headtail");
-    h.get_by_role_and_label(egui::accesskit::Role::Slider, "head mass mu")
-        .set_value_accesskit(0.9);
+    h.get_by_role_and_label(
+        egui::accesskit::Role::Slider,
+        crate::views::headtail::METRICS_MU,
+    )
+    .set_value_accesskit(0.9);
     settle(&mut h);
     assert!((h.state().toy.state.config.metrics.mu - 0.9).abs() < 1e-9);
     assert!(

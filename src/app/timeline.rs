@@ -266,13 +266,18 @@ fn scrubber_ui(ui: &mut Ui, state: &mut ToyState, last_epoch: usize, marks: &[us
             mark_color,
             Stroke::NONE,
         ));
-        painter.text(
-            tip + Vec2::new(6.0, -13.0),
-            Align2::LEFT_TOP,
-            m.to_string(),
-            small.clone(),
-            mark_color,
-        );
+        // Right of the mark, or left of it where the label would leave the track.
+        let text = m.to_string();
+        let width = painter
+            .layout_no_wrap(text.clone(), small.clone(), mark_color)
+            .size()
+            .x;
+        let (offset, align) = if x + 6.0 + width > rect.right() {
+            (Vec2::new(-6.0, -13.0), Align2::RIGHT_TOP)
+        } else {
+            (Vec2::new(6.0, -13.0), Align2::LEFT_TOP)
+        };
+        painter.text(tip + offset, align, text, small.clone(), mark_color);
     }
     painter.circle(
         Pos2::new(at, track.center().y),

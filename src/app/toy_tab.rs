@@ -45,6 +45,8 @@ pub struct ToyTab {
     waiting: bool,
     status: Option<Status>,
     fit_ms: f64,
+    /// The status text a failed fit set: the next good fit clears that one, not a load's complaint.
+    fit_error: Option<String>,
     /// Settings before each change, for undo and redo.
     history: History<ToyState>,
     /// The last request came from a drag: an older request's partial result may be shown meanwhile.
@@ -77,6 +79,7 @@ impl ToyTab {
             waiting: false,
             status: None,
             fit_ms: 0.0,
+            fit_error: None,
             play_carry: 0.0,
             teacher_panel: Default::default(),
             student_panel: Default::default(),
@@ -250,7 +253,9 @@ impl ToyTab {
                 if latest && outcome.complete {
                     self.waiting = false;
                     self.fit_ms = outcome.elapsed.as_secs_f64() * 1e3;
-                    if self.status.as_ref().is_some_and(|s| s.error) {
+                    if let Some(e) = self.fit_error.take()
+                        && self.status.as_ref().is_some_and(|s| s.error && s.text == e)
+                    {
                         self.status = None;
                     }
                 }
@@ -262,6 +267,7 @@ impl ToyTab {
                 if !self.result_is_complete() {
                     self.result = self.complete.clone();
                 }
+                self.fit_error = Some(e.clone());
                 self.status = Some(Status::error(e));
             }
             Err(_) => {} // an older request's failure: a newer one is on its way
@@ -288,6 +294,7 @@ impl ToyTab {
             }
             Err(e) => {
                 if self.status.as_ref().map(|s| &s.text) != Some(&e) {
+                    self.fit_error = Some(e.clone());
                     self.status = Some(Status::error(e));
                 }
             }
@@ -419,11 +426,7 @@ impl ToyTab {
     /// Writes the active view at the current epoch as PNG, SVG or CSV (chosen by the extension).
     pub fn export_view(&self, path: &str) -> Result<(), String> {
         let result = self.result.as_deref().ok_or("no fit to export yet")?;
-        let ext = std::path::Path::new(path)
-            .extension()
-            .and_then(|e| e.to_str())
-            .unwrap_or("")
-            .to_ascii_lowercase();
+        let ext = figure::format::format_of(path, path, &["png", "svg", "csv"])?;
         let spec = FigureSpec {
             view: self.state.active,
             layout: figure::Layout::View,
@@ -444,9 +447,7 @@ impl ToyTab {
             ),
             "svg" => write(figure::render_svg(result, &self.state, &spec).as_bytes()),
             "csv" => write(figure::view_csv(result, spec.view, &spec.epochs)?.as_bytes()),
-            _ => Err(format!(
-                "{path}: cannot write .{ext} files here; expected .png, .svg or .csv"
-            )),
+            _ => Err(format!("{path}: cannot write .{ext} files here")),
         }
     }
 
@@ -458,7 +459,15 @@ impl ToyTab {
                 let mut errors = self.state.apply_config(cfg);
                 errors.extend(self.state.apply_hints());
                 self.status = Some(match errors.first() {
-                    Some(e) => Status::error(format!("{path}: {e}")),
+                    Some(e) => {
+                        let line = std::fs::read_to_string(path)
+                            .ok()
+                            .and_then(|text| FitConfig::view_line(&text, e));
+                        match line {
+                            Some(line) => Status::error(format!("{path} line {line}: {e}")),
+                            None => Status::error(format!("{path}: {e}")),
+                        }
+                    }
                     None => Status::info(format!("loaded {path}")),
                 });
             }
@@ -529,12 +538,18 @@ impl ToyTab {
             return;
         };
         let divs: Vec<_> = result.runs.iter().map(|r| r.divergence).collect();
-        let colors = palette::run_colors(&divs);
+        let colors = palette::for_background(palette::run_colors(&divs), ui.visuals().dark_mode);
         let cx = ViewCtx::new(&result, &colors, self.state.epoch);
+        // Views that draw nothing for this teacher (1-D or 2-D) are left out of the tabs.
+        let plane = result.teacher.plane.is_some();
+        let active = self.state.active;
+        let offered = View::ALL
+            .into_iter()
+            .filter(|v| v.fits(plane) || *v == active);
         match self.state.layout {
             Layout::Tabs => {
                 ui.horizontal(|ui| {
-                    for v in View::ALL {
+                    for v in offered {
                         ui.selectable_value(&mut self.state.active, v, v.title());
                     }
                 });
@@ -543,7 +558,7 @@ impl ToyTab {
             }
             Layout::Grid => {
                 ui.horizontal_wrapped(|ui| {
-                    for v in View::ALL {
+                    for v in View::ALL.into_iter().filter(|v| v.fits(plane)) {
                         let mut on = self.state.grid_views.contains(&v);
                         if ui.toggle_value(&mut on, v.title()).changed() {
                             if on {
@@ -555,29 +570,13 @@ impl ToyTab {
                     }
                 });
                 ui.separator();
-                let shown = self.state.grid_views.clone();
+                let mut shown = self.state.grid_views.clone();
+                shown.retain(|v| v.fits(plane));
                 let cols = if shown.len() > 1 { 2 } else { 1 };
-                let rows = shown.len().div_ceil(cols).max(1);
-                let w = ui.available_width() / cols as f32 - 8.0;
-                let h = ui.available_height() / rows as f32 - 8.0;
-                egui::Grid::new("views-grid")
-                    .spacing([8.0, 8.0])
-                    .show(ui, |ui| {
-                        for (i, v) in shown.iter().enumerate() {
-                            ui.allocate_ui(egui::vec2(w, h), |ui| {
-                                ui.set_min_size(egui::vec2(w, h));
-                                ui.vertical(|ui| {
-                                    ui.strong(v.title());
-                                    ui.push_id(("grid-view", i), |ui| {
-                                        views::view_ui(ui, *v, &cx, &mut self.state)
-                                    });
-                                });
-                            });
-                            if (i + 1) % cols == 0 {
-                                ui.end_row();
-                            }
-                        }
-                    });
+                views::common::cells_ui(ui, shown.len(), cols, 8.0, |ui, i, _| {
+                    ui.strong(shown[i].title());
+                    views::view_ui(ui, shown[i], &cx, &mut self.state);
+                });
             }
         }
     }

@@ -26,6 +26,15 @@ pub fn one_line(err: &Error, cmd: &Command) -> String {
                 (true, None) if !longs.is_empty() => {
                     return format!("unknown option {a}; expected one of {}", longs.join(", "));
                 }
+                (true, None) if cmd.has_subcommands() => {
+                    return format!("unknown option {a}; expected a command first (kdviz --help)");
+                }
+                (true, None) => {
+                    return format!(
+                        "unknown option {a}; kdviz {} takes no options",
+                        cmd.get_name()
+                    );
+                }
                 _ => {}
             }
             format!("unknown option {a}")

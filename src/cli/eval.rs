@@ -4,7 +4,8 @@ use super::json::{num, nums};
 use super::output::Output;
 use super::values::{DivSpec, div_spec};
 use crate::io::vector::read_vector;
-use crate::math::{LogDist, evaluate};
+use crate::math::range::{first_bad_logit, logit_range, short};
+use crate::math::{Divergence, Evaluation, LogDist, evaluate};
 use clap::Args;
 use serde_json::json;
 
@@ -42,23 +43,51 @@ pub struct EvalArgs {
     pub out: Option<String>,
 }
 
+/// The teacher as given on the command line.
+#[derive(Debug, Clone, Copy)]
+pub enum TeacherVector<'a> {
+    Logits(&'a [f64]),
+    Probs(&'a [f64]),
+}
+
+/// What `kdviz eval` computes from vectors already read: every check of the command line, then
+/// the value and gradient (the fuzz target `eval` calls this).
+pub fn eval_vectors(
+    div: &Divergence,
+    teacher: TeacherVector<'_>,
+    student: &[f64],
+) -> Result<Evaluation, String> {
+    let teacher = match teacher {
+        TeacherVector::Logits(v) => {
+            let d = LogDist::from_logits(v, true).map_err(|e| format!("--teacher-logits: {e}"))?;
+            check_range("--teacher-logits", v, true)?;
+            d
+        }
+        TeacherVector::Probs(v) => {
+            LogDist::from_probs(v).map_err(|e| format!("--teacher-probs: {e}"))?
+        }
+    };
+    LogDist::from_logits(student, false).map_err(|e| format!("--student-logits: {e}"))?;
+    check_range("--student-logits", student, false)?;
+    evaluate(div, &teacher, student)
+}
+
 pub fn run(args: &EvalArgs) -> Result<(), String> {
     let div = args.div.div;
-    let teacher = match (&args.teacher_logits, &args.teacher_probs) {
-        (Some(raw), _) => {
-            let v = read_vector(raw).map_err(|e| format!("--teacher-logits: {e}"))?;
-            LogDist::from_logits(&v, true).map_err(|e| format!("--teacher-logits: {e}"))?
-        }
-        (None, Some(raw)) => {
-            let v = read_vector(raw).map_err(|e| format!("--teacher-probs: {e}"))?;
-            LogDist::from_probs(&v).map_err(|e| format!("--teacher-probs: {e}"))?
-        }
+    let (flag, raw) = match (&args.teacher_logits, &args.teacher_probs) {
+        (Some(raw), _) => ("--teacher-logits", raw),
+        (None, Some(raw)) => ("--teacher-probs", raw),
         // clap's required group makes this unreachable; say what is missing all the same.
         (None, None) => return Err("--teacher-logits or --teacher-probs is missing".into()),
     };
+    let teacher = read_vector(raw).map_err(|e| format!("{flag}: {e}"))?;
     let student =
         read_vector(&args.student_logits).map_err(|e| format!("--student-logits: {e}"))?;
-    let ev = evaluate(&div, &teacher, &student)?;
+    let teacher = match args.teacher_logits {
+        Some(_) => TeacherVector::Logits(&teacher),
+        None => TeacherVector::Probs(&teacher),
+    };
+    let ev = eval_vectors(&div, teacher, &student)?;
     let mut out = Output::open(args.out.as_deref())?;
     if args.json {
         let grad = ev.grad.as_deref().map_or(serde_json::Value::Null, nums);
@@ -71,10 +100,25 @@ pub fn run(args: &EvalArgs) -> Result<(), String> {
                 let items: Vec<String> = g.iter().map(|&x| fmt_num(x)).collect();
                 out.line(&format!("grad = [{}]", items.join(", ")))?;
             }
-            None => out.line("grad = undefined (the value is infinite: the teacher has zero-probability classes)")?,
+            None => out.line(
+                "grad = undefined (the value is infinite: the teacher gives zero probability to \
+                 classes this divergence needs)",
+            )?,
         }
     }
     out.finish()
+}
+
+/// The input policy (README "Input ranges"): logits within ±1e5, teachers may use -inf.
+fn check_range(flag: &str, v: &[f64], allow_neg_inf: bool) -> Result<(), String> {
+    match first_bad_logit(v.iter().copied(), allow_neg_inf) {
+        Some((k, x)) => Err(format!(
+            "{flag}: entry {k} is {}; expected {}",
+            short(x),
+            logit_range(allow_neg_inf)
+        )),
+        None => Ok(()),
+    }
 }
 
 fn fmt_num(x: f64) -> String {

@@ -4,6 +4,7 @@ use super::fit::ConfigSource;
 use super::progress;
 use super::values::{DivSpec, EpochList, div_spec, epoch_list, number_in, whole};
 use crate::figure::caption::{Caption, render_captioned_png, render_captioned_svg, views_grid_ui};
+use crate::figure::format::format_of;
 use crate::figure::raster::{check_pixels, save_png};
 use crate::figure::{
     FigureSpec, Layout, Outcome, default_size, render_png, render_svg, view_csv, write_animation,
@@ -84,9 +85,9 @@ pub struct FigureArgs {
     /// GIF/APNG: one frame per epoch of FROM:TO[:STEP], at most 2000 frames [default: 0:199]
     #[arg(long, value_name = "FROM:TO[:STEP]")]
     pub frames: Option<String>,
-    /// GIF/APNG frames per second, 1 to 60
-    #[arg(long, value_name = "N", default_value_t = 6, value_parser = whole(1, 60))]
-    pub fps: usize,
+    /// GIF/APNG frames per second, 1 to 60 [default: 6]
+    #[arg(long, value_name = "N", value_parser = whole(1, 60))]
+    pub fps: Option<usize>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -119,20 +120,44 @@ fn view_parser() -> impl TypedValueParser<Value = View> {
 
 pub fn run(args: &FigureArgs) -> Result<(), String> {
     let out = args.out.as_str();
-    let ext = Path::new(out)
-        .extension()
-        .and_then(|e| e.to_str())
-        .map(str::to_ascii_lowercase)
-        .unwrap_or_default();
-    if !["png", "svg", "gif", "apng", "csv"].contains(&ext.as_str()) {
-        return Err(format!(
-            "--out {out}: cannot write .{ext} files; expected .png, .svg, .gif, .apng or .csv"
-        ));
+    let ext = format_of(
+        &format!("--out {out:?}"),
+        out,
+        &["png", "svg", "gif", "apng", "csv"],
+    )?;
+    let animated = matches!(ext.as_str(), "gif" | "apng");
+    // Animation flags on a still image are a mistake to say, not to ignore.
+    if !animated {
+        let given: Vec<&str> = [
+            ("--frames", args.frames.is_some()),
+            ("--fps", args.fps.is_some()),
+        ]
+        .into_iter()
+        .filter_map(|(flag, set)| set.then_some(flag))
+        .collect();
+        if !given.is_empty() {
+            let (verb, them) = if given.len() > 1 {
+                ("apply", "them")
+            } else {
+                ("applies", "it")
+            };
+            return Err(format!(
+                "{} only {verb} to animations; --out {out:?} is a still .{ext} image (write .gif or \
+                 .apng, or leave {them} out)",
+                given.join(" and ")
+            ));
+        }
     }
     if let (Some(name), Some(step)) = (&args.lesson, args.step) {
         return lesson_figure(args, name, step, &ext);
     }
     let mut cfg = args.source.load()?;
+    // The view options are checked before the fit runs: a typo costs no wait.
+    let mut state = ToyState::default();
+    state.apply_config(cfg.clone());
+    if let Some(problem) = state.apply_hints().first() {
+        return Err(args.source.locate(problem));
+    }
     if !args.div.is_empty() {
         cfg.divergences = args.div.iter().map(|d| d.raw.clone()).collect();
     }
@@ -208,11 +233,9 @@ pub fn run(args: &FigureArgs) -> Result<(), String> {
             )
         }
     })?;
-    let mut state = ToyState::default();
+    // `--div` may have replaced the divergences the hints were checked with.
     state.apply_config(cfg.clone());
-    if let Some(problem) = state.apply_hints().first() {
-        return Err(format!("{}: {problem}", cfg.name));
-    }
+    state.apply_hints();
     // Figures overlay the students unless the config says otherwise.
     if cfg.view.overlay.is_none() {
         state.dist.overlay = true;
@@ -228,7 +251,7 @@ pub fn run(args: &FigureArgs) -> Result<(), String> {
             save_png(&img, path)
         }
         _ => {
-            let fps = args.fps as u32;
+            let fps = args.fps.unwrap_or(6) as u32;
             let never = std::sync::atomic::AtomicBool::new(false);
             let bar = progress::bar(frames.len(), "frames");
             // Without a terminal (a log, the tests) the bar is hidden: a line every 10 frames instead.

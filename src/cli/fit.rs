@@ -41,6 +41,24 @@ impl ConfigSource {
             ),
         }
     }
+
+    /// A problem of the config's `[view]` table (reported by the views) prefixed with where it
+    /// is: the file and line of `--config`, or the preset's name.
+    pub fn locate(&self, problem: &str) -> String {
+        match (&self.preset, &self.config) {
+            (Some(name), _) => format!("preset {name}: {problem}"),
+            (None, Some(path)) => {
+                let line = std::fs::read_to_string(path)
+                    .ok()
+                    .and_then(|text| FitConfig::view_line(&text, problem));
+                match line {
+                    Some(line) => format!("{path} line {line}: {problem}"),
+                    None => format!("{path}: {problem}"),
+                }
+            }
+            (None, None) => problem.to_string(),
+        }
+    }
 }
 
 /// `kdviz fit`: every divergence of a preset or config from the same initial student.
@@ -124,20 +142,32 @@ fn record_json(r: &EpochRecord) -> Value {
             v[key] = opt(x);
         }
     }
+    if let Some(m) = r.mean {
+        v["mean"] = json!([num(m[0]), num(m[1])]);
+    }
+    if let Some(c) = r.cov {
+        v["cov"] = json!([[num(c[0][0]), num(c[0][1])], [num(c[1][0]), num(c[1][1])]]);
+    }
     v
 }
 
-/// The fit as one line of JSON: `{"name", "epochs", "teacher": {"x", "p"}, "head_classes",
-/// "far_tail_from_rank", "runs": [{"divergence", "history": [records], "snapshots": [{"epoch",
-/// "q"}]}]}`, written record by record.
+/// The fit as one line of JSON: `{"name", "epochs", "teacher": {"x", "p"} (a 2-D teacher: {"x", "y",
+/// "p"}), "head_classes", "far_tail_from_rank", "runs": [{"divergence", "history": [records],
+/// "snapshots": [{"epoch", "q"}]}]}`, written record by record.
 pub fn write_json(cfg: &FitConfig, result: &FitResult, out: &mut Output) -> Result<(), String> {
+    let p = nums(&result.teacher.dist.p);
+    // A 2-D teacher's classes are points (x, y) of its grid.
+    let teacher = match &result.teacher.plane {
+        Some(plane) => json!({ "x": nums(&plane.xs), "y": nums(&plane.ys), "p": p }),
+        None => json!({ "x": nums(&result.teacher.xs), "p": p }),
+    };
     let head: Vec<usize> = (0..result.regions.head.len())
         .filter(|&k| result.regions.head[k])
         .collect();
     let start = json!({
         "name": cfg.name,
         "epochs": cfg.epochs,
-        "teacher": { "x": nums(&result.teacher.xs), "p": nums(&result.teacher.dist.p) },
+        "teacher": teacher,
         "head_classes": head,
         "far_tail_from_rank": result.regions.far_tail_start(),
     })
@@ -190,6 +220,7 @@ fn summary(cfg: &FitConfig, result: &FitResult) -> Vec<String> {
         // The readable name, and the spec that reproduces the run.
         lines.push(format!("{}   [{}]", run.divergence.label(), run.divergence));
         let gauss = run.history.first().is_some_and(|r| r.mu.is_some());
+        let plane = run.history.first().is_some_and(|r| r.mean.is_some());
         let taid = run.history.first().is_some_and(|r| r.t.is_some());
         let mut header = format!(
             "{:>7} {:>11} {:>11} {:>11} {:>9} {:>9} {:>9} {:>9}",
@@ -197,6 +228,12 @@ fn summary(cfg: &FitConfig, result: &FitResult) -> Vec<String> {
         );
         if gauss {
             header += &format!(" {:>9} {:>9}", "mu", "sigma");
+        }
+        if plane {
+            header += &format!(
+                " {:>8} {:>8} {:>8} {:>8} {:>8}",
+                "mean1", "mean2", "cov11", "cov12", "cov22"
+            );
         }
         if taid {
             header += &format!(" {:>7}", "t");
@@ -212,6 +249,12 @@ fn summary(cfg: &FitConfig, result: &FitResult) -> Vec<String> {
             );
             if let (Some(m), Some(s)) = (r.mu, r.sigma) {
                 row += &format!(" {m:>9.4} {s:>9.4}");
+            }
+            if let (Some(m), Some(c)) = (r.mean, r.cov) {
+                row += &format!(
+                    " {:>8.4} {:>8.4} {:>8.4} {:>8.4} {:>8.4}",
+                    m[0], m[1], c[0][0], c[0][1], c[1][1]
+                );
             }
             if let Some(t) = r.t {
                 row += &format!(" {t:>7.4}");

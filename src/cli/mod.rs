@@ -56,7 +56,9 @@ pub enum Command {
 Examples:
   kdviz app                            # the toy tab
   kdviz app --tab real --run           # the real-model tab, training at once
-  kdviz app --lesson mode-seeking --present   # a lesson, projected (F1 lists the keys)")]
+  kdviz app --lesson mode-seeking --present   # a lesson, projected (F1 lists the keys)
+  kdviz app --preset akl-fig3-longtail  # the toy tab on a preset (kdviz presets lists them)
+  kdviz app --config my-setup.toml      # the toy tab on a saved config, views included")]
     App(AppArgs),
     /// List the built-in presets
     #[command(after_help = "\
@@ -129,6 +131,12 @@ pub struct AppArgs {
     /// Start in presenter mode (F5 toggles it, Esc leaves)
     #[arg(long, overrides_with = "present")]
     pub present: bool,
+    /// Open the toy tab on a preset (kdviz presets lists them)
+    #[arg(long, value_name = "NAME", conflicts_with_all = ["config", "lesson"])]
+    pub preset: Option<String>,
+    /// Open the toy tab on a config file (TOML, as Save config writes it)
+    #[arg(long, value_name = "FILE", conflicts_with = "lesson")]
+    pub config: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -219,6 +227,8 @@ fn dispatch(command: Command) -> Result<(), String> {
             run: args.run,
             lesson: args.lesson.map(|name| (name, args.step - 1)),
             present: args.present,
+            preset: args.preset,
+            config: args.config,
         }),
         Command::Presets => catalog::presets(),
         Command::Lessons(args) => lessons::run(&args),

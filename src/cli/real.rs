@@ -193,19 +193,14 @@ fn figure_request(
         ..RealFigureStyle::default()
     };
     // Fail before training, not after: the extension must be one the figure can write.
-    let ext = Path::new(path)
-        .extension()
-        .and_then(|e| e.to_str())
-        .unwrap_or("")
-        .to_ascii_lowercase();
-    if !matches!(ext.as_str(), "png" | "svg" | "csv") {
-        return Err(format!(
-            "--figure {path}: cannot write .{ext} files; expected .png, .svg or .csv"
-        ));
-    }
+    let ext = crate::figure::format::format_of(
+        &format!("--figure {path:?}"),
+        path,
+        &["png", "svg", "csv"],
+    )?;
     if ext == "png" {
         crate::figure::raster::check_pixels(style.size, style.scale)
-            .map_err(|e| format!("--figure {path}: {e}"))?;
+            .map_err(|e| format!("--figure {path:?}: {e}"))?;
     }
     Ok(Some((path.clone(), what, style)))
 }

@@ -22,14 +22,31 @@ pub fn div_spec(raw: &str) -> Result<DivSpec, String> {
 /// A whole number in `lo..=hi`.
 pub fn whole(lo: usize, hi: usize) -> impl Fn(&str) -> Result<usize, String> + Clone {
     move |raw| {
-        let v: usize = raw
-            .trim()
-            .parse()
-            .map_err(|_| format!("{raw:?} is not a whole number; expected {lo} to {hi}"))?;
+        let digits = raw.trim();
+        let v: usize = digits.parse().map_err(|_| {
+            // All digits but too many for the machine: a range error, not a spelling one.
+            if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
+                format!(
+                    "{} is out of range; expected {lo} to {hi}",
+                    long_number(digits)
+                )
+            } else {
+                format!("{raw:?} is not a whole number; expected {lo} to {hi}")
+            }
+        })?;
         if !(lo..=hi).contains(&v) {
             return Err(format!("{v} is out of range; expected {lo} to {hi}"));
         }
         Ok(v)
+    }
+}
+
+/// A long run of digits as a message shows it: its first 12 digits and how many there are.
+fn long_number(digits: &str) -> String {
+    if digits.len() > 12 {
+        format!("{}… ({} digits)", &digits[..12], digits.len())
+    } else {
+        digits.to_string()
     }
 }
 
@@ -78,7 +95,15 @@ pub fn epoch_list(raw: &str) -> Result<EpochList, String> {
     let mut out = Vec::new();
     for item in raw.split(',').map(str::trim).filter(|s| !s.is_empty()) {
         let v = item.parse::<usize>().map_err(|_| {
-            format!("{item:?} is not an epoch; expected whole numbers like 1,5,10,300")
+            if item.bytes().all(|b| b.is_ascii_digit()) {
+                format!(
+                    "{} is after any epoch a fit can have; expected whole numbers up to {}",
+                    long_number(item),
+                    crate::toy::fit::MAX_EPOCHS
+                )
+            } else {
+                format!("{item:?} is not an epoch; expected whole numbers like 1,5,10,300")
+            }
         })?;
         out.push(v);
     }
@@ -112,6 +137,15 @@ mod tests {
             whole(0, 9)("-3")
                 .unwrap_err()
                 .contains("not a whole number")
+        );
+        assert_eq!(
+            whole(0, 9)("99999999999999999999999").unwrap_err(),
+            "999999999999… (23 digits) is out of range; expected 0 to 9"
+        );
+        assert!(
+            epoch_list("1,99999999999999999999")
+                .unwrap_err()
+                .starts_with("999999999999… (20 digits) is after any epoch")
         );
         assert_eq!(number_in(1.0, 8.0)("2.5"), Ok(2.5));
         assert!(

@@ -78,7 +78,7 @@ pub fn captioned_ui(
 /// the state's epoch, drawn in figure mode.
 pub fn views_grid_ui(ui: &mut egui::Ui, result: &FitResult, state: &mut ToyState, views: &[View]) {
     let divs: Vec<_> = result.runs.iter().map(|r| r.divergence).collect();
-    let colors = palette::run_colors(&divs);
+    let colors = palette::for_background(palette::run_colors(&divs), ui.visuals().dark_mode);
     let cx = ViewCtx::new(result, &colors, state.epoch).for_figure();
     let n = views.len().max(1);
     let cols = if n > 1 { 2 } else { 1 };

@@ -4,6 +4,7 @@
 
 pub mod anim;
 pub mod caption;
+pub mod format;
 pub mod raster;
 pub mod real;
 pub mod svg;
@@ -110,7 +111,7 @@ fn draw_figure(
 ) {
     views::common::readable_text(ui.style_mut());
     let divs: Vec<_> = result.runs.iter().map(|r| r.divergence).collect();
-    let colors = palette::run_colors(&divs);
+    let colors = palette::for_background(palette::run_colors(&divs), ui.visuals().dark_mode);
     figure_frame(
         ui,
         spec.theme,
@@ -404,6 +405,7 @@ pub fn view_csv(result: &FitResult, view: View, epochs: &[usize]) -> Result<Stri
             .write_csv(&mut out)
         }
         View::Assistant => AssistantPanel::write_csv(result, epochs, &mut out),
+        View::Contours => analysis::contours::write_csv(result, epochs, &mut out),
     };
     written.map_err(|e| format!("cannot write the CSV: {e}"))?;
     Ok(out)

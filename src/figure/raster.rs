@@ -142,7 +142,7 @@ impl TiledRenderer {
             prims
         } else {
             let shift = -egui::vec2(origin.0 as f32, origin.1 as f32) / ppp;
-            tile_prims = shifted(prims, shift, screen_rect(size, ppp));
+            tile_prims = shifted(prims, shift, ppp, screen_rect(size, ppp));
             &tile_prims[..]
         };
         let mut renderer = self.state.renderer.write();
@@ -241,17 +241,22 @@ fn screen_rect(size: (u32, u32), ppp: f32) -> egui::Rect {
     )
 }
 
-/// The meshes of `prims` that reach into `tile` after moving by `shift` (in points), moved. Paint
-/// callbacks are left out (figures draw none).
+/// The meshes of `prims` that reach into `tile` after moving by `shift` (in points, a whole number
+/// of pixels), moved. Clip rectangles are first rounded to whole pixels, as the renderer rounds them:
+/// a clip edge on a half pixel would otherwise round differently in a tile than in the whole image.
+/// Paint callbacks are left out (figures draw none).
 fn shifted(
     prims: &[egui::ClippedPrimitive],
     shift: egui::Vec2,
+    ppp: f32,
     tile: egui::Rect,
 ) -> Vec<egui::ClippedPrimitive> {
+    let snap = |p: egui::Pos2| (p.to_vec2() * ppp).round().to_pos2() / ppp;
     prims
         .iter()
         .filter_map(|p| {
-            let clip = p.clip_rect.translate(shift);
+            let whole = egui::Rect::from_min_max(snap(p.clip_rect.min), snap(p.clip_rect.max));
+            let clip = whole.translate(shift);
             let egui::epaint::Primitive::Mesh(mesh) = &p.primitive else {
                 return None;
             };

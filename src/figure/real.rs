@@ -71,11 +71,8 @@ pub fn write(
             style.scale
         ));
     }
-    let ext = path
-        .extension()
-        .and_then(|e| e.to_str())
-        .unwrap_or("")
-        .to_ascii_lowercase();
+    let shown = name.to_string();
+    let ext = super::format::format_of(&shown, &shown, &["png", "svg", "csv"])?;
     let colors = palette::run_colors(&runs.iter().map(|r| r.div).collect::<Vec<_>>());
     let title = match what {
         RealFigure::Metrics => format!("{}: metrics per epoch", data.source),
@@ -126,9 +123,7 @@ pub fn write(
             }
             .as_bytes(),
         ),
-        _ => Err(format!(
-            "{name}: cannot write .{ext} files; expected .png, .svg or .csv"
-        )),
+        _ => Err(format!("{name}: cannot write .{ext} files")),
     }
 }
 

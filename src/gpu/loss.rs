@@ -95,6 +95,9 @@ impl Kernels {
     }
 }
 
+/// Appends the teacher's and the student's logits of `rows` rows from `row0` (generated logits).
+pub type RowFiller<'f> = dyn FnMut(usize, usize, &mut Vec<f32>, &mut Vec<f32>) + 'f;
+
 impl GpuContext {
     fn pipeline(&self, kind: Kind, storage: Storage) -> Result<wgpu::ComputePipeline, GpuError> {
         let k = &self.kernels;
@@ -187,7 +190,7 @@ impl GpuContext {
         v: usize,
         opts: &RowsOptions,
         piece_elems: usize,
-        fill: &mut dyn FnMut(usize, usize, &mut Vec<f32>, &mut Vec<f32>),
+        fill: &mut RowFiller<'_>,
     ) -> Result<GpuRows<'_>, GpuError> {
         if opts.storage == Storage::F16 && !self.has_f16() {
             return Err(GpuError::Unsupported(
@@ -438,7 +441,7 @@ enum Logits<'a> {
     /// `fill(row0, rows, teacher, student)` appends rows, at most `piece_elems` logits at a time.
     Generated {
         piece_elems: usize,
-        fill: &'a mut dyn FnMut(usize, usize, &mut Vec<f32>, &mut Vec<f32>),
+        fill: &'a mut RowFiller<'a>,
     },
 }
 

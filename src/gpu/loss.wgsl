@@ -472,8 +472,61 @@ fn jsd_lm(e: El) -> f32 {
     return logaddexp(P.a1 + e.lp, P.a2 + e.lq);
 }
 
+// ln(1 + u)/u and 1 - that, for u > -1, without the cancellation near 0 (a series up to u^7);
+// from 1/2 on ln(1 + u) is `far` (a difference of logs), since u itself may have overflowed.
+fn jsd_ratios(u: f32, far: f32) -> vec2<f32> {
+    let a = abs(u);
+    if (a < 0.125) {
+        let h = u * (0.5 - u * (1.0 / 3.0 - u * (0.25 - u * (0.2 - u * (1.0 / 6.0
+            - u * (1.0 / 7.0 - u * 0.125))))));
+        return vec2<f32>(1.0 - h, h);
+    }
+    if (a < 0.5) {
+        let l = log(1.0 + u);
+        return vec2<f32>(l / u, (u - l) / u);
+    }
+    var l = 0.0;
+    if (finite(u)) {
+        l = far / u;
+    }
+    return vec2<f32>(l, 1.0 - l);
+}
+
+// Normalised JSD (a4 = 1; a5 = 1 - β): KL(p||m)/(1-β) + KL(q||m)/β with nothing divided by β,
+// as math::jsd does: u = β(p/q - 1), KL(q||m)/β = Σ (p - q) H(u), gradient -(p - q) L(u) - q KL(q||m)/β;
+// y = (1-β)(q/p - 1), KL(p||m)/(1-β) = Σ (q - p) H(y) plus q on the teacher's zero classes.
+fn run_jsd_norm(r: Row) {
+    let beta = P.a0;
+    let omb = P.a5;
+    var acc = vec4<f32>(0.0);
+    for (var k = r.lid; k < P.v; k += WG) {
+        let e = elem(r, k);
+        let lm = jsd_lm(e);
+        let u = beta * expm1(e.lp - e.lq);
+        acc.y += (e.p - e.q) * jsd_ratios(u, lm - e.lq).y;
+        if (e.zero || e.p == 0.0) {
+            acc.x += e.q;
+        } else {
+            let y = omb * expm1(e.lq - e.lp);
+            acc.x += (e.q - e.p) * jsd_ratios(y, lm - e.lp).y;
+        }
+    }
+    let s = reduce_sum(r.lid, acc, vec4<f32>(0.0)).a;
+    for (var k = r.lid; k < P.v; k += WG) {
+        let e = elem(r, k);
+        let u = beta * expm1(e.lp - e.lq);
+        let l = jsd_ratios(u, jsd_lm(e) - e.lq).x;
+        put_grad(r, k, -(e.p - e.q) * l - e.q * s.y);
+    }
+    put_value(r, s.x + s.y);
+}
+
 // Generalized JSD interior (0 < β < 1): 3 passes, gradient c q (lq - lm - KL(q||m)).
 fn run_jsd(r: Row) {
+    if (P.a4 != 0.0) {
+        run_jsd_norm(r);
+        return;
+    }
     var acc = vec4<f32>(0.0);
     for (var k = r.lid; k < P.v; k += WG) {
         let e = elem(r, k);

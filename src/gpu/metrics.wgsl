@@ -16,7 +16,7 @@ struct MP {
 @group(0) @binding(0) var<uniform> P: MP;
 @group(0) @binding(1) var<storage, read> teacher: array<f32>;
 @group(0) @binding(2) var<storage, read> student: array<f32>;
-@group(0) @binding(3) var<storage, read> aux: array<u32>; // thr bits, kcut, teacher argmax, lse bits
+@group(0) @binding(3) var<storage, read> aux: array<u32>; // thr bits, kcut, teacher argmax, max bits, log-sum bits
 @group(0) @binding(4) var<storage, read> grad: array<f32>;
 @group(0) @binding(5) var<storage, read_write> out: array<f32>;
 
@@ -92,10 +92,12 @@ fn main(
     workgroupBarrier();
 
     // pass 2: sums
-    let thr = bitcast<f32>(aux[4u * row]);
-    let kcut = aux[4u * row + 1u];
-    let targ = aux[4u * row + 2u];
-    let lse_t = bitcast<f32>(aux[4u * row + 3u]);
+    let thr = bitcast<f32>(aux[5u * row]);
+    let kcut = aux[5u * row + 1u];
+    let targ = aux[5u * row + 2u];
+    // (u - max) - log_sum: exact near the max however large the logits (see real/train.rs lse64).
+    let mu_t = bitcast<f32>(aux[5u * row + 3u]);
+    let ll_t = bitcast<f32>(aux[5u * row + 4u]);
     let inf = bitcast<f32>(P.inf_bits);
     var acc = vec4<f32>(0.0);
     var ce = 0.0;
@@ -114,7 +116,7 @@ fn main(
                 acc.y = inf;
             }
         } else {
-            let lp = u - lse_t;
+            let lp = (u - mu_t) - ll_t;
             let p = exp(lp);
             acc.x += p * (lp - lq);
             acc.y += q * (lq - lp);

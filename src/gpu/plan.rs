@@ -126,7 +126,15 @@ pub(crate) fn plan(div: &Divergence) -> Plan {
             } else {
                 1.0
             };
-            params.a[..4].copy_from_slice(&[beta as f32, lb, l1b, scale as f32]);
+            // a4: the normalised form, computed without dividing by β (see `run_jsd_norm`).
+            params.a[..6].copy_from_slice(&[
+                beta as f32,
+                lb,
+                l1b,
+                scale as f32,
+                if norm { 1.0 } else { 0.0 },
+                (1.0 - beta) as f32,
+            ]);
             Kind::Jsd
         }
         Divergence::Tvd => Kind::Tvd,

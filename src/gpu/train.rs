@@ -40,7 +40,8 @@ pub(crate) struct TrainSetup<'a> {
     pub div: Divergence,
     /// Hinton's hard label per row.
     pub labels: &'a [u32],
-    /// Per row: metrics-head threshold bits, cut index, teacher argmax, teacher log-sum-exp bits.
+    /// Per row: metrics-head threshold bits, cut index, teacher argmax, the teacher's max logit bits
+    /// and the log of its rescaled exponential sum (bits): 5 words.
     pub metric_aux: &'a [u32],
 }
 

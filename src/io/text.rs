@@ -27,7 +27,13 @@ pub fn parse_inline(text: &str) -> Result<Vec<f64>, ReadError> {
             ));
         }
         match parse_number(item) {
-            Some(v) => out.push(v),
+            Some(Ok(v)) => out.push(v),
+            Some(Err(why)) => {
+                return Err(ReadError::new(
+                    INLINE,
+                    format!("item {} {} {why}", i + 1, quoted(item)),
+                ));
+            }
             None => {
                 return Err(ReadError::new(
                     INLINE,
@@ -55,7 +61,7 @@ pub fn read_text(path: &Path) -> Result<Vec<f64>, ReadError> {
 
 /// Numbers as text in `bytes`, which name themselves `input` in messages; a `.npy` file or bytes
 /// that are not UTF-8 are refused.
-pub(crate) fn parse_text_bytes(bytes: &[u8], input: &str) -> Result<Vec<f64>, ReadError> {
+pub fn parse_text_bytes(bytes: &[u8], input: &str) -> Result<Vec<f64>, ReadError> {
     if bytes.starts_with(super::npy::MAGIC) {
         return Err(ReadError::new(
             input,
@@ -105,17 +111,29 @@ fn parse_text(text: &str, input: &str) -> Result<Vec<f64>, ReadError> {
         }
         let many = tokens.len() > 1;
         for (k, tok) in tokens.iter().enumerate() {
+            let item = || {
+                if many {
+                    format!("item {} ", k + 1)
+                } else {
+                    String::new()
+                }
+            };
             match parse_number(tok) {
-                Some(v) => out.push(v),
+                Some(Ok(v)) => out.push(v),
+                Some(Err(why)) => {
+                    return Err(
+                        ReadError::new(input, format!("{}{} {why}", item(), quoted(tok)))
+                            .at_line(line_no),
+                    );
+                }
                 None => {
-                    let item = if many {
-                        format!("item {} ", k + 1)
-                    } else {
-                        String::new()
-                    };
                     return Err(ReadError::new(
                         input,
-                        format!("{item}\"{}\" is not a number; {EXPECT_NUMBER}", show(tok)),
+                        format!(
+                            "{}\"{}\" is not a number; {EXPECT_NUMBER}",
+                            item(),
+                            show(tok)
+                        ),
                     )
                     .at_line(line_no));
                 }
@@ -147,13 +165,39 @@ fn line_tokens(line: &str) -> Result<Vec<&str>, usize> {
     Ok(tokens)
 }
 
-/// A number with surrounding whitespace already trimmed by the caller.
-fn parse_number(s: &str) -> Option<f64> {
-    s.parse::<f64>().ok()
+/// A number with surrounding whitespace already trimmed by the caller; `None` when it is not one.
+/// A literal beyond f64's range (`1e400`, a 1 and 5,000 zeros) is an error of its own: Rust reads
+/// it as ±inf, which would later be reported as an infinity the user never wrote.
+fn parse_number(s: &str) -> Option<Result<f64, String>> {
+    let v = s.parse::<f64>().ok()?;
+    let spelled_infinite = s
+        .trim_start_matches(['+', '-'])
+        .to_ascii_lowercase()
+        .starts_with("inf");
+    Some(if v.is_infinite() && !spelled_infinite {
+        Err(format!(
+            "is beyond the range of a 64-bit float (magnitude up to {:e}); expected a smaller number, \
+             or inf/-inf if that is meant",
+            f64::MAX
+        ))
+    } else {
+        Ok(v)
+    })
 }
 
 pub(crate) fn is_number(s: &str) -> bool {
     parse_number(s).is_some()
+}
+
+/// A number's text for a message: [`show`], with a long run of digits cut to its length
+/// (`"1000000000…" (5001 characters)`).
+fn quoted(s: &str) -> String {
+    let n = s.chars().count();
+    if n > 40 {
+        format!("\"{}\" ({n} characters)", show(s))
+    } else {
+        format!("\"{}\"", show(s))
+    }
 }
 
 #[cfg(test)]
@@ -175,6 +219,35 @@ mod tests {
         assert!(parse_inline("NaN").unwrap()[0].is_nan());
         assert_eq!(parse_inline("  7  ").unwrap(), [7.0]);
         assert_eq!(parse_inline("1,2,").unwrap(), [1.0, 2.0]);
+    }
+
+    /// A literal beyond f64's range is named as such, not passed on as the infinity Rust reads.
+    #[test]
+    fn numbers_beyond_f64_are_refused_as_such() {
+        let huge = format!("1{}", "0".repeat(5000));
+        let e = parse_inline(&format!("{huge},0")).unwrap_err().to_string();
+        assert_has(
+            &e,
+            "item 1 \"1000000000000000000000000000000000000000…\" (5001 characters)",
+        );
+        assert_has(
+            &e,
+            "is beyond the range of a 64-bit float (magnitude up to 1.7976931348623157e308)",
+        );
+        assert!(e.len() < 250, "{e}");
+        let e = parse_inline("0,-1e400").unwrap_err().to_string();
+        assert_has(&e, "item 2 \"-1e400\" is beyond the range");
+        let e = parse_text("# t\n1 2\n3 1e309\n", "t.csv")
+            .unwrap_err()
+            .to_string();
+        assert_has(&e, "t.csv line 3: item 2 \"1e309\" is beyond the range");
+        // Spelled infinities and the largest finite numbers still read.
+        assert_eq!(
+            parse_inline("-inf,+Infinity,1.7976931348623157e308").unwrap(),
+            [f64::NEG_INFINITY, f64::INFINITY, f64::MAX]
+        );
+        // Underflow is not an error: 1e-400 is 0 to every computation here.
+        assert_eq!(parse_inline("1e-400").unwrap(), [0.0]);
     }
 
     #[test]

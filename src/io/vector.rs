@@ -16,6 +16,17 @@ use std::path::Path;
 /// extension is read as `.npy` if it starts with the NumPy magic, else as text.
 pub fn read_vector(arg: &str) -> Result<Vec<f64>, ReadError> {
     let path = Path::new(arg);
+    // A device or a pipe would be read forever or block (`/dev/zero`, a FIFO named x.csv).
+    if let Ok(meta) = std::fs::metadata(path)
+        && !meta.is_file()
+        && !meta.is_dir()
+    {
+        return Err(ReadError::new(
+            arg,
+            "is not a regular file (a device or a pipe); expected a .npy, .csv or .txt file or a \
+             comma-separated list of numbers",
+        ));
+    }
     let ext = path
         .extension()
         .and_then(|e| e.to_str())
@@ -153,6 +164,11 @@ mod tests {
         assert_has(&m, "teacher.bin: no such file, and not a number");
         let m = read_vector(&format!("{d}/nope")).unwrap_err().to_string();
         assert_has(&m, "nope: no such file");
+        #[cfg(unix)]
+        assert_has(
+            &read_vector("/dev/null").unwrap_err().to_string(),
+            "/dev/null: is not a regular file (a device or a pipe)",
+        );
         // "1e5x" has no path-like extension, so it stays an inline error.
         assert_has(
             &read_vector("1e5x").unwrap_err().to_string(),

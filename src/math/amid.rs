@@ -36,23 +36,32 @@ impl AmidScratch {
 }
 
 /// Fills `lr`/`r` with the normalised α-mixture (also used by the assistant view).
+///
+/// At the endpoints r is q (λ = 0) or p (λ = 1) bit for bit, not renormalised: `D(p, r)` at λ = 1
+/// (or `D(q, r)` at λ = 0) is then exactly 0, not ±1e-16.
+#[allow(clippy::too_many_arguments)]
 pub fn mixture(
     alpha: f64,
     lambda: f64,
-    lp: &[f64],
-    lq: &[f64],
+    (lp, p): (&[f64], &[f64]),
+    (lq, q): (&[f64], &[f64]),
     lr: &mut [f64],
     r: &mut [f64],
     omega: &mut [f64],
 ) {
     if lambda <= 0.0 || lambda >= 1.0 {
-        let (src, w) = if lambda <= 0.0 { (lq, 1.0) } else { (lp, 0.0) };
-        lr.copy_from_slice(src);
+        let (lsrc, src, w) = if lambda <= 0.0 {
+            (lq, q, 1.0)
+        } else {
+            (lp, p, 0.0)
+        };
+        lr.copy_from_slice(lsrc);
+        r.copy_from_slice(src);
         omega.fill(w);
     } else {
         mix_interior(0.5 * (1.0 - alpha), lambda, lp, lq, lr, omega);
+        log_softmax_inplace(lr, r);
     }
-    log_softmax_inplace(lr, r);
 }
 
 multiversion! {
@@ -111,7 +120,7 @@ pub fn amid(
         d_x,
         d_y,
     } = ws;
-    mixture(alpha, lambda, lp, lq, lr, r, omega);
+    mixture(alpha, lambda, (lp, p), (lq, q), lr, r, omega);
 
     // D(x‖y) with x, y chosen by `order`; partials w.r.t. log x and log y.
     let (lx, x, ly): (&[f64], &[f64], &[f64]) = match order {

@@ -33,8 +33,10 @@ multiversion! {
     pub fn rkl[s](lp: &[f64], lq: &[f64], q: &[f64], grad: &mut [f64]) -> f64 {
         let v = kl(lq, q, lp);
         if v.is_finite() {
+            // Masked where q = 0: a class the teacher rules out (log p = -inf) and the student's
+            // probability underflows contributes 0, not 0·inf = NaN.
             map_sum(s, [lp, lq, q], [grad], #[inline(always)] |[lp, lq, q]| {
-                ([q * (lq - lp - v)], [])
+                ([q.gt(0.0).select(q * (lq - lp - v), 0.0)], [])
             });
         }
         v

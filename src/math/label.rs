@@ -132,6 +132,28 @@ pub fn num(x: f64) -> String {
     }
 }
 
+/// `text` with every long decimal number (more than 20 characters, as serde writes 1e300:
+/// `1000…000.0`) written the way [`super::range::short`] writes it, for messages that come from libraries.
+pub fn shorten_numbers(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find(|c: char| c.is_ascii_digit()) {
+        let (before, from) = rest.split_at(start);
+        out.push_str(before);
+        let len = from
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(from.len());
+        let (number, after) = from.split_at(len);
+        match number.parse::<f64>() {
+            Ok(x) if number.len() > 20 => out.push_str(&super::range::short(x)),
+            _ => out.push_str(number),
+        }
+        rest = after;
+    }
+    out.push_str(rest);
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -139,6 +161,19 @@ mod tests {
 
     fn label(spec: &str) -> String {
         spec.parse::<Divergence>().unwrap().label()
+    }
+
+    #[test]
+    fn long_numbers_in_library_messages_are_shortened() {
+        let serde = format!(
+            "invalid type: floating point `{}.0`, expected usize",
+            "1".to_string() + &"0".repeat(300)
+        );
+        assert_eq!(
+            shorten_numbers(&serde),
+            "invalid type: floating point `1e300`, expected usize"
+        );
+        assert_eq!(shorten_numbers("line 12: -3.5 at 7"), "line 12: -3.5 at 7");
     }
 
     #[test]

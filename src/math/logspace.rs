@@ -49,58 +49,81 @@ pub fn log_softmax_fused<S: Simd, const I: usize, const R: usize>(
 ) -> (f64, [f64; R]) {
     let src = ins[0];
     let m = simd::max_map(s, src, &logit);
-    let [sum] = map_sum(
+    let [below, ties] = map_sum(
         s,
         [src],
         [&mut *probs],
         #[inline(always)]
         |[v]| {
-            let e = fastmath::exp(logit(v) - m);
-            ([e], [e])
+            let x = logit(v) - m;
+            let e = fastmath::exp(x);
+            ([e], split_sum(x, e))
         },
     );
-    let (lse, inv) = (m + sum.ln(), 1.0 / sum);
+    // `(x − m) − ln Σ`, never `x − (m + ln Σ)`: once |m| ≳ 1e13, `m + ln Σ` rounds back to `m` and the
+    // log-probabilities lose `ln Σ` entirely (issue 10).
+    let (log_sum, inv) = (log_of_sum(below, ties), 1.0 / (ties + below));
     let sums = update_sum(
         s,
         ins,
         [out, probs],
         #[inline(always)]
         |x, [_, e]| {
-            let (lq, q) = (logit(x[0]) - lse, e * inv);
+            let (lq, q) = ((logit(x[0]) - m) - log_sum, e * inv);
             ([lq, q], observe(lq, q, x))
         },
     );
-    (lse, sums)
+    (m + log_sum, sums)
 }
 
 multiversion! {
     /// In-place variant of [`log_softmax_into`]: `x` becomes `log_softmax(x)`.
     pub fn log_softmax_inplace[s](x: &mut [f64], probs: &mut [f64]) -> f64 {
         let probs = &mut probs[..x.len()];
-        let (lse, inv) = exp_shifted(s, x, probs);
+        let (m, log_sum, inv) = exp_shifted(s, x, probs);
         for (o, e) in x.iter_mut().zip(probs.iter_mut()) {
-            *o -= lse;
+            *o = (*o - m) - log_sum; // not `*o − (m + ln Σ)`: see log_softmax_fused
             *e *= inv;
         }
-        lse
+        m + log_sum
     }
 }
 
-/// `probs = exp(x − max x)`; returns the log-sum-exp and the reciprocal of the sum.
+/// `probs = exp(x − max x)`; returns the max, the log of the sum and the reciprocal of the sum.
 #[inline(always)]
-fn exp_shifted<S: Simd>(s: S, x: &[f64], probs: &mut [f64]) -> (f64, f64) {
+fn exp_shifted<S: Simd>(s: S, x: &[f64], probs: &mut [f64]) -> (f64, f64, f64) {
     let m = simd::max(s, x);
-    let [sum] = map_sum(
+    let [below, ties] = map_sum(
         s,
         [x],
         [probs],
         #[inline(always)]
         |[v]| {
-            let e = fastmath::exp(v - m);
-            ([e], [e])
+            let x = v - m;
+            let e = fastmath::exp(x);
+            ([e], split_sum(x, e))
         },
     );
-    (m + sum.ln(), 1.0 / sum)
+    (m, log_of_sum(below, ties), 1.0 / (ties + below))
+}
+
+/// The exponentials `e = exp(x − max)` summed in two parts: those below the max, and the count of
+/// entries at the max (each contributing exactly 1).
+#[inline(always)]
+fn split_sum<S: Simd>(x: V<S>, e: V<S>) -> [V<S>; 2] {
+    [x.lt(0.0).select(e, 0.0), x.eq(0.0).select(1.0, 0.0)]
+}
+
+/// `ln Σ` from [`split_sum`]'s parts as `ln_1p(Σ − 1)`: a peaked row's top class gets
+/// `log q = −1.7e-16` exactly instead of 0 (`ln(1 + 1.7e-16)` rounds to 0), which the αβ family's
+/// gradient with a negative exponent multiplies by 1e30 (found by the property tests).
+#[inline(always)]
+fn log_of_sum(below: f64, ties: f64) -> f64 {
+    if ties >= 1.0 {
+        ((ties - 1.0) + below).ln_1p()
+    } else {
+        (ties + below).ln() // no entry at a finite max: every entry -inf, or a NaN
+    }
 }
 
 /// Below this a mixture of probabilities has lost relative precision (or underflowed), and its log

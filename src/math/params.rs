@@ -341,7 +341,8 @@ pub enum Value {
 impl fmt::Display for Value {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Value::Real(x) => write!(f, "{x}"),
+            // Exact and short: `1e-300`, not 300 zeros (the spec string must read back the same).
+            Value::Real(x) => f.write_str(&super::range::short(*x)),
             Value::Bool(b) => write!(f, "{b}"),
             Value::Choice(i) | Value::Class(i) => write!(f, "{i}"),
         }

@@ -125,6 +125,7 @@ impl<'a> Pairs<'a> {
                 && x < floor
             {
                 let key = param.key;
+                let (x, floor) = (super::range::short(x), super::range::short(floor));
                 return err(format!(
                     "{family}: {key}={x} is below {floor_key}={floor}; expected {key} >= {floor_key}"
                 ));
@@ -236,6 +237,9 @@ mod tests {
             "taid:t_start=0.2,t_end=1,rate=0.001,momentum=0.9,adaptive=false",
             "amid:alpha=3,lambda=0.3,div=ab,ab_alpha=0.2,ab_beta=0.7,order=rq",
             "hinton:T=2,a=0.5,label=3",
+            // Extreme values print short and exact (fuzzing found 300 zeros of 1e-300).
+            "jsd:beta=1e-300,norm=true",
+            "amid:alpha=4,lambda=1e-300,div=ab,ab_alpha=5e-324,ab_beta=-9.3,order=rq",
         ] {
             let d: Divergence = s.parse().unwrap();
             assert_eq!(d.to_string(), s);

@@ -25,8 +25,9 @@
 //! # Limits and checks
 //!
 //! Teacher and student together hold at most [`MAX_LOGITS`] = 2^31 values (8 GiB as f32); headers at
-//! most [`MAX_HEADER_BYTES`] (`.npy`: [`npy::MAX_HEADER_BYTES`]). Teacher logits must be finite or
-//! `-inf` (at least one finite per row), student logits finite. Data is streamed from the file
+//! most [`MAX_HEADER_BYTES`] (`.npy`: [`npy::MAX_HEADER_BYTES`]). Teacher logits must lie in
+//! `[-1e5, 1e5]` or be `-inf` (at least one finite per row), student logits in `[-1e5, 1e5]`
+//! ([`crate::math::range`], the same on both backends). Data is streamed from the file
 //! straight into one `Vec<f32>` per tensor, so loading needs no more memory than the result. Every
 //! error is a [`RealError::File`] naming the file, the problem and what was expected; no input
 //! panics.
@@ -34,6 +35,7 @@
 use super::{RealData, RealError, tokens};
 use crate::io::dtype::{self, Dtype, Span};
 use crate::io::{npy, safetensors};
+use crate::math::range;
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::path::Path;
@@ -342,6 +344,15 @@ fn describe(path: &Path, role: Role) -> Result<Found, RealError> {
     let info = match (header.get(wanted), header.tensors.as_slice()) {
         (Some(t), _) => t,
         (None, [only]) => only,
+        (None, []) => {
+            return Err(file_err(
+                path,
+                format!(
+                    "the safetensors header lists no tensors; expected a '{wanted}' tensor [N, V] \
+                     (scripts/dump_hf_logits.py writes one)"
+                ),
+            ));
+        }
         (None, _) => {
             return Err(file_err(
                 path,
@@ -409,7 +420,9 @@ fn rows_cols(path: &Path, src: &Source) -> Result<(usize, usize), RealError> {
     Ok((n, v))
 }
 
-/// Teacher: finite or -inf, one finite per row. Student: finite.
+/// The input policy ([`range`]): teacher logits in ±[`range::MAX_LOGIT`] or -inf, one finite per
+/// row; student logits in ±[`range::MAX_LOGIT`]. Checked here, before either backend sees them, so
+/// the CPU and the GPU refuse the same files with the same message.
 fn check_values(
     path: &Path,
     role: Role,
@@ -417,22 +430,21 @@ fn check_values(
     data: &[f32],
     v: usize,
 ) -> Result<(), RealError> {
+    let teacher = role == Role::Teacher;
     for (r, row) in data.chunks_exact(v).enumerate() {
-        let bad = match role {
-            Role::Teacher => row.iter().position(|x| x.is_nan() || *x == f32::INFINITY),
-            Role::Student => row.iter().position(|x| !x.is_finite()),
-        };
-        if let Some(k) = bad {
-            let expected = match role {
-                Role::Teacher => "a finite number or -inf",
-                Role::Student => "a finite number",
+        if let Some((k, x)) = range::first_bad_logit(row.iter().map(|&x| f64::from(x)), teacher) {
+            let hint = if teacher && x < 0.0 {
+                " (write -inf, not a large negative number, for a class the teacher rules out)"
+            } else {
+                ""
             };
             return Err(file_err(
                 path,
                 format!(
-                    "{} logit of {what} at position {r}, class {k} is {}; expected {expected}",
+                    "{} logit of {what} at position {r}, class {k} is {}; expected {}{hint}",
                     role.name(),
-                    row[k]
+                    range::short(x),
+                    range::logit_range(teacher)
                 ),
             ));
         }

@@ -9,6 +9,8 @@ pub mod files;
 pub mod tokens;
 pub mod train;
 
+use crate::math::range;
+
 /// Teacher logits at `n` positions over a vocabulary of `v` classes, with what is known about them.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RealData {
@@ -16,7 +18,8 @@ pub struct RealData {
     pub source: String,
     pub n: usize,
     pub v: usize,
-    /// `[n × v]` row-major logits; `-inf` marks a class the teacher rules out. Never NaN or `+inf`.
+    /// `[n × v]` row-major logits in `[-1e5, 1e5]` ([`range::MAX_LOGIT`]); `-inf` marks a class the
+    /// teacher rules out. Never NaN or `+inf`.
     pub teacher: Vec<f32>,
     /// Optional `[n × v]` initial student logits (free student only).
     pub student_init: Option<Vec<f32>>,
@@ -49,11 +52,12 @@ impl RealData {
             )));
         }
         for (r, row) in self.teacher.chunks_exact(v).enumerate() {
-            if let Some(k) = row.iter().position(|x| x.is_nan() || *x == f32::INFINITY) {
+            if let Some((k, x)) = range::first_bad_logit(row.iter().map(|&x| f64::from(x)), true) {
                 return Err(RealError::Input(format!(
-                    "{}: teacher logit at position {r}, class {k} is {}; expected a finite number \
-                     or -inf",
-                    self.source, row[k]
+                    "{}: teacher logit at position {r}, class {k} is {}; expected {}",
+                    self.source,
+                    range::short(x),
+                    range::logit_range(true)
                 )));
             }
             if row.iter().all(|x| *x == f32::NEG_INFINITY) {
@@ -72,13 +76,14 @@ impl RealData {
                     s.len()
                 )));
             }
-            if let Some(i) = s.iter().position(|x| !x.is_finite()) {
+            if let Some((i, x)) = range::first_bad_logit(s.iter().map(|&x| f64::from(x)), false) {
                 return Err(RealError::Input(format!(
-                    "{}: initial student logit at position {}, class {} is {}; expected finite",
+                    "{}: initial student logit at position {}, class {} is {}; expected {}",
                     self.source,
                     i / v,
                     i % v,
-                    s[i]
+                    range::short(x),
+                    range::logit_range(false)
                 )));
             }
         }

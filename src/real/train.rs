@@ -29,6 +29,7 @@ use super::{RealData, RealError};
 use crate::gpu::{GpuContext, GpuError};
 use crate::io::csv::Quoted;
 use crate::math::Divergence;
+use crate::math::range::{clamp0, short};
 use crate::math::rng::Rng;
 use crate::toy::fit::TaidState;
 use std::fmt;
@@ -39,7 +40,7 @@ use std::time::Instant;
 /// Upper limit on epochs per run.
 pub const MAX_EPOCHS: usize = 1_000_000;
 /// Upper limit on the rank of a low-rank student.
-pub const MAX_RANK: usize = 4096;
+pub const MAX_RANK: usize = crate::toy::lesson::MAX_REAL_RANK;
 
 /// What the student's parameters are.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -178,19 +179,25 @@ impl TrainConfig {
         if !(self.lr.is_finite() && self.lr > 0.0 && self.lr <= 1e3) {
             return err(format!(
                 "lr={}; expected a positive number up to 1e3",
-                self.lr
+                short(self.lr)
             ));
         }
         for (name, b) in [("beta1", self.beta1), ("beta2", self.beta2)] {
             if !(0.0..1.0).contains(&b) {
-                return err(format!("{name}={b}; expected a number in [0, 1)"));
+                return err(format!("{name}={}; expected a number in [0, 1)", short(b)));
             }
         }
         if !(self.eps.is_finite() && self.eps > 0.0) {
-            return err(format!("eps={}; expected a positive number", self.eps));
+            return err(format!(
+                "eps={}; expected a positive number",
+                short(self.eps)
+            ));
         }
         if !(0.0..1.0).contains(&self.mu) {
-            return err(format!("mu={}; expected a number in [0, 1)", self.mu));
+            return err(format!(
+                "mu={}; expected a number in [0, 1)",
+                short(self.mu)
+            ));
         }
         if let StudentKind::LowRank { rank } = self.student
             && !(1..=MAX_RANK).contains(&rank)
@@ -334,6 +341,8 @@ pub(crate) struct Sums {
     pub top1: f64,
     /// `Σ_rows −Σ_k p_t log q` (TAID schedule only).
     pub ce: f64,
+    /// Rows whose value is finite but whose gradient is not (CPU engine; refused by [`train`]).
+    pub bad_grad: usize,
 }
 
 /// Adam's constants for one step (bias corrections from the host, in f64, as torch does).
@@ -574,20 +583,7 @@ pub fn train(
             top1: s.top1 / n,
             seconds: start.elapsed().as_secs_f64(),
         };
-        if st.objective.is_nan() || st.kl_pq.is_nan() {
-            return Err(RealError::Input(format!(
-                "{div} diverged at epoch {epoch}: the student's logits became non-finite; lower \
-                 the learning rate (lr={})",
-                cfg.lr
-            )));
-        }
-        if st.objective.is_infinite() {
-            return Err(RealError::Input(format!(
-                "{div} is infinite at epoch {epoch}: the teacher gives zero probability (-inf \
-                 logits) to classes the student covers; choose a divergence that stays finite \
-                 there (fkl, jsd, tvd, skl)"
-            )));
-        }
+        check_epoch(div, data, cfg, epoch, &st, s.bad_grad)?;
         progress(&st);
         stats.push(st);
         if let Some(state) = &mut taid {
@@ -613,6 +609,55 @@ pub fn train(
         gb_per_s,
         bytes_per_epoch: bytes,
     })
+}
+
+/// The output policy ([`crate::math::range`]) for one epoch, the same on both backends: the
+/// objective and metrics finite, every gradient finite, else an error that says why.
+fn check_epoch(
+    div: &Divergence,
+    data: &RealData,
+    cfg: &TrainConfig,
+    epoch: usize,
+    st: &EpochStats,
+    bad_grad: usize,
+) -> Result<(), RealError> {
+    let err = |m: String| Err(RealError::Input(m));
+    if st.objective.is_nan() || st.kl_pq.is_nan() {
+        if epoch == 0 {
+            // No step was taken: the inputs themselves, not the learning rate.
+            return err(format!(
+                "{div} is undefined (NaN) at epoch 0, before any step, for these logits; expected \
+                 {}",
+                crate::math::range::logits_range()
+            ));
+        }
+        return err(format!(
+            "{div} diverged at epoch {epoch}: the student's logits became non-finite; lower the \
+             learning rate (lr={})",
+            short(cfg.lr)
+        ));
+    }
+    if st.objective.is_infinite() {
+        if data.teacher.contains(&f32::NEG_INFINITY) {
+            return err(format!(
+                "{div} is infinite at epoch {epoch}: the teacher gives zero probability (-inf \
+                 logits) to classes the student covers; choose a divergence that stays finite \
+                 there (fkl, jsd, tvd, skl)"
+            ));
+        }
+        return err(format!(
+            "{div} overflows at epoch {epoch}: a row's value exceeds f32's range (3.4e38, the \
+             real-model path's range on both backends; αβ exponents below 0 raise tiny \
+             probabilities to huge powers); choose exponents ≥ 0 or another divergence"
+        ));
+    }
+    if bad_grad > 0 {
+        return err(format!(
+            "{div} at epoch {epoch}: the gradient of {bad_grad} rows exceeds f32's range while \
+             the value is finite; choose αβ exponents ≥ 0 or another divergence"
+        ));
+    }
+    Ok(())
 }
 
 /// A synthetic long-tailed teacher for benchmarks (no file needed): per row, logit
@@ -680,11 +725,17 @@ impl<'c> GpuEngine<'c> {
                 }
             }
         };
-        let mut metric_aux = Vec::with_capacity(4 * n);
+        let mut metric_aux = Vec::with_capacity(5 * n);
         for r in 0..n {
             let (thr, kcut) = prep.head[r];
-            let lse = lse64(data.teacher_row(r)) as f32;
-            metric_aux.extend([thr.to_bits(), kcut, prep.t_argmax[r], lse.to_bits()]);
+            let (m, log_sum) = lse64(data.teacher_row(r));
+            metric_aux.extend([
+                thr.to_bits(),
+                kcut,
+                prep.t_argmax[r],
+                m.to_bits(),
+                (log_sum as f32).to_bits(),
+            ]);
         }
         let inner = crate::gpu::Trainer::new(
             ctx,
@@ -707,11 +758,16 @@ impl<'c> GpuEngine<'c> {
     }
 }
 
-/// Log-sum-exp of a row in f64 (at least one finite entry).
-fn lse64(row: &[f32]) -> f64 {
-    let m = row.iter().fold(f32::NEG_INFINITY, |a, &b| a.max(b)) as f64;
-    let s: f64 = row.iter().map(|&x| (x as f64 - m).exp()).sum();
-    m + s.ln()
+/// Log-sum-exp of a row (at least one finite entry) as its max and the log of the rescaled sum in
+/// f64: the kernel forms `(u − max) − ln Σ`, never `u − (max + ln Σ)`, which rounded to f32 would
+/// carry an error of ulp(max).
+fn lse64(row: &[f32]) -> (f32, f64) {
+    let m = row.iter().fold(f32::NEG_INFINITY, |a, &b| a.max(b));
+    let s: f64 = row
+        .iter()
+        .map(|&x| (f64::from(x) - f64::from(m)).exp())
+        .sum();
+    (m, s.ln())
 }
 
 impl Engine for GpuEngine<'_> {
@@ -721,9 +777,9 @@ impl Engine for GpuEngine<'_> {
         // Row order, f64: the same summation as the CPU engine's.
         for r in 0..self.n {
             let m = &metrics[r * 6..r * 6 + 6];
-            s.objective += f64::from(values[r]);
-            s.kl_pq += f64::from(m[0]);
-            s.kl_qp += f64::from(m[1]);
+            s.objective += clamp0(f64::from(values[r]));
+            s.kl_pq += clamp0(f64::from(m[0]));
+            s.kl_qp += clamp0(f64::from(m[1]));
             s.head += f64::from(m[2]);
             s.tail += f64::from(m[3]);
             s.top1 += f64::from(m[4]);

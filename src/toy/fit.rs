@@ -5,8 +5,11 @@ use super::metrics::{EpochRecord, MetricsSpec, Regions};
 use super::optim::{Optimizer, OptimizerSpec};
 use super::student::{Student, StudentSpec};
 use super::teacher::{Teacher, TeacherSpec};
+use crate::math::range::short;
 use crate::math::simd::all_finite;
-use crate::math::{Divergence, LogDist, TaidSchedule, Workspace, check_classes, value_and_grad};
+use crate::math::{
+    Divergence, LogDist, TaidSchedule, Workspace, check_classes, range, value_and_grad,
+};
 use serde::Serialize;
 use std::sync::{Arc, OnceLock};
 
@@ -70,7 +73,7 @@ enum Source {
     },
     Gaussian {
         student: Arc<Student>,
-        params: [f64; 2],
+        params: Box<[f64]>,
         q: OnceLock<Vec<f64>>,
     },
 }
@@ -81,8 +84,8 @@ impl SnapshotQ {
         SnapshotQ(Source::Owned(q))
     }
 
-    /// The q of a Gaussian student at `params = [μ, log σ]`, computed when first read.
-    fn gaussian(student: Arc<Student>, params: [f64; 2]) -> Self {
+    /// The q of a Gaussian student (1-D or 2-D) at `params`, computed when first read.
+    fn gaussian(student: Arc<Student>, params: Box<[f64]>) -> Self {
         SnapshotQ(Source::Gaussian {
             student,
             params,
@@ -124,11 +127,8 @@ fn shared_snapshots(
 const BLOCK_DOUBLES: usize = 1 << 17;
 
 /// q of a Gaussian student at `params`, as the fit computes it.
-fn gaussian_q(student: &Student, params: &[f64; 2]) -> Vec<f64> {
-    let n = match student {
-        Student::Gaussian { xs } => xs.len(),
-        Student::Logits => 0,
-    };
+fn gaussian_q(student: &Student, params: &[f64]) -> Vec<f64> {
+    let n = student.classes().unwrap_or(0);
     let mut dist = LogDist {
         logp: spare::take(n),
         p: spare::take(n),
@@ -292,7 +292,7 @@ impl FitSpec {
         if !(self.loss_scale.is_finite() && self.loss_scale > 0.0) {
             return Err(format!(
                 "loss_scale={}; expected a positive number",
-                self.loss_scale
+                short(self.loss_scale)
             ));
         }
         if let Some(&e) = self.snapshots.at.iter().find(|&&e| e > self.epochs) {
@@ -317,7 +317,7 @@ impl FitSpec {
         } else {
             Some(at)
         };
-        let (student, init) = self.student.build(&teacher.xs)?;
+        let (student, init) = self.student.build(&teacher)?;
         for d in &self.divergences {
             check_classes(d, teacher.dist.len())?;
         }
@@ -347,6 +347,79 @@ impl FitSpec {
             regions: prep.regions,
             runs,
         })
+    }
+}
+
+/// A student's log-probabilities that hold NaN or are all −inf (a Gaussian whose σ collapsed).
+fn not_a_distribution(logp: &[f64]) -> bool {
+    logp.iter().any(|x| x.is_nan()) || logp.iter().all(|&x| x == f64::NEG_INFINITY)
+}
+
+/// Why `div` is `value` (±inf or NaN) at `epoch`, blaming what is at fault: a student that is not a
+/// distribution any more, a class one side gives zero probability while the other covers it, or
+/// neither; and the divergences that stay finite on this teacher and student, never `div`'s own family.
+fn not_finite(
+    div: &Divergence,
+    value: f64,
+    epoch: usize,
+    teacher: &LogDist,
+    student: &LogDist,
+    gaussian: Option<(f64, f64)>,
+) -> String {
+    let head = format!("{div} is {value} at epoch {epoch}");
+    if not_a_distribution(&student.logp) {
+        return match gaussian {
+            Some((mu, sigma)) => format!(
+                "{head}: the Gaussian student (mu={}, sigma={}) is no longer a distribution on the \
+                 teacher's grid; start from a wider sigma or lower the learning rate",
+                short(mu),
+                short(sigma)
+            ),
+            None => format!(
+                "{head}: the student's logits are no longer a distribution; lower the learning rate"
+            ),
+        };
+    }
+    let (lp, lq) = (&teacher.logp, &student.logp);
+    let class =
+        |test: fn(f64, f64) -> bool| (0..lp.len().min(lq.len())).find(|&k| test(lp[k], lq[k]));
+    let cause = if let Some(k) = class(|p, q| q == f64::NEG_INFINITY && p > f64::NEG_INFINITY) {
+        format!(
+            "the student gives zero probability to class {k}, which the teacher covers (p = {})",
+            crate::math::label::num(teacher.p[k])
+        )
+    } else if let Some(k) = class(|p, q| p == f64::NEG_INFINITY && q > f64::NEG_INFINITY) {
+        format!(
+            "the teacher gives zero probability to class {k}, which the student covers (q = {})",
+            crate::math::label::num(student.p[k])
+        )
+    } else {
+        "teacher and student are finite distributions".to_string()
+    };
+    let mut finite = Vec::new();
+    let (mut grad, mut ws) = (vec![0.0; teacher.len()], Workspace::default());
+    // The plain families people reach for first; every family is in `kdviz divergences`.
+    for name in ["fkl", "rkl", "jsd", "tvd", "skl", "srkl"] {
+        let Some(other) = crate::math::FAMILIES
+            .iter()
+            .map(|f| f.default())
+            .find(|d| d.name() == name)
+        else {
+            continue;
+        };
+        if other.name() == div.name() {
+            continue;
+        }
+        if value_and_grad(&other, teacher, student, &mut grad, &mut ws).is_finite() {
+            finite.push(other.to_string());
+        }
+    }
+    match finite.as_slice() {
+        [] => format!("{head}: {cause}"),
+        names => format!(
+            "{head}: {cause}; divergences finite here: {}",
+            names.join(", ")
+        ),
     }
 }
 
@@ -433,7 +506,7 @@ impl Prepared {
             _ => None,
         };
         // A Gaussian student's q is kept as its two parameters; free logits keep q itself.
-        let deferred = matches!(*self.student, Student::Gaussian { .. });
+        let deferred = self.student.classes().is_some();
         let stored = match &self.kept {
             _ if deferred => 0,
             None => self.epochs + 1,
@@ -527,13 +600,26 @@ impl Stepper<'_> {
             &mut self.grad,
             &mut self.ws,
         );
-        if !objective.is_finite() {
-            return Err(format!(
-                "{div} is {objective} at epoch {epoch}: the teacher gives zero probability to classes the \
-                 student covers; choose a divergence that stays finite there (fkl, jsd, tvd, skl)"
-            ));
+        // The output policy (math::range): a finite value with a finite gradient, else an error
+        // that blames what is at fault.
+        match range::check_output(&div, teacher, objective, &self.grad) {
+            Ok(true) => {}
+            Err(e) if !not_a_distribution(&self.student.logp) => {
+                return Err(format!("epoch {epoch}: {e}"));
+            }
+            _ => {
+                return Err(not_finite(
+                    &current,
+                    objective,
+                    epoch,
+                    teacher,
+                    &self.student,
+                    prep.student.mu_sigma(&self.params),
+                ));
+            }
         }
         let ms = prep.student.mu_sigma(&self.params);
+        let mc = prep.student.mean_cov(&self.params);
         self.history.push(EpochRecord {
             epoch,
             objective,
@@ -545,6 +631,8 @@ impl Stepper<'_> {
             far_tail,
             mu: ms.map(|m| m.0),
             sigma: ms.map(|m| m.1),
+            mean: mc.map(|m| m.0),
+            cov: mc.map(|m| m.1),
             t: self.taid.as_ref().map(|s| s.t).or(match div {
                 Divergence::Taid { t, .. } => Some(t),
                 _ => None,
@@ -552,7 +640,7 @@ impl Stepper<'_> {
         });
         if prep.keeps(epoch) {
             if self.deferred {
-                let q = SnapshotQ::gaussian(prep.student.clone(), [self.params[0], self.params[1]]);
+                let q = SnapshotQ::gaussian(prep.student.clone(), self.params.clone().into());
                 self.snapshots.push(Snapshot { epoch, q });
             } else {
                 if self.filling.capacity() == 0 {
@@ -687,6 +775,98 @@ mod tests {
             metrics: MetricsSpec::default(),
             loss_scale: 1.0,
         }
+    }
+
+    /// Every family from a Gaussian student at the ends of its accepted range: finite numbers for a
+    /// few epochs, or a message that names the student or the class at fault, never a bare NaN.
+    #[test]
+    fn gaussian_students_at_the_ends_of_their_range_stay_finite_or_say_why() {
+        let teacher = TeacherSpec::two_modes(401);
+        let xs = teacher.build().unwrap().xs;
+        let range = super::super::student::GaussianRange::on(&xs);
+        for (mu, sigma) in [
+            (0.0, range.sigma[0]),
+            (0.0, range.sigma[1]),
+            (range.mu[0], 1.0),
+            (range.mu[1], range.sigma[0]),
+        ] {
+            for family in crate::math::FAMILIES {
+                let div = family.default();
+                let spec = FitSpec {
+                    teacher: teacher.clone(),
+                    student: StudentSpec::Gaussian { mu, sigma },
+                    epochs: 3,
+                    divergences: vec![div],
+                    ..small_fit()
+                };
+                match spec.run() {
+                    Ok(r) => {
+                        for e in &r.runs[0].history {
+                            assert!(
+                                e.objective.is_finite() && e.kl_pq.is_finite(),
+                                "{div} mu={mu} sigma={sigma}: {e:?}"
+                            );
+                        }
+                    }
+                    Err(e) => assert!(
+                        !e.contains("NaN")
+                            && (e.contains("zero probability") || e.contains("student")),
+                        "{div} mu={mu} sigma={sigma}: {e}"
+                    ),
+                }
+            }
+        }
+    }
+
+    /// An infinite divergence names the class and the side at fault and suggests only divergences
+    /// that are finite here, never the one that failed.
+    #[test]
+    fn an_infinite_divergence_names_the_class_and_finite_alternatives() {
+        let spec = |div: &str, probs: Vec<f64>| FitSpec {
+            teacher: TeacherSpec::Probs { probs },
+            student: StudentSpec::Logits {
+                init: Init::Zeros,
+                seed: 0,
+                logits: Vec::new(),
+            },
+            epochs: 2,
+            divergences: vec![div.parse().unwrap()],
+            ..small_fit()
+        };
+        let e = spec("rkl", vec![0.5, 0.5, 0.0]).run().unwrap_err();
+        assert_eq!(
+            e,
+            "rkl is inf at epoch 0: the teacher gives zero probability to class 2, which the student \
+             covers (q = 0.333); divergences finite here: fkl, jsd:beta=0.5, tvd, skl:alpha=0.1, \
+             srkl:alpha=0.1"
+        );
+        let teacher = LogDist::from_probs(&[0.5, 0.5]).unwrap();
+        let student = LogDist::from_logits(&[0.0, f64::NEG_INFINITY], true).unwrap();
+        let e = not_finite(&Divergence::Fkl, f64::INFINITY, 4, &teacher, &student, None);
+        assert!(
+            e.starts_with(
+                "fkl is inf at epoch 4: the student gives zero probability to class 1, which the \
+                 teacher covers (p = 0.5); divergences finite here: rkl,"
+            ),
+            "{e}"
+        );
+        let broken = LogDist {
+            logp: vec![f64::NAN; 2],
+            p: vec![f64::NAN; 2],
+        };
+        let e = not_finite(
+            &Divergence::Fkl,
+            f64::NAN,
+            9,
+            &teacher,
+            &broken,
+            Some((0.5, 1e-200)),
+        );
+        assert_eq!(
+            e,
+            "fkl is NaN at epoch 9: the Gaussian student (mu=0.5, sigma=1e-200) is no longer a \
+             distribution on the teacher's grid; start from a wider sigma or lower the learning rate"
+        );
     }
 
     /// A Gaussian student's snapshots keep (μ, log σ): q is computed when first read and equals, bit

@@ -20,11 +20,12 @@ pub const LESSONS: &[(&str, &str)] = &[
         "alpha-beta",
         include_str!("../../assets/lessons/alpha-beta.toml"),
     ),
+    ("bishop", include_str!("../../assets/lessons/bishop.toml")),
 ];
 
 /// The view names a step may open; the same strings as `views::state::View::name` (a test in
 /// `tests/lessons.rs` keeps the two lists equal; `toy` cannot see the views).
-pub const VIEW_NAMES: [&str; 7] = [
+pub const VIEW_NAMES: [&str; 8] = [
     "distributions",
     "headtail",
     "loss",
@@ -32,9 +33,11 @@ pub const VIEW_NAMES: [&str; 7] = [
     "landscape",
     "abplane",
     "assistant",
+    "contours",
 ];
 
-/// The real-model tab's rank slider goes from 1 to this.
+/// The largest rank of a low-rank student everywhere: the real-model tab's slider, lessons and
+/// `kdviz real --student lowrank:d=N` (`real::train::MAX_RANK`).
 pub const MAX_REAL_RANK: usize = 512;
 
 /// A caption holds one to three sentences, and at most this many characters (it must fit above the
@@ -133,7 +136,7 @@ impl Lesson {
     /// Parses and checks a lesson's TOML text; `source` names it in error messages.
     pub fn from_toml(text: &str, source: &str) -> Result<Lesson, String> {
         let lesson: Lesson = toml::from_str(text).map_err(|e| {
-            let msg = e.message().trim_end().replace('\n', " ");
+            let msg = super::config::readable(e.message().trim_end()).replace('\n', " ");
             match e.span() {
                 Some(s) => format!("{source} line {}: {msg}", line_of(text, s.start)),
                 None => format!("{source}: {msg}"),
@@ -525,7 +528,7 @@ overlay = true
         let e = load("mode-seekin").unwrap_err();
         assert_eq!(
             e,
-            "unknown lesson \"mode-seekin\"; expected one of mode-seeking, alpha-beta"
+            "unknown lesson \"mode-seekin\"; expected one of mode-seeking, alpha-beta, bishop"
         );
     }
 

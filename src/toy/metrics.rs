@@ -2,6 +2,7 @@
 
 use crate::io::csv::{Opt, Quoted};
 use crate::math::kl::kl_term;
+use crate::math::range::short;
 use crate::math::simd::{Simd, V, map_sum, multiversion};
 use crate::math::{Divergence, akl};
 use serde::{Deserialize, Serialize};
@@ -35,13 +36,13 @@ impl MetricsSpec {
         if !(0.0..1.0).contains(&self.mu) {
             return Err(format!(
                 "metrics mu={}; expected a number in [0, 1)",
-                self.mu
+                short(self.mu)
             ));
         }
         if !(0.0..=1.0).contains(&self.far_tail_mass) {
             return Err(format!(
                 "metrics far_tail_mass={}; expected a number in [0, 1]",
-                self.far_tail_mass
+                short(self.far_tail_mass)
             ));
         }
         Ok(())
@@ -115,6 +116,11 @@ pub struct EpochRecord {
     pub mu: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sigma: Option<f64>,
+    /// A 2-D Gaussian student's mean and covariance.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mean: Option<[f64; 2]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cov: Option<[[f64; 2]; 2]>,
     /// TAID's interpolation parameter at this epoch.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub t: Option<f64>,
@@ -126,7 +132,8 @@ pub enum HistoryColumns {
     /// The metrics: `divergence,epoch,objective,kl_pq,kl_qp,tvd,head_gap,tail_gap,far_tail` (the
     /// figure CSV's second table).
     Metrics,
-    /// The metrics and the student's parameters: `…,mu,sigma,t` (empty where absent), as
+    /// The metrics and the student's parameters: `…,mu,sigma,t,mean1,mean2,cov11,cov12,cov22`
+    /// (empty where absent), as
     /// `kdviz fit --csv` prints.
     WithParameters,
 }
@@ -140,7 +147,11 @@ impl EpochRecord {
     ) -> fmt::Result {
         out.write_str("divergence,epoch,objective,kl_pq,kl_qp,tvd,head_gap,tail_gap,far_tail")?;
         let params = columns == HistoryColumns::WithParameters;
-        out.write_str(if params { ",mu,sigma,t\n" } else { "\n" })?;
+        out.write_str(if params {
+            ",mu,sigma,t,mean1,mean2,cov11,cov12,cov22\n"
+        } else {
+            "\n"
+        })?;
         for (div, history) in runs {
             let name = Quoted(&div.to_string()).to_string();
             for r in history {
@@ -158,6 +169,17 @@ impl EpochRecord {
                 )?;
                 if params {
                     write!(out, ",{},{},{}", Opt(r.mu), Opt(r.sigma), Opt(r.t))?;
+                    let m = r.mean;
+                    let c = r.cov;
+                    write!(
+                        out,
+                        ",{},{},{},{},{}",
+                        Opt(m.map(|m| m[0])),
+                        Opt(m.map(|m| m[1])),
+                        Opt(c.map(|c| c[0][0])),
+                        Opt(c.map(|c| c[0][1])),
+                        Opt(c.map(|c| c[1][1]))
+                    )?;
                 }
                 out.write_char('\n')?;
             }
@@ -233,12 +255,15 @@ mod tests {
         );
         assert_eq!(
             full[0].join(","),
-            format!("{},mu,sigma,t", metrics[0].join(","))
+            format!(
+                "{},mu,sigma,t,mean1,mean2,cov11,cov12,cov22",
+                metrics[0].join(",")
+            )
         );
         assert_eq!(metrics.len(), 1 + result.runs.len() * 21);
         for (m, f) in metrics.iter().zip(&full) {
             assert_eq!(m[..], f[..9]);
-            assert_eq!(f.len(), 12);
+            assert_eq!(f.len(), 17);
         }
         // The TAID run with a schedule: its spec holds commas, its t is recorded.
         let run = 1;

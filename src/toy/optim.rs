@@ -1,5 +1,6 @@
 //! Full-batch optimisers with PyTorch's update rules.
 
+use crate::math::range::short;
 use serde::{Deserialize, Serialize};
 
 use crate::math::simd::multiversion;
@@ -51,14 +52,16 @@ impl OptimizerSpec {
         let lr = self.lr();
         if !(lr.is_finite() && lr > 0.0 && lr <= 1e6) {
             return Err(format!(
-                "optimizer lr={lr}; expected a positive number up to 1e6"
+                "optimizer lr={}; expected a positive number up to 1e6",
+                short(lr)
             ));
         }
         match *self {
             OptimizerSpec::Sgd { momentum, .. } => {
                 if !(0.0..1.0).contains(&momentum) {
                     return Err(format!(
-                        "optimizer momentum={momentum}; expected a number in [0, 1)"
+                        "optimizer momentum={}; expected a number in [0, 1)",
+                        short(momentum)
                     ));
                 }
             }
@@ -66,12 +69,16 @@ impl OptimizerSpec {
                 for (i, b) in betas.iter().enumerate() {
                     if !(0.0..1.0).contains(b) {
                         return Err(format!(
-                            "optimizer betas[{i}]={b}; expected a number in [0, 1)"
+                            "optimizer betas[{i}]={}; expected a number in [0, 1)",
+                            short(*b)
                         ));
                     }
                 }
                 if !(eps.is_finite() && eps > 0.0) {
-                    return Err(format!("optimizer eps={eps}; expected a positive number"));
+                    return Err(format!(
+                        "optimizer eps={}; expected a positive number",
+                        short(eps)
+                    ));
                 }
             }
         }

@@ -52,6 +52,22 @@ pub const PRESETS: &[(&str, &str)] = &[
         "ab-plane",
         include_str!("../../assets/presets/ab-plane.toml"),
     ),
+    (
+        "bishop-factorised",
+        include_str!("../../assets/presets/bishop-factorised.toml"),
+    ),
+    (
+        "bishop-two-modes",
+        include_str!("../../assets/presets/bishop-two-modes.toml"),
+    ),
+    (
+        "bishop-two-modes-other-start",
+        include_str!("../../assets/presets/bishop-two-modes-other-start.toml"),
+    ),
+    (
+        "three-modes-2d",
+        include_str!("../../assets/presets/three-modes-2d.toml"),
+    ),
 ];
 
 /// The preset called `name`.

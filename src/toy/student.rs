@@ -3,9 +3,12 @@
 use crate::math::rng::Rng;
 use serde::{Deserialize, Serialize};
 
+use super::gaussian2d;
 use super::metrics::{self, Regions};
+use super::teacher::Teacher;
 use crate::math::LogDist;
 use crate::math::logspace::log_softmax_fused;
+use crate::math::range::{self, short};
 use crate::math::simd::{Simd, V, map_sum, multiversion};
 
 /// How free logits start.
@@ -35,6 +38,22 @@ pub enum StudentSpec {
         mu: f64,
         sigma: f64,
     },
+    /// N(m, Σ) on a 2-D teacher's grid.
+    Gaussian2d {
+        mean: [f64; 2],
+        cov: [[f64; 2]; 2],
+        covariance: Covariance,
+    },
+}
+
+/// Which covariances a 2-D Gaussian student may take.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Covariance {
+    /// Any symmetric positive definite Σ = L·Lᵀ.
+    Full,
+    /// Factorised (mean-field): Σ diagonal.
+    Diagonal,
 }
 
 fn default_init() -> Init {
@@ -48,12 +67,60 @@ pub enum Student {
     Logits,
     /// `params = [μ, log σ]`; logits `z_j = −(x_j − μ)² / (2σ²)` (normalisation cancels in softmax).
     Gaussian { xs: Vec<f64> },
+    /// `params = [m₁, m₂, log L₁₁, L₂₁, log L₂₂]` at the points `(xs[j], ys[j])` (see [`gaussian2d`]).
+    Gaussian2d {
+        xs: Vec<f64>,
+        ys: Vec<f64>,
+        diagonal: bool,
+    },
+}
+
+thread_local! {
+    /// A 2-D student's logits before the softmax.
+    static LOGITS: std::cell::RefCell<Vec<f64>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Runs `f` on the 2-D student's logits at `params`.
+fn with_logits2d<R>(xs: &[f64], ys: &[f64], params: &[f64], f: impl FnOnce(&[f64]) -> R) -> R {
+    LOGITS.with_borrow_mut(|z| {
+        z.resize(xs.len(), 0.0);
+        gaussian2d::logits(xs, ys, params, z);
+        f(z)
+    })
 }
 
 impl StudentSpec {
-    /// The student and its initial parameters for a teacher with these class positions.
-    pub fn build(&self, xs: &[f64]) -> Result<(Student, Vec<f64>), String> {
+    /// The student and its initial parameters for this teacher.
+    pub fn build(&self, teacher: &Teacher) -> Result<(Student, Vec<f64>), String> {
+        let xs = &teacher.xs;
         let n = xs.len();
+        let plane = teacher.plane.as_ref();
+        match (self, plane) {
+            (StudentSpec::Gaussian2d { .. }, None) => {
+                return Err("student kind = \"gaussian2d\" needs a 2-D teacher; expected teacher kind = \"mixture2d\"".into());
+            }
+            (
+                StudentSpec::Gaussian2d {
+                    mean,
+                    cov,
+                    covariance,
+                },
+                Some(plane),
+            ) => {
+                let diagonal = *covariance == Covariance::Diagonal;
+                let params = gaussian2d::init(*mean, cov, diagonal)?;
+                let student = Student::Gaussian2d {
+                    xs: plane.xs.clone(),
+                    ys: plane.ys.clone(),
+                    diagonal,
+                };
+                return Ok((student, params));
+            }
+            (StudentSpec::Gaussian { .. }, Some(_)) => {
+                return Err("student kind = \"gaussian\" is 1-D but the teacher is 2-D; expected kind = \"gaussian2d\" (or \"logits\")".into());
+            }
+            _ => {}
+        }
         match self {
             StudentSpec::Logits { init, seed, logits } => {
                 let params = match init {
@@ -69,11 +136,12 @@ impl StudentSpec {
                                 logits.len()
                             ));
                         }
-                        if let Some((i, v)) =
-                            logits.iter().enumerate().find(|(_, v)| !v.is_finite())
+                        if let Some((i, v)) = range::first_bad_logit(logits.iter().copied(), false)
                         {
                             return Err(format!(
-                                "student logits: entry {i} is {v}; expected a finite number"
+                                "student logits: entry {i} is {}; expected {}",
+                                range::short(v),
+                                range::logit_range(false)
                             ));
                         }
                         logits.clone()
@@ -88,16 +156,67 @@ impl StudentSpec {
                 Ok((Student::Logits, params))
             }
             StudentSpec::Gaussian { mu, sigma } => {
-                if !mu.is_finite() {
-                    return Err(format!("student mu={mu}; expected a finite number"));
-                }
-                if !(sigma.is_finite() && *sigma > 0.0) {
-                    return Err(format!("student sigma={sigma}; expected a positive number"));
-                }
+                GaussianRange::on(xs).check(*mu, *sigma)?;
                 Ok((Student::Gaussian { xs: xs.to_vec() }, vec![*mu, sigma.ln()]))
             }
+            StudentSpec::Gaussian2d { .. } => Err("student gaussian2d: no 2-D teacher".into()),
         }
     }
+}
+
+/// The initial (μ, σ) a Gaussian student accepts on a teacher's grid: σ from 1/1000 of the grid
+/// spacing (a spike on one point, whose logits stay finite) to 1000 times the grid's width (flat to
+/// f64 precision), μ within 100 widths of the grid. Outside, the logits `−(x − μ)²/(2σ²)` overflow
+/// to −inf or lose every digit, and the fit reports NaN for a reason the user cannot see.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct GaussianRange {
+    pub mu: [f64; 2],
+    pub sigma: [f64; 2],
+}
+
+impl GaussianRange {
+    pub fn on(xs: &[f64]) -> Self {
+        let lo = xs.iter().copied().fold(f64::INFINITY, f64::min);
+        let hi = xs.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        let width = if hi > lo { hi - lo } else { 1.0 };
+        let spacing = width / (xs.len().max(2) - 1) as f64;
+        let (lo, hi) = if hi >= lo { (lo, hi) } else { (0.0, 0.0) };
+        GaussianRange {
+            mu: [rounded(lo - 100.0 * width), rounded(hi + 100.0 * width)],
+            sigma: [rounded(spacing / 1000.0), rounded(1000.0 * width)],
+        }
+    }
+
+    /// The message names the value, the accepted range and where the range comes from.
+    pub fn check(&self, mu: f64, sigma: f64) -> Result<(), String> {
+        let [lo, hi] = self.mu;
+        if !(mu.is_finite() && (lo..=hi).contains(&mu)) {
+            return Err(format!(
+                "student mu={} is out of range; expected {} to {} (the teacher's grid widened by \
+                 100 widths on each side)",
+                short(mu),
+                short(lo),
+                short(hi)
+            ));
+        }
+        let [lo, hi] = self.sigma;
+        if !(sigma.is_finite() && (lo..=hi).contains(&sigma)) {
+            return Err(format!(
+                "student sigma={} is out of range; expected {} to {} (from 1/1000 of the teacher's \
+                 grid spacing to 1000 times the grid's width)",
+                short(sigma),
+                short(lo),
+                short(hi)
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// `x` to four significant digits, so that a range reads `1e-5 to 24000` and a value typed as
+/// printed is inside it.
+fn rounded(x: f64) -> f64 {
+    format!("{x:.3e}").parse().unwrap_or(x)
 }
 
 impl Student {
@@ -108,6 +227,7 @@ impl Student {
             Student::Gaussian { xs } => {
                 gaussian_logits(xs, params[0], 0.5 * (-2.0 * params[1]).exp(), z)
             }
+            Student::Gaussian2d { xs, ys, .. } => gaussian2d::logits(xs, ys, params, z),
         }
     }
 
@@ -121,6 +241,9 @@ impl Student {
                 dist.p.resize(xs.len(), 0.0);
                 let inv = 0.5 * (-2.0 * params[1]).exp();
                 gaussian_log_softmax(xs, params[0], inv, &mut dist.logp, &mut dist.p)
+            }
+            Student::Gaussian2d { xs, ys, .. } => {
+                with_logits2d(xs, ys, params, |z| dist.set_logits(z))
             }
         }
     }
@@ -157,6 +280,9 @@ impl Student {
                     &mut dist.p,
                 )
             }
+            Student::Gaussian2d { xs, ys, .. } => with_logits2d(xs, ys, params, |z| {
+                softmax_measured(z, None, [lp, p, head, far], &mut dist.logp, &mut dist.p)
+            }),
         };
         metrics::finish(sums)
     }
@@ -172,6 +298,9 @@ impl Student {
                 out[0] = gm * inv_var;
                 out[1] = gs * inv_var;
             }
+            Student::Gaussian2d { xs, ys, diagonal } => {
+                gaussian2d::param_grad(xs, ys, params, *diagonal, g_logits, out)
+            }
         }
     }
 
@@ -183,8 +312,24 @@ impl Student {
     /// `(μ, σ)` for a Gaussian student.
     pub fn mu_sigma(&self, params: &[f64]) -> Option<(f64, f64)> {
         match self {
-            Student::Logits => None,
             Student::Gaussian { .. } => Some((params[0], params[1].exp())),
+            _ => None,
+        }
+    }
+
+    /// `(m, Σ)` for a 2-D Gaussian student.
+    pub fn mean_cov(&self, params: &[f64]) -> Option<([f64; 2], [[f64; 2]; 2])> {
+        match self {
+            Student::Gaussian2d { .. } => Some(gaussian2d::mean_cov(params)),
+            _ => None,
+        }
+    }
+
+    /// The number of classes of a parametric student (`None` for free logits: as many as params).
+    pub fn classes(&self) -> Option<usize> {
+        match self {
+            Student::Logits => None,
+            Student::Gaussian { xs } | Student::Gaussian2d { xs, .. } => Some(xs.len()),
         }
     }
 }
@@ -279,6 +424,38 @@ fn gaussian_logit<S: Simd>(x: V<S>, mu: f64, inv: f64) -> V<S> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// σ = 1e-300 is refused up front, naming σ and the range, instead of a NaN blamed on the teacher.
+    #[test]
+    fn a_gaussian_student_outside_its_range_is_named() {
+        let teacher = crate::toy::TeacherSpec::two_modes(2401).build().unwrap();
+        let range = GaussianRange::on(&teacher.xs);
+        assert_eq!(range.sigma, [1e-5, 24000.0]);
+        assert_eq!(range.mu, [-2412.0, 2412.0]);
+        let gauss = |mu, sigma| StudentSpec::Gaussian { mu, sigma }.build(&teacher);
+        let e = gauss(0.0, 1e-300).unwrap_err();
+        assert_eq!(
+            e,
+            "student sigma=1e-300 is out of range; expected 1e-5 to 24000 (from 1/1000 of the \
+             teacher's grid spacing to 1000 times the grid's width)"
+        );
+        assert!(
+            gauss(0.0, 1e300)
+                .unwrap_err()
+                .contains("sigma=1e300 is out of range")
+        );
+        assert!(gauss(0.0, f64::NAN).unwrap_err().contains("sigma=NaN"));
+        assert!(gauss(0.0, -1.0).unwrap_err().contains("sigma=-1 is"));
+        let e = gauss(1e300, 1.0).unwrap_err();
+        assert!(
+            e.starts_with("student mu=1e300 is out of range; expected -2412 to 2412"),
+            "{e}"
+        );
+        // The ends themselves are accepted.
+        for (mu, sigma) in [(-2412.0, 1e-5), (2412.0, 24000.0)] {
+            assert!(gauss(mu, sigma).is_ok(), "{mu} {sigma}");
+        }
+    }
 
     /// The fused Gaussian softmax gives exactly what logits then `set_logits` give.
     #[test]

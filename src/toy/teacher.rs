@@ -1,8 +1,11 @@
 //! Toy teachers: explicit discrete distributions, long-tail generators, and Gaussian mixtures on a grid.
 
 use crate::math::LogDist;
+use crate::math::range::{self, short};
 use crate::math::rng::Rng;
 use serde::{Deserialize, Serialize};
+
+use super::plane::{self, Component2d, Grid2d};
 
 /// Points `lo, lo + h, ..., hi` (inclusive), `points` of them: the class positions of a mixture teacher.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -88,6 +91,11 @@ pub enum TeacherSpec {
         components: Vec<Component>,
         grid: Grid,
     },
+    /// A Gaussian mixture in the plane evaluated at the points of a 2-D grid (the classes).
+    Mixture2d {
+        components: Vec<Component2d>,
+        grid: Grid2d,
+    },
 }
 
 /// A ready teacher: the distribution and the position of each class on the x axis.
@@ -97,6 +105,17 @@ pub struct Teacher {
     pub xs: Vec<f64>,
     /// The mixture it came from, if any (for closed forms and continuous plots).
     pub components: Option<Vec<Component>>,
+    /// The 2-D mixture and its grid, for a `mixture2d` teacher (then `xs` is the class index).
+    pub plane: Option<Plane>,
+}
+
+/// A 2-D teacher's mixture, grid, and the position of every class.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Plane {
+    pub components: Vec<Component2d>,
+    pub grid: Grid2d,
+    pub xs: Vec<f64>,
+    pub ys: Vec<f64>,
 }
 
 /// Upper limit on the number of classes a toy teacher may have (the toy runs on the CPU, live).
@@ -111,15 +130,24 @@ impl TeacherSpec {
                     xs: index_axis(dist.len()),
                     dist,
                     components: None,
+                    plane: None,
                 })
             }
             TeacherSpec::Logits { logits } => {
                 let dist = LogDist::from_logits(logits, true)
                     .map_err(|e| format!("teacher logits: {e}"))?;
+                if let Some((i, v)) = range::first_bad_logit(logits.iter().copied(), true) {
+                    return Err(format!(
+                        "teacher logits: entry {i} is {}; expected {}",
+                        range::short(v),
+                        range::logit_range(true)
+                    ));
+                }
                 Ok(Teacher {
                     xs: index_axis(dist.len()),
                     dist,
                     components: None,
+                    plane: None,
                 })
             }
             TeacherSpec::LongTail {
@@ -138,14 +166,16 @@ impl TeacherSpec {
                 }
                 if !(noise.is_finite() && (0.0..=10.0).contains(noise)) {
                     return Err(format!(
-                        "teacher noise={noise}; expected a fraction in [0, 10]"
+                        "teacher noise={}; expected a fraction in [0, 10]",
+                        short(*noise)
                     ));
                 }
                 let mut logw: Vec<f64> = match *shape {
                     TailShape::HalfNormal => {
                         if !(width.is_finite() && width > 0.0) {
                             return Err(format!(
-                                "teacher width={width}; expected a positive number of classes"
+                                "teacher width={}; expected a positive number of classes",
+                                short(width)
                             ));
                         }
                         (0..n).map(|k| -0.5 * (k as f64 / width).powi(2)).collect()
@@ -153,7 +183,8 @@ impl TeacherSpec {
                     TailShape::Zipf => {
                         if !(exponent.is_finite() && (0.0..=20.0).contains(&exponent)) {
                             return Err(format!(
-                                "teacher exponent={exponent}; expected a number in [0, 20]"
+                                "teacher exponent={}; expected a number in [0, 20]",
+                                short(exponent)
                             ));
                         }
                         (0..n).map(|k| -exponent * ((k + 1) as f64).ln()).collect()
@@ -174,6 +205,7 @@ impl TeacherSpec {
                     xs: index_axis(n),
                     dist,
                     components: None,
+                    plane: None,
                 })
             }
             TeacherSpec::Mixture { components, grid } => {
@@ -189,6 +221,26 @@ impl TeacherSpec {
                     xs,
                     dist,
                     components: Some(components.clone()),
+                    plane: None,
+                })
+            }
+            TeacherSpec::Mixture2d { components, grid } => {
+                grid.check(MAX_CLASSES)?;
+                plane::check(components, grid)?;
+                let (xs, ys) = grid.positions();
+                let logits = plane::log_density(components, &xs, &ys);
+                let dist = LogDist::from_logits(&logits, true)
+                    .map_err(|e| format!("teacher mixture2d: {e}"))?;
+                Ok(Teacher {
+                    xs: index_axis(dist.len()),
+                    dist,
+                    components: None,
+                    plane: Some(Plane {
+                        components: components.clone(),
+                        grid: *grid,
+                        xs,
+                        ys,
+                    }),
                 })
             }
         }
@@ -254,21 +306,21 @@ fn check_mixture(components: &[Component], grid: &Grid) -> Result<(), String> {
             return Err(format!(
                 "teacher component {}: weight={}; expected a positive number",
                 i + 1,
-                c.weight
+                short(c.weight)
             ));
         }
         if !c.mean.is_finite() {
             return Err(format!(
                 "teacher component {}: mean={}; expected a finite number",
                 i + 1,
-                c.mean
+                short(c.mean)
             ));
         }
         if !(c.std.is_finite() && c.std > 0.0) {
             return Err(format!(
                 "teacher component {}: std={}; expected a positive number",
                 i + 1,
-                c.std
+                short(c.std)
             ));
         }
     }
@@ -281,7 +333,8 @@ fn check_mixture(components: &[Component], grid: &Grid) -> Result<(), String> {
     if !(grid.lo.is_finite() && grid.hi.is_finite() && grid.hi > grid.lo) {
         return Err(format!(
             "teacher grid [{}, {}]; expected finite lo < hi",
-            grid.lo, grid.hi
+            short(grid.lo),
+            short(grid.hi)
         ));
     }
     Ok(())
@@ -313,6 +366,7 @@ pub fn mixture_moments(components: &[Component]) -> (f64, f64) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::toy::plane::{Component2d, Grid2d};
 
     #[test]
     fn half_normal_matches_the_akl_check_values() {
@@ -405,5 +459,45 @@ mod tests {
         .build()
         .unwrap_err();
         assert!(e.contains("std=0"), "{e}");
+    }
+
+    #[test]
+    fn bad_plane_teachers_are_named() {
+        let spec =
+            |mean: [f64; 2], cov: [[f64; 2]; 2], points: [usize; 2]| TeacherSpec::Mixture2d {
+                components: vec![Component2d {
+                    weight: 1.0,
+                    mean,
+                    cov,
+                }],
+                grid: Grid2d {
+                    lo: [-6.0, -6.0],
+                    hi: [6.0, 6.0],
+                    points,
+                },
+            };
+        let eye = [[1.0, 0.0], [0.0, 1.0]];
+        let t = spec([0.0, 0.0], eye, [11, 21]).build().unwrap();
+        assert_eq!(t.dist.len(), 231);
+        assert_eq!(t.plane.as_ref().unwrap().ys[11], -6.0 + 0.6);
+        let e = spec([0.0, 0.0], eye, [1, 21]).build().unwrap_err();
+        assert!(
+            e.contains("points[0] = 1") && e.contains("at least 2"),
+            "{e}"
+        );
+        let e = spec([7.0, 0.0], eye, [11, 11]).build().unwrap_err();
+        assert!(
+            e.contains("component 1: mean = [7, 0]") && e.contains("inside the grid"),
+            "{e}"
+        );
+        let e = spec([0.0, 0.0], [[1.0, 1.2], [1.2, 1.0]], [11, 11])
+            .build()
+            .unwrap_err();
+        assert!(
+            e.contains(
+                "component 1: cov = [[1, 1.2], [1.2, 1]] is not symmetric positive definite"
+            ),
+            "{e}"
+        );
     }
 }

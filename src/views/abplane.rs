@@ -137,7 +137,8 @@ enum Gesture {
 
 /// The plane: reference lines and points, the list's divergences, the probe; handles dragging.
 fn plane(ui: &mut egui::Ui, state: &mut ToyState, ps: &mut PlaneState, width: f32, height: f32) {
-    let colors = palette::slot_colors(&state.slots);
+    let colors =
+        palette::for_background(palette::slot_colors(&state.slots), ui.visuals().dark_mode);
     let on_plane: Vec<(usize, [f64; 2])> = state
         .slots
         .iter()

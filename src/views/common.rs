@@ -164,9 +164,155 @@ pub fn log125_spacer(input: egui_plot::GridInput) -> Vec<egui_plot::GridMark> {
     marks
 }
 
+/// Columns and rows for `n` panels in `avail`, for panels `aspect` times as wide as tall: the
+/// largest panels, except that fewer rows win when their panels are nearly as large (side by side
+/// compares better than one above the other).
+pub fn panel_grid(n: usize, avail: egui::Vec2, aspect: f32) -> (usize, usize) {
+    let n = n.max(1);
+    let width = |cols: usize| {
+        let rows = n.div_ceil(cols);
+        (avail.x / cols as f32).min(aspect * avail.y / rows as f32)
+    };
+    let best = (1..=n).map(width).fold(0.0, f32::max);
+    let cols = (1..=n)
+        .rev()
+        .find(|&cols| width(cols) >= 0.85 * best)
+        .unwrap_or(1);
+    (cols, n.div_ceil(cols))
+}
+
+/// Room left at the right of a cell for the overhang of a plot's last x tick label.
+const RIGHT_OVERHANG: f32 = 12.0;
+
+/// Lays `n` panels out in `cols` columns, each in a cell of its own that fills the space left and
+/// clips what it draws: a panel wider than its cell (a long title, a row of controls that cannot
+/// wrap) never pushes its neighbours aside. `add(ui, i, size)` draws panel `i` in a cell of `size`.
+pub fn cells_ui(
+    ui: &mut egui::Ui,
+    n: usize,
+    cols: usize,
+    gap: f32,
+    mut add: impl FnMut(&mut egui::Ui, usize, egui::Vec2),
+) {
+    let cols = cols.clamp(1, n.max(1));
+    let rows = n.div_ceil(cols).max(1);
+    let avail = ui.available_size();
+    let size = egui::vec2(
+        ((avail.x - gap * (cols - 1) as f32) / cols as f32).max(40.0),
+        ((avail.y - gap * (rows - 1) as f32) / rows as f32).max(40.0),
+    );
+    let origin = ui.cursor().min;
+    for i in 0..n {
+        let (col, row) = ((i % cols) as f32, (i / cols) as f32);
+        let cell = egui::Rect::from_min_size(
+            origin + egui::vec2(col * (size.x + gap), row * (size.y + gap)),
+            size,
+        );
+        // The content keeps clear of the cell's right edge, where a plot's last tick label
+        // overhangs its frame by half its width.
+        let content = egui::Rect::from_min_max(
+            cell.min,
+            egui::pos2(
+                (cell.max.x - RIGHT_OVERHANG).max(cell.min.x + 20.0),
+                cell.max.y,
+            ),
+        );
+        let mut child = ui.new_child(
+            egui::UiBuilder::new()
+                .max_rect(content)
+                .id_salt(("cell", i))
+                .layout(egui::Layout::top_down(egui::Align::Min)),
+        );
+        child.set_clip_rect(
+            cell.expand2(egui::vec2(gap / 2.0, 0.0))
+                .intersect(ui.clip_rect()),
+        );
+        add(&mut child, i, size);
+    }
+    let used = egui::vec2(
+        cols as f32 * size.x + gap * (cols - 1) as f32,
+        rows as f32 * size.y + gap * (rows - 1) as f32,
+    );
+    ui.allocate_rect(
+        egui::Rect::from_min_size(origin, used),
+        egui::Sense::hover(),
+    );
+}
+
+/// The points of a series of more classes than its plot can tell apart (over 8 a pixel column, and
+/// over 4096): in each half-pixel bucket the lowest and the highest, which draw the same picture.
+/// Every point of a 100,000-class fit is a circle (or a stretch of line) to tessellate: 0.4 to 1 GB
+/// for a figure before.
+pub fn envelope(pts: Vec<[f64; 2]>, width_px: f32) -> Vec<[f64; 2]> {
+    let buckets = (2.0 * width_px.max(1.0)) as usize;
+    if pts.len() <= (4 * buckets).max(4096) {
+        return pts;
+    }
+    let size = pts.len().div_ceil(buckets);
+    let mut out = Vec::with_capacity(2 * buckets);
+    for bucket in pts.chunks(size) {
+        let lowest = (0..bucket.len()).min_by(|&a, &b| bucket[a][1].total_cmp(&bucket[b][1]));
+        let highest = (0..bucket.len()).max_by(|&a, &b| bucket[a][1].total_cmp(&bucket[b][1]));
+        if let (Some(lo), Some(hi)) = (lowest, highest) {
+            out.push(bucket[lo.min(hi)]);
+            if lo != hi {
+                out.push(bucket[lo.max(hi)]);
+            }
+        }
+    }
+    out
+}
+
+/// Plots are at most this wide in pixels, for [`envelope`] where a plot's width is not at hand.
+pub const WIDE_PLOT_PX: f32 = 2048.0;
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn panel_grids_make_the_largest_panels() {
+        // Three wide panels side by side; six in a half-width cell as three by two; one tall area
+        // stacks them.
+        assert_eq!(panel_grid(3, egui::vec2(1500.0, 500.0), 1.4), (3, 1));
+        assert_eq!(panel_grid(6, egui::vec2(600.0, 400.0), 1.4), (3, 2));
+        assert_eq!(panel_grid(3, egui::vec2(400.0, 1200.0), 1.4), (1, 3));
+        assert_eq!(panel_grid(0, egui::vec2(400.0, 400.0), 1.0), (1, 1));
+        // A row of three panels 527 wide beats a 2 × 2 grid of 595.
+        assert_eq!(panel_grid(3, egui::vec2(1580.0, 850.0), 1.4), (3, 1));
+    }
+
+    /// A panel far wider than its cell neither moves the next cell nor draws over it.
+    #[test]
+    fn a_wide_panel_stays_in_its_cell() {
+        let ctx = egui::Context::default();
+        let input = egui::RawInput {
+            screen_rect: Some(egui::Rect::from_min_size(
+                egui::Pos2::ZERO,
+                egui::vec2(800.0, 400.0),
+            )),
+            ..Default::default()
+        };
+        let mut rects = Vec::new();
+        let mut clips = Vec::new();
+        let output = ctx.run_ui(input, |ui| {
+            cells_ui(ui, 2, 2, 8.0, |ui, i, size| {
+                if i == 0 {
+                    ui.add_sized(egui::vec2(3.0 * size.x, 20.0), egui::Label::new("wide"));
+                }
+                rects.push(ui.min_rect());
+                clips.push(ui.clip_rect());
+                ui.label("next");
+            });
+        });
+        let mut output = output;
+        output.textures_delta.clear();
+        // Two equal cells 8 apart: the second starts half the width (plus half the gap) further
+        // on, and the first one's drawing (clipped half a gap past its cell) stops before it.
+        let half = (rects[1].min.x - rects[0].min.x - 8.0) / 2.0;
+        assert!(half > 180.0 && half < 200.0, "{rects:?}");
+        assert_eq!(clips[0].max.x, rects[1].min.x - 4.0, "{clips:?} {rects:?}");
+    }
 
     #[test]
     fn log_spacer_marks_one_two_five_on_short_ranges() {
@@ -198,30 +344,3 @@ mod tests {
         assert_eq!(label(0.5f64.log10()), "0.5");
     }
 }
-
-/// The points of a series of more classes than its plot can tell apart (over 8 a pixel column, and
-/// over 4096): in each half-pixel bucket the lowest and the highest, which draw the same picture.
-/// Every point of a 100,000-class fit is a circle (or a stretch of line) to tessellate: 0.4 to 1 GB
-/// for a figure before.
-pub fn envelope(pts: Vec<[f64; 2]>, width_px: f32) -> Vec<[f64; 2]> {
-    let buckets = (2.0 * width_px.max(1.0)) as usize;
-    if pts.len() <= (4 * buckets).max(4096) {
-        return pts;
-    }
-    let size = pts.len().div_ceil(buckets);
-    let mut out = Vec::with_capacity(2 * buckets);
-    for bucket in pts.chunks(size) {
-        let lowest = (0..bucket.len()).min_by(|&a, &b| bucket[a][1].total_cmp(&bucket[b][1]));
-        let highest = (0..bucket.len()).max_by(|&a, &b| bucket[a][1].total_cmp(&bucket[b][1]));
-        if let (Some(lo), Some(hi)) = (lowest, highest) {
-            out.push(bucket[lo.min(hi)]);
-            if lo != hi {
-                out.push(bucket[lo.max(hi)]);
-            }
-        }
-    }
-    out
-}
-
-/// Plots are at most this wide in pixels, for [`envelope`] where a plot's width is not at hand.
-pub const WIDE_PLOT_PX: f32 = 2048.0;

@@ -99,47 +99,34 @@ fn body(ui: &mut egui::Ui, cx: &ViewCtx, state: &mut ToyState) {
             extent(&ctx, cx, &runs, Region::FarTail, &epochs),
         )
     });
-    let cols = if runs.len() <= 2 {
-        runs.len()
-    } else if runs.len() <= 6 {
-        3.min(runs.len())
-    } else {
-        4
-    };
-    let rows = runs.len().div_ceil(cols);
-    let h = (ui.available_height() / rows as f32 - 6.0).max(120.0);
-    let w = ui.available_width() / cols as f32 - 6.0;
+    // Panels a little wider than tall, as large as the area allows.
+    let (cols, _) = common::panel_grid(runs.len(), ui.available_size(), 1.4);
     let mut events = Vec::new();
-    egui::Grid::new("dist-grid")
-        .spacing([6.0, 6.0])
-        .show(ui, |ui| {
-            for (i, &run) in runs.iter().enumerate() {
-                // The title, in the run's colour beside "teacher" in the teacher's, is the key: no
-                // legend takes room from a small panel.
-                let style = PanelStyle {
-                    title: Some((names[run].clone(), cx.colors[run])),
-                    vs_teacher: true,
-                    legend: false,
-                    inset: opts.tail_inset,
-                    draw,
-                    y: shared.map(|s| s.0),
-                    inset_y: shared.map(|s| s.1),
-                };
-                ui.allocate_ui(vec2(w, h), |ui| {
-                    ui.set_min_size(vec2(w, h));
-                    let event = ui
-                        .vertical(|ui| {
-                            let id = format!("dist-{i}");
-                            styled_panel(ui, cx, &opts, &order, &[run], &id, h, &style)
-                        })
-                        .inner;
-                    events.extend(event);
-                });
-                if (i + 1) % cols == 0 {
-                    ui.end_row();
-                }
-            }
-        });
+    common::cells_ui(ui, runs.len(), cols, 6.0, |ui, i, size| {
+        let run = runs[i];
+        // The title, in the run's colour beside "teacher" in the teacher's, is the key: no legend
+        // takes room from a small panel.
+        let style = PanelStyle {
+            title: Some((names[run].clone(), cx.colors[run])),
+            vs_teacher: true,
+            legend: false,
+            inset: opts.tail_inset,
+            draw,
+            y: shared.map(|s| s.0),
+            inset_y: shared.map(|s| s.1),
+        };
+        let id = format!("dist-{i}");
+        events.extend(styled_panel(
+            ui,
+            cx,
+            &opts,
+            &order,
+            &[run],
+            &id,
+            size.y,
+            &style,
+        ));
+    });
     for event in events {
         draw_teacher(&ctx, state, &event, &order);
     }
@@ -655,21 +642,27 @@ pub fn styled_panel(
     let names = run_names(cx);
     let mut height = height;
     if let Some((title, color)) = &style.title {
-        let r = if style.vs_teacher {
-            ui.horizontal(|ui| {
-                ui.spacing_mut().item_spacing.x = 0.0;
-                ui.label(RichText::new(title).color(*color).strong());
-                ui.label(RichText::new("  vs  ").weak());
-                ui.label(RichText::new("teacher").color(palette::TEACHER).strong());
-            })
-            .response
-        } else {
-            ui.label(RichText::new(title).color(*color).strong())
+        // One truncated label: a long name ("Skew RKL (α = 0.1) vs teacher") in a narrow panel
+        // is cut with "…" instead of widening the panel.
+        let body = egui::TextStyle::Body.resolve(ui.style());
+        let weak = ui.visuals().weak_text_color();
+        let mut job = egui::text::LayoutJob::default();
+        let mut part = |text: &str, color: Color32| {
+            job.append(text, 0.0, egui::TextFormat::simple(body.clone(), color));
         };
+        part(title, *color);
+        if style.vs_teacher {
+            part("  vs  ", weak);
+            part("teacher", palette::TEACHER);
+        }
+        let r = ui.add(egui::Label::new(job).truncate());
         height = (height - r.rect.height() - ui.spacing().item_spacing.y).max(80.0);
     }
     let x_label = if continuous {
         "x"
+    } else if opts.sorted && ui.available_width() < 260.0 {
+        // The long label is wider than a narrow panel's axis.
+        "teacher rank"
     } else if opts.sorted {
         "class (by teacher rank)"
     } else {

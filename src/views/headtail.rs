@@ -18,6 +18,10 @@ use crate::views::state::ToyState;
 use egui_plot::{Line, LineStyle, PlotPoints};
 use serde::{Deserialize, Serialize};
 
+/// The metrics' head mass slider, here and in the side panel (the AKL loss's μ is "AKL μ (loss)",
+/// on each AKL divergence).
+pub const METRICS_MU: &str = "head mass μ (metrics)";
+
 /// The view's display options, kept in egui memory (shared by every place the view is shown).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
@@ -112,7 +116,7 @@ pub fn headtail_ui(ui: &mut egui::Ui, cx: &ViewCtx, state: &mut ToyState) {
     if !cx.figure {
         ui.horizontal_wrapped(|ui| {
             let mu = &mut state.config.metrics.mu;
-            ui.add(egui::Slider::new(mu, 0.0..=0.99).text("head mass mu"))
+            ui.add(egui::Slider::new(mu, 0.0..=0.99).text(METRICS_MU))
                 .on_hover_text(&explanation);
             ui.separator();
             ui.checkbox(&mut opts.log_y, "log y");
@@ -554,7 +558,7 @@ pub(super) mod tests {
         }
         let mut h = harness(&result, 120, egui::vec2(900.0, 600.0), headtail_ui);
         h.run();
-        h.get_by_role_and_label(egui::accesskit::Role::Slider, "head mass mu")
+        h.get_by_role_and_label(egui::accesskit::Role::Slider, METRICS_MU)
             .set_value_accesskit(0.3);
         h.run();
         assert!((h.state().config.metrics.mu - 0.3).abs() < 1e-9);

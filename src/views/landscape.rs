@@ -7,7 +7,7 @@
 //! egui's temp memory; the panels show a spinner until theirs is ready.
 
 use super::ViewCtx;
-use super::common::base_plot;
+use super::common::{self, base_plot};
 use super::ticks::{tick_125, uniform_grid_125};
 use crate::math::{Divergence, LogDist, check_classes};
 use crate::toy::analysis::landscape::{
@@ -106,40 +106,11 @@ pub fn landscape_ui(ui: &mut egui::Ui, cx: &ViewCtx, _state: &mut ToyState) {
         }
     });
 
-    let avail = ui.available_size();
-    let (cols, rows) = panel_grid(shown, avail);
-    let w = (avail.x / cols as f32 - 6.0).max(80.0);
-    let h = (avail.y / rows as f32 - 6.0).max(100.0);
+    let (cols, _) = common::panel_grid(shown, ui.available_size(), 1.0);
     let link = ui.make_persistent_id("landscape-link");
-    egui::Grid::new("landscape-grid")
-        .spacing([6.0, 6.0])
-        .show(ui, |ui| {
-            for run in 0..shown {
-                ui.allocate_ui(egui::vec2(w, h), |ui| {
-                    ui.set_min_size(egui::vec2(w, h));
-                    ui.set_max_width(w);
-                    ui.vertical(|ui| panel(ui, cx, &job, run, [w, h], link));
-                });
-                if (run + 1) % cols == 0 {
-                    ui.end_row();
-                }
-            }
-        });
-}
-
-/// Columns and rows that make the panels as large (and as square) as the area allows.
-fn panel_grid(n: usize, avail: egui::Vec2) -> (usize, usize) {
-    let mut best = (1, n.max(1));
-    let mut best_side = 0.0;
-    for cols in 1..=n.max(1) {
-        let rows = n.div_ceil(cols);
-        let side = (avail.x / cols as f32).min(avail.y / rows as f32);
-        if side > best_side + 1.0 {
-            best = (cols, rows);
-            best_side = side;
-        }
-    }
-    best
+    common::cells_ui(ui, shown, cols, 6.0, |ui, run, size| {
+        panel(ui, cx, &job, run, [size.x, size.y], link)
+    });
 }
 
 /// One divergence's heatmap with its iso-lines, minima and the run's path.

@@ -7,6 +7,7 @@ pub mod abplane;
 pub mod assistant;
 pub mod beta_sweep;
 pub mod common;
+pub mod contours;
 mod curves;
 pub mod distributions;
 pub mod gradient;
@@ -132,7 +133,19 @@ pub fn view_ui(ui: &mut egui::Ui, view: View, cx: &ViewCtx, state: &mut ToyState
     if cx.fixed.is_none() && state.playing && !cx.figure {
         cx = cx.with_fixed_axes(0, cx.last_epoch());
     }
-    let interaction = header_ui(ui, &cx, state);
+    let interaction = header_ui(ui, &cx, view, state);
+    let plane = cx.result.teacher.plane.is_some();
+    if !view.fits(plane) {
+        ui.add_space(8.0);
+        ui.label(if plane {
+            "This view draws a one-dimensional teacher's classes; this fit's teacher is 2-D. Its \
+             views are Contours (2-D), Loss curves and Head / tail."
+        } else {
+            "The contour view draws a teacher in the plane (teacher kind = \"mixture2d\"); this \
+             fit's teacher is one-dimensional."
+        });
+        return;
+    }
     let cx = &cx;
     common::with_interaction(interaction, || match view {
         View::Distributions => distributions::distributions_ui(ui, cx, state),
@@ -142,6 +155,7 @@ pub fn view_ui(ui: &mut egui::Ui, view: View, cx: &ViewCtx, state: &mut ToyState
         View::Landscape => landscape::landscape_ui(ui, cx, state),
         View::AbPlane => abplane::abplane_ui(ui, cx, state),
         View::Assistant => assistant::assistant_ui(ui, cx, state),
+        View::Contours => contours::contours_ui(ui, cx, state),
     })
 }
 
@@ -166,7 +180,12 @@ pub fn epoch_stamp(cx: &ViewCtx) -> String {
 /// The row above every view: in the app the zoom/pan switch (and "reset view" while it is on) at the
 /// left; the epoch stamp at the right, in the app, in figures and in every animation frame. Returns
 /// how the view's plots react to the pointer.
-fn header_ui(ui: &mut egui::Ui, cx: &ViewCtx, state: &mut ToyState) -> common::Interaction {
+fn header_ui(
+    ui: &mut egui::Ui,
+    cx: &ViewCtx,
+    view: View,
+    state: &mut ToyState,
+) -> common::Interaction {
     let mut interaction = common::Interaction::default();
     ui.horizontal(|ui| {
         if !cx.figure {
@@ -190,12 +209,16 @@ fn header_ui(ui: &mut egui::Ui, cx: &ViewCtx, state: &mut ToyState) -> common::I
             };
         }
         ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
-            ui.label(egui::RichText::new(epoch_stamp(cx)).strong())
-                .on_hover_text(
-                    "the epoch shown / the last epoch of the fit (a fit too big to keep the \
+            let stamp = if view.reads_q() {
+                epoch_stamp(cx)
+            } else {
+                format!("epoch {} / {}", cx.epoch, cx.last_epoch())
+            };
+            ui.label(egui::RichText::new(stamp).strong()).on_hover_text(
+                "the epoch shown / the last epoch of the fit (a fit too big to keep the \
                      student at every epoch keeps it at evenly and log-spaced epochs: the views \
                      then draw the nearest kept one)",
-                );
+            );
         });
     });
     interaction

@@ -105,7 +105,26 @@ fn instance_color(base: Color32, nth: usize, count: usize) -> Color32 {
     let hue = b.atan2(a);
     let t = nth as f32 / (count - 1) as f32;
     let l = ramp.0 + (ramp.1 - ramp.0) * t;
-    let h = hue + (t - 0.5) * ramp.2.to_radians();
+    // The hue turns by ±50° over the ramp, except where one end would come near the teacher's hue
+    // (αβ's violet would darken into a navy that reads as the teacher's blue): there it turns by 50°
+    // away from the teacher only.
+    let [_, ta, tb] = oklab(TEACHER);
+    let teacher_hue = tb.atan2(ta);
+    let gap = |h: f32| {
+        let d = (h - teacher_hue).rem_euclid(std::f32::consts::TAU);
+        d.min(std::f32::consts::TAU - d)
+    };
+    let half_turn = 0.5 * ramp.2.to_radians();
+    let h = if gap(hue - half_turn).min(gap(hue + half_turn)) < 0.6 {
+        let away = if gap(hue + half_turn) > gap(hue - half_turn) {
+            1.0
+        } else {
+            -1.0
+        };
+        hue + away * t * half_turn
+    } else {
+        hue + (t - 0.5) * ramp.2.to_radians()
+    };
     // Dark and light ends cannot hold the full chroma inside sRGB: reduce it until it fits.
     let mut c = chroma.max(0.08);
     loop {
@@ -117,6 +136,37 @@ fn instance_color(base: Color32, nth: usize, count: usize) -> Color32 {
             return from_oklab([l, 0.0, 0.0]).unwrap_or(base);
         }
     }
+}
+
+/// Lightest OKLab lightness a curve or title keeps on a dark background (the dark ends of the
+/// ramps and the darker family hues, RKL's green or αβ's violet, fade into a dark panel).
+const DARK_BACKGROUND_MIN_L: f32 = 0.62;
+
+/// `colors` as drawn on the current background: unchanged on a light one; on a dark one, colours
+/// darker than [`DARK_BACKGROUND_MIN_L`] are lifted to it, keeping their hue (order and distinctness
+/// within a ramp are kept, since the lift only compresses the dark end).
+pub fn for_background(colors: Vec<Color32>, dark: bool) -> Vec<Color32> {
+    if !dark {
+        return colors;
+    }
+    colors.into_iter().map(lifted).collect()
+}
+
+fn lifted(c: Color32) -> Color32 {
+    let [l, a, b] = oklab(c);
+    if l >= DARK_BACKGROUND_MIN_L {
+        return c;
+    }
+    // Squeeze [0.40, 0.62] into [0.62, 0.70] so that ramp neighbours stay apart.
+    let l = DARK_BACKGROUND_MIN_L + (l - 0.40).clamp(0.0, 0.22) * (0.08 / 0.22);
+    let mut k = 1.0;
+    while k > 0.05 {
+        if let Some(rgb) = from_oklab([l, a * k, b * k]) {
+            return rgb;
+        }
+        k *= 0.9;
+    }
+    c
 }
 
 /// Colours for the side panel's list: enabled slots get exactly the colours their runs get in the views
@@ -196,6 +246,30 @@ fn from_oklab([l, a, b]: [f32; 3]) -> Option<Color32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dark_backgrounds_lift_dark_colours_and_keep_ramps_ordered() {
+        let divs: Vec<Divergence> = [
+            "taid:t_start=0.4,t_end=1",
+            "taid:t_start=0.2,t_end=1",
+            "taid:t=0.4",
+            "rkl",
+        ]
+        .iter()
+        .map(|s| s.parse().unwrap())
+        .collect();
+        let light = run_colors(&divs);
+        assert_eq!(for_background(light.clone(), false), light);
+        let dark = for_background(light.clone(), true);
+        for (l, d) in light.iter().zip(&dark) {
+            let (ll, dl) = (oklab(*l)[0], oklab(*d)[0]);
+            assert!(dl >= DARK_BACKGROUND_MIN_L - 0.01, "{d:?}: L {dl}");
+            assert!(dl >= ll - 1e-3, "{l:?} -> {d:?} got darker");
+        }
+        // The TAID ramp stays ordered dark to light.
+        let ls: Vec<f32> = dark[..3].iter().map(|c| oklab(*c)[0]).collect();
+        assert!(ls[0] < ls[1] && ls[1] < ls[2], "{ls:?}");
+    }
     use crate::toy::preset;
 
     /// Machado, Oliveira & Fernandes (2009), severity 1: protanopia, deuteranopia, tritanopia, on

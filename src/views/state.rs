@@ -38,10 +38,11 @@ pub enum View {
     Landscape,
     AbPlane,
     Assistant,
+    Contours,
 }
 
 impl View {
-    pub const ALL: [View; 7] = [
+    pub const ALL: [View; 8] = [
         View::Distributions,
         View::HeadTail,
         View::Loss,
@@ -49,6 +50,7 @@ impl View {
         View::Landscape,
         View::AbPlane,
         View::Assistant,
+        View::Contours,
     ];
 
     /// The name used in configs (`[view] views = [...]`) and by `kdviz figure --view`.
@@ -61,11 +63,33 @@ impl View {
             View::Landscape => "landscape",
             View::AbPlane => "abplane",
             View::Assistant => "assistant",
+            View::Contours => "contours",
         }
     }
 
     pub fn from_name(name: &str) -> Option<View> {
         View::ALL.into_iter().find(|v| v.name() == name)
+    }
+
+    /// Whether the view draws something for this teacher: a 2-D teacher (`plane`) has the contour,
+    /// loss and head/tail views; the per-class views (distributions, gradient, αβ plane, assistant)
+    /// and the (μ, log σ) landscape are 1-D only, as is the contour view's opposite.
+    pub fn fits(self, plane: bool) -> bool {
+        match self {
+            View::Loss | View::HeadTail => true,
+            View::Contours => plane,
+            View::Distributions
+            | View::Gradient
+            | View::Landscape
+            | View::AbPlane
+            | View::Assistant => !plane,
+        }
+    }
+
+    /// Whether the view draws the student's q (a kept snapshot) rather than only its per-epoch
+    /// records: the epoch stamp names the kept epoch it draws only for these.
+    pub fn reads_q(self) -> bool {
+        !matches!(self, View::Loss | View::Contours)
     }
 
     pub fn title(self) -> &'static str {
@@ -77,6 +101,7 @@ impl View {
             View::Landscape => "Loss landscape",
             View::AbPlane => "αβ plane",
             View::Assistant => "Assistant distributions",
+            View::Contours => "Contours (2-D)",
         }
     }
 }
@@ -257,7 +282,8 @@ fn table_or_default<T: Default + serde::de::DeserializeOwned>(
     match toml::Value::Table(table.clone()).try_into() {
         Ok(v) => v,
         Err(e) => {
-            problems.push(format!("[view.{name}]: {}", e.message().trim_end()));
+            let message = crate::toy::config::readable(e.message().trim_end());
+            problems.push(format!("[view.{name}]: {message}"));
             T::default()
         }
     }
@@ -338,6 +364,12 @@ impl ToyState {
         };
         self.gradient = table_or_default(hints.gradient.as_ref(), "gradient", &mut problems);
         self.assistant = table_or_default(hints.assistant.as_ref(), "assistant", &mut problems);
+        if let Some(e) = hints.epoch.filter(|&e| e > self.config.epochs) {
+            problems.push(format!(
+                "[view] epoch: {e} is after the last epoch {last}; expected 0 to {last}",
+                last = self.config.epochs
+            ));
+        }
         self.epoch = hints.epoch.unwrap_or(self.epoch).min(self.config.epochs);
         self.playing = false;
         problems
@@ -403,6 +435,11 @@ mod tests {
         s.gradient.shown = GradientShown::Flow;
         s.assistant.panels = true;
         s.dist.shade_head = false;
+        s.dist.shared_y = false;
+        s.plots.zoom_pan = true;
+        assert!(s.plots.log_epochs, "zipf-1000 opens with log epochs");
+        assert!(with_preset(&mut s, "gjsd-beta-sweep").is_empty());
+        assert_eq!(s.plots, PlotOptions::default());
         assert!(with_preset(&mut s, "akl-fig3-longtail").is_empty());
         assert_eq!(s.dist, DistOptions::default());
         assert_eq!(s.gradient, GradientOptions::default());
@@ -426,6 +463,11 @@ mod tests {
         s.dist.tail_inset = false;
         s.gradient.factors = false;
         s.assistant.lambda = 0.7;
+        s.dist.shared_y = false;
+        s.plots = PlotOptions {
+            log_epochs: false,
+            zoom_pan: true,
+        };
         let text = s.to_config().to_toml();
         let cfg = FitConfig::from_toml(&text, "saved").unwrap();
         let mut t = ToyState::default();
@@ -438,6 +480,7 @@ mod tests {
         assert_eq!(t.dist, s.dist);
         assert_eq!(t.gradient, s.gradient);
         assert_eq!(t.assistant, s.assistant);
+        assert_eq!(t.plots, s.plots);
         // Tabs save the active view only.
         s.layout = Layout::Tabs;
         assert_eq!(s.to_config().view.views, vec!["loss"]);
@@ -464,5 +507,14 @@ mod tests {
         );
         assert_eq!(s.gradient, GradientOptions::default());
         assert_eq!(s.active, View::Distributions);
+        // An epoch after the end is said, and the last epoch shown.
+        let mut cfg = preset::load("akl-fig3-longtail").unwrap();
+        cfg.view.epoch = Some(5000);
+        s.apply_config(cfg);
+        assert_eq!(
+            s.apply_hints(),
+            ["[view] epoch: 5000 is after the last epoch 800; expected 0 to 800"]
+        );
+        assert_eq!(s.epoch, 800);
     }
 }

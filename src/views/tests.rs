@@ -520,3 +520,45 @@ fn dense_series_draw_their_envelope() {
     let grid: Vec<[f64; 2]> = (0..2401).map(|i| [i as f64, 1.0]).collect();
     assert_eq!(super::common::envelope(grid.clone(), 100.0), grid);
 }
+
+/// The contour view follows the scrubber: each panel states the student's mean and covariance at
+/// the epoch shown (the ellipses are drawn from the same record).
+#[test]
+fn contours_follow_the_scrubber() {
+    let result = fit("bishop-two-modes");
+    let texts = |epoch: usize| {
+        let mut state = state_for("bishop-two-modes");
+        state.epoch = epoch;
+        let h = harness(
+            &result,
+            state,
+            View::Contours,
+            egui::vec2(1100.0, 600.0),
+            true,
+        );
+        painted_text(&h)
+    };
+    let start = texts(0);
+    assert!(
+        start
+            .iter()
+            .any(|t| t == "m = (−1, −0.5)  Σ = [[1, 0], [·, 1]]"),
+        "{start:?}"
+    );
+    let m = result.runs[1].history[40].mean.unwrap();
+    let want = format!(
+        "m = ({}",
+        crate::math::label::num((m[0] * 1000.0).round() / 1000.0)
+    );
+    let later = texts(40);
+    assert!(
+        later.iter().any(|t| t.starts_with(&want)),
+        "{want}: {later:?}"
+    );
+    assert!(
+        later
+            .iter()
+            .any(|t| t == "FKL optimum: moment matching (dotted)"),
+        "{later:?}"
+    );
+}

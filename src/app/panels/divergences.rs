@@ -10,7 +10,7 @@ use crate::views::palette;
 use crate::views::state::Slot;
 
 pub fn divergences_ui(ui: &mut egui::Ui, slots: &mut Vec<Slot>, classes: usize) {
-    let colors = palette::slot_colors(slots);
+    let colors = palette::for_background(palette::slot_colors(slots), ui.visuals().dark_mode);
     let mut remove = None;
     for (i, slot) in slots.iter_mut().enumerate() {
         ui.push_id(("slot", i), |ui| {

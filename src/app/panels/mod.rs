@@ -2,6 +2,7 @@
 
 pub mod divergences;
 pub mod optimizer;
+pub mod plane;
 pub mod student;
 pub mod teacher;
 
@@ -56,6 +57,19 @@ fn fitted(
         let s = ui.spacing_mut();
         s.slider_width = room.clamp(60.0, s.slider_width);
         add(ui)
+    })
+    .inner
+}
+
+/// A mixture component's header row: its number and a remove button (disabled for the last one);
+/// true when the button was clicked.
+pub fn component_header_ui(ui: &mut egui::Ui, i: usize, removable: bool) -> bool {
+    ui.horizontal(|ui| {
+        ui.label(format!("component {}", i + 1));
+        ui.add_enabled(removable, egui::Button::new("x").small())
+            .on_hover_text("remove this component")
+            .on_disabled_hover_text("a mixture keeps at least one component")
+            .clicked()
     })
     .inner
 }

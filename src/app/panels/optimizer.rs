@@ -3,8 +3,7 @@
 use super::{log_slider, slider};
 use crate::toy::{FitConfig, OptimizerSpec};
 
-/// The metrics' head mass slider (the AKL loss's μ is "AKL μ (loss)", on each AKL divergence).
-pub const METRICS_MU: &str = "head mass μ (metrics)";
+pub use crate::views::headtail::METRICS_MU;
 
 pub fn optimizer_ui(ui: &mut egui::Ui, config: &mut FitConfig) {
     let adam = matches!(config.optimizer, OptimizerSpec::Adam { .. });

@@ -24,7 +24,10 @@ pub fn student_ui(
     {
         panel.given = logits.clone();
     }
-    let is_gauss = matches!(student, StudentSpec::Gaussian { .. });
+    let is_gauss = matches!(
+        student,
+        StudentSpec::Gaussian { .. } | StudentSpec::Gaussian2d { .. }
+    );
     ui.horizontal(|ui| {
         if ui.selectable_label(!is_gauss, "Free logits").clicked() && is_gauss {
             *student = StudentSpec::Logits {
@@ -34,6 +37,7 @@ pub fn student_ui(
             };
         }
         if ui.selectable_label(is_gauss, "Gaussian").clicked() && !is_gauss {
+            // The teacher section swaps in the 2-D student when the teacher is 2-D.
             *student = StudentSpec::Gaussian {
                 mu: 0.0,
                 sigma: 1.0,
@@ -80,5 +84,10 @@ pub fn student_ui(
             slider(ui, mu, -20.0..=100.0, "initial mu");
             log_slider(ui, sigma, 0.05..=50.0, "initial sigma");
         }
+        StudentSpec::Gaussian2d {
+            mean,
+            cov,
+            covariance,
+        } => super::plane::gaussian2d_ui(ui, mean, cov, covariance),
     }
 }

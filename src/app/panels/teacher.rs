@@ -1,6 +1,6 @@
 //! Teacher section: long tail, Gaussian mixture, the AKL paper's teachers, a drawn teacher, a file.
 
-use super::{log_slider, slider};
+use super::{component_header_ui, log_slider, plane, slider};
 use crate::app::Status;
 use crate::io::vector::read_vector;
 use crate::toy::{Component, Grid, Init, StudentSpec, TailShape, TeacherSpec};
@@ -10,6 +10,7 @@ use crate::toy::{Component, Grid, Init, StudentSpec, TailShape, TeacherSpec};
 enum Kind {
     LongTail,
     Mixture,
+    Mixture2d,
     Drawn,
 }
 
@@ -17,6 +18,7 @@ fn kind_of(t: &TeacherSpec) -> Kind {
     match t {
         TeacherSpec::LongTail { .. } => Kind::LongTail,
         TeacherSpec::Mixture { .. } => Kind::Mixture,
+        TeacherSpec::Mixture2d { .. } => Kind::Mixture2d,
         TeacherSpec::Probs { .. } | TeacherSpec::Logits { .. } => Kind::Drawn,
     }
 }
@@ -56,12 +58,14 @@ pub fn teacher_ui(
         for (k, label) in [
             (Kind::LongTail, "Long tail"),
             (Kind::Mixture, "Gaussian mixture"),
+            (Kind::Mixture2d, "2-D mixture"),
             (Kind::Drawn, "Custom"),
         ] {
             if ui.selectable_label(kind == k, label).clicked() && kind != k {
                 *teacher = match k {
                     Kind::LongTail => default_long_tail(),
                     Kind::Mixture => default_mixture(),
+                    Kind::Mixture2d => plane::default_teacher(),
                     Kind::Drawn => TeacherSpec::Probs {
                         probs: current_probs(teacher),
                     },
@@ -139,6 +143,9 @@ pub fn teacher_ui(
         TeacherSpec::Mixture { components, grid } => {
             mixture_ui(ui, components, grid);
         }
+        TeacherSpec::Mixture2d { components, grid } => {
+            plane::mixture2d_ui(ui, components, grid);
+        }
         TeacherSpec::Probs { probs } => {
             ui.label(format!(
                 "{} classes; drag on the Distributions view to draw",
@@ -189,6 +196,17 @@ pub fn teacher_ui(
             status = Some(load_file(&panel.path, teacher, false));
         }
     });
+    // A 2-D teacher needs a 2-D student, and a 1-D teacher a 1-D one.
+    let plane_teacher = matches!(teacher, TeacherSpec::Mixture2d { .. });
+    let plane_student = matches!(student, StudentSpec::Gaussian2d { .. });
+    if plane_teacher && matches!(student, StudentSpec::Gaussian { .. }) {
+        *student = plane::default_student();
+    } else if !plane_teacher && plane_student {
+        *student = StudentSpec::Gaussian {
+            mu: 0.0,
+            sigma: 1.0,
+        };
+    }
     // A "given" student must match the teacher's size; fall back to a seeded start rather than fail.
     if let (StudentSpec::Logits { init, logits, .. }, Ok(n)) = (&mut *student, class_count(teacher))
         && matches!(init, Init::Given)
@@ -209,17 +227,9 @@ fn mixture_ui(ui: &mut egui::Ui, components: &mut Vec<Component>, grid: &mut Gri
     let several = components.len() > 1;
     for (i, c) in components.iter_mut().enumerate() {
         ui.push_id(i, |ui| {
-            ui.horizontal(|ui| {
-                ui.label(format!("component {}", i + 1));
-                if ui
-                    .add_enabled(several, egui::Button::new("x").small())
-                    .on_hover_text("remove this component")
-                    .on_disabled_hover_text("a mixture keeps at least one component")
-                    .clicked()
-                {
-                    remove = Some(i);
-                }
-            });
+            if component_header_ui(ui, i, several) {
+                remove = Some(i);
+            }
             slider(ui, &mut c.weight, 0.01..=1.0, &format!("weight {}", i + 1));
             slider(
                 ui,
@@ -267,6 +277,7 @@ pub fn class_count(t: &TeacherSpec) -> Result<usize, String> {
         TeacherSpec::Logits { logits } => logits.len(),
         TeacherSpec::LongTail { classes, .. } => *classes,
         TeacherSpec::Mixture { grid, .. } => grid.points,
+        TeacherSpec::Mixture2d { grid, .. } => grid.len(),
     })
 }
 

@@ -418,7 +418,32 @@ impl Level {
 /// or time the other versions); a backend the CPU lacks is never chosen.
 pub fn level() -> Level {
     static LEVEL: OnceLock<Level> = OnceLock::new();
-    *LEVEL.get_or_init(|| detect(std::env::var("KDVIZ_SIMD").as_deref().unwrap_or("")))
+    *LEVEL.get_or_init(|| {
+        let raw = std::env::var("KDVIZ_SIMD").unwrap_or_default();
+        let cap = simd_cap(&raw).unwrap_or_else(|e| {
+            // A library cannot fail here (every caller needs a backend): say so once, use the best.
+            eprintln!("kdviz: warning: {e}");
+            ""
+        });
+        detect(cap)
+    })
+}
+
+/// The values `KDVIZ_SIMD` accepts; unset or empty means no cap.
+pub const SIMD_CAPS: [&str; 3] = ["scalar", "avx2", "avx512"];
+
+/// Checks a `KDVIZ_SIMD` value: the cap it names, or a message naming the accepted values.
+pub fn simd_cap(raw: &str) -> Result<&str, String> {
+    let v = raw.trim();
+    if v.is_empty() || SIMD_CAPS.contains(&v) {
+        Ok(v)
+    } else {
+        Err(format!(
+            "KDVIZ_SIMD={raw:?} is not a SIMD backend; expected one of {} (or unset); using the \
+             best this CPU supports",
+            SIMD_CAPS.join(", ")
+        ))
+    }
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -643,6 +668,19 @@ multiversion! {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Issue 10, failure 10: `KDVIZ_SIMD=bogus` was silently ignored.
+    #[test]
+    fn simd_caps_are_checked() {
+        assert_eq!(simd_cap(""), Ok(""));
+        assert_eq!(simd_cap("scalar"), Ok("scalar"));
+        assert_eq!(simd_cap(" avx2 "), Ok("avx2"));
+        assert_eq!(
+            simd_cap("bogus").unwrap_err(),
+            "KDVIZ_SIMD=\"bogus\" is not a SIMD backend; expected one of scalar, avx2, avx512 (or \
+             unset); using the best this CPU supports"
+        );
+    }
 
     /// Streaming copies land exactly, whatever the length and the alignment of the destination.
     #[test]

@@ -6,6 +6,7 @@ use super::{
 };
 use crate::math::akl::gaps;
 use crate::math::kl::kl;
+use crate::math::range::clamp0;
 use crate::math::{Divergence, LogDist, Workspace, value_and_grad};
 use crate::real::{RealData, RealError};
 
@@ -144,6 +145,7 @@ impl Engine for CpuEngine<'_> {
             s.tail += p.tail;
             s.top1 += p.top1;
             s.ce += p.ce;
+            s.bad_grad += p.bad_grad;
         }
         Ok(s)
     }
@@ -185,6 +187,8 @@ impl Engine for CpuEngine<'_> {
         })
     }
 }
+
+const F32_MAX: f64 = f32::MAX as f64;
 
 /// Value, gradient and metrics of row `r`.
 #[allow(clippy::too_many_arguments)]
@@ -229,17 +233,30 @@ fn row(
     }
     let (t, s) = (&scr.teacher, &scr.student);
     let value = value_and_grad(&d, t, s, &mut scr.grad, &mut scr.ws);
+    // The real path's values and gradients are f32 (the GPU computes in f32): a row beyond f32's
+    // range is infinite on both backends, so both refuse the same inputs (math::range).
+    let value = if value > F32_MAX {
+        f64::INFINITY
+    } else {
+        value
+    };
     if value.is_finite() {
+        let mut ok = true;
         for (o, &x) in g_row.iter_mut().zip(&scr.grad) {
+            ok &= x.abs() <= F32_MAX; // false for NaN
             *o = x as f32;
+        }
+        if !ok {
+            sums.bad_grad += 1;
+            g_row.fill(0.0);
         }
     } else {
         // As the GPU kernel: no step from a row whose divergence is infinite.
         g_row.fill(0.0);
     }
     sums.objective += value;
-    sums.kl_pq += kl(&t.logp, &t.p, &s.logp);
-    sums.kl_qp += kl(&s.logp, &s.p, &t.logp);
+    sums.kl_pq += clamp0(kl(&t.logp, &t.p, &s.logp));
+    sums.kl_qp += clamp0(kl(&s.logp, &s.p, &t.logp));
     let (gh, gt) = gaps(&t.p, &s.p, &scr.head);
     sums.head += gh;
     sums.tail += gt;
@@ -432,6 +449,92 @@ pub fn matmul_tn(h: &[f32], g: &[f32], out: &mut [f32], n: usize, d: usize, v: u
         let w = c1 - c0;
         for k in 0..d {
             out[k * v + c0..k * v + c1].copy_from_slice(&blk[k * w..(k + 1) * w]);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::math::props::{config, logit, spec};
+    use crate::real::train::{Prep, TrainConfig};
+    use proptest::prelude::*;
+
+    /// Rows of f32 teacher (some -inf) and student logits inside the input policy, and specs.
+    fn cases() -> impl Strategy<Value = (RealData, Vec<String>)> {
+        (1usize..4, 2usize..9).prop_flat_map(|(n, v)| {
+            let t = prop_oneof![6 => logit(), 1 => Just(f64::NEG_INFINITY)];
+            (
+                proptest::collection::vec(t, n * v),
+                proptest::collection::vec(logit(), n * v),
+                proptest::collection::vec(spec(v), 3),
+            )
+                .prop_map(move |(t, s, specs)| {
+                    let mut teacher: Vec<f32> = t.iter().map(|&x| x as f32).collect();
+                    for row in teacher.chunks_mut(v) {
+                        if row.iter().all(|&x| x == f32::NEG_INFINITY) {
+                            row[0] = 0.0;
+                        }
+                    }
+                    let data = RealData {
+                        source: "proptest".into(),
+                        n,
+                        v,
+                        teacher,
+                        student_init: Some(s.iter().map(|&x| x as f32).collect()),
+                        tokens: None,
+                        contexts: None,
+                        labels: None,
+                    };
+                    (data, specs)
+                })
+        })
+    }
+
+    proptest! {
+        #![proptest_config(config())]
+
+        /// The CPU trainer's epoch-0 objective and gradient are the f64 engine's on the same
+        /// (f32) logits, row by row: the real path adds no numerics of its own.
+        #[test]
+        fn the_cpu_engine_is_the_f64_engine((data, specs) in cases()) {
+            prop_assert!(data.check().is_ok());
+            let cfg = TrainConfig::default();
+            let prep = Prep::new(&data, cfg.mu);
+            let (n, v) = (data.n, data.v);
+            for spec in &specs {
+                let div: Divergence = spec.parse().map_err(|e: crate::math::SpecError| TestCaseError::fail(e.to_string()))?;
+                let mut engine = CpuEngine::new(&data, &cfg, &prep).map_err(|e| TestCaseError::fail(e.to_string()))?;
+                let sums = engine.forward(&div, false).map_err(|e| TestCaseError::fail(e.to_string()))?;
+                let (mut want, mut bad) = (0.0, 0);
+                for r in 0..n {
+                    let row = |x: &[f32]| x[r * v..(r + 1) * v].iter().map(|&x| f64::from(x)).collect::<Vec<_>>();
+                    let t = LogDist::from_logits(&row(&data.teacher), true).map_err(|e| TestCaseError::fail(e.to_string()))?;
+                    let s_init = data.student_init.as_deref().unwrap_or(&[]);
+                    let s = LogDist::from_logits(&row(s_init), false).map_err(|e| TestCaseError::fail(e.to_string()))?;
+                    let d = match div {
+                        Divergence::Hinton { temperature, a, .. } => Divergence::Hinton { temperature, a, label: prep.labels[r] as usize },
+                        d => d,
+                    };
+                    let mut grad = vec![0.0; v];
+                    let value = value_and_grad(&d, &t, &s, &mut grad, &mut Workspace::default());
+                    let value = if value > F32_MAX { f64::INFINITY } else { value };
+                    want += value;
+                    let g_row = &engine.g[r * v..(r + 1) * v];
+                    if value.is_finite() && grad.iter().all(|g| g.abs() <= F32_MAX) {
+                        for k in 0..v {
+                            prop_assert_eq!(g_row[k], grad[k] as f32, "{} row {} class {}", spec, r, k);
+                        }
+                    } else {
+                        bad += usize::from(value.is_finite());
+                        prop_assert!(g_row.iter().all(|&g| g == 0.0), "{spec} row {r}: no step");
+                    }
+                }
+                prop_assert_eq!(sums.bad_grad, bad, "{}", spec);
+                let close = sums.objective == want
+                    || (sums.objective - want).abs() <= 1e-12 * want.abs();
+                prop_assert!(close, "{spec}: objective {} vs {want}", sums.objective);
+            }
         }
     }
 }

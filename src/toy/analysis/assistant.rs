@@ -54,7 +54,13 @@ pub fn assistant_of(
     let mut r = LogDist::zeros(n);
     match divergence_at(result, run, epoch) {
         Divergence::Taid { t, .. } => {
-            taid::interpolate(t, &teacher.logp, &student.logp, &mut r.logp, &mut r.p);
+            taid::interpolate(
+                t,
+                (&teacher.logp, &teacher.p),
+                (&student.logp, &student.p),
+                &mut r.logp,
+                &mut r.p,
+            );
             Some((r, format!("p_t at t = {t:.3}")))
         }
         Divergence::Amid {
@@ -68,8 +74,8 @@ pub fn assistant_of(
             amid::mixture(
                 alpha,
                 lambda,
-                &teacher.logp,
-                &student.logp,
+                (&teacher.logp, &teacher.p),
+                (&student.logp, &student.p),
                 &mut r.logp,
                 &mut r.p,
                 &mut omega,
@@ -164,8 +170,8 @@ pub fn alpha_mixture(alpha: f64, lambda: f64, p: &LogDist, q: &LogDist) -> LogDi
     amid::mixture(
         alpha,
         lambda,
-        &p.logp,
-        &q.logp,
+        (&p.logp, &p.p),
+        (&q.logp, &q.p),
         &mut r.logp,
         &mut r.p,
         &mut omega,

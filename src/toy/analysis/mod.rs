@@ -6,6 +6,7 @@
 pub mod abplane;
 pub mod assistant;
 pub mod beta_sweep;
+pub mod contours;
 pub mod gradient;
 pub mod landscape;
 pub mod position;

@@ -10,17 +10,13 @@ use egui_plot::{Line, PlotPoints};
 type Metric = (&'static str, &'static str, fn(&EpochStats) -> f64, bool);
 
 const METRICS: [Metric; 6] = [
-    ("objective", "divergence (mean)", |s| s.objective, true),
+    ("objective", "divergence", |s| s.objective, true),
     ("KL(p||q)", "nats", |s| s.kl_pq, true),
     ("KL(q||p)", "nats", |s| s.kl_qp, true),
-    ("head gap", "sum |p - q| on the head", |s| s.head_gap, false),
-    ("tail gap", "sum |p - q| on the tail", |s| s.tail_gap, false),
-    (
-        "top-1 agreement",
-        "fraction of positions",
-        |s| s.top1,
-        false,
-    ),
+    // Short axis labels: the titles say which part of the distribution.
+    ("head gap", "L1 gap", |s| s.head_gap, false),
+    ("tail gap", "L1 gap", |s| s.tail_gap, false),
+    ("top-1 agreement", "fraction", |s| s.top1, false),
 ];
 
 pub fn metrics_ui(ui: &mut egui::Ui, runs: &[RunState], colors: &[Color32]) {
@@ -32,43 +28,33 @@ pub fn metrics_ui(ui: &mut egui::Ui, runs: &[RunState], colors: &[Color32]) {
         });
         return;
     }
-    let cols = 3;
-    let w = ui.available_width() / cols as f32 - 8.0;
-    let h = (ui.available_height() / 2.0 - 24.0).max(80.0);
-    egui::Grid::new("real-metrics")
-        .spacing([8.0, 4.0])
-        .show(ui, |ui| {
-            for (i, &(title, y_label, value, log)) in METRICS.iter().enumerate() {
-                ui.vertical(|ui| {
-                    ui.set_width(w);
-                    ui.strong(title);
-                    let plot = if i == 0 {
-                        base_plot(("real-metric", i), "epoch", y_label)
-                    } else {
-                        bare_plot(("real-metric", i), "epoch", y_label)
-                    };
-                    let plot = plot.width(w).height(h);
-                    let plot = if log {
-                        plot.y_axis_formatter(log_tick_dense)
-                            .y_grid_spacer(log125_spacer)
-                    } else {
-                        plot.include_y(0.0)
-                    };
-                    plot.show(ui, |pu| {
-                        for (r, c) in runs.iter().zip(colors) {
-                            let pts: PlotPoints = r
-                                .stats
-                                .iter()
-                                .filter(|s| value(s).is_finite())
-                                .map(|s| [s.epoch as f64, y_value(value(s), log)])
-                                .collect();
-                            pu.line(Line::new(r.div.label(), pts).color(*c).width(2.0));
-                        }
-                    });
-                });
-                if (i + 1) % cols == 0 {
-                    ui.end_row();
-                }
+    // Two rows of three cells that fill the area.
+    crate::views::common::cells_ui(ui, METRICS.len(), 3, 8.0, |ui, i, size| {
+        let (title, y_label, value, log) = METRICS[i];
+        ui.strong(title);
+        let plot = if i == 0 {
+            base_plot(("real-metric", i), "epoch", y_label)
+        } else {
+            bare_plot(("real-metric", i), "epoch", y_label)
+        };
+        let h = (size.y - ui.text_style_height(&egui::TextStyle::Body) - 6.0).max(60.0);
+        let plot = plot.width(size.x).height(h);
+        let plot = if log {
+            plot.y_axis_formatter(log_tick_dense)
+                .y_grid_spacer(log125_spacer)
+        } else {
+            plot.include_y(0.0)
+        };
+        plot.show(ui, |pu| {
+            for (r, c) in runs.iter().zip(colors) {
+                let pts: PlotPoints = r
+                    .stats
+                    .iter()
+                    .filter(|s| value(s).is_finite())
+                    .map(|s| [s.epoch as f64, y_value(value(s), log)])
+                    .collect();
+                pu.line(Line::new(r.div.label(), pts).color(*c).width(2.0));
             }
         });
+    });
 }
