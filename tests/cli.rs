@@ -561,3 +561,23 @@ fn one_class_and_bad_simd_caps_are_reported() {
         "{err}"
     );
 }
+
+/// A value of 1e187 (αβ exponents of −10 inside AMiD) printed as 188 digits; from 1e10 on the text
+/// output is scientific, ten significant digits.
+#[test]
+fn huge_values_print_in_scientific_notation() {
+    let (code, out, err) = kdviz(&[
+        "eval",
+        "--div",
+        "amid:alpha=0.85,lambda=0.19,div=ab,ab_alpha=-10,ab_beta=-10,order=rp",
+        "--teacher-logits=0,0",
+        "--student-logits=100,0",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let line = out.lines().next().unwrap();
+    let value = line.rsplit(" = ").next().unwrap();
+    assert!(value.ends_with("e194"), "{line}");
+    assert!(value.len() < 20, "{line}");
+    let grad = out.lines().nth(1).unwrap();
+    assert!(grad.len() < 60 && grad.contains('e'), "{grad}");
+}

@@ -121,8 +121,12 @@ fn check_range(flag: &str, v: &[f64], allow_neg_inf: bool) -> Result<(), String>
     }
 }
 
+/// Ten decimals; from 1e10 on, ten significant digits in scientific notation (a value of 1e187 would
+/// otherwise print as 188 digits).
 fn fmt_num(x: f64) -> String {
-    if x.is_finite() {
+    if x.is_finite() && x.abs() >= 1e10 {
+        format!("{x:.9e}")
+    } else if x.is_finite() {
         format!("{x:.10}")
     } else {
         format!("{x}")

@@ -240,7 +240,7 @@ pub fn ab(a: f64, b: f64, lp: &[f64], lq: &[f64], q: &[f64], grad: &mut [f64]) -
 /// taken around the largest `|w|`. With a negative exponent `w` reaches 1e30 at a class whose
 /// `q ≈ 1`; `w_k − q_k Σw` then cancels down to the gradient and keeps none of its digits (the
 /// property tests found 20 % errors), while this form is accurate to a few ulps.
-fn project_exact(lq: &[f64], q: &[f64], w: &mut [f64]) {
+pub(super) fn project_exact(lq: &[f64], q: &[f64], w: &mut [f64]) {
     let Some(m) = (0..w.len()).max_by(|&i, &j| w[i].abs().total_cmp(&w[j].abs())) else {
         return;
     };

@@ -4,7 +4,7 @@
 //! released code falls back to α = 1), and the geometric mixture `p^λ q^(1−λ)` at α = 1. The student is
 //! not detached inside r: the gradient flows through r as in the AMiD code.
 
-use super::ab::ab_partials;
+use super::ab::{ab_partials, project_exact};
 use super::divergence::{AmidDiv, AmidOrder};
 use super::fastmath;
 use super::kl::{kl, kl_partials};
@@ -137,6 +137,24 @@ pub fn amid(
         AmidDiv::Ab { alpha: a, beta: b } => ab_partials(a, b, lx, ly, d_x, d_y),
     };
     if !value.is_finite() {
+        return value;
+    }
+    if let AmidDiv::Ab { alpha: a, beta: b } = div
+        && (a < 0.0 || b < 0.0)
+    {
+        // A negative exponent: the partials reach 1e17 and more, and both softmax projections (r's,
+        // then q's) would cancel down to the gradient, as αβ's did; see `ab::project_exact`.
+        let (g_r, g_q): (&mut [f64], Option<&[f64]>) = match order {
+            AmidOrder::Pr => (d_y, None),
+            AmidOrder::Qr => (d_y, Some(d_x)),
+            AmidOrder::Rp => (d_x, None),
+            AmidOrder::Rq => (d_x, Some(d_y)),
+        };
+        project_exact(lr, r, g_r);
+        for k in 0..n {
+            grad[k] = omega[k] * g_r[k] + g_q.map_or(0.0, |g| g[k]);
+        }
+        project_exact(lq, q, grad);
         return value;
     }
     // Route the partials: G_r (w.r.t. log r) and the student's direct share (w.r.t. log q).
