@@ -7,7 +7,7 @@ use crate::figure::caption::{Caption, render_captioned_png, render_captioned_svg
 use crate::figure::format::format_of;
 use crate::figure::raster::{check_pixels, save_png};
 use crate::figure::{
-    FigureSpec, Layout, Outcome, default_size, render_png, render_svg, view_csv, write_animation,
+    FigureSpec, Layout, Outcome, default_size, render_svg, view_csv, write_animation,
 };
 use crate::gpu::GpuContext;
 use crate::math::Divergence;
@@ -246,10 +246,7 @@ pub fn run(args: &FigureArgs) -> Result<(), String> {
     match ext.as_str() {
         "csv" => write(path, view_csv(&result, view, &epochs)?.as_bytes()),
         "svg" => write(path, render_svg(&result, &state, &spec).as_bytes()),
-        "png" => {
-            let img = render_png(&result, &state, &spec)?;
-            save_png(&img, path)
-        }
+        "png" => crate::figure::write_png(&result, &state, &spec, path),
         _ => {
             let fps = args.fps.unwrap_or(6) as u32;
             let never = std::sync::atomic::AtomicBool::new(false);

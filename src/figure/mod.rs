@@ -323,6 +323,21 @@ pub fn render_png(
     render_ui_png(spec, move |ui| figure_ui(ui, result, &mut state, &spec2))
 }
 
+/// [`render_png`] written straight to `path`, a band of rows at a time (the CLI's PNG figures: the
+/// image is never held whole).
+pub fn write_png(
+    result: &FitResult,
+    state: &ToyState,
+    spec: &FigureSpec,
+    path: &std::path::Path,
+) -> Result<(), String> {
+    let mut state = state.clone();
+    let spec2 = spec.clone();
+    let mut view = offscreen(spec, move |ui| figure_ui(ui, result, &mut state, &spec2))?;
+    view.harness.run_steps(4);
+    view.write_png(path)
+}
+
 /// Any UI drawn in figure mode, offscreen, at `spec`'s size, scale and theme.
 pub fn render_ui_png<'a>(
     spec: &FigureSpec,
@@ -489,6 +504,12 @@ impl Offscreen<'_> {
     fn render(&self) -> Result<image::RgbaImage, String> {
         self.renderer
             .render(&self.harness.ctx, self.harness.output())
+    }
+
+    /// The last frame written to `path` as PNG, without holding the image.
+    fn write_png(&self, path: &std::path::Path) -> Result<(), String> {
+        self.renderer
+            .write_png(&self.harness.ctx, self.harness.output(), path)
     }
 }
 

@@ -8,8 +8,8 @@ use egui_wgpu::{RenderState, RendererOptions, ScreenDescriptor, WgpuConfiguratio
 use std::time::Duration;
 
 /// The most pixels an exported image (or one animation frame) may have: 24 million, e.g. 6000 × 4000.
-/// The image is held in memory as 4 bytes a pixel (92 MiB at the limit), which keeps a figure export
-/// within the 256 MiB the CLI and the app are measured against (BENCHMARKS.md, "Memory").
+/// `kdviz figure` writes a PNG band by band; an animation frame or the app's export holds the image,
+/// 4 bytes a pixel (92 MiB at the limit). BENCHMARKS.md, "Memory", has the peaks.
 pub const MAX_PIXELS: u64 = 24_000_000;
 
 /// The largest tile rendered at once, in pixels (8 MiB of RGBA); a figure up to this size is drawn in
@@ -53,6 +53,9 @@ pub fn check_pixels(size: egui::Vec2, scale: f32) -> Result<(u32, u32), String> 
     ))
 }
 
+/// Takes a band of whole RGBA rows and the band's first row.
+type BandSink<'f> = dyn FnMut(u32, &[u8]) -> Result<(), String> + 'f;
+
 /// A kittest renderer that draws the harness's paint list tile by tile (see the module docs).
 pub struct TiledRenderer {
     state: RenderState,
@@ -78,16 +81,36 @@ impl TiledRenderer {
         Ok(TiledRenderer { state })
     }
 
-    /// Draws `prims` (in points, at `ppp` pixels per point) into the `w × h` image, tile by tile: one
-    /// target texture and one read-back buffer for all tiles, each tile copied straight into the image.
+    /// Draws `prims` (in points, at `ppp` pixels per point) into the `w × h` image, tile by tile.
     fn rasterise(
         &self,
         prims: &[egui::ClippedPrimitive],
         ppp: f32,
         (w, h): (u32, u32),
-        (tw, th): (u32, u32),
+        tile: (u32, u32),
     ) -> Result<image::RgbaImage, String> {
         let mut img = image::RgbaImage::new(w, h);
+        let row = 4 * w as usize;
+        let buf: &mut [u8] = &mut img;
+        self.rasterise_bands(prims, ppp, (w, h), tile, &mut |y0, band| {
+            let at = y0 as usize * row;
+            buf[at..at + band.len()].copy_from_slice(band);
+            Ok(())
+        })?;
+        Ok(img)
+    }
+
+    /// Draws `prims` tile by tile (one target texture and one read-back buffer for all tiles) and hands
+    /// each band of whole rows, RGBA, top to bottom, to `on_band` with its first row: the image itself
+    /// is never held unless the caller keeps it.
+    fn rasterise_bands(
+        &self,
+        prims: &[egui::ClippedPrimitive],
+        ppp: f32,
+        (w, h): (u32, u32),
+        (tw, th): (u32, u32),
+        on_band: &mut BandSink<'_>,
+    ) -> Result<(), String> {
         let device = &self.state.device;
         let target = device.create_texture(&wgpu::TextureDescriptor {
             label: Some("kdviz figure tile"),
@@ -109,16 +132,48 @@ impl TiledRenderer {
             usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
             mapped_at_creation: false,
         });
+        let mut band = image::RgbaImage::new(w, th.min(h));
         for y0 in (0..h).step_by(th as usize) {
+            let rows = th.min(h - y0);
             for x0 in (0..w).step_by(tw as usize) {
                 self.render_tile(prims, ppp, &target, &read, (x0, y0))?;
-                let part = (tw.min(w - x0), th.min(h - y0));
-                let copied = read_into(&read, padded_row(tw), &mut img, (x0, y0), part);
+                let part = (tw.min(w - x0), rows);
+                let copied = read_into(&read, padded_row(tw), &mut band, (x0, 0), part);
                 read.unmap();
                 copied?;
             }
+            on_band(y0, &band.as_raw()[..4 * w as usize * rows as usize])?;
         }
-        Ok(img)
+        Ok(())
+    }
+
+    /// The harness's last frame written to `path` as PNG, a band of rows at a time: the 4 bytes a
+    /// pixel of the whole image (92 MiB at [`MAX_PIXELS`]) are never held.
+    pub fn write_png(
+        &self,
+        ctx: &egui::Context,
+        output: &egui::FullOutput,
+        path: &std::path::Path,
+    ) -> Result<(), String> {
+        let ppp = ctx.pixels_per_point();
+        let size = check_pixels(ctx.content_rect().size(), ppp)?;
+        let prims = ctx.tessellate(output.shapes.clone(), ppp);
+        let shown = path.display();
+        let fail = |e: &dyn std::fmt::Display| format!("{shown}: cannot write: {e}");
+        let file = std::fs::File::create(path).map_err(|e| fail(&e))?;
+        let mut enc = png::Encoder::new(std::io::BufWriter::new(file), size.0, size.1);
+        enc.set_color(png::ColorType::Rgba);
+        enc.set_depth(png::BitDepth::Eight);
+        let mut w = enc.write_header().map_err(|e| fail(&e))?;
+        let mut stream = w.stream_writer().map_err(|e| fail(&e))?;
+        self.rasterise_bands(
+            &prims,
+            ppp,
+            size,
+            tile_size(size.0, size.1),
+            &mut |_, band| std::io::Write::write_all(&mut stream, band).map_err(|e| fail(&e)),
+        )?;
+        stream.finish().map_err(|e| fail(&e))
     }
 
     /// Draws the tile whose top-left pixel is `origin` (the primitives moved by −origin) into `target`
@@ -293,6 +348,16 @@ impl SharedRenderer {
     ) -> Result<image::RgbaImage, String> {
         self.0.borrow_mut().render(ctx, output)
     }
+
+    /// The harness's last frame written to `path` as PNG (see [`TiledRenderer::write_png`]).
+    pub fn write_png(
+        &self,
+        ctx: &egui::Context,
+        output: &egui::FullOutput,
+        path: &std::path::Path,
+    ) -> Result<(), String> {
+        self.0.borrow().write_png(ctx, output, path)
+    }
 }
 
 impl TestRenderer for SharedRenderer {
@@ -344,9 +409,13 @@ pub fn save_png(img: &image::RgbaImage, path: &std::path::Path) -> Result<(), St
         enc.set_color(png::ColorType::Rgba);
         enc.set_depth(png::BitDepth::Eight);
         let mut w = enc.write_header().map_err(|e| e.to_string())?;
-        w.write_image_data(img.as_raw())
-            .map_err(|e| e.to_string())?;
-        w.finish().map_err(|e| e.to_string())
+        // Streamed a row band at a time: `write_image_data` filters the whole image into a second
+        // buffer of its size first (92 MiB more at the pixel budget).
+        let mut stream = w.stream_writer().map_err(|e| e.to_string())?;
+        for band in img.as_raw().chunks(1 << 20) {
+            std::io::Write::write_all(&mut stream, band).map_err(|e| e.to_string())?;
+        }
+        stream.finish().map_err(|e| e.to_string())
     };
     write().map_err(|e| format!("{shown}: cannot write: {e}"))
 }
