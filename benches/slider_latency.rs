@@ -12,7 +12,9 @@
 //! same fit run by `FitWorker::run_now` without the app around it; "CLI fit" is the
 //! fit `kdviz fit --preset NAME` runs (`FitSpec::run`, q kept at the preset's snapshot epochs only),
 //! timed in process. Medians of `KDVIZ_BENCH_REPEATS` moves (default 7); `cargo bench --bench
-//! slider_latency -- NAME` measures one preset.
+//! slider_latency -- NAME` measures one preset; `KDVIZ_BENCH_EPOCHS=N` fits every preset for N
+//! epochs instead of its own (issue 12's 2-D goal: 3,000). On a 2-D teacher the moved mean is the
+//! first component's x.
 #![allow(clippy::unwrap_used)] // benches may unwrap
 
 use egui_kittest::Harness;
@@ -132,8 +134,10 @@ fn set_lr(h: &mut App, lr: f64) {
 }
 
 fn set_mean(h: &mut App, mean: f64) {
-    if let TeacherSpec::Mixture { components, .. } = &mut h.state_mut().toy.state.config.teacher {
-        components[0].mean = mean;
+    match &mut h.state_mut().toy.state.config.teacher {
+        TeacherSpec::Mixture { components, .. } => components[0].mean = mean,
+        TeacherSpec::Mixture2d { components, .. } => components[0].mean[0] = mean,
+        _ => {}
     }
 }
 
@@ -143,6 +147,9 @@ fn main() {
         .and_then(|s| s.parse().ok())
         .unwrap_or(7);
     let only: Option<String> = std::env::args().nth(1).filter(|a| !a.starts_with('-'));
+    let epochs: Option<usize> = std::env::var("KDVIZ_BENCH_EPOCHS")
+        .ok()
+        .and_then(|s| s.parse().ok());
     let mut h = Harness::builder()
         .with_size(egui::vec2(1920.0, 1080.0))
         .build_eframe(|cc| KdvizApp::with_state(cc.egui_ctx.clone(), Default::default()));
@@ -156,7 +163,12 @@ fn main() {
         if only.as_deref().is_some_and(|o| o != *name) {
             continue;
         }
-        let cfg = preset::load(name).unwrap();
+        let mut cfg = preset::load(name).unwrap();
+        if let Some(e) = epochs {
+            cfg.epochs = e;
+            cfg.view.epoch = None;
+            cfg.snapshots.retain(|&s| s <= e);
+        }
         let spec = cfg.to_spec().unwrap();
         spec.run().unwrap(); // warm
         let mut cli: Vec<f64> = (0..repeats)
@@ -182,6 +194,9 @@ fn main() {
             .collect();
         let alone = median(&mut alone);
         h.state_mut().toy.load_preset(name);
+        if let Some(e) = epochs {
+            h.state_mut().toy.state.config.epochs = e;
+        }
         settle(&mut h);
         let classes = h.state().toy.result().map_or(0, |r| r.teacher.dist.len());
         let size = format!("{} × {} × {classes}", spec.divergences.len(), spec.epochs);
@@ -192,8 +207,12 @@ fn main() {
                 set_lr(h, lr0 * if i.is_multiple_of(2) { 1.02 } else { 1.0 })
             }),
         )];
-        if let TeacherSpec::Mixture { components, .. } = &spec.teacher {
-            let m0 = components[0].mean;
+        let first_mean = match &spec.teacher {
+            TeacherSpec::Mixture { components, .. } => Some(components[0].mean),
+            TeacherSpec::Mixture2d { components, .. } => Some(components[0].mean[0]),
+            _ => None,
+        };
+        if let Some(m0) = first_mean {
             moves.push((
                 "mixture mean 1",
                 Box::new(move |h: &mut App, i: usize| {

@@ -330,3 +330,58 @@ fn a_longer_preset_opens_on_its_epoch() {
     assert_eq!(h.state().toy.state.epoch, 4000);
     assert_eq!(h.state().toy.last_epoch(), 4000);
 }
+
+/// Dragging a teacher component by its mean on the contour plot moves that component and refits:
+/// the new fit's teacher has the mean where the drag ended, and FKL's student follows the mixture's
+/// moments there.
+#[test]
+fn dragging_a_teacher_component_refits() {
+    use crate::toy::{TeacherSpec, plane};
+    use crate::views::contours;
+    let mut state = ToyState::default();
+    state.apply_config(crate::toy::preset::load("bishop-two-modes").unwrap());
+    state.apply_hints();
+    assert_eq!(state.active, View::Contours);
+    let mut h = app_on(state);
+    settle(&mut h);
+    let screen = |h: &egui_kittest::Harness<'_, KdvizApp>, x: f64, y: f64| {
+        let memory = egui_plot::PlotMemory::load(&h.ctx, contours::plot_id(0)).unwrap();
+        memory
+            .transform()
+            .position_from_point(&egui_plot::PlotPoint::new(x, y))
+    };
+    let (from, to) = (screen(&h, -2.0, -2.0), screen(&h, -1.0, -4.0));
+    h.hover_at(from);
+    h.step();
+    h.drag_at(from);
+    h.step();
+    for i in 1..=6 {
+        h.hover_at(from + (to - from) * (i as f32 / 6.0));
+        h.step();
+    }
+    h.drop_at(to);
+    h.step();
+    settle(&mut h);
+    let mean = match &h.state().toy.state.config.teacher {
+        TeacherSpec::Mixture2d { components, .. } => components[0].mean,
+        other => panic!("the teacher is no longer 2-D: {other:?}"),
+    };
+    // The drop point to within a screen pixel (about 0.05 on this plot).
+    assert!(
+        (mean[0] + 1.0).abs() < 0.06 && (mean[1] + 4.0).abs() < 0.06,
+        "component 1 at {mean:?}"
+    );
+    let result = h.state().toy.result().unwrap();
+    let fitted = result.teacher.plane.as_ref().unwrap();
+    assert_eq!(
+        fitted.components[0].mean, mean,
+        "the fit on show has the moved teacher"
+    );
+    let (m, _) = plane::moments(&fitted.components);
+    let fkl = result.runs[0].history.last().unwrap().mean.unwrap();
+    assert!(
+        (fkl[0] - m[0]).abs() < 0.05 && (fkl[1] - m[1]).abs() < 0.05,
+        "FKL's mean {fkl:?}, the mixture's {m:?}"
+    );
+    assert!(m[1] < -0.8, "the mixture's mean moved down: {m:?}");
+}

@@ -71,6 +71,9 @@ pub struct ViewHints {
     /// Plots pan on drag and zoom on scroll.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub zoom_pan: Option<bool>,
+    /// The contour view's marginal densities along x₁ (above) and x₂ (at the side).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub marginals: Option<bool>,
     /// Options of the gradient view (`shown`, `teacher`, `factors`), checked by the views.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub gradient: Option<toml::Table>,

@@ -77,26 +77,119 @@ pub fn family_color(div: &Divergence) -> Color32 {
 }
 
 /// Colours for a list of divergences: the family colour for a family's only instance; several
-/// instances of one family get a ramp of its hue, dark to light in list order.
+/// instances of one family get a ramp of its hue, dark to light in list order. A ramp turns its hue
+/// (see [`instance_color`]); where that brings it near a colour already on show (the teacher,
+/// another family's colour or ramp: a JSD ramp's dark end turns into αβ's violet), it turns the
+/// way that keeps it farthest from them.
 pub fn run_colors(divs: &[Divergence]) -> Vec<Color32> {
-    divs.iter()
-        .enumerate()
-        .map(|(i, d)| {
-            let same = |e: &Divergence| e.name() == d.name();
-            let nth = divs[..i].iter().filter(|e| same(e)).count();
-            let count = divs.iter().filter(|e| same(e)).count();
-            instance_color(family_color(d), nth, count)
-        })
-        .collect()
+    let mut colors = vec![Color32::TRANSPARENT; divs.len()];
+    let mut done: Vec<&str> = Vec::new();
+    for (i, d) in divs.iter().enumerate() {
+        if done.contains(&d.name()) {
+            continue;
+        }
+        done.push(d.name());
+        let members: Vec<usize> = (i..divs.len())
+            .filter(|&k| divs[k].name() == d.name())
+            .collect();
+        let base = family_color(d);
+        let count = members.len();
+        // What is already on show: the teacher, the other families' colours, the ramps placed before.
+        let mut shown = vec![TEACHER];
+        for (k, e) in divs.iter().enumerate() {
+            if e.name() != d.name() {
+                shown.push(if colors[k] == Color32::TRANSPARENT {
+                    family_color(e)
+                } else {
+                    colors[k]
+                });
+            }
+        }
+        let ramp_of = |turn: Turn| -> Vec<Color32> {
+            (0..count)
+                .map(|n| turned_color(base, n, count, turn))
+                .collect()
+        };
+        let mut ramp = ramp_of(default_turn(base));
+        if count > 1 && clearance(&ramp, &shown) < RAMP_CLEARANCE {
+            for turn in [Turn::Both, Turn::Up, Turn::Down] {
+                let other = ramp_of(turn);
+                if clearance(&other, &shown) > clearance(&ramp, &shown) {
+                    ramp = other;
+                }
+            }
+        }
+        for (k, c) in members.into_iter().zip(ramp) {
+            colors[k] = c;
+        }
+    }
+    colors
+}
+
+/// How far (OKLab × 100, about 2 just noticeable) a ramp keeps from the colours on show before
+/// it turns another way.
+const RAMP_CLEARANCE: f32 = 10.0;
+
+/// The smallest OKLab distance (× 100) between a colour of `ramp` and one of `shown`.
+fn clearance(ramp: &[Color32], shown: &[Color32]) -> f32 {
+    let mut min = f32::INFINITY;
+    for a in ramp {
+        let a = oklab(*a);
+        for b in shown {
+            let b = oklab(*b);
+            let d = (a[0] - b[0]).powi(2) + (a[1] - b[1]).powi(2) + (a[2] - b[2]).powi(2);
+            min = min.min(100.0 * d.sqrt());
+        }
+    }
+    min
+}
+
+/// How a ramp turns its hue from the dark end to the light one: by ±50° around the family's hue
+/// (`Both`), or by 50° one way from it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Turn {
+    Both,
+    Up,
+    Down,
+}
+
+/// The turn a family's ramp takes unless it meets another colour: both ways, except where one end
+/// would come near the teacher's hue (αβ's violet would darken into a navy that reads as the
+/// teacher's blue): there 50° away from the teacher only.
+fn default_turn(base: Color32) -> Turn {
+    let [_, a, b] = oklab(base);
+    let hue = b.atan2(a);
+    let [_, ta, tb] = oklab(TEACHER);
+    let teacher_hue = tb.atan2(ta);
+    let gap = |h: f32| {
+        let d = (h - teacher_hue).rem_euclid(std::f32::consts::TAU);
+        d.min(std::f32::consts::TAU - d)
+    };
+    let half_turn = 0.5 * RAMP.2.to_radians();
+    if gap(hue - half_turn).min(gap(hue + half_turn)) < 0.6 {
+        if gap(hue + half_turn) > gap(hue - half_turn) {
+            Turn::Up
+        } else {
+            Turn::Down
+        }
+    } else {
+        Turn::Both
+    }
+}
+
+/// Lightness from, lightness to, total hue turn in degrees of a family's ramp.
+const RAMP: (f32, f32, f32) = (0.40, 0.82, 100.0);
+
+/// The `nth` of `count` instances of a family whose base colour is `base`, its ramp turning the
+/// family's way ([`default_turn`]).
+fn instance_color(base: Color32, nth: usize, count: usize) -> Color32 {
+    turned_color(base, nth, count, default_turn(base))
 }
 
 /// The `nth` of `count` instances of a family whose base colour is `base`: lightness spread over
 /// [0.40, 0.82] in OKLab (readable on white and on a dark panel, never near white or black) and
-/// the hue turned by up to ±50°, so that
-/// neighbours differ in two ways.
-fn instance_color(base: Color32, nth: usize, count: usize) -> Color32 {
-    // Lightness from, lightness to, total hue turn in degrees.
-    let ramp: (f32, f32, f32) = (0.40, 0.82, 100.0);
+/// the hue turned by `turn`, so that neighbours differ in two ways.
+fn turned_color(base: Color32, nth: usize, count: usize, turn: Turn) -> Color32 {
     if count <= 1 {
         return base;
     }
@@ -104,26 +197,12 @@ fn instance_color(base: Color32, nth: usize, count: usize) -> Color32 {
     let chroma = a.hypot(b);
     let hue = b.atan2(a);
     let t = nth as f32 / (count - 1) as f32;
-    let l = ramp.0 + (ramp.1 - ramp.0) * t;
-    // The hue turns by ±50° over the ramp, except where one end would come near the teacher's hue
-    // (αβ's violet would darken into a navy that reads as the teacher's blue): there it turns by 50°
-    // away from the teacher only.
-    let [_, ta, tb] = oklab(TEACHER);
-    let teacher_hue = tb.atan2(ta);
-    let gap = |h: f32| {
-        let d = (h - teacher_hue).rem_euclid(std::f32::consts::TAU);
-        d.min(std::f32::consts::TAU - d)
-    };
-    let half_turn = 0.5 * ramp.2.to_radians();
-    let h = if gap(hue - half_turn).min(gap(hue + half_turn)) < 0.6 {
-        let away = if gap(hue + half_turn) > gap(hue - half_turn) {
-            1.0
-        } else {
-            -1.0
-        };
-        hue + away * t * half_turn
-    } else {
-        hue + (t - 0.5) * ramp.2.to_radians()
+    let l = RAMP.0 + (RAMP.1 - RAMP.0) * t;
+    let half_turn = 0.5 * RAMP.2.to_radians();
+    let h = match turn {
+        Turn::Both => hue + (t - 0.5) * RAMP.2.to_radians(),
+        Turn::Up => hue + t * half_turn,
+        Turn::Down => hue - t * half_turn,
     };
     // Dark and light ends cannot hold the full chroma inside sRGB: reduce it until it fits.
     let mut c = chroma.max(0.08);
@@ -414,5 +493,45 @@ mod tests {
         for c in FAMILY_COLORS {
             assert_eq!(from_oklab(oklab(c)), Some(c));
         }
+    }
+
+    /// A ramp that would turn into a colour on show turns the other way: JSD's ramp, turning both
+    /// ways, darkened into αβ's violet (7 apart for normal vision, 0.3 with two αβ runs).
+    #[test]
+    fn ramps_turn_away_from_colours_on_show() {
+        for specs in [
+            &[
+                "fkl",
+                "jsd:beta=0.1",
+                "jsd:beta=0.5",
+                "jsd:beta=0.9",
+                "rkl",
+                "ab",
+            ][..],
+            &[
+                "jsd:beta=0.1",
+                "jsd:beta=0.9",
+                "ab:alpha=0.2,beta=0.7",
+                "ab:alpha=1.5,beta=-0.5",
+            ],
+        ] {
+            let divs: Vec<Divergence> = specs.iter().map(|s| s.parse().unwrap()).collect();
+            let mut colors = run_colors(&divs);
+            colors.push(TEACHER);
+            for (vision, min) in closest(&colors) {
+                let need = if vision == "normal" { 8.0 } else { 4.0 };
+                assert!(min >= need, "{specs:?}: {min:.1} for {vision} vision");
+            }
+        }
+        // A family alone keeps its usual ramp.
+        let jsd: Vec<Divergence> = ["jsd:beta=0.1", "jsd:beta=0.9"]
+            .map(|s| s.parse().unwrap())
+            .to_vec();
+        assert_eq!(
+            run_colors(&jsd),
+            (0..2)
+                .map(|n| instance_color(family_color(&jsd[0]), n, 2))
+                .collect::<Vec<_>>()
+        );
     }
 }

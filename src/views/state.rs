@@ -192,6 +192,15 @@ impl Default for AssistantOptions {
     }
 }
 
+/// Options of the contour view.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ContourOptions {
+    /// Each panel's marginal densities of teacher and student along x₁ (above the plot) and x₂
+    /// (at its right).
+    pub marginals: bool,
+}
+
 /// Options every view's plots share.
 #[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
 #[serde(default)]
@@ -222,6 +231,7 @@ pub struct ToyState {
     pub dist: DistOptions,
     pub gradient: GradientOptions,
     pub assistant: AssistantOptions,
+    pub contours: ContourOptions,
     pub plots: PlotOptions,
     /// The scrubber's epoch.
     pub epoch: usize,
@@ -256,6 +266,7 @@ impl Default for ToyState {
             dist: DistOptions::default(),
             gradient: GradientOptions::default(),
             assistant: AssistantOptions::default(),
+            contours: ContourOptions::default(),
             plots: PlotOptions::default(),
             epoch: 10,
             playing: false,
@@ -362,6 +373,11 @@ impl ToyState {
             log_epochs: hints.log_epochs.unwrap_or(plots.log_epochs),
             zoom_pan: hints.zoom_pan.unwrap_or(plots.zoom_pan),
         };
+        self.contours = ContourOptions {
+            marginals: hints
+                .marginals
+                .unwrap_or(ContourOptions::default().marginals),
+        };
         self.gradient = table_or_default(hints.gradient.as_ref(), "gradient", &mut problems);
         self.assistant = table_or_default(hints.assistant.as_ref(), "assistant", &mut problems);
         if let Some(e) = hints.epoch.filter(|&e| e > self.config.epochs) {
@@ -397,6 +413,7 @@ impl ToyState {
             shared_y: Some(d.shared_y),
             log_epochs: Some(self.plots.log_epochs),
             zoom_pan: Some(self.plots.zoom_pan),
+            marginals: Some(self.contours.marginals),
             gradient: toml::Table::try_from(self.gradient).ok(),
             assistant: toml::Table::try_from(self.assistant).ok(),
         };
@@ -437,6 +454,7 @@ mod tests {
         s.dist.shade_head = false;
         s.dist.shared_y = false;
         s.plots.zoom_pan = true;
+        s.contours.marginals = true;
         assert!(s.plots.log_epochs, "zipf-1000 opens with log epochs");
         assert!(with_preset(&mut s, "gjsd-beta-sweep").is_empty());
         assert_eq!(s.plots, PlotOptions::default());
@@ -444,6 +462,13 @@ mod tests {
         assert_eq!(s.dist, DistOptions::default());
         assert_eq!(s.gradient, GradientOptions::default());
         assert_eq!(s.assistant, AssistantOptions::default());
+        assert_eq!(s.contours, ContourOptions::default());
+        assert!(with_preset(&mut s, "bishop-factorised").is_empty());
+        assert!(
+            s.contours.marginals,
+            "bishop-factorised opens with marginals"
+        );
+        assert!(with_preset(&mut s, "akl-fig3-longtail").is_empty());
         assert_eq!(
             (s.active, s.layout, s.epoch),
             (View::Distributions, Layout::Tabs, 10)
@@ -464,6 +489,7 @@ mod tests {
         s.gradient.factors = false;
         s.assistant.lambda = 0.7;
         s.dist.shared_y = false;
+        s.contours.marginals = true;
         s.plots = PlotOptions {
             log_epochs: false,
             zoom_pan: true,
@@ -481,6 +507,7 @@ mod tests {
         assert_eq!(t.gradient, s.gradient);
         assert_eq!(t.assistant, s.assistant);
         assert_eq!(t.plots, s.plots);
+        assert_eq!(t.contours, s.contours);
         // Tabs save the active view only.
         s.layout = Layout::Tabs;
         assert_eq!(s.to_config().view.views, vec!["loss"]);

@@ -562,3 +562,61 @@ fn contours_follow_the_scrubber() {
         "{later:?}"
     );
 }
+
+/// The contour view's marginals: with the option on (bishop-factorised opens with it) each panel
+/// has a plot above along x₁ and one at its right along x₂, with their axis labels; off, neither.
+#[test]
+fn contours_draw_marginals_with_their_labels() {
+    let result = fit("bishop-factorised");
+    let labels = super::contours::MARGINAL_LABELS;
+    for marginals in [true, false] {
+        let mut state = state_for("bishop-factorised");
+        assert!(state.contours.marginals, "the preset asks for marginals");
+        state.contours.marginals = marginals;
+        let h = harness(
+            &result,
+            state,
+            View::Contours,
+            egui::vec2(1100.0, 600.0),
+            false,
+        );
+        let texts = painted_text(&h);
+        for label in labels {
+            let n = texts.iter().filter(|t| *t == label).count();
+            assert_eq!(n, if marginals { 2 } else { 0 }, "{label}: {texts:?}");
+        }
+        // The marginal above spans the contour plot's x range and its frame's width, the one at
+        // the side its y range and its frame's height.
+        let memory = |id| egui_plot::PlotMemory::load(&h.ctx, id);
+        for run in 0..2 {
+            let main = memory(super::contours::plot_id(run)).unwrap();
+            let (top, side) = (
+                memory(super::contours::marginal_plot_id(run, 0)),
+                memory(super::contours::marginal_plot_id(run, 1)),
+            );
+            assert_eq!((top.is_some(), side.is_some()), (marginals, marginals));
+            let (Some(top), Some(side)) = (top, side) else {
+                continue;
+            };
+            let (m, t, s) = (main.transform(), top.transform(), side.transform());
+            let close = |a: f32, b: f32| (a - b).abs() < 1.0;
+            assert!(
+                close(m.frame().left(), t.frame().left())
+                    && close(m.frame().right(), t.frame().right()),
+                "x₁ frames: {:?} {:?}",
+                m.frame(),
+                t.frame()
+            );
+            assert!(
+                close(m.frame().top(), s.frame().top())
+                    && close(m.frame().bottom(), s.frame().bottom()),
+                "x₂ frames: {:?} {:?}",
+                m.frame(),
+                s.frame()
+            );
+            assert_eq!(m.bounds().range_x(), t.bounds().range_x());
+            assert_eq!(m.bounds().range_y(), s.bounds().range_y());
+            assert_eq!(t.bounds().min()[1], 0.0, "densities from 0");
+        }
+    }
+}

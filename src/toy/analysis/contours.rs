@@ -6,8 +6,8 @@
 
 use crate::io::csv::Quoted;
 use crate::math::Divergence;
-use crate::toy::plane::{self, ellipse, matrix};
-use crate::toy::{EpochRecord, FitResult, Run};
+use crate::toy::plane::{self, Component2d, Grid2d, ellipse, matrix};
+use crate::toy::{EpochRecord, FitResult, Plane, Run};
 use std::fmt::{self, Write};
 
 /// Points per ellipse.
@@ -82,6 +82,38 @@ pub fn closed_form(result: &FitResult, run: &Run) -> Option<ClosedForm> {
     }
 }
 
+/// The marginal densities of a distribution on the grid: along x₁ (one value per column, the sum
+/// over its rows) and along x₂ (one per row), each divided by its axis's spacing, so that
+/// `Σ marginal × spacing` is the distribution's mass (1).
+pub fn marginals(grid: &Grid2d, p: &[f64]) -> [Vec<f64>; 2] {
+    let [nx, ny] = grid.points;
+    let (mut m1, mut m2) = (vec![0.0; nx], vec![0.0; ny]);
+    for (k, &v) in p.iter().enumerate().take(nx * ny) {
+        m1[k % nx] += v;
+        m2[k / nx] += v;
+    }
+    let (h1, h2) = (grid.step(0), grid.step(1));
+    m1.iter_mut().for_each(|v| *v /= h1);
+    m2.iter_mut().for_each(|v| *v /= h2);
+    [m1, m2]
+}
+
+/// The student N(m, Σ) on the teacher's grid as the fit computes it (normalised over the grid's
+/// points); `None` for a Σ that is not positive definite.
+pub fn gaussian_on_grid(plane: &Plane, mean: [f64; 2], cov: [[f64; 2]; 2]) -> Option<Vec<f64>> {
+    plane::cholesky(&cov, "").ok()?;
+    let one = [Component2d {
+        weight: 1.0,
+        mean,
+        cov,
+    }];
+    let logq = plane::log_density(&one, &plane.xs, &plane.ys);
+    let total = crate::math::logspace::logsumexp(&logq);
+    total
+        .is_finite()
+        .then(|| logq.iter().map(|l| (l - total).exp()).collect())
+}
+
 /// The CSV of the contour view: the teacher's density on the grid, then every run's mean,
 /// covariance and 1σ / 2σ ellipse points at `epochs`.
 pub fn write_csv(result: &FitResult, epochs: &[usize], out: &mut impl Write) -> fmt::Result {
@@ -132,6 +164,54 @@ mod tests {
         );
         assert_eq!(fkl.cov, [[1.0, 0.0], [0.0, 1.0]]);
         assert!(factorised(&r.runs[0]));
+    }
+
+    /// bishop-factorised's teacher N(0, [[1, 0.9], [0.9, 1]]) has standard normal marginals: on the
+    /// grid (spacing 0.1, ±6 = 6σ) each integrates to 1 to rounding, and at 0 it is 1/√(2π) within
+    /// 1e-4 (the midpoint rule on a Gaussian errs by far less; the grid cuts off below 1e-8). FKL's
+    /// factorised student matches both marginals after the fit (Bishop: FKL matches the marginals),
+    /// RKL's is narrower (variance 0.19: a peak of 1/√(2π·0.19) = 0.915).
+    #[test]
+    fn marginals_integrate_to_one_and_fkl_matches_the_teachers() {
+        let epochs = crate::toy::preset::load("bishop-factorised")
+            .unwrap()
+            .epochs;
+        let r = fit_preset("bishop-factorised", epochs);
+        let plane = r.teacher.plane.as_ref().unwrap();
+        let g = plane.grid;
+        let [t1, t2] = marginals(&g, &r.teacher.dist.p);
+        assert_eq!((t1.len(), t2.len()), (121, 121));
+        let peak = 1.0 / (2.0 * std::f64::consts::PI).sqrt();
+        for (m, a) in [(&t1, 0), (&t2, 1)] {
+            let mass: f64 = m.iter().sum::<f64>() * g.step(a);
+            assert!((mass - 1.0).abs() < 1e-12, "axis {a}: mass {mass}");
+            assert!((m[60] - peak).abs() < 1e-4, "axis {a}: {} at 0", m[60]);
+        }
+        let student = |run: usize| {
+            let (m, c) = mean_cov(&r.runs[run], epochs).unwrap();
+            marginals(&g, &gaussian_on_grid(plane, m, c).unwrap())
+        };
+        let [f1, f2] = student(0);
+        let gap = |a: &[f64], b: &[f64]| {
+            a.iter()
+                .zip(b)
+                .map(|(x, y)| (x - y).abs())
+                .fold(0.0, f64::max)
+        };
+        assert!(
+            gap(&f1, &t1) < 0.01 && gap(&f2, &t2) < 0.01,
+            "FKL: {} {}",
+            gap(&f1, &t1),
+            gap(&f2, &t2)
+        );
+        assert!(((f1.iter().sum::<f64>() * g.step(0)) - 1.0).abs() < 1e-12);
+        let [r1, _] = student(1);
+        let want = 1.0 / (2.0 * std::f64::consts::PI * 0.19).sqrt();
+        assert!(
+            (r1[60] - want).abs() < 0.02,
+            "RKL's peak {} (want {want})",
+            r1[60]
+        );
     }
 
     #[test]
