@@ -2,6 +2,7 @@
 //! is expected, on one line, with exit status 2; none echoes a 301-digit number, a source path or
 //! a NaN blamed on the wrong side.
 #![allow(clippy::unwrap_used)] // tests may unwrap
+#![allow(clippy::excessive_precision)] // the spec's 17-digit vectors, copied as printed
 
 mod common;
 use common::{fails, kdviz};
@@ -337,4 +338,101 @@ fn a_tiny_gpu_bench_runs() {
         !stderr.contains("copy bandwidth: copy bandwidth"),
         "{stderr}"
     );
+}
+
+/// The families of 2024–2026: a bad parameter is one line and exit 2 in every subcommand that takes
+/// a divergence; a k or label beyond the classes is refused with V named; only uld takes vectors
+/// of different lengths.
+#[test]
+fn new_families_refuse_bad_parameters_with_exit_2() {
+    let eval = |div: &str, t: &str, s: &str, needle: &str| {
+        fails(
+            &[
+                "eval",
+                "--div",
+                div,
+                "--teacher-logits",
+                t,
+                "--student-logits",
+                s,
+            ],
+            needle,
+        );
+    };
+    let (t6, s6) = ("1,0.9,0.8,0.7,0,-1", "0.2,1,-0.5,0.9,0.3,0");
+    eval(
+        "todi:beta=0",
+        t6,
+        s6,
+        "todi: beta=0 is out of range; expected a number in (0, 100]",
+    );
+    eval(
+        "bild:k=1",
+        t6,
+        s6,
+        "bild: k=\"1\"; expected an integer >= 2",
+    );
+    eval(
+        "bild:k=7",
+        t6,
+        s6,
+        "bild: k=7 is more than the 6 classes; expected an integer in [2, 6]",
+    );
+    eval("bild:tt=2", t6, s6, "bild: unknown parameter \"tt\"");
+    eval(
+        "wsd:lambda=-0.1",
+        t6,
+        s6,
+        "wsd: lambda=-0.1 is out of range",
+    );
+    eval(
+        "renyi:alpha=11",
+        t6,
+        s6,
+        "renyi: alpha=11 is out of range; expected a number in (0, 10]",
+    );
+    eval(
+        "dkd:label=6",
+        t6,
+        s6,
+        "dkd: label=6 is not a class; expected an index below 6",
+    );
+    eval("eakd:wt=0", t6, s6, "eakd: wt=0 is out of range");
+    eval(
+        "akl:convention=x",
+        t6,
+        s6,
+        "akl: convention=\"x\"; expected akl or dskd",
+    );
+    eval(
+        "fkl",
+        t6,
+        "0.4,0.9,-1.2,0.1",
+        "the teacher has 6 classes and the student 4; expected the same number (only uld accepts \
+         different sizes)",
+    );
+    for sub in ["fit", "figure"] {
+        fails(
+            &[sub, "--preset", "minillm-gmm", "--div", "dkd:beta=-1"],
+            "dkd: beta=-1 is out of range; expected a number in [0, 100]",
+        );
+    }
+    // uld takes the mismatch: 6 teacher classes, 4 student classes, 4 gradient entries.
+    let (code, out, err) = kdviz(&[
+        "eval",
+        "--div",
+        "uld",
+        "--teacher-logits",
+        t6,
+        "--student-logits",
+        "0.4,0.9,-1.2,0.1",
+        "--json",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert!(
+        (v["value"].as_f64().unwrap() - 0.51482469471557668).abs() < 1e-9,
+        "{v}"
+    );
+    assert_eq!(v["grad"].as_array().unwrap().len(), 4);
 }

@@ -12,6 +12,7 @@
 //! f32 kernel avoids when p ≈ q (a value of 1e-9 computed from log-probabilities of size 10 is
 //! only known to ~1e-6). 64 ε32 ≈ 7.6e-6: a few ulps per term plus the reduction's rounding.
 #![allow(clippy::unwrap_used)] // tests may unwrap
+#![allow(clippy::excessive_precision)] // the spec's 17-digit vectors, copied as printed
 
 use kdviz::gpu::{GpuContext, GpuError, RowsOptions, RowsResult, RunOptions, Storage};
 use kdviz::math::{Divergence, LogDist, Workspace, check_classes, value_and_grad};
@@ -165,8 +166,34 @@ fn specs() -> Vec<&'static str> {
         "hinton:T=1,a=1",
         "hinton:T=4,a=0.3,label=2",
         "hinton:T=0.5,a=0,label=1",
+        // The families of 2024–2026.
+        "todi",
+        "todi:beta=3",
+        "uld",
+        "bild",
+        "bild:k=4,T=3",
+        "bild:k=3,T=2,lead=student",
+        "bild:k=5,T=1,lead=teacher",
+        "wsd",
+        "wsd:lambda=0.9",
+        "wsd:lambda=0",
+        "jeffreys",
+        "renyi",
+        "renyi:alpha=2.5",
+        "renyi:alpha=0.999",
+        "renyi:alpha=1",
+        "dkd",
+        "dkd:alpha=1,beta=8,T=4,label=2",
+        "eakd",
+        "eakd:T=4,hub=100",
+        "akl:mu=0.5,convention=dskd",
+        "akl:mu=0.1,convention=dskd",
     ]
 }
+
+/// ULD counts each class's rank over the whole row (O(V²) per row, see loss.wgsl); wider rows are
+/// refused (`kdviz::gpu::ULD_MAX_V`), checked in `new_families_match_the_spec_vectors`.
+const ULD_TEST_MAX_V: usize = kdviz::gpu::ULD_MAX_V;
 
 /// The family's own scale of absolute error (see the module docs).
 fn family_scale(div: &Divergence) -> f64 {
@@ -175,6 +202,15 @@ fn family_scale(div: &Divergence) -> f64 {
         Divergence::Jsd { beta, norm: true } if beta > 0.0 && beta < 1.0 => {
             1.0 / (beta * (1.0 - beta))
         }
+        Divergence::Dkd {
+            alpha,
+            beta,
+            temperature,
+            ..
+        } => (temperature * (alpha + beta)).max(1.0),
+        Divergence::Eakd { temperature, .. } => temperature.max(1.0),
+        // A position's gradient sums k − 1 pair terms, each a difference of two logits / T.
+        Divergence::Bild { k, temperature, .. } => k.unwrap_or(8) as f64 / temperature.min(1.0),
         _ => 1.0,
     }
 }
@@ -368,7 +404,7 @@ fn run_all(
     let rows = c.upload(t, s, n, v, opts).unwrap();
     for spec in specs() {
         let div: Divergence = spec.parse().unwrap();
-        if check_classes(&div, v).is_err() {
+        if check_classes(&div, v).is_err() || (spec == "uld" && v > ULD_TEST_MAX_V) {
             continue;
         }
         let out = rows.run(&div, &RunOptions::default()).unwrap();
@@ -741,4 +777,77 @@ fn timing_is_reported_when_the_adapter_has_timestamps() {
     let again = rows.run(&div, &quiet).unwrap();
     assert!(again.grad.is_empty());
     assert_eq!(again.values, out.values);
+}
+
+/// practice.md §13.1 on the GPU (f32): every new family's value on vectors A and B, the gradient
+/// against the f64 engine.
+#[test]
+fn new_families_match_the_spec_vectors() {
+    let Some(c) = ctx() else { return };
+    let a = (
+        [1.0f32, 0.9, 0.8, 0.7, 0.0, -1.0],
+        [0.2f32, 1.0, -0.5, 0.9, 0.3, 0.0],
+    );
+    let b = ([2.0f32, -0.5, 0.3, 1.1], [0.4f32, 0.9, -1.2, 0.1]);
+    let on_a = [
+        ("todi", 0.39090363682338336),
+        ("todi:beta=2", 0.52449894883693637),
+        ("uld", 0.23647329363751607),
+        ("bild:k=4,T=3", 0.073164961604386625),
+        ("bild:k=4,T=3,lead=teacher", 0.055539207483376166),
+        ("wsd", 0.19545181841169168),
+        ("jeffreys", 0.39090363682338336),
+        ("renyi", 0.098223131765003593),
+        ("dkd", 1.6834451963365067),
+        ("eakd", 0.45211897230444775),
+        ("akl:mu=0.5,convention=dskd", 0.19787249426603024),
+    ];
+    let on_b = [
+        ("uld", 0.2785054967345672),
+        ("bild:k=3,T=2,lead=student", 0.31955169491720253),
+        ("wsd:lambda=0.9", 0.71357207139411649),
+        ("jeffreys", 1.2023699861975921),
+        ("renyi:alpha=2.5", 0.60933804059563634),
+        ("dkd:alpha=1,beta=8,T=4,label=2", 6.2076078110116102),
+        ("eakd:T=4,hub=4.605170185988092", 0.58739316895451177),
+        ("akl:mu=0.3,convention=dskd", 0.61937704614235423),
+    ];
+    let mut checked = 0;
+    for (t, s, table) in [
+        (&a.0[..], &a.1[..], &on_a[..]),
+        (&b.0[..], &b.1[..], &on_b[..]),
+    ] {
+        let v = t.len();
+        for &(spec, value) in table {
+            let div: Divergence = spec.parse().unwrap();
+            let out = c.divergence_rows(&div, t, s, 1, v).unwrap();
+            let got = out.values[0] as f64;
+            assert!(
+                (got - value).abs() <= 2e-6 * value.max(1.0),
+                "{spec} V={v}: gpu {got} table {value}"
+            );
+            let sum: f32 = out.grad.iter().sum();
+            assert!(
+                sum.abs() < 1e-5 * value.max(1.0) as f32,
+                "{spec}: gradient sums to {sum}"
+            );
+            check(&div, spec, t, s, v, &out, "spec vector");
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, 19);
+    // BiLD beyond the kernel's arrays is refused with a reason, not run wrong.
+    let wide: Vec<f32> = (0..100).map(|k| (k as f32 * 0.37).sin()).collect();
+    let e = c
+        .divergence_rows(&"bild:k=65".parse().unwrap(), &wide, &wide, 1, 100)
+        .unwrap_err();
+    assert!(e.to_string().contains("expected k <= 64 on the GPU"), "{e}");
+    let wide: Vec<f32> = (0..2049).map(|k| (k as f32 * 0.37).sin()).collect();
+    let e = c
+        .divergence_rows(&"uld".parse().unwrap(), &wide, &wide, 1, 2049)
+        .unwrap_err();
+    assert!(
+        e.to_string().contains("expected V <= 2048 on the GPU"),
+        "{e}"
+    );
 }

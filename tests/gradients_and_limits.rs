@@ -249,8 +249,44 @@ fn true_gradient_specs_except_amid() -> Vec<String> {
     for alpha in [-1.0, 0.0, 0.3, 0.5, 1.0, 2.0] {
         specs.push(format!("alpha:alpha={alpha}"));
     }
+    for lambda in [0.0, 0.1, 0.5, 0.9, 1.0] {
+        specs.push(format!("wsd:lambda={lambda}"));
+    }
+    specs.push("jeffreys".into());
+    for alpha in [0.05, 0.5, 0.999, 1.0, 1.001, 2.5, 10.0] {
+        specs.push(format!("renyi:alpha={alpha}"));
+    }
+    for lead in ["both", "teacher", "student"] {
+        for temperature in [0.5, 3.0] {
+            specs.push(format!("bild:T={temperature},lead={lead}"));
+            specs.push(format!("bild:k=2,T={temperature},lead={lead}"));
+        }
+    }
     specs
 }
+
+/// DKD's specs for `n` classes (its label must be a class).
+fn dkd_specs(n: usize) -> Vec<String> {
+    let mut specs = Vec::new();
+    for (alpha, beta) in [(1.0, 8.0), (0.0, 1.0), (1.0, 0.0), (2.0, 0.5)] {
+        for temperature in [0.5, 1.0, 4.0] {
+            for label in [0, n - 1, n / 2] {
+                specs.push(format!(
+                    "dkd:alpha={alpha},beta={beta},T={temperature},label={label}"
+                ));
+            }
+        }
+    }
+    specs
+}
+
+/// EA-KD's specs (its row weight is detached).
+const EAKD_SPECS: [&str; 4] = [
+    "eakd",
+    "eakd:T=1,wt=1",
+    "eakd:T=4,hub=4.6",
+    "eakd:T=0.5,wt=8,hub=100",
+];
 
 const AMID_ALPHAS: [f64; 7] = [-3.0, -1.0, 0.0, 0.5, 1.0, 1.0 + 1e-9, 3.0];
 const AMID_LAMBDAS: [f64; 3] = [0.1, 0.5, 0.9];
@@ -298,6 +334,15 @@ fn all_specs(n: usize) -> Vec<String> {
     specs.push("taid:t_start=0.2,t_end=1".into());
     for alpha in [0.0, 0.1, 0.5, 0.9] {
         specs.push(format!("srkl:alpha={alpha},detach=true"));
+    }
+    specs.extend(dkd_specs(n));
+    specs.extend(EAKD_SPECS.map(String::from));
+    for beta in [0.5, 1.0, 4.0] {
+        specs.push(format!("todi:beta={beta}"));
+    }
+    specs.push("uld".into());
+    for mu in [0.0, 0.1, 0.5, 0.9] {
+        specs.push(format!("akl:mu={mu},convention=dskd"));
     }
     specs
 }
@@ -364,8 +409,11 @@ fn gradients_are_checked_for_the_right_families() {
     for spec in all_specs(5) {
         let d = parse(&spec);
         let stop_grad = spec == "tvd"
+            || spec == "uld"
             || spec.starts_with("akl")
             || spec.starts_with("taid")
+            || spec.starts_with("todi")
+            || spec.starts_with("eakd")
             || spec.contains("detach=true");
         assert_eq!(d.is_true_gradient(), !stop_grad, "{spec}");
     }
@@ -1196,4 +1244,214 @@ fn reused_workspace_matches_fresh_evaluation() {
             }
         }
     }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// 5. The families of 2024–2026 (practice.md §1–§8)
+// ---------------------------------------------------------------------------------------------------
+
+#[test]
+fn dkd_gradients_match_finite_differences() {
+    for_random_inputs(3, |t, z, rng| {
+        for spec in dkd_specs(z.len()) {
+            check_true_gradient(&spec, t, z, rng);
+        }
+    });
+}
+
+/// ToDi's gradient is d/dz of Σ w⁺ p d − w⁻ q d with the weights w± frozen at the current z.
+#[test]
+fn todi_gradient_freezes_the_sigmoid_weights() {
+    let sigmoid = |x: f64| 1.0 / (1.0 + (-x).exp());
+    let mut differs = 0;
+    for_random_inputs(3, |t, z, rng| {
+        for beta in [0.5, 1.0, 4.0] {
+            let spec = format!("todi:beta={beta}");
+            let (v, g) = value_grad(&spec, &parse(&spec), t, z);
+            let lq0 = softmax(z).0;
+            let w: Vec<f64> = (t.logp.iter().zip(&lq0))
+                .map(|(a, b)| sigmoid(beta * (a - b)))
+                .collect();
+            let frozen = |zz: &[f64]| {
+                let (lq, q) = softmax(zz);
+                (0..zz.len())
+                    .map(|k| {
+                        let d = t.logp[k] - lq[k];
+                        w[k] * t.p[k] * d - (1.0 - w[k]) * q[k] * d
+                    })
+                    .sum::<f64>()
+            };
+            close(&format!("{spec} value"), v, frozen(z), 1e-13);
+            check_fd(&format!("{spec} (frozen weights)"), &frozen, z, &g, v, rng);
+            let live = |zz: &[f64]| value(&parse(&spec), t, zz);
+            let fd = fd_dir(&live, z, &g);
+            let an: f64 = g.iter().map(|x| x * x).sum();
+            differs += usize::from((fd - an).abs() > 1e-6 * (1.0 + an));
+        }
+    });
+    assert!(
+        differs > 10,
+        "ToDi's gradient should differ from d(value)/dz ({differs})"
+    );
+}
+
+/// EA-KD's gradient is w·T·(q^T − p^T), the row weight w frozen: w times the FD of T²·KL.
+#[test]
+fn eakd_gradient_freezes_the_row_weight() {
+    for_random_inputs(3, |t, z, rng| {
+        for spec in EAKD_SPECS {
+            let div = parse(spec);
+            let (v, g) = value_grad(spec, &div, t, z);
+            let (temperature, wt, hub) = match div {
+                Divergence::Eakd {
+                    temperature,
+                    entropy_temperature,
+                    hub,
+                } => (temperature, entropy_temperature, hub),
+                _ => unreachable!(),
+            };
+            let scaled = |l: &[f64], s: f64| softmax(&l.iter().map(|x| x / s).collect::<Vec<_>>());
+            let entropy = |p: &[f64]| -p.iter().map(|x| x * (x + 1e-10).ln()).sum::<f64>();
+            let ht = entropy(&scaled(&t.logp, wt).1);
+            let hs = entropy(&scaled(z, wt).1);
+            let hub = hub.unwrap_or((z.len() as f64).ln());
+            let w = 0.5 * (ht + ht * hs / hub);
+            let soft = |zz: &[f64]| {
+                w * temperature
+                    * temperature
+                    * kl(&scaled(&t.logp, temperature).0, &scaled(zz, temperature).0)
+            };
+            close(&format!("{spec} value"), v, soft(z), 1e-12);
+            check_fd(&format!("{spec} (frozen weight)"), &soft, z, &g, v, rng);
+        }
+    });
+}
+
+/// ULD's gradient holds the sort order fixed: away from ties and kinks it is the derivative.
+#[test]
+fn uld_subgradient_matches_finite_differences_away_from_ties() {
+    let div = parse("uld");
+    let mut checked = 0;
+    for_random_inputs(12, |t, z, rng| {
+        let (_, q) = softmax(z);
+        let mut ps = t.p.clone();
+        let mut qs = q.clone();
+        ps.sort_by(|a, b| b.total_cmp(a));
+        qs.sort_by(|a, b| b.total_cmp(a));
+        let kink = ps
+            .iter()
+            .zip(&qs)
+            .map(|(a, b)| (a - b).abs())
+            .fold(f64::INFINITY, f64::min);
+        let tie = qs
+            .windows(2)
+            .map(|w| w[0] - w[1])
+            .fold(f64::INFINITY, f64::min);
+        let (v, g) = value_grad("uld", &div, t, z);
+        close(
+            "uld value",
+            v,
+            ps.iter().zip(&qs).map(|(a, b)| (a - b).abs()).sum(),
+            1e-14,
+        );
+        if kink.min(tie) < 1e-3 {
+            return;
+        }
+        let f = |zz: &[f64]| value(&div, t, zz);
+        check_fd("uld", &f, z, &g, v, rng);
+        checked += 1;
+    });
+    assert!(checked >= 12, "only {checked} tie-free samples");
+}
+
+/// Vocabularies of different sizes: ULD pads the shorter sorted vector with zeros; FD still holds.
+#[test]
+fn uld_with_different_vocabularies_matches_finite_differences() {
+    let div = parse("uld");
+    let mut rng = Rng::new(77);
+    for (vt, vs) in [(6, 4), (4, 6), (2, 9), (17, 5)] {
+        let u = rng.logits(vt, 0);
+        let z = rng.logits(vs, 1);
+        let t = teacher(&u);
+        let (v, g) = value_grad("uld", &div, &t, &z);
+        assert_eq!(g.len(), vs);
+        let f = |zz: &[f64]| value(&div, &t, zz);
+        check_fd(&format!("uld {vt}→{vs}"), &f, &z, &g, v, &mut rng);
+    }
+}
+
+#[test]
+fn limits_of_the_new_families() {
+    for_random_inputs(3, |t, z, rng| {
+        same("wsd:lambda=0", "fkl", t, z, 1e-15);
+        same("wsd:lambda=1", "rkl", t, z, 1e-15);
+        // Jeffreys = FKL + RKL = 2·wsd(½).
+        let (vj, gj) = value_grad("jeffreys", &parse("jeffreys"), t, z);
+        let (vw, gw) = value_grad("wsd", &parse("wsd:lambda=0.5"), t, z);
+        close("jeffreys = 2 wsd", vj, 2.0 * vw, 1e-14);
+        close_vec(
+            "jeffreys grad = 2 wsd grad",
+            &gj,
+            &gw.iter().map(|x| 2.0 * x).collect::<Vec<_>>(),
+            1e-14,
+        );
+        // ToDi at β = 1 has Jeffreys' value (σ(d) = p/(p+q)), not its gradient.
+        let (vt, _) = value_grad("todi", &parse("todi"), t, z);
+        close("todi(β=1) = jeffreys", vt, vj, 1e-12);
+        // Rényi → FKL as α → 1 (value and gradient), exactly FKL at 1.
+        same("renyi:alpha=1", "fkl", t, z, 1e-15);
+        let (vf, gf) = value_grad("fkl", &parse("fkl"), t, z);
+        for a in [1.0 - 1e-7, 1.0 + 1e-7] {
+            let spec = format!("renyi:alpha={a}");
+            let (vr, gr) = value_grad(&spec, &parse(&spec), t, z);
+            close(&format!("{spec} → fkl"), vr, vf, 1e-6);
+            close_vec(&format!("{spec} grad → fkl"), &gr, &gf, 1e-6);
+        }
+        // Rényi's gradient is TAID's at t = α (the values differ).
+        for a in [0.2, 0.4, 0.9] {
+            let (_, gr) = value_grad("renyi", &parse(&format!("renyi:alpha={a}")), t, z);
+            let (_, gt) = value_grad("taid", &parse(&format!("taid:t={a}")), t, z);
+            close_vec(
+                &format!("renyi:alpha={a} grad = taid:t={a} grad"),
+                &gr,
+                &gt,
+                1e-12,
+            );
+            let f = |zz: &[f64]| renyi(a, &t.logp, &softmax(zz).0);
+            check_fd(&format!("renyi {a} (closed form)"), &f, z, &gr, f(z), rng);
+        }
+        // DKD: KD = TCKD + (1 − p^T_y)·NCKD, so dkd with α = 1, β = 1 − p^T_y is Hinton's soft term
+        // (β depends on the teacher only: the gradients agree too).
+        for (temperature, label) in [(1.0, 0), (2.5, z.len() - 1)] {
+            let lpt: Vec<f64> = t.logp.iter().map(|x| x / temperature).collect();
+            let beta = 1.0 - softmax(&lpt).1[label];
+            same(
+                &format!("dkd:alpha=1,beta={beta},T={temperature},label={label}"),
+                &format!("hinton:T={temperature},a=1,label={label}"),
+                t,
+                z,
+                1e-11,
+            );
+        }
+    });
+}
+
+/// AKL's DSKD convention: the same weighted FKL + RKL, with its own head (practice.md §8).
+#[test]
+fn akl_dskd_gradient_is_fkl_rkl_with_frozen_weights() {
+    for_random_inputs(3, |t, z, _| {
+        for mu in [0.1, 0.5, 0.9] {
+            let spec = format!("akl:mu={mu},convention=dskd");
+            let (v, g) = value_grad(&spec, &parse(&spec), t, z);
+            let head = kdviz::math::akl::dskd_head_mask(&t.p, mu);
+            let (_, q) = softmax(z);
+            let (gh, gt) = gaps(&t.p, &q, &head);
+            let (wh, wt) = weights(gh, gt);
+            let (vf, gf) = value_grad("fkl", &parse("fkl"), t, z);
+            let (vr, gr) = value_grad("rkl", &parse("rkl"), t, z);
+            close(&format!("{spec} value"), v, wh * vf + wt * vr, 1e-12);
+            let mix: Vec<f64> = gf.iter().zip(&gr).map(|(a, b)| wh * a + wt * b).collect();
+            close_vec(&format!("{spec} grad"), &g, &mix, 1e-12);
+        }
+    });
 }

@@ -13,10 +13,12 @@
 
 use super::convert::{f16_to_f32, f32_to_f16, validate};
 use super::device::GpuContext;
-use super::plan::{Aux, FLAG_ROW_LABELS, Kind, Params, WORKGROUP_SIZE, plan, wgsl_prelude};
+use super::plan::{
+    Aux, FLAG_ROW_LABELS, Kind, Params, WORKGROUP_SIZE, check_gpu, plan, wgsl_prelude,
+};
 use super::{GpuError, RowsResult, Storage};
-use crate::math::Divergence;
-use crate::math::akl::head_threshold;
+use crate::math::akl::{descending_order, dskd_threshold, head_threshold};
+use crate::math::{AklConvention, Divergence, LogDist};
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -353,6 +355,7 @@ impl GpuContext {
             row0,
             rows,
             teacher: t,
+            student: s.clone(),
             params,
             aux,
             values,
@@ -477,6 +480,8 @@ struct Chunk {
     row0: usize,
     rows: usize,
     teacher: wgpu::Buffer,
+    /// For the bind groups of aux data wider than the chunk's own (ULD's sorted teacher).
+    student: wgpu::Buffer,
     params: wgpu::Buffer,
     aux: wgpu::Buffer,
     values: wgpu::Buffer,
@@ -499,8 +504,8 @@ pub struct GpuRows<'c> {
     v: usize,
     storage: Storage,
     chunks: Vec<Chunk>,
-    /// AKL aux words (threshold bits, cut index) for all rows, for the last μ.
-    akl: Mutex<Option<(u64, Arc<Vec<u32>>)>>,
+    /// Teacher-side aux words for all rows (AKL thresholds, ULD's sorted teacher), for the last setting.
+    akl: Mutex<Option<(String, Arc<Vec<u32>>)>>,
     timer: Option<Timer>,
     max_wg: u32,
 }
@@ -573,48 +578,36 @@ impl GpuRows<'_> {
         Ok(out)
     }
 
-    /// The per-row AKL head thresholds for `mu`, computed once per μ (the teacher is fixed).
-    fn akl_aux(&self, mu: f64) -> Result<Arc<Vec<u32>>, GpuError> {
+    /// The per-row words a teacher-side aux needs (AKL thresholds, ULD's sorted teacher), computed
+    /// once per setting (the teacher is fixed).
+    fn teacher_aux(&self, aux: Aux) -> Result<Arc<Vec<u32>>, GpuError> {
+        let key = format!("{aux:?}");
         let mut cache = self.akl.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some((bits, aux)) = cache.as_ref()
-            && *bits == mu.to_bits()
+        if let Some((k, words)) = cache.as_ref()
+            && *k == key
         {
-            return Ok(Arc::clone(aux));
+            return Ok(Arc::clone(words));
         }
-        let (n, v) = (self.n, self.v);
         let teacher = self.teacher_back()?;
-        let mut aux = vec![0u32; 2 * n];
-        let threads = std::thread::available_parallelism().map_or(1, |t| t.get());
-        let per = n.div_ceil(threads).max(1);
-        let teacher = &teacher;
-        std::thread::scope(|s| {
-            for (i, out) in aux.chunks_mut(2 * per).enumerate() {
-                s.spawn(move || {
-                    for (j, w) in out.chunks_exact_mut(2).enumerate() {
-                        let r = i * per + j;
-                        let (thr, kcut) = head_threshold(&teacher[r * v..(r + 1) * v], mu);
-                        w[0] = thr.to_bits();
-                        w[1] = kcut;
-                    }
-                });
-            }
-        });
-        let aux = Arc::new(aux);
-        *cache = Some((mu.to_bits(), Arc::clone(&aux)));
-        Ok(aux)
+        let words = Arc::new(teacher_aux_words(aux, &teacher, self.n, self.v));
+        *cache = Some((key, Arc::clone(&words)));
+        Ok(words)
     }
 
     /// Runs `div` over every row.
     pub fn run(&self, div: &Divergence, opts: &RunOptions) -> Result<RowsResult, GpuError> {
         let ctx = self.ctx;
         let (n, v) = (self.n, self.v);
+        check_gpu(div, v).map_err(GpuError::Input)?;
         let plan = plan(div);
         let mut aux_words: Option<Arc<Vec<u32>>> = None;
         let mut base = plan.params;
         base.v = v as u32;
         match plan.aux {
             Aux::None => {}
-            Aux::AklHead { mu } => aux_words = Some(self.akl_aux(mu)?),
+            Aux::AklHead { .. } | Aux::SortedTeacher => {
+                aux_words = Some(self.teacher_aux(plan.aux)?)
+            }
             Aux::Label(label) => match opts.labels {
                 Some(labels) => {
                     if labels.len() != n {
@@ -627,7 +620,8 @@ impl GpuRows<'_> {
                         labels.iter().enumerate().find(|(_, l)| **l as usize >= v)
                     {
                         return Err(GpuError::Input(format!(
-                            "hinton: label {l} of row {r} is not a class; expected an index below {v}"
+                            "{}: label {l} of row {r} is not a class; expected an index below {v}",
+                            div.name()
                         )));
                     }
                     base.flags |= FLAG_ROW_LABELS;
@@ -636,7 +630,8 @@ impl GpuRows<'_> {
                 None => {
                     if label >= v {
                         return Err(GpuError::Input(format!(
-                            "hinton: label={label} is not a class; expected an index below {v}"
+                            "{}: label={label} is not a class; expected an index below {v}",
+                            div.name()
                         )));
                     }
                     base.label = label as u32;
@@ -714,6 +709,10 @@ impl GpuRows<'_> {
             .create_command_encoder(&wgpu::CommandEncoderDescriptor {
                 label: Some("kdviz loss"),
             });
+        // Aux words per row: 2 fit the chunk's own aux buffer; wider aux (ULD's sorted teacher, V
+        // words per row) gets a buffer and a bind group for this run.
+        let per_row = aux.map_or(2, |a| a.len() / self.n.max(1));
+        let mut wide: Vec<Option<wgpu::BindGroup>> = Vec::new();
         for c in &self.chunks {
             let params = Params {
                 n_rows: c.rows as u32,
@@ -721,19 +720,36 @@ impl GpuRows<'_> {
             };
             ctx.queue
                 .write_buffer(&c.params, 0, bytemuck::bytes_of(&params));
-            if let Some(aux) = aux {
-                let words = &aux[2 * c.row0..2 * (c.row0 + c.rows)];
+            let Some(aux) = aux else {
+                wide.push(None);
+                continue;
+            };
+            let words = &aux[per_row * c.row0..per_row * (c.row0 + c.rows)];
+            if per_row <= 2 {
                 ctx.queue
                     .write_buffer(&c.aux, 0, bytemuck::cast_slice(words));
+                wide.push(None);
+            } else {
+                let buf = ctx.buffer(
+                    "kdviz wide aux",
+                    words.len() * 4,
+                    wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST,
+                );
+                ctx.queue.write_buffer(&buf, 0, bytemuck::cast_slice(words));
+                wide.push(Some(ctx.bind_buffers(
+                    "kdviz loss (wide aux)",
+                    &ctx.kernels.bgl,
+                    &[&c.params, &c.teacher, &c.student, &buf, &c.values, &c.grad],
+                )));
             }
         }
         let dispatch_all = |pass: &mut wgpu::ComputePass| {
             pass.set_pipeline(pipe);
-            for c in &self.chunks {
+            for (c, w) in self.chunks.iter().zip(&wide) {
                 let rows = c.rows as u32;
                 let x = rows.min(self.max_wg);
                 let y = rows.div_ceil(x);
-                pass.set_bind_group(0, &c.bind, &[]);
+                pass.set_bind_group(0, w.as_ref().unwrap_or(&c.bind), &[]);
                 pass.dispatch_workgroups(x, y, 1);
             }
         };
@@ -802,30 +818,15 @@ impl GpuContext {
         v: usize,
     ) -> Result<LossBinding, GpuError> {
         use wgpu::BufferUsages as U;
+        check_gpu(div, v).map_err(GpuError::Input)?;
         let plan = plan(div);
         let mut base = plan.params;
         base.v = v as u32;
         base.n_rows = n as u32;
         let aux_words: Vec<u32> = match plan.aux {
             Aux::None => vec![0; 2],
-            Aux::AklHead { mu } => {
-                let mut aux = vec![0u32; 2 * n];
-                let threads = std::thread::available_parallelism().map_or(1, |t| t.get());
-                let per = n.div_ceil(threads).max(1);
-                std::thread::scope(|s| {
-                    for (i, out) in aux.chunks_mut(2 * per).enumerate() {
-                        s.spawn(move || {
-                            for (j, w) in out.chunks_exact_mut(2).enumerate() {
-                                let r = i * per + j;
-                                let (thr, kcut) =
-                                    head_threshold(&teacher_host[r * v..(r + 1) * v], mu);
-                                w[0] = thr.to_bits();
-                                w[1] = kcut;
-                            }
-                        });
-                    }
-                });
-                aux
+            Aux::AklHead { .. } | Aux::SortedTeacher => {
+                teacher_aux_words(plan.aux, teacher_host, n, v)
             }
             Aux::Label(_) => {
                 base.flags |= FLAG_ROW_LABELS;
@@ -886,6 +887,49 @@ impl LossBinding {
         pass.set_bind_group(0, &self.bind, &[]);
         pass.dispatch_workgroups(x, self.n.div_ceil(x), 1);
     }
+}
+
+/// The aux words of a teacher-side [`Aux`] for `n` rows of `v` logits, rows split over threads:
+/// AKL's `(thr, kcut)` per row (either convention), ULD's teacher classes by descending
+/// probability (`v` class ids per row, sorted on the f64 softmax of the row, ties by index).
+fn teacher_aux_words(aux: Aux, teacher: &[f32], n: usize, v: usize) -> Vec<u32> {
+    let per_row = match aux {
+        Aux::SortedTeacher => v,
+        _ => 2,
+    };
+    let mut words = vec![0u32; per_row * n];
+    let threads = std::thread::available_parallelism().map_or(1, |t| t.get());
+    let rows_per = n.div_ceil(threads).max(1);
+    std::thread::scope(|s| {
+        for (i, out) in words.chunks_mut(per_row * rows_per).enumerate() {
+            s.spawn(move || {
+                for (j, w) in out.chunks_exact_mut(per_row).enumerate() {
+                    let r = i * rows_per + j;
+                    let row = &teacher[r * v..(r + 1) * v];
+                    match aux {
+                        Aux::AklHead { mu, convention } => {
+                            let (thr, kcut) = match convention {
+                                AklConvention::Akl => head_threshold(row, mu),
+                                AklConvention::Dskd => dskd_threshold(row, mu),
+                            };
+                            w[0] = thr.to_bits();
+                            w[1] = kcut;
+                        }
+                        Aux::SortedTeacher => {
+                            let logits: Vec<f64> = row.iter().map(|&x| f64::from(x)).collect();
+                            if let Ok(d) = LogDist::from_logits(&logits, true) {
+                                for (o, k) in w.iter_mut().zip(descending_order(&d.p)) {
+                                    *o = k as u32;
+                                }
+                            }
+                        }
+                        Aux::None | Aux::Label(_) => {}
+                    }
+                }
+            });
+        }
+    });
+    words
 }
 
 /// Device bytes (f32 or f16, little-endian) into f32s.

@@ -38,6 +38,10 @@ const UNDERFLOW64: f32 = -745.0;
 var<workgroup> sa: array<vec4<f32>, 256>;
 var<workgroup> sb: array<vec4<f32>, 256>;
 var<workgroup> sc: array<vec4<f32>, 256>;
+// BiLD: the top-k class ids of the teacher-led (0..k) and student-led (BILD_MAX_K..) branches, and
+// each position's gradient w.r.t. its student logit / T.
+var<workgroup> topk: array<u32, 128>;
+var<workgroup> gpos: array<f32, 128>;
 
 // ---------------------------------------------------------------- scalar helpers
 
@@ -322,7 +326,7 @@ fn pass1(base: u32, lid: u32) -> Stats {
         } else {
             su = lse_push(su, u);
         }
-        if (KIND == K_TAID) {
+        if (KIND == K_TAID || KIND == K_RENYI) {
             let t = P.a0;
             if (t == 0.0) {
                 sw = lse_push(sw, z);
@@ -330,7 +334,7 @@ fn pass1(base: u32, lid: u32) -> Stats {
                 sw = lse_push(sw, t * u + (1.0 - t) * z);
             }
         }
-        if (KIND == K_HINTON) {
+        if (KIND == K_HINTON || KIND == K_DKD || KIND == K_EAKD) {
             if (!zero) {
                 sw = lse_push(sw, u / P.a0);
             }
@@ -421,16 +425,18 @@ fn run_rkl(r: Row, st: Stats) {
     put_value(r, select(kl, inf(), inf_row));
 }
 
-// Adaptive KL: head = {u > thr} ∪ {u == thr, k <= kcut} (threshold from the CPU, see akl.rs).
+// Adaptive KL: head = {u > thr} ∪ {u == thr, k <= kcut} (threshold from the CPU, see akl.rs);
+// under FLAG_DSKD the threshold bounds the tail instead: head = {u > thr} ∪ {u == thr, k > kcut}.
 // 3 passes: lse; gaps, FKL, RKL; gradient.
 fn run_akl(r: Row, st: Stats) {
     let thr = bitcast<f32>(aux[2u * r.row]);
     let kcut = aux[2u * r.row + 1u];
+    let dskd = (P.flags & FLAG_DSKD) != 0u;
     var acc = vec4<f32>(0.0);
     for (var k = r.lid; k < P.v; k += WG) {
         let e = elem(r, k);
         let gap = abs(e.p - e.q);
-        if (e.u > thr || (e.u == thr && k <= kcut)) {
+        if (e.u > thr || (e.u == thr && select(k <= kcut, k > kcut, dskd))) {
             acc.x += gap;
         } else {
             acc.y += gap;
@@ -828,6 +834,435 @@ fn run_amid(r: Row) {
     put_value(r, select(inf(), s.a.x, finite(s.a.x)));
 }
 
+// ---------------------------------------------------------------- families of 2024–2026
+
+// Row label: the spec's shared label unless per-row labels are given (Hinton, DKD).
+fn row_label(r: Row) -> u32 {
+    if ((P.flags & FLAG_ROW_LABELS) != 0u) {
+        return aux[2u * r.row];
+    }
+    return P.label;
+}
+
+// wf·KL(p||q) + wr·KL(q||p) (WSD a0 = 1-λ, a1 = λ; Jeffreys 1, 1): 3 passes.
+fn run_wsd(r: Row, st: Stats) {
+    let wf = P.a0;
+    let wr = P.a1;
+    var acc = vec4<f32>(0.0);
+    for (var k = r.lid; k < P.v; k += WG) {
+        let e = elem(r, k);
+        if (!e.zero) {
+            acc.x += e.p * (e.lp - e.lq);
+            acc.y += e.q * (e.lq - e.lp);
+        }
+    }
+    let s = reduce_sum(r.lid, acc, vec4<f32>(0.0)).a;
+    let inf_row = (st.zmax0 - r.mz) - r.llz > UNDERFLOW64;
+    for (var k = r.lid; k < P.v; k += WG) {
+        let e = elem(r, k);
+        var g = 0.0;
+        if (!inf_row) {
+            g = wf * (e.q - e.p);
+            if (!e.zero) {
+                g += wr * e.q * (e.lq - e.lp - s.y);
+            }
+        }
+        put_grad(r, k, g);
+    }
+    put_value(r, select(wf * s.x + wr * s.y, inf(), inf_row));
+}
+
+fn sigmoid(x: f32) -> f32 {
+    if (x >= 0.0) {
+        return 1.0 / (1.0 + exp(-x));
+    }
+    let e = exp(x);
+    return e / (1.0 + e);
+}
+
+// ToDi (a0 = β): Σ w+ p d - w- q d, d = lp - lq, w± = σ(±β d) detached; 3 passes.
+// a_k = -w+ p + w- q (1 - d); gradient a - q Σ a. Infinite on any teacher zero (as the CPU).
+fn run_todi(r: Row, st: Stats) {
+    let beta = P.a0;
+    var acc = vec4<f32>(0.0);
+    for (var k = r.lid; k < P.v; k += WG) {
+        let e = elem(r, k);
+        if (!e.zero) {
+            let d = e.lp - e.lq;
+            let wp = sigmoid(beta * d);
+            let wm = sigmoid(-beta * d);
+            acc.x += wp * e.p * d - wm * e.q * d;
+            acc.y += -wp * e.p + wm * e.q * (1.0 - d);
+        }
+    }
+    let s = reduce_sum(r.lid, acc, vec4<f32>(0.0)).a;
+    let inf_row = st.zmax0 > -BIG;
+    for (var k = r.lid; k < P.v; k += WG) {
+        let e = elem(r, k);
+        var g = 0.0;
+        if (!inf_row) {
+            let d = e.lp - e.lq;
+            g = -sigmoid(beta * d) * e.p + sigmoid(-beta * d) * e.q * (1.0 - d) - e.q * s.y;
+        }
+        put_grad(r, k, g);
+    }
+    put_value(r, select(s.x, inf(), inf_row));
+}
+
+// ULD: Σ_r |Q↓_r - P↓_r|. The teacher's sort order comes from the CPU (aux, V class ids per row,
+// once per teacher). The student's rank of class j is counted, not sorted:
+// #{k : z_k > z_j} + #{k < j : z_k = z_j} (logits order q exactly, ties by index as the CPU), an
+// O(V) loop per class, O(V²/256) per invocation. a_j = q_j sign(q_j - P↓[rank]) is parked in the
+// class's own gradient slot between the passes (the same invocation reads it back). 3 passes + ranks.
+// Rows wider than ULD_MAX_V are refused before dispatch (plan.rs).
+fn run_uld(r: Row) {
+    var acc = vec4<f32>(0.0);
+    for (var j = r.lid; j < P.v; j += WG) {
+        let e = elem(r, j);
+        var rank = 0u;
+        for (var k = 0u; k < P.v; k++) {
+            let zk = f32(student[r.base + k]);
+            if (zk > e.z || (zk == e.z && k < j)) {
+                rank += 1u;
+            }
+        }
+        // P↓[rank]: the teacher class at that rank, its probability by the same f32 formula as q
+        // (a student equal to the teacher then gives diff = 0 exactly, sign(0) = 0 as on the CPU).
+        let tk = aux[r.row * P.v + rank];
+        let u = f32(teacher[r.base + tk]);
+        var pr = 0.0;
+        if (!is_ninf(u)) {
+            pr = exp((u - r.mu) - r.llu);
+        }
+        let diff = e.q - pr;
+        acc.x += abs(diff);
+        let a = e.q * sign(diff);
+        acc.y += a;
+        put_grad(r, j, a);
+    }
+    let s = reduce_sum(r.lid, acc, vec4<f32>(0.0)).a;
+    for (var j = r.lid; j < P.v; j += WG) {
+        let a = f32(grad[r.base + j]);
+        put_grad(r, j, a - elem(r, j).q * s.y);
+    }
+    put_value(r, s.x);
+}
+
+// (value, index) of the better of two candidates: larger value, then lower index; index
+// 0xffffffff marks "none".
+fn better(a: vec2<f32>, b: vec2<f32>) -> vec2<f32> {
+    let ia = bitcast<u32>(a.y);
+    let ib = bitcast<u32>(b.y);
+    if (ib == 0xffffffffu) {
+        return a;
+    }
+    if (ia == 0xffffffffu) {
+        return b;
+    }
+    if (b.x > a.x || (b.x == a.x && ib < ia)) {
+        return b;
+    }
+    return a;
+}
+
+fn argmax_step(lid: u32, s: u32) {
+    if (lid < s) {
+        let a = better(sa[lid].xy, sa[lid + s].xy);
+        sa[lid] = vec4<f32>(a, 0.0, 0.0);
+    }
+    workgroupBarrier();
+}
+
+// BiLD's ranking key of class k on one side (teacher zeros rank last, in index order).
+fn bild_key(r: Row, k: u32, teacher_side: bool) -> f32 {
+    var x: f32;
+    if (teacher_side) {
+        x = f32(teacher[r.base + k]);
+    } else {
+        x = f32(student[r.base + k]);
+    }
+    return max(x, -BIG);
+}
+
+// The top-k classes of one side into topk[off..off+k], by k rounds of a workgroup argmax: round i
+// takes the best class strictly after pick i-1 in the (value desc, index asc) order, so nothing
+// needs marking. k rounds × one sweep: O(k·V) per row.
+fn bild_top(r: Row, k: u32, off: u32, teacher_side: bool) {
+    var prev = vec2<f32>(BIG, bitcast<f32>(0xffffffffu));
+    var prev_i = 0u;
+    for (var i = 0u; i < k; i++) {
+        var best = vec2<f32>(-BIG, bitcast<f32>(0xffffffffu));
+        for (var c = r.lid; c < P.v; c += WG) {
+            let x = bild_key(r, c, teacher_side);
+            let after = i == 0u || x < prev.x || (x == prev.x && c > prev_i);
+            if (after) {
+                best = better(best, vec2<f32>(x, bitcast<f32>(c)));
+            }
+        }
+        sa[r.lid] = vec4<f32>(best, 0.0, 0.0);
+        workgroupBarrier();
+        argmax_step(r.lid, 128u);
+        argmax_step(r.lid, 64u);
+        argmax_step(r.lid, 32u);
+        argmax_step(r.lid, 16u);
+        argmax_step(r.lid, 8u);
+        argmax_step(r.lid, 4u);
+        argmax_step(r.lid, 2u);
+        argmax_step(r.lid, 1u);
+        prev = sa[0].xy;
+        prev_i = bitcast<u32>(prev.y);
+        if (r.lid == 0u) {
+            topk[off + i] = prev_i;
+        }
+        workgroupBarrier();
+    }
+}
+
+// Scaled logits of position i of a branch: teacher zeros become a very negative finite number.
+fn bild_a(r: Row, off: u32, i: u32) -> f32 {
+    return max(f32(teacher[r.base + topk[off + i]]) / P.a0, -1.0e30);
+}
+
+fn bild_b(r: Row, off: u32, i: u32) -> f32 {
+    return f32(student[r.base + topk[off + i]]) / P.a0;
+}
+
+// Pair m of k (row-major i < j, torch.triu_indices order) as (i, j).
+fn pair_of(m: u32, k: u32) -> vec2<u32> {
+    var i = 0u;
+    var rest = m;
+    loop {
+        let n = k - 1u - i;
+        if (rest < n) {
+            break;
+        }
+        rest -= n;
+        i += 1u;
+    }
+    return vec2<u32>(i, i + 1u + rest);
+}
+
+// One BiLD direction over topk[off..off+k]: LD = KL(softmax(Δt/T) || softmax(Δs/T)) over the
+// k(k-1)/2 pairs; per-position gradients into gpos[off..]. Returns LD (valid in every invocation).
+fn bild_ld(r: Row, k: u32, off: u32) -> f32 {
+    let m_pairs = k * (k - 1u) / 2u;
+    var st = vec2<f32>(-BIG, 0.0);
+    var ss = vec2<f32>(-BIG, 0.0);
+    for (var m = r.lid; m < m_pairs; m += WG) {
+        let ij = pair_of(m, k);
+        st = lse_push(st, bild_a(r, off, ij.x) - bild_a(r, off, ij.y));
+        ss = lse_push(ss, bild_b(r, off, ij.x) - bild_b(r, off, ij.y));
+    }
+    let none = vec4<f32>(-BIG, 0.0, -BIG, 0.0);
+    let t = reduce_lse(r.lid, vec4<f32>(st, ss), none, vec4<f32>(0.0, -BIG, 0.0, 0.0));
+    let lse_t = t.a.x + log(t.a.y);
+    let lse_s = t.a.z + log(t.a.w);
+    var acc = 0.0;
+    for (var m = r.lid; m < m_pairs; m += WG) {
+        let ij = pair_of(m, k);
+        let lpp = (bild_a(r, off, ij.x) - bild_a(r, off, ij.y)) - lse_t;
+        let lqq = (bild_b(r, off, ij.x) - bild_b(r, off, ij.y)) - lse_s;
+        let pp = exp(lpp);
+        if (pp > 0.0) {
+            acc += pp * (lpp - lqq);
+        }
+    }
+    // Position i: Σ_{j>i} (Q-P)_(i,j) - Σ_{h<i} (Q-P)_(h,i), then / T.
+    for (var i = r.lid; i < k; i += WG) {
+        var g = 0.0;
+        for (var j = 0u; j < k; j++) {
+            if (j == i) {
+                continue;
+            }
+            let lo = min(i, j);
+            let hi = max(i, j);
+            let dq = exp((bild_b(r, off, lo) - bild_b(r, off, hi)) - lse_s);
+            let dp = exp((bild_a(r, off, lo) - bild_a(r, off, hi)) - lse_t);
+            g += select(-(dq - dp), dq - dp, i == lo);
+        }
+        gpos[off + i] = g / P.a0;
+    }
+    return reduce_sum(r.lid, vec4<f32>(acc, 0.0, 0.0, 0.0), vec4<f32>(0.0)).a.x;
+}
+
+// BiLD (a0 = T, label = k, flags = leading sides); k clamped to V and to BILD_MAX_K (larger k is
+// refused before dispatch). Cost: k argmax sweeps per side, then O(k²) pair work.
+fn run_bild(r: Row) {
+    let k = min(min(P.label, P.v), BILD_MAX_K);
+    let lead_t = (P.flags & FLAG_LEAD_TEACHER) != 0u;
+    let lead_s = (P.flags & FLAG_LEAD_STUDENT) != 0u;
+    var value = 0.0;
+    if (lead_t) {
+        bild_top(r, k, 0u, true);
+        value += bild_ld(r, k, 0u);
+    }
+    if (lead_s) {
+        bild_top(r, k, BILD_MAX_K, false);
+        value += bild_ld(r, k, BILD_MAX_K);
+    }
+    workgroupBarrier();
+    for (var c = r.lid; c < P.v; c += WG) {
+        var g = 0.0;
+        for (var i = 0u; i < k; i++) {
+            if (lead_t && topk[i] == c) {
+                g += gpos[i];
+            }
+            if (lead_s && topk[BILD_MAX_K + i] == c) {
+                g += gpos[BILD_MAX_K + i];
+            }
+        }
+        put_grad(r, c, g);
+    }
+    put_value(r, value);
+}
+
+// Rényi of order α = a0: pass 1 gives lse of w = α u + (1-α) z (as TAID's); log Z = lse_w - α lse_u
+// - (1-α) lse_z. Near Z = 1 the value is log1p(Σ p expm1((α-1)(lp - lq)))/(α-1) (one more pass);
+// gradient q - r, r = softmax(w). 3 passes.
+fn run_renyi(r: Row, st: Stats) {
+    let alpha = P.a0;
+    let am1 = alpha - 1.0;
+    let log_z = (st.mw - alpha * r.mu - (1.0 - alpha) * r.mz)
+        + (st.llw - alpha * r.llu - (1.0 - alpha) * r.llz);
+    var acc = 0.0;
+    for (var k = r.lid; k < P.v; k += WG) {
+        let e = elem(r, k);
+        var rk = 0.0;
+        if (!e.zero) {
+            let x = am1 * (e.lp - e.lq);
+            if (abs(x) < 1.0) {
+                acc += e.p * expm1(x);
+            } else {
+                acc += exp(e.lp + x) - e.p;
+            }
+            rk = exp(((alpha * e.u + (1.0 - alpha) * e.z) - st.mw) - st.llw);
+        }
+        put_grad(r, k, e.q - rk);
+    }
+    let zm1 = reduce_sum(r.lid, vec4<f32>(acc, 0.0, 0.0, 0.0), vec4<f32>(0.0)).a.x;
+    var v = log_z / am1;
+    if (abs(log_z) <= 0.6931472) {
+        v = log1p(zm1) / am1;
+    }
+    put_value(r, max(v, 0.0));
+}
+
+// DKD (a0 = T, a1 = α, a2 = β): pass 1 gives lse of u/T and z/T (as Hinton's); pass 2 the
+// non-target log-masses; pass 3 NCKD; pass 4 the gradient. 4 passes.
+fn run_dkd(r: Row, st: Stats) {
+    let temp = P.a0;
+    let y = row_label(r);
+    var nu = vec2<f32>(-BIG, 0.0);
+    var nz = vec2<f32>(-BIG, 0.0);
+    for (var k = r.lid; k < P.v; k += WG) {
+        if (k != y) {
+            let u = f32(teacher[r.base + k]);
+            if (!is_ninf(u)) {
+                nu = lse_push(nu, (u / temp - st.mw) - st.llw);
+            }
+            nz = lse_push(nz, (f32(student[r.base + k]) / temp - st.mx) - st.llx);
+        }
+    }
+    let none = vec4<f32>(-BIG, 0.0, -BIG, 0.0);
+    let t = reduce_lse(r.lid, vec4<f32>(nu, nz), none, vec4<f32>(0.0, -BIG, 0.0, 0.0));
+    let no_rest = t.a.y == 0.0;
+    let l1a = t.a.x + log(t.a.y);
+    let l1b = t.a.z + log(t.a.w);
+    let uy = f32(teacher[r.base + y]);
+    var la = -BIG;
+    var a = 0.0;
+    if (!is_ninf(uy)) {
+        la = (uy / temp - st.mw) - st.llw;
+        a = exp(la);
+    }
+    let lb = (f32(student[r.base + y]) / temp - st.mx) - st.llx;
+    let b = exp(lb);
+    var tckd = 0.0;
+    if (a > 0.0) {
+        tckd += a * (la - lb);
+    }
+    if (!no_rest) {
+        tckd += exp(l1a) * (l1a - l1b);
+    }
+    var acc = 0.0;
+    for (var k = r.lid; k < P.v; k += WG) {
+        let u = f32(teacher[r.base + k]);
+        if (k != y && !no_rest && !is_ninf(u)) {
+            let lph = ((u / temp - st.mw) - st.llw) - l1a;
+            let lqh = ((f32(student[r.base + k]) / temp - st.mx) - st.llx) - l1b;
+            acc += exp(lph) * (lph - lqh);
+        }
+    }
+    let nckd = reduce_sum(r.lid, vec4<f32>(acc, 0.0, 0.0, 0.0), vec4<f32>(0.0)).a.x;
+    for (var k = r.lid; k < P.v; k += WG) {
+        var g = P.a1 * (b - a);
+        if (k != y) {
+            let u = f32(teacher[r.base + k]);
+            let qh = exp(((f32(student[r.base + k]) / temp - st.mx) - st.llx) - l1b);
+            var ph = 0.0;
+            if (!no_rest && !is_ninf(u)) {
+                ph = exp(((u / temp - st.mw) - st.llw) - l1a);
+            }
+            g = -P.a1 * (b - a) * qh;
+            if (!no_rest) {
+                g += P.a2 * (qh - ph);
+            }
+        }
+        put_grad(r, k, temp * g);
+    }
+    put_value(r, temp * temp * (P.a1 * tckd + P.a2 * nckd));
+}
+
+// EA-KD (a0 = T, a1 = wt, a2 = H_ub unless FLAG_HUB_LN_V): pass 1 gives lse of u/T, z/T; pass 2
+// lse of u/wt, z/wt; pass 3 the entropies and KL; pass 4 the gradient w T (q^T - p^T). 4 passes.
+fn run_eakd(r: Row, st: Stats) {
+    let temp = P.a0;
+    let wt = P.a1;
+    var su = vec2<f32>(-BIG, 0.0);
+    var sz = vec2<f32>(-BIG, 0.0);
+    for (var k = r.lid; k < P.v; k += WG) {
+        let u = f32(teacher[r.base + k]);
+        if (!is_ninf(u)) {
+            su = lse_push(su, u / wt);
+        }
+        sz = lse_push(sz, f32(student[r.base + k]) / wt);
+    }
+    let none = vec4<f32>(-BIG, 0.0, -BIG, 0.0);
+    let t = reduce_lse(r.lid, vec4<f32>(su, sz), none, vec4<f32>(0.0, -BIG, 0.0, 0.0));
+    let llu = log(t.a.y);
+    let llz = log(t.a.w);
+    var acc = vec4<f32>(0.0);
+    for (var k = r.lid; k < P.v; k += WG) {
+        let u = f32(teacher[r.base + k]);
+        let z = f32(student[r.base + k]);
+        let qw = exp((z / wt - t.a.z) - llz);
+        acc.y -= qw * log(qw + 1e-10);
+        if (!is_ninf(u)) {
+            let pw = exp((u / wt - t.a.x) - llu);
+            acc.x -= pw * log(pw + 1e-10);
+            let lpt = (u / temp - st.mw) - st.llw;
+            let lqt = (z / temp - st.mx) - st.llx;
+            acc.z += exp(lpt) * (lpt - lqt);
+        }
+    }
+    let s = reduce_sum(r.lid, acc, vec4<f32>(0.0)).a;
+    var hub = P.a2;
+    if ((P.flags & FLAG_HUB_LN_V) != 0u) {
+        hub = log(f32(P.v));
+    }
+    let w = 0.5 * (s.x + s.x * s.y / hub);
+    for (var k = r.lid; k < P.v; k += WG) {
+        let u = f32(teacher[r.base + k]);
+        let qt = exp((f32(student[r.base + k]) / temp - st.mx) - st.llx);
+        var pt = 0.0;
+        if (!is_ninf(u)) {
+            pt = exp((u / temp - st.mw) - st.llw);
+        }
+        put_grad(r, k, w * temp * (qt - pt));
+    }
+    put_value(r, w * temp * temp * max(s.z, 0.0));
+}
+
 // ---------------------------------------------------------------- entry point
 
 @compute @workgroup_size(256)
@@ -854,6 +1289,13 @@ fn main(
         case K_AB: { run_ab(r); }
         case K_TAID: { run_taid(r, st); }
         case K_AMID: { run_amid(r); }
+        case K_TODI: { run_todi(r, st); }
+        case K_ULD: { run_uld(r); }
+        case K_BILD: { run_bild(r); }
+        case K_WSD: { run_wsd(r, st); }
+        case K_RENYI: { run_renyi(r, st); }
+        case K_DKD: { run_dkd(r, st); }
+        case K_EAKD: { run_eakd(r, st); }
         case K_HINTON, default: { run_hinton(r, st); }
     }
 }

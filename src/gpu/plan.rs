@@ -9,7 +9,7 @@
 //! AMiD needs the log-sum-exp of the mixture r before its divergence sums, and those sums before the
 //! gradient, hence 4.
 
-use crate::math::{AmidDiv, AmidOrder, Divergence};
+use crate::math::{AklConvention, AmidDiv, AmidOrder, BildLead, Divergence};
 use bytemuck::{Pod, Zeroable};
 
 /// Invocations per workgroup; one workgroup per row.
@@ -17,6 +17,15 @@ pub const WORKGROUP_SIZE: u32 = 256;
 
 pub(crate) const FLAG_ROW_LABELS: u32 = 1;
 pub(crate) const FLAG_DETACH: u32 = 2;
+/// AKL's DSKD convention: the aux threshold bounds the tail (ties above `kcut` are head).
+pub(crate) const FLAG_DSKD: u32 = 4;
+/// BiLD's leading sides.
+pub(crate) const FLAG_LEAD_TEACHER: u32 = 8;
+pub(crate) const FLAG_LEAD_STUDENT: u32 = 16;
+/// EA-KD's H_ub is ln V (not given).
+pub(crate) const FLAG_HUB_LN_V: u32 = 32;
+/// The most pairs' classes the BiLD kernel holds per side (its workgroup array).
+pub const BILD_MAX_K: usize = 64;
 
 /// The uniform block of `loss.wgsl` (`Params`), 64 bytes.
 #[repr(C)]
@@ -49,7 +58,10 @@ macro_rules! kernel_kinds {
     };
 }
 
-kernel_kinds!(Fkl, Rkl, Akl, Jsd, Tvd, Skl, Srkl, Ab, Taid, Amid, Hinton);
+kernel_kinds!(
+    Fkl, Rkl, Akl, Jsd, Tvd, Skl, Srkl, Ab, Taid, Amid, Hinton, Todi, Uld, Bild, Wsd, Renyi, Dkd,
+    Eakd
+);
 
 /// `Params::mode` of AMiD: the divergence measured against the mixture.
 const AMID_MODE_FKL: u32 = 0;
@@ -69,7 +81,9 @@ impl Kind {
     pub fn passes(self) -> u32 {
         match self {
             Kind::Fkl | Kind::Rkl | Kind::Taid | Kind::Hinton => 2,
-            Kind::Amid => 4,
+            Kind::Amid | Kind::Dkd | Kind::Eakd => 4,
+            // ULD: 2 sweeps plus the rank count, V reads of the student row per class.
+            // BiLD: k argmax sweeps per leading side, then one gradient sweep.
             _ => 3,
         }
     }
@@ -82,7 +96,10 @@ pub(crate) enum Aux {
     /// Per-row teacher threshold of the AKL head, computed on the CPU (see `akl.rs`).
     AklHead {
         mu: f64,
+        convention: AklConvention,
     },
+    /// Per-row teacher classes by descending probability, sorted on the CPU (ULD).
+    SortedTeacher,
     /// Hinton's hard label: the spec's shared label unless per-row labels are given.
     Label(usize),
 }
@@ -92,6 +109,34 @@ pub(crate) struct Plan {
     pub kind: Kind,
     pub params: Params,
     pub aux: Aux,
+}
+
+/// The widest row the ULD kernel ranks: its rank count is O(V²) per row (V/256 classes per
+/// invocation, each compared with all V). On lavapipe, rows from about 4000 classes came back wrong
+/// (more than ~40 000 inner iterations per invocation); 2048 keeps to what was verified.
+pub const ULD_MAX_V: usize = 2048;
+
+/// What the GPU kernels cannot run that the f64 engine can: BiLD beyond [`BILD_MAX_K`] pairs'
+/// classes (its workgroup arrays), ULD beyond [`ULD_MAX_V`] classes. `v` is the number of classes.
+pub fn check_gpu(div: &Divergence, v: usize) -> Result<(), String> {
+    if let Divergence::Uld = div
+        && v > ULD_MAX_V
+    {
+        return Err(format!(
+            "uld: V={v} is more than the GPU kernel ranks; expected V <= {ULD_MAX_V} on the GPU (the \
+             CPU engine takes any V)"
+        ));
+    }
+    if let Divergence::Bild { k, .. } = *div {
+        let k = k.unwrap_or(crate::math::bild::DEFAULT_K).min(v);
+        if k > BILD_MAX_K {
+            return Err(format!(
+                "bild: k={k} is more than the GPU kernel holds; expected k <= {BILD_MAX_K} on the GPU \
+                 (the CPU engine takes any k)"
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Sweeps over the logits that `div` makes on the GPU (the byte model's pass count).
@@ -113,8 +158,11 @@ pub(crate) fn plan(div: &Divergence) -> Plan {
     let kind = match *div {
         Divergence::Fkl => Kind::Fkl,
         Divergence::Rkl => Kind::Rkl,
-        Divergence::Akl { mu } => {
-            aux = Aux::AklHead { mu };
+        Divergence::Akl { mu, convention } => {
+            aux = Aux::AklHead { mu, convention };
+            if convention == AklConvention::Dskd {
+                params.flags |= FLAG_DSKD;
+            }
             Kind::Akl
         }
         Divergence::Jsd { beta: 0.0, .. } => Kind::Fkl,
@@ -193,6 +241,68 @@ pub(crate) fn plan(div: &Divergence) -> Plan {
             aux = Aux::Label(label);
             Kind::Hinton
         }
+        Divergence::Todi { beta } => {
+            params.a[0] = beta as f32;
+            Kind::Todi
+        }
+        Divergence::Uld => {
+            aux = Aux::SortedTeacher;
+            Kind::Uld
+        }
+        Divergence::Bild {
+            k,
+            temperature,
+            lead,
+        } => {
+            // k is clamped to V in the kernel; beyond BILD_MAX_K it is refused by `check_gpu`.
+            params.label = k.unwrap_or(crate::math::bild::DEFAULT_K) as u32;
+            params.a[0] = temperature as f32;
+            params.flags |= match lead {
+                BildLead::Both => FLAG_LEAD_TEACHER | FLAG_LEAD_STUDENT,
+                BildLead::Teacher => FLAG_LEAD_TEACHER,
+                BildLead::Student => FLAG_LEAD_STUDENT,
+            };
+            Kind::Bild
+        }
+        Divergence::Wsd { lambda: 0.0 } | Divergence::Renyi { alpha: 1.0 } => Kind::Fkl,
+        Divergence::Wsd { lambda: 1.0 } => Kind::Rkl,
+        Divergence::Wsd { lambda } => {
+            params.a[..2].copy_from_slice(&[(1.0 - lambda) as f32, lambda as f32]);
+            Kind::Wsd
+        }
+        Divergence::Jeffreys => {
+            params.a[..2].copy_from_slice(&[1.0, 1.0]);
+            Kind::Wsd
+        }
+        Divergence::Renyi { alpha } => {
+            params.a[0] = alpha as f32;
+            Kind::Renyi
+        }
+        Divergence::Dkd {
+            alpha,
+            beta,
+            temperature,
+            label,
+        } => {
+            params.a[..3].copy_from_slice(&[temperature as f32, alpha as f32, beta as f32]);
+            aux = Aux::Label(label);
+            Kind::Dkd
+        }
+        Divergence::Eakd {
+            temperature,
+            entropy_temperature,
+            hub,
+        } => {
+            params.a[..3].copy_from_slice(&[
+                temperature as f32,
+                entropy_temperature as f32,
+                hub.unwrap_or(1.0) as f32,
+            ]);
+            if hub.is_none() {
+                params.flags |= FLAG_HUB_LN_V;
+            }
+            Kind::Eakd
+        }
     };
     Plan { kind, params, aux }
 }
@@ -208,6 +318,11 @@ pub(crate) fn wgsl_prelude() -> String {
         Kind::ALL.iter().map(|k| (k.wgsl_name(), k.id())).collect();
     consts.push(("FLAG_ROW_LABELS".into(), FLAG_ROW_LABELS));
     consts.push(("FLAG_DETACH".into(), FLAG_DETACH));
+    consts.push(("FLAG_DSKD".into(), FLAG_DSKD));
+    consts.push(("FLAG_LEAD_TEACHER".into(), FLAG_LEAD_TEACHER));
+    consts.push(("FLAG_LEAD_STUDENT".into(), FLAG_LEAD_STUDENT));
+    consts.push(("FLAG_HUB_LN_V".into(), FLAG_HUB_LN_V));
+    consts.push(("BILD_MAX_K".into(), BILD_MAX_K as u32));
     for order in AmidOrder::ALL {
         let name = format!("AMID_ORDER_{}", order.name().to_ascii_uppercase());
         consts.push((name, amid_order_id(order)));

@@ -2,6 +2,7 @@
 //! crossing class in the tail, L1 gaps, detached weights.
 
 use super::LogDist;
+use super::divergence::AklConvention;
 use super::kl::kl_term;
 use super::simd::{map_sum, multiversion};
 use std::cmp::Ordering;
@@ -33,6 +34,64 @@ pub fn head_mask(p: &[f64], mu: f64) -> Vec<bool> {
     let mut mask = Vec::new();
     head_mask_from_order(p, &descending_order(p), mu, &mut mask);
     mask
+}
+
+/// The head of the DSKD/ToDi convention (practice.md §8): sort p ascending (ties: lower index
+/// first), accumulate it in that order; the classes whose cumulative mass is ≤ μ are the tail,
+/// the rest (from the crossing class on) the head. No top-1 rule: with μ < min p the tail is empty.
+pub fn dskd_head_mask(p: &[f64], mu: f64) -> Vec<bool> {
+    let mut mask = vec![true; p.len()];
+    if let Some(last) = dskd_last_tail(p, mu) {
+        let order = ascending_order(p);
+        for &k in order.iter().take_while(|&&k| k != last) {
+            mask[k] = false;
+        }
+        mask[last] = false;
+    }
+    mask
+}
+
+/// Classes by ascending probability, ties by index.
+fn ascending_order(p: &[f64]) -> Vec<usize> {
+    let mut idx: Vec<usize> = (0..p.len()).collect();
+    idx.sort_by(|&i, &j| p[i].total_cmp(&p[j]).then(i.cmp(&j)));
+    idx
+}
+
+/// The last tail class of the DSKD order, if the tail is not empty.
+fn dskd_last_tail(p: &[f64], mu: f64) -> Option<usize> {
+    let mut csum = 0.0;
+    let mut last = None;
+    for k in ascending_order(p) {
+        csum += p[k];
+        if csum > mu {
+            break; // cumulative mass only grows: everything after is head
+        }
+        last = Some(k);
+    }
+    last
+}
+
+/// The head mask of either convention.
+pub fn head_mask_for(p: &[f64], mu: f64, convention: AklConvention) -> Vec<bool> {
+    match convention {
+        AklConvention::Akl => head_mask(p, mu),
+        AklConvention::Dskd => dskd_head_mask(p, mu),
+    }
+}
+
+/// The DSKD head as a per-row teacher threshold `(thr, kcut)` for the GPU kernel: the tail is
+/// `{u < thr} ∪ {u = thr, k ≤ kcut}` (a prefix of the ascending order), the head the rest;
+/// `(−inf, u32::MAX)` when the tail is empty. `row` is validated as for [`head_threshold`].
+pub fn dskd_threshold(row: &[f32], mu: f64) -> (f32, u32) {
+    let logits: Vec<f64> = row.iter().map(|&x| f64::from(x)).collect();
+    let Ok(dist) = LogDist::from_logits(&logits, true) else {
+        return (f32::NEG_INFINITY, u32::MAX);
+    };
+    match dskd_last_tail(&dist.p, mu) {
+        Some(last) => (row[last], last as u32),
+        None => (f32::NEG_INFINITY, u32::MAX),
+    }
 }
 
 /// L1 gaps `Σ_head |p − q|` and `Σ_tail |p − q|`.
@@ -145,6 +204,32 @@ mod tests {
             .enumerate()
             .map(|(k, &u)| u > thr || (u == thr && k as u32 <= kcut))
             .collect()
+    }
+
+    /// practice.md §8 on vector A: dskd's head is {0, 1, 2}, AKL.py's {0, 1}; the tail is empty
+    /// below the smallest mass (no top-1 rule), and the DSKD threshold gives the same split.
+    #[test]
+    fn dskd_head_differs_from_akl_at_the_crossing_class() {
+        let u = [1.0, 0.9, 0.8, 0.7, 0.0, -1.0];
+        let d = LogDist::from_logits(&u, false).unwrap();
+        let dskd = dskd_head_mask(&d.p, 0.5);
+        assert_eq!(dskd, [true, true, true, false, false, false]);
+        assert_eq!(
+            head_mask(&d.p, 0.5),
+            [true, true, false, false, false, false]
+        );
+        assert_eq!(dskd_head_mask(&d.p, 0.0), [true; 6]);
+        let row: Vec<f32> = u.iter().map(|&x| x as f32).collect();
+        for mu in [0.0, 0.03, 0.2, 0.5, 0.9, 0.999] {
+            let (thr, kcut) = dskd_threshold(&row, mu);
+            let head: Vec<bool> = (row.iter().enumerate())
+                .map(|(k, &x)| x > thr || (x == thr && k as u32 > kcut))
+                .collect();
+            assert_eq!(head, dskd_head_mask(&d.p, mu), "mu={mu}");
+        }
+        // Ties: the lower index comes first in the ascending order, so it is tail first.
+        let p = [0.25, 0.25, 0.25, 0.25];
+        assert_eq!(dskd_head_mask(&p, 0.3), [false, true, true, true]);
     }
 
     #[test]

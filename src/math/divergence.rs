@@ -31,6 +31,37 @@ pub enum AmidDiv {
     },
 }
 
+/// Which codebase's head/tail split AKL uses (practice.md §8).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AklConvention {
+    /// `AKL.py`: descending cumulative mass ≤ μ plus the top-1; the crossing class is tail.
+    #[default]
+    Akl,
+    /// DSKD/ToDi: ascending cumulative mass ≤ μ is the tail; the crossing class is head, no top-1 rule.
+    Dskd,
+}
+
+/// Which side's top-k logits BiLD compares (practice.md §3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BildLead {
+    /// t-LD + s-LD, what BiLD's trainer optimises.
+    Both,
+    Teacher,
+    Student,
+}
+
+impl BildLead {
+    pub const ALL: [BildLead; 3] = [BildLead::Both, BildLead::Teacher, BildLead::Student];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            BildLead::Both => "both",
+            BildLead::Teacher => "teacher",
+            BildLead::Student => "student",
+        }
+    }
+}
+
 /// The argument order of AMiD's divergence: `pr` is D(p, r), `qr` D(q, r), `rp` D(r, p), `rq` D(r, q).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AmidOrder {
@@ -59,8 +90,9 @@ pub enum Divergence {
     Fkl,
     /// KL(q||p).
     Rkl,
-    /// Adaptive KL as in the reference `AKL.py`: `w_head·FKL + w_tail·RKL`, weights detached.
-    Akl { mu: f64 },
+    /// Adaptive KL: `w_head·FKL + w_tail·RKL`, weights detached; the head as in `AKL.py` or in the
+    /// DSKD/ToDi code.
+    Akl { mu: f64, convention: AklConvention },
     /// Generalized JSD, TRL convention: m = βp + (1−β)q; β = 0 is FKL, β = 1 is RKL.
     /// `norm` divides the interior by β(1−β) (a continuous display variant, not what TRL trains).
     Jsd { beta: f64, norm: bool },
@@ -94,6 +126,36 @@ pub enum Divergence {
         a: f64,
         label: usize,
     },
+    /// ToDi: per-class sigmoid-weighted FKL and RKL terms, weights σ(β(log p − log q)) detached.
+    Todi { beta: f64 },
+    /// Universal Logit Distillation: L1 between the sorted probability vectors (any two sizes).
+    Uld,
+    /// BiLD: KL between softmaxes of pairwise differences of the top-k logits at temperature T.
+    /// `k: None` is min(8, V).
+    Bild {
+        k: Option<usize>,
+        temperature: f64,
+        lead: BildLead,
+    },
+    /// Weighted symmetric KL: (1−λ)·FKL + λ·RKL.
+    Wsd { lambda: f64 },
+    /// Jeffreys divergence: FKL + RKL.
+    Jeffreys,
+    /// Rényi divergence of order α.
+    Renyi { alpha: f64 },
+    /// Decoupled KD: T²(α·TCKD + β·NCKD) around the target class `label`.
+    Dkd {
+        alpha: f64,
+        beta: f64,
+        temperature: f64,
+        label: usize,
+    },
+    /// EA-KD: detached entropy row weight × T²·KL(p^T‖q^T). `hub: None` is ln V.
+    Eakd {
+        temperature: f64,
+        entropy_temperature: f64,
+        hub: Option<f64>,
+    },
 }
 
 /// One entry of the catalogue: the spec name, what it means, and its parameter table.
@@ -115,6 +177,10 @@ impl Family {
 }
 
 const SCHEDULE: &str = "schedule";
+/// BiLD's switch: `k` given (else min(8, V)).
+const K_GIVEN: &str = "k_given";
+/// EA-KD's switch: `hub` given (else ln V).
+const HUB_GIVEN: &str = "hub_given";
 
 /// The αβ family's parameters (named: the αβ-plane view spans their slider range).
 pub const AB_PARAMS: &[Param] = &[
@@ -146,10 +212,25 @@ pub const FAMILIES: &[Family] = &[
             "mu",
             0.5,
             UNIT_OPEN_HI,
-            "teacher probability mass of the head (0: top-1 only)",
+            "teacher probability mass of the head (akl) or of the tail (dskd)",
         )
-        .slider(0.0, 0.99)],
-        build: |v| Divergence::Akl { mu: v.real("mu") },
+        .slider(0.0, 0.99),
+        Param::choice(
+            "convention",
+            0,
+            &["akl", "dskd"],
+            &["AKL.py", "DSKD/ToDi"],
+            "head/tail split: akl = AKL.py (descending mass ≤ μ plus top-1, crossing class in the \
+             tail); dskd = DSKD/ToDi code (ascending mass ≤ μ is the tail, crossing class in the head)",
+        )
+        .quiet()],
+        build: |v| Divergence::Akl {
+            mu: v.real("mu"),
+            convention: match v.choice("convention") {
+                "dskd" => AklConvention::Dskd,
+                _ => AklConvention::Akl,
+            },
+        },
     },
     Family {
         name: "jsd",
@@ -395,6 +476,166 @@ pub const FAMILIES: &[Family] = &[
             label: v.class("label"),
         },
     },
+    Family {
+        name: "todi",
+        summary: "ToDi token-wise divergence control (per-class sigmoid mix of FKL and RKL terms)",
+        formula: "Σ w⁺ p log(p/q) + w⁻ q log(q/p), w⁺ = σ(β log(p/q)), w⁻ = 1 − w⁺ (detached)",
+        params: &[Param::real(
+            "beta",
+            1.0,
+            Interval::open_closed(0.0, 100.0),
+            "sharpness of the per-class sigmoid (the ToDi code: 1)",
+        )
+        .log_slider(0.1, 20.0)],
+        build: |v| Divergence::Todi {
+            beta: v.real("beta"),
+        },
+    },
+    Family {
+        name: "uld",
+        summary: "Universal Logit Distillation: L1 between sorted probabilities (vocabularies may differ)",
+        formula: "Σ_r |q↓_r − p↓_r|, ↓ = sorted descending, the shorter side padded with zeros",
+        params: &[],
+        build: |_| Divergence::Uld,
+    },
+    Family {
+        name: "bild",
+        summary: "BiLD: KL over pairwise differences of the top-k logits (teacher- and student-led)",
+        formula: "KL(softmax(Δu/T) || softmax(Δz/T)), Δ = differences of all pairs of the leader's top-k; both = t-LD + s-LD",
+        params: &[
+            Param::switch(
+                K_GIVEN,
+                "own k (else min(8, V))",
+                "",
+                "k is given; otherwise BiLD's scripts' k = 8, or V when V < 8",
+            ),
+            Param::count("k", 8, 2, "how many top logits are paired (at most V)")
+                .when(When::On(K_GIVEN)),
+            Param::real(
+                "T",
+                3.0,
+                Interval::closed(0.01, 100.0),
+                "temperature of the logit differences",
+            )
+            .aliases(&["t", "temperature"])
+            .log_slider(0.05, 20.0),
+            Param::choice(
+                "lead",
+                0,
+                &["both", "teacher", "student"],
+                &["t-LD + s-LD", "teacher-led", "student-led"],
+                "whose top-k picks the classes: both (what BiLD trains), teacher (t-LD) or student (s-LD)",
+            ),
+        ],
+        build: |v| Divergence::Bild {
+            k: v.flag(K_GIVEN).then(|| v.class("k")),
+            temperature: v.real("T"),
+            lead: BildLead::ALL
+                .into_iter()
+                .find(|l| l.name() == v.choice("lead"))
+                .unwrap_or(BildLead::Both),
+        },
+    },
+    Family {
+        name: "wsd",
+        summary: "weighted symmetric KL (DistiLLM symmetric_kl, ABKD wsd): lambda weights RKL",
+        formula: "(1−λ)·KL(p||q) + λ·KL(q||p)",
+        params: &[Param::real("lambda", 0.5, UNIT, "weight of RKL (0: FKL, 1: RKL)")
+            .aliases(&["lam"])
+            .slider(0.0, 1.0)],
+        build: |v| Divergence::Wsd {
+            lambda: v.real("lambda"),
+        },
+    },
+    Family {
+        name: "jeffreys",
+        summary: "Jeffreys divergence, FKL + RKL",
+        formula: "KL(p||q) + KL(q||p)",
+        params: &[],
+        build: |_| Divergence::Jeffreys,
+    },
+    Family {
+        name: "renyi",
+        summary: "Rényi divergence of order alpha (alpha=1 FKL); its gradient is TAID's at t = alpha",
+        formula: "1/(α−1) log Σ p^α q^(1−α)",
+        params: &[Param::real(
+            "alpha",
+            0.5,
+            Interval::open_closed(0.0, 10.0),
+            "order (1: FKL, ½: −2 log Bhattacharyya)",
+        )
+        .log_slider(0.05, 10.0)],
+        build: |v| Divergence::Renyi {
+            alpha: v.real("alpha"),
+        },
+    },
+    Family {
+        name: "dkd",
+        summary: "Decoupled KD: target-class and non-target-class KL, weighted apart",
+        formula: "T²(α·TCKD + β·NCKD), TCKD = KL of (target, rest) at T, NCKD = KL of the non-target softmax at T",
+        params: &[
+            Param::real("alpha", 1.0, Interval::closed(0.0, 100.0), "weight of TCKD")
+                .slider(0.0, 10.0),
+            Param::real("beta", 8.0, Interval::closed(0.0, 100.0), "weight of NCKD")
+                .slider(0.0, 16.0),
+            Param::real(
+                "T",
+                1.0,
+                Interval::closed(0.01, 100.0),
+                "temperature of both parts",
+            )
+            .aliases(&["t", "temperature"])
+            .log_slider(0.05, 20.0),
+            Param::class("label", 0, "the target class"),
+        ],
+        build: |v| Divergence::Dkd {
+            alpha: v.real("alpha"),
+            beta: v.real("beta"),
+            temperature: v.real("T"),
+            label: v.class("label"),
+        },
+    },
+    Family {
+        name: "eakd",
+        summary: "EA-KD: entropy-based row weight (detached) × T²·KL",
+        formula: "w·T²·KL(p^T||q^T), w = (H_t + H_t·H_s/H_ub)/2 at temperature wt (detached)",
+        params: &[
+            Param::real(
+                "T",
+                3.0,
+                Interval::closed(0.01, 100.0),
+                "temperature of the KL",
+            )
+            .aliases(&["t", "temperature"])
+            .log_slider(0.05, 20.0),
+            Param::real(
+                "wt",
+                3.0,
+                Interval::closed(0.01, 100.0),
+                "temperature of the entropies in the weight (EA-KD's get_w: 3)",
+            )
+            .log_slider(0.05, 20.0),
+            Param::switch(
+                HUB_GIVEN,
+                "own H_ub (else ln V)",
+                "",
+                "H_ub is given; otherwise ln V, the paper's log C",
+            ),
+            Param::real(
+                "hub",
+                4.605170185988092,
+                Interval::open_closed(0.0, 1e6),
+                "entropy bound H_ub (100 reproduces EA-KD's KD.py on CIFAR)",
+            )
+            .log_slider(0.1, 1000.0)
+            .when(When::On(HUB_GIVEN)),
+        ],
+        build: |v| Divergence::Eakd {
+            temperature: v.real("T"),
+            entropy_temperature: v.real("wt"),
+            hub: v.flag(HUB_GIVEN).then(|| v.real("hub")),
+        },
+    },
 ];
 
 impl Divergence {
@@ -413,6 +654,14 @@ impl Divergence {
             Divergence::Taid { .. } => "taid",
             Divergence::Amid { .. } => "amid",
             Divergence::Hinton { .. } => "hinton",
+            Divergence::Todi { .. } => "todi",
+            Divergence::Uld => "uld",
+            Divergence::Bild { .. } => "bild",
+            Divergence::Wsd { .. } => "wsd",
+            Divergence::Jeffreys => "jeffreys",
+            Divergence::Renyi { .. } => "renyi",
+            Divergence::Dkd { .. } => "dkd",
+            Divergence::Eakd { .. } => "eakd",
         }
     }
 
@@ -420,9 +669,61 @@ impl Divergence {
     pub fn values(&self) -> Values {
         let mut v = Values::defaults(self.family().params);
         match *self {
-            Divergence::Fkl | Divergence::Rkl | Divergence::Tvd => {}
-            Divergence::Akl { mu } => {
-                v.set_real("mu", mu);
+            Divergence::Fkl
+            | Divergence::Rkl
+            | Divergence::Tvd
+            | Divergence::Uld
+            | Divergence::Jeffreys => {}
+            Divergence::Akl { mu, convention } => {
+                let name = match convention {
+                    AklConvention::Akl => "akl",
+                    AklConvention::Dskd => "dskd",
+                };
+                v.set_real("mu", mu).set_choice("convention", name);
+            }
+            Divergence::Todi { beta } => {
+                v.set_real("beta", beta);
+            }
+            Divergence::Bild {
+                k,
+                temperature,
+                lead,
+            } => {
+                v.set_bool(K_GIVEN, k.is_some())
+                    .set_real("T", temperature)
+                    .set_choice("lead", lead.name());
+                if let Some(k) = k {
+                    v.set("k", Value::Class(k));
+                }
+            }
+            Divergence::Wsd { lambda } => {
+                v.set_real("lambda", lambda);
+            }
+            Divergence::Renyi { alpha } => {
+                v.set_real("alpha", alpha);
+            }
+            Divergence::Dkd {
+                alpha,
+                beta,
+                temperature,
+                label,
+            } => {
+                v.set_real("alpha", alpha)
+                    .set_real("beta", beta)
+                    .set_real("T", temperature)
+                    .set("label", Value::Class(label));
+            }
+            Divergence::Eakd {
+                temperature,
+                entropy_temperature,
+                hub,
+            } => {
+                v.set_real("T", temperature)
+                    .set_real("wt", entropy_temperature)
+                    .set_bool(HUB_GIVEN, hub.is_some());
+                if let Some(hub) = hub {
+                    v.set_real("hub", hub);
+                }
             }
             Divergence::Jsd { beta, norm } => {
                 v.set_real("beta", beta).set_bool("norm", norm);
@@ -484,16 +785,26 @@ impl Divergence {
             .unwrap_or(&FAMILIES[0])
     }
 
-    /// False for TVD, whose gradient is a sub-gradient, and for the variants with a stop-gradient
-    /// (AKL's weights, TAID's p_t, DistiLLM-2's detached mixture): their "gradient" is the update the
-    /// reference code applies, not the derivative of the value.
+    /// False for TVD and ULD, whose gradients are sub-gradients, and for the variants with a
+    /// stop-gradient (AKL's weights, TAID's p_t, DistiLLM-2's detached mixture, ToDi's sigmoid
+    /// weights, EA-KD's row weight): their "gradient" is the update the reference code applies, not
+    /// the derivative of the value.
     pub fn is_true_gradient(&self) -> bool {
         !matches!(
             self,
             Divergence::Tvd
+                | Divergence::Uld
                 | Divergence::Akl { .. }
                 | Divergence::Taid { .. }
                 | Divergence::Srkl { detach: true, .. }
+                | Divergence::Todi { .. }
+                | Divergence::Eakd { .. }
         )
+    }
+
+    /// Whether the teacher and the student may have different numbers of classes (ULD only:
+    /// it matches ranks, never class ids).
+    pub fn accepts_vocab_mismatch(&self) -> bool {
+        matches!(self, Divergence::Uld)
     }
 }

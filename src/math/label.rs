@@ -2,7 +2,7 @@
 //! reads: the side panel, titles, legends, tables, figures and the CLI's text output. The spec string
 //! (`Display`, `akl:mu=0.5`) stays the machine form: tooltips, CSV and JSON carry it.
 
-use super::divergence::{AmidDiv, AmidOrder, Divergence};
+use super::divergence::{AklConvention, AmidDiv, AmidOrder, BildLead, Divergence};
 
 impl Divergence {
     /// The family's readable name without parameters ("FKL", "Skew KL", "αβ").
@@ -20,6 +20,14 @@ impl Divergence {
             Divergence::Taid { .. } => "TAID",
             Divergence::Amid { .. } => "AMiD",
             Divergence::Hinton { .. } => "Hinton",
+            Divergence::Todi { .. } => "ToDi",
+            Divergence::Uld => "ULD",
+            Divergence::Bild { .. } => "BiLD",
+            Divergence::Wsd { .. } => "WSD",
+            Divergence::Jeffreys => "Jeffreys",
+            Divergence::Renyi { .. } => "Rényi",
+            Divergence::Dkd { .. } => "DKD",
+            Divergence::Eakd { .. } => "EA-KD",
         }
     }
 
@@ -28,8 +36,48 @@ impl Divergence {
     pub fn label(&self) -> String {
         let name = self.family_label();
         let body = match *self {
-            Divergence::Fkl | Divergence::Rkl | Divergence::Tvd => return name.to_string(),
-            Divergence::Akl { mu } => format!("{name} (μ = {})", num(mu)),
+            Divergence::Fkl
+            | Divergence::Rkl
+            | Divergence::Tvd
+            | Divergence::Uld
+            | Divergence::Jeffreys => return name.to_string(),
+            Divergence::Akl { mu, convention } => {
+                let dskd = match convention {
+                    AklConvention::Akl => "",
+                    AklConvention::Dskd => ", DSKD",
+                };
+                format!("{name} (μ = {}{dskd})", num(mu))
+            }
+            Divergence::Todi { beta } => format!("{name} (β = {})", num(beta)),
+            Divergence::Bild {
+                k,
+                temperature,
+                lead,
+            } => {
+                let k = k.unwrap_or(crate::math::bild::DEFAULT_K);
+                let lead = match lead {
+                    BildLead::Both => "",
+                    BildLead::Teacher => ", teacher-led",
+                    BildLead::Student => ", student-led",
+                };
+                format!("{name} (top-{k}, T = {}{lead})", num(temperature))
+            }
+            Divergence::Wsd { lambda } => format!("{name} (λ = {})", num(lambda)),
+            Divergence::Renyi { alpha } => format!("{name} (α = {})", num(alpha)),
+            Divergence::Dkd {
+                alpha,
+                beta,
+                temperature,
+                ..
+            } => format!(
+                "{name} (α = {}, β = {}, T = {})",
+                num(alpha),
+                num(beta),
+                num(temperature)
+            ),
+            Divergence::Eakd { temperature, .. } => {
+                format!("{name} (T = {})", num(temperature))
+            }
             Divergence::Jsd { beta, norm } => {
                 let norm = if norm { ", ÷β(1−β)" } else { "" };
                 format!("{name} (β = {}{norm})", num(beta))
@@ -97,14 +145,17 @@ impl Divergence {
             | Divergence::Taid {
                 t: 1.0,
                 schedule: None,
-            } => Some("FKL"),
+            }
+            | Divergence::Wsd { lambda: 0.0 }
+            | Divergence::Renyi { alpha: 1.0 } => Some("FKL"),
             Divergence::Jsd { beta: 1.0, .. }
             | Divergence::Srkl { alpha: 0.0, .. }
             | Divergence::Ab {
                 alpha: 0.0,
                 beta: 1.0,
             }
-            | Divergence::Alpha { alpha: 0.0 } => Some("RKL"),
+            | Divergence::Alpha { alpha: 0.0 }
+            | Divergence::Wsd { lambda: 1.0 } => Some("RKL"),
             _ => None,
         }
     }

@@ -6,8 +6,11 @@
 pub mod ab;
 pub mod akl;
 pub mod amid;
+pub mod bild;
 pub mod dist;
 pub mod divergence;
+pub mod dkd;
+pub mod eakd;
 pub mod fastmath;
 pub mod hinton;
 pub mod jsd;
@@ -18,15 +21,21 @@ pub mod params;
 #[cfg(test)]
 pub(crate) mod props;
 pub mod range;
+pub mod renyi;
 pub mod rng;
 pub mod simd;
 pub mod skew;
 pub mod spec;
 pub mod taid;
+pub mod todi;
 pub mod tvd;
+pub mod uld;
+pub mod wsd;
 
 pub use dist::{DistError, LogDist};
-pub use divergence::{AmidDiv, AmidOrder, Divergence, FAMILIES, Family, TaidSchedule};
+pub use divergence::{
+    AklConvention, AmidDiv, AmidOrder, BildLead, Divergence, FAMILIES, Family, TaidSchedule,
+};
 pub use spec::SpecError;
 
 /// Reusable scratch space so that the fit loop allocates nothing per step.
@@ -41,6 +50,12 @@ pub struct Workspace {
     /// `mask` as weights (1 head, 0 tail), for the vectorised AKL kernel.
     mask_weights: Vec<f64>,
     mask_mu: f64,
+    mask_convention: AklConvention,
+    /// `order` as the teacher's sorted probabilities (ULD).
+    sorted_p: Vec<f64>,
+    /// Student order (ULD) and top-k scratch (BiLD).
+    order_q: Vec<usize>,
+    bild: bild::BildScratch,
 }
 
 impl Workspace {
@@ -50,19 +65,44 @@ impl Workspace {
         }
     }
 
-    /// The AKL head mask of `p` for `mu`, recomputed only when the teacher or μ changes.
-    pub fn head_mask(&mut self, p: &[f64], mu: f64) -> &[bool] {
+    /// The teacher's classes by descending probability, re-sorted only when the teacher changes.
+    fn teacher_order(&mut self, p: &[f64]) -> &[usize] {
         if !simd::equal(&self.order_of, p) {
             self.order_of.clear();
             self.order_of.extend_from_slice(p);
             self.order = akl::descending_order(p);
+            self.sorted_p.clear();
             self.mask.clear();
         }
-        if self.mask.len() != p.len() || self.mask_mu != mu {
-            if self.order.len() != p.len() {
-                self.order = akl::descending_order(p); // primed without an order
+        if self.order.len() != p.len() {
+            self.order = akl::descending_order(p); // primed without an order
+        }
+        &self.order
+    }
+
+    /// The teacher's probabilities sorted descending (ULD), cached with the order.
+    fn sort_teacher(&mut self, p: &[f64]) {
+        self.teacher_order(p);
+        if self.sorted_p.len() != p.len() {
+            self.sorted_p = self.order.iter().map(|&k| p[k]).collect();
+        }
+    }
+
+    /// The AKL head mask of `p` for `mu` (`AKL.py`'s convention), recomputed only when the teacher
+    /// or μ changes.
+    pub fn head_mask(&mut self, p: &[f64], mu: f64) -> &[bool] {
+        self.head_mask_for(p, mu, AklConvention::Akl)
+    }
+
+    /// The AKL head mask of `p` for `mu` under `convention`, cached as [`Workspace::head_mask`].
+    pub fn head_mask_for(&mut self, p: &[f64], mu: f64, convention: AklConvention) -> &[bool] {
+        self.teacher_order(p);
+        if self.mask.len() != p.len() || self.mask_mu != mu || self.mask_convention != convention {
+            match convention {
+                AklConvention::Akl => akl::head_mask_from_order(p, &self.order, mu, &mut self.mask),
+                AklConvention::Dskd => self.mask = akl::dskd_head_mask(p, mu),
             }
-            akl::head_mask_from_order(p, &self.order, mu, &mut self.mask);
+            self.mask_convention = convention;
             self.mask_weights.clear();
             let weight = |&h: &bool| if h { 1.0 } else { 0.0 };
             self.mask_weights.extend(self.mask.iter().map(weight));
@@ -84,25 +124,30 @@ impl Workspace {
         self.mask_weights
             .extend(mask.iter().map(|&h| if h { 1.0 } else { 0.0 }));
         self.mask_mu = mu;
+        self.mask_convention = AklConvention::Akl;
     }
 
-    /// [`Workspace::head_mask`] as weights: 1 for head classes, 0 for tail classes.
-    fn head_weights(&mut self, p: &[f64], mu: f64) -> &[f64] {
-        self.head_mask(p, mu);
+    /// [`Workspace::head_mask_for`] as weights: 1 for head classes, 0 for tail classes.
+    fn head_weights(&mut self, p: &[f64], mu: f64, convention: AklConvention) -> &[f64] {
+        self.head_mask_for(p, mu, convention);
         &self.mask_weights
     }
 }
 
 /// Checks what the spec string cannot: parameters that depend on the number of classes.
 pub fn check_classes(div: &Divergence, n_classes: usize) -> Result<(), String> {
-    if let Divergence::Hinton { label, .. } = div
-        && *label >= n_classes
-    {
-        return Err(format!(
-            "hinton: label={label} is not a class; expected an index below {n_classes}"
-        ));
+    match *div {
+        Divergence::Hinton { label, .. } | Divergence::Dkd { label, .. } if label >= n_classes => {
+            Err(format!(
+                "{}: label={label} is not a class; expected an index below {n_classes}",
+                div.name()
+            ))
+        }
+        Divergence::Bild { k: Some(k), .. } if k > n_classes => Err(format!(
+            "bild: k={k} is more than the {n_classes} classes; expected an integer in [2, {n_classes}]"
+        )),
+        _ => Ok(()),
     }
-    Ok(())
 }
 
 /// Value of `div` between teacher and student, gradient w.r.t. the student logits written to `grad`.
@@ -132,6 +177,11 @@ fn raw_value_and_grad(
 ) -> f64 {
     let (lp, p) = (&teacher.logp[..], &teacher.p[..]);
     let (lq, q) = (&student.logp[..], &student.p[..]);
+    if let Divergence::Uld = div {
+        // Ranks, not classes, are matched: the two sides may differ in size.
+        ws.sort_teacher(p);
+        return uld::uld(&ws.sorted_p, q, grad, &mut ws.order_q);
+    }
     let n = p.len();
     debug_assert_eq!(n, q.len());
     debug_assert_eq!(n, grad.len());
@@ -139,8 +189,8 @@ fn raw_value_and_grad(
     match *div {
         Divergence::Fkl => kl::fkl(lp, p, lq, q, grad),
         Divergence::Rkl => kl::rkl(lp, lq, q, grad),
-        Divergence::Akl { mu } => {
-            let head = ws.head_weights(p, mu);
+        Divergence::Akl { mu, convention } => {
+            let head = ws.head_weights(p, mu, convention);
             akl::akl(head, lp, p, lq, q, grad)
         }
         Divergence::Jsd { beta, norm } => jsd::jsd(beta, norm, lp, p, lq, q, grad, &mut ws.buf[0]),
@@ -167,6 +217,47 @@ fn raw_value_and_grad(
             let [b0, b1, b2, b3] = &mut ws.buf;
             hinton::hinton(temperature, a, label, lp, lq, q, grad, [b0, b1, b2, b3])
         }
+        Divergence::Todi { beta } => todi::todi(beta, lp, p, lq, q, grad),
+        Divergence::Uld => f64::NAN, // handled above
+        Divergence::Bild {
+            k,
+            temperature,
+            lead,
+        } => {
+            let k = k.unwrap_or(bild::DEFAULT_K).min(n);
+            bild::bild(k, temperature, lead, lp, lq, grad, &mut ws.bild)
+        }
+        Divergence::Wsd { lambda } => wsd::wsd(lambda, lp, p, lq, q, grad),
+        Divergence::Jeffreys => wsd::jeffreys(lp, p, lq, q, grad),
+        Divergence::Renyi { alpha } => {
+            let [lr, r, ..] = &mut ws.buf;
+            renyi::renyi(alpha, lp, p, lq, q, grad, lr, r)
+        }
+        Divergence::Dkd {
+            alpha,
+            beta,
+            temperature,
+            label,
+        } => {
+            let [b0, b1, ..] = &mut ws.buf;
+            dkd::dkd(alpha, beta, temperature, label, lp, lq, grad, [b0, b1])
+        }
+        Divergence::Eakd {
+            temperature,
+            entropy_temperature,
+            hub,
+        } => {
+            let [b0, b1, b2, b3] = &mut ws.buf;
+            eakd::eakd(
+                temperature,
+                entropy_temperature,
+                hub,
+                lp,
+                lq,
+                grad,
+                [b0, b1, b2, b3],
+            )
+        }
     }
 }
 
@@ -185,9 +276,10 @@ pub fn evaluate(
     teacher: &LogDist,
     student_logits: &[f64],
 ) -> Result<Evaluation, String> {
-    if teacher.len() != student_logits.len() {
+    if teacher.len() != student_logits.len() && !div.accepts_vocab_mismatch() {
         return Err(format!(
-            "the teacher has {} classes and the student {}; expected the same number",
+            "the teacher has {} classes and the student {}; expected the same number (only uld \
+             accepts different sizes)",
             teacher.len(),
             student_logits.len()
         ));
@@ -202,7 +294,7 @@ pub fn evaluate(
             range::logit_range(false)
         ));
     }
-    let mut grad = vec![0.0; teacher.len()];
+    let mut grad = vec![0.0; student_logits.len()];
     let value = value_and_grad(div, teacher, &student, &mut grad, &mut Workspace::default());
     let grad = range::check_output(div, teacher, value, &grad)?.then_some(grad);
     Ok(Evaluation { value, grad })

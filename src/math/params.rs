@@ -94,15 +94,20 @@ pub enum ParamKind {
         default: bool,
         ui_label: &'static str,
     },
-    /// One of `options` (spec names; `default` indexes them), always printed. The GUI shows a row of
-    /// buttons labelled `ui_labels`.
+    /// One of `options` (spec names; `default` indexes them, matched case-insensitively), printed
+    /// always, or only off its default when `quiet` (an option added after specs were written). The
+    /// GUI shows a row of buttons labelled `ui_labels`.
     Choice {
         default: usize,
         options: &'static [&'static str],
         ui_labels: &'static [&'static str],
+        quiet: bool,
     },
     /// A class index `>= 0` (checked against the number of classes by `math::check_classes`).
     Class { default: usize },
+    /// A count `>= min` (checked against the number of classes by `math::check_classes`); its value
+    /// is a `Value::Class`.
+    Count { default: usize, min: usize },
     /// Not a spec key: on exactly when a spec gives a parameter that applies only when it is on
     /// (by its main key), off by default. Giving one that applies only when it is off as well is the
     /// `conflict` error. The GUI shows a checkbox labelled `ui_label`.
@@ -185,8 +190,21 @@ impl Param {
             default,
             options,
             ui_labels,
+            quiet: false,
         };
         Param::new(key, kind, doc)
+    }
+
+    /// A choice printed only when not at its default (see [`ParamKind::Choice`]).
+    pub const fn quiet(mut self) -> Param {
+        if let ParamKind::Choice { quiet, .. } = &mut self.kind {
+            *quiet = true;
+        }
+        self
+    }
+
+    pub const fn count(key: &'static str, default: usize, min: usize, doc: &'static str) -> Param {
+        Param::new(key, ParamKind::Count { default, min }, doc)
     }
 
     pub const fn class(key: &'static str, default: usize, doc: &'static str) -> Param {
@@ -260,7 +278,9 @@ impl Param {
             ParamKind::Real { default, .. } => Value::Real(default),
             ParamKind::Bool { default, .. } => Value::Bool(default),
             ParamKind::Choice { default, .. } => Value::Choice(default),
-            ParamKind::Class { default } => Value::Class(default),
+            ParamKind::Class { default } | ParamKind::Count { default, .. } => {
+                Value::Class(default)
+            }
             ParamKind::Switch { .. } => Value::Bool(false),
         }
     }
@@ -276,6 +296,7 @@ impl Param {
                 [init @ .., last] => format!("{} or {last}", init.join(", ")),
             },
             ParamKind::Class { .. } => "a class index >= 0".into(),
+            ParamKind::Count { min, .. } => format!("an integer >= {min}"),
         }
     }
 
@@ -531,6 +552,7 @@ mod tests {
                         default,
                         options,
                         ui_labels,
+                        ..
                     } => {
                         assert!(default < options.len(), "{at}");
                         assert_eq!(options.len(), ui_labels.len(), "{at}");

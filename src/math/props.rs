@@ -76,6 +76,42 @@ pub(crate) fn spec(n: usize) -> BoxedStrategy<String> {
             .prop_map(|(a, l, d, o)| format!("amid:alpha={a},lambda={l},{d},order={o}")),
         (in_range(0.01, 100.0), in_range(0.0, 1.0), 0..n)
             .prop_map(|(t, a, label)| format!("hinton:T={t},a={a},label={label}")),
+        (half_open(0.0, 1.0), bool_()).prop_map(|(mu, dskd)| {
+            let convention = if dskd { "dskd" } else { "akl" };
+            format!("akl:mu={mu},convention={convention}")
+        }),
+        prop_oneof![Just(1e-3), 0.01..=100.0f64].prop_map(|b| format!("todi:beta={b}")),
+        Just("uld".to_string()),
+        (
+            2..=n.max(2),
+            in_range(0.01, 100.0),
+            prop_oneof![Just("both"), Just("teacher"), Just("student")],
+            bool_(),
+        )
+            .prop_map(|(k, t, lead, own_k)| match own_k {
+                true => format!("bild:k={k},T={t},lead={lead}"),
+                false => format!("bild:T={t},lead={lead}"),
+            }),
+        in_range(0.0, 1.0).prop_map(|l| format!("wsd:lambda={l}")),
+        Just("jeffreys".to_string()),
+        prop_oneof![Just(1e-3), Just(1.0), Just(1.0 + 1e-9), 0.01..=10.0f64]
+            .prop_map(|a| format!("renyi:alpha={a}")),
+        (
+            in_range(0.0, 100.0),
+            in_range(0.0, 100.0),
+            in_range(0.01, 100.0),
+            0..n
+        )
+            .prop_map(|(a, b, t, label)| format!("dkd:alpha={a},beta={b},T={t},label={label}")),
+        (
+            in_range(0.01, 100.0),
+            in_range(0.01, 100.0),
+            prop_oneof![Just(None), (1e-3..=1e6f64).prop_map(Some)]
+        )
+            .prop_map(|(t, wt, hub)| match hub {
+                Some(h) => format!("eakd:T={t},wt={wt},hub={h}"),
+                None => format!("eakd:T={t},wt={wt}"),
+            }),
     ]
     .boxed()
 }

@@ -57,14 +57,20 @@ impl<'a> Pairs<'a> {
                 "false" | "0" | "no" => Ok(Value::Bool(false)),
                 _ => err(format!("{family}: {key}={value:?}; expected {expected}")),
             },
-            ParamKind::Choice { options, .. } => match options.iter().position(|o| *o == value) {
-                Some(i) => Ok(Value::Choice(i)),
-                None => err(format!("{family}: {key}={value:?}; expected {expected}")),
-            },
+            ParamKind::Choice { options, .. } => {
+                match options.iter().position(|o| o.eq_ignore_ascii_case(value)) {
+                    Some(i) => Ok(Value::Choice(i)),
+                    None => err(format!("{family}: {key}={value:?}; expected {expected}")),
+                }
+            }
             ParamKind::Class { .. } => value
                 .parse()
                 .map(Value::Class)
                 .map_err(|_| SpecError(format!("{family}: {key}={raw:?}; expected {expected}"))),
+            ParamKind::Count { min, .. } => match value.parse::<usize>() {
+                Ok(n) if n >= min => Ok(Value::Class(n)),
+                _ => err(format!("{family}: {key}={raw:?}; expected {expected}")),
+            },
         }
     }
 
@@ -206,8 +212,11 @@ impl fmt::Display for Divergence {
         for (i, param) in values.params().iter().enumerate() {
             let value = values.at(i);
             let at_default = value == param.default_value();
-            let is_bool = matches!(param.kind, ParamKind::Bool { .. });
-            if !param.is_spec_key() || !values.applies(i) || (is_bool && at_default) {
+            let quiet = matches!(
+                param.kind,
+                ParamKind::Bool { .. } | ParamKind::Choice { quiet: true, .. }
+            );
+            if !param.is_spec_key() || !values.applies(i) || (quiet && at_default) {
                 continue;
             }
             write!(f, "{sep}{}={}", param.key, param.format(value))?;
@@ -240,6 +249,18 @@ mod tests {
             // Extreme values print short and exact (fuzzing found 300 zeros of 1e-300).
             "jsd:beta=1e-300,norm=true",
             "amid:alpha=4,lambda=1e-300,div=ab,ab_alpha=5e-324,ab_beta=-9.3,order=rq",
+            // The families of 2024–2026 (practice.md §0.2's spec names).
+            "todi:beta=2",
+            "uld",
+            "bild:T=3,lead=both",
+            "bild:k=4,T=2,lead=student",
+            "wsd:lambda=0.9",
+            "jeffreys",
+            "renyi:alpha=2.5",
+            "dkd:alpha=1,beta=8,T=4,label=2",
+            "eakd:T=3,wt=3",
+            "eakd:T=4,wt=2,hub=100",
+            "akl:mu=0.5,convention=dskd",
         ] {
             let d: Divergence = s.parse().unwrap();
             assert_eq!(d.to_string(), s);
@@ -285,6 +306,73 @@ mod tests {
         assert_eq!(
             msg("hinton:label=x"),
             "hinton: label=\"x\"; expected a class index >= 0"
+        );
+    }
+
+    /// The spec strings: defaults, an unprinted default convention, case-insensitive
+    /// keywords, and each new family's refusals naming the key and what is accepted.
+    #[test]
+    fn new_families_parse_print_and_refuse() {
+        let canon = |s: &str| s.parse::<Divergence>().unwrap().to_string();
+        assert_eq!(canon("todi"), "todi:beta=1");
+        assert_eq!(canon("bild:k=8,T=3,lead=both"), "bild:k=8,T=3,lead=both");
+        assert_eq!(canon("bild"), "bild:T=3,lead=both");
+        assert_eq!(canon("BiLD:lead=Teacher"), "bild:T=3,lead=teacher");
+        assert_eq!(canon("wsd:lam=0.25"), "wsd:lambda=0.25");
+        assert_eq!(canon("renyi"), "renyi:alpha=0.5");
+        assert_eq!(canon("dkd"), "dkd:alpha=1,beta=8,T=1,label=0");
+        assert_eq!(canon("eakd"), "eakd:T=3,wt=3");
+        assert_eq!(canon("akl:mu=0.5,convention=akl"), "akl:mu=0.5");
+        assert_eq!(canon("akl:convention=DSKD"), "akl:mu=0.5,convention=dskd");
+        let msg = |s: &str| s.parse::<Divergence>().unwrap_err().to_string();
+        assert_eq!(
+            msg("todi:beta=0"),
+            "todi: beta=0 is out of range; expected a number in (0, 100]"
+        );
+        assert_eq!(msg("bild:k=1"), "bild: k=\"1\"; expected an integer >= 2");
+        assert_eq!(
+            msg("bild:k=2.0"),
+            "bild: k=\"2.0\"; expected an integer >= 2"
+        );
+        assert_eq!(
+            msg("bild:tt=1"),
+            "bild: unknown parameter \"tt\"; expected one of k, T, lead"
+        );
+        assert_eq!(
+            msg("bild:lead=mentor"),
+            "bild: lead=\"mentor\"; expected both, teacher or student"
+        );
+        assert_eq!(
+            msg("wsd:lambda=1.5"),
+            "wsd: lambda=1.5 is out of range; expected a number in [0, 1]"
+        );
+        assert_eq!(
+            msg("jeffreys:lambda=0.5"),
+            "jeffreys: unknown parameter \"lambda\"; expected no parameters"
+        );
+        assert_eq!(
+            msg("renyi:alpha=0"),
+            "renyi: alpha=0 is out of range; expected a number in (0, 10]"
+        );
+        assert_eq!(
+            msg("dkd:T=0"),
+            "dkd: T=0 is out of range; expected a number in [0.01, 100]"
+        );
+        assert_eq!(
+            msg("dkd:label=-1"),
+            "dkd: label=\"-1\"; expected a class index >= 0"
+        );
+        assert_eq!(
+            msg("eakd:hub=0"),
+            "eakd: hub=0 is out of range; expected a number in (0, 1000000]"
+        );
+        assert_eq!(
+            msg("akl:convention=taid"),
+            "akl: convention=\"taid\"; expected akl or dskd"
+        );
+        assert_eq!(
+            msg("uld:k=3"),
+            "uld: unknown parameter \"k\"; expected no parameters"
         );
     }
 

@@ -559,7 +559,8 @@ pub fn load(
                 sp,
                 format!(
                     "V mismatch: {} has {sv} classes (shape {:?}) but the teacher has {v} (shape \
-                     {:?} in {}); expected the same vocabulary",
+                     {:?} in {}); expected the same vocabulary (only uld compares different \
+                     sizes, in kdviz eval; the real-model tab trains on one vocabulary)",
                     src.what,
                     src.shape,
                     found.logits.shape,

@@ -68,6 +68,22 @@ pub const PRESETS: &[(&str, &str)] = &[
         "three-modes-2d",
         include_str!("../../assets/presets/three-modes-2d.toml"),
     ),
+    (
+        "todi-longtail",
+        include_str!("../../assets/presets/todi-longtail.toml"),
+    ),
+    (
+        "bild-top8",
+        include_str!("../../assets/presets/bild-top8.toml"),
+    ),
+    (
+        "renyi-taid",
+        include_str!("../../assets/presets/renyi-taid.toml"),
+    ),
+    (
+        "dkd-split",
+        include_str!("../../assets/presets/dkd-split.toml"),
+    ),
 ];
 
 /// The preset called `name`.

@@ -1325,7 +1325,7 @@ mod tests {
                 .unwrap()
                 .contains("mean-seeking")
         );
-        assert_eq!(seeking_caption(&Divergence::Akl { mu: 0.5 }, &both), None);
+        assert_eq!(seeking_caption(&"akl:mu=0.5".parse().unwrap(), &both), None);
         assert_eq!(seeking_caption(&Divergence::Fkl, &[1.0]), None);
         // Two modes split at the valley between them; a light bump does not count as a mode.
         let p = [0.05, 0.2, 0.3, 0.05, 0.01, 0.1, 0.25, 0.04];

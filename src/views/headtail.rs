@@ -12,7 +12,7 @@ use super::curves::{
     epoch_x, hover_runs, legend, points_for, record_curve, run_names, value_table, with_point,
     with_side_table,
 };
-use crate::math::{Divergence, akl};
+use crate::math::{AklConvention, Divergence, akl};
 use crate::toy::EpochRecord;
 use crate::views::state::ToyState;
 use egui_plot::{Line, LineStyle, PlotPoints};
@@ -354,9 +354,15 @@ fn weights_panel(
     let curves: Vec<(usize, Vec<[f64; 2]>)> = akl_runs
         .iter()
         .filter_map(|&run| match *cx.divergence(run) {
-            Divergence::Akl { mu } => Some((
+            Divergence::Akl { mu, convention } => Some((
                 run,
-                akl_weight_curve(ui.ctx(), cx, run, mu, points_for(ui_width, false)),
+                akl_weight_curve(
+                    ui.ctx(),
+                    cx,
+                    run,
+                    (mu, convention),
+                    points_for(ui_width, false),
+                ),
             )),
             _ => None,
         })
@@ -395,11 +401,11 @@ fn akl_weight_curve(
     ctx: &egui::Context,
     cx: &ViewCtx,
     run: usize,
-    mu: f64,
+    (mu, convention): (f64, AklConvention),
     max: usize,
 ) -> Vec<[f64; 2]> {
     let p = cx.p();
-    let head = akl::head_mask(p, mu);
+    let head = akl::head_mask_for(p, mu, convention);
     if head == cx.result.regions.head {
         return record_curve(ctx, cx, run, "akl-w", false, max, |r| {
             akl::weights(r.head_gap, r.tail_gap).0

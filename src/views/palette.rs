@@ -46,9 +46,9 @@ pub fn aux(i: usize, dark: bool) -> Color32 {
 /// figures; the others were chosen one by one (a search over OKLab) to stay as far as possible from
 /// the teacher, the greys and the families before them, for normal vision and simulated
 /// protanopia, deuteranopia and tritanopia. All have mid lightness (OKLab L 0.47 to 0.73), so that
-/// lines and titles read on a white and on a dark background. The last entries serve families added later, so that a
-/// new family needs no code here.
-const FAMILY_COLORS: [Color32; 16] = [
+/// lines and titles read on a white and on a dark background. A family added later needs a colour
+/// here (the tests say which).
+const FAMILY_COLORS: [Color32; 20] = [
     Color32::from_rgb(0xf5, 0x5d, 0x1a), // fkl: orange
     Color32::from_rgb(0x31, 0x6a, 0x23), // rkl: green
     Color32::from_rgb(0xb6, 0x67, 0xff), // akl: lilac
@@ -61,10 +61,16 @@ const FAMILY_COLORS: [Color32; 16] = [
     Color32::from_rgb(0xcd, 0x33, 0xa7), // taid: magenta
     Color32::from_rgb(0x98, 0x4e, 0x61), // amid: mauve
     Color32::from_rgb(0x80, 0x84, 0xd5), // hinton: periwinkle
-    Color32::from_rgb(0x8a, 0x6d, 0x00),
-    Color32::from_rgb(0x00, 0x7f, 0x7f),
-    Color32::from_rgb(0x9a, 0x3a, 0x10),
-    Color32::from_rgb(0x5a, 0x5a, 0x9a),
+    // The families of 2024–2026, by the same search (the earlier spares came too near the teacher
+    // or the assistant).
+    Color32::from_rgb(0x88, 0x33, 0x99), // todi: plum
+    Color32::from_rgb(0x66, 0xbb, 0x55), // uld: leaf
+    Color32::from_rgb(0x9a, 0x3a, 0x10), // bild: rust
+    Color32::from_rgb(0xcc, 0x66, 0x99), // wsd: rose
+    Color32::from_rgb(0x99, 0x00, 0xff), // jeffreys: electric violet
+    Color32::from_rgb(0x11, 0x99, 0x77), // renyi: jade
+    Color32::from_rgb(0x88, 0x66, 0xdd), // dkd: iris
+    Color32::from_rgb(0xff, 0x77, 0x22), // eakd: tangerine
 ];
 
 /// Base colour of a family (see [`FAMILY_COLORS`]).

@@ -77,6 +77,8 @@ pub fn param_label(div: &Divergence, key: &str) -> String {
         "t_start" => "t start",
         "t_end" => "t end",
         "rate" => "t rate",
+        "wt" => "entropy T",
+        "hub" => "H_ub",
         other => other,
     };
     format!("{} {symbol}", div.family_label())
@@ -220,6 +222,14 @@ fn param_ui(
             let max = classes.saturating_sub(1);
             let prefix = format!("{} ", param.key);
             ui.add(egui::DragValue::new(c).range(0..=max).prefix(prefix))
+        }
+        (ParamKind::Count { min, .. }, Value::Class(c)) => {
+            let prefix = format!("{} ", param.key);
+            ui.add(
+                egui::DragValue::new(c)
+                    .range(min..=classes.max(min))
+                    .prefix(prefix),
+            )
         }
         _ => return None,
     };

@@ -7,7 +7,7 @@ use super::{
 use crate::math::akl::gaps;
 use crate::math::kl::kl;
 use crate::math::range::clamp0;
-use crate::math::{Divergence, LogDist, Workspace, value_and_grad};
+use crate::math::{AklConvention, Divergence, LogDist, Workspace, value_and_grad};
 use crate::real::{RealData, RealError};
 
 enum Params {
@@ -226,7 +226,10 @@ fn row(
     for (k, (h, &u)) in scr.head.iter_mut().zip(t_row).enumerate() {
         *h = u > thr || (u == thr && k as u32 <= kcut);
     }
-    if let Divergence::Akl { mu } = d
+    if let Divergence::Akl {
+        mu,
+        convention: AklConvention::Akl,
+    } = d
         && mu == prep.mu
     {
         scr.ws.prime_head(&scr.teacher.p, mu, &scr.head);

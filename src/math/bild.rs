@@ -1,0 +1,110 @@
+//! BiLD, bi-directional logit difference (practice.md §3): the leader's top-k classes, all their
+//! k(k−1)/2 pairwise logit differences at temperature T on each side, softmaxed over the pairs, and
+//! KL(teacher's ‖ student's). `lead=both` is t-LD + s-LD, what BiLD's trainer optimises.
+
+use super::divergence::BildLead;
+use std::cmp::Ordering;
+
+/// BiLD's scripts' k (`BILD_K=8`); V when V < 8.
+pub const DEFAULT_K: usize = 8;
+
+/// Reusable buffers (a fit allocates nothing per step).
+#[derive(Default)]
+pub struct BildScratch {
+    idx: Vec<usize>,
+    top: Vec<usize>,
+    dt: Vec<f64>,
+    ds: Vec<f64>,
+}
+
+/// The `k` indices of the largest `l`, in decreasing order; equal values: lower index first.
+pub fn top_k(l: &[f64], k: usize, idx: &mut Vec<usize>, out: &mut Vec<usize>) {
+    let by = |&i: &usize, &j: &usize| -> Ordering { l[j].total_cmp(&l[i]).then(i.cmp(&j)) };
+    idx.clear();
+    idx.extend(0..l.len());
+    let k = k.min(l.len());
+    if k == 0 {
+        out.clear();
+        return;
+    }
+    if k < idx.len() {
+        idx.select_nth_unstable_by(k - 1, by);
+    }
+    out.clear();
+    out.extend_from_slice(&idx[..k]);
+    out.sort_unstable_by(by);
+}
+
+/// Log-softmax in place; returns nothing (the max keeps it finite).
+fn log_softmax(x: &mut [f64]) {
+    let m = x.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let s: f64 = x.iter().map(|&v| (v - m).exp()).sum();
+    let lse = m + s.ln();
+    for v in x.iter_mut() {
+        *v -= lse;
+    }
+}
+
+/// One direction: LD over the pairs of `top`, its gradient added to `grad`.
+fn ld(t: f64, top: &[usize], lp: &[f64], lq: &[f64], grad: &mut [f64], s: &mut BildScratch) -> f64 {
+    // A teacher zero (log p = −inf) becomes a very negative finite logit, so that the differences
+    // of two zeros are 0, not NaN.
+    let a = |i: usize| (lp[top[i]] / t).max(-1e300);
+    let b = |i: usize| lq[top[i]] / t;
+    let k = top.len();
+    s.dt.clear();
+    s.ds.clear();
+    for i in 0..k {
+        for j in i + 1..k {
+            s.dt.push(a(i) - a(j));
+            s.ds.push(b(i) - b(j));
+        }
+    }
+    if s.dt.is_empty() {
+        return 0.0;
+    }
+    log_softmax(&mut s.dt);
+    log_softmax(&mut s.ds);
+    let mut value = 0.0;
+    let mut m = 0;
+    for i in 0..k {
+        for j in i + 1..k {
+            let (lpp, lqq) = (s.dt[m], s.ds[m]);
+            let pp = lpp.exp();
+            if pp > 0.0 {
+                value += pp * (lpp - lqq);
+            }
+            // dKL/dΔs = Q − P; Δs_(i,j) = b_i − b_j.
+            let g = (lqq.exp() - pp) / t;
+            grad[top[i]] += g;
+            grad[top[j]] -= g;
+            m += 1;
+        }
+    }
+    value
+}
+
+/// BiLD's value and gradient (classes outside the top-k get 0).
+pub fn bild(
+    k: usize,
+    t: f64,
+    lead: BildLead,
+    lp: &[f64],
+    lq: &[f64],
+    grad: &mut [f64],
+    s: &mut BildScratch,
+) -> f64 {
+    grad.fill(0.0);
+    let mut value = 0.0;
+    let mut top = std::mem::take(&mut s.top);
+    if matches!(lead, BildLead::Both | BildLead::Teacher) {
+        top_k(lp, k, &mut s.idx, &mut top);
+        value += ld(t, &top, lp, lq, grad, s);
+    }
+    if matches!(lead, BildLead::Both | BildLead::Student) {
+        top_k(lq, k, &mut s.idx, &mut top);
+        value += ld(t, &top, lp, lq, grad, s);
+    }
+    s.top = top;
+    value
+}
