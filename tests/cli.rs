@@ -581,3 +581,39 @@ fn huge_values_print_in_scientific_notation() {
     let grad = out.lines().nth(1).unwrap();
     assert!(grad.len() < 60 && grad.contains('e'), "{grad}");
 }
+
+/// A value or gradient below 1e-4 prints in scientific notation: ten decimals showed 3e-11 as zero.
+#[test]
+fn tiny_values_keep_their_digits() {
+    let (code, out, err) = kdviz(&[
+        "eval",
+        "--div",
+        "fkl",
+        "--teacher-logits=0,1",
+        "--student-logits=0,1.00001",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    // KL ≈ p(1−p)·δ²/2 with p = σ(1), δ = 1e-5: 9.8e-12; the gradient ≈ ±p(1−p)·δ = ±1.97e-6.
+    let value: f64 = out
+        .lines()
+        .next()
+        .unwrap()
+        .rsplit(" = ")
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((value - 9.83e-12).abs() < 0.01e-12, "{out}");
+    assert!(out.contains("e-6"), "{out}");
+    let (_, same, _) = kdviz(&[
+        "eval",
+        "--div",
+        "fkl",
+        "--teacher-logits=0,1",
+        "--student-logits=0,1",
+    ]);
+    assert!(
+        same.contains("= 0.0000000000") && !same.contains("-0.0"),
+        "{same}"
+    );
+}

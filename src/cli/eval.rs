@@ -121,10 +121,13 @@ fn check_range(flag: &str, v: &[f64], allow_neg_inf: bool) -> Result<(), String>
     }
 }
 
-/// Ten decimals; from 1e10 on, ten significant digits in scientific notation (a value of 1e187 would
-/// otherwise print as 188 digits).
+/// Ten decimals; ten significant digits in scientific notation from 1e10 on (a value of 1e187 would
+/// otherwise print as 188 digits) and below 1e-4 (a gradient of 3e-11 would print as zero). Zero prints
+/// without a sign.
 fn fmt_num(x: f64) -> String {
-    if x.is_finite() && x.abs() >= 1e10 {
+    if x == 0.0 {
+        format!("{:.10}", 0.0)
+    } else if x.is_finite() && (x.abs() >= 1e10 || x.abs() < 1e-4) {
         format!("{x:.9e}")
     } else if x.is_finite() {
         format!("{x:.10}")
