@@ -166,7 +166,7 @@ fn landscape_csv_holds_every_cell_and_the_paths() {
     for (view, header) in [
         (
             "gradient",
-            "divergence,epoch,class,x,teacher,q,force,delta_q,confidence,hardness,w",
+            "divergence,epoch,class,x,teacher,q,force,delta_q,confidence,hardness,w,tckd_force,nckd_force",
         ),
         (
             "abplane",

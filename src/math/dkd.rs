@@ -21,6 +21,35 @@ pub fn parts(temperature: f64, label: usize, lp: &[f64], lq: &[f64]) -> (f64, f6
     split(temperature, label, lp, lq, &mut g, [x, y])
 }
 
+/// The two weighted parts of DKD's gradient w.r.t. z, `(T·α·dTCKD, T·β·dNCKD)` (the gradients of
+/// `T²·α·TCKD` and `T²·β·NCKD`, as weighted in the loss): they sum to [`dkd`]'s gradient.
+pub fn part_grads(
+    alpha: f64,
+    beta: f64,
+    temperature: f64,
+    label: usize,
+    lp: &[f64],
+    lq: &[f64],
+) -> (Vec<f64>, Vec<f64>) {
+    let n = lq.len();
+    let (mut target, mut lpt, mut rest) = (vec![0.0; n], vec![0.0; n], vec![0.0; n]);
+    split(
+        temperature,
+        label,
+        lp,
+        lq,
+        &mut target,
+        [&mut lpt, &mut rest],
+    );
+    for g in &mut target {
+        *g *= temperature * alpha;
+    }
+    for g in &mut rest {
+        *g *= temperature * beta;
+    }
+    (target, rest)
+}
+
 /// TCKD and NCKD at temperature T; `grad_t` receives d TCKD/d(z/T) and `buf[1]` d NCKD/d(z/T).
 fn split(
     temperature: f64,
@@ -106,4 +135,43 @@ pub fn dkd(
         grad[k] = temperature * (alpha * grad[k] + beta * grad_n[k]);
     }
     temperature * temperature * (alpha * t + beta * n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_parts_sum_to_the_gradient_and_follow_the_closed_form() {
+        let lp: Vec<f64> = [2.0, 0.5, -1.0, 0.1, -0.3].map(|x: f64| x - 0.7).to_vec();
+        let lq: Vec<f64> = [0.2, 1.0, -0.5, 0.0, 0.4].map(|x: f64| x - 1.1).to_vec();
+        let (alpha, beta, t, y) = (1.5, 8.0, 2.0, 1);
+        let n = lp.len();
+        let mut grad = vec![0.0; n];
+        let (mut b0, mut b1) = (vec![0.0; n], vec![0.0; n]);
+        dkd(alpha, beta, t, y, &lp, &lq, &mut grad, [&mut b0, &mut b1]);
+        let (target, rest) = part_grads(alpha, beta, t, y, &lp, &lq);
+        for k in 0..n {
+            assert!((target[k] + rest[k] - grad[k]).abs() < 1e-14, "class {k}");
+        }
+        // dDKD/dz_y = T·α·(b − a) comes from TCKD alone; NCKD does not touch the target.
+        let soft = |l: &[f64]| {
+            let e: Vec<f64> = l.iter().map(|x| (x / t).exp()).collect();
+            let s: f64 = e.iter().sum();
+            e.into_iter().map(|x| x / s).collect::<Vec<_>>()
+        };
+        let (pt, qt) = (soft(&lp), soft(&lq));
+        assert!((target[y] - t * alpha * (qt[y] - pt[y])).abs() < 1e-14);
+        assert_eq!(rest[y], 0.0);
+        // Elsewhere: −T·α·(b − a)·q̂_j and T·β·(q̂_j − p̂_j).
+        let (a, b) = (pt[y], qt[y]);
+        for j in (0..n).filter(|&j| j != y) {
+            let (qh, ph) = (qt[j] / (1.0 - b), pt[j] / (1.0 - a));
+            assert!(
+                (target[j] + t * alpha * (b - a) * qh).abs() < 1e-14,
+                "class {j}"
+            );
+            assert!((rest[j] - t * beta * (qh - ph)).abs() < 1e-14, "class {j}");
+        }
+    }
 }

@@ -28,6 +28,38 @@ pub fn row_weight(wt: f64, hub: Option<f64>, lp: &[f64], lq: &[f64], buf: [&mut 
     0.5 * (ht + ht * hs / hub)
 }
 
+/// The row weight and what it is made of, for reading (the gradient view, the presets' tests).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RowWeight {
+    /// `(H_t + H_t·H_s/H_ub)/2`.
+    pub w: f64,
+    /// The teacher's entropy at the entropy temperature `wt`.
+    pub ht: f64,
+    /// The student's entropy at `wt`.
+    pub hs: f64,
+    /// The bound `H_ub` used (`ln V` unless `hub` is given).
+    pub hub: f64,
+}
+
+/// [`row_weight`] with its entropies (allocates; not for the fit loop).
+pub fn row_weight_parts(wt: f64, hub: Option<f64>, lp: &[f64], lq: &[f64]) -> RowWeight {
+    let n = lp.len().max(lq.len());
+    let (mut l, mut x) = (vec![0.0; n], vec![0.0; n]);
+    let hub = hub.unwrap_or((lq.len() as f64).ln());
+    let mut h = |v: &[f64]| {
+        let (l, x) = (&mut l[..v.len()], &mut x[..v.len()]);
+        tempered(v, wt, l, x);
+        entropy(x)
+    };
+    let (ht, hs) = (h(lp), h(lq));
+    RowWeight {
+        w: 0.5 * (ht + ht * hs / hub),
+        ht,
+        hs,
+        hub,
+    }
+}
+
 /// `w·T²·KL(p^T‖q^T)`; gradient `w·T·(q^T − p^T)` (w held constant).
 #[allow(clippy::too_many_arguments)]
 pub fn eakd(
@@ -48,4 +80,22 @@ pub fn eakd(
         grad[k] = w * temperature * (qt[k] - pt[k]);
     }
     w * temperature * temperature * soft
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn row_weight_parts_agree_with_the_weight_the_loss_uses() {
+        let lp = [1.5, 0.2, -0.7, -2.0];
+        let lq = [0.1, 0.3, -0.2, 0.4];
+        let (mut a, mut b) = ([0.0; 4], [0.0; 4]);
+        for hub in [None, Some(100.0)] {
+            let parts = row_weight_parts(3.0, hub, &lp, &lq);
+            assert_eq!(parts.w, row_weight(3.0, hub, &lp, &lq, [&mut a, &mut b]));
+            assert_eq!(parts.hub, hub.unwrap_or(4f64.ln()));
+            assert!((parts.w - 0.5 * (parts.ht + parts.ht * parts.hs / parts.hub)).abs() < 1e-15);
+        }
+    }
 }

@@ -84,6 +84,14 @@ pub const PRESETS: &[(&str, &str)] = &[
         "dkd-split",
         include_str!("../../assets/presets/dkd-split.toml"),
     ),
+    (
+        "eakd-easy-row",
+        include_str!("../../assets/presets/eakd-easy-row.toml"),
+    ),
+    (
+        "eakd-hard-row",
+        include_str!("../../assets/presets/eakd-hard-row.toml"),
+    ),
 ];
 
 /// The preset called `name`.

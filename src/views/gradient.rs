@@ -1,13 +1,17 @@
 //! Gradient / mass flow at the scrubber's epoch, one panel per run: the force `−∂D/∂z`, the mass
-//! flow Δq and ABKD's αβ factors, as [`crate::toy::analysis::gradient`] computes them.
+//! flow Δq, ABKD's αβ factors and DKD's target / non-target parts, as
+//! [`crate::toy::analysis::gradient`] computes them.
 
 use super::ViewCtx;
 use super::common::base_plot;
 use super::small_multiples::{ClassAxis, cell_grid, compact_cell, grid_shape};
 use super::ticks::{grid_125, tick, x_axis, y_axis};
 use crate::math::Divergence;
+use crate::math::eakd::RowWeight;
 use crate::toy::analysis::abplane::ab_exponents;
-use crate::toy::analysis::gradient::{Factors, RunGradient, flow_epochs, max_abs, parameter_force};
+use crate::toy::analysis::gradient::{
+    DkdParts, Factors, RunGradient, flow_epochs, max_abs, parameter_force,
+};
 use crate::views::palette;
 use crate::views::state::{GradientOptions as Options, GradientShown as Shown, ToyState};
 use egui::{Color32, Id, RichText, Stroke, Ui};
@@ -25,6 +29,20 @@ const HEADER_H: f32 = 20.0;
 const CONFIDENCE: Color32 = Color32::from_rgb(0x80, 0x80, 0x80);
 /// The hardness factor: near-black, or near-white in the dark theme ([`ink`]).
 const HARDNESS: Color32 = Color32::from_rgb(0x22, 0x22, 0x22);
+
+/// DKD's two parts: dark grey for the target part, light grey (bars) or mid grey dashed (lines) for
+/// the non-target part; neutral like the factors (palette: only runs carry a family's hue).
+fn dkd_colors(ctx: &egui::Context, bars: bool) -> (Color32, Color32) {
+    let dark = ctx.global_style().visuals.dark_mode;
+    (
+        palette::aux(0, dark),
+        palette::aux(if bars { 2 } else { 1 }, dark),
+    )
+}
+
+/// The key's names of DKD's two parts (the tests look for them).
+pub(crate) const TCKD_KEY: &str = "α·TCKD part: target vs rest";
+pub(crate) const NCKD_KEY: &str = "β·NCKD part: shape of the non-targets";
 
 /// `light` in the light theme and its near-white counterpart in the dark one.
 pub(super) fn ink(ctx: &egui::Context, light: Color32) -> Color32 {
@@ -77,11 +95,21 @@ pub fn gradient_ui(ui: &mut Ui, cx: &ViewCtx, state: &mut ToyState) {
         opts.factors && opts.shown != Shown::Flow && ab_exponents(cx.divergence(run)).is_some()
     };
     let n = cx.runs();
-    key_ui(ui, cx, &frame, &opts, (0..n).any(factors_of));
+    let dkd_of = |run: usize| {
+        opts.shown != Shown::Flow && matches!(cx.divergence(run), Divergence::Dkd { .. })
+    };
+    key_ui(
+        ui,
+        cx,
+        &frame,
+        &opts,
+        (0..n).any(factors_of),
+        (0..n).any(dkd_of),
+    );
 
     let plots = |run: usize| -> usize {
         let base = if opts.shown == Shown::Both { 2 } else { 1 };
-        base + factors_of(run) as usize
+        base + factors_of(run) as usize + dkd_of(run) as usize
     };
     let most = (0..n).map(plots).max().unwrap_or(1);
     let min_h = HEADER_H + 30.0 + most as f32 * MIN_PLOT_H;
@@ -97,7 +125,7 @@ pub fn gradient_ui(ui: &mut Ui, cx: &ViewCtx, state: &mut ToyState) {
 
 /// One line naming what the panels draw (the panels themselves carry no legend, so that small
 /// panels stay readable).
-fn key_ui(ui: &mut Ui, cx: &ViewCtx, frame: &Frame, opts: &Options, factors: bool) {
+fn key_ui(ui: &mut Ui, cx: &ViewCtx, frame: &Frame, opts: &Options, factors: bool, dkd: bool) {
     ui.horizontal_wrapped(|ui| {
         ui.spacing_mut().item_spacing.x = 10.0;
         ui.label(RichText::new(format!("epoch {}", cx.epoch)).strong());
@@ -138,6 +166,18 @@ fn key_ui(ui: &mut Ui, cx: &ViewCtx, frame: &Frame, opts: &Options, factors: boo
                 "hardness (q^α − p^α)/α",
             );
             key_item(ui, Swatch::Thick, run_color, "w = product (each ÷ max)");
+        }
+        if dkd {
+            ui.separator();
+            let (t, n) = dkd_colors(ui.ctx(), frame.bars());
+            let (mt, mn) = if frame.bars() {
+                (Swatch::Bar, Swatch::Bar)
+            } else {
+                (Swatch::Line, Swatch::Dashed)
+            };
+            key_item(ui, mt, t, TCKD_KEY);
+            key_item(ui, mn, n, NCKD_KEY);
+            ui.label(RichText::new("(DKD: the two sum to the force)").weak());
         }
     });
 }
@@ -369,6 +409,16 @@ fn describe(data: &RunGradient, frame: &Frame, i: usize) -> String {
             num(w)
         );
     }
+    if let Some(DkdParts {
+        target, non_target, ..
+    }) = &data.dkd
+    {
+        s += &format!(
+            "\nα·TCKD part = {}\nβ·NCKD part = {}",
+            num(target),
+            num(non_target)
+        );
+    }
     s
 }
 
@@ -386,6 +436,9 @@ fn run_panel(ui: &mut Ui, cx: &ViewCtx, frame: &Frame, run: usize, opts: &Option
     }
     if !(opts.factors && want_force) {
         data.factors = None;
+    }
+    if !want_force {
+        data.dkd = None;
     }
     let div = data.divergence;
 
@@ -405,6 +458,14 @@ fn run_panel(ui: &mut Ui, cx: &ViewCtx, frame: &Frame, run: usize, opts: &Option
             // What actually moves the student: the force on the Gaussian's parameters.
             let (fm, fs) = parameter_force(g, cx.xs(), mu, sigma);
             note = format!("−∂D/∂μ = {fm:+.3}   −∂D/∂log σ = {fs:+.3}").replace('-', "−");
+        }
+        if let Some(parts) = &data.dkd
+            && note.is_empty()
+        {
+            note = format!("target class {}", parts.label);
+        }
+        if let Some(rw) = &data.eakd {
+            note = eakd_note(rw);
         }
         if data.grad.is_none() {
             note = "D is not finite here: no gradient".into();
@@ -436,6 +497,9 @@ fn run_panel(ui: &mut Ui, cx: &ViewCtx, frame: &Frame, run: usize, opts: &Option
     if want_flow {
         plots.push((Kind::Flow, 1.0));
     }
+    if data.dkd.is_some() {
+        plots.push((Kind::DkdParts, 1.0));
+    }
     if data.factors.is_some() {
         plots.push((Kind::Factors, 0.9));
     }
@@ -450,6 +514,7 @@ fn run_panel(ui: &mut Ui, cx: &ViewCtx, frame: &Frame, run: usize, opts: &Option
             Kind::Force => "−∂D/∂z",
             Kind::Flow => "Δq",
             Kind::Factors => "÷ max",
+            Kind::DkdParts => "parts",
         };
         let plot = base_plot(("gradient", run, kind), frame.x_label, y_label)
             .height(h)
@@ -470,9 +535,13 @@ fn run_panel(ui: &mut Ui, cx: &ViewCtx, frame: &Frame, run: usize, opts: &Option
         let series = match kind {
             Kind::Force => data.force.as_ref(),
             Kind::Flow => data.flow.as_ref().map(|(_, _, d)| d),
-            Kind::Factors => None,
+            Kind::Factors | Kind::DkdParts => None,
         };
-        if kind == Kind::Factors {
+        if kind == Kind::DkdParts {
+            if let Some(parts) = &data.dkd {
+                dkd_plot(ui, plot, frame, parts);
+            }
+        } else if kind == Kind::Factors {
             if let Some(Factors {
                 confidence: c,
                 hardness: hard,
@@ -496,6 +565,7 @@ enum Kind {
     Force,
     Flow,
     Factors,
+    DkdParts,
 }
 
 fn faint(c: Color32, alpha: f32) -> Color32 {
@@ -645,6 +715,79 @@ fn factor_plot(
                 .allow_hover(false),
         );
     });
+}
+
+/// DKD's target and non-target parts of the force on one scale (they add up to the force plot):
+/// side-by-side bars per class, or a solid and a dashed line beyond [`MAX_BARS`].
+fn dkd_plot(ui: &mut Ui, plot: Plot<'_>, frame: &Frame, parts: &DkdParts) {
+    // One scale for both (max_abs reads an all-zero part, NCKD at β = 0, as 1).
+    let both: Vec<f64> = parts
+        .target
+        .iter()
+        .chain(&parts.non_target)
+        .copied()
+        .collect();
+    let m = max_abs(&both);
+    let (ct, cn) = dkd_colors(ui.ctx(), frame.bars());
+    plot.include_y(-m * 1.08)
+        .include_y(m * 1.08)
+        .show(ui, |pu| {
+            if frame.shade_head {
+                shade_head(pu, frame);
+            }
+            zero_line(pu);
+            let (t, n) = (
+                frame.series(&parts.target, 1.0),
+                frame.series(&parts.non_target, 1.0),
+            );
+            if frame.bars() {
+                // Distinct ids: unnamed items of one plot would otherwise share one and hide each other.
+                for (i, (pts, color, dx)) in
+                    [(t, ct, -0.225), (n, cn, 0.225)].into_iter().enumerate()
+                {
+                    let bars: Vec<Bar> = pts
+                        .iter()
+                        .map(|&[x, y]| {
+                            Bar::new(x + dx, y)
+                                .width(0.45)
+                                .fill(color)
+                                .stroke(Stroke::NONE)
+                        })
+                        .collect();
+                    pu.bar_chart(
+                        BarChart::new("", bars)
+                            .id(("dkd-part", i))
+                            .color(color)
+                            .allow_hover(false),
+                    );
+                }
+            } else {
+                pu.line(
+                    Line::new("", PlotPoints::new(t))
+                        .id(("dkd-part", 0))
+                        .color(ct)
+                        .width(1.5)
+                        .allow_hover(false),
+                );
+                pu.line(
+                    Line::new("", PlotPoints::new(n))
+                        .id(("dkd-part", 1))
+                        .color(cn)
+                        .width(1.5)
+                        .style(LineStyle::Dashed { length: 5.0 })
+                        .allow_hover(false),
+                );
+            }
+        });
+}
+
+/// EA-KD's detached row weight at the epoch, with the entropies it is made of (practice.md §7; H_ub
+/// is in the spec string).
+pub(crate) fn eakd_note(rw: &RowWeight) -> String {
+    format!(
+        "row weight w = {:.3} (H_t {:.3}, H_s {:.3})",
+        rw.w, rw.ht, rw.hs
+    )
 }
 
 /// A parameter in a legend: `0.7`, `1`, `-0.25`.

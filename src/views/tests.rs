@@ -620,3 +620,94 @@ fn contours_draw_marginals_with_their_labels() {
         }
     }
 }
+
+/// DKD's gradient view names its two parts in the key and draws them in a plot of their own; a
+/// preset without DKD shows neither.
+#[test]
+fn gradient_view_labels_dkd_target_and_non_target_parts() {
+    use super::gradient::{NCKD_KEY, TCKD_KEY};
+    let result = fit("dkd-split");
+    let state = state_for("dkd-split");
+    assert_eq!(
+        state.active,
+        View::Gradient,
+        "dkd-split opens on the gradient view"
+    );
+    let h = harness(
+        &result,
+        state,
+        View::Gradient,
+        egui::vec2(1400.0, 900.0),
+        true,
+    );
+    let text = painted_text(&h);
+    for key in [TCKD_KEY, NCKD_KEY, "(DKD: the two sum to the force)"] {
+        assert!(text.iter().any(|t| t == key), "{key:?} not in {text:?}");
+    }
+    // One "parts" plot per DKD run (two of the three runs), each naming the target class.
+    assert_eq!(text.iter().filter(|t| *t == "parts").count(), 2, "{text:?}");
+    assert_eq!(text.iter().filter(|t| *t == "target class 0").count(), 2);
+
+    let other = fit("minillm-gmm");
+    let h = harness(
+        &other,
+        state_for("minillm-gmm"),
+        View::Gradient,
+        egui::vec2(1400.0, 900.0),
+        true,
+    );
+    let text = painted_text(&h);
+    assert!(!text.iter().any(|t| t == TCKD_KEY || t == "parts"));
+}
+
+/// The EA-KD presets state the row weight in the gradient view, and its number is the spec's
+/// `w = (H_t + H_t·H_s/H_ub)/2` of the entropies at wt = 3 (practice.md §7), computed here apart:
+/// small on the peaked (easy) teacher, large on the flat (hard) one.
+#[test]
+fn gradient_view_states_eakd_row_weight_on_easy_and_hard_rows() {
+    fn entropy(logits: &[f64], t: f64) -> f64 {
+        let m = logits.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        let e: Vec<f64> = logits.iter().map(|x| ((x - m) / t).exp()).collect();
+        let s: f64 = e.iter().sum();
+        -e.iter().map(|x| x / s * (x / s + 1e-10).ln()).sum::<f64>()
+    }
+    let epoch = 10;
+    let mut weights = Vec::new();
+    for preset in ["eakd-easy-row", "eakd-hard-row"] {
+        let result = fit(preset);
+        let state = state_for(preset);
+        assert_eq!(
+            state.active,
+            View::Gradient,
+            "{preset} opens on the gradient view"
+        );
+        // The student at the epoch: the kept q (logits up to a constant).
+        let snap = result.runs[1].snapshots.iter().find(|s| s.epoch == epoch);
+        let lq: Vec<f64> = snap.unwrap().q.iter().map(|q| q.ln()).collect();
+        let lp = &result.teacher.dist.logp;
+        let (ht, hs, hub) = (entropy(lp, 3.0), entropy(&lq, 3.0), (lp.len() as f64).ln());
+        let w = 0.5 * (ht + ht * hs / hub);
+        let mut state = state;
+        state.epoch = epoch;
+        let h = harness(
+            &result,
+            state,
+            View::Gradient,
+            egui::vec2(1400.0, 800.0),
+            true,
+        );
+        let text = painted_text(&h);
+        let want = format!("row weight w = {w:.3} (H_t {ht:.3}, H_s {hs:.3})");
+        assert!(text.contains(&want), "{preset}: {want:?} not in {text:?}");
+        // Only the EA-KD run carries a weight.
+        assert_eq!(
+            text.iter()
+                .filter(|t| t.starts_with("row weight w = "))
+                .count(),
+            1
+        );
+        weights.push(w);
+    }
+    let (easy, hard) = (weights[0], weights[1]);
+    assert!(easy < 0.9 && hard > 2.5, "easy w = {easy}, hard w = {hard}");
+}

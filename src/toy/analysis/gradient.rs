@@ -8,11 +8,13 @@
 //! * **αβ factors** (ABKD, spec §7.2): the per-class force `w = q^β·(q^α − p^α)/α` split into the
 //!   confidence factor `q^β` and the hardness factor `(q^α − p^α)/α` (`log(q/p)` at α = 0). FKL and
 //!   RKL are the αβ points (1, 0) and (0, 1) and get the split too.
+//! * **DKD parts** (practice.md §6): a DKD run's force split into its target-class part α·TCKD and its
+//!   non-target part β·NCKD, each as weighted in the loss; they sum to the force.
 
 use super::abplane::{ab_exponents, ab_factors};
 use super::{q_at, record_at};
 use crate::io::csv::{Opt, Quoted};
-use crate::math::{Divergence, LogDist, Workspace, value_and_grad};
+use crate::math::{Divergence, LogDist, Workspace, dkd, eakd, value_and_grad};
 use crate::toy::FitResult;
 use std::fmt::{self, Write};
 
@@ -152,6 +154,44 @@ impl Factors {
     }
 }
 
+/// DKD's force split at the target class (practice.md §6), as weighted in the loss: the force of
+/// `T²·α·TCKD` (target vs rest) and of `T²·β·NCKD` (the shape of the non-targets). They sum to the
+/// run's force.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DkdParts {
+    pub label: usize,
+    /// `−∂(T²·α·TCKD)/∂z`.
+    pub target: Vec<f64>,
+    /// `−∂(T²·β·NCKD)/∂z`.
+    pub non_target: Vec<f64>,
+}
+
+impl DkdParts {
+    /// The parts for a DKD divergence; `None` for every other family.
+    pub fn new(div: &Divergence, lp: &[f64], lq: &[f64]) -> Option<Self> {
+        let Divergence::Dkd {
+            alpha,
+            beta,
+            temperature,
+            label,
+        } = *div
+        else {
+            return None;
+        };
+        if label >= lq.len() {
+            return None;
+        }
+        let (t, n) = dkd::part_grads(alpha, beta, temperature, label, lp, lq);
+        // 0 − x, not −x: a class a part leaves alone reads 0, not −0.
+        let neg = |v: Vec<f64>| v.into_iter().map(|x| 0.0 - x).collect();
+        Some(DkdParts {
+            label,
+            target: neg(t),
+            non_target: neg(n),
+        })
+    }
+}
+
 /// The per-class values of one run at one epoch, indexed by class.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RunGradient {
@@ -169,6 +209,10 @@ pub struct RunGradient {
     pub flow: Option<(usize, usize, Vec<f64>)>,
     /// For a point of the αβ family with a finite D.
     pub factors: Option<Factors>,
+    /// For a DKD run with a finite D.
+    pub dkd: Option<DkdParts>,
+    /// EA-KD's detached row weight and its entropies at the epoch's student (practice.md §7).
+    pub eakd: Option<eakd::RowWeight>,
 }
 
 impl RunGradient {
@@ -183,6 +227,25 @@ impl RunGradient {
             }
             _ => None,
         };
+        let dkd = grad.as_ref().and_then(|(student, _)| {
+            DkdParts::new(&divergence, &result.teacher.dist.logp, &student.logp)
+        });
+        let eakd = match (divergence, &grad) {
+            (
+                Divergence::Eakd {
+                    entropy_temperature,
+                    hub,
+                    ..
+                },
+                Some((student, _)),
+            ) => Some(eakd::row_weight_parts(
+                entropy_temperature,
+                hub,
+                &result.teacher.dist.logp,
+                &student.logp,
+            )),
+            _ => None,
+        };
         let grad = grad.map(|(_, g)| g);
         RunGradient {
             divergence,
@@ -193,23 +256,26 @@ impl RunGradient {
             grad,
             flow: flow(result, run, epoch),
             factors,
+            dkd,
+            eakd,
         }
     }
 
-    pub const CSV_HEADER: &'static str =
-        "divergence,epoch,class,x,teacher,q,force,delta_q,confidence,hardness,w";
+    pub const CSV_HEADER: &'static str = "divergence,epoch,class,x,teacher,q,force,delta_q,confidence,hardness,w,tckd_force,nckd_force";
 
     /// One row per class: `xs` are the classes' x; a missing quantity is an empty field (force where
-    /// D is infinite, Δq with a single kept epoch, the factors outside the αβ family). The
+    /// D is infinite, Δq with a single kept epoch, the factors outside the αβ family, DKD's parts
+    /// outside DKD). The
     /// divergence column is `name` (the run's spec; TAID's t of the epoch is in `divergence`).
     pub fn write_csv_rows(&self, name: &str, xs: &[f64], out: &mut impl Write) -> fmt::Result {
         let at = |v: Option<&Vec<f64>>, k: usize| Opt(v.and_then(|v| v.get(k).copied()));
         let flow = self.flow.as_ref().map(|(_, _, d)| d);
         let f = self.factors.as_ref();
+        let d = self.dkd.as_ref();
         for k in 0..self.p.len() {
             writeln!(
                 out,
-                "{},{},{k},{},{},{},{},{},{},{},{}",
+                "{},{},{k},{},{},{},{},{},{},{},{},{},{}",
                 Quoted(name),
                 self.epoch,
                 Opt(xs.get(k).copied()),
@@ -220,6 +286,8 @@ impl RunGradient {
                 at(f.map(|f| &f.confidence), k),
                 at(f.map(|f| &f.hardness), k),
                 at(f.map(|f| &f.w), k),
+                at(d.map(|d| &d.target), k),
+                at(d.map(|d| &d.non_target), k),
             )?;
         }
         Ok(())
@@ -292,6 +360,51 @@ mod tests {
     }
 
     #[test]
+    fn dkd_parts_sum_to_the_force_on_the_dkd_split_preset() {
+        let result = fit_preset("dkd-split", 20);
+        assert!(
+            RunGradient::new(&result, 0, 10).dkd.is_none(),
+            "Hinton has no split"
+        );
+        for run in [1, 2] {
+            let g = RunGradient::new(&result, run, 10);
+            let Divergence::Dkd { beta, .. } = g.divergence else {
+                panic!("run {run} is DKD")
+            };
+            let parts = g.dkd.as_ref().expect("a DKD run has its parts");
+            let force = g.force.as_ref().unwrap();
+            let scale = max_abs(force);
+            for (k, f) in force.iter().enumerate() {
+                let sum = parts.target[k] + parts.non_target[k];
+                assert!((sum - f).abs() <= 1e-12 * scale, "class {k}: {sum} vs {f}");
+            }
+            // The target class moves by TCKD alone; NCKD acts only on the non-targets and vanishes
+            // at β = 0.
+            assert_eq!(parts.label, 0);
+            assert_eq!(parts.non_target[0], 0.0);
+            assert!(parts.target[0].abs() > 1e-3 * scale);
+            let nckd = max_abs(&parts.non_target);
+            if beta == 0.0 {
+                assert!(parts.non_target.iter().all(|&x| x == 0.0));
+            } else {
+                assert!(
+                    nckd > 0.1 * scale,
+                    "β = {beta}: NCKD part {nckd} of {scale}"
+                );
+            }
+        }
+        let mut csv = String::new();
+        RunGradient::write_csv(&result, &[10], &mut csv).unwrap();
+        let rows = parse_csv(&csv);
+        let n = result.teacher.dist.len();
+        let parts = RunGradient::new(&result, 1, 10).dkd.unwrap();
+        let row = &rows[1 + n + 3]; // run 1, class 3
+        assert_eq!(row[11].parse::<f64>().unwrap(), parts.target[3]);
+        assert_eq!(row[12].parse::<f64>().unwrap(), parts.non_target[3]);
+        assert_eq!(rows[1][11], "", "Hinton's row has no DKD parts");
+    }
+
+    #[test]
     fn csv_reads_back_the_force_and_the_flow() {
         let result = fit_preset("minillm-gmm", 30);
         let mut csv = String::new();
@@ -300,7 +413,7 @@ mod tests {
         assert_eq!(rows[0].join(","), RunGradient::CSV_HEADER);
         let n = result.teacher.dist.len();
         assert_eq!(rows.len(), 1 + n * result.runs.len());
-        assert!(rows.iter().all(|r| r.len() == 11));
+        assert!(rows.iter().all(|r| r.len() == 13));
         let fkl = RunGradient::new(&result, 0, 10);
         let (a, b, dq) = fkl.flow.clone().unwrap();
         assert_eq!((a, b), (10, 11));
