@@ -73,6 +73,10 @@ pub const PRESETS: &[(&str, &str)] = &[
         include_str!("../../assets/presets/todi-longtail.toml"),
     ),
     (
+        "uld-sorted",
+        include_str!("../../assets/presets/uld-sorted.toml"),
+    ),
+    (
         "bild-top8",
         include_str!("../../assets/presets/bild-top8.toml"),
     ),
