@@ -62,15 +62,16 @@ const FAMILY_COLORS: [Color32; 20] = [
     Color32::from_rgb(0x98, 0x4e, 0x61), // amid: mauve
     Color32::from_rgb(0x80, 0x84, 0xd5), // hinton: periwinkle
     // The families of 2024–2026, by the same search (the earlier spares came too near the teacher
-    // or the assistant).
+    // or the assistant); uld, wsd, dkd and eakd searched again so that any two families stay 8 apart
+    // (EA-KD's tangerine was 5.6 from FKL's orange, a pair no preset showed but a user can pick).
     Color32::from_rgb(0x88, 0x33, 0x99), // todi: plum
-    Color32::from_rgb(0x66, 0xbb, 0x55), // uld: leaf
+    Color32::from_rgb(0xb3, 0x6a, 0x5b), // uld: clay
     Color32::from_rgb(0x9a, 0x3a, 0x10), // bild: rust
-    Color32::from_rgb(0xcc, 0x66, 0x99), // wsd: rose
+    Color32::from_rgb(0xd7, 0x96, 0x29), // wsd: ochre
     Color32::from_rgb(0x99, 0x00, 0xff), // jeffreys: electric violet
     Color32::from_rgb(0x11, 0x99, 0x77), // renyi: jade
-    Color32::from_rgb(0x88, 0x66, 0xdd), // dkd: iris
-    Color32::from_rgb(0xff, 0x77, 0x22), // eakd: tangerine
+    Color32::from_rgb(0x7e, 0x5a, 0xd5), // dkd: iris
+    Color32::from_rgb(0x53, 0x94, 0x18), // eakd: olive
 ];
 
 /// Base colour of a family (see [`FAMILY_COLORS`]).
@@ -445,6 +446,18 @@ mod tests {
         };
         assert!((40.0..80.0).contains(&hue(family_color(&Divergence::Fkl))));
         assert!((120.0..160.0).contains(&hue(family_color(&Divergence::Rkl))));
+    }
+
+    /// Any two families a user may put side by side differ for normal vision (8 apart, as in a
+    /// preset; the presets' test covers colour-blind vision for the pairs they show).
+    #[test]
+    fn any_two_families_differ() {
+        for (i, f) in FAMILIES.iter().enumerate() {
+            for g in &FAMILIES[..i] {
+                let d = distance(family_color(&f.default()), family_color(&g.default()), None);
+                assert!(d >= 8.0, "{} and {}: {d:.1} apart", f.name, g.name);
+            }
+        }
     }
 
     /// Family colours sit at mid lightness: a line or a title reads on white and on a dark panel.
