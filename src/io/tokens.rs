@@ -18,6 +18,31 @@ use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqA
 use std::fmt;
 use std::io::Read;
 
+/// The scalar `visit_*` methods of a visitor that answers `$value` to any scalar (a scalar is never
+/// what it looks for: the caller then says what was expected).
+macro_rules! scalars_give {
+    ($value:expr) => {
+        fn visit_unit<E>(self) -> Result<Self::Value, E> {
+            Ok($value)
+        }
+        fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+            Ok($value)
+        }
+        fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+            Ok($value)
+        }
+        fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+            Ok($value)
+        }
+        fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+            Ok($value)
+        }
+        fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
+            Ok($value)
+        }
+    };
+}
+
 /// One token of a vocabulary, as spelled in the file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Token {
@@ -459,24 +484,7 @@ impl<'de> Visitor<'de> for ModelSeed<'_, '_> {
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str("a tokenizer model")
     }
-    fn visit_unit<E>(self) -> Result<bool, E> {
-        Ok(false)
-    }
-    fn visit_bool<E>(self, _: bool) -> Result<bool, E> {
-        Ok(false)
-    }
-    fn visit_u64<E>(self, _: u64) -> Result<bool, E> {
-        Ok(false)
-    }
-    fn visit_i64<E>(self, _: i64) -> Result<bool, E> {
-        Ok(false)
-    }
-    fn visit_f64<E>(self, _: f64) -> Result<bool, E> {
-        Ok(false)
-    }
-    fn visit_str<E>(self, _: &str) -> Result<bool, E> {
-        Ok(false)
-    }
+    scalars_give!(false);
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<bool, A::Error> {
         while seq.next_element::<IgnoredAny>()?.is_some() {}
         Ok(false)
@@ -516,24 +524,7 @@ impl<'de> Visitor<'de> for ModelVocabSeed<'_, '_> {
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str("a vocabulary")
     }
-    fn visit_unit<E>(self) -> Result<bool, E> {
-        Ok(false)
-    }
-    fn visit_bool<E>(self, _: bool) -> Result<bool, E> {
-        Ok(false)
-    }
-    fn visit_u64<E>(self, _: u64) -> Result<bool, E> {
-        Ok(false)
-    }
-    fn visit_i64<E>(self, _: i64) -> Result<bool, E> {
-        Ok(false)
-    }
-    fn visit_f64<E>(self, _: f64) -> Result<bool, E> {
-        Ok(false)
-    }
-    fn visit_str<E>(self, _: &str) -> Result<bool, E> {
-        Ok(false)
-    }
+    scalars_give!(false);
     fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<bool, A::Error> {
         VocabMapSeed {
             sink: self.sink,
@@ -719,24 +710,7 @@ impl<'de> de::Deserialize<'de> for AddedToken {
                 while seq.next_element::<IgnoredAny>()?.is_some() {}
                 Ok(AddedToken::default())
             }
-            fn visit_unit<E>(self) -> Result<AddedToken, E> {
-                Ok(AddedToken::default())
-            }
-            fn visit_bool<E>(self, _: bool) -> Result<AddedToken, E> {
-                Ok(AddedToken::default())
-            }
-            fn visit_u64<E>(self, _: u64) -> Result<AddedToken, E> {
-                Ok(AddedToken::default())
-            }
-            fn visit_i64<E>(self, _: i64) -> Result<AddedToken, E> {
-                Ok(AddedToken::default())
-            }
-            fn visit_f64<E>(self, _: f64) -> Result<AddedToken, E> {
-                Ok(AddedToken::default())
-            }
-            fn visit_str<E>(self, _: &str) -> Result<AddedToken, E> {
-                Ok(AddedToken::default())
-            }
+            scalars_give!(AddedToken::default());
         }
         d.deserialize_any(V)
     }
@@ -761,24 +735,7 @@ impl<'de> Visitor<'de> for HasType {
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str("any JSON value")
     }
-    fn visit_unit<E>(self) -> Result<bool, E> {
-        Ok(false)
-    }
-    fn visit_bool<E>(self, _: bool) -> Result<bool, E> {
-        Ok(false)
-    }
-    fn visit_u64<E>(self, _: u64) -> Result<bool, E> {
-        Ok(false)
-    }
-    fn visit_i64<E>(self, _: i64) -> Result<bool, E> {
-        Ok(false)
-    }
-    fn visit_f64<E>(self, _: f64) -> Result<bool, E> {
-        Ok(false)
-    }
-    fn visit_str<E>(self, _: &str) -> Result<bool, E> {
-        Ok(false)
-    }
+    scalars_give!(false);
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<bool, A::Error> {
         let mut found = false;
         while let Some(f) = seq.next_element_seed(self.deeper())? {
