@@ -28,8 +28,9 @@ pub fn json(args: &[&str]) -> serde_json::Value {
     serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{args:?}: not JSON ({e}): {stdout}"))
 }
 
-/// Exit status 2, nothing on stdout, one line on stderr containing `needle`, and no panic.
-pub fn fails(args: &[&str], needle: &str) {
+/// Exit status 2, nothing on stdout, one line on stderr containing `needle`, and no panic; returns
+/// that line for further checks.
+pub fn fails(args: &[&str], needle: &str) -> String {
     let (code, stdout, stderr) = kdviz(args);
     assert_eq!(code, 2, "{args:?}: stdout {stdout} stderr {stderr}");
     assert!(stdout.is_empty(), "{args:?}: {stdout}");
@@ -39,6 +40,7 @@ pub fn fails(args: &[&str], needle: &str) {
         "{args:?}: {stderr:?} lacks {needle:?}"
     );
     assert!(!stderr.contains("panicked"), "{stderr}");
+    stderr
 }
 
 /// The GPU shared by a test binary's tests, or `None` after a visible SKIP line; with
