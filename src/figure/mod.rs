@@ -158,9 +158,9 @@ fn shared_extents(
     )
 }
 
-/// A panel title of the paper layouts: `epoch 10 / 800`.
+/// A panel title of the paper layouts (panels of the distributions view): `epoch 10 / 800`.
 fn epoch_title(cx: &ViewCtx) -> String {
-    views::epoch_stamp(cx)
+    views::epoch_stamp(cx, View::Distributions)
 }
 
 fn epoch_grid(

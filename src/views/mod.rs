@@ -159,15 +159,16 @@ pub fn view_ui(ui: &mut egui::Ui, view: View, cx: &ViewCtx, state: &mut ToyState
     })
 }
 
-/// The text of the epoch stamp every view carries: `epoch 10 / 800`; when the fit kept q only at some
-/// epochs (a big fit's thinned store) and not at this one, also the epoch whose q is drawn:
-/// `epoch 537 / 200000 · q of epoch 512, the nearest kept`.
-pub fn epoch_stamp(cx: &ViewCtx) -> String {
+/// The text of the epoch stamp every view carries: `epoch 10 / 800`; when `view` draws q, the fit kept
+/// q only at some epochs (a big fit's thinned store) and not at this one, also the epoch whose q is
+/// drawn: `epoch 537 / 200000 · q of epoch 512, the nearest kept`.
+pub fn epoch_stamp(cx: &ViewCtx, view: View) -> String {
     let stamp = format!("epoch {} / {}", cx.epoch, cx.last_epoch());
     let shown = cx
         .result
         .runs
         .first()
+        .filter(|_| view.reads_q())
         .and_then(|r| analysis::kept_epoch(r, cx.epoch));
     match shown {
         Some(e) if e != cx.epoch => {
@@ -209,16 +210,12 @@ fn header_ui(
             };
         }
         ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
-            let stamp = if view.reads_q() {
-                epoch_stamp(cx)
-            } else {
-                format!("epoch {} / {}", cx.epoch, cx.last_epoch())
-            };
-            ui.label(egui::RichText::new(stamp).strong()).on_hover_text(
-                "the epoch shown / the last epoch of the fit (a fit too big to keep the \
+            ui.label(egui::RichText::new(epoch_stamp(cx, view)).strong())
+                .on_hover_text(
+                    "the epoch shown / the last epoch of the fit (a fit too big to keep the \
                      student at every epoch keeps it at evenly and log-spaced epochs: the views \
                      then draw the nearest kept one)",
-            );
+                );
         });
     });
     interaction
