@@ -139,17 +139,18 @@ pub fn amid(
     if !value.is_finite() {
         return value;
     }
+    // Route the partials: G_r (w.r.t. log r) and the student's direct share (w.r.t. log q).
+    let (g_r, g_q): (&mut [f64], Option<&[f64]>) = match order {
+        AmidOrder::Pr => (d_y, None),
+        AmidOrder::Qr => (d_y, Some(d_x)),
+        AmidOrder::Rp => (d_x, None),
+        AmidOrder::Rq => (d_x, Some(d_y)),
+    };
     if let AmidDiv::Ab { alpha: a, beta: b } = div
         && (a < 0.0 || b < 0.0)
     {
         // A negative exponent: the partials reach 1e17 and more, and both softmax projections (r's,
         // then q's) would cancel down to the gradient, as αβ's did; see `ab::project_exact`.
-        let (g_r, g_q): (&mut [f64], Option<&[f64]>) = match order {
-            AmidOrder::Pr => (d_y, None),
-            AmidOrder::Qr => (d_y, Some(d_x)),
-            AmidOrder::Rp => (d_x, None),
-            AmidOrder::Rq => (d_x, Some(d_y)),
-        };
         project_exact(lr, r, g_r);
         for k in 0..n {
             grad[k] = omega[k] * g_r[k] + g_q.map_or(0.0, |g| g[k]);
@@ -157,13 +158,6 @@ pub fn amid(
         project_exact(lq, q, grad);
         return value;
     }
-    // Route the partials: G_r (w.r.t. log r) and the student's direct share (w.r.t. log q).
-    let (g_r, g_q): (&[f64], Option<&[f64]>) = match order {
-        AmidOrder::Pr => (d_y, None),
-        AmidOrder::Qr => (d_y, Some(d_x)),
-        AmidOrder::Rp => (d_x, None),
-        AmidOrder::Rq => (d_x, Some(d_y)),
-    };
     chain_to_logits(g_r, g_q.unwrap_or(&[]), omega, r, q, grad);
     value
 }
