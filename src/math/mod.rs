@@ -18,11 +18,13 @@ pub mod kl;
 pub mod label;
 pub mod logspace;
 pub mod params;
+pub mod precision;
 #[cfg(test)]
 pub(crate) mod props;
 pub mod range;
 pub mod renyi;
 pub mod rng;
+pub mod sampler;
 pub mod simd;
 pub mod skew;
 pub mod spec;
