@@ -13,6 +13,10 @@ classes, the per-row divergence summed over rows and its gradient w.r.t. the stu
             says so (a `liger: MISSING ...` line, a `skipped` row per Liger family, and the JSON's
             `liger` object: requested, available, error with the exception's text)
 
+Each compile and liger row also says how far it is from the eager row of the same divergence (same
+data): the relative difference of the value and the largest gradient difference over the largest eager
+gradient entry (`value_rel_diff_vs_eager`, `grad_max_diff_vs_eager` in the JSON).
+
 Data as in `kdviz gpu bench`: teacher logits ~ N(0, 3²), student = teacher + N(0, 1) (other
 random numbers, same statistics), stored in --dtype and computed in float32.
 
@@ -424,6 +428,7 @@ def run(args, torch):
     for spec, name, prm in parsed:
         p = passes(name, prm)
         bpe = (2 * p + 1) * elem
+        eager = None  # (value, gradient) of the eager run, which the other implementations are compared with
         for impl in impls:
             row = {"divergence": spec, "impl": impl, "passes": p, "bytes_per_elem": bpe}
             try:
@@ -443,8 +448,7 @@ def run(args, torch):
                 value = {}
 
                 def step(f=f, z=z, value=value):
-                    value["loss"], grad = value_and_grad(f, teacher, z, torch)
-                    return grad
+                    value["loss"], value["grad"] = value_and_grad(f, teacher, z, torch)
 
                 # compile: the first calls compile (not timed); two warm-ups settle autotuning
                 ms = timer.time_ms(step, args.repeats, warmup=2 if impl == "compile" else 1)
@@ -454,12 +458,22 @@ def run(args, torch):
                     fraction_of_copy_bandwidth=(bpe * n * v / (ms * 1e-3) / 1e9) / copy_gbps,
                     mean_value=float(value["loss"].detach()) / n,
                 )
-                del z
+                if impl == "eager":
+                    eager = (row["mean_value"], value["grad"])
+                elif eager is not None:
+                    # Agreement with eager (same data, f32 arithmetic): a fused kernel that is fast but
+                    # wrong must show here.
+                    ev, eg = eager
+                    row["value_rel_diff_vs_eager"] = abs(row["mean_value"] - ev) / max(abs(ev), 1e-30)
+                    scale = float(eg.abs().max())
+                    row["grad_max_diff_vs_eager"] = float((value["grad"] - eg).abs().max()) / max(scale, 1e-30)
+                del z, value
             except Exception as e:  # an OOM, a compile failure or an unsupported case is a result, not the end
                 row["error"] = f"{type(e).__name__}: {first_line(e)}"
                 if device.type == "cuda":
                     torch.cuda.empty_cache()
             results.append(row)
+        del eager
 
     dev_name = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
     return {
@@ -511,7 +525,10 @@ def print_table(r):
     print(f"{r['rows']} rows x {r['vocab']} classes, {r['dtype']} storage, f32 arithmetic; {r['timing']}, median of {r['repeats']}")
     print(f"byte model: {r['byte_model']}")
     print(f"copy bandwidth: {r['copy_gbps']:.1f} GB/s (read+write {r['copy_bytes'] / 1e6:.1f} MB in {r['copy_ms']:.3f} ms)")
-    print(f"{'divergence':<46} {'impl':<8} {'passes':>6} {'B/elem':>6} {'ms':>10} {'GB/s':>8} {'% copy':>7} {'mean value':>12}")
+    print(
+        f"{'divergence':<46} {'impl':<8} {'passes':>6} {'B/elem':>6} {'ms':>10} {'GB/s':>8} {'% copy':>7} "
+        f"{'mean value':>12} {'vs eager: value, grad':>22}"
+    )
     for row in r["results"]:
         if "error" in row or "skipped" in row:
             why = row["error"] if "error" in row else "skipped: " + row["skipped"]
@@ -521,6 +538,11 @@ def print_table(r):
             f"{row['divergence']:<46} {row['impl']:<8} {row['passes']:>6} {row['bytes_per_elem']:>6} "
             f"{row['ms']:>10.3f} {row['gbps']:>8.1f} {100 * row['fraction_of_copy_bandwidth']:>6.0f}% "
             f"{row['mean_value']:>12.6g}"
+            + (
+                f" {row['value_rel_diff_vs_eager']:>10.2e}, {row['grad_max_diff_vs_eager']:.2e}"
+                if "grad_max_diff_vs_eager" in row
+                else ""
+            )
         )
 
 
