@@ -425,6 +425,30 @@ def run(args, torch):
     lk, liger_error = import_liger() if "liger" in impls else (None, None)
 
     results = []
+    dev_name = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
+    report = {
+        "device": dev_name,
+        "torch": torch.__version__,
+        "liger_kernel": liger_version(),
+        # Whether Liger rows were asked for and could run: {"requested", "available", "error"}.
+        "liger": {
+            "requested": "liger" in impls,
+            "available": lk is not None,
+            "error": liger_error,
+            "families": LIGER_FAMILIES,
+        },
+        "rows": n,
+        "vocab": v,
+        "dtype": args.dtype,
+        "repeats": args.repeats,
+        "timing": "cuda-events" if device.type == "cuda" else "wall-clock",
+        "copy_gbps": copy_gbps,
+        "copy_ms": copy_ms,
+        "copy_bytes": copy_bytes,
+        "byte_model": f"bytes = (2 x passes + 1) x {elem} B per element (kdviz's model, {args.dtype} storage)",
+        "results": results,
+        "complete": False,  # true once every row is done: --out is rewritten after each row
+    }
     for spec, name, prm in parsed:
         p = passes(name, prm)
         bpe = (2 * p + 1) * elem
@@ -442,6 +466,7 @@ def run(args, torch):
                     if lk is None:
                         row["skipped"] = f"liger_kernel failed to import ({liger_error})"
                         results.append(row)
+                        save(report, args.out)
                         continue
                     f = make_liger(name, prm, torch, lk)
                 z = student.detach().requires_grad_(True)
@@ -473,31 +498,25 @@ def run(args, torch):
                 if device.type == "cuda":
                     torch.cuda.empty_cache()
             results.append(row)
+            save(report, args.out)
         del eager
 
-    dev_name = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
-    return {
-        "device": dev_name,
-        "torch": torch.__version__,
-        "liger_kernel": liger_version(),
-        # Whether Liger rows were asked for and could run: {"requested", "available", "error"}.
-        "liger": {
-            "requested": "liger" in impls,
-            "available": lk is not None,
-            "error": liger_error,
-            "families": LIGER_FAMILIES,
-        },
-        "rows": n,
-        "vocab": v,
-        "dtype": args.dtype,
-        "repeats": args.repeats,
-        "timing": "cuda-events" if device.type == "cuda" else "wall-clock",
-        "copy_gbps": copy_gbps,
-        "copy_ms": copy_ms,
-        "copy_bytes": copy_bytes,
-        "byte_model": f"bytes = (2 x passes + 1) x {elem} B per element (kdviz's model, {args.dtype} storage)",
-        "results": results,
-    }
+    report["complete"] = True
+    save(report, args.out)
+    return report
+
+
+def save(report, path):
+    """Writes the report so far to `path` (if any), whole or not at all: a run cut short by a time limit
+    leaves the rows it finished, with "complete": false."""
+    if not path:
+        return
+    import os
+
+    tmp = f"{path}.tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(report, f)
+    os.replace(tmp, path)
 
 
 def liger_version():
@@ -719,6 +738,12 @@ def main(argv=None):
     ap.add_argument("--device", default=None, help="cuda (default when available) or cpu (smoke test)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
+    ap.add_argument(
+        "--out",
+        default=None,
+        metavar="FILE",
+        help="also write the JSON object to FILE, rewritten after every row (\"complete\": false until the end)",
+    )
     ap.add_argument(
         "--check",
         action="store_true",
