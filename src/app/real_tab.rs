@@ -420,6 +420,9 @@ impl RealTab {
                      uniform: only uld trains across vocabularies (it matches sorted \
                      probabilities); the inspector then shows the student by rank",
                 );
+            if own_vocab && s.student_vocab == 0 {
+                s.student_vocab = 1000;
+            }
             if own_vocab {
                 ui.add(
                     egui::DragValue::new(&mut s.student_vocab)
@@ -430,8 +433,6 @@ impl RealTab {
         });
         if !own_vocab {
             s.student_vocab = 0;
-        } else if s.student_vocab == 0 {
-            s.student_vocab = 1000;
         }
         if ui.button("Load teacher").clicked() {
             self.load(ctx);

@@ -41,30 +41,30 @@ pub fn metrics_ui(ui: &mut egui::Ui, runs: &[RunState], colors: &[Color32]) {
     // Two rows of three cells that fill the area.
     crate::views::common::cells_ui(ui, METRICS.len(), 3, 8.0, |ui, i, size| {
         let (title, y_label, value, log) = METRICS[i];
-        // Runs whose student has another vocabulary (uld) have no per-class metrics: say so
-        // instead of drawing nothing.
-        let absent: Vec<String> = runs
+        ui.strong(title);
+        let h = (size.y - ui.text_style_height(&egui::TextStyle::Body) - 6.0).max(60.0);
+        // A student of another vocabulary (uld, the only family that trains on one, so every
+        // run of the job) has no per-class metrics: a sentence instead of an empty plot.
+        if runs
             .iter()
-            .filter(|r| r.stats.first().is_some_and(|s| value(s).is_none()))
-            .map(|r| r.div.label())
-            .collect();
-        if absent.is_empty() {
-            ui.strong(title);
-        } else {
-            ui.horizontal(|ui| {
-                ui.strong(title);
-                ui.weak(format!(
-                    "(none for {}: other vocabulary)",
-                    absent.join(", ")
-                ));
+            .all(|r| r.stats.first().is_some_and(|s| value(s).is_none()))
+        {
+            ui.allocate_ui(egui::vec2(size.x, h), |ui| {
+                ui.centered_and_justified(|ui| {
+                    ui.weak(
+                        "The student's vocabulary is not the teacher's: class k of one is not \
+                         class k of the other, so this per-class metric does not exist. uld \
+                         compares the sorted probabilities (the objective).",
+                    );
+                });
             });
+            return;
         }
         let plot = if i == 0 {
             base_plot(("real-metric", i), "epoch", y_label)
         } else {
             bare_plot(("real-metric", i), "epoch", y_label)
         };
-        let h = (size.y - ui.text_style_height(&egui::TextStyle::Body) - 6.0).max(60.0);
         let plot = plot.width(size.x).height(h);
         let plot = if log {
             plot.y_axis_formatter(log_tick_dense)
