@@ -660,7 +660,8 @@ pub const FAMILIES: &[Family] = &[
                 2,
                 &["k1", "k2", "k3", "abs"],
                 &["k1", "k2", "k3", "abs"],
-                "per-token estimator: k1 = δ, k2 = δ²/2, k3 = e^−δ − 1 + δ (verl's default), abs = |δ|",
+                "per-token estimator: k1 = δ, k2 = δ²/2, k3 = e^−δ − 1 + δ (verl's default), abs = |δ|; \
+                 k1 as a loss has zero expected gradient",
             )
             .option_aliases(&[("kl", 0), ("mse", 1), ("low_var_kl", 2)]),
             Param::choice(
@@ -904,6 +905,19 @@ impl Divergence {
                 | Divergence::Eakd { .. }
                 | Divergence::RklEst { .. }
         )
+    }
+
+    /// A caution the reference code gives about this instance, for `eval` and the GUI to show (verl
+    /// refuses k1 as a loss; kdviz computes it and says why it does not train).
+    pub fn warning(&self) -> Option<&'static str> {
+        match self {
+            Divergence::RklEst {
+                kind: EstKind::K1,
+                mode: EstMode::Loss,
+                ..
+            } => Some(super::rkl_est::K1_LOSS_WARNING),
+            _ => None,
+        }
     }
 
     /// Whether the teacher and the student may have different numbers of classes (ULD only:
