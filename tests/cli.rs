@@ -617,3 +617,82 @@ fn tiny_values_keep_their_digits() {
         "{same}"
     );
 }
+
+/// practice.md §11 through `eval`: a §13.4 vector, verl's warning for k1 as a loss, and bad keys
+/// refused with exit 2.
+#[test]
+fn rkl_est_evaluates_warns_and_refuses_bad_keys() {
+    let (a_u, a_z) = (
+        "--teacher-logits=1,0.9,0.8,0.7,0,-1",
+        "--student-logits=0.2,1,-0.5,0.9,0.3,0",
+    );
+    let (value, grad) = eval_json("rkl-est:kind=k3,mode=pg,n=4,seed=7", a_u, a_z);
+    assert!((value - 0.20338911529420495).abs() < 1e-9, "{value}");
+    assert!((grad[5] - 0.09358571081383338).abs() < 1e-9, "{grad:?}");
+    let v = json(&[
+        "eval",
+        "--div",
+        "rkl-est:kind=kl,mode=loss,x=2",
+        a_u,
+        a_z,
+        "--json",
+    ]);
+    assert_eq!(v["divergence"], "rkl-est:kind=k1,mode=loss,n=1,seed=0,x=2");
+    let warning = v["warning"].as_str().unwrap();
+    assert!(
+        warning.starts_with("k1 as a loss has zero expected gradient"),
+        "{warning}"
+    );
+    let (code, text, _) = kdviz(&["eval", "--div", "rkl-est:kind=k1,mode=loss", a_u, a_z]);
+    assert_eq!(code, 0);
+    assert!(
+        text.contains("warning: k1 as a loss has zero expected gradient"),
+        "{text}"
+    );
+    let v = json(&["eval", "--div", "rkl-est", a_u, a_z, "--json"]);
+    assert!(v.get("warning").is_none(), "{v}");
+    for (spec, needle) in [
+        (
+            "rkl-est:kind=k4",
+            "rkl-est: kind=\"k4\"; expected k1, k2, k3 or abs (or kl, mse, low_var_kl)",
+        ),
+        (
+            "rkl-est:n=2.0",
+            "rkl-est: n=\"2.0\"; expected an integer in [1, 1000000]",
+        ),
+        ("rkl-est:n=0", "rkl-est: n=0 is out of range"),
+        (
+            "rkl-est:seed=18446744073709551616",
+            "rkl-est: seed=\"18446744073709551616\"",
+        ),
+        ("rkl-est:x=1,n=2", "expected n=1 (or no x)"),
+        (
+            "rkl-est:x=6",
+            "rkl-est: x=6 is not a class; expected an index below 6",
+        ),
+        (
+            "rkl-est:mode=reinforce",
+            "rkl-est: mode=\"reinforce\"; expected loss or pg",
+        ),
+    ] {
+        fails(&["eval", "--div", spec, a_u, a_z], needle);
+    }
+}
+
+/// The GPU has neither u64 nor f64 for the sampler: the GPU paths refuse rkl-est in one line.
+#[test]
+fn rkl_est_stays_on_the_cpu() {
+    let line = "rkl-est runs on the CPU engine: its sampler needs f64";
+    fails(&["gpu", "bench", "--div", "rkl-est", "--vocab", "8"], line);
+    let real = [
+        "real",
+        "--builtin",
+        "--div",
+        "rkl-est",
+        "--backend",
+        "gpu",
+        "--epochs",
+        "1",
+    ];
+    fails(&real, line);
+}

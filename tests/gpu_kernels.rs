@@ -851,3 +851,19 @@ fn new_families_match_the_spec_vectors() {
         "{e}"
     );
 }
+
+/// rkl-est's sampler needs u64 and f64 (practice.md §12.5): the kernels refuse it as unsupported,
+/// so that the real tab's auto backend trains it on the CPU.
+#[test]
+fn rkl_est_is_refused_as_unsupported() {
+    let Some(c) = ctx() else { return };
+    let (t, s, _) = make_rows(&[RowKind::Random], 1, 6, 4);
+    let div: Divergence = "rkl-est:kind=k1,mode=pg".parse().unwrap();
+    let e = c.divergence_rows(&div, &t, &s, 1, 6).unwrap_err();
+    assert!(matches!(e, GpuError::Unsupported(_)), "{e}");
+    assert!(
+        e.to_string()
+            .ends_with("rkl-est runs on the CPU engine: its sampler needs f64"),
+        "{e}"
+    );
+}

@@ -91,7 +91,11 @@ pub fn run(args: &EvalArgs) -> Result<(), String> {
     let mut out = Output::open(args.out.as_deref())?;
     if args.json {
         let grad = ev.grad.as_deref().map_or(serde_json::Value::Null, nums);
-        let value = json!({ "divergence": div.to_string(), "value": num(ev.value), "grad": grad });
+        let mut value =
+            json!({ "divergence": div.to_string(), "value": num(ev.value), "grad": grad });
+        if let Some(w) = div.warning() {
+            value["warning"] = w.into();
+        }
         out.line(&value.to_string())?;
     } else {
         out.line(&format!("{div} = {}", fmt_num(ev.value)))?;
@@ -104,6 +108,9 @@ pub fn run(args: &EvalArgs) -> Result<(), String> {
                 "grad = undefined (the value is infinite: the teacher gives zero probability to \
                  classes this divergence needs)",
             )?,
+        }
+        if let Some(w) = div.warning() {
+            out.line(&format!("warning: {w}"))?;
         }
     }
     out.finish()

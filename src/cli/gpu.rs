@@ -5,7 +5,9 @@ use super::json::{num, opt};
 use super::output::Output;
 use super::progress;
 use super::values::{DivSpec, div_spec, whole};
-use crate::gpu::{GpuContext, RowsOptions, RunOptions, Storage, f16_to_f32, f32_to_f16, passes};
+use crate::gpu::{
+    GpuContext, RowsOptions, RunOptions, Storage, cpu_only, f16_to_f32, f32_to_f16, passes,
+};
 use crate::math::{Divergence, FAMILIES, LogDist, Workspace, check_classes, value_and_grad};
 use clap::{Args, Subcommand, ValueEnum};
 use serde_json::{Value, json};
@@ -303,8 +305,10 @@ fn bench(args: &BenchArgs) -> Result<(), String> {
         Dtype::F16 => Storage::F16,
     };
     let specs: Vec<(String, Divergence)> = if args.div.is_empty() {
+        // Every family a kernel runs (rkl-est's sampler stays on the CPU).
         FAMILIES
             .iter()
+            .filter(|f| cpu_only(&f.default()).is_ok())
             .map(|f| (f.default().to_string(), f.default()))
             .collect()
     } else {
@@ -313,6 +317,7 @@ fn bench(args: &BenchArgs) -> Result<(), String> {
     let mut divs = Vec::new();
     for (s, d) in specs {
         check_classes(&d, v).map_err(|e| format!("--div {s:?}: {e}"))?;
+        cpu_only(&d).map_err(|e| format!("--div {s:?}: {e}"))?;
         divs.push(d);
     }
     let (ctx, fallback) = match GpuContext::new() {

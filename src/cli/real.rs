@@ -7,7 +7,7 @@ use super::output::Output;
 use super::progress;
 use super::values::{DivSpec, div_spec, number_in, positive, seed, unit_interval, whole};
 use crate::figure::real::{self as export, RealFigure, RealFigureStyle};
-use crate::gpu::GpuContext;
+use crate::gpu::{GpuContext, cpu_only};
 use crate::math::{Divergence, check_classes};
 use crate::real::train::{
     BackendChoice, EpochStats, StudentKind, TrainConfig, TrainResult, check_vocabularies, train,
@@ -115,6 +115,12 @@ fn backend_parser() -> impl TypedValueParser<Value = BackendChoice> {
 }
 
 pub fn run(args: &RealArgs) -> Result<(), String> {
+    // `auto` trains a CPU-only family on the CPU; `gpu` says so before loading anything.
+    if args.backend == BackendChoice::Gpu {
+        for s in &args.div {
+            cpu_only(&s.div).map_err(|e| format!("--div {:?}: {e}", s.raw))?;
+        }
+    }
     let data = load(args)?;
     let divs = divergences(&args.div, &data)?;
     let cfg = TrainConfig {

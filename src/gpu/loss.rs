@@ -14,7 +14,7 @@
 use super::convert::{f16_to_f32, f32_to_f16, validate};
 use super::device::GpuContext;
 use super::plan::{
-    Aux, FLAG_ROW_LABELS, Kind, Params, WORKGROUP_SIZE, check_gpu, plan, wgsl_prelude,
+    Aux, FLAG_ROW_LABELS, Kind, Params, WORKGROUP_SIZE, check_gpu, cpu_only, plan, wgsl_prelude,
 };
 use super::{GpuError, RowsResult, Storage};
 use crate::math::akl::{descending_order, dskd_threshold, head_threshold};
@@ -598,6 +598,7 @@ impl GpuRows<'_> {
     pub fn run(&self, div: &Divergence, opts: &RunOptions) -> Result<RowsResult, GpuError> {
         let ctx = self.ctx;
         let (n, v) = (self.n, self.v);
+        cpu_only(div)?;
         check_gpu(div, v).map_err(GpuError::Input)?;
         let plan = plan(div);
         let mut aux_words: Option<Arc<Vec<u32>>> = None;
@@ -818,6 +819,7 @@ impl GpuContext {
         v: usize,
     ) -> Result<LossBinding, GpuError> {
         use wgpu::BufferUsages as U;
+        cpu_only(div)?;
         check_gpu(div, v).map_err(GpuError::Input)?;
         let plan = plan(div);
         let mut base = plan.params;

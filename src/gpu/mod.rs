@@ -30,7 +30,7 @@ pub use convert::{f16_to_f32, f32_to_f16};
 pub use device::{GpuContext, GpuInfo};
 pub use error::GpuError;
 pub use loss::{GpuRows, RowsOptions, RunOptions};
-pub use plan::{BILD_MAX_K, ULD_MAX_V, WORKGROUP_SIZE, check_gpu, passes};
+pub use plan::{BILD_MAX_K, ULD_MAX_V, WORKGROUP_SIZE, check_gpu, cpu_only, passes};
 
 pub(crate) use train::{AdamConsts, TrainSetup, TrainStudent, Trainer, train_splits};
 

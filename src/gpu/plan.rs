@@ -9,6 +9,7 @@
 //! AMiD needs the log-sum-exp of the mixture r before its divergence sums, and those sums before the
 //! gradient, hence 4.
 
+use super::GpuError;
 use crate::math::{AklConvention, AmidDiv, AmidOrder, BildLead, Divergence};
 use bytemuck::{Pod, Zeroable};
 
@@ -137,6 +138,18 @@ pub fn check_gpu(div: &Divergence, v: usize) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// The families no kernel runs: the caller falls back to the CPU engine (the real tab's auto
+/// backend) or reports it (`--backend gpu`, `gpu bench`).
+pub fn cpu_only(div: &Divergence) -> Result<(), GpuError> {
+    match div {
+        // WGSL has neither u64 nor f64 for the sampler (practice.md §12.5).
+        Divergence::RklEst { .. } => Err(GpuError::Unsupported(
+            "rkl-est runs on the CPU engine: its sampler needs f64".into(),
+        )),
+        _ => Ok(()),
+    }
 }
 
 /// Sweeps over the logits that `div` makes on the GPU (the byte model's pass count).
@@ -303,6 +316,8 @@ pub(crate) fn plan(div: &Divergence) -> Plan {
             }
             Kind::Eakd
         }
+        // Refused by `cpu_only` before a kernel runs; RKL's passes stand in for the byte model.
+        Divergence::RklEst { .. } => Kind::Rkl,
     };
     Plan { kind, params, aux }
 }

@@ -6,6 +6,7 @@
 //! sliders in `app::panels::divergences`; both read the table.
 
 use super::params::{EXPONENT, Interval, Param, UNIT, UNIT_OPEN_HI, Value, Values, When};
+pub use super::rkl_est::{EstKind, EstMode};
 
 /// The adaptive schedule of TAID's interpolation parameter t (SakanaAI/TAID `update_t`).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -156,6 +157,17 @@ pub enum Divergence {
         entropy_temperature: f64,
         hub: Option<f64>,
     },
+    /// Sampled-token estimators of RKL (verl's k1/k2/k3/abs, practice.md §11): the mean of k over
+    /// `n` tokens drawn from the student by the sampler of stream `seed`, or over the token `x`;
+    /// backpropagated (`Loss`) or as a detached reward (`Pg`); `clamp`: verl's clamps.
+    RklEst {
+        kind: EstKind,
+        mode: EstMode,
+        n: usize,
+        seed: u64,
+        x: Option<usize>,
+        clamp: bool,
+    },
 }
 
 /// One entry of the catalogue: the spec name, what it means, and its parameter table.
@@ -181,6 +193,8 @@ const SCHEDULE: &str = "schedule";
 const K_GIVEN: &str = "k_given";
 /// EA-KD's switch: `hub` given (else ln V).
 const HUB_GIVEN: &str = "hub_given";
+/// rkl-est's switch: a fixed token `x` (else n draws).
+const X_GIVEN: &str = "x_given";
 
 /// The αβ family's parameters (named: the αβ-plane view spans their slider range).
 pub const AB_PARAMS: &[Param] = &[
@@ -636,7 +650,78 @@ pub const FAMILIES: &[Family] = &[
             hub: v.flag(HUB_GIVEN).then(|| v.real("hub")),
         },
     },
+    Family {
+        name: "rkl-est",
+        summary: "sampled-token estimators of reverse KL (verl kl_penalty k1/k2/k3/abs; loss or policy gradient)",
+        formula: "mean over x ~ q of k(δ_x), δ = log q_x − log p_x; gradient k'(δ_x)(e_x − q) (loss) or k(δ_x)(e_x − q) (pg)",
+        params: &[
+            Param::choice(
+                "kind",
+                2,
+                &["k1", "k2", "k3", "abs"],
+                &["k1", "k2", "k3", "abs"],
+                "per-token estimator: k1 = δ, k2 = δ²/2, k3 = e^−δ − 1 + δ (verl's default), abs = |δ|; \
+                 k1 as a loss has zero expected gradient",
+            )
+            .option_aliases(&[("kl", 0), ("mse", 1), ("low_var_kl", 2)]),
+            Param::choice(
+                "mode",
+                1,
+                &["loss", "pg"],
+                &["loss", "policy gradient"],
+                "loss: backpropagate k; pg: k as a detached reward, REINFORCE (verl's default)",
+            ),
+            Param::int("n", 1, 1, 1_000_000, "tokens drawn from the student per row"),
+            Param::int(
+                "seed",
+                0,
+                0,
+                u64::MAX,
+                "the sampler's seed (row r of epoch e of a fit draws from seed + e·R + r)",
+            ),
+            Param::switch(
+                X_GIVEN,
+                "fixed token x",
+                "",
+                "x is given: that token instead of n draws (seed is ignored)",
+            ),
+            Param::class("x", 0, "the fixed token (n must be 1)").when(When::On(X_GIVEN)),
+            Param::boolean(
+                "clamp",
+                true,
+                "verl's clamps",
+                "k3's log-ratio to ±20, then k to ±10 (loss_max_clamp); a clamped k passes no gradient as a loss",
+            ),
+        ],
+        build: |v| Divergence::RklEst {
+            kind: EstKind::ALL
+                .into_iter()
+                .find(|k| k.name() == v.choice("kind"))
+                .unwrap_or(EstKind::K3),
+            mode: if v.choice("mode") == "loss" {
+                EstMode::Loss
+            } else {
+                EstMode::Pg
+            },
+            n: usize::try_from(v.int("n")).unwrap_or(1),
+            seed: v.int("seed"),
+            x: v.flag(X_GIVEN).then(|| v.class("x")),
+            clamp: v.flag("clamp"),
+        },
+    },
 ];
+
+/// Checks across a family's parameters that the table cannot say (the parser calls it).
+pub(crate) fn check_values(family: &Family, v: &Values) -> Result<(), String> {
+    if family.name == "rkl-est" && v.flag(X_GIVEN) && v.int("n") != 1 {
+        return Err(format!(
+            "rkl-est: x={} fixes one token, but n={}; expected n=1 (or no x)",
+            v.class("x"),
+            v.int("n")
+        ));
+    }
+    Ok(())
+}
 
 impl Divergence {
     /// The family name used in spec strings.
@@ -662,6 +747,7 @@ impl Divergence {
             Divergence::Renyi { .. } => "renyi",
             Divergence::Dkd { .. } => "dkd",
             Divergence::Eakd { .. } => "eakd",
+            Divergence::RklEst { .. } => "rkl-est",
         }
     }
 
@@ -727,6 +813,24 @@ impl Divergence {
             }
             Divergence::Jsd { beta, norm } => {
                 v.set_real("beta", beta).set_bool("norm", norm);
+            }
+            Divergence::RklEst {
+                kind,
+                mode,
+                n,
+                seed,
+                x,
+                clamp,
+            } => {
+                v.set_choice("kind", kind.name())
+                    .set_choice("mode", mode.name())
+                    .set("n", Value::Int(n as u64))
+                    .set("seed", Value::Int(seed))
+                    .set_bool(X_GIVEN, x.is_some())
+                    .set_bool("clamp", clamp);
+                if let Some(x) = x {
+                    v.set("x", Value::Class(x));
+                }
             }
             Divergence::Skl { alpha } | Divergence::Alpha { alpha } => {
                 v.set_real("alpha", alpha);
@@ -799,7 +903,21 @@ impl Divergence {
                 | Divergence::Srkl { detach: true, .. }
                 | Divergence::Todi { .. }
                 | Divergence::Eakd { .. }
+                | Divergence::RklEst { .. }
         )
+    }
+
+    /// A caution the reference code gives about this instance, for `eval` and the GUI to show (verl
+    /// refuses k1 as a loss; kdviz computes it and says why it does not train).
+    pub fn warning(&self) -> Option<&'static str> {
+        match self {
+            Divergence::RklEst {
+                kind: EstKind::K1,
+                mode: EstMode::Loss,
+                ..
+            } => Some(super::rkl_est::K1_LOSS_WARNING),
+            _ => None,
+        }
     }
 
     /// Whether the teacher and the student may have different numbers of classes (ULD only:

@@ -28,6 +28,7 @@ impl Divergence {
             Divergence::Renyi { .. } => "Rényi",
             Divergence::Dkd { .. } => "DKD",
             Divergence::Eakd { .. } => "EA-KD",
+            Divergence::RklEst { .. } => "RKL est.",
         }
     }
 
@@ -77,6 +78,21 @@ impl Divergence {
             ),
             Divergence::Eakd { temperature, .. } => {
                 format!("{name} (T = {})", num(temperature))
+            }
+            Divergence::RklEst {
+                kind,
+                mode,
+                n,
+                x,
+                clamp,
+                ..
+            } => {
+                let draws = match x {
+                    Some(x) => format!("x = {x}"),
+                    None => format!("n = {n}"),
+                };
+                let clamp = if clamp { "" } else { ", unclamped" };
+                format!("{name} ({}, {}, {draws}{clamp})", kind.name(), mode.name())
             }
             Divergence::Jsd { beta, norm } => {
                 let norm = if norm { ", ÷β(1−β)" } else { "" };

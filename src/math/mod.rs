@@ -24,6 +24,7 @@ pub mod precision;
 pub(crate) mod props;
 pub mod range;
 pub mod renyi;
+pub mod rkl_est;
 pub mod rng;
 pub mod sampler;
 pub mod simd;
@@ -37,7 +38,8 @@ pub mod wsd;
 
 pub use dist::{DistError, LogDist};
 pub use divergence::{
-    AklConvention, AmidDiv, AmidOrder, BildLead, Divergence, FAMILIES, Family, TaidSchedule,
+    AklConvention, AmidDiv, AmidOrder, BildLead, Divergence, EstKind, EstMode, FAMILIES, Family,
+    TaidSchedule,
 };
 pub use spec::SpecError;
 
@@ -146,6 +148,9 @@ pub fn check_classes(div: &Divergence, n_classes: usize) -> Result<(), String> {
                 div.name()
             ))
         }
+        Divergence::RklEst { x: Some(x), .. } if x >= n_classes => Err(format!(
+            "rkl-est: x={x} is not a class; expected an index below {n_classes}"
+        )),
         Divergence::Bild { k: Some(k), .. } if k > n_classes => Err(format!(
             "bild: k={k} is more than the {n_classes} classes; expected an integer in [2, {n_classes}]"
         )),
@@ -168,6 +173,58 @@ pub fn value_and_grad(
     grad: &mut [f64],
     ws: &mut Workspace,
 ) -> f64 {
+    value_and_grad_at(div, teacher, student, grad, ws, RowAt::EVAL)
+}
+
+/// Where a row sits in a fit: row `row` of `rows` per epoch, epoch `epoch`. A sampled family
+/// (rkl-est) draws from stream `seed + epoch·rows + row` (practice.md §10.5), so every epoch draws
+/// afresh; `eval` is row 0 of epoch 0, the spec's seed itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct RowAt {
+    pub epoch: u64,
+    pub rows: u64,
+    pub row: u64,
+}
+
+impl RowAt {
+    pub const EVAL: RowAt = RowAt {
+        epoch: 0,
+        rows: 1,
+        row: 0,
+    };
+}
+
+/// [`value_and_grad`] for a row of a fit (see [`RowAt`]); only sampled families read `at`.
+///
+/// rkl-est's value is an estimate that may be negative (k1, a token the student over-weights): it is
+/// not clamped to 0.
+pub fn value_and_grad_at(
+    div: &Divergence,
+    teacher: &LogDist,
+    student: &LogDist,
+    grad: &mut [f64],
+    ws: &mut Workspace,
+    at: RowAt,
+) -> f64 {
+    if let Divergence::RklEst {
+        kind,
+        mode,
+        n,
+        seed,
+        x,
+        clamp,
+    } = *div
+    {
+        let est = rkl_est::Estimator {
+            kind,
+            mode,
+            n,
+            x,
+            clamp,
+        };
+        let mut stream = sampler::Sampler::for_row(seed, at.epoch, at.rows, at.row);
+        return est.value_and_grad(&teacher.logp, &student.logp, &student.p, &mut stream, grad);
+    }
     range::clamp0(raw_value_and_grad(div, teacher, student, grad, ws))
 }
 
@@ -221,7 +278,7 @@ fn raw_value_and_grad(
             hinton::hinton(temperature, a, label, lp, lq, q, grad, [b0, b1, b2, b3])
         }
         Divergence::Todi { beta } => todi::todi(beta, lp, p, lq, q, grad),
-        Divergence::Uld => f64::NAN, // handled above
+        Divergence::Uld | Divergence::RklEst { .. } => f64::NAN, // handled above
         Divergence::Bild {
             k,
             temperature,

@@ -102,12 +102,16 @@ pub enum ParamKind {
         options: &'static [&'static str],
         ui_labels: &'static [&'static str],
         quiet: bool,
+        /// Other names the parser accepts for an option (`kl` for rkl-est's `k1`), by index.
+        option_aliases: &'static [(&'static str, usize)],
     },
     /// A class index `>= 0` (checked against the number of classes by `math::check_classes`).
     Class { default: usize },
     /// A count `>= min` (checked against the number of classes by `math::check_classes`); its value
     /// is a `Value::Class`.
     Count { default: usize, min: usize },
+    /// An integer in `[min, max]` that is not about classes (rkl-est's `n`, its u64 `seed`).
+    Int { default: u64, min: u64, max: u64 },
     /// Not a spec key: on exactly when a spec gives a parameter that applies only when it is on
     /// (by its main key), off by default. Giving one that applies only when it is off as well is the
     /// `conflict` error. The GUI shows a checkbox labelled `ui_label`.
@@ -191,6 +195,7 @@ impl Param {
             options,
             ui_labels,
             quiet: false,
+            option_aliases: &[],
         };
         Param::new(key, kind, doc)
     }
@@ -201,6 +206,24 @@ impl Param {
             *quiet = true;
         }
         self
+    }
+
+    /// Other names for options of a choice, each `(alias, option index)`.
+    pub const fn option_aliases(mut self, aliases: &'static [(&'static str, usize)]) -> Param {
+        if let ParamKind::Choice { option_aliases, .. } = &mut self.kind {
+            *option_aliases = aliases;
+        }
+        self
+    }
+
+    pub const fn int(
+        key: &'static str,
+        default: u64,
+        min: u64,
+        max: u64,
+        doc: &'static str,
+    ) -> Param {
+        Param::new(key, ParamKind::Int { default, min, max }, doc)
     }
 
     pub const fn count(key: &'static str, default: usize, min: usize, doc: &'static str) -> Param {
@@ -282,6 +305,7 @@ impl Param {
                 Value::Class(default)
             }
             ParamKind::Switch { .. } => Value::Bool(false),
+            ParamKind::Int { default, .. } => Value::Int(default),
         }
     }
 
@@ -290,13 +314,26 @@ impl Param {
         match self.kind {
             ParamKind::Real { range, .. } => format!("a number in {range}"),
             ParamKind::Bool { .. } | ParamKind::Switch { .. } => "true or false".into(),
-            ParamKind::Choice { options, .. } => match options {
-                [] => String::new(),
-                [one] => (*one).into(),
-                [init @ .., last] => format!("{} or {last}", init.join(", ")),
-            },
+            ParamKind::Choice {
+                options,
+                option_aliases,
+                ..
+            } => {
+                let list = match options {
+                    [] => String::new(),
+                    [one] => (*one).into(),
+                    [init @ .., last] => format!("{} or {last}", init.join(", ")),
+                };
+                if option_aliases.is_empty() {
+                    list
+                } else {
+                    let aliases: Vec<&str> = option_aliases.iter().map(|(a, _)| *a).collect();
+                    format!("{list} (or {})", aliases.join(", "))
+                }
+            }
             ParamKind::Class { .. } => "a class index >= 0".into(),
             ParamKind::Count { min, .. } => format!("an integer >= {min}"),
+            ParamKind::Int { min, max, .. } => format!("an integer in [{min}, {max}]"),
         }
     }
 
@@ -357,6 +394,7 @@ pub enum Value {
     /// An index into the choice's options.
     Choice(usize),
     Class(usize),
+    Int(u64),
 }
 
 impl fmt::Display for Value {
@@ -366,6 +404,7 @@ impl fmt::Display for Value {
             Value::Real(x) => f.write_str(&super::range::short(*x)),
             Value::Bool(b) => write!(f, "{b}"),
             Value::Choice(i) | Value::Class(i) => write!(f, "{i}"),
+            Value::Int(i) => write!(f, "{i}"),
         }
     }
 }
@@ -466,6 +505,13 @@ impl Values {
     }
 
     /// Whether parameter `i` applies under the current values.
+    pub fn int(&self, key: &str) -> u64 {
+        match self.get(key) {
+            Some(Value::Int(i)) => i,
+            _ => 0,
+        }
+    }
+
     pub fn applies(&self, i: usize) -> bool {
         match self.params[i].when {
             When::Always => true,

@@ -57,12 +57,31 @@ impl<'a> Pairs<'a> {
                 "false" | "0" | "no" => Ok(Value::Bool(false)),
                 _ => err(format!("{family}: {key}={value:?}; expected {expected}")),
             },
-            ParamKind::Choice { options, .. } => {
+            ParamKind::Choice {
+                options,
+                option_aliases,
+                ..
+            } => {
+                let alias = || {
+                    (option_aliases.iter())
+                        .find(|(a, _)| a.eq_ignore_ascii_case(value))
+                        .map(|&(_, i)| i)
+                };
                 match options.iter().position(|o| o.eq_ignore_ascii_case(value)) {
                     Some(i) => Ok(Value::Choice(i)),
-                    None => err(format!("{family}: {key}={value:?}; expected {expected}")),
+                    None => match alias() {
+                        Some(i) => Ok(Value::Choice(i)),
+                        None => err(format!("{family}: {key}={value:?}; expected {expected}")),
+                    },
                 }
             }
+            ParamKind::Int { min, max, .. } => match value.parse::<u64>() {
+                Ok(n) if (min..=max).contains(&n) => Ok(Value::Int(n)),
+                Ok(_) => err(format!(
+                    "{family}: {key}={value} is out of range; expected {expected}"
+                )),
+                Err(_) => err(format!("{family}: {key}={raw:?}; expected {expected}")),
+            },
             ParamKind::Class { .. } => value
                 .parse()
                 .map(Value::Class)
@@ -198,6 +217,7 @@ impl FromStr for Divergence {
             pairs,
         };
         let values = pairs.read(family.params)?;
+        super::divergence::check_values(family, &values).map_err(SpecError)?;
         Ok((family.build)(&values))
     }
 }

@@ -8,7 +8,8 @@ use super::teacher::{Teacher, TeacherSpec};
 use crate::math::range::short;
 use crate::math::simd::all_finite;
 use crate::math::{
-    Divergence, LogDist, TaidSchedule, Workspace, check_classes, range, value_and_grad,
+    Divergence, LogDist, RowAt, TaidSchedule, Workspace, check_classes, range, value_and_grad,
+    value_and_grad_at,
 };
 use serde::Serialize;
 use std::sync::{Arc, OnceLock};
@@ -593,12 +594,20 @@ impl Stepper<'_> {
             },
             _ => div,
         };
-        let objective = value_and_grad(
+        // The toy fits one row per epoch: a sampled family (rkl-est) draws afresh every epoch
+        // from stream seed + epoch (practice.md §10.5).
+        let at = RowAt {
+            epoch: epoch as u64,
+            rows: 1,
+            row: 0,
+        };
+        let objective = value_and_grad_at(
             &current,
             teacher,
             &self.student,
             &mut self.grad,
             &mut self.ws,
+            at,
         );
         // The output policy (math::range): a finite value with a finite gradient, else an error
         // that blames what is at fault.
@@ -775,6 +784,48 @@ mod tests {
             metrics: MetricsSpec::default(),
             loss_scale: 1.0,
         }
+    }
+
+    /// rkl-est draws afresh every epoch: epoch e's objective is the estimate on stream seed + e
+    /// (practice.md §10.5), not the first epoch's tokens again.
+    #[test]
+    fn a_sampled_estimator_draws_new_tokens_every_epoch() {
+        let div: Divergence = "rkl-est:kind=k1,mode=pg,n=3,seed=5".parse().unwrap();
+        let spec = FitSpec {
+            epochs: 6,
+            divergences: vec![div],
+            ..small_fit()
+        };
+        let run = &spec.run().unwrap().runs[0];
+        let teacher = spec.teacher.build().unwrap().dist;
+        let mut grad = vec![0.0; teacher.len()];
+        let mut fresh = 0;
+        for (record, snap) in run.history.iter().zip(&run.snapshots) {
+            assert_eq!(record.epoch, snap.epoch);
+            let student = LogDist::from_probs(&snap.q).unwrap();
+            let ws = &mut Workspace::default();
+            let on = |epoch: usize, grad: &mut [f64], ws: &mut Workspace| {
+                let at = RowAt {
+                    epoch: epoch as u64,
+                    rows: 1,
+                    row: 0,
+                };
+                value_and_grad_at(&div, &teacher, &student, grad, ws, at)
+            };
+            let value = on(record.epoch, &mut grad, ws);
+            assert!(
+                (record.objective - value).abs() < 1e-9,
+                "epoch {}",
+                record.epoch
+            );
+            if on(0, &mut grad, ws) != value {
+                fresh += 1;
+            }
+        }
+        assert!(
+            fresh >= 3,
+            "only {fresh} epochs drew other tokens than epoch 0's"
+        );
     }
 
     /// Every family from a Gaussian student at the ends of its accepted range: finite numbers for a

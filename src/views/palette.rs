@@ -48,7 +48,7 @@ pub fn aux(i: usize, dark: bool) -> Color32 {
 /// protanopia, deuteranopia and tritanopia. All have mid lightness (OKLab L 0.47 to 0.73), so that
 /// lines and titles read on a white and on a dark background. A family added later needs a colour
 /// here (the tests say which).
-const FAMILY_COLORS: [Color32; 20] = [
+const FAMILY_COLORS: [Color32; 21] = [
     Color32::from_rgb(0xf5, 0x5d, 0x1a), // fkl: orange
     Color32::from_rgb(0x31, 0x6a, 0x23), // rkl: green
     Color32::from_rgb(0xb6, 0x67, 0xff), // akl: lilac
@@ -72,6 +72,8 @@ const FAMILY_COLORS: [Color32; 20] = [
     Color32::from_rgb(0x11, 0x99, 0x77), // renyi: jade
     Color32::from_rgb(0x7e, 0x5a, 0xd5), // dkd: iris
     Color32::from_rgb(0x53, 0x94, 0x18), // eakd: olive
+    // rkl-est: the same search, weighting colour-blind distances ×3 (12.5 apart for normal vision).
+    Color32::from_rgb(0xf0, 0x19, 0xf0), // rkl-est: fuchsia
 ];
 
 /// Base colour of a family (see [`FAMILY_COLORS`]).

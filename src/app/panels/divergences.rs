@@ -223,6 +223,10 @@ fn param_ui(
             let prefix = format!("{} ", param.key);
             ui.add(egui::DragValue::new(c).range(0..=max).prefix(prefix))
         }
+        (ParamKind::Int { min, max, .. }, Value::Int(i)) => {
+            let prefix = format!("{} ", param.key);
+            ui.add(egui::DragValue::new(i).range(min..=max).prefix(prefix))
+        }
         (ParamKind::Count { min, .. }, Value::Class(c)) => {
             let prefix = format!("{} ", param.key);
             ui.add(

@@ -7,7 +7,7 @@ use super::{
 use crate::math::akl::gaps;
 use crate::math::kl::kl;
 use crate::math::range::clamp0;
-use crate::math::{AklConvention, Divergence, LogDist, Workspace, value_and_grad};
+use crate::math::{AklConvention, Divergence, LogDist, RowAt, Workspace, value_and_grad_at};
 use crate::real::{RealData, RealError};
 
 enum Params {
@@ -38,6 +38,9 @@ pub(crate) struct CpuEngine<'a> {
     params: Params,
     /// Per-row gradient w.r.t. the logits, not yet divided by N.
     g: Vec<f32>,
+    /// Forward passes so far, one per epoch: a sampled family (rkl-est) draws from stream
+    /// seed + epoch·N + row (practice.md §10.5).
+    epoch: u64,
 }
 
 impl<'a> CpuEngine<'a> {
@@ -78,6 +81,7 @@ impl<'a> CpuEngine<'a> {
             prep,
             params,
             g: vec![0.0; n * v],
+            epoch: 0,
         })
     }
 }
@@ -104,6 +108,8 @@ impl Engine for CpuEngine<'_> {
         };
         let per = n.div_ceil(threads()).max(1);
         let (data, prep) = (self.data, self.prep);
+        let epoch = self.epoch;
+        self.epoch += 1;
         let partials: Vec<Sums> = std::thread::scope(|sc| {
             let handles: Vec<_> = self
                 .g
@@ -123,8 +129,13 @@ impl Engine for CpuEngine<'_> {
                         for (j, g_row) in g.chunks_mut(v).enumerate() {
                             let r = i * per + j;
                             let s_row = &logits[r * v..(r + 1) * v];
+                            let at = RowAt {
+                                epoch,
+                                rows: n as u64,
+                                row: r as u64,
+                            };
                             row(
-                                data, prep, r, s_row, div, want_ce, g_row, &mut scr, &mut sums,
+                                data, prep, at, s_row, div, want_ce, g_row, &mut scr, &mut sums,
                             );
                         }
                         sums
@@ -191,12 +202,12 @@ impl Engine for CpuEngine<'_> {
 
 const F32_MAX: f64 = f32::MAX as f64;
 
-/// Value, gradient and metrics of row `r`.
+/// Value, gradient and metrics of row `at.row`.
 #[allow(clippy::too_many_arguments)]
 fn row(
     data: &RealData,
     prep: &Prep,
-    r: usize,
+    at: RowAt,
     s_row: &[f32],
     div: &Divergence,
     want_ce: bool,
@@ -204,6 +215,7 @@ fn row(
     scr: &mut RowScratch,
     sums: &mut Sums,
 ) {
+    let r = at.row as usize;
     let t_row = data.teacher_row(r);
     let (tv, sv) = (t_row.len(), s_row.len());
     for (b, &x) in scr.buf.iter_mut().zip(t_row) {
@@ -237,7 +249,7 @@ fn row(
         scr.ws.prime_head(&scr.teacher.p, mu, &scr.head);
     }
     let (t, s) = (&scr.teacher, &scr.student);
-    let value = value_and_grad(&d, t, s, &mut scr.grad, &mut scr.ws);
+    let value = value_and_grad_at(&d, t, s, &mut scr.grad, &mut scr.ws, at);
     // The real path's values and gradients are f32 (the GPU computes in f32): a row beyond f32's
     // range is infinite on both backends, so both refuse the same inputs (math::range).
     let value = if value > F32_MAX {
@@ -502,6 +514,55 @@ mod tests {
         })
     }
 
+    /// rkl-est draws afresh every epoch and row: two forward passes on the same logits differ,
+    /// and row r of epoch e is the f64 engine's estimate on stream seed + e·N + r.
+    #[test]
+    fn a_sampled_estimator_draws_per_row_and_epoch() {
+        let (n, v) = (3, 5);
+        let teacher: Vec<f32> = (0..n * v).map(|i| ((i * 7 % 11) as f32) * 0.3).collect();
+        let student: Vec<f32> = (0..n * v).map(|i| ((i * 5 % 13) as f32) * 0.2).collect();
+        let data = RealData {
+            source: "test".into(),
+            n,
+            v,
+            teacher,
+            student_init: Some(student),
+            tokens: None,
+            contexts: None,
+            labels: None,
+        };
+        let cfg = TrainConfig::default();
+        let prep = Prep::new(&data, cfg.mu);
+        let div: Divergence = "rkl-est:kind=k1,mode=pg,n=2,seed=9".parse().unwrap();
+        let mut engine = CpuEngine::new(&data, &cfg, &prep).unwrap();
+        let first = engine.forward(&div, false).unwrap().objective;
+        let second = engine.forward(&div, false).unwrap().objective;
+        assert_ne!(first, second, "epoch 1 drew the same tokens as epoch 0");
+        let mut want = 0.0;
+        for r in 0..n {
+            let row = |x: &[f32]| -> Vec<f64> {
+                x[r * v..(r + 1) * v]
+                    .iter()
+                    .map(|&x| f64::from(x))
+                    .collect()
+            };
+            let t = LogDist::from_logits(&row(&data.teacher), true).unwrap();
+            let s =
+                LogDist::from_logits(&row(data.student_init.as_deref().unwrap()), false).unwrap();
+            let at = RowAt {
+                epoch: 1,
+                rows: n as u64,
+                row: r as u64,
+            };
+            let mut grad = vec![0.0; v];
+            want += value_and_grad_at(&div, &t, &s, &mut grad, &mut Workspace::default(), at);
+        }
+        assert!(
+            (second - want).abs() <= 1e-12 * want.abs().max(1.0),
+            "{second} vs {want}"
+        );
+    }
+
     proptest! {
         #![proptest_config(config())]
 
@@ -528,7 +589,9 @@ mod tests {
                         d => d,
                     };
                     let mut grad = vec![0.0; v];
-                    let value = value_and_grad(&d, &t, &s, &mut grad, &mut Workspace::default());
+                    // Row r of epoch 0 is stream seed + r for a sampled family (§10.5).
+                    let at = RowAt { epoch: 0, rows: n as u64, row: r as u64 };
+                    let value = value_and_grad_at(&d, &t, &s, &mut grad, &mut Workspace::default(), at);
                     let value = if value > F32_MAX { f64::INFINITY } else { value };
                     want += value;
                     let g_row = &engine.g[r * v..(r + 1) * v];
