@@ -525,6 +525,7 @@ mod tests {
             source: "test".into(),
             n,
             v,
+            student_v: v,
             teacher,
             student_init: Some(student),
             tokens: None,
