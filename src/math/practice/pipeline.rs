@@ -5,8 +5,9 @@
 use super::loss::Loss;
 use super::options::Support;
 use super::support::{self, SupportReport, SupportScratch};
+use crate::math::eakd::row_weight;
 use crate::math::precision::{Compute, round_all};
-use crate::math::{LogDist, Workspace, check_classes, value_and_grad};
+use crate::math::{Divergence, LogDist, Workspace, check_classes, value_and_grad};
 
 /// An input the loss cannot be evaluated on; the message names the culprit and what is expected.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -39,6 +40,7 @@ pub struct PracticeWorkspace {
     cap: Vec<f64>,
     /// The student's centred logits `x − mean` (step 3), for the chain rule.
     centred: Vec<f64>,
+    scratch: [Vec<f64>; 2],
 }
 
 /// The loss of one row: teacher logits `u` (V_t), student logits `z` (V_s), gradient w.r.t. `z`
@@ -88,6 +90,19 @@ pub fn evaluate(
             *x = c * t;
         }
     }
+    // EA-KD's entropy weight reads the logits here, before standardisation (§7, KD_ours).
+    let eakd_weight = match loss.family {
+        Divergence::Eakd {
+            entropy_temperature,
+            hub,
+            ..
+        } if pr.std => Some((
+            entropy_temperature,
+            hub,
+            eakd_row_weight(ws, entropy_temperature, hub),
+        )),
+        _ => None,
+    };
     // 3. Standardisation.
     let spread = if pr.std {
         standardise(&mut ws.u, None);
@@ -116,6 +131,16 @@ pub fn evaluate(
         &mut ws.support,
         &mut ws.family,
     );
+    if let Some((wt, hub, w_raw)) = eakd_weight {
+        // The family weighted the row by the standardised logits' entropies; the weight is
+        // detached, so rescaling value and gradient swaps in the weight of step 2's logits.
+        let w_std = eakd_row_weight(ws, wt, hub);
+        if w_std > 0.0 {
+            let r = w_raw / w_std;
+            value *= r;
+            grad.iter_mut().for_each(|g| *g *= r);
+        }
+    }
     // Chain rule back through 4 → 3 → 2.
     if st != 1.0 {
         grad.iter_mut().for_each(|g| *g /= st);
@@ -139,6 +164,15 @@ pub fn evaluate(
         nonfinite: None,
         support: report,
     })
+}
+
+/// EA-KD's row weight of the current logits `ws.u`, `ws.z`.
+fn eakd_row_weight(ws: &mut PracticeWorkspace, wt: f64, hub: Option<f64>) -> f64 {
+    let n = ws.z.len().max(ws.u.len());
+    ws.scratch[0].resize(n, 0.0);
+    ws.scratch[1].resize(n, 0.0);
+    let [a, b] = &mut ws.scratch;
+    row_weight(wt, hub, &ws.u, &ws.z, [a, b])
 }
 
 /// The refusals that need the row: sizes, finite logits (when an option transforms them), k ≤ V

@@ -768,3 +768,32 @@ fn specs_round_trip() {
     let e = "fkl:tt=2".parse::<Divergence>().unwrap_err().to_string();
     assert!(e.contains("tt is a practice option"), "{e}");
 }
+
+/// §7: with `std=true` EA-KD's entropy weight reads the logits before standardisation, while the
+/// KL uses the standardised ones.
+#[test]
+fn eakd_weight_reads_the_logits_before_standardisation() {
+    let (v, g, _) = run("eakd:T=2,std=true", &A_U, &A_Z);
+    let standardised = |x: &[f64]| {
+        let n = x.len() as f64;
+        let m = x.iter().sum::<f64>() / n;
+        let sd = (x.iter().map(|v| (v - m) * (v - m)).sum::<f64>() / (n - 1.0)).sqrt();
+        x.iter()
+            .map(|v| (v - m) / (sd + 1e-7))
+            .collect::<Vec<f64>>()
+    };
+    let (us, zs) = (standardised(&A_U), standardised(&A_Z));
+    let (mut a, mut b) = (vec![0.0; 6], vec![0.0; 6]);
+    let w_raw = crate::math::eakd::row_weight(3.0, None, &A_U, &A_Z, [&mut a, &mut b]);
+    let w_std = crate::math::eakd::row_weight(3.0, None, &us, &zs, [&mut a, &mut b]);
+    assert!(
+        (w_raw - w_std).abs() > 1e-3,
+        "the test needs weights that differ"
+    );
+    // T²·KL(p^T‖q^T) on the standardised logits, and its gradient T(q^T − p^T) chained through std.
+    let (kl, gk, _) = run("fkl:tt=2,st=2,t2=true,std=true", &A_U, &A_Z);
+    assert!(close(v, w_raw * kl), "{v} vs {}", w_raw * kl);
+    for (x, y) in g.iter().zip(&gk) {
+        assert!(close(*x, w_raw * y), "{g:?} vs {gk:?}");
+    }
+}
