@@ -285,3 +285,27 @@ fn fmt_num(x: f64) -> String {
         format!("{x}")
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// practice.md §12.3: an emulated non-finite result is an outcome, printed as null values with
+    /// what happened, never as a NaN.
+    #[test]
+    fn a_nonfinite_outcome_prints_nulls_and_says_why() {
+        let loss: Loss = "jsd:precision=bf16".parse().unwrap();
+        let what = "nan: student probability rounds to 0 in bf16 at class 3";
+        let outcome = Outcome {
+            value: f64::NAN,
+            nonfinite: Some(what.into()),
+            ..Outcome::default()
+        };
+        let v = json_line(&loss, &outcome, None);
+        assert_eq!(v["value"], Value::Null);
+        assert_eq!(v["grad"], Value::Null);
+        assert_eq!(v["nonfinite"], what);
+        let text = text_lines(&loss, &outcome, None).join("\n");
+        assert!(text.contains(what) && !text.contains("NaN"), "{text}");
+    }
+}

@@ -538,16 +538,37 @@ fn the_sampled_gradient_is_unbiased() {
             full[j]
         );
     }
-    // The streams differ: row r of epoch e is seed + e·rows + r.
-    let mut a = Sampler::for_row(3, 0, 10, 0);
-    let (_, _, out) = run("fkl:support=sampled,n=16,seed=3", &A_U, &A_Z);
-    let mut counts = Vec::new();
-    a.counts(
-        &crate::math::LogDist::from_logits(&A_U, false).unwrap().p,
-        16,
-        &mut counts,
+    // §10.5: row r of epoch e draws from seed + e·rows + r, so stream 5 of seed 3 is seed 8.
+    let mut g8 = vec![0.0; 6];
+    let a = evaluate(
+        &loss("fkl:support=sampled,n=16,seed=3"),
+        &A_U,
+        &A_Z,
+        5,
+        &mut g,
+        &mut ws,
     );
-    assert_eq!(out.support.counts, Some(counts));
+    let b = evaluate(
+        &loss("fkl:support=sampled,n=16,seed=8"),
+        &A_U,
+        &A_Z,
+        0,
+        &mut g8,
+        &mut ws,
+    );
+    let (a, b) = (a.unwrap(), b.unwrap());
+    assert_eq!(a.support.counts, b.support.counts);
+    assert_ne!(
+        a.support.counts,
+        run("fkl:support=sampled,n=16,seed=3", &A_U, &A_Z)
+            .2
+            .support
+            .counts
+    );
+    let mut direct = Vec::new();
+    let p = crate::math::LogDist::from_logits(&A_U, false).unwrap().p;
+    Sampler::for_row(3, 1, 4, 1).counts(&p, 16, &mut direct);
+    assert_eq!(a.support.counts, Some(direct));
 }
 
 /// Every row of §0.2's refusal table, refused even at the key's default value.
