@@ -36,7 +36,7 @@ pub enum KeyKind {
     Bool,
     /// Keywords, matched case-insensitively.
     Choice(&'static [&'static str]),
-    /// A decimal integer in `lo..=hi`; `hi: None` is V (checked at evaluation, `k`) .
+    /// A decimal integer in `lo..=hi`; `hi: None` is V, checked at evaluation (`k`).
     Int {
         lo: u64,
         hi: Option<u64>,
