@@ -12,6 +12,23 @@ Writes a .safetensors file that `kdviz real --input FILE` and the app's real-mod
 and a tokens file (default: tokens.json next to the output), the tokenizer's vocabulary as a JSON list
 of token strings by id, which kdviz turns into readable labels (`--tokens tokens.json`).
 
+With --topk K the teacher is stored as its top K classes per position instead of teacher_logits (the
+format of shared/spec/practice.md §10.6; everything else in the file stays as above):
+
+    teacher_topk_ids       [T, K]  int32    the K classes of largest teacher log-probability, in
+                                            decreasing order; equal log-probs: lower id first
+    teacher_topk_logprobs  [T, K]  float32  their log-probabilities, log_softmax of the teacher's
+                                            logits over all V classes (computed in float64)
+    teacher_tail_logprob   [T]     float32  log(1 - sum(exp(teacher_topk_logprobs))), the log of the
+                                            mass outside the top K, computed as the logsumexp of the
+                                            other V - K log-probs (not by subtraction, which loses a
+                                            small tail); -inf when K = V (empty tail)
+    __metadata__           also "vocab": V and "topk": K (decimal strings); V is otherwise not in the
+                           file when there is no student
+
+The log-probs are of the teacher's raw logits (temperature 1): kdviz applies no teacher-side key
+(tt, softcap, std, tprecision) to a stored top-k teacher. --dtype then applies to student_logits only.
+
 Teacher and student must share the tokenizer. Their output layers may be padded to different sizes
 (common): both are cut to the smaller V, which must still cover the tokenizer.
 
@@ -19,6 +36,8 @@ Example:
     python3 scripts/dump_hf_logits.py --teacher Qwen/Qwen2.5-1.5B --student Qwen/Qwen2.5-0.5B \\
         --text some.txt --max-tokens 2048 --out qwen.safetensors
     kdviz real --input qwen.safetensors --tokens tokens.json --div fkl --div rkl
+    python3 scripts/dump_hf_logits.py --teacher Qwen/Qwen2.5-1.5B --student Qwen/Qwen2.5-0.5B \
+        --text some.txt --topk 64 --out qwen-top64.safetensors
 
 Needs: torch, transformers, safetensors (pip install torch transformers safetensors).
 """
@@ -57,12 +76,60 @@ def parse_args(argv=None):
     ap.add_argument("--device", default=None, help="cuda, cuda:1, cpu ... (default: cuda if available)")
     ap.add_argument("--context-chars", type=int, default=60, help="characters of text kept per position context")
     ap.add_argument("--trust-remote-code", action="store_true", help="pass trust_remote_code=True to transformers")
+    ap.add_argument(
+        "--topk",
+        type=int,
+        default=None,
+        metavar="K",
+        help="store the teacher as its top K log-probs per position (teacher_topk_ids, teacher_topk_logprobs, "
+        "teacher_tail_logprob) instead of teacher_logits; K in 1..V",
+    )
     args = ap.parse_args(argv)
     if args.max_tokens < 1:
         ap.error("--max-tokens must be at least 1")
+    if args.topk is not None and args.topk < 1:
+        ap.error(f"--topk {args.topk}: expected an integer K >= 1 (at most the vocabulary size V)")
     if args.window < 0 or args.window == 1:
         ap.error("--window must be 0 (automatic) or at least 2")
     return args
+
+
+def teacher_topk(logits, k, torch, max_chunk_bytes=256 << 20):
+    """The top-k form of a teacher (module docstring, --topk): from logits [N, V] (any float dtype)
+    returns (ids [N, k] int32, logprobs [N, k] float32, tail [N] float32).
+
+    log_softmax runs in float64. A stable descending sort puts equal log-probs in increasing id order
+    (torch.topk makes no promise about ties). The tail is the logsumexp of the V - k sorted log-probs
+    after the first k, so a tail of 1e-30 stays -69.1 instead of log(1 - 0.999...) = log(0) or noise;
+    with k = V it is -inf. Rows are done a chunk at a time to bound the float64 copies."""
+    if logits.dim() != 2:
+        raise ValueError(f"teacher logits have shape {tuple(logits.shape)}; expected [N, V]")
+    n, v = logits.shape
+    if not 1 <= k <= v:
+        raise ValueError(f"--topk {k} is out of range; expected 1..{v} (the vocabulary size V)")
+    bad = torch.isnan(logits) | (logits == float("inf"))
+    if bool(bad.any()):
+        row = int(bad.any(dim=1).nonzero()[0])
+        raise ValueError(f"teacher logits at position {row} hold NaN or +inf; expected finite numbers or -inf")
+    dead = (logits == float("-inf")).all(dim=1)
+    if bool(dead.any()):
+        row = int(dead.nonzero()[0])
+        raise ValueError(f"teacher logits at position {row} are all -inf; expected at least one finite logit")
+    ids = torch.empty(n, k, dtype=torch.int32)
+    logprobs = torch.empty(n, k, dtype=torch.float32)
+    tail = torch.empty(n, dtype=torch.float32)
+    # float64 row, its sort values and int64 sort indices: 24 bytes per logit.
+    rows = max(1, min(n, max_chunk_bytes // (24 * v)))
+    for lo in range(0, n, rows):
+        lp = torch.log_softmax(logits[lo : lo + rows].to(device="cpu", dtype=torch.float64), dim=-1)
+        values, order = torch.sort(lp, dim=-1, descending=True, stable=True)
+        ids[lo : lo + rows] = order[:, :k].to(torch.int32)
+        logprobs[lo : lo + rows] = values[:, :k].to(torch.float32)
+        if k < v:
+            tail[lo : lo + rows] = torch.logsumexp(values[:, k:], dim=-1).to(torch.float32)
+        else:
+            tail[lo : lo + rows] = float("-inf")
+    return ids, logprobs, tail
 
 
 def main(argv=None):
@@ -146,10 +213,19 @@ def main(argv=None):
             f"dump_hf_logits: the models have {v} output classes but the tokenizer has {n_vocab} "
             "tokens; expected an output layer covering the tokenizer"
         )
-    tensors = {
-        "teacher_logits": t_logits[:, :v].to(out_dtype).contiguous(),
-        "labels": torch.tensor(ids[1:], dtype=torch.int64),
-    }
+    if args.topk is not None and args.topk > v:
+        sys.exit(f"dump_hf_logits: --topk {args.topk} is out of range; expected 1..{v} (the models' classes)")
+    tensors = {"labels": torch.tensor(ids[1:], dtype=torch.int64)}
+    if args.topk is None:
+        tensors["teacher_logits"] = t_logits[:, :v].to(out_dtype).contiguous()
+    else:
+        try:
+            top_ids, top_lp, tail = teacher_topk(t_logits[:, :v], args.topk, torch)
+        except ValueError as e:
+            sys.exit(f"dump_hf_logits: {e}")
+        tensors["teacher_topk_ids"] = top_ids
+        tensors["teacher_topk_logprobs"] = top_lp
+        tensors["teacher_tail_logprob"] = tail
     if s_logits is not None:
         tensors["student_logits"] = s_logits[:, :v].to(out_dtype).contiguous()
 
@@ -164,16 +240,19 @@ def main(argv=None):
         "student": args.student or "",
         "text": os.path.basename(args.text),
     }
+    if args.topk is not None:
+        metadata.update(vocab=str(v), topk=str(args.topk))
     save_file(tensors, args.out, metadata=metadata)
 
     tokens_path = args.tokens or os.path.join(os.path.dirname(os.path.abspath(args.out)), "tokens.json")
     vocab = tok.convert_ids_to_tokens(list(range(n_vocab)))
     with open(tokens_path, "w", encoding="utf-8") as f:
         json.dump(vocab, f, ensure_ascii=False)
-    t, _ = tensors["teacher_logits"].shape
+    t = len(ids) - 1
+    teacher_form = f"{args.dtype}" if args.topk is None else f"teacher top-{args.topk} log-probs + tail"
     print(
-        f"wrote {args.out}: {t} positions x {v} classes ({args.dtype})"
-        + (", with student_logits" if s_logits is not None else "")
+        f"wrote {args.out}: {t} positions x {v} classes ({teacher_form})"
+        + (f", with student_logits ({args.dtype})" if s_logits is not None else "")
         + f"; {tokens_path}: {n_vocab} tokens",
         file=sys.stderr,
     )

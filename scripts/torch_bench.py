@@ -7,9 +7,15 @@ classes, the per-row divergence summed over rows and its gradient w.r.t. the stu
 
   eager     plain PyTorch (autograd), float32 arithmetic
   compile   the same function under torch.compile (forward and backward compiled)
-  liger     Liger-Kernel's fused losses where one exists and `liger_kernel` is importable:
-            fkl (LigerKLDIVLoss), jsd (LigerJSD), tvd (LigerTVDLoss); log_softmax/softmax of the
-            logits are done by PyTorch in front of them and are part of the timed step
+  liger     Liger-Kernel's fused losses where one exists: fkl (LigerKLDIVLoss), jsd (LigerJSD),
+            tvd (LigerTVDLoss); log_softmax/softmax of the logits are done by PyTorch in front of
+            them and are part of the timed step. When `liger_kernel` fails to import, the output
+            says so (a `liger: MISSING ...` line, a `skipped` row per Liger family, and the JSON's
+            `liger` object: requested, available, error with the exception's text)
+
+Each compile and liger row also says how far it is from the eager row of the same divergence (same
+data): the relative difference of the value and the largest gradient difference over the largest eager
+gradient entry (`value_rel_diff_vs_eager`, `grad_max_diff_vs_eager` in the JSON).
 
 Data as in `kdviz gpu bench`: teacher logits ~ N(0, 3²), student = teacher + N(0, 1) (other
 random numbers, same statistics), stored in --dtype and computed in float32.
@@ -26,7 +32,16 @@ Formulas follow shared/spec/divergences.md and the kdviz CPU engine (true diverg
 included). Differences from kdviz's kernels, stated: ab/alpha use the general closed form (kdviz uses
 the cancellation-free one; the torch mirror supports a, b, a+b != 0 plus the fkl/rkl corners); akl
 finds its head by sorting p, as the reference AKL.py does (kdviz uses a per-row threshold); taid has a
-fixed t only (no schedule); amid supports div=fkl and div=ab with every order.
+fixed t only (no schedule); amid supports div=fkl and div=ab with every order. At AMiD's endpoints r is
+q (λ = 0) or p (λ = 1) itself, as in kdviz: D(x, x) is exactly 0, and at λ = 1 with order pr or rp
+nothing depends on the student, so the gradient is zero (not autograd's "does not require grad").
+
+--check times nothing: it evaluates the formulas in float64 on the CPU against the spec's test vectors
+(shared/spec/divergences.md §15, with the AMiD λ = 0 / λ = 1 endpoints of every order derived from its
+FKL, RKL and AB rows) at 1e-9, then, if a kdviz binary is found (--kdviz, target/release/kdviz or PATH),
+against `kdviz eval --json` on those vectors and on a random V = 64 row. Exit status 1 on any mismatch.
+
+    python3 scripts/torch_bench.py --check
 
     python3 scripts/torch_bench.py --rows 4096 --vocab 131072
     python3 scripts/torch_bench.py --rows 4096 --vocab 131072 --div fkl --div jsd:beta=0.5 --json
@@ -129,9 +144,14 @@ def passes(name, p):
 # ------------------------------------------------------------------------------------ formulas
 
 
-def make_divergence(name, prm, torch):
-    """A function (teacher_logits, student_logits) -> per-row divergence [N], float32."""
+def make_divergence(name, prm, torch, compute=None):
+    """A function (teacher_logits, student_logits) -> per-row divergence [N], computed in `compute`
+    (float32 by default; float64 for --check)."""
     F = torch.nn.functional
+    compute = compute or torch.float32
+
+    def cast(x):
+        return x.to(compute)
 
     def kl(lx, ly):
         """KL(x||y) per row from log-probabilities; 0·log 0 = 0."""
@@ -139,7 +159,7 @@ def make_divergence(name, prm, torch):
         return torch.where(x > 0, x * (lx - ly), torch.zeros_like(x)).sum(-1)
 
     def logs(t, z):
-        return F.log_softmax(t.float(), -1), F.log_softmax(z.float(), -1)
+        return F.log_softmax(cast(t), -1), F.log_softmax(cast(z), -1)
 
     def mix(lx, ly, w):
         """log(w·x + (1−w)·y) for 0 < w < 1."""
@@ -171,9 +191,9 @@ def make_divergence(name, prm, torch):
     if name == "jsd":
         beta, norm = prm["beta"], prm["norm"]
         if beta == 0.0:
-            return make_divergence("fkl", {}, torch)
+            return make_divergence("fkl", {}, torch, compute)
         if beta == 1.0:
-            return make_divergence("rkl", {}, torch)
+            return make_divergence("rkl", {}, torch, compute)
         scale = 1.0 / (beta * (1.0 - beta)) if norm else 1.0
 
         def jsd(t, z):
@@ -185,7 +205,7 @@ def make_divergence(name, prm, torch):
     if name == "skl":
         a = prm["alpha"]
         if a == 0.0:
-            return make_divergence("fkl", {}, torch)
+            return make_divergence("fkl", {}, torch, compute)
 
         def skl(t, z):
             lp, lq = logs(t, z)
@@ -195,7 +215,7 @@ def make_divergence(name, prm, torch):
     if name == "srkl":
         a, detach = prm["alpha"], prm["detach"]
         if a == 0.0:
-            return make_divergence("rkl", {}, torch)
+            return make_divergence("rkl", {}, torch, compute)
 
         def srkl(t, z):
             lp, lq = logs(t, z)
@@ -259,6 +279,11 @@ def make_divergence(name, prm, torch):
             else:
                 lr = F.log_softmax(torch.logaddexp(math.log(lam) + s * lp, math.log1p(-lam) + s * lq) / s, -1)
             x, y = {"pr": (lp, lr), "qr": (lq, lr), "rp": (lr, lp), "rq": (lr, lq)}[order]
+            if x is y:
+                # An endpoint where r is the other argument itself (λ = 1: r = p for pr/rp; λ = 0: r = q
+                # for qr/rq): D(x, x) = 0 exactly, as kdviz's copied endpoint gives. For pr/rp at λ = 1
+                # nothing depends on the student any more; value_and_grad returns a zero gradient then.
+                return torch.zeros(x.shape[:-1], dtype=x.dtype, device=x.device)
             return div(x, y)
 
         return amid
@@ -266,22 +291,42 @@ def make_divergence(name, prm, torch):
         temp, a, label = prm["T"], prm["a"], prm["label"]
 
         def hinton(t, z):
-            lq = F.log_softmax(z.float(), -1)
+            lq = F.log_softmax(cast(z), -1)
             ce = -lq[:, label]
-            lpt = F.log_softmax(t.float() / temp, -1)
-            lqt = F.log_softmax(z.float() / temp, -1)
+            lpt = F.log_softmax(cast(t) / temp, -1)
+            lqt = F.log_softmax(cast(z) / temp, -1)
             return (1.0 - a) * ce + a * temp * temp * kl(lpt, lqt)
 
         return hinton
     raise SpecError(f"unknown divergence {name!r}")
 
 
-def make_liger(name, prm, torch):
-    """Liger-Kernel's fused loss for this divergence (sum over rows), or None."""
+LIGER_FAMILIES = "fkl, jsd (norm=false), tvd"
+
+
+def import_liger():
+    """(liger_kernel.transformers or None, why not). Any exception counts: a Liger built for another
+    torch or triton fails with errors other than ImportError, and that must be reported, not hidden."""
     try:
         import liger_kernel.transformers as lk
-    except ImportError:
-        return None
+
+        return lk, None
+    except Exception as e:
+        return None, f"{type(e).__name__}: {first_line(e)}"
+
+
+def first_line(e):
+    text = str(e)
+    return text.splitlines()[0] if text else ""
+
+
+def has_liger_kernel(name, prm):
+    """Whether Liger-Kernel has a fused loss for this divergence (make_liger's cases)."""
+    return name in ("fkl", "tvd") or (name == "jsd" and (prm["beta"] == 0.0 or not prm["norm"]))
+
+
+def make_liger(name, prm, torch, lk):
+    """Liger-Kernel's fused loss for this divergence (sum over rows), or None where it has none."""
     F = torch.nn.functional
     if name == "fkl" or (name == "jsd" and prm["beta"] == 0.0):
         loss = lk.LigerKLDIVLoss(reduction="sum", log_target=True)
@@ -297,6 +342,18 @@ def make_liger(name, prm, torch):
         loss = lk.LigerTVDLoss(reduction="sum")
         return lambda t, z: loss(F.softmax(z.float(), -1), F.softmax(t.float(), -1))
     return None
+
+
+def value_and_grad(f, teacher, z, torch):
+    """(Σ_rows f(teacher, z), ∂/∂z). A divergence that no longer depends on the student (AMiD at λ = 1
+    with order pr or rp, where r = p) has no autograd graph: its gradient is zero, as in kdviz, rather
+    than autograd's "does not require grad" error."""
+    loss = f(teacher, z)
+    loss = loss.sum() if loss.dim() > 0 else loss
+    if not loss.requires_grad:
+        return loss, torch.zeros_like(z)
+    (grad,) = torch.autograd.grad(loss, z)
+    return loss, grad
 
 
 # ------------------------------------------------------------------------------------ timing
@@ -361,55 +418,22 @@ def run(args, torch):
     student = (teacher.float() + torch.randn(n, v, generator=gen, device=device)).to(dtype)
     timer = Timer(torch, device)
     copy_gbps, copy_ms, copy_bytes = copy_bandwidth(torch, device, 2 * n * v * elem, dtype, timer, args.repeats)
-    impls = [i.strip() for i in args.impl.split(",") if i.strip()]
+    impls = [i.strip() for i in args.impl.split(",") if i.strip()]  # checked by main
+    lk, liger_error = import_liger() if "liger" in impls else (None, None)
 
     results = []
-    for spec, name, prm in parsed:
-        p = passes(name, prm)
-        bpe = (2 * p + 1) * elem
-        for impl in impls:
-            row = {"divergence": spec, "impl": impl, "passes": p, "bytes_per_elem": bpe}
-            try:
-                if impl == "eager":
-                    f = make_divergence(name, prm, torch)
-                elif impl == "compile":
-                    f = torch.compile(make_divergence(name, prm, torch), mode=args.compile_mode, dynamic=False)
-                elif impl == "liger":
-                    f = make_liger(name, prm, torch)
-                    if f is None:
-                        continue  # no Liger kernel for this divergence, or Liger not installed
-                else:
-                    raise SpecError(f"--impl {impl!r}; expected eager, compile or liger")
-                z = student.detach().requires_grad_(True)
-                value = {}
-
-                def step(f=f, z=z, value=value):
-                    loss = f(teacher, z)
-                    loss = loss.sum() if loss.dim() > 0 else loss
-                    (grad,) = torch.autograd.grad(loss, z)
-                    value["loss"] = loss
-                    return grad
-
-                # compile: the first calls compile (not timed); two warm-ups settle autotuning
-                ms = timer.time_ms(step, args.repeats, warmup=2 if impl == "compile" else 1)
-                row.update(
-                    ms=ms,
-                    gbps=bpe * n * v / (ms * 1e-3) / 1e9,
-                    fraction_of_copy_bandwidth=(bpe * n * v / (ms * 1e-3) / 1e9) / copy_gbps,
-                    mean_value=float(value["loss"]) / n,
-                )
-                del z
-            except Exception as e:  # an OOM, a compile failure or an unsupported case is a result, not the end
-                row["error"] = f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
-                if device.type == "cuda":
-                    torch.cuda.empty_cache()
-            results.append(row)
-
     dev_name = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
-    return {
+    report = {
         "device": dev_name,
         "torch": torch.__version__,
         "liger_kernel": liger_version(),
+        # Whether Liger rows were asked for and could run: {"requested", "available", "error"}.
+        "liger": {
+            "requested": "liger" in impls,
+            "available": lk is not None,
+            "error": liger_error,
+            "families": LIGER_FAMILIES,
+        },
         "rows": n,
         "vocab": v,
         "dtype": args.dtype,
@@ -420,7 +444,76 @@ def run(args, torch):
         "copy_bytes": copy_bytes,
         "byte_model": f"bytes = (2 x passes + 1) x {elem} B per element (kdviz's model, {args.dtype} storage)",
         "results": results,
+        "complete": False,  # true once every row is done: --out is rewritten after each row
     }
+    for spec, name, prm in parsed:
+        p = passes(name, prm)
+        bpe = (2 * p + 1) * elem
+        eager = None  # (value, gradient) of the eager run, which the other implementations are compared with
+        for impl in impls:
+            row = {"divergence": spec, "impl": impl, "passes": p, "bytes_per_elem": bpe}
+            try:
+                if impl == "eager":
+                    f = make_divergence(name, prm, torch)
+                elif impl == "compile":
+                    f = torch.compile(make_divergence(name, prm, torch), mode=args.compile_mode, dynamic=False)
+                else:  # liger
+                    if not has_liger_kernel(name, prm):
+                        continue  # Liger has no kernel for this family (the header says which it has)
+                    if lk is None:
+                        row["skipped"] = f"liger_kernel failed to import ({liger_error})"
+                        results.append(row)
+                        save(report, args.out)
+                        continue
+                    f = make_liger(name, prm, torch, lk)
+                z = student.detach().requires_grad_(True)
+                value = {}
+
+                def step(f=f, z=z, value=value):
+                    value["loss"], value["grad"] = value_and_grad(f, teacher, z, torch)
+
+                # compile: the first calls compile (not timed); two warm-ups settle autotuning
+                ms = timer.time_ms(step, args.repeats, warmup=2 if impl == "compile" else 1)
+                row.update(
+                    ms=ms,
+                    gbps=bpe * n * v / (ms * 1e-3) / 1e9,
+                    fraction_of_copy_bandwidth=(bpe * n * v / (ms * 1e-3) / 1e9) / copy_gbps,
+                    mean_value=float(value["loss"].detach()) / n,
+                )
+                if impl == "eager":
+                    eager = (row["mean_value"], value["grad"])
+                elif eager is not None:
+                    # Agreement with eager (same data, f32 arithmetic): a fused kernel that is fast but
+                    # wrong must show here.
+                    ev, eg = eager
+                    row["value_rel_diff_vs_eager"] = abs(row["mean_value"] - ev) / max(abs(ev), 1e-30)
+                    scale = float(eg.abs().max())
+                    row["grad_max_diff_vs_eager"] = float((value["grad"] - eg).abs().max()) / max(scale, 1e-30)
+                del z, value
+            except Exception as e:  # an OOM, a compile failure or an unsupported case is a result, not the end
+                row["error"] = f"{type(e).__name__}: {first_line(e)}"
+                if device.type == "cuda":
+                    torch.cuda.empty_cache()
+            results.append(row)
+            save(report, args.out)
+        del eager
+
+    report["complete"] = True
+    save(report, args.out)
+    return report
+
+
+def save(report, path):
+    """Writes the report so far to `path` (if any), whole or not at all: a run cut short by a time limit
+    leaves the rows it finished, with "complete": false."""
+    if not path:
+        return
+    import os
+
+    tmp = f"{path}.tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(report, f)
+    os.replace(tmp, path)
 
 
 def liger_version():
@@ -432,21 +525,199 @@ def liger_version():
         return None
 
 
+def liger_line(r):
+    """What happened to the Liger rows, always said when they were asked for."""
+    lg = r["liger"]
+    if not lg["requested"]:
+        return "liger: not requested (--impl)"
+    if lg["available"]:
+        return f"liger: liger-kernel {r['liger_kernel'] or '(version unknown)'}, kernels for {lg['families']}"
+    return f"liger: MISSING, liger_kernel failed to import ({lg['error']}); its rows ({lg['families']}) are skipped"
+
+
 def print_table(r):
-    print(f"device: {r['device']}  torch {r['torch']}  liger-kernel {r['liger_kernel'] or 'not installed'}")
+    print(f"device: {r['device']}  torch {r['torch']}")
+    print(liger_line(r))
     print(f"{r['rows']} rows x {r['vocab']} classes, {r['dtype']} storage, f32 arithmetic; {r['timing']}, median of {r['repeats']}")
     print(f"byte model: {r['byte_model']}")
     print(f"copy bandwidth: {r['copy_gbps']:.1f} GB/s (read+write {r['copy_bytes'] / 1e6:.1f} MB in {r['copy_ms']:.3f} ms)")
-    print(f"{'divergence':<46} {'impl':<8} {'passes':>6} {'B/elem':>6} {'ms':>10} {'GB/s':>8} {'% copy':>7} {'mean value':>12}")
+    print(
+        f"{'divergence':<46} {'impl':<8} {'passes':>6} {'B/elem':>6} {'ms':>10} {'GB/s':>8} {'% copy':>7} "
+        f"{'mean value':>12} {'vs eager: value, grad':>22}"
+    )
     for row in r["results"]:
-        if "error" in row:
-            print(f"{row['divergence']:<46} {row['impl']:<8} {row['passes']:>6} {row['bytes_per_elem']:>6}  {row['error']}")
+        if "error" in row or "skipped" in row:
+            why = row["error"] if "error" in row else "skipped: " + row["skipped"]
+            print(f"{row['divergence']:<46} {row['impl']:<8} {row['passes']:>6} {row['bytes_per_elem']:>6}  {why}")
             continue
         print(
             f"{row['divergence']:<46} {row['impl']:<8} {row['passes']:>6} {row['bytes_per_elem']:>6} "
             f"{row['ms']:>10.3f} {row['gbps']:>8.1f} {100 * row['fraction_of_copy_bandwidth']:>6.0f}% "
             f"{row['mean_value']:>12.6g}"
+            + (
+                f" {row['value_rel_diff_vs_eager']:>10.2e}, {row['grad_max_diff_vs_eager']:.2e}"
+                if "grad_max_diff_vs_eager" in row
+                else ""
+            )
         )
+
+
+# ------------------------------------------------------------------------------------ --check
+
+# shared/spec/divergences.md §15 (the vectors of practice.md §0.3 A): teacher u, student z, and the
+# table's value and gradient d/dz (10 decimals) per spec string, in kdviz's spelling.
+CHECK_U = [1.0, 0.9, 0.8, 0.7, 0.0, -1.0]
+CHECK_Z = [0.2, 1.0, -0.5, 0.9, 0.3, 0.0]
+SPEC_TABLE = {
+    "fkl": (0.2056397822, [-0.1214894235, 0.0624923638, -0.1415238735, 0.0761826180, 0.0515614466, 0.0727768685]),
+    "rkl": (0.1852638547, [-0.1100665386, 0.0165364351, -0.0870725382, 0.0412527380, 0.0370682147, 0.1022816890]),
+    "jsd:beta=0.1": (0.0180462858, [-0.0107389765, 0.0050532511, -0.0116621074, 0.0063854953, 0.0044114238, 0.0065509137]),
+    "jsd:beta=0.5": (0.0470403896, [-0.0281621804, 0.0093553025, -0.0255190540, 0.0140843139, 0.0106384566, 0.0196031613]),
+    "jsd:beta=0.9": (0.0166265969, [-0.0098944233, 0.0019081174, -0.0080146076, 0.0040148839, 0.0034424046, 0.0085436250]),
+    "tvd": (0.2630132970, [-0.1050444880, 0.0567681054, -0.0521635490, 0.0513659059, 0.0281902069, 0.0208838189]),
+    "skl:alpha=0.1": (0.1586961935, [-0.0949539368, 0.0407697950, -0.0965396279, 0.0536309084, 0.0378692036, 0.0592236576]),
+    "srkl:alpha=0.1": (0.1494720539, [-0.0891086459, 0.0207533818, -0.0739204816, 0.0386971083, 0.0318771239, 0.0717015135]),
+    "srkl:alpha=0.1,detach=true": (0.1494720539, [-0.0989442334, 0.0190811739, -0.0801460757, 0.0401488393, 0.0344240459, 0.0854362500]),
+    "ab:alpha=0.2,beta=0.7": (0.2317579026, [-0.1339399181, 0.0300337575, -0.1216851708, 0.0562250811, 0.0504190634, 0.1189471869]),
+    "ab:alpha=0.5,beta=0.5": (0.1917003812, [-0.1142014598, 0.0384221527, -0.1078799984, 0.0574848076, 0.0434086925, 0.0827658053]),
+    "ab:alpha=0.8,beta=0.3": (0.1608200749, [-0.0983977275, 0.0427443729, -0.0970802695, 0.0563803246, 0.0374310342, 0.0589222652]),
+    "alpha:alpha=0.5": (0.1917003812, [-0.1142014598, 0.0384221527, -0.1078799984, 0.0574848076, 0.0434086925, 0.0827658053]),
+    "akl:mu=0.5": (0.1923904897, [-0.1140617791, 0.0326098694, -0.1061173053, 0.0534697282, 0.0421373324, 0.0919621545]),
+    "taid:t=0.4": (0.0289963346, [-0.0474033416, 0.0142363041, -0.0431051708, 0.0226848861, 0.0176189593, 0.0359683628]),
+    "amid:alpha=0.5,lambda=0.5": (0.0510515326, [-0.0298185237, 0.0165916488, -0.0356216549, 0.0195380950, 0.0129163107, 0.0163941241]),
+    "amid:alpha=-1,lambda=0.5": (0.0447025028, [-0.0266567581, 0.0043106890, -0.0198607854, 0.0103334069, 0.0091422947, 0.0227311528]),
+    "amid:alpha=1,lambda=0.5": (0.0537083252, [-0.0307571921, 0.0211571247, -0.0424343341, 0.0229966963, 0.0143822786, 0.0146554265]),
+    "amid:alpha=0.5,lambda=0.5,div=ab": (0.0612136433, None),  # §15 "extra checks": the value only
+    "hinton:T=2,a=0.5,label=0": (1.1392616337, [-0.4957218532, 0.1695127235, -0.0532343465, 0.1639128029, 0.1028192912, 0.1127113822]),
+}
+ZERO = (0.0, [0.0] * 6)
+
+
+def endpoint_cases():
+    """AMiD at λ = 0 and λ = 1 (§10.1: r = q, r = p), every order, read off the table: D(p, q) is FKL,
+    D(q, p) RKL, D(x, x) = 0 with a zero gradient (λ = 1 with pr or rp leaves nothing that depends on
+    the student; λ = 0 with qr or rq compares q with itself). The mixture's α plays no part there."""
+    same = {"fkl": SPEC_TABLE["fkl"], "rkl": SPEC_TABLE["rkl"], "ab": SPEC_TABLE["ab:alpha=0.2,beta=0.7"]}
+    cases = {}
+    for alpha in ("0.5", "-1", "1", "3"):
+        for lam, order, what in [
+            ("1", "pr", "zero"), ("1", "rp", "zero"), ("1", "qr", "rkl"), ("1", "rq", "fkl"),
+            ("0", "pr", "fkl"), ("0", "rp", "rkl"), ("0", "qr", "zero"), ("0", "rq", "zero"),
+        ]:
+            cases[f"amid:alpha={alpha},lambda={lam},div=fkl,order={order}"] = ZERO if what == "zero" else same[what]
+    # div=ab (0.2, 0.7): D_AB(p‖q) at λ = 0 / pr; D(p, p) = 0 at λ = 1 / pr and rp.
+    cases["amid:lambda=0,div=ab,order=pr"] = same["ab"]
+    cases["amid:lambda=1,div=ab,order=pr"] = ZERO
+    cases["amid:lambda=1,div=ab,order=rp"] = ZERO
+    return cases
+
+
+def close(a, b, tol):
+    return abs(a - b) <= tol * max(1.0, abs(b))
+
+
+def find_kdviz(path):
+    """The kdviz binary to compare with: --kdviz, else target/release/kdviz beside this script's
+    repository, else `kdviz` on PATH; None when there is none."""
+    import os
+    import shutil
+
+    if path:
+        return path if os.access(path, os.X_OK) else None
+    here = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "target", "release", "kdviz")
+    if os.access(here, os.X_OK):
+        return os.path.normpath(here)
+    return shutil.which("kdviz")
+
+
+def kdviz_eval(kdviz, spec, u, z):
+    """kdviz's f64 value and gradient, or an error string."""
+    import subprocess
+
+    fmt = lambda v: ",".join(repr(float(x)) for x in v)  # noqa: E731
+    cmd = [kdviz, "eval", "--div", spec, f"--teacher-logits={fmt(u)}", f"--student-logits={fmt(z)}", "--json"]
+    try:
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        return f"{type(e).__name__}: {e}"
+    if out.returncode != 0:
+        return f"exit {out.returncode}: {out.stderr.strip()}"
+    got = json.loads(out.stdout)
+    return got["value"], got["grad"]
+
+
+def check(args, torch):
+    """The torch mirror in float64 against the spec's table (and the AMiD endpoints derived from it),
+    then, when a kdviz binary is found, against `kdviz eval` on the spec vectors and on a random row.
+    Returns the number of failures."""
+    tol = 1e-9
+    failures = 0
+    f64 = torch.float64
+
+    def mirror(spec, u, z):
+        name, prm = parse_spec(spec)
+        f = make_divergence(name, prm, torch, f64)
+        t = torch.tensor([u], dtype=f64)
+        zz = torch.tensor([z], dtype=f64, requires_grad=True)
+        value, grad = value_and_grad(f, t, zz, torch)
+        return float(value.detach()), grad[0].tolist()
+
+    def report(source, spec, got, want):
+        nonlocal failures
+        if isinstance(want, str):
+            print(f"FAIL  {source:<12} {spec}: kdviz eval failed: {want}")
+            failures += 1
+            return
+        value, grad = got
+        w_value, w_grad = want
+        bad = [] if close(value, w_value, tol) else [f"value {value!r} != {w_value!r}"]
+        if w_grad is not None:
+            diff = max(abs(a - b) for a, b in zip(grad, w_grad))
+            if diff > tol or len(grad) != len(w_grad):
+                bad.append(f"gradient off by {diff:.3g}: {grad} != {w_grad}")
+        if abs(sum(grad)) > 1e-12:
+            bad.append(f"gradient sums to {sum(grad):.3g}, not 0")
+        failures += bool(bad)
+        print(f"{'FAIL' if bad else 'ok':<5} {source:<12} {spec}" + ("".join(f"\n      {b}" for b in bad)))
+
+    print(f"torch {torch.__version__}, float64 on the CPU; tolerance {tol:g} (relative above 1)")
+    cases = dict(SPEC_TABLE)
+    cases.update(endpoint_cases())
+    for spec, want in cases.items():
+        try:
+            got = mirror(spec, CHECK_U, CHECK_Z)
+        except Exception as e:  # a raise here is exactly what --check is for
+            print(f"FAIL  {'spec table':<12} {spec}: {type(e).__name__}: {first_line(e)}")
+            failures += 1
+            continue
+        report("spec table", spec, got, want)
+
+    kdviz = find_kdviz(args.kdviz)
+    if kdviz is None:
+        print("kdviz: no binary found (--kdviz, target/release/kdviz or PATH); the comparison with `kdviz eval` is skipped")
+    else:
+        print(f"kdviz: {kdviz} (`kdviz eval --json`, f64)")
+        gen = torch.Generator().manual_seed(args.seed)
+        u = (3.0 * torch.randn(64, generator=gen, dtype=f64)).tolist()
+        z = [a + b for a, b in zip(u, torch.randn(64, generator=gen, dtype=f64).tolist())]
+        specs = list(cases) + [s for s in DEFAULT_SPECS if s not in cases]
+        for label, uu, zz in [("spec vector", CHECK_U, CHECK_Z), ("random V=64", u, z)]:
+            for spec in specs:
+                want = kdviz_eval(kdviz, spec, uu, zz)
+                try:
+                    got = mirror(spec, uu, zz)
+                except SpecError as e:  # outside the mirror's closed forms (stated in the docstring)
+                    print(f"skip  {label:<12} {spec}: {e}")
+                    continue
+                except Exception as e:
+                    print(f"FAIL  {label:<12} {spec}: {type(e).__name__}: {first_line(e)}")
+                    failures += 1
+                    continue
+                if not isinstance(want, str):
+                    want = (want[0], want[1])
+                report(label, spec, got, want)
+    print(f"{len(cases)} spec cases; {failures} failed")
+    return failures
 
 
 def main(argv=None):
@@ -464,15 +735,34 @@ def main(argv=None):
     ap.add_argument("--device", default=None, help="cuda (default when available) or cpu (smoke test)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
+    ap.add_argument(
+        "--out",
+        default=None,
+        metavar="FILE",
+        help="also write the JSON object to FILE, rewritten after every row (\"complete\": false until the end)",
+    )
+    ap.add_argument(
+        "--check",
+        action="store_true",
+        help="no timing: check the formulas in float64 against the spec's test vectors (divergences.md "
+        "§15, the AMiD λ = 0 and λ = 1 endpoints included) and against `kdviz eval` when a binary is found; "
+        "exit 1 on any mismatch",
+    )
+    ap.add_argument("--kdviz", default=None, help="kdviz binary for --check (default: target/release/kdviz, PATH)")
     args = ap.parse_args(argv)
     if args.rows < 1 or args.vocab < 2 or args.repeats < 1:
         ap.error("expected --rows >= 1, --vocab >= 2, --repeats >= 1")
     if args.rows * args.vocab > 1 << 31:
         ap.error(f"--rows {args.rows} x --vocab {args.vocab} is over 2^31 logits (kdviz gpu bench's limit)")
+    bad_impl = [i for i in args.impl.split(",") if i.strip() not in ("eager", "compile", "liger", "")]
+    if bad_impl:
+        ap.error(f"--impl {','.join(bad_impl)}: expected a comma-separated list of eager, compile, liger")
     try:
         import torch
     except ImportError:
         sys.exit("torch_bench: PyTorch is not installed; expected `pip install torch` (and liger-kernel, optional)")
+    if args.check:
+        sys.exit(1 if check(args, torch) else 0)
     if args.device is None:
         if not torch.cuda.is_available():
             sys.exit("torch_bench: no CUDA device; expected a CUDA GPU (or --device cpu for a smoke test)")
@@ -482,6 +772,8 @@ def main(argv=None):
     except SpecError as e:
         sys.exit(f"torch_bench: --div {e}")
     if args.json:
+        if result["liger"]["requested"] and not result["liger"]["available"]:
+            print(f"torch_bench: {liger_line(result)}", file=sys.stderr)
         print(json.dumps(result))
     else:
         print_table(result)

@@ -42,6 +42,51 @@ fn until(h: &mut Harness<'static, KdvizApp>, what: &str, done: impl Fn(&KdvizApp
     h.run_steps(2);
 }
 
+/// A student over its own vocabulary: the tab's checkbox, then Run refuses FKL naming uld in the
+/// status bar; with uld alone it trains, the metric plots say why the per-class metrics are
+/// absent, and the inspector marks the student "(by rank)".
+#[test]
+fn uld_trains_with_the_students_own_vocabulary() {
+    let mut h = real_tab();
+    h.get_by_label("student's own vocabulary").click();
+    h.run_steps(2);
+    assert_eq!(h.state().real.settings.student_vocab, 1000);
+    h.state_mut().real.settings.student_vocab = 300;
+    h.get_by_role_and_label(Role::Button, "Run").click();
+    h.run_steps(1);
+    until(&mut h, "the refusal", |a| {
+        a.shown_status().is_some_and(|s| s.error)
+    });
+    let status = h.state().shown_status().unwrap().text.clone();
+    assert!(
+        status.contains("the teacher has")
+            && status.contains("the student 300")
+            && status.contains("only uld accepts different sizes"),
+        "{status}"
+    );
+    h.state_mut().real.settings.slots = vec![kdviz::views::state::Slot {
+        div: "uld".parse().unwrap(),
+        enabled: true,
+    }];
+    h.get_by_role_and_label(Role::Button, "Run").click();
+    h.run_steps(1);
+    until(&mut h, "the uld run", |a| {
+        !a.real.is_running() && a.real.runs().first().is_some_and(|r| r.result.is_some())
+    });
+    let app = h.state();
+    let r = &app.real.runs()[0];
+    assert_eq!(r.result.as_ref().unwrap().student_logits.len(), 64 * 300);
+    assert!(r.stats.iter().all(|s| s.classes.is_none()));
+    assert!(r.stats[15].objective < r.stats[0].objective);
+    // One sentence per per-class metric plot (five of them).
+    assert_eq!(
+        h.query_all_by_label_contains("this per-class metric does not exist")
+            .count(),
+        5
+    );
+    assert!(h.query_by_label_contains("(by rank)").is_some());
+}
+
 #[test]
 fn run_trains_every_divergence_and_the_inspector_shows_a_position() {
     let mut h = real_tab();

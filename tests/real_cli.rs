@@ -296,6 +296,64 @@ fn a_logits_file_with_tokens_trains_and_a_mismatch_is_refused() {
 }
 
 #[test]
+fn uld_trains_across_vocabularies_and_other_families_are_refused_up_front() {
+    let dir = std::env::temp_dir().join(format!("kdviz-real-uld-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    // A teacher over 9 classes, a student over 5 (another tokenizer): uld matches sorted
+    // probabilities, so it trains; per-class metrics do not exist.
+    let (n, tv, sv) = (4usize, 9usize, 5usize);
+    let teacher: Vec<f32> = (0..n * tv).map(|i| -0.4 * (i % tv) as f32).collect();
+    let student: Vec<f32> = (0..n * sv).map(|i| 0.1 * ((i * 3) % 4) as f32).collect();
+    let (t, s) = (dir.join("t.safetensors"), dir.join("s.safetensors"));
+    safetensors(&t, &[("teacher_logits", vec![n, tv], teacher)]);
+    safetensors(&s, &[("student_logits", vec![n, sv], student)]);
+    let (t, s) = (t.to_str().unwrap(), s.to_str().unwrap());
+    let base = [
+        "real",
+        "--input",
+        t,
+        "--student-input",
+        s,
+        "--backend",
+        "cpu",
+    ];
+    let with = |extra: &[&'static str]| -> Vec<&str> {
+        base.iter().copied().chain(extra.iter().copied()).collect()
+    };
+    let v = json(&with(&[
+        "--div", "uld", "--epochs", "40", "--lr", "0.1", "--json",
+    ]));
+    assert_eq!(
+        (v["vocab"].as_u64(), v["student_vocab"].as_u64()),
+        (Some(9), Some(5))
+    );
+    let objective = series(&v["runs"][0], "objective");
+    assert!(objective[40] < 0.5 * objective[0], "{objective:?}");
+    let first = &v["runs"][0]["history"][0];
+    for key in ["kl_pq", "kl_qp", "head_gap", "tail_gap", "top1"] {
+        assert!(first[key].is_null(), "{key}: {first}");
+    }
+    // The text table says why the per-class columns are empty.
+    let (code, out, err) = kdviz(&with(&["--div", "uld", "--epochs", "2"]));
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("the student has 5 classes, not the teacher's 9"),
+        "{out}"
+    );
+    // Any other family: exit 2 before anything trains, naming uld.
+    let msg = fails(
+        &with(&["--div", "uld", "--div", "fkl", "--epochs", "2"]),
+        "only uld accepts different sizes",
+    );
+    assert!(msg.contains("--div \"fkl\""), "{msg}");
+    assert!(
+        msg.contains("the teacher has 9 classes, the student 5"),
+        "{msg}"
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
 fn figures_of_the_metrics_and_of_a_position() {
     let dir = std::env::temp_dir().join(format!("kdviz-real-fig-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();

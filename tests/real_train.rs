@@ -47,6 +47,7 @@ fn zipf_data(n: usize, v: usize, seed: u64) -> RealData {
         source: "test: zipf".into(),
         n,
         v,
+        student_v: v,
         teacher,
         student_init: None,
         tokens: None,
@@ -86,9 +87,10 @@ fn free_student_under_fkl_converges() {
     let r = run(&data, "fkl", &cpu(StudentKind::Free, 300, 0.05)).unwrap();
     let last = r.stats.last().unwrap();
     assert_eq!(r.stats.len(), 301);
-    assert!(last.kl_pq < 1e-3, "KL(p||q) = {}", last.kl_pq);
-    assert!((last.objective - last.kl_pq).abs() < 1e-9);
-    assert_eq!(last.top1, 1.0);
+    let c = last.classes.unwrap();
+    assert!(c.kl_pq < 1e-3, "KL(p||q) = {}", c.kl_pq);
+    assert!((last.objective - c.kl_pq).abs() < 1e-9);
+    assert_eq!(c.top1, 1.0);
     assert_eq!(r.student_logits.len(), 64 * 300);
     assert!(r.backend.starts_with("CPU"), "{}", r.backend);
 }
@@ -161,6 +163,7 @@ fn gpu_and_cpu_agree_epoch_by_epoch() {
             for (a, b) in rg.stats.iter().zip(&rc.stats) {
                 let what = format!("{student} {d} epoch {}: gpu {a:?} cpu {b:?}", b.epoch);
                 assert!(close(a.objective, b.objective), "objective {what}");
+                let (a, b) = (a.classes.unwrap(), b.classes.unwrap());
                 assert!(close(a.kl_pq, b.kl_pq), "kl_pq {what}");
                 assert!(close(a.kl_qp, b.kl_qp), "kl_qp {what}");
                 assert!(close(a.head_gap, b.head_gap), "head {what}");
@@ -181,6 +184,38 @@ fn gpu_and_cpu_agree_epoch_by_epoch() {
             );
         }
     }
+}
+
+/// uld across vocabularies: the GPU trainer refuses it with a reason (`gpu`), `auto` trains it on the
+/// CPU and says why.
+#[test]
+fn uld_across_vocabularies_trains_on_the_cpu_engine() {
+    let Some(g) = ctx() else { return };
+    let mut data = zipf_data(8, 40, 5);
+    data.student_v = 24;
+    data.student_init = Some((0..8 * 24).map(|i| 0.01 * (i % 7) as f32).collect());
+    let mut c = cpu(StudentKind::Free, 3, 0.05);
+    c.backend = BackendChoice::Gpu;
+    let e = train(
+        Some(g),
+        &data,
+        &div("uld"),
+        &c,
+        &AtomicBool::new(false),
+        &mut |_| {},
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.contains("a student vocabulary other than the teacher's (24 classes, the teacher 40)"),
+        "{e}"
+    );
+    c.backend = BackendChoice::Auto;
+    // A real GPU falls back for the vocabulary; a software one already for being software.
+    let r = on(Some(g), &data, "uld", &c);
+    assert!(r.backend.starts_with("CPU"), "{}", r.backend);
+    assert!(r.fallback.is_some());
+    assert_eq!(r.student_logits.len(), 8 * 24);
 }
 
 #[test]
@@ -313,7 +348,7 @@ fn lowrank_student_improves_but_cannot_match() {
         last.objective > 0.5,
         "rank 4 cannot fit 64 full-rank rows: {last:?}"
     );
-    assert!(last.top1 > first.top1 + 0.5);
+    assert!(last.classes.unwrap().top1 > first.classes.unwrap().top1 + 0.5);
     // Monotone enough: never worse than the start.
     assert!(
         r.stats
@@ -329,8 +364,16 @@ fn lowrank_student_improves_but_cannot_match() {
 fn fkl_fits_the_head_rkl_the_tail_on_a_lowrank_student() {
     let data = zipf_data(64, 300, 5);
     let cfg = cpu(StudentKind::LowRank { rank: 8 }, 200, 0.05);
-    let f = *run(&data, "fkl", &cfg).unwrap().stats.last().unwrap();
-    let r = *run(&data, "rkl", &cfg).unwrap().stats.last().unwrap();
+    let last = |d: &str| {
+        run(&data, d, &cfg)
+            .unwrap()
+            .stats
+            .last()
+            .unwrap()
+            .classes
+            .unwrap()
+    };
+    let (f, r) = (last("fkl"), last("rkl"));
     assert!(f.head_gap < 0.7 * r.head_gap, "head: fkl {f:?} rkl {r:?}");
     assert!(r.tail_gap < 0.8 * f.tail_gap, "tail: fkl {f:?} rkl {r:?}");
     assert!(f.top1 > r.top1);

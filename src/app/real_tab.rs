@@ -26,6 +26,8 @@ pub struct RealSettings {
     pub teacher_path: String,
     pub student_path: String,
     pub tokens_path: String,
+    /// The student's own vocabulary (uld across tokenizers); 0 is the teacher's.
+    pub student_vocab: usize,
     pub slots: Vec<Slot>,
     pub low_rank: bool,
     pub rank: usize,
@@ -44,6 +46,7 @@ impl Default for RealSettings {
             teacher_path: String::new(),
             student_path: String::new(),
             tokens_path: String::new(),
+            student_vocab: 0,
             slots: ["fkl", "rkl", "akl:mu=0.5"]
                 .iter()
                 .filter_map(|s| s.parse().ok())
@@ -61,9 +64,11 @@ impl Default for RealSettings {
 
 impl RealSettings {
     fn source(&self) -> Result<Source, String> {
+        let student_vocab = (self.student_vocab > 0).then_some(self.student_vocab);
         if self.builtin {
             return Ok(Source::Builtin {
                 positions: self.positions,
+                student_vocab,
             });
         }
         let path = |s: &str| {
@@ -75,6 +80,7 @@ impl RealSettings {
                 .ok_or("choose a teacher file (.safetensors or .npy) or the built-in teacher")?,
             student: path(&self.student_path),
             tokens: path(&self.tokens_path),
+            student_vocab,
         })
     }
 
@@ -367,6 +373,7 @@ impl RealTab {
 
     fn source_ui(&mut self, ui: &mut egui::Ui, ctx: &egui::Context) {
         let s = &mut self.settings;
+        let mut own_vocab = s.student_vocab > 0;
         ui.horizontal(|ui| {
             ui.selectable_value(&mut s.builtin, true, "built-in");
             ui.selectable_value(&mut s.builtin, false, "file");
@@ -405,6 +412,27 @@ impl RealTab {
             ui.label(
                 egui::RichText::new("or drop a .safetensors / .npy file on the window").small(),
             );
+        }
+        ui.horizontal(|ui| {
+            ui.checkbox(&mut own_vocab, "student's own vocabulary")
+                .on_hover_text(
+                    "a student over another number of classes than the teacher's, starting \
+                     uniform: only uld trains across vocabularies (it matches sorted \
+                     probabilities); the inspector then shows the student by rank",
+                );
+            if own_vocab && s.student_vocab == 0 {
+                s.student_vocab = 1000;
+            }
+            if own_vocab {
+                ui.add(
+                    egui::DragValue::new(&mut s.student_vocab)
+                        .range(2..=1_000_000)
+                        .suffix(" classes"),
+                );
+            }
+        });
+        if !own_vocab {
+            s.student_vocab = 0;
         }
         if ui.button("Load teacher").clicked() {
             self.load(ctx);
@@ -619,7 +647,13 @@ impl RealTab {
                 ..
             }
         );
-        let bytes = bytes_per_epoch(&r.div, self.job_student, d.n, d.v, taid_schedule);
+        let bytes = bytes_per_epoch(
+            &r.div,
+            self.job_student,
+            d.n,
+            d.v.max(d.student_v),
+            taid_schedule,
+        );
         Some((d.n as f64 * epochs / secs, bytes * epochs / secs / 1e9))
     }
 }

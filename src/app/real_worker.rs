@@ -3,7 +3,9 @@
 
 use crate::gpu::{CopyBandwidth, GpuContext};
 use crate::math::Divergence;
-use crate::real::train::{BackendChoice, EpochStats, TrainConfig, TrainResult, train};
+use crate::real::train::{
+    BackendChoice, EpochStats, TrainConfig, TrainResult, check_vocabularies, train,
+};
 use crate::real::{RealData, RealError, corpus, files};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -16,23 +18,37 @@ use std::thread::JoinHandle;
 pub enum Source {
     Builtin {
         positions: usize,
+        /// A student over its own vocabulary (uld across tokenizers), else the teacher's.
+        student_vocab: Option<usize>,
     },
     File {
         teacher: PathBuf,
         student: Option<PathBuf>,
         tokens: Option<PathBuf>,
+        student_vocab: Option<usize>,
     },
 }
 
 impl Source {
     fn load(&self) -> Result<RealData, RealError> {
-        let data = match self {
-            Source::Builtin { positions } => corpus::builtin_with(*positions)?,
+        let (data, student_vocab) = match self {
+            Source::Builtin {
+                positions,
+                student_vocab,
+            } => (corpus::builtin_with(*positions)?, student_vocab),
             Source::File {
                 teacher,
                 student,
                 tokens,
-            } => files::load(teacher, student.as_deref(), tokens.as_deref())?,
+                student_vocab,
+            } => (
+                files::load(teacher, student.as_deref(), tokens.as_deref())?,
+                student_vocab,
+            ),
+        };
+        let data = match student_vocab {
+            Some(sv) => data.with_student_vocab(*sv)?,
+            None => data,
         };
         data.check()?;
         Ok(data)
@@ -280,6 +296,12 @@ impl Run<'_> {
                 return false;
             }
         };
+        // Every divergence must fit the student's vocabulary before any trains (uld alone
+        // crosses vocabularies): one message up front, not after the first runs.
+        if let Some(e) = divs.iter().find_map(|d| check_vocabularies(&data, d).err()) {
+            self.failed(e.to_string());
+            return false;
+        }
         let gpu = match cfg.backend {
             BackendChoice::Cpu => None,
             _ => resident.gpu(self.out),

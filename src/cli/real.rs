@@ -9,7 +9,9 @@ use super::values::{DivSpec, div_spec, number_in, positive, seed, unit_interval,
 use crate::figure::real::{self as export, RealFigure, RealFigureStyle};
 use crate::gpu::GpuContext;
 use crate::math::{Divergence, check_classes};
-use crate::real::train::{BackendChoice, EpochStats, StudentKind, TrainConfig, TrainResult, train};
+use crate::real::train::{
+    BackendChoice, EpochStats, StudentKind, TrainConfig, TrainResult, check_vocabularies, train,
+};
 use crate::real::{RealData, corpus, files};
 use crate::views::real::RunState;
 use clap::Args;
@@ -49,6 +51,10 @@ pub struct RealArgs {
     /// Initial student logits, the teacher's shape (with --input)
     #[arg(long, value_name = "FILE")]
     pub student_input: Option<String>,
+    /// A student over its own vocabulary of N classes, starting uniform (uld only: it matches
+    /// sorted probabilities, so teacher and student tokenizers may differ)
+    #[arg(long, value_name = "N", conflicts_with = "student_input", value_parser = whole(2, 1 << 20))]
+    pub student_vocab: Option<usize>,
     /// The V tokens' strings, a JSON list or one per line (with --input)
     #[arg(long, value_name = "FILE")]
     pub tokens: Option<String>,
@@ -110,7 +116,7 @@ fn backend_parser() -> impl TypedValueParser<Value = BackendChoice> {
 
 pub fn run(args: &RealArgs) -> Result<(), String> {
     let data = load(args)?;
-    let divs = divergences(&args.div, data.v)?;
+    let divs = divergences(&args.div, &data)?;
     let cfg = TrainConfig {
         student: args.student,
         epochs: args.epochs,
@@ -236,16 +242,23 @@ fn load(args: &RealArgs) -> Result<RealData, String> {
             .map_err(|e| e.to_string())?
         }
     };
+    let data = match args.student_vocab {
+        Some(sv) => data.with_student_vocab(sv).map_err(|e| e.to_string())?,
+        None => data,
+    };
     data.check().map_err(|e| e.to_string())?;
     Ok(data)
 }
 
-/// The parsed `--div`s, each checked against the teacher's V classes.
-fn divergences(specs: &[DivSpec], v: usize) -> Result<Vec<Divergence>, String> {
+/// The parsed `--div`s, each checked against the teacher's V classes and the student's vocabulary
+/// before any is trained.
+fn divergences(specs: &[DivSpec], data: &RealData) -> Result<Vec<Divergence>, String> {
     specs
         .iter()
         .map(|s| {
-            check_classes(&s.div, v).map_err(|e| format!("--div {:?}: {e}", s.raw))?;
+            check_classes(&s.div, data.v)
+                .and_then(|()| check_vocabularies(data, &s.div).map_err(|e| e.to_string()))
+                .map_err(|e| format!("--div {:?}: {e}", s.raw))?;
             Ok(s.div)
         })
         .collect()
@@ -255,11 +268,12 @@ fn stats_json(s: &EpochStats) -> Value {
     json!({
         "epoch": s.epoch,
         "objective": num(s.objective),
-        "kl_pq": num(s.kl_pq),
-        "kl_qp": num(s.kl_qp),
-        "head_gap": num(s.head_gap),
-        "tail_gap": num(s.tail_gap),
-        "top1": num(s.top1),
+        // null where the student's vocabulary is not the teacher's (uld): no per-class metrics.
+        "kl_pq": s.class(|c| c.kl_pq).map(num),
+        "kl_qp": s.class(|c| c.kl_qp).map(num),
+        "head_gap": s.class(|c| c.head_gap).map(num),
+        "tail_gap": s.class(|c| c.tail_gap).map(num),
+        "top1": s.class(|c| c.top1).map(num),
         "seconds": num(s.seconds),
     })
 }
@@ -274,6 +288,7 @@ fn to_json(
         "source": data.source,
         "positions": data.n,
         "vocab": data.v,
+        "student_vocab": data.student_v,
         "student": cfg.student.to_string(),
         "epochs": cfg.epochs,
         "lr": cfg.lr,
@@ -314,6 +329,13 @@ fn summary(
             cfg.student, cfg.lr, cfg.epochs, cfg.mu
         ),
     ];
+    if !data.aligned() {
+        lines.push(format!(
+            "the student has {} classes, not the teacher's {}: uld matches ranks, and the \
+             per-class metrics (—) do not exist",
+            data.student_v, data.v
+        ));
+    }
     for r in runs {
         lines.push(String::new());
         lines.push(format!("{}  [{}]", r.div, r.backend));
@@ -334,16 +356,21 @@ fn summary(
         let last = r.stats.last().map_or(0, |s| s.epoch);
         let keep = shown(last, every);
         for s in r.stats.iter().filter(|s| keep(s.epoch)) {
+            let classes = match &s.classes {
+                Some(c) => format!(
+                    "{:>12.5e} {:>12.5e} {:>10.4} {:>10.4} {:>6.1}%",
+                    c.kl_pq,
+                    c.kl_qp,
+                    c.head_gap,
+                    c.tail_gap,
+                    100.0 * c.top1
+                ),
+                // uld across vocabularies: class k of one is not class k of the other.
+                None => format!("{:>12} {:>12} {:>10} {:>10} {:>7}", "—", "—", "—", "—", "—"),
+            };
             lines.push(format!(
-                "  {:>6} {:>12.5e} {:>12.5e} {:>12.5e} {:>10.4} {:>10.4} {:>6.1}% {:>9.3}",
-                s.epoch,
-                s.objective,
-                s.kl_pq,
-                s.kl_qp,
-                s.head_gap,
-                s.tail_gap,
-                100.0 * s.top1,
-                s.seconds
+                "  {:>6} {:>12.5e} {classes} {:>9.3}",
+                s.epoch, s.objective, s.seconds
             ));
         }
         lines.push(format!(

@@ -8,6 +8,7 @@ use crate::real::RealData;
 use crate::real::train::EpochStats;
 use crate::toy::analysis::position::{order_and_head, softmax};
 use crate::views::palette;
+use crate::views::real::inspector::{student_name, student_probs};
 use crate::views::real::{InspectorState, RunState, inspector, plots};
 use crate::views::state::Theme;
 use std::path::Path;
@@ -136,16 +137,11 @@ pub fn metrics_csv(runs: &[RunState]) -> String {
 pub fn position_csv(data: &RealData, runs: &[RunState], row: usize) -> String {
     let p = softmax(data.teacher_row(row));
     let (order, _) = order_and_head(&p, 0.5);
-    let v = data.v;
     let students: Vec<(String, Vec<f64>)> = runs
         .iter()
         .filter_map(|r| {
-            let logits = r
-                .result
-                .as_ref()?
-                .student_logits
-                .get(row * v..(row + 1) * v)?;
-            Some((r.div.to_string(), softmax(logits)))
+            let q = student_probs(data, r, row, &order)?;
+            Some((student_name(data, r.div.to_string()), q))
         })
         .collect();
     let mut out = String::from("rank,class,token,teacher");

@@ -11,6 +11,7 @@ pub mod dist;
 pub mod divergence;
 pub mod dkd;
 pub mod eakd;
+pub mod emulate;
 pub mod fastmath;
 pub mod hinton;
 pub mod jsd;

@@ -161,7 +161,10 @@ mod tests {
         // 1 + 2⁻⁸ is halfway between bf16's 1 and 1 + 2⁻⁷: the even one is 1.
         assert_eq!(round(1.0 + 2f64.powi(-8), Format::Bf16), 1.0);
         // 1 + 3·2⁻⁸ is halfway between 1 + 2⁻⁷ and 1 + 2⁻⁶: the even one is 1 + 2⁻⁶.
-        assert_eq!(round(1.0 + 3.0 * 2f64.powi(-8), Format::Bf16), 1.0 + 2f64.powi(-6));
+        assert_eq!(
+            round(1.0 + 3.0 * 2f64.powi(-8), Format::Bf16),
+            1.0 + 2f64.powi(-6)
+        );
         // Just above a tie rounds up (the case half's from_f64 gets wrong).
         assert_eq!(
             round(1.0 + 2f64.powi(-8) + 2f64.powi(-40), Format::Bf16),
@@ -182,7 +185,10 @@ mod tests {
         assert_eq!(round(2f64.powi(-24), Format::F16), 2f64.powi(-24));
         assert_eq!(round(2f64.powi(-25), Format::F16), 0.0);
         assert_eq!(round(1.5 * 2f64.powi(-25), Format::F16), 2f64.powi(-24));
-        assert_eq!(round(3.0 * 2f64.powi(-25), Format::F16), 2.0 * 2f64.powi(-24));
+        assert_eq!(
+            round(3.0 * 2f64.powi(-25), Format::F16),
+            2.0 * 2f64.powi(-24)
+        );
         // An f64 subnormal is far below bf16's least subnormal.
         assert_eq!(round(f64::MIN_POSITIVE / 4.0, Format::Bf16), 0.0);
     }
@@ -193,8 +199,16 @@ mod tests {
         let mut x = 1.234_567f32;
         for _ in 0..2000 {
             let xf = x as f64;
-            assert_eq!(round(xf, Format::Bf16), half::bf16::from_f32(x).to_f64(), "{x}");
-            assert_eq!(round(xf, Format::F16), half::f16::from_f32(x).to_f64(), "{x}");
+            assert_eq!(
+                round(xf, Format::Bf16),
+                half::bf16::from_f32(x).to_f64(),
+                "{x}"
+            );
+            assert_eq!(
+                round(xf, Format::F16),
+                half::f16::from_f32(x).to_f64(),
+                "{x}"
+            );
             x = -x * 1.618_034 + 0.37;
             if x.abs() > 6e4 {
                 x *= 1e-7;

@@ -376,6 +376,7 @@ pub fn builtin_with(positions: usize) -> Result<RealData, RealError> {
         source: format!("built-in: Shakespeare trigram (V={v}, N={positions})"),
         n: positions,
         v,
+        student_v: v,
         teacher,
         student_init: None,
         tokens: Some(m.vocab.clone()),

@@ -526,8 +526,11 @@ fn read_contexts(
 
 /// Loads teacher logits (and whatever else the teacher file holds: `student_logits`, `labels`,
 /// `contexts` metadata), an optional separate student file and an optional token-label file
-/// (see [`tokens::read_tokens`]). Shapes and the vocabulary size must agree across all of them; all
-/// sizes are checked before any data is read.
+/// (see [`tokens::read_tokens`]). The positions must agree across all of them, and the vocabulary
+/// too, except a student's: a student of another size is loaded for `uld`, and [`train`] refuses it
+/// for every other family. All sizes are checked before any data is read.
+///
+/// [`train`]: crate::real::train::train
 pub fn load(
     teacher: &Path,
     student: Option<&Path>,
@@ -552,22 +555,12 @@ pub fn load(
         (None, Some(s)) => Some((teacher, s)),
         (None, None) => None,
     };
+    // A student of another vocabulary is loaded: only uld trains on it, which `train` checks
+    // with the divergence in hand.
+    let mut student_v = v;
     if let Some((sp, src)) = &student_src {
         let (sn, sv) = rows_cols(sp, src)?;
-        if sv != v {
-            return Err(file_err(
-                sp,
-                format!(
-                    "V mismatch: {} has {sv} classes (shape {:?}) but the teacher has {v} (shape \
-                     {:?} in {}); expected the same vocabulary (only uld compares different \
-                     sizes, in kdviz eval; the real-model tab trains on one vocabulary)",
-                    src.what,
-                    src.shape,
-                    found.logits.shape,
-                    teacher.display()
-                ),
-            ));
-        }
+        student_v = sv;
         if sn != n {
             return Err(file_err(
                 sp,
@@ -597,7 +590,7 @@ pub fn load(
     let student_init = match &student_src {
         Some((sp, src)) => {
             let s = read_source(sp, src)?;
-            check_values(sp, Role::Student, &src.what, &s.data, v)?;
+            check_values(sp, Role::Student, &src.what, &s.data, student_v)?;
             Some(s.data)
         }
         None => None,
@@ -606,6 +599,7 @@ pub fn load(
         source: teacher.display().to_string(),
         n,
         v,
+        student_v,
         teacher: t.data,
         student_init,
         tokens,

@@ -21,7 +21,10 @@ pub struct RealData {
     /// `[n × v]` row-major logits in `[-1e5, 1e5]` ([`range::MAX_LOGIT`]); `-inf` marks a class the
     /// teacher rules out. Never NaN or `+inf`.
     pub teacher: Vec<f32>,
-    /// Optional `[n × v]` initial student logits (free student only).
+    /// The student's vocabulary size: `v`, unless a student file of another size was given, which
+    /// only `uld` trains on (it matches ranks, not classes).
+    pub student_v: usize,
+    /// Optional `[n × student_v]` initial student logits (free student only).
     pub student_init: Option<Vec<f32>>,
     /// One label per class (token strings), when known.
     pub tokens: Option<Vec<String>>,
@@ -67,11 +70,17 @@ impl RealData {
                 )));
             }
         }
+        let sv = self.student_v;
+        if sv < 2 {
+            return Err(RealError::Input(format!(
+                "{}: the student has {sv} classes; expected at least 2",
+                self.source
+            )));
+        }
         if let Some(s) = &self.student_init {
-            if s.len() != want {
+            if Some(s.len()) != n.checked_mul(sv) {
                 return Err(RealError::Input(format!(
-                    "{}: initial student holds {} logits; expected {n} × {v} = {want} like the \
-                     teacher",
+                    "{}: initial student holds {} logits; expected {n} positions × {sv} classes",
                     self.source,
                     s.len()
                 )));
@@ -80,8 +89,8 @@ impl RealData {
                 return Err(RealError::Input(format!(
                     "{}: initial student logit at position {}, class {} is {}; expected {}",
                     self.source,
-                    i / v,
-                    i % v,
+                    i / sv,
+                    i % sv,
                     range::short(x),
                     range::logit_range(false)
                 )));
@@ -126,6 +135,36 @@ impl RealData {
     /// The teacher's logits at one position.
     pub fn teacher_row(&self, r: usize) -> &[f32] {
         &self.teacher[r * self.v..(r + 1) * self.v]
+    }
+
+    /// The same teacher with a student over its own vocabulary of `sv` classes, starting uniform
+    /// (what `uld` distils across tokenizers); refused when initial student logits are loaded or
+    /// when teacher and student together pass the loader's bound on logits.
+    pub fn with_student_vocab(mut self, sv: usize) -> Result<RealData, RealError> {
+        if self.student_init.is_some() {
+            return Err(RealError::Input(format!(
+                "{}: a student vocabulary of {sv} classes and initial student logits were both \
+                 given; expected one (the file fixes the student's classes)",
+                self.source
+            )));
+        }
+        let total = (self.n.checked_mul(sv)).and_then(|c| c.checked_add(self.teacher.len()));
+        if sv < 2 || total.is_none_or(|c| c > files::MAX_LOGITS) {
+            return Err(RealError::Input(format!(
+                "a student vocabulary of {sv} classes over {} positions; expected 2 or more \
+                 classes and at most {} logits, teacher and student together",
+                self.n,
+                files::MAX_LOGITS
+            )));
+        }
+        self.student_v = sv;
+        Ok(self)
+    }
+
+    /// Whether the student's classes are the teacher's (same vocabulary): the per-class metrics
+    /// (KL, head/tail gaps, top-1) and the position inspector need it.
+    pub fn aligned(&self) -> bool {
+        self.student_v == self.v
     }
 
     /// The label of class `k`: its token string when known, else `#k`.

@@ -215,6 +215,16 @@ pub struct EpochStats {
     pub epoch: usize,
     /// Mean over rows of the divergence being minimised (its true value, not a cross-entropy).
     pub objective: f64,
+    /// The per-class metrics; `None` when the student's vocabulary is not the teacher's (`uld`
+    /// across vocabularies), where class `k` of one is not class `k` of the other.
+    pub classes: Option<ClassMetrics>,
+    /// Wall time since the start of the run (after setup and upload).
+    pub seconds: f64,
+}
+
+/// The metrics that compare teacher and student class by class, averaged over rows.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ClassMetrics {
     pub kl_pq: f64,
     pub kl_qp: f64,
     /// `Σ_head |p − q|` and `Σ_tail |p − q|` with the head of [`TrainConfig::mu`].
@@ -223,11 +233,14 @@ pub struct EpochStats {
     /// Fraction of rows where the student's argmax is the teacher's (a row whose largest student
     /// logit is shared by `m` classes, the teacher's among them, counts `1/m`).
     pub top1: f64,
-    /// Wall time since the start of the run (after setup and upload).
-    pub seconds: f64,
 }
 
 impl EpochStats {
+    /// One per-class metric, or `None` where the vocabularies differ.
+    pub fn class(&self, pick: fn(&ClassMetrics) -> f64) -> Option<f64> {
+        self.classes.as_ref().map(pick)
+    }
+
     /// Every run's metrics per epoch, one row each: `runs` are (divergence, stats) pairs
     /// (`kdviz real --csv` and the real tab's metrics export).
     pub fn write_csv<'a>(
@@ -241,17 +254,18 @@ impl EpochStats {
         for (div, stats) in runs {
             let name = Quoted(&div.to_string()).to_string();
             for s in stats {
+                // Per-class metrics that do not exist (different vocabularies) are empty cells.
+                let classes = match &s.classes {
+                    Some(c) => format!(
+                        "{},{},{},{},{}",
+                        c.kl_pq, c.kl_qp, c.head_gap, c.tail_gap, c.top1
+                    ),
+                    None => ",,,,".to_string(),
+                };
                 writeln!(
                     out,
-                    "{name},{},{},{},{},{},{},{},{}",
-                    s.epoch,
-                    s.objective,
-                    s.kl_pq,
-                    s.kl_qp,
-                    s.head_gap,
-                    s.tail_gap,
-                    s.top1,
-                    s.seconds
+                    "{name},{},{},{classes},{}",
+                    s.epoch, s.objective, s.seconds
                 )?;
             }
         }
@@ -487,14 +501,15 @@ pub fn train(
 ) -> Result<TrainResult, RealError> {
     data.check()?;
     cfg.check()?;
+    check_vocabularies(data, div)?;
+    let sv = data.student_v;
     if let StudentKind::LowRank { rank } = cfg.student
-        && rank > data.v.max(data.n)
+        && rank > sv.max(data.n)
     {
         return Err(RealError::Input(format!(
-            "lowrank rank d={rank} exceeds both dimensions of the {} × {} logits; expected at most {}",
+            "lowrank rank d={rank} exceeds both dimensions of the {} × {sv} logits; expected at most {}",
             data.n,
-            data.v,
-            data.n.max(data.v)
+            data.n.max(sv)
         )));
     }
     if cancel.load(Ordering::Relaxed) {
@@ -576,11 +591,13 @@ pub fn train(
         let st = EpochStats {
             epoch,
             objective: s.objective / n,
-            kl_pq: s.kl_pq / n,
-            kl_qp: s.kl_qp / n,
-            head_gap: s.head / n,
-            tail_gap: s.tail / n,
-            top1: s.top1 / n,
+            classes: data.aligned().then(|| ClassMetrics {
+                kl_pq: s.kl_pq / n,
+                kl_qp: s.kl_qp / n,
+                head_gap: s.head / n,
+                tail_gap: s.tail / n,
+                top1: s.top1 / n,
+            }),
             seconds: start.elapsed().as_secs_f64(),
         };
         check_epoch(div, data, cfg, epoch, &st, s.bad_grad)?;
@@ -592,7 +609,7 @@ pub fn train(
     }
     let seconds = start.elapsed().as_secs_f64();
     let student_logits = engine.student_logits()?;
-    let bytes = bytes_per_epoch(div, cfg.student, data.n, data.v, taid_schedule);
+    let bytes = bytes_per_epoch(div, cfg.student, data.n, data.v.max(sv), taid_schedule);
     let (rows_per_s, gb_per_s) = if cfg.epochs > 0 && seconds > 0.0 {
         let e = cfg.epochs as f64;
         (n * e / seconds, bytes * e / seconds / 1e9)
@@ -611,6 +628,19 @@ pub fn train(
     })
 }
 
+/// A student of another vocabulary than the teacher's trains only under `uld`, which compares
+/// sorted probabilities (practice.md §2); every other family compares class by class.
+pub fn check_vocabularies(data: &RealData, div: &Divergence) -> Result<(), RealError> {
+    if data.aligned() || matches!(div, Divergence::Uld) {
+        return Ok(());
+    }
+    Err(RealError::Input(format!(
+        "V mismatch: the teacher has {} classes, the student {}; {div} compares class by class and \
+         needs the same vocabulary (only uld accepts different sizes)",
+        data.v, data.student_v
+    )))
+}
+
 /// The output policy ([`crate::math::range`]) for one epoch, the same on both backends: the
 /// objective and metrics finite, every gradient finite, else an error that says why.
 fn check_epoch(
@@ -622,7 +652,7 @@ fn check_epoch(
     bad_grad: usize,
 ) -> Result<(), RealError> {
     let err = |m: String| Err(RealError::Input(m));
-    if st.objective.is_nan() || st.kl_pq.is_nan() {
+    if st.objective.is_nan() || st.class(|c| c.kl_pq).is_some_and(f64::is_nan) {
         if epoch == 0 {
             // No step was taken: the inputs themselves, not the learning rate.
             return err(format!(
@@ -680,6 +710,7 @@ pub fn synthetic_zipf(n: usize, v: usize, seed: u64) -> RealData {
         source: format!("synthetic: zipf {n} × {v}, seed {seed}"),
         n,
         v,
+        student_v: v,
         teacher,
         student_init: None,
         tokens: None,
@@ -703,6 +734,13 @@ impl<'c> GpuEngine<'c> {
         prep: &Prep,
     ) -> Result<GpuEngine<'c>, GpuError> {
         use crate::gpu::{TrainSetup, TrainStudent};
+        if !data.aligned() {
+            return Err(GpuError::Unsupported(format!(
+                "a student vocabulary other than the teacher's ({} classes, the teacher {}); uld \
+                 across vocabularies trains on the CPU engine",
+                data.student_v, data.v
+            )));
+        }
         let (n, v) = (data.n, data.v);
         let zeros;
         let hw;
@@ -815,11 +853,13 @@ mod tests {
         let stats = |objective: f64| EpochStats {
             epoch: 2,
             objective,
-            kl_pq: 0.5,
-            kl_qp: 0.25,
-            head_gap: 0.1,
-            tail_gap: 0.2,
-            top1: 0.875,
+            classes: Some(ClassMetrics {
+                kl_pq: 0.5,
+                kl_qp: 0.25,
+                head_gap: 0.1,
+                tail_gap: 0.2,
+                top1: 0.875,
+            }),
             seconds: 1.5,
         };
         let taid: Divergence = "taid:t_start=0.4,t_end=1,rate=0.0005,momentum=0.99"
@@ -840,5 +880,15 @@ mod tests {
         assert_eq!(rows[2][2].parse::<f64>().unwrap(), f64::INFINITY);
         assert_eq!(rows[3][2].parse::<f64>().unwrap(), 1e-300);
         assert!(csv.starts_with("divergence,") && csv.contains("\n\"fkl\",2,"));
+        assert_eq!(rows[1][3].parse::<f64>().unwrap(), 0.5);
+        assert_eq!(rows[1][7].parse::<f64>().unwrap(), 0.875);
+        assert_eq!(rows[1][8].parse::<f64>().unwrap(), 1.5);
+        // Across vocabularies the per-class cells are empty, the row keeps its 9 columns.
+        let uld = [EpochStats {
+            classes: None,
+            ..stats(0.25)
+        }];
+        let rows = parse_csv(&EpochStats::csv([(&Divergence::Uld, &uld[..])]));
+        assert_eq!(rows[1], ["uld", "2", "0.25", "", "", "", "", "", "1.5"]);
     }
 }

@@ -46,7 +46,8 @@ impl<'a> CpuEngine<'a> {
         cfg: &TrainConfig,
         prep: &'a Prep,
     ) -> Result<CpuEngine<'a>, RealError> {
-        let (n, v) = (data.n, data.v);
+        // The student's own vocabulary: the teacher's, except for uld across vocabularies.
+        let (n, v) = (data.n, data.student_v);
         let params = match cfg.student {
             StudentKind::Free => Params::Free {
                 z: data
@@ -93,7 +94,7 @@ struct RowScratch {
 
 impl Engine for CpuEngine<'_> {
     fn forward(&mut self, div: &Divergence, want_ce: bool) -> Result<Sums, RealError> {
-        let (n, v) = (self.data.n, self.data.v);
+        let (n, v, tv) = (self.data.n, self.data.student_v, self.data.v);
         let logits: &[f32] = match &mut self.params {
             Params::Free { z, .. } => z,
             Params::LowRank { d, h, w, s, .. } => {
@@ -111,12 +112,12 @@ impl Engine for CpuEngine<'_> {
                 .map(|(i, g)| {
                     sc.spawn(move || {
                         let mut scr = RowScratch {
-                            buf: vec![0.0; v],
+                            buf: vec![0.0; v.max(tv)],
                             grad: vec![0.0; v],
-                            teacher: LogDist::zeros(v),
+                            teacher: LogDist::zeros(tv),
                             student: LogDist::zeros(v),
                             ws: Workspace::default(),
-                            head: vec![false; v],
+                            head: vec![false; tv],
                         };
                         let mut sums = Sums::default();
                         for (j, g_row) in g.chunks_mut(v).enumerate() {
@@ -151,7 +152,7 @@ impl Engine for CpuEngine<'_> {
     }
 
     fn step(&mut self, adam: &AdamStep) -> Result<(), RealError> {
-        let (n, v) = (self.data.n, self.data.v);
+        let (n, v) = (self.data.n, self.data.student_v);
         match &mut self.params {
             Params::Free { z, m, v: vv } => adam_par(adam, z, m, vv, &self.g),
             Params::LowRank {
@@ -176,7 +177,7 @@ impl Engine for CpuEngine<'_> {
     }
 
     fn student_logits(&mut self) -> Result<Vec<f32>, RealError> {
-        let (n, v) = (self.data.n, self.data.v);
+        let (n, v) = (self.data.n, self.data.student_v);
         Ok(match &self.params {
             Params::Free { z, .. } => z.clone(),
             Params::LowRank { d, h, w, .. } => {
@@ -204,14 +205,15 @@ fn row(
     sums: &mut Sums,
 ) {
     let t_row = data.teacher_row(r);
+    let (tv, sv) = (t_row.len(), s_row.len());
     for (b, &x) in scr.buf.iter_mut().zip(t_row) {
         *b = f64::from(x);
     }
-    scr.teacher.set_logits(&scr.buf);
+    scr.teacher.set_logits(&scr.buf[..tv]);
     for (b, &x) in scr.buf.iter_mut().zip(s_row) {
         *b = f64::from(x);
     }
-    scr.student.set_logits(&scr.buf);
+    scr.student.set_logits(&scr.buf[..sv]);
     let d = match *div {
         Divergence::Hinton { temperature, a, .. } => Divergence::Hinton {
             temperature,
@@ -258,6 +260,11 @@ fn row(
         g_row.fill(0.0);
     }
     sums.objective += value;
+    if tv != sv {
+        // uld across vocabularies: class k of the student is not class k of the teacher, so the
+        // per-class metrics do not exist (and `train` reports none).
+        return;
+    }
     sums.kl_pq += clamp0(kl(&t.logp, &t.p, &s.logp));
     sums.kl_qp += clamp0(kl(&s.logp, &s.p, &t.logp));
     let (gh, gt) = gaps(&t.p, &s.p, &scr.head);
@@ -483,6 +490,7 @@ mod tests {
                         source: "proptest".into(),
                         n,
                         v,
+                        student_v: v,
                         teacher,
                         student_init: Some(s.iter().map(|&x| x as f32).collect()),
                         tokens: None,

@@ -57,14 +57,12 @@ pub fn inspector_ui(
     let (order, head) = order_and_head(&p, mu);
     let shown = st.top.clamp(1, order.len());
     let log = st.log_y;
-    let v = data.v;
     let students: Vec<(String, Color32, Vec<f64>)> = runs
         .iter()
         .zip(colors)
         .filter_map(|(r, &c)| {
-            let res = r.result.as_ref()?;
-            let row_logits = res.student_logits.get(row * v..(row + 1) * v)?;
-            Some((r.div.label(), c, softmax(row_logits)))
+            let q = student_probs(data, r, row, &order)?;
+            Some((student_name(data, r.div.label()), c, q))
         })
         .collect();
     let ink = ui.visuals().text_color();
@@ -186,5 +184,42 @@ fn short(name: &str) -> String {
         name.to_string()
     } else {
         name.chars().take(11).chain(std::iter::once('…')).collect()
+    }
+}
+
+/// A run's student at position `row`, one probability per teacher class: its own classes when the
+/// vocabularies agree; otherwise (uld) its `i`-th largest probability at the teacher's rank `i`
+/// (`order`: teacher classes by decreasing probability), which is what uld compares.
+pub fn student_probs(
+    data: &RealData,
+    run: &RunState,
+    row: usize,
+    order: &[usize],
+) -> Option<Vec<f64>> {
+    let sv = data.student_v;
+    let logits = run
+        .result
+        .as_ref()?
+        .student_logits
+        .get(row * sv..(row + 1) * sv)?;
+    let q = softmax(logits);
+    if data.aligned() {
+        return Some(q);
+    }
+    let mut sorted = q;
+    sorted.sort_by(|a, b| b.total_cmp(a));
+    let mut by_rank = vec![0.0; data.v];
+    for (&k, &x) in order.iter().zip(&sorted) {
+        by_rank[k] = x;
+    }
+    Some(by_rank)
+}
+
+/// A student's name in the inspector and its CSV: marked when it is compared by rank.
+pub fn student_name(data: &RealData, name: String) -> String {
+    if data.aligned() {
+        name
+    } else {
+        format!("{name} (by rank)")
     }
 }
