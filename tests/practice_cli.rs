@@ -165,3 +165,25 @@ fn the_catalogue_lists_the_practice_options() {
         assert!(out.contains(needle), "{needle:?} not in:\n{out}");
     }
 }
+
+/// practice.md §12.3: an emulated kernel that overflows prints null value and gradient and says
+/// what happened (exit 0, no NaN anywhere).
+#[test]
+fn eval_shows_a_nonfinite_emulation_as_an_outcome() {
+    let v = eval_json(
+        "fkl:precision=f16,compute=naive",
+        "70000,0,0,0",
+        "0.4,0.9,-1.2,0.1",
+    );
+    assert!(v["value"].is_null() && v["grad"].is_null(), "{v}");
+    assert_eq!(
+        v["nonfinite"],
+        "nan: teacher logit overflows to infinity in f16 at class 0"
+    );
+    let v = eval_json(
+        "jsd:precision=bf16,compute=naive",
+        "0.361328125,-0.5546875,-1.140625,-2.015625,0.97265625,-2.171875",
+        "0.4140625,-0.62109375,-1.234375,-2.03125,0.953125,-2.109375",
+    );
+    assert_eq!(v["value"].as_f64().unwrap(), -0.00034332275390625);
+}

@@ -6,6 +6,7 @@ use super::loss::Loss;
 use super::options::Support;
 use super::support::{self, SupportReport, SupportScratch};
 use crate::math::eakd::row_weight;
+use crate::math::emulate::{EmulateError, emulate};
 use crate::math::precision::{Compute, round_all};
 use crate::math::{Divergence, LogDist, Workspace, check_classes, value_and_grad};
 
@@ -67,11 +68,21 @@ pub fn evaluate(
         });
     }
     if pr.compute != Compute::Exact {
-        return Err(PracticeError(format!(
-            "{loss}: compute={} (practice.md §12.3) is not available in this build; use \
-             compute=exact",
-            pr.compute.name()
-        )));
+        // §12.3: arithmetic in the stored formats (the parser allowed only tt, st and the formats).
+        let (tt, st) = (pr.teacher_temperature(), pr.student_temperature());
+        let (tfmt, sfmt) = (pr.teacher_format(), pr.student_format());
+        return match emulate(&loss.family, u, z, tt, st, tfmt, sfmt, pr.compute, grad) {
+            Ok(value) => Ok(Outcome {
+                value,
+                ..Outcome::default()
+            }),
+            Err(EmulateError::NonFinite(what)) => Ok(Outcome {
+                value: f64::NAN,
+                nonfinite: Some(what),
+                ..Outcome::default()
+            }),
+            Err(EmulateError::Unsupported(why)) => Err(PracticeError(why)),
+        };
     }
     // 1. Storage rounding (the gradient passes straight through).
     ws.u.clear();

@@ -818,3 +818,44 @@ fn eakd_weight_reads_the_logits_before_standardisation() {
         assert!(close(*x, w_raw * y), "{g:?} vs {gk:?}");
     }
 }
+
+/// §13.7 through the pipeline: `compute=naive|logspace` runs the emulation of §12.3, and a
+/// non-finite emulated result is an outcome, not an error.
+#[test]
+fn emulated_compute_runs_through_the_pipeline() {
+    check(
+        "fkl:precision=bf16,compute=logspace",
+        &B_U,
+        &B_Z,
+        0.458984375,
+        &[-0.3203125, 0.408203125, -0.052490234375, -0.037109375],
+    );
+    check(
+        "rkl:precision=f16,compute=naive",
+        &B_U,
+        &B_Z,
+        0.7412109375,
+        &[-0.419189453125, 0.685546875, -0.0791015625, -0.186767578125],
+    );
+    let (v, _, out) = run(
+        "fkl:precision=f16,compute=naive",
+        &[7e4, 0.0, 0.0, 0.0],
+        &B_Z,
+    );
+    assert!(v.is_nan());
+    assert_eq!(
+        out.nonfinite.as_deref(),
+        Some("nan: teacher logit overflows to infinity in f16 at class 0")
+    );
+    let mut g = vec![0.0; 4];
+    let e = evaluate(
+        &loss("jsd:norm=true,precision=bf16,compute=naive"),
+        &B_U,
+        &B_Z,
+        0,
+        &mut g,
+        &mut PracticeWorkspace::default(),
+    )
+    .unwrap_err();
+    assert!(e.to_string().starts_with("jsd: compute=naive"), "{e}");
+}
