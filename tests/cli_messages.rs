@@ -378,7 +378,12 @@ fn new_families_refuse_bad_parameters_with_exit_2() {
         s6,
         "bild: k=7 is more than the 6 classes; expected an integer in [2, 6]",
     );
-    eval("bild:tt=2", t6, s6, "bild: unknown parameter \"tt\"");
+    eval(
+        "bild:tt=2",
+        t6,
+        s6,
+        "bild: tt is not accepted; bild has its own temperature (use T=…)",
+    );
     eval(
         "wsd:lambda=-0.1",
         t6,

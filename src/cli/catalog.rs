@@ -2,6 +2,8 @@
 
 use super::output::Output;
 use crate::math::FAMILIES;
+use crate::math::practice::COMMON_KEYS;
+use crate::math::practice::loss::{DISTRIBUTION, FULL_ONLY, OWN_TEMPERATURE, PER_CLASS, SAMPLED};
 use crate::toy::preset::{PRESETS, load};
 
 pub fn presets() -> Result<(), String> {
@@ -24,5 +26,41 @@ pub fn divergences() -> Result<(), String> {
             out.line(&format!("           {}", p.describe(f.params)))?;
         }
     }
+    for line in practice_lines() {
+        out.line(&line)?;
+    }
     out.finish()
+}
+
+/// The practice options (practice.md §0.2): every common key, then which families take which
+/// support.
+fn practice_lines() -> Vec<String> {
+    let mut lines = vec![
+        String::new(),
+        "practice options (any family: name:key=value,...; a family's own key of the same name \
+         wins):"
+            .to_string(),
+    ];
+    lines.extend(COMMON_KEYS.iter().map(|k| format!("  {}", k.describe())));
+    lines.push("supports by family:".into());
+    for (support, families) in [
+        ("full", "all".to_string()),
+        (
+            "topk, topk-renorm with renorm=teacher",
+            PER_CLASS.join(", "),
+        ),
+        ("topk-renorm, topk-tail", DISTRIBUTION.join(", ")),
+        (
+            "sampled",
+            format!("{} (jsd with beta < 1)", SAMPLED.join(", ")),
+        ),
+    ] {
+        lines.push(format!("  {support}: {families}"));
+    }
+    lines.push(format!("  support must be full: {}", FULL_ONLY.join(", ")));
+    lines.push(format!(
+        "  tt, st, t2 refused (own temperature T): {}",
+        OWN_TEMPERATURE.join(", ")
+    ));
+    lines
 }

@@ -2,6 +2,7 @@
 //! flag's name (`--epochs` + ` "-3" is not a whole number; expected 0 to 1000000`), see [`super::errors`].
 
 use crate::math::Divergence;
+use crate::math::practice::Loss;
 
 /// A divergence spec as typed (kept for configs and messages) and as parsed.
 #[derive(Debug, Clone, PartialEq)]
@@ -16,6 +17,22 @@ pub fn div_spec(raw: &str) -> Result<DivSpec, String> {
     Ok(DivSpec {
         raw: raw.to_string(),
         div,
+    })
+}
+
+/// A loss spec as typed and as parsed: a family with the common options of practice.md §0.2.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LossSpec {
+    pub raw: String,
+    pub loss: Loss,
+}
+
+/// `fkl`, `jsd:tt=2,st=2,t2=true`, `fkl:support=topk-tail,k=64,precision=bf16`, ...
+pub fn loss_spec(raw: &str) -> Result<LossSpec, String> {
+    let loss = raw.parse().map_err(|e| format!("{raw:?}: {e}"))?;
+    Ok(LossSpec {
+        raw: raw.to_string(),
+        loss,
     })
 }
 

@@ -19,6 +19,7 @@ pub mod kl;
 pub mod label;
 pub mod logspace;
 pub mod params;
+pub mod practice;
 pub mod precision;
 #[cfg(test)]
 pub(crate) mod props;

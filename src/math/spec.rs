@@ -1,7 +1,8 @@
 //! Spec strings: `name:key=value,...`, parsed into a [`Divergence`] and printed back canonically.
 
-use super::divergence::{Divergence, FAMILIES};
+use super::divergence::{Divergence, FAMILIES, Family};
 use super::params::{Param, ParamKind, Value, Values, When};
+use super::practice::is_common_key;
 use std::fmt;
 use std::str::FromStr;
 
@@ -18,6 +19,8 @@ fn err<T>(msg: impl Into<String>) -> Result<T, SpecError> {
 struct Pairs<'a> {
     family: &'static str,
     pairs: Vec<(&'a str, &'a str)>,
+    /// Appended to an unknown parameter's list of what is accepted.
+    also: &'a str,
 }
 
 impl<'a> Pairs<'a> {
@@ -172,10 +175,11 @@ impl<'a> Pairs<'a> {
             })
             .map(|(_, p)| p.key)
             .collect();
-        let expected = if allowed.is_empty() {
-            "no parameters".to_string()
-        } else {
-            format!("one of {}", allowed.join(", "))
+        let expected = match (allowed.is_empty(), self.also.is_empty()) {
+            (true, true) => "no parameters".to_string(),
+            (true, false) => self.also.to_string(),
+            (false, true) => format!("one of {}", allowed.join(", ")),
+            (false, false) => format!("one of {}, or {}", allowed.join(", "), self.also),
         };
         err(format!(
             "{}: unknown parameter {k:?}; expected {expected}",
@@ -184,41 +188,85 @@ impl<'a> Pairs<'a> {
     }
 }
 
+/// A spec split at its family: the family's entry, the pairs for its own table (its keys, and
+/// unknown keys for its table to report), and the common practice keys it does not own
+/// (practice.md §0.2: a family's own key of the same name wins), each in spec order.
+pub(crate) struct Parts<'a> {
+    pub family: &'static Family,
+    pub own: Vec<(&'a str, &'a str)>,
+    pub practice: Vec<(&'a str, &'a str)>,
+}
+
+/// Splits `name:key=value,...`: the family by name (case-insensitive), items at `,`, each at its
+/// first `=`, whitespace trimmed; a key given twice is an error.
+pub(crate) fn split(spec: &str) -> Result<Parts<'_>, SpecError> {
+    let spec = spec.trim();
+    let (name, rest) = match spec.split_once(':') {
+        Some((n, r)) => (n.trim(), r.trim()),
+        None => (spec, ""),
+    };
+    let name_lc = name.to_ascii_lowercase();
+    let Some(family) = FAMILIES.iter().find(|f| f.name == name_lc) else {
+        let names: Vec<&str> = FAMILIES.iter().map(|f| f.name).collect();
+        return err(format!(
+            "unknown divergence {name:?}; expected one of {}",
+            names.join(", ")
+        ));
+    };
+    let mut parts = Parts {
+        family,
+        own: Vec::new(),
+        practice: Vec::new(),
+    };
+    let mut seen: Vec<&str> = Vec::new();
+    for item in rest.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        let Some((k, v)) = item.split_once('=') else {
+            return err(format!("{}: {item:?} is not key=value", family.name));
+        };
+        let k = k.trim();
+        if seen.contains(&k) {
+            return err(format!("{}: parameter {k:?} is given twice", family.name));
+        }
+        seen.push(k);
+        let owned = family.params.iter().any(|p| p.accepts(k));
+        if !owned && is_common_key(k) {
+            parts.practice.push((k, v.trim()));
+        } else {
+            parts.own.push((k, v.trim()));
+        }
+    }
+    Ok(parts)
+}
+
+/// The family's divergence from its own pairs; `also` is appended to the list of keys an unknown
+/// parameter message offers (the practice options where they are accepted).
+pub(crate) fn build_family(parts: &Parts<'_>, also: &str) -> Result<Divergence, SpecError> {
+    let mut pairs = Pairs {
+        family: parts.family.name,
+        pairs: parts.own.clone(),
+        also,
+    };
+    let values = pairs.read(parts.family.params)?;
+    super::divergence::check_values(parts.family, &values).map_err(SpecError)?;
+    Ok((parts.family.build)(&values))
+}
+
 impl FromStr for Divergence {
     type Err = SpecError;
 
+    /// A family with its own parameters only; the common keys of practice.md §9–§12 are read by
+    /// [`Loss`](super::practice::Loss), and named as such here.
     fn from_str(spec: &str) -> Result<Self, SpecError> {
-        let spec = spec.trim();
-        let (name, rest) = match spec.split_once(':') {
-            Some((n, r)) => (n.trim(), r.trim()),
-            None => (spec, ""),
-        };
-        let name_lc = name.to_ascii_lowercase();
-        let Some(family) = FAMILIES.iter().find(|f| f.name == name_lc) else {
-            let names: Vec<&str> = FAMILIES.iter().map(|f| f.name).collect();
+        let parts = split(spec)?;
+        let div = build_family(&parts, "")?;
+        if let Some((k, _)) = parts.practice.first() {
             return err(format!(
-                "unknown divergence {name:?}; expected one of {}",
-                names.join(", ")
+                "{}: {k} is a practice option (practice.md §9–§12), not accepted here; expected \
+                 the family's own parameters only",
+                parts.family.name
             ));
-        };
-        let mut pairs = Vec::new();
-        for item in rest.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-            let Some((k, v)) = item.split_once('=') else {
-                return err(format!("{}: {item:?} is not key=value", family.name));
-            };
-            let k = k.trim();
-            if pairs.iter().any(|(pk, _)| *pk == k) {
-                return err(format!("{}: parameter {k:?} is given twice", family.name));
-            }
-            pairs.push((k, v.trim()));
         }
-        let mut pairs = Pairs {
-            family: family.name,
-            pairs,
-        };
-        let values = pairs.read(family.params)?;
-        super::divergence::check_values(family, &values).map_err(SpecError)?;
-        Ok((family.build)(&values))
+        Ok(div)
     }
 }
 
@@ -356,7 +404,8 @@ mod tests {
         );
         assert_eq!(
             msg("bild:tt=1"),
-            "bild: unknown parameter \"tt\"; expected one of k, T, lead"
+            "bild: tt is a practice option (practice.md §9–§12), not accepted here; expected the \
+             family's own parameters only"
         );
         assert_eq!(
             msg("bild:lead=mentor"),
@@ -392,7 +441,12 @@ mod tests {
         );
         assert_eq!(
             msg("uld:k=3"),
-            "uld: unknown parameter \"k\"; expected no parameters"
+            "uld: k is a practice option (practice.md §9–§12), not accepted here; expected the \
+             family's own parameters only"
+        );
+        assert_eq!(
+            msg("uld:kk=3"),
+            "uld: unknown parameter \"kk\"; expected no parameters"
         );
     }
 

@@ -1,0 +1,277 @@
+//! One row of a [`Loss`] from raw logits, in the order of practice.md §0.2: 1 storage rounding,
+//! 2 soft-capping, 3 standardisation, 4 temperatures and log-softmax, 5 the support, 6 the family
+//! (and the chain rule back through 5 → 2), 7 T².
+
+use super::loss::Loss;
+use super::options::Support;
+use super::support::{self, SupportReport, SupportScratch};
+use crate::math::eakd::row_weight;
+use crate::math::emulate::{EmulateError, emulate};
+use crate::math::precision::{Compute, round_all};
+use crate::math::{
+    Divergence, LogDist, Workspace, check_classes, value_and_grad, value_and_grad_at,
+};
+
+/// An input the loss cannot be evaluated on; the message names the culprit and what is expected.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{0}")]
+pub struct PracticeError(pub String);
+
+/// What one row gives besides its gradient: the value and what a user wants to see about the
+/// support (the "What the student sees" view and `eval --json` read it).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Outcome {
+    /// The value (not clamped at 0: a truncated top-k loss can be negative). Meaningless when
+    /// `nonfinite` is set.
+    pub value: f64,
+    /// An emulated computation (`compute=naive|logspace`) that produced a non-finite number: what
+    /// and where, e.g. "nan: student probability rounds to 0 in bf16 at class 3".
+    pub nonfinite: Option<String>,
+    pub support: SupportReport,
+}
+
+/// Scratch space for [`evaluate`], reused across rows.
+#[derive(Default)]
+pub struct PracticeWorkspace {
+    pub family: Workspace,
+    support: SupportScratch,
+    teacher: LogDist,
+    student: LogDist,
+    u: Vec<f64>,
+    z: Vec<f64>,
+    /// The student's `tanh(z/c)` (step 2), for the chain rule.
+    cap: Vec<f64>,
+    /// The student's centred logits `x − mean` (step 3), for the chain rule.
+    centred: Vec<f64>,
+    scratch: [Vec<f64>; 2],
+}
+
+/// The loss of one row: teacher logits `u` (V_t), student logits `z` (V_s), gradient w.r.t. `z`
+/// into `grad` (length V_s). `stream` selects the sampler stream of `support=sampled` (§10.5: row
+/// r of epoch e is `e·rows + r`; `eval` passes 0). With no option set this is
+/// [`value_and_grad`] on the softmaxes, nothing more.
+pub fn evaluate(
+    loss: &Loss,
+    u: &[f64],
+    z: &[f64],
+    stream: u64,
+    grad: &mut [f64],
+    ws: &mut PracticeWorkspace,
+) -> Result<Outcome, PracticeError> {
+    check(loss, u, z, grad)?;
+    let pr = &loss.practice;
+    if pr.is_default() {
+        ws.teacher.set_logits(u);
+        ws.student.set_logits(z);
+        let at = support::stream_at(stream);
+        let value = value_and_grad_at(
+            &loss.family,
+            &ws.teacher,
+            &ws.student,
+            grad,
+            &mut ws.family,
+            at,
+        );
+        return Ok(Outcome {
+            value,
+            ..Outcome::default()
+        });
+    }
+    if pr.compute != Compute::Exact {
+        // §12.3: arithmetic in the stored formats (the parser allowed only tt, st and the formats).
+        let (tt, st) = (pr.teacher_temperature(), pr.student_temperature());
+        let (tfmt, sfmt) = (pr.teacher_format(), pr.student_format());
+        return match emulate(&loss.family, u, z, tt, st, tfmt, sfmt, pr.compute, grad) {
+            Ok(value) => Ok(Outcome {
+                value,
+                ..Outcome::default()
+            }),
+            Err(EmulateError::NonFinite(what)) => Ok(Outcome {
+                value: f64::NAN,
+                nonfinite: Some(what),
+                ..Outcome::default()
+            }),
+            Err(EmulateError::Unsupported(why)) => Err(PracticeError(why)),
+        };
+    }
+    // 1. Storage rounding (the gradient passes straight through).
+    ws.u.clear();
+    ws.u.extend_from_slice(u);
+    ws.z.clear();
+    ws.z.extend_from_slice(z);
+    round_all(&mut ws.u, pr.teacher_format());
+    round_all(&mut ws.z, pr.student_format());
+    // 2. Soft-capping.
+    if let Some(c) = pr.softcap {
+        ws.u.iter_mut().for_each(|x| *x = c * (*x / c).tanh());
+        ws.cap.clear();
+        for x in &mut ws.z {
+            let t = (*x / c).tanh();
+            ws.cap.push(t);
+            *x = c * t;
+        }
+    }
+    // EA-KD's entropy weight reads the logits here, before standardisation (§7, KD_ours).
+    let eakd_weight = match loss.family {
+        Divergence::Eakd {
+            entropy_temperature,
+            hub,
+            ..
+        } if pr.std => Some((
+            entropy_temperature,
+            hub,
+            eakd_row_weight(ws, entropy_temperature, hub),
+        )),
+        _ => None,
+    };
+    // 3. Standardisation.
+    let spread = if pr.std {
+        standardise(&mut ws.u, None);
+        Some(standardise(&mut ws.z, Some(&mut ws.centred)))
+    } else {
+        None
+    };
+    // 4. Temperatures, then the softmaxes.
+    let (tt, st) = (pr.teacher_temperature(), pr.student_temperature());
+    if tt != 1.0 {
+        ws.u.iter_mut().for_each(|x| *x /= tt);
+    }
+    if st != 1.0 {
+        ws.z.iter_mut().for_each(|x| *x /= st);
+    }
+    ws.teacher.set_logits(&ws.u);
+    ws.student.set_logits(&ws.z);
+    // 5–6. The support and the family, gradient w.r.t. the step-4 student logits.
+    let (mut value, report) = support::apply(
+        &loss.family,
+        &pr.support,
+        &ws.teacher,
+        &ws.student,
+        stream,
+        grad,
+        &mut ws.support,
+        &mut ws.family,
+    );
+    if let Some((wt, hub, w_raw)) = eakd_weight {
+        // The family weighted the row by the standardised logits' entropies; the weight is
+        // detached, so rescaling value and gradient swaps in the weight of step 2's logits.
+        let w_std = eakd_row_weight(ws, wt, hub);
+        if w_std > 0.0 {
+            let r = w_raw / w_std;
+            value *= r;
+            grad.iter_mut().for_each(|g| *g *= r);
+        }
+    }
+    // Chain rule back through 4 → 3 → 2.
+    if st != 1.0 {
+        grad.iter_mut().for_each(|g| *g /= st);
+    }
+    if let Some((s, sigma)) = spread {
+        standardise_back(grad, &ws.centred, s, sigma);
+    }
+    if pr.softcap.is_some() {
+        for (g, t) in grad.iter_mut().zip(&ws.cap) {
+            *g *= 1.0 - t * t;
+        }
+    }
+    // 7. T².
+    if pr.t2 {
+        let s2 = st * st;
+        value *= s2;
+        grad.iter_mut().for_each(|g| *g *= s2);
+    }
+    Ok(Outcome {
+        value,
+        nonfinite: None,
+        support: report,
+    })
+}
+
+/// EA-KD's row weight of the current logits `ws.u`, `ws.z`.
+fn eakd_row_weight(ws: &mut PracticeWorkspace, wt: f64, hub: Option<f64>) -> f64 {
+    let n = ws.z.len().max(ws.u.len());
+    ws.scratch[0].resize(n, 0.0);
+    ws.scratch[1].resize(n, 0.0);
+    let [a, b] = &mut ws.scratch;
+    row_weight(wt, hub, &ws.u, &ws.z, [a, b])
+}
+
+/// The refusals that need the row: sizes, finite logits (when an option transforms them), k ≤ V
+/// and the family's own class checks.
+fn check(loss: &Loss, u: &[f64], z: &[f64], grad: &[f64]) -> Result<(), PracticeError> {
+    let err = |msg: String| Err(PracticeError(format!("{}: {msg}", loss.family.name())));
+    let (vt, vs) = (u.len(), z.len());
+    for (side, v) in [("teacher", vt), ("student", vs)] {
+        if v < 2 {
+            return err(format!(
+                "the {side} has {v} logits; expected at least 2 classes"
+            ));
+        }
+    }
+    if grad.len() != vs {
+        return err(format!(
+            "the gradient has {} entries for {vs} student classes",
+            grad.len()
+        ));
+    }
+    if vt != vs {
+        if !loss.family.accepts_vocab_mismatch() {
+            return err(format!(
+                "teacher has {vt} classes, student {vs}; only uld accepts different sizes"
+            ));
+        }
+        if loss.practice.support != Support::Full {
+            return err(format!(
+                "teacher has {vt} classes, student {vs}; uld accepts different sizes only with \
+                 support=full"
+            ));
+        }
+    }
+    if !loss.practice.is_default() {
+        for (side, x) in [("teacher", u), ("student", z)] {
+            if let Some((k, v)) = x.iter().enumerate().find(|(_, v)| !v.is_finite()) {
+                return err(format!(
+                    "{side} logit {k} is {v}; practice options need finite logits"
+                ));
+            }
+        }
+    }
+    if let Some(k) = loss.practice.support.k()
+        && k > vt
+    {
+        return err(format!("k={k} is out of range; expected 1..{vt}"));
+    }
+    check_classes(&loss.family, vt).map_err(PracticeError)
+}
+
+/// `x ← (x − mean)/(std + 1e-7)` with the unbiased std (§9.4); keeps `x − mean` in `centred` when
+/// given; returns `(std + 1e-7, std)`.
+fn standardise(x: &mut [f64], centred: Option<&mut Vec<f64>>) -> (f64, f64) {
+    let n = x.len() as f64;
+    let mean = x.iter().sum::<f64>() / n;
+    x.iter_mut().for_each(|v| *v -= mean);
+    let sigma = (x.iter().map(|d| d * d).sum::<f64>() / (n - 1.0)).sqrt();
+    if let Some(c) = centred {
+        c.clear();
+        c.extend_from_slice(x);
+    }
+    let s = sigma + 1e-7;
+    x.iter_mut().for_each(|v| *v /= s);
+    (s, sigma)
+}
+
+/// The chain rule of [`standardise`] (§9.4, not detached): with `g` = dL/dx', `d` = x − mean,
+/// `dL/dx_j = (g_j − ḡ)/s − (Σ g_k d_k)·d_j/(s²(V−1)σ)`; the second term is dropped when σ = 0.
+fn standardise_back(g: &mut [f64], d: &[f64], s: f64, sigma: f64) {
+    let n = g.len() as f64;
+    let mean = g.iter().sum::<f64>() / n;
+    let gd: f64 = g.iter().zip(d).map(|(a, b)| a * b).sum();
+    let c = if sigma > 0.0 {
+        gd / (s * s * (n - 1.0) * sigma)
+    } else {
+        0.0
+    };
+    for (gj, dj) in g.iter_mut().zip(d) {
+        *gj = (*gj - mean) / s - c * dj;
+    }
+}
