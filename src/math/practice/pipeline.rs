@@ -8,9 +8,7 @@ use super::support::{self, SupportReport, SupportScratch};
 use crate::math::eakd::row_weight;
 use crate::math::emulate::{EmulateError, emulate};
 use crate::math::precision::{Compute, round_all};
-use crate::math::{
-    Divergence, LogDist, Workspace, check_classes, value_and_grad, value_and_grad_at,
-};
+use crate::math::{Divergence, LogDist, Workspace, check_classes, value_and_grad_at};
 
 /// An input the loss cannot be evaluated on; the message names the culprit and what is expected.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -49,7 +47,7 @@ pub struct PracticeWorkspace {
 /// The loss of one row: teacher logits `u` (V_t), student logits `z` (V_s), gradient w.r.t. `z`
 /// into `grad` (length V_s). `stream` selects the sampler stream of `support=sampled` (§10.5: row
 /// r of epoch e is `e·rows + r`; `eval` passes 0). With no option set this is
-/// [`value_and_grad`] on the softmaxes, nothing more.
+/// [`value_and_grad`](crate::math::value_and_grad) on the softmaxes, nothing more.
 pub fn evaluate(
     loss: &Loss,
     u: &[f64],
