@@ -18,21 +18,35 @@ pub struct BildScratch {
 }
 
 /// The `k` indices of the largest `l`, in decreasing order; equal values: lower index first.
+///
+/// Seeded with the k entries around the largest (the head itself on a smooth row, such as a
+/// Gaussian's or a sorted Zipf teacher's), then one pass that compares every other entry with
+/// the k-th best so far and inserts the rare one that ranks before it. The order `by` is total
+/// (indices break ties), so the result is the same as a selection's. `idx` is scratch.
 pub fn top_k(l: &[f64], k: usize, idx: &mut Vec<usize>, out: &mut Vec<usize>) {
     let by = |&i: &usize, &j: &usize| -> Ordering { l[j].total_cmp(&l[i]).then(i.cmp(&j)) };
+    let (n, k) = (l.len(), k.min(l.len()));
+    out.clear();
     idx.clear();
-    idx.extend(0..l.len());
-    let k = k.min(l.len());
     if k == 0 {
-        out.clear();
         return;
     }
-    if k < idx.len() {
-        idx.select_nth_unstable_by(k - 1, by);
-    }
-    out.clear();
-    out.extend_from_slice(&idx[..k]);
+    // Where the seed goes only decides the speed: a plain comparison will do.
+    let first = (1..n).fold(0, |b, i| if l[i] > l[b] { i } else { b });
+    let start = first.saturating_sub(k / 2).min(n - k);
+    out.extend(start..start + k);
     out.sort_unstable_by(by);
+    let mut kth = l[out[k - 1]];
+    for i in (0..start).chain(start + k..n) {
+        // Strictly below the k-th value (plain `<`, exact for non-NaN): out, without `by`.
+        if l[i] < kth || by(&i, &out[k - 1]).is_ge() {
+            continue;
+        }
+        let at = out.partition_point(|j| by(j, &i).is_lt());
+        out.pop();
+        out.insert(at, i);
+        kth = l[out[k - 1]];
+    }
 }
 
 /// Log-softmax in place; returns nothing (the max keeps it finite).
@@ -107,4 +121,37 @@ pub fn bild(
     }
     s.top = top;
     value
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The one-pass selection gives what sorting every index does, ties and `-inf` included.
+    #[test]
+    fn top_k_is_the_head_of_the_full_order() {
+        let mut rng = crate::math::rng::Rng::new(8);
+        let (mut idx, mut out) = (Vec::new(), Vec::new());
+        for n in [1, 2, 3, 8, 9, 40, 1000] {
+            for shape in 0..5 {
+                // Random, with ties and -inf; then smooth rows whose peak is at the start, the
+                // middle and the end (the seed window clamped at both ends).
+                let l: Vec<f64> = (0..n)
+                    .map(|i| match (shape, (rng.uniform() * 5.0) as u32) {
+                        (0 | 1, 0) => f64::NEG_INFINITY,
+                        (1, r) => r as f64,
+                        (0, _) => rng.normal(),
+                        (s, _) => -(i as f64 - (s - 2) as f64 * n as f64 / 2.0).powi(2),
+                    })
+                    .collect();
+                let ties = shape == 1;
+                let mut all: Vec<usize> = (0..n).collect();
+                all.sort_by(|&i, &j| l[j].total_cmp(&l[i]).then(i.cmp(&j)));
+                for k in [0, 1, 2, 8, n] {
+                    top_k(&l, k, &mut idx, &mut out);
+                    assert_eq!(out, all[..k.min(n)], "n = {n}, k = {k}, ties {ties}");
+                }
+            }
+        }
+    }
 }

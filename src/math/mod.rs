@@ -24,6 +24,8 @@ pub mod precision;
 #[cfg(test)]
 pub(crate) mod props;
 pub mod range;
+#[cfg(test)]
+pub(crate) mod reference_rows;
 pub mod renyi;
 pub mod rkl_est;
 pub mod rng;
@@ -300,8 +302,17 @@ fn raw_value_and_grad(
             temperature,
             label,
         } => {
-            let [b0, b1, ..] = &mut ws.buf;
-            dkd::dkd(alpha, beta, temperature, label, lp, lq, grad, [b0, b1])
+            let [b0, b1, b2, b3] = &mut ws.buf;
+            dkd::dkd(
+                alpha,
+                beta,
+                temperature,
+                label,
+                lp,
+                lq,
+                grad,
+                [b0, b1, b2, b3],
+            )
         }
         Divergence::Eakd {
             temperature,
