@@ -285,14 +285,11 @@ fn non_finite(value: f64, grad: &[f64], t: &Side, s: &Side, fm: Format) -> Strin
 mod tests {
     use super::*;
     use crate::math::precision::round_all;
+    use crate::math::reference_rows::{A_U, A_Z, B_U, B_Z};
     use crate::math::{LogDist, Workspace, value_and_grad};
     use Compute::{Logspace, Naive};
     use Format::{Bf16, F16, F32, F64};
 
-    const A_U: [f64; 6] = [1.0, 0.9, 0.8, 0.7, 0.0, -1.0];
-    const A_Z: [f64; 6] = [0.2, 1.0, -0.5, 0.9, 0.3, 0.0];
-    const B_U: [f64; 4] = [2.0, -0.5, 0.3, 1.1];
-    const B_Z: [f64; 4] = [0.4, 0.9, -1.2, 0.1];
     const L_U: [f64; 6] = [31.11, 30.87, 31.28, -43.45, -48.75, -6.79];
     const L_Z: [f64; 6] = [31.23, 30.75, 31.24, -43.3, -48.74, -6.7];
     const S_U: [f64; 6] = [

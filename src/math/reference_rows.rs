@@ -1,8 +1,19 @@
-//! Test rows for comparing a vectorised kernel with the scalar loop it replaced: ordinary logits,
+//! The spec's test inputs, and test rows for comparing a vectorised kernel with the scalar loop it replaced: ordinary logits,
 //! logits at the ±1e5 bound, peaked and flat rows, teachers with exact zeros, lengths that leave
 //! every tail of a SIMD vector, and the student equal to the teacher.
 
 use super::dist::LogDist;
+
+/// practice.md §0.3's test inputs, teacher `*_U` and student `*_Z` logits (A is also
+/// divergences.md §15's vector).
+pub const A_U: [f64; 6] = [1.0, 0.9, 0.8, 0.7, 0.0, -1.0];
+pub const A_Z: [f64; 6] = [0.2, 1.0, -0.5, 0.9, 0.3, 0.0];
+pub const B_U: [f64; 4] = [2.0, -0.5, 0.3, 1.1];
+pub const B_Z: [f64; 4] = [0.4, 0.9, -1.2, 0.1];
+pub const C_U: [f64; 4] = [12.0, -7.5, 4.0, 9.5];
+pub const C_Z: [f64; 4] = [6.0, 11.0, -9.0, 2.5];
+pub const D_U: [f64; 4] = [1.5, 1.2, 0.1, -0.4];
+pub const D_Z: [f64; 4] = [2.6, 1.9, -1.0, -1.5];
 use super::rng::Rng;
 
 /// `(teacher, student)` pairs; the teacher of every third row has zeros (`-inf` log-probabilities).

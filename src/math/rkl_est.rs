@@ -172,11 +172,7 @@ pub const K1_LOSS_WARNING: &str = "k1 as a loss has zero expected gradient (verl
 mod tests {
     use super::*;
     use crate::math::LogDist;
-
-    const A_U: [f64; 6] = [1.0, 0.9, 0.8, 0.7, 0.0, -1.0];
-    const A_Z: [f64; 6] = [0.2, 1.0, -0.5, 0.9, 0.3, 0.0];
-    const B_U: [f64; 4] = [2.0, -0.5, 0.3, 1.1];
-    const B_Z: [f64; 4] = [0.4, 0.9, -1.2, 0.1];
+    use crate::math::reference_rows::{A_U, A_Z, B_U, B_Z};
 
     fn est(kind: EstKind, mode: EstMode, n: usize, x: Option<usize>) -> Estimator {
         Estimator {

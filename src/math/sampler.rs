@@ -70,6 +70,7 @@ impl Sampler {
 mod tests {
     use super::*;
     use crate::math::LogDist;
+    use crate::math::reference_rows::{A_U, A_Z, B_U};
 
     fn softmax(x: &[f64]) -> Vec<f64> {
         LogDist::from_logits(x, false).expect("finite logits").p
@@ -90,15 +91,15 @@ mod tests {
     #[test]
     fn counts_match_the_spec_vectors() {
         // practice.md §10.5: vector A, n=16, seed=3; vector B, n=8, seed=42.
-        let pa = softmax(&[1.0, 0.9, 0.8, 0.7, 0.0, -1.0]);
+        let pa = softmax(&A_U);
         let mut counts = Vec::new();
         Sampler::new(3).counts(&pa, 16, &mut counts);
         assert_eq!(counts, [4, 1, 4, 5, 2, 0]);
-        let pb = softmax(&[2.0, -0.5, 0.3, 1.1]);
+        let pb = softmax(&B_U);
         Sampler::new(42).counts(&pb, 8, &mut counts);
         assert_eq!(counts, [5, 0, 1, 2]);
         // Vector A's student, seed 7: draws 1, 0, 5, 3.
-        let qa = softmax(&[0.2, 1.0, -0.5, 0.9, 0.3, 0.0]);
+        let qa = softmax(&A_Z);
         let mut s = Sampler::new(7);
         let draws: Vec<usize> = (0..4).filter_map(|_| s.categorical(&qa)).collect();
         assert_eq!(draws, [1, 0, 5, 3]);

@@ -4,16 +4,8 @@
 
 use super::*;
 use crate::math::Divergence;
+use crate::math::reference_rows::{A_U, A_Z, B_U, B_Z, C_U, C_Z, D_U, D_Z};
 use crate::math::sampler::Sampler;
-
-const A_U: [f64; 6] = [1.0, 0.9, 0.8, 0.7, 0.0, -1.0];
-const A_Z: [f64; 6] = [0.2, 1.0, -0.5, 0.9, 0.3, 0.0];
-const B_U: [f64; 4] = [2.0, -0.5, 0.3, 1.1];
-const B_Z: [f64; 4] = [0.4, 0.9, -1.2, 0.1];
-const C_U: [f64; 4] = [12.0, -7.5, 4.0, 9.5];
-const C_Z: [f64; 4] = [6.0, 11.0, -9.0, 2.5];
-const D_U: [f64; 4] = [1.5, 1.2, 0.1, -0.4];
-const D_Z: [f64; 4] = [2.6, 1.9, -1.0, -1.5];
 
 fn loss(spec: &str) -> Loss {
     spec.parse().unwrap_or_else(|e| panic!("{spec}: {e}"))
