@@ -1,6 +1,6 @@
-//! The spec's test inputs, and test rows for comparing a vectorised kernel with the scalar loop it replaced: ordinary logits,
-//! logits at the ±1e5 bound, peaked and flat rows, teachers with exact zeros, lengths that leave
-//! every tail of a SIMD vector, and the student equal to the teacher.
+//! The spec's test inputs, and test rows for comparing a vectorised kernel with the scalar loop it
+//! replaced: ordinary logits, logits at the ±1e5 bound, peaked and flat rows, teachers with exact
+//! zeros, lengths that leave every tail of a SIMD vector, and the student equal to the teacher.
 
 use super::dist::LogDist;
 
