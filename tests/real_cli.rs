@@ -391,8 +391,10 @@ fn figures_of_the_metrics_and_of_a_position() {
     // SVG: six plots, each with one curve per divergence in its colour.
     let svg = std::fs::read_to_string(run("metrics.svg", &[])).unwrap();
     let doc = roxmltree::Document::parse(&svg).expect("valid SVG");
-    let fkl =
-        kdviz::views::palette::run_colors(&["fkl".parse().unwrap(), "rkl".parse().unwrap()])[0];
+    let fkl = kdviz::views::palette::run_colors::<kdviz::math::Divergence>(&[
+        "fkl".parse().unwrap(),
+        "rkl".parse().unwrap(),
+    ])[0];
     let fkl_rgb = format!("rgb({},{},{})", fkl.r(), fkl.g(), fkl.b());
     let fkl_paths = doc
         .descendants()

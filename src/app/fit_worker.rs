@@ -496,7 +496,7 @@ mod tests {
                     assert_eq!(run.history.len(), n, "{}", run.divergence);
                     // TAID's schedule depends on the number of epochs: compare its fixed-t runs.
                     if !matches!(
-                        run.divergence,
+                        run.divergence.family,
                         crate::math::Divergence::Taid {
                             schedule: Some(_),
                             ..
@@ -619,7 +619,10 @@ mod tests {
             seed: 0,
             logits: Vec::new(),
         };
-        s.divergences = vec![crate::math::Divergence::Fkl, crate::math::Divergence::Rkl];
+        s.divergences = vec![
+            crate::math::Divergence::Fkl.into(),
+            crate::math::Divergence::Rkl.into(),
+        ];
         let e = FitWorker::run_now(&s).unwrap_err();
         assert!(e.starts_with("rkl is inf at epoch 0"), "{e}");
     }

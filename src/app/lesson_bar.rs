@@ -405,7 +405,10 @@ fn set_up_real(step: &RealStep, real: &mut RealTab, ctx: &egui::Context) -> Resu
         .iter()
         .map(|s| {
             s.parse::<Divergence>()
-                .map(|div| Slot { div, enabled: true })
+                .map(|div| Slot {
+                    div: div.into(),
+                    enabled: true,
+                })
                 .map_err(|e| e.to_string())
         })
         .collect::<Result<Vec<_>, _>>()?;

@@ -103,7 +103,7 @@ impl RealSettings {
         self.slots
             .iter()
             .filter(|s| s.enabled)
-            .map(|s| s.div)
+            .map(|s| s.div.family)
             .collect()
     }
 }

@@ -279,7 +279,7 @@ fn the_side_panel_is_readable_and_honest() {
             .unwrap();
     let n = h.state().toy.state.slots.len();
     for (i, div) in [long, taid].into_iter().enumerate() {
-        h.state_mut().toy.state.slots[n - 2 + i].div = div;
+        h.state_mut().toy.state.slots[n - 2 + i].div = div.into();
     }
     h.run_steps(4);
     assert!(long.label().len() > 40, "{}", long.label());
@@ -294,6 +294,14 @@ fn the_side_panel_is_readable_and_honest() {
     assert!(!disabled(
         h.get_by_role_and_label(Role::Slider, "TAID t start")
     ));
+    // Each slot's collapsed Practice line pushes the last slot below the panel's fold: scroll to it.
+    h.get_by_role_and_label(
+        Role::CheckBox,
+        "adaptive step (off: t follows the linear floor)",
+    )
+    .scroll_to_me();
+    // Until the scroll's animation has ended: the click goes where the box is then.
+    h.run_steps(40);
     h.get_by_role_and_label(
         Role::CheckBox,
         "adaptive step (off: t follows the linear floor)",

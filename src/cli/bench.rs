@@ -6,7 +6,8 @@
 use super::json::num;
 use super::output::Output;
 use super::values::whole;
-use crate::math::{Divergence, FAMILIES, simd};
+use crate::math::practice::Loss;
+use crate::math::{FAMILIES, simd};
 use crate::toy::{
     FitSpec, Init, MetricsSpec, OptimizerSpec, SnapshotPlan, StudentSpec, TailShape, TeacherSpec,
 };
@@ -127,10 +128,10 @@ pub fn run(args: &BenchArgs) -> Result<(), String> {
         let mut per_div = Vec::new();
         for f in FAMILIES {
             let div = f.default();
-            let (median, min) = time(repeats, || prep.run(&div).map(|_| ()))?;
+            let (median, min) = time(repeats, || prep.run(&div.into()).map(|_| ()))?;
             per_div.push((div, median / epochs as f64, min / epochs as f64));
         }
-        let refit: Vec<Divergence> = REFIT_SET
+        let refit: Vec<Loss> = REFIT_SET
             .iter()
             .map(|s| s.parse().map_err(|e| format!("built-in spec {s}: {e}")))
             .collect::<Result<_, String>>()?;

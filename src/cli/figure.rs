@@ -2,7 +2,9 @@
 
 use super::fit::ConfigSource;
 use super::progress;
-use super::values::{DivSpec, EpochList, div_spec, epoch_list, number_in, whole};
+use super::values::{
+    EpochList, LossSpec, Sweep, apply_sweep, epoch_list, loss_spec, number_in, sweep, whole,
+};
 use crate::figure::caption::{Caption, render_captioned_png, render_captioned_svg, views_grid_ui};
 use crate::figure::format::format_of;
 use crate::figure::raster::{check_pixels, save_png};
@@ -34,7 +36,9 @@ Examples:
       --out minillm.apng
   kdviz figure --preset akl-weights --view headtail --theme dark --out weights.png
   kdviz figure --preset akl-fig3-longtail --out fig3.csv              # the numbers behind it
-  kdviz figure --lesson mode-seeking --step 3 --out step3.png        # a lesson step, captioned";
+  kdviz figure --lesson mode-seeking --step 3 --out step3.png        # a lesson step, captioned
+  kdviz figure --preset zipf-1000 --div fkl:support=topk,k=4 --sweep k=1,4,16,64,full \\
+      --view headtail --out topk-sweep.png                          # the cost of k";
 
 /// `kdviz figure`: a view or a paper-style layout, drawn offscreen by the app's code.
 #[derive(Debug, Args)]
@@ -43,7 +47,7 @@ pub struct FigureArgs {
     pub source: ConfigSource,
     /// A lesson (kdviz lessons lists them) instead of a preset: draws its --step with the caption
     #[arg(long, value_name = "NAME", group = "ConfigSource", requires = "step",
-          conflicts_with_all = ["div", "view", "layout", "epochs", "title", "frames"])]
+          conflicts_with_all = ["div", "sweep", "view", "layout", "epochs", "title", "frames"])]
     pub lesson: Option<String>,
     /// The lesson's step to draw, from 1 (kdviz lessons NAME lists them)
     #[arg(long, value_name = "N", requires = "lesson", value_parser = whole(1, 10_000))]
@@ -51,9 +55,14 @@ pub struct FigureArgs {
     /// The file to write; its extension chooses the format: .png, .svg, .gif, .apng or .csv
     #[arg(long, value_name = "FILE")]
     pub out: String,
-    /// Replaces the config's divergences (repeatable): fkl, rkl, akl:mu=0.5, ...
-    #[arg(long, value_name = "SPEC", value_parser = div_spec)]
-    pub div: Vec<DivSpec>,
+    /// Replaces the config's divergences (repeatable): fkl, rkl, akl:mu=0.5, with any practice
+    /// option: fkl:support=topk-tail,k=16,tt=2 (see kdviz divergences)
+    #[arg(long, value_name = "SPEC", value_parser = loss_spec)]
+    pub div: Vec<LossSpec>,
+    /// One run per value of a key of every divergence: k=1,4,16,64,full (full: the whole teacher),
+    /// tt=1,2,4, mu=0.3,0.5,0.7, precision=f64,bf16, ...
+    #[arg(long, value_name = "KEY=V1,V2,...", value_parser = sweep)]
+    pub sweep: Option<Sweep>,
     /// The view to draw [default: the config's first view]
     #[arg(long, value_name = "VIEW", value_parser = view_parser())]
     pub view: Option<View>,
@@ -160,6 +169,9 @@ pub fn run(args: &FigureArgs) -> Result<(), String> {
     }
     if !args.div.is_empty() {
         cfg.divergences = args.div.iter().map(|d| d.raw.clone()).collect();
+    }
+    if let Some(s) = &args.sweep {
+        cfg.divergences = apply_sweep(&cfg.divergences, s)?;
     }
     let view = match args.view {
         Some(v) => v,

@@ -3,7 +3,7 @@
 use super::json::{num, nums, opt};
 use super::output::{FmtSink, Output};
 use super::progress;
-use super::values::{DivSpec, EpochList, div_spec, epoch_list, whole};
+use super::values::{EpochList, LossSpec, Sweep, apply_sweep, epoch_list, loss_spec, sweep, whole};
 use crate::toy::fit::MAX_EPOCHS;
 use crate::toy::{EpochRecord, FitConfig, FitResult, HistoryColumns, preset};
 use clap::Args;
@@ -14,6 +14,7 @@ Examples:
   kdviz fit --preset akl-fig3-longtail                  # a table at the snapshot epochs
   kdviz fit --preset akl-fig3-longtail --json           # the full history
   kdviz fit --preset minillm-gmm --div fkl --div rkl --epochs 1000 --csv --out minillm.csv
+  kdviz fit --preset zipf-1000 --div fkl:support=topk-tail,k=4 --sweep k=1,4,16,full
   kdviz fit --config my-fit.toml --snapshots 1,5,10,300 --json --out run.json";
 
 /// `--preset NAME` or `--config FILE.toml`: one of the two (fit and figure).
@@ -66,9 +67,14 @@ impl ConfigSource {
 pub struct FitArgs {
     #[command(flatten)]
     pub source: ConfigSource,
-    /// Replaces the config's divergences (repeatable): fkl, rkl, akl:mu=0.5, ...
-    #[arg(long, value_name = "SPEC", value_parser = div_spec)]
-    pub div: Vec<DivSpec>,
+    /// Replaces the config's divergences (repeatable): fkl, rkl, akl:mu=0.5, with any practice
+    /// option: fkl:support=topk-tail,k=16,tt=2 (see kdviz divergences)
+    #[arg(long, value_name = "SPEC", value_parser = loss_spec)]
+    pub div: Vec<LossSpec>,
+    /// One run per value of a key of every divergence: k=1,4,16,64,full (full: the whole teacher),
+    /// tt=1,2,4, mu=0.3,0.5,0.7, precision=f64,bf16, ...
+    #[arg(long, value_name = "KEY=V1,V2,...", value_parser = sweep)]
+    pub sweep: Option<Sweep>,
     /// Replaces the config's number of epochs [default: the config's]
     #[arg(long, value_name = "N", value_parser = whole(0, MAX_EPOCHS))]
     pub epochs: Option<usize>,
@@ -90,6 +96,9 @@ pub fn run(args: &FitArgs) -> Result<(), String> {
     let mut cfg = args.source.load()?;
     if !args.div.is_empty() {
         cfg.divergences = args.div.iter().map(|d| d.raw.clone()).collect();
+    }
+    if let Some(s) = &args.sweep {
+        cfg.divergences = apply_sweep(&cfg.divergences, s)?;
     }
     if let Some(e) = args.epochs {
         cfg.epochs = e;

@@ -36,6 +36,57 @@ pub fn loss_spec(raw: &str) -> Result<LossSpec, String> {
     })
 }
 
+/// `--sweep KEY=V1,V2,...`: one run per value of one key of every divergence.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sweep {
+    pub key: String,
+    pub values: Vec<String>,
+}
+
+/// Most runs one sweep may add per divergence (a figure's legend stays readable).
+pub const MAX_SWEEP_VALUES: usize = 12;
+
+/// `k=1,4,16,64,full`, `tt=1,2,4`, `mu=0.3,0.5,0.7`.
+pub fn sweep(raw: &str) -> Result<Sweep, String> {
+    let Some((key, values)) = raw.split_once('=') else {
+        return Err(format!(
+            "{raw:?} has no \"=\"; expected KEY=V1,V2,..., e.g. k=1,4,16,64,full"
+        ));
+    };
+    let key = key.trim();
+    let values: Vec<String> = values
+        .split(',')
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty())
+        .collect();
+    if key.is_empty() || values.is_empty() {
+        return Err(format!(
+            "{raw:?}: expected KEY=V1,V2,..., e.g. k=1,4,16,64,full"
+        ));
+    }
+    if values.len() > MAX_SWEEP_VALUES {
+        return Err(format!(
+            "{raw:?} has {} values; expected at most {MAX_SWEEP_VALUES}",
+            values.len()
+        ));
+    }
+    Ok(Sweep {
+        key: key.to_string(),
+        values,
+    })
+}
+
+/// The config's divergences with `sweep` applied: each one once per value, in order.
+pub fn apply_sweep(divergences: &[String], sweep: &Sweep) -> Result<Vec<String>, String> {
+    let bases = divergences
+        .iter()
+        .map(|s| s.parse().map_err(|e| format!("{s:?}: {e}")))
+        .collect::<Result<Vec<crate::math::practice::Loss>, String>>()?;
+    let swept = crate::math::practice::sweep::sweep(&bases, &sweep.key, &sweep.values)
+        .map_err(|e| format!("--sweep {}: {e}", sweep.key))?;
+    Ok(swept.iter().map(ToString::to_string).collect())
+}
+
 /// A whole number in `lo..=hi`.
 pub fn whole(lo: usize, hi: usize) -> impl Fn(&str) -> Result<usize, String> + Clone {
     move |raw| {

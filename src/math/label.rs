@@ -221,9 +221,111 @@ pub fn shorten_numbers(text: &str) -> String {
     out
 }
 
+impl crate::math::practice::Loss {
+    /// The family's label, then its practice options the way a legend says them
+    /// ("FKL · top-16 + tail, T = 2, bf16"); the family's own label when no option is set.
+    pub fn label(&self) -> String {
+        let family = self.family.label();
+        let options = self.practice.label();
+        if options.is_empty() {
+            family
+        } else {
+            format!("{family} · {options}")
+        }
+    }
+}
+
+impl crate::math::practice::Practice {
+    /// The options as a legend says them ("top-16 + tail, T = 2, bf16"), empty when none is set.
+    pub fn label(&self) -> String {
+        use crate::math::practice::{Renorm, Support};
+        use crate::math::precision::Compute;
+        let mut parts = Vec::new();
+        match self.support {
+            Support::Full => {}
+            Support::TopK { k, clamp, lpmin } => {
+                let clamp = if clamp { ", clamped ≥ 0" } else { "" };
+                let lpmin = lpmin.map_or(String::new(), |x| format!(", log p ≥ {}", num(x)));
+                parts.push(format!("top-{k} truncated{clamp}{lpmin}"));
+            }
+            Support::TopKRenorm { k, renorm } => parts.push(match renorm {
+                Renorm::Both => format!("top-{k} renormalised"),
+                Renorm::Teacher => format!("top-{k}, teacher renormalised only"),
+            }),
+            Support::TopKTail { k, .. } => parts.push(format!("top-{k} + tail")),
+            Support::Sampled { n, seed } => {
+                parts.push(format!("{n} teacher samples (seed {seed})"))
+            }
+        }
+        let (tt, st) = (self.teacher_temperature(), self.student_temperature());
+        if tt == st && tt != 1.0 {
+            parts.push(format!("T = {}", num(tt)));
+        } else if tt != st {
+            parts.push(format!("T teacher = {}, student = {}", num(tt), num(st)));
+        }
+        if self.t2 {
+            parts.push("× T²".into());
+        }
+        if let Some(c) = self.softcap {
+            parts.push(format!("soft-cap {}", num(c)));
+        }
+        if self.std {
+            parts.push("standardised".into());
+        }
+        let (sf, tf) = (self.student_format(), self.teacher_format());
+        let stored = match (self.precision, self.tprecision) {
+            (None, None) => None,
+            _ if sf == tf => Some(sf.name().to_string()),
+            _ => Some(format!("student {}, teacher {}", sf.name(), tf.name())),
+        };
+        match (stored, self.compute) {
+            (Some(s), Compute::Exact) => parts.push(s),
+            (Some(s), c) => parts.push(format!("{s}, {} arithmetic", c.name())),
+            (None, Compute::Exact) => {}
+            (None, c) => parts.push(format!("{} arithmetic", c.name())),
+        }
+        parts.join(", ")
+    }
+}
+
+impl AsRef<Divergence> for Divergence {
+    fn as_ref(&self) -> &Divergence {
+        self
+    }
+}
+
+impl AsRef<Divergence> for crate::math::practice::Loss {
+    fn as_ref(&self) -> &Divergence {
+        &self.family
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A loss's legend: the family's label, then its options in words; the family alone without.
+    #[test]
+    fn a_loss_label_says_its_options() {
+        let label = |s: &str| s.parse::<crate::math::practice::Loss>().unwrap().label();
+        assert_eq!(label("fkl"), "FKL");
+        assert_eq!(
+            label("fkl:support=topk,k=4,clamp=true"),
+            "FKL · top-4 truncated, clamped ≥ 0"
+        );
+        assert_eq!(
+            label("akl:mu=0.5,support=topk-tail,k=64,tt=2,st=2,t2=true,precision=bf16"),
+            "AKL (μ = 0.5) · top-64 + tail, T = 2, × T², bf16"
+        );
+        assert_eq!(
+            label("jsd:precision=bf16,compute=naive"),
+            "JSD (β = 0.5) · bf16, naive arithmetic"
+        );
+        assert_eq!(
+            label("fkl:support=sampled,n=16,tprecision=f16"),
+            "FKL · 16 teacher samples (seed 0), student f64, teacher f16"
+        );
+    }
     use crate::math::{FAMILIES, LogDist, Workspace, value_and_grad};
 
     fn label(spec: &str) -> String {

@@ -5,7 +5,7 @@ use super::metrics::MetricsSpec;
 use super::optim::OptimizerSpec;
 use super::student::StudentSpec;
 use super::teacher::TeacherSpec;
-use crate::math::Divergence;
+use crate::math::practice::Loss;
 use serde::{Deserialize, Serialize};
 
 /// One fit as written in a `.toml` file. The schema is documented in README.md.
@@ -121,7 +121,7 @@ impl FitConfig {
         let doc = toml::de::DeTable::parse(text).ok();
         let doc = doc.as_ref().map(|d| d.get_ref());
         for (i, spec) in config.divergences.iter().enumerate() {
-            if let Err(e) = spec.parse::<Divergence>() {
+            if let Err(e) = spec.parse::<Loss>() {
                 let element = doc
                     .and_then(|d| d.get("divergences"))
                     .and_then(|v| v.get_ref().as_array())
@@ -172,7 +172,7 @@ impl FitConfig {
         let divergences = self
             .divergences
             .iter()
-            .map(|s| s.parse::<Divergence>().map_err(|e| e.to_string()))
+            .map(|s| s.parse::<Loss>().map_err(|e| e.to_string()))
             .collect::<Result<Vec<_>, _>>()?;
         Ok(FitSpec {
             teacher: self.teacher.clone(),

@@ -5,6 +5,7 @@ use super::metrics::{EpochRecord, MetricsSpec, Regions};
 use super::optim::{Optimizer, OptimizerSpec};
 use super::student::{Student, StudentSpec};
 use super::teacher::{Teacher, TeacherSpec};
+use crate::math::practice::{Loss, PracticeWorkspace, evaluate};
 use crate::math::range::short;
 use crate::math::simd::all_finite;
 use crate::math::{
@@ -35,7 +36,8 @@ pub struct FitSpec {
     pub student: StudentSpec,
     pub optimizer: OptimizerSpec,
     pub epochs: usize,
-    pub divergences: Vec<Divergence>,
+    /// The losses fitted: a family and its practice options (`fkl:support=topk,k=16`).
+    pub divergences: Vec<Loss>,
     pub snapshots: SnapshotPlan,
     pub metrics: MetricsSpec,
     /// Multiplies the gradient the optimiser sees (the AKL notebooks' `batchmean` divides by V);
@@ -244,13 +246,13 @@ mod spare {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Run {
     #[serde(serialize_with = "crate::toy::fit::serialize_display")]
-    pub divergence: Divergence,
+    pub divergence: Loss,
     pub history: Vec<EpochRecord>,
     pub snapshots: Vec<Snapshot>,
 }
 
 pub(crate) fn serialize_display<S: serde::Serializer>(
-    d: &Divergence,
+    d: &impl std::fmt::Display,
     s: S,
 ) -> Result<S::Ok, S::Error> {
     s.collect_str(d)
@@ -320,7 +322,8 @@ impl FitSpec {
         };
         let (student, init) = self.student.build(&teacher)?;
         for d in &self.divergences {
-            check_classes(d, teacher.dist.len())?;
+            check_classes(&d.family, teacher.dist.len())?;
+            check_practice(d, &teacher.dist)?;
         }
         let regions = Regions::new(&teacher.dist.p, &self.metrics);
         Ok(Prepared {
@@ -348,6 +351,22 @@ impl FitSpec {
             regions: prep.regions,
             runs,
         })
+    }
+}
+
+/// A loss with practice options reads the teacher's log-probabilities as its logits, which must
+/// be finite (a class of zero probability has none).
+fn check_practice(loss: &Loss, teacher: &LogDist) -> Result<(), String> {
+    if loss.practice.is_default() {
+        return Ok(());
+    }
+    match teacher.logp.iter().position(|x| !x.is_finite()) {
+        Some(k) => Err(format!(
+            "{loss}: the teacher gives class {k} zero probability; practice options read the \
+             teacher's log-probabilities as logits and need every class above 0 (use the family \
+             without options, or a teacher with a floor)"
+        )),
+        None => Ok(()),
     }
 }
 
@@ -480,14 +499,14 @@ impl Prepared {
     }
 
     /// Runs one divergence for all epochs.
-    pub fn run(&self, div: &Divergence) -> Result<Run, String> {
+    pub fn run(&self, div: &Loss) -> Result<Run, String> {
         self.run_with(div, &mut |_| true)
     }
 
     /// Runs one divergence; `keep_going(epoch)` is asked every epoch and stops the run early when false.
     pub fn run_with(
         &self,
-        div: &Divergence,
+        div: &Loss,
         keep_going: &mut dyn FnMut(usize) -> bool,
     ) -> Result<Run, String> {
         let mut stepper = self.stepper(div);
@@ -498,12 +517,12 @@ impl Prepared {
     }
 
     /// One divergence's fit, to be advanced epoch by epoch.
-    pub fn stepper(&self, div: &Divergence) -> Stepper<'_> {
+    pub fn stepper(&self, div: &Loss) -> Stepper<'_> {
         let n = self.teacher.dist.len();
-        let taid = match div {
+        let taid = match div.family {
             Divergence::Taid {
                 schedule: Some(s), ..
-            } => Some(TaidState::new(*s)),
+            } => Some(TaidState::new(s)),
             _ => None,
         };
         // A Gaussian student's q is kept as its two parameters; free logits keep q itself.
@@ -521,6 +540,7 @@ impl Prepared {
             grad: vec![0.0; n],
             pgrad: vec![0.0; self.init.len()],
             ws: Workspace::default(),
+            pws: PracticeWorkspace::default(),
             opt: Optimizer::new(self.optimizer, self.init.len()),
             taid,
             history: Vec::with_capacity(self.epochs + 1),
@@ -540,12 +560,14 @@ impl Prepared {
 /// every run up to the same epoch.
 pub struct Stepper<'a> {
     prep: &'a Prepared,
-    div: Divergence,
+    div: Loss,
     params: Vec<f64>,
     student: LogDist,
     grad: Vec<f64>,
     pgrad: Vec<f64>,
     ws: Workspace,
+    /// Scratch of the practice pipeline (a loss with options).
+    pws: PracticeWorkspace,
     opt: Optimizer,
     taid: Option<TaidState>,
     history: Vec<EpochRecord>,
@@ -587,28 +609,32 @@ impl Stepper<'_> {
         let [kl_pq, kl_qp, tvd, head_gap, tail_gap, far_tail] =
             prep.student
                 .set_dist_measured(&self.params, &mut self.student, teacher, &prep.regions);
-        let current = match (&self.taid, div) {
+        let current = match (&self.taid, div.family) {
             (Some(state), Divergence::Taid { schedule, .. }) => Divergence::Taid {
                 t: state.t,
                 schedule,
             },
-            _ => div,
+            _ => div.family,
         };
-        // The toy fits one row per epoch: a sampled family (rkl-est) draws afresh every epoch
-        // from stream seed + epoch (practice.md §10.5).
-        let at = RowAt {
-            epoch: epoch as u64,
-            rows: 1,
-            row: 0,
+        let objective = if div.practice.is_default() {
+            // The toy fits one row per epoch: a sampled family (rkl-est) draws afresh every epoch
+            // from stream seed + epoch (practice.md §10.5).
+            let at = RowAt {
+                epoch: epoch as u64,
+                rows: 1,
+                row: 0,
+            };
+            value_and_grad_at(
+                &current,
+                teacher,
+                &self.student,
+                &mut self.grad,
+                &mut self.ws,
+                at,
+            )
+        } else {
+            self.practice_step(current, epoch)?
         };
-        let objective = value_and_grad_at(
-            &current,
-            teacher,
-            &self.student,
-            &mut self.grad,
-            &mut self.ws,
-            at,
-        );
         // The output policy (math::range): a finite value with a finite gradient, else an error
         // that blames what is at fault.
         match range::check_output(&div, teacher, objective, &self.grad) {
@@ -642,7 +668,7 @@ impl Stepper<'_> {
             sigma: ms.map(|m| m.1),
             mean: mc.map(|m| m.0),
             cov: mc.map(|m| m.1),
-            t: self.taid.as_ref().map(|s| s.t).or(match div {
+            t: self.taid.as_ref().map(|s| s.t).or(match div.family {
                 Divergence::Taid { t, .. } => Some(t),
                 _ => None,
             }),
@@ -692,6 +718,44 @@ impl Stepper<'_> {
             ));
         }
         Ok(())
+    }
+
+    /// The objective of a loss with practice options ([`evaluate`]) and its gradient w.r.t. the
+    /// student's logits in `self.grad`. The logits are the free student's parameters as they are
+    /// (rounding, soft-capping and standardisation act on them) or the Gaussian's log-probabilities;
+    /// the teacher's are its log-probabilities. Row 0 of epoch e draws on stream e (§10.5).
+    fn practice_step(&mut self, family: Divergence, epoch: usize) -> Result<f64, String> {
+        let prep = self.prep;
+        let loss = Loss {
+            family,
+            practice: self.div.practice,
+        };
+        let z = prep
+            .student
+            .as_logits(&self.params)
+            .unwrap_or(&self.student.logp);
+        let out = evaluate(
+            &loss,
+            &prep.teacher.dist.logp,
+            z,
+            epoch as u64,
+            &mut self.grad,
+            &mut self.pws,
+        )
+        .map_err(|e| format!("epoch {epoch}: {e}"))?;
+        if let Some(what) = out.nonfinite {
+            return Err(format!("{} at epoch {epoch}: {what}", self.div));
+        }
+        if prep.student.as_logits(&self.params).is_none() {
+            // The options break the softmax's shift invariance (Σ g ≠ 0 with a soft-cap or a
+            // rounding); the log-probabilities move with the normaliser, so the gradient w.r.t. the
+            // unnormalised log-density is g − q·Σg, as the students' chain rule expects.
+            let total: f64 = self.grad.iter().sum();
+            for (g, q) in self.grad.iter_mut().zip(&self.student.p) {
+                *g -= q * total;
+            }
+        }
+        Ok(out.value)
     }
 
     /// A copy of the first `epochs` records (at most those recorded so far) and their snapshots; a
@@ -776,7 +840,7 @@ mod tests {
             },
             optimizer: OptimizerSpec::adam(0.1),
             epochs: 20,
-            divergences: vec![Divergence::Fkl, Divergence::Rkl],
+            divergences: vec![Divergence::Fkl.into(), Divergence::Rkl.into()],
             snapshots: SnapshotPlan {
                 every: true,
                 at: Vec::new(),
@@ -793,7 +857,7 @@ mod tests {
         let div: Divergence = "rkl-est:kind=k1,mode=pg,n=3,seed=5".parse().unwrap();
         let spec = FitSpec {
             epochs: 6,
-            divergences: vec![div],
+            divergences: vec![div.into()],
             ..small_fit()
         };
         let run = &spec.run().unwrap().runs[0];
@@ -828,6 +892,169 @@ mod tests {
         );
     }
 
+    /// A loss with practice options: each epoch's objective is the pipeline on the teacher's
+    /// log-probabilities and the student's kept q (top-k supports are shift-invariant), while the
+    /// metrics stay those against the full teacher; the default options leave the family's path.
+    #[test]
+    fn a_practice_loss_records_what_the_student_sees_and_the_full_kl() {
+        use crate::math::practice::{PracticeWorkspace, evaluate};
+        let specs = [
+            "fkl:support=topk,k=4",
+            "fkl:support=topk-tail,k=4",
+            "jsd:support=topk-renorm,k=6,renorm=teacher",
+            "fkl:support=sampled,n=16,seed=3",
+        ];
+        for spec in specs {
+            let loss: Loss = spec.parse().unwrap();
+            let fit = FitSpec {
+                epochs: 30,
+                divergences: vec![loss, Divergence::Fkl.into()],
+                ..small_fit()
+            };
+            let result = fit.run().unwrap();
+            let teacher = &result.teacher.dist;
+            let run = &result.runs[0];
+            assert_eq!(run.divergence, loss);
+            let (mut grad, mut ws) = (vec![0.0; teacher.len()], PracticeWorkspace::default());
+            for (record, snap) in run.history.iter().zip(&run.snapshots) {
+                let student = LogDist::from_probs(&snap.q).unwrap();
+                let out = evaluate(
+                    &loss,
+                    &teacher.logp,
+                    &student.logp,
+                    record.epoch as u64,
+                    &mut grad,
+                    &mut ws,
+                )
+                .unwrap();
+                assert!(
+                    (record.objective - out.value).abs() < 1e-9 * (1.0 + out.value.abs()),
+                    "{spec} epoch {}: {} vs {}",
+                    record.epoch,
+                    record.objective,
+                    out.value
+                );
+                let kl = crate::math::value_and_grad(
+                    &Divergence::Fkl,
+                    teacher,
+                    &student,
+                    &mut grad,
+                    &mut Workspace::default(),
+                );
+                assert!(
+                    (record.kl_pq - kl).abs() < 1e-9,
+                    "{spec}: KL(p||q) is the full teacher's"
+                );
+            }
+            // Epoch 0 is the same student for both runs: the same full KL, another objective.
+            let (a, b) = (&run.history[0], &result.runs[1].history[0]);
+            assert_eq!(a.kl_pq, b.kl_pq);
+            assert_ne!(a.objective, b.objective, "{spec}");
+        }
+        let plain = FitSpec {
+            divergences: vec!["fkl".parse::<Loss>().unwrap()],
+            ..small_fit()
+        };
+        let family = FitSpec {
+            divergences: vec![Divergence::Fkl.into()],
+            ..small_fit()
+        };
+        assert_eq!(plain.run().unwrap().runs, family.run().unwrap().runs);
+    }
+
+    /// The truncated top-k FKL goes negative on the long tail while the true KL grows (verl #7856);
+    /// verl's clamp stops it at 0.
+    #[test]
+    fn truncated_topk_goes_negative_and_the_clamp_stops_it() {
+        let fit = FitSpec {
+            epochs: 200,
+            divergences: vec![
+                "fkl:support=topk,k=4".parse().unwrap(),
+                "fkl:support=topk,k=4,clamp=true".parse().unwrap(),
+            ],
+            ..small_fit()
+        };
+        let result = fit.run().unwrap();
+        let (trunc, clamped) = (&result.runs[0].history, &result.runs[1].history);
+        let last = trunc.last().unwrap();
+        assert!(last.objective < -0.01, "{}", last.objective);
+        assert!(last.kl_pq > trunc[0].kl_pq, "the true KL grows");
+        let c = clamped.last().unwrap();
+        assert_eq!(c.objective, 0.0);
+        assert!(clamped.iter().all(|r| r.objective >= 0.0));
+    }
+
+    /// A Gaussian student under options that break the softmax's shift invariance (soft-cap,
+    /// standardisation): the parameter gradient the optimiser gets equals central differences of
+    /// the pipeline's objective.
+    #[test]
+    fn a_gaussian_students_practice_gradient_matches_finite_differences() {
+        use crate::math::practice::{PracticeWorkspace, evaluate};
+        for spec in ["fkl:softcap=3,support=topk-tail,k=20", "jsd:std=true,tt=2"] {
+            let loss: Loss = spec.parse().unwrap();
+            let fit = FitSpec {
+                teacher: TeacherSpec::two_modes(201),
+                student: StudentSpec::Gaussian {
+                    mu: 0.7,
+                    sigma: 1.3,
+                },
+                epochs: 2,
+                divergences: vec![loss],
+                ..small_fit()
+            };
+            let prep = fit.prepare().unwrap();
+            let mut stepper = prep.stepper(&loss);
+            stepper.step().unwrap();
+            let analytic = stepper.pgrad.clone();
+            let teacher = &prep.teacher.dist;
+            let objective = |params: &[f64]| {
+                let mut dist = LogDist::zeros(teacher.len());
+                prep.student.set_dist(params, &mut dist);
+                let mut g = vec![0.0; teacher.len()];
+                evaluate(
+                    &loss,
+                    &teacher.logp,
+                    &dist.logp,
+                    0,
+                    &mut g,
+                    &mut PracticeWorkspace::default(),
+                )
+                .unwrap()
+                .value
+            };
+            for i in 0..2 {
+                let h = 1e-5;
+                let (mut up, mut down) = (prep.init.clone(), prep.init.clone());
+                up[i] += h;
+                down[i] -= h;
+                let fd = (objective(&up) - objective(&down)) / (2.0 * h);
+                assert!(
+                    (fd - analytic[i]).abs() < 1e-6 * (1.0 + fd.abs()),
+                    "{spec} param {i}: fd {fd} vs {}",
+                    analytic[i]
+                );
+            }
+        }
+    }
+
+    /// A teacher with a zero class has no finite log-probability to read as a logit.
+    #[test]
+    fn practice_options_on_a_teacher_with_zeros_say_so() {
+        let fit = FitSpec {
+            teacher: TeacherSpec::Probs {
+                probs: vec![0.5, 0.3, 0.0, 0.2],
+            },
+            divergences: vec!["fkl:support=topk,k=2".parse().unwrap()],
+            ..small_fit()
+        };
+        let e = fit.prepare().unwrap_err();
+        assert!(
+            e.contains("teacher gives class 2 zero probability")
+                && e.contains("fkl:support=topk,k=2"),
+            "{e}"
+        );
+    }
+
     /// Every family from a Gaussian student at the ends of its accepted range: finite numbers for a
     /// few epochs, or a message that names the student or the class at fault, never a bare NaN.
     #[test]
@@ -847,7 +1074,7 @@ mod tests {
                     teacher: teacher.clone(),
                     student: StudentSpec::Gaussian { mu, sigma },
                     epochs: 3,
-                    divergences: vec![div],
+                    divergences: vec![div.into()],
                     ..small_fit()
                 };
                 match spec.run() {
@@ -977,11 +1204,11 @@ mod tests {
                 noise_seed: 0,
             },
             epochs: 8,
-            divergences: vec![Divergence::Fkl],
+            divergences: vec![Divergence::Fkl.into()],
             ..small_fit()
         };
         let prep = spec.prepare().unwrap();
-        let mut stepper = prep.stepper(&Divergence::Fkl);
+        let mut stepper = prep.stepper(&Divergence::Fkl.into());
         assert_eq!(stepper.block, 2);
         let mut partials = Vec::new();
         while !stepper.is_done() {
@@ -1012,7 +1239,7 @@ mod tests {
                 noise_seed: 0,
             },
             epochs: 2000,
-            divergences: vec![Divergence::Fkl],
+            divergences: vec![Divergence::Fkl.into()],
             snapshots: SnapshotPlan {
                 every: true,
                 at: vec![1234],

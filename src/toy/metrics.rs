@@ -1,10 +1,10 @@
 //! Per-epoch measurements of how far the student is from the teacher, on the head and on the tail.
 
 use crate::io::csv::{Opt, Quoted};
+use crate::math::akl;
 use crate::math::kl::kl_term;
 use crate::math::range::short;
 use crate::math::simd::{Simd, V, map_sum, multiversion};
-use crate::math::{Divergence, akl};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -140,8 +140,8 @@ pub enum HistoryColumns {
 
 impl EpochRecord {
     /// Every run's history, one row per epoch: `runs` are (divergence, history) pairs.
-    pub fn write_csv<'a>(
-        runs: impl IntoIterator<Item = (&'a Divergence, &'a [EpochRecord])>,
+    pub fn write_csv<'a, D: fmt::Display + 'a>(
+        runs: impl IntoIterator<Item = (&'a D, &'a [EpochRecord])>,
         columns: HistoryColumns,
         out: &mut impl fmt::Write,
     ) -> fmt::Result {

@@ -94,7 +94,7 @@ pub fn abplane_ui(ui: &mut egui::Ui, cx: &ViewCtx, state: &mut ToyState) {
         && state
             .slots
             .get(i)
-            .is_none_or(|s| !s.enabled || ab_of(&s.div).is_none())
+            .is_none_or(|s| !s.enabled || ab_of(&s.div.family).is_none())
     {
         ps.selected = None;
     }
@@ -103,7 +103,7 @@ pub fn abplane_ui(ui: &mut egui::Ui, cx: &ViewCtx, state: &mut ToyState) {
             state
                 .slots
                 .iter()
-                .position(|s| s.enabled && ab_of(&s.div).is_some())
+                .position(|s| s.enabled && ab_of(&s.div.family).is_some())
                 .map_or(Target::Probe, Target::Slot),
         );
     }
@@ -144,14 +144,14 @@ fn plane(ui: &mut egui::Ui, state: &mut ToyState, ps: &mut PlaneState, width: f3
         .iter()
         .enumerate()
         .filter(|(_, s)| s.enabled)
-        .filter_map(|(i, s)| ab_of(&s.div).map(|ab| (i, ab)))
+        .filter_map(|(i, s)| ab_of(&s.div.family).map(|ab| (i, ab)))
         .collect();
     let slot_color = |pred: &dyn Fn(&Divergence) -> bool| {
         state
             .slots
             .iter()
             .enumerate()
-            .find(|(_, s)| s.enabled && pred(&s.div))
+            .find(|(_, s)| s.enabled && pred(&s.div.family))
             .map(|(i, _)| colors[i])
     };
     let fkl_color = slot_color(&|d| matches!(d, Divergence::Fkl));
@@ -405,7 +405,7 @@ fn snap(p: [f64; 2], t: &PlotTransform) -> [f64; 2] {
 
 /// Writes a dragged position into a slot: an α-divergence stays on its line (nearest point).
 fn move_slot(slot: &mut Slot, [a, b]: [f64; 2]) {
-    match &mut slot.div {
+    match &mut slot.div.family {
         Divergence::Ab { alpha, beta } => {
             *alpha = a;
             *beta = b;
@@ -421,12 +421,12 @@ fn run_for(cx: &ViewCtx, state: &ToyState, target: Option<Target>) -> usize {
     if let Some(Target::Slot(i)) = target
         && let Some(slot) = state.slots.get(i)
     {
-        if let Some(r) = (0..cx.runs()).find(|&r| *cx.divergence(r) == slot.div) {
+        if let Some(r) = (0..cx.runs()).find(|&r| *cx.loss(r) == slot.div) {
             return r;
         }
         // Mid-drag the fit lags behind: the slot's position among the enabled ones.
         let k = state.slots[..i].iter().filter(|s| s.enabled).count();
-        if slot.enabled && k < cx.runs() && cx.divergence(k).name() == slot.div.name() {
+        if slot.enabled && k < cx.runs() && cx.divergence(k).name() == slot.div.family.name() {
             return k;
         }
     }
@@ -436,7 +436,7 @@ fn run_for(cx: &ViewCtx, state: &ToyState, target: Option<Target>) -> usize {
 /// The selected point's (α, β), its name and colour.
 fn selection(state: &ToyState, ps: &PlaneState, ink: Color32) -> ([f64; 2], String, Color32) {
     if let Some(Target::Slot(i)) = ps.selected
-        && let Some(ab) = state.slots.get(i).and_then(|s| ab_of(&s.div))
+        && let Some(ab) = state.slots.get(i).and_then(|s| ab_of(&s.div.family))
     {
         let colors = palette::slot_colors(&state.slots);
         return (ab, state.slots[i].div.label(), colors[i]);
@@ -526,7 +526,7 @@ fn reading(ui: &mut egui::Ui, cx: &ViewCtx, state: &mut ToyState, ps: &mut Plane
                 .on_hover_text("add ab with these α and β to the divergence list (refits)");
             if add.clicked() {
                 state.slots.push(Slot {
-                    div: Divergence::Ab { alpha: a, beta: b },
+                    div: Divergence::Ab { alpha: a, beta: b }.into(),
                     enabled: true,
                 });
                 ps.selected = Some(Target::Slot(state.slots.len() - 1));
@@ -695,22 +695,23 @@ mod tests {
     #[test]
     fn slots_move_like_their_family() {
         let mut s = Slot {
-            div: Divergence::Alpha { alpha: 0.5 },
+            div: Divergence::Alpha { alpha: 0.5 }.into(),
             enabled: true,
         };
         move_slot(&mut s, [0.9, 0.5]);
         // The nearest point of α + β = 1 to (0.9, 0.5) is α = 0.7.
-        assert_eq!(s.div, Divergence::Alpha { alpha: 0.7 });
+        assert_eq!(s.div.family, Divergence::Alpha { alpha: 0.7 });
         let mut s = Slot {
             div: Divergence::Ab {
                 alpha: 0.2,
                 beta: 0.7,
-            },
+            }
+            .into(),
             enabled: true,
         };
         move_slot(&mut s, clamp_ab([3.0, -0.123]));
         assert_eq!(
-            s.div,
+            s.div.family,
             Divergence::Ab {
                 alpha: 2.0,
                 beta: -0.12
@@ -747,7 +748,7 @@ mod tests {
 
     fn make_scene(preset: &str, divs: &[&str], epochs: usize, epoch: usize) -> Scene {
         let result = fit(preset, divs, epochs);
-        let d: Vec<Divergence> = result.runs.iter().map(|r| r.divergence).collect();
+        let d: Vec<Divergence> = result.runs.iter().map(|r| r.divergence.family).collect();
         Scene {
             colors: palette::run_colors(&d),
             result,
@@ -825,14 +826,18 @@ mod tests {
         h.run_ok();
         h.drop_at(to);
         h.run_ok();
-        match h.state().slots[2].div {
+        match h.state().slots[2].div.family {
             Divergence::Ab { alpha, beta } => {
                 assert!((alpha - 1.3).abs() <= 0.02, "alpha {alpha}");
                 assert!((beta + 0.4).abs() <= 0.02, "beta {beta}");
             }
             d => panic!("{d}"),
         }
-        assert_eq!(h.state().slots[0].div, Divergence::Fkl, "others untouched");
+        assert_eq!(
+            h.state().slots[0].div.family,
+            Divergence::Fkl,
+            "others untouched"
+        );
         // Drag the α-divergence (0.5, 0.5) towards (1.2, 0.4): it slides along α + β = 1 to the
         // nearest point, α = (1.2 − 0.4 + 1)/2 = 0.9.
         let ps = plane_state(&h);
@@ -844,7 +849,7 @@ mod tests {
         h.run_ok();
         h.drop_at(to);
         h.run_ok();
-        match h.state().slots[3].div {
+        match h.state().slots[3].div.family {
             Divergence::Alpha { alpha } => assert!((alpha - 0.9).abs() <= 0.02, "alpha {alpha}"),
             d => panic!("{d}"),
         }
@@ -874,7 +879,7 @@ mod tests {
         h.run_ok();
         assert_eq!(h.state().slots.len(), 5);
         assert!(
-            matches!(h.state().slots[4].div, Divergence::Ab { alpha, beta }
+            matches!(h.state().slots[4].div.family, Divergence::Ab { alpha, beta }
             if (alpha + 0.5).abs() <= 0.02 && (beta - 1.5).abs() <= 0.02)
         );
     }

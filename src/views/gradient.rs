@@ -823,7 +823,7 @@ pub(crate) mod tests {
         size: egui::Vec2,
         mut view: impl FnMut(&mut Ui, &ViewCtx, &mut ToyState),
     ) -> image::RgbaImage {
-        let divs: Vec<Divergence> = result.runs.iter().map(|r| r.divergence).collect();
+        let divs: Vec<Divergence> = result.runs.iter().map(|r| r.divergence.family).collect();
         let colors = palette::run_colors(&divs);
         let mut state = ToyState::default();
         let mut harness = egui_kittest::Harness::builder()

@@ -464,7 +464,7 @@ pub(super) mod tests {
         size: egui::Vec2,
         view: fn(&mut egui::Ui, &ViewCtx, &mut ToyState),
     ) -> egui_kittest::Harness<'a, ToyState> {
-        let divs: Vec<Divergence> = result.runs.iter().map(|r| r.divergence).collect();
+        let divs: Vec<Divergence> = result.runs.iter().map(|r| r.divergence.family).collect();
         let colors = palette::run_colors(&divs);
         egui_kittest::Harness::builder()
             .with_context_setup(crate::views::common::install_fonts)

@@ -653,7 +653,7 @@ mod tests {
     }
 
     fn colors(result: &FitResult) -> Vec<Color32> {
-        let divs: Vec<Divergence> = result.runs.iter().map(|r| r.divergence).collect();
+        let divs: Vec<Divergence> = result.runs.iter().map(|r| r.divergence.family).collect();
         palette::run_colors(&divs)
     }
 

@@ -84,7 +84,13 @@ impl<'a> ViewCtx<'a> {
         self
     }
 
+    /// The family of `run` (its practice options aside: [`ViewCtx::loss`]).
     pub fn divergence(&self, run: usize) -> &Divergence {
+        &self.result.runs[run].divergence.family
+    }
+
+    /// The loss of `run`: its family and practice options.
+    pub fn loss(&self, run: usize) -> &crate::math::practice::Loss {
         &self.result.runs[run].divergence
     }
 

@@ -90,7 +90,8 @@ pub fn family_color(div: &Divergence) -> Color32 {
 /// (see [`instance_color`]); where that brings it near a colour already on show (the teacher,
 /// another family's colour or ramp: a JSD ramp's dark end turns into αβ's violet), it turns the
 /// way that keeps it farthest from them.
-pub fn run_colors(divs: &[Divergence]) -> Vec<Color32> {
+pub fn run_colors<D: AsRef<Divergence>>(divs: &[D]) -> Vec<Color32> {
+    let divs: Vec<&Divergence> = divs.iter().map(AsRef::as_ref).collect();
     let mut colors = vec![Color32::TRANSPARENT; divs.len()];
     let mut done: Vec<&str> = Vec::new();
     for (i, d) in divs.iter().enumerate() {
@@ -260,15 +261,19 @@ fn lifted(c: Color32) -> Color32 {
 /// Colours for the side panel's list: enabled slots get exactly the colours their runs get in the views
 /// (computed over the enabled divergences), disabled ones their family colour.
 pub fn slot_colors(slots: &[crate::views::state::Slot]) -> Vec<Color32> {
-    let enabled: Vec<Divergence> = slots.iter().filter(|s| s.enabled).map(|s| s.div).collect();
+    let enabled: Vec<Divergence> = slots
+        .iter()
+        .filter(|s| s.enabled)
+        .map(|s| s.div.family)
+        .collect();
     let mut run = run_colors(&enabled).into_iter();
     slots
         .iter()
         .map(|s| {
             if s.enabled {
-                run.next().unwrap_or(family_color(&s.div))
+                run.next().unwrap_or(family_color(&s.div.family))
             } else {
-                family_color(&s.div)
+                family_color(&s.div.family)
             }
         })
         .collect()

@@ -1,6 +1,6 @@
 //! Everything the toy tab persists between sessions and saves as a config: plain data, no egui handles.
 
-use crate::math::Divergence;
+use crate::math::practice::Loss;
 use crate::toy::config::ViewHints;
 use crate::toy::{FitConfig, FitSpec, preset};
 use serde::{Deserialize, Serialize};
@@ -8,21 +8,22 @@ use serde::{Deserialize, Serialize};
 /// One divergence in the list: its parameters, and whether it takes part in the fit.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Slot {
+    /// The family and its practice options.
     #[serde(with = "spec_string")]
-    pub div: Divergence,
+    pub div: Loss,
     pub enabled: bool,
 }
 
 /// Divergences persist as their spec strings (`akl:mu=0.5`), the same text a config file holds.
 mod spec_string {
-    use crate::math::Divergence;
+    use crate::math::practice::Loss;
     use serde::{Deserialize, Deserializer, Serializer};
 
-    pub fn serialize<S: Serializer>(d: &Divergence, s: S) -> Result<S::Ok, S::Error> {
+    pub fn serialize<S: Serializer>(d: &Loss, s: S) -> Result<S::Ok, S::Error> {
         s.collect_str(d)
     }
 
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Divergence, D::Error> {
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Loss, D::Error> {
         let s = String::deserialize(d)?;
         s.parse().map_err(serde::de::Error::custom)
     }
@@ -318,7 +319,7 @@ impl ToyState {
         self.slots = config
             .divergences
             .iter()
-            .filter_map(|s| match s.parse::<Divergence>() {
+            .filter_map(|s| match s.parse::<Loss>() {
                 Ok(div) => Some(Slot { div, enabled: true }),
                 Err(e) => {
                     errors.push(e.to_string());

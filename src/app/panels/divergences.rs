@@ -3,8 +3,10 @@
 //! does nothing under the others' values (TAID's rate with the adaptive step off, JSD's
 //! normalisation at β = 0 or 1, ...) is greyed out and says why.
 
+use super::practice::practice_ui;
 use super::{log_slider, slider};
 use crate::math::params::{Param, ParamKind, Value, Values};
+use crate::math::practice::Loss;
 use crate::math::{Divergence, FAMILIES};
 use crate::views::palette;
 use crate::views::state::Slot;
@@ -31,7 +33,15 @@ pub fn divergences_ui(ui: &mut egui::Ui, slots: &mut Vec<Slot>, classes: usize) 
                     });
                 });
             });
-            ui.indent("params", |ui| params_ui(ui, &mut slot.div, classes));
+            ui.indent("params", |ui| {
+                params_ui(ui, &mut slot.div.family, classes);
+                // The last refusal of this slot's practice section lives in egui's memory, not in
+                // the persisted slot.
+                let id = ui.make_persistent_id("practice_error");
+                let mut error: Option<String> = ui.data(|d| d.get_temp(id)).flatten();
+                practice_ui(ui, &mut slot.div, classes, &mut error);
+                ui.data_mut(|d| d.insert_temp(id, error));
+            });
         });
     }
     if let Some(i) = remove {
@@ -45,7 +55,7 @@ pub fn divergences_ui(ui: &mut egui::Ui, slots: &mut Vec<Slot>, classes: usize) 
                 .clicked()
             {
                 slots.push(Slot {
-                    div: f.default(),
+                    div: f.default().into(),
                     enabled: true,
                 });
                 ui.close();
@@ -55,11 +65,12 @@ pub fn divergences_ui(ui: &mut egui::Ui, slots: &mut Vec<Slot>, classes: usize) 
 }
 
 /// The tooltip of a divergence's switch: its readable name, its spec string, what it is and its formula.
-fn hover_text(div: &Divergence) -> String {
+fn hover_text(loss: &Loss) -> String {
+    let div = &loss.family;
     let family = div.family();
     format!(
-        "{}\nspec: {div}\n{}\n{}",
-        div.label(),
+        "{}\nspec: {loss}\n{}\n{}",
+        loss.label(),
         family.summary,
         family.formula
     )

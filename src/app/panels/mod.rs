@@ -3,6 +3,7 @@
 pub mod divergences;
 pub mod optimizer;
 pub mod plane;
+pub mod practice;
 pub mod student;
 pub mod teacher;
 

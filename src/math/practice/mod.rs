@@ -8,6 +8,7 @@ pub mod loss;
 pub mod options;
 pub mod pipeline;
 pub mod support;
+pub mod sweep;
 
 pub use loss::{COMMON_KEYS, CommonKey, Loss, is_common_key};
 pub use options::{Practice, Renorm, Support};

@@ -201,7 +201,7 @@ impl AbPlane {
             .iter()
             .enumerate()
             .filter_map(|(r, run)| {
-                ab_of(&run.divergence).map(|ab| (r, run.divergence.to_string(), ab))
+                ab_of(&run.divergence.family).map(|ab| (r, run.divergence.to_string(), ab))
             })
             .collect();
         let targets: Vec<(usize, String, [f64; 2])> =

@@ -32,7 +32,7 @@ pub fn assistant_runs(result: &FitResult) -> Vec<usize> {
     (0..result.runs.len())
         .filter(|&r| {
             matches!(
-                result.runs[r].divergence,
+                result.runs[r].divergence.family,
                 Divergence::Taid { .. } | Divergence::Amid { .. }
             )
         })

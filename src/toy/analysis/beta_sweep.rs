@@ -14,7 +14,7 @@ pub fn sweep_run(result: &FitResult) -> Option<usize> {
         result
             .runs
             .iter()
-            .position(|r| matches!(r.divergence, Divergence::Jsd { .. }))
+            .position(|r| matches!(r.divergence.family, Divergence::Jsd { .. }))
             .unwrap_or(0),
     )
 }

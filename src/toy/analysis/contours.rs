@@ -49,7 +49,7 @@ pub fn closed_form(result: &FitResult, run: &Run) -> Option<ClosedForm> {
     let parts = &result.teacher.plane.as_ref()?.components;
     let diag = factorised(run);
     let n = crate::math::label::num;
-    match run.divergence {
+    match run.divergence.family {
         Divergence::Fkl => {
             let (mean, mut cov) = plane::moments(parts);
             let text = if diag {

@@ -21,7 +21,7 @@ use std::fmt::{self, Write};
 /// The divergence as it was optimised at `epoch`: TAID with a schedule at the t recorded then.
 pub fn divergence_at(result: &FitResult, run: usize, epoch: usize) -> Divergence {
     let r = &result.runs[run];
-    match r.divergence {
+    match r.divergence.family {
         Divergence::Taid { t, schedule } => {
             let t = record_at(&r.history, epoch).and_then(|r| r.t).unwrap_or(t);
             Divergence::Taid { t, schedule }

@@ -517,7 +517,7 @@ impl LandscapeGrid {
             .iter()
             .take(MAX_PANELS)
             .map(|run| {
-                let div = landscape_div(&run.divergence);
+                let div = landscape_div(&run.divergence.family);
                 let map = check_classes(&div, teacher.len()).and_then(|()| {
                     let values = evaluate_grid(
                         &div,
@@ -599,7 +599,7 @@ pub(crate) mod tests {
     pub(crate) fn grid_of(result: &FitResult, run: usize) -> (Window, Vec<f64>) {
         let w = Window::for_result(result);
         let values = evaluate_grid(
-            &landscape_div(&result.runs[run].divergence),
+            &landscape_div(&result.runs[run].divergence.family),
             &result.teacher.dist,
             &result.teacher.xs,
             &w,
