@@ -80,7 +80,11 @@ fn every_preset_loads_from_the_menu() {
         let expected: Vec<String> = cfg
             .divergences
             .iter()
-            .map(|s| s.parse::<kdviz::math::Divergence>().unwrap().to_string())
+            .map(|s| {
+                s.parse::<kdviz::math::practice::Loss>()
+                    .unwrap()
+                    .to_string()
+            })
             .collect();
         assert_eq!(run_names(&h), expected, "{name}");
         if let Some(first) = cfg.view.views.first() {

@@ -239,7 +239,7 @@ fn rows_by_epochs(
                     let cx = ViewCtx::new(result, colors, e).for_figure();
                     let order = class_order(&cx, &opts);
                     let title = if j == 0 {
-                        format!("{}  ·  {}", cx.divergence(run).label(), epoch_title(&cx))
+                        format!("{}  ·  {}", cx.loss(run).label(), epoch_title(&cx))
                     } else {
                         epoch_title(&cx)
                     };

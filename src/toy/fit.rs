@@ -51,6 +51,10 @@ pub struct Snapshot {
     pub epoch: usize,
     /// Reads as `&[f64]`.
     pub q: SnapshotQ,
+    /// A free-logit student's `log Σ exp z`: its logits are `log q + lse` (what the practice
+    /// options round and cap, not log q).
+    #[serde(skip)]
+    pub lse: Option<f64>,
 }
 
 /// A snapshot's q, read as `&[f64]`: a free-logit student's q as the fit computed it (kept side by
@@ -107,14 +111,17 @@ fn shared_snapshots(
     blocks: &[Arc<Vec<f64>>],
     block: usize,
     epochs: &[usize],
+    lse: &[f64],
     n: usize,
 ) -> Vec<Snapshot> {
     epochs
         .iter()
+        .zip(lse)
         .enumerate()
-        .filter_map(|(k, &epoch)| {
+        .filter_map(|(k, (&epoch, &lse))| {
             Some(Snapshot {
                 epoch,
+                lse: Some(lse),
                 q: SnapshotQ(Source::Shared {
                     all: Some(blocks.get(k / block)?.clone()),
                     start: (k % block) * n,
@@ -323,7 +330,7 @@ impl FitSpec {
         let (student, init) = self.student.build(&teacher)?;
         for d in &self.divergences {
             check_classes(&d.family, teacher.dist.len())?;
-            check_practice(d, &teacher.dist)?;
+            check_practice(d, &teacher)?;
         }
         let regions = Regions::new(&teacher.dist.p, &self.metrics);
         Ok(Prepared {
@@ -354,13 +361,14 @@ impl FitSpec {
     }
 }
 
-/// A loss with practice options reads the teacher's log-probabilities as its logits, which must
-/// be finite (a class of zero probability has none).
-fn check_practice(loss: &Loss, teacher: &LogDist) -> Result<(), String> {
+/// A loss with practice options reads the teacher's logits ([`Teacher::logits`]: its
+/// log-probabilities unless given as logits), which must be finite (a class of zero probability has
+/// none).
+fn check_practice(loss: &Loss, teacher: &Teacher) -> Result<(), String> {
     if loss.practice.is_default() {
         return Ok(());
     }
-    match teacher.logp.iter().position(|x| !x.is_finite()) {
+    match teacher.logits().iter().position(|x| !x.is_finite()) {
         Some(k) => Err(format!(
             "{loss}: the teacher gives class {k} zero probability; practice options read the \
              teacher's log-probabilities as logits and need every class above 0 (use the family \
@@ -549,6 +557,7 @@ impl Prepared {
             filling: Vec::new(),
             block: (BLOCK_DOUBLES / n.max(1)).clamp(1, stored.max(1)),
             stored_epochs: Vec::with_capacity(stored),
+            stored_lse: Vec::with_capacity(stored),
             deferred,
             next: 0,
         }
@@ -579,6 +588,8 @@ pub struct Stepper<'a> {
     filling: Vec<f64>,
     block: usize,
     stored_epochs: Vec<usize>,
+    /// `log Σ exp z` at `stored_epochs`.
+    stored_lse: Vec<f64>,
     /// Snapshots are the Gaussian student's parameters (q computed when read).
     deferred: bool,
     /// The epoch the next step records.
@@ -676,13 +687,19 @@ impl Stepper<'_> {
         if prep.keeps(epoch) {
             if self.deferred {
                 let q = SnapshotQ::gaussian(prep.student.clone(), self.params.clone().into());
-                self.snapshots.push(Snapshot { epoch, q });
+                self.snapshots.push(Snapshot {
+                    epoch,
+                    q,
+                    lse: None,
+                });
             } else {
                 if self.filling.capacity() == 0 {
                     self.filling = spare::take(self.block * n);
                 }
                 self.filling.extend_from_slice(&self.student.p);
                 self.stored_epochs.push(epoch);
+                // The free student's parameters are its logits: z − log q is their normaliser.
+                self.stored_lse.push(self.params[0] - self.student.logp[0]);
                 if self.filling.len() >= self.block * n {
                     self.blocks
                         .push(Arc::new(std::mem::take(&mut self.filling)));
@@ -723,7 +740,7 @@ impl Stepper<'_> {
     /// The objective of a loss with practice options ([`evaluate`]) and its gradient w.r.t. the
     /// student's logits in `self.grad`. The logits are the free student's parameters as they are
     /// (rounding, soft-capping and standardisation act on them) or the Gaussian's log-probabilities;
-    /// the teacher's are its log-probabilities. Row 0 of epoch e draws on stream e (§10.5).
+    /// the teacher's are [`Teacher::logits`]. Row 0 of epoch e draws on stream e (§10.5).
     fn practice_step(&mut self, family: Divergence, epoch: usize) -> Result<f64, String> {
         let prep = self.prep;
         let loss = Loss {
@@ -736,7 +753,7 @@ impl Stepper<'_> {
             .unwrap_or(&self.student.logp);
         let out = evaluate(
             &loss,
-            &prep.teacher.dist.logp,
+            prep.teacher.logits(),
             z,
             epoch as u64,
             &mut self.grad,
@@ -775,7 +792,13 @@ impl Stepper<'_> {
                 rest.extend_from_slice(&self.filling[..(kept - full) * n]);
                 blocks.push(Arc::new(rest));
             }
-            shared_snapshots(&blocks, self.block, &self.stored_epochs[..kept], n)
+            shared_snapshots(
+                &blocks,
+                self.block,
+                &self.stored_epochs[..kept],
+                &self.stored_lse[..kept],
+                n,
+            )
         };
         Run {
             divergence: self.div,
@@ -794,7 +817,13 @@ impl Stepper<'_> {
                 self.blocks
                     .push(Arc::new(std::mem::take(&mut self.filling)));
             }
-            shared_snapshots(&self.blocks, self.block, &self.stored_epochs, n)
+            shared_snapshots(
+                &self.blocks,
+                self.block,
+                &self.stored_epochs,
+                &self.stored_lse,
+                n,
+            )
         };
         Run {
             divergence: self.div,

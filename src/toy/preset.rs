@@ -96,6 +96,30 @@ pub const PRESETS: &[(&str, &str)] = &[
         "eakd-hard-row",
         include_str!("../../assets/presets/eakd-hard-row.toml"),
     ),
+    (
+        "topk-truncated-negative",
+        include_str!("../../assets/presets/topk-truncated-negative.toml"),
+    ),
+    (
+        "topk-renorm-mismatch",
+        include_str!("../../assets/presets/topk-renorm-mismatch.toml"),
+    ),
+    (
+        "bf16-logits-jsd",
+        include_str!("../../assets/presets/bf16-logits-jsd.toml"),
+    ),
+    (
+        "bf16-arithmetic-jsd",
+        include_str!("../../assets/presets/bf16-arithmetic-jsd.toml"),
+    ),
+    (
+        "bf16-teacher-negative-jsd",
+        include_str!("../../assets/presets/bf16-teacher-negative-jsd.toml"),
+    ),
+    (
+        "softcap-on-off",
+        include_str!("../../assets/presets/softcap-on-off.toml"),
+    ),
 ];
 
 /// The preset called `name`.

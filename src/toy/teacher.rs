@@ -107,6 +107,17 @@ pub struct Teacher {
     pub components: Option<Vec<Component>>,
     /// The 2-D mixture and its grid, for a `mixture2d` teacher (then `xs` is the class index).
     pub plane: Option<Plane>,
+    /// A `logits` teacher's logits as given: what the practice options round, cap and
+    /// standardise (see [`Teacher::logits`]).
+    pub given_logits: Option<Vec<f64>>,
+}
+
+impl Teacher {
+    /// The teacher's logits as the practice pipeline reads them: a `logits` teacher's own (bf16
+    /// rounds 31.11, not its log-probability −0.8), else the log-probabilities.
+    pub fn logits(&self) -> &[f64] {
+        self.given_logits.as_deref().unwrap_or(&self.dist.logp)
+    }
 }
 
 /// A 2-D teacher's mixture, grid, and the position of every class.
@@ -131,6 +142,7 @@ impl TeacherSpec {
                     dist,
                     components: None,
                     plane: None,
+                    given_logits: None,
                 })
             }
             TeacherSpec::Logits { logits } => {
@@ -148,6 +160,7 @@ impl TeacherSpec {
                     dist,
                     components: None,
                     plane: None,
+                    given_logits: Some(logits.clone()),
                 })
             }
             TeacherSpec::LongTail {
@@ -206,6 +219,7 @@ impl TeacherSpec {
                     dist,
                     components: None,
                     plane: None,
+                    given_logits: None,
                 })
             }
             TeacherSpec::Mixture { components, grid } => {
@@ -222,6 +236,7 @@ impl TeacherSpec {
                     dist,
                     components: Some(components.clone()),
                     plane: None,
+                    given_logits: None,
                 })
             }
             TeacherSpec::Mixture2d { components, grid } => {
@@ -241,6 +256,7 @@ impl TeacherSpec {
                         xs,
                         ys,
                     }),
+                    given_logits: None,
                 })
             }
         }

@@ -488,11 +488,7 @@ fn reading(ui: &mut egui::Ui, cx: &ViewCtx, state: &mut ToyState, ps: &mut Plane
     let compact = h < 360.0 || ui.available_width() < 300.0;
     let run = (cx.runs() > 0).then(|| run_for(cx, state, ps.selected));
     let source = run.map_or_else(String::new, |r| {
-        format!(
-            "student of {} at epoch {}",
-            cx.divergence(r).label(),
-            cx.epoch
-        )
+        format!("student of {} at epoch {}", cx.loss(r).label(), cx.epoch)
     });
     let mut hover = format!(
         "The per-class force of the αβ-divergence's gradient, w_k = q_k^β · (q_k^α − p_k^α)/α \

@@ -159,19 +159,15 @@ fn run_panel(ui: &mut Ui, cx: &ViewCtx, run: usize, panel: &Panel, height: f32) 
         student, assistant, ..
     } = AssistantPanel::new(cx.result, run, cx.epoch);
     ui.horizontal(|ui| {
-        let name = egui::Label::new(
-            RichText::new(cx.divergence(run).label())
-                .color(color)
-                .strong(),
-        )
-        .truncate();
+        let name =
+            egui::Label::new(RichText::new(cx.loss(run).label()).color(color).strong()).truncate();
         let note = assistant
             .as_ref()
             .map_or("no student at this epoch", |a| &a.1);
         ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
             ui.label(RichText::new(note).weak());
             ui.with_layout(egui::Layout::left_to_right(egui::Align::Center), |ui| {
-                ui.add(name).on_hover_text(cx.divergence(run).to_string())
+                ui.add(name).on_hover_text(cx.loss(run).to_string())
             });
         });
     });

@@ -28,7 +28,7 @@ pub(super) fn beta_panel(ui: &mut egui::Ui, cx: &ViewCtx, id: egui::Id, width: f
             egui::RichText::new(format!(
                 "GJSD vs β at epoch {} (student of {})",
                 cx.epoch,
-                cx.divergence(run).label()
+                cx.loss(run).label()
             ))
             .small(),
         );

@@ -127,7 +127,7 @@ fn panel(
     marginals: bool,
 ) -> Option<(usize, [f64; 2])> {
     let plane = cx.result.teacher.plane.as_ref()?;
-    let div = cx.divergence(run);
+    let div = cx.loss(run);
     let color = cx.colors[run];
     let r = &cx.result.runs[run];
     let now = contours::mean_cov(r, cx.epoch);
@@ -508,7 +508,7 @@ fn marginal_lines(
     );
     if let Some(s) = &m.student {
         pu.line(
-            Line::new(cx.divergence(run).label(), line(&s[a]))
+            Line::new(cx.loss(run).label(), line(&s[a]))
                 .id(("student-marginal", a))
                 .color(cx.colors[run])
                 .width(2.0)

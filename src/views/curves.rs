@@ -429,7 +429,7 @@ const LONG_NAME: usize = 28;
 /// Display names of the runs: each divergence's readable label (`AKL (μ = 0.5)`); runs whose labels
 /// coincide (TAID schedules that differ only in their rate) are numbered `#1`, `#2`, ….
 pub(super) fn run_names(cx: &ViewCtx) -> Vec<String> {
-    let labels: Vec<String> = (0..cx.runs()).map(|r| cx.divergence(r).label()).collect();
+    let labels: Vec<String> = (0..cx.runs()).map(|r| cx.loss(r).label()).collect();
     labels
         .iter()
         .enumerate()
@@ -510,7 +510,7 @@ pub(super) fn hover_runs<'b>(
             }
         }
         let (_, run, m, v) = best?;
-        let div = cx.divergence(run);
+        let div = cx.loss(run);
         Some(format!(
             "{}  ·  {div}\nepoch {epoch}\n{} = {}",
             div.label(),
@@ -544,7 +544,7 @@ pub(super) fn value_table(ui: &mut egui::Ui, cx: &ViewCtx, id: egui::Id, columns
                             name.clone()
                         };
                         ui.label(egui::RichText::new(short).color(cx.colors[run]).strong())
-                            .on_hover_text(cx.divergence(run).to_string());
+                            .on_hover_text(cx.loss(run).to_string());
                         let rec = cx.record(run);
                         for (_, value) in columns {
                             let text = format!("{:>8}", fmt_value(value(rec)));

@@ -942,7 +942,7 @@ fn hover_text(
     let names = run_names(cx);
     let specs: Vec<(String, String)> = runs
         .iter()
-        .map(|&r| (names[r].clone(), cx.divergence(r).to_string()))
+        .map(|&r| (names[r].clone(), cx.loss(r).to_string()))
         .collect();
     let order = order.to_vec();
     move |pos| {
@@ -1118,7 +1118,7 @@ fn tail_inset(
                             width,
                         ));
                         pu.points(
-                            Points::new(cx.divergence(run).label(), pts)
+                            Points::new(cx.loss(run).label(), pts)
                                 .color(cx.colors[run])
                                 .radius(2.0),
                         );

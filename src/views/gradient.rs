@@ -470,13 +470,9 @@ fn run_panel(ui: &mut Ui, cx: &ViewCtx, frame: &Frame, run: usize, opts: &Option
         if data.grad.is_none() {
             note = "D is not finite here: no gradient".into();
         }
-        let name = egui::Label::new(
-            RichText::new(cx.divergence(run).label())
-                .color(color)
-                .strong(),
-        )
-        .truncate();
-        let spec = cx.divergence(run).to_string();
+        let name =
+            egui::Label::new(RichText::new(cx.loss(run).label()).color(color).strong()).truncate();
+        let spec = cx.loss(run).to_string();
         if note.is_empty() {
             ui.add(name).on_hover_text(spec);
         } else {

@@ -128,9 +128,22 @@ fn panel(
     let map = job.map(run);
     ui.horizontal(|ui| {
         let title = ui.add(
-            egui::Label::new(egui::RichText::new(div.label()).color(color).strong()).truncate(),
+            egui::Label::new(
+                egui::RichText::new(cx.loss(run).label())
+                    .color(color)
+                    .strong(),
+            )
+            .truncate(),
         );
-        let mut notes = vec![div.to_string()];
+        let mut notes = vec![cx.loss(run).to_string()];
+        if !cx.loss(run).practice.is_default() {
+            notes.push(
+                "Drawn for the family against the full teacher: the practice options (support, \
+                 temperatures, precision) are not applied to this surface; \"What the student \
+                 sees\" shows what they change."
+                    .to_string(),
+            );
+        }
         if let Divergence::Taid {
             schedule: Some(s), ..
         } = div

@@ -105,7 +105,7 @@ pub fn loss_ui(ui: &mut egui::Ui, cx: &ViewCtx, state: &mut ToyState) {
     if shown.contains(&Quantity::KlQp) {
         let infinite: Vec<String> = (0..cx.runs())
             .filter(|&r| cx.record(r).kl_qp.is_infinite())
-            .map(|r| cx.divergence(r).label())
+            .map(|r| cx.loss(r).label())
             .collect();
         if !infinite.is_empty() {
             ui.label(

@@ -481,7 +481,7 @@ mod tests {
     #[test]
     fn every_preset_reads_for_colour_blind_viewers() {
         for cfg in preset::all() {
-            let divs: Vec<Divergence> =
+            let divs: Vec<crate::math::practice::Loss> =
                 cfg.divergences.iter().map(|s| s.parse().unwrap()).collect();
             let mut colors = run_colors(&divs);
             colors.push(TEACHER);

@@ -14,6 +14,7 @@
 use super::abplane::{ab_exponents, ab_factors};
 use super::{q_at, record_at};
 use crate::io::csv::{Opt, Quoted};
+use crate::math::practice::{Loss, PracticeWorkspace, evaluate};
 use crate::math::{Divergence, LogDist, Workspace, dkd, eakd, value_and_grad};
 use crate::toy::FitResult;
 use std::fmt::{self, Write};
@@ -56,18 +57,62 @@ pub fn student_at(result: &FitResult, run: usize, epoch: usize) -> Option<LogDis
     LogDist::from_probs(q).ok()
 }
 
-/// `∂D/∂z` of `run` at `epoch` and the student it was taken at; `None` where D is infinite.
+/// The student's logits as the fit's practice pipeline read them at `epoch`: a free-logit student's
+/// `log q + lse` (its parameters), a Gaussian's log-probabilities.
+pub fn student_logits(result: &FitResult, run: usize, epoch: usize) -> Option<Vec<f64>> {
+    let student = student_at(result, run, epoch)?;
+    let snaps = &result.runs[run].snapshots;
+    // The snapshot student_at read q from: the last kept at or before `epoch`.
+    let kept = snaps.partition_point(|s| s.epoch <= epoch).max(1) - 1;
+    let shift = snaps.get(kept).and_then(|s| s.lse).unwrap_or(0.0);
+    Some(student.logp.iter().map(|l| l + shift).collect())
+}
+
+/// `∂D/∂z` of `run` at `epoch` and the student it was taken at; `None` where D is infinite. A loss
+/// with practice options goes through the same pipeline as the fit (stream = epoch), with the
+/// student's log-probabilities as its logits.
 pub fn gradient_at(result: &FitResult, run: usize, epoch: usize) -> Option<(LogDist, Vec<f64>)> {
     let student = student_at(result, run, epoch)?;
     let div = divergence_at(result, run, epoch);
     let mut grad = vec![0.0; student.len()];
-    let value = value_and_grad(
-        &div,
-        &result.teacher.dist,
-        &student,
-        &mut grad,
-        &mut Workspace::default(),
-    );
+    let practice = result.runs[run].divergence.practice;
+    let value = if practice.is_default() {
+        value_and_grad(
+            &div,
+            &result.teacher.dist,
+            &student,
+            &mut grad,
+            &mut Workspace::default(),
+        )
+    } else {
+        let loss = Loss {
+            family: div,
+            practice,
+        };
+        let z = student_logits(result, run, epoch)?;
+        let out = evaluate(
+            &loss,
+            result.teacher.logits(),
+            &z,
+            epoch as u64,
+            &mut grad,
+            &mut PracticeWorkspace::default(),
+        )
+        .ok()?;
+        if out.nonfinite.is_some() {
+            return None;
+        }
+        // As the fit does for a Gaussian student: the gradient w.r.t. the unnormalised log-density.
+        let gaussian = record_at(&result.runs[run].history, epoch)
+            .is_some_and(|r| r.mu.is_some() || r.mean.is_some());
+        if gaussian {
+            let total: f64 = grad.iter().sum();
+            grad.iter_mut()
+                .zip(&student.p)
+                .for_each(|(g, q)| *g -= q * total);
+        }
+        out.value
+    };
     value.is_finite().then_some((student, grad))
 }
 
@@ -312,6 +357,38 @@ mod tests {
     use super::*;
     use crate::io::csv::parse_csv;
     use crate::toy::analysis::fit_preset;
+
+    /// The view reads what the fit read: the free student's own logits (not log q) and the
+    /// teacher's given logits, so bf16 rounds 31.23, as the epoch-0 gradient of the pipeline on
+    /// practice.md's vector L shows.
+    #[test]
+    fn a_practice_gradient_reads_the_students_own_logits() {
+        let result = fit_preset("bf16-logits-jsd", 20);
+        let u = [31.11, 30.87, 31.28, -43.45, -48.75, -6.79];
+        let z = [31.23, 30.75, 31.24, -43.3, -48.74, -6.7];
+        let logits = student_logits(&result, 1, 0).unwrap();
+        for (a, b) in logits.iter().zip(z) {
+            assert!((a - b).abs() < 1e-12, "{a} vs {b}");
+        }
+        let loss = result.runs[1].divergence;
+        assert_eq!(loss.to_string(), "jsd:beta=0.5,precision=bf16");
+        let mut want = vec![0.0; 6];
+        crate::math::practice::evaluate(
+            &loss,
+            &u,
+            &z,
+            0,
+            &mut want,
+            &mut PracticeWorkspace::default(),
+        )
+        .unwrap();
+        let (_, got) = gradient_at(&result, 1, 0).unwrap();
+        for (a, b) in got.iter().zip(&want) {
+            assert!((a - b).abs() <= 1e-12 * b.abs().max(1e-6), "{a} vs {b}");
+        }
+        // Later epochs too: the kept snapshot's normaliser restores the parameters.
+        assert!(student_logits(&result, 1, 20).unwrap()[0] > 30.0);
+    }
 
     #[test]
     fn recomputed_gradient_matches_the_fit_at_epoch_0() {
