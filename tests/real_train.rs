@@ -49,6 +49,7 @@ fn zipf_data(n: usize, v: usize, seed: u64) -> RealData {
         v,
         student_v: v,
         teacher,
+        topk: None,
         student_init: None,
         tokens: None,
         contexts: None,
