@@ -220,7 +220,7 @@ fn the_real_tab_figures_match_their_snapshots() {
     let runs: Vec<RunState> = ["fkl", "rkl", "akl:mu=0.5"]
         .iter()
         .map(|s| {
-            let div = s.parse().unwrap();
+            let div: kdviz::math::practice::Loss = s.parse().unwrap();
             RunState::finished(train(None, &data, &div, &cfg, &cancel, &mut |_| {}).unwrap())
         })
         .collect();

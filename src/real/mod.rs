@@ -177,7 +177,8 @@ impl RealData {
         let total = (self.n.checked_mul(sv)).and_then(|c| c.checked_add(self.teacher.len()));
         if self.topk.is_some() {
             return Err(RealError::Input(format!(
-                "{}: a student vocabulary of {sv} classes with a top-k teacher; expected the                  teacher's vocabulary (a top-k teacher's ids are the student's classes)",
+                "{}: a student vocabulary of {sv} classes with a top-k teacher; expected the \
+                 teacher's vocabulary (a top-k teacher's ids are the student's classes)",
                 self.source
             )));
         }

@@ -239,7 +239,8 @@ pub fn stored_refusal(loss: &Loss, stored_k: usize) -> Option<String> {
     let fam = loss.family.name();
     let Some(k) = pr.support.k() else {
         return Some(format!(
-            "{fam}: support={} needs the teacher's full row; a teacher stored as its top              {stored_k} trains only with support=topk, topk-renorm or topk-tail and k ≤ {stored_k}",
+            "{fam}: support={} needs the teacher's full row; a teacher stored as its top \
+             {stored_k} trains only with support=topk, topk-renorm or topk-tail and k ≤ {stored_k}",
             pr.support.name()
         ));
     };
@@ -256,7 +257,8 @@ pub fn stored_refusal(loss: &Loss, stored_k: usize) -> Option<String> {
     ];
     given.iter().find(|(_, on)| *on).map(|(key, _)| {
         format!(
-            "{fam}: {key} needs the teacher's full row; a teacher stored as its top {stored_k}              takes only st, t2, precision and the top-k keys (support, k, renorm, clamp, lpmin, eps)"
+            "{fam}: {key} needs the teacher's full row; a teacher stored as its top {stored_k} \
+             takes only st, t2, precision and the top-k keys (support, k, renorm, clamp, lpmin, eps)"
         )
     })
 }
