@@ -417,12 +417,19 @@ pub(crate) struct Prep {
 impl Prep {
     fn new(data: &RealData, mu: f64) -> Prep {
         let (n, v) = (data.n, data.v);
-        let t_argmax: Vec<u32> = (0..n).map(|r| argmax(data.teacher_row(r))).collect();
-        let labels = data.labels.clone().unwrap_or_else(|| t_argmax.clone());
         let mut head = vec![(0.0, 0); n];
-        par_rows(&mut head, 1, |r, out| {
-            out[0] = crate::math::akl::head_threshold(&data.teacher[r * v..(r + 1) * v], mu);
-        });
+        let t_argmax: Vec<u32> = match &data.topk {
+            // Only the top k known: its first id is the argmax; no metrics need the head.
+            Some(top) if !data.has_full_teacher() => (0..n).map(|r| top.row(r).ids[0]).collect(),
+            _ => {
+                par_rows(&mut head, 1, |r, out| {
+                    out[0] =
+                        crate::math::akl::head_threshold(&data.teacher[r * v..(r + 1) * v], mu);
+                });
+                (0..n).map(|r| argmax(data.teacher_row(r))).collect()
+            }
+        };
+        let labels = data.labels.clone().unwrap_or_else(|| t_argmax.clone());
         Prep {
             t_argmax,
             labels,
