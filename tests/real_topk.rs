@@ -411,7 +411,14 @@ fn malformed_top_k_files_are_refused() {
     };
     let lp = |rows: &[[f64; 2]]| -> Vec<u8> { bytes_f64(&rows.concat()) };
     let good_lp = [[-0.5, -1.5], [-0.2, -2.0]];
-    let cases: Vec<(&str, Vec<T>, Vec<(&str, &str)>, &str)> = vec![
+    /// A file's name, its tensors and metadata, and what the refusal says.
+    type Case = (
+        &'static str,
+        Vec<T>,
+        Vec<(&'static str, &'static str)>,
+        &'static str,
+    );
+    let cases: Vec<Case> = vec![
         (
             "novocab",
             vec![

@@ -513,12 +513,12 @@ pub(crate) trait Engine {
 pub fn train(
     gpu: Option<&GpuContext>,
     data: &RealData,
-    loss: impl Into<Loss>,
+    loss: &(impl Into<Loss> + Copy),
     cfg: &TrainConfig,
     cancel: &AtomicBool,
     progress: &mut dyn FnMut(&EpochStats),
 ) -> Result<TrainResult, RealError> {
-    let loss = &loss.into();
+    let loss: &Loss = &(*loss).into();
     data.check()?;
     cfg.check()?;
     check_vocabularies(data, loss)?;

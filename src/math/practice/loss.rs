@@ -29,18 +29,6 @@ impl From<Divergence> for Loss {
     }
 }
 
-impl From<&Divergence> for Loss {
-    fn from(family: &Divergence) -> Loss {
-        Loss::from(*family)
-    }
-}
-
-impl From<&Loss> for Loss {
-    fn from(loss: &Loss) -> Loss {
-        *loss
-    }
-}
-
 /// What values a common key takes.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum KeyKind {
