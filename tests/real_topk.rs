@@ -333,14 +333,28 @@ fn a_top_k_file_trains_as_the_derived_teacher() {
     // Both forms in one file: the students see the stored top k, the metrics use the full teacher.
     let teacher: Vec<f32> = data.teacher.clone();
     let both = dir.path("both.safetensors");
-    let ids: Vec<u8> = top.ids.iter().flat_map(|&j| i64::from(j).to_le_bytes()).collect();
+    let ids: Vec<u8> = top
+        .ids
+        .iter()
+        .flat_map(|&j| i64::from(j).to_le_bytes())
+        .collect();
     write(
         Path::new(&both),
         &[
             T("teacher_logits", "F32", vec![N, V], bytes_f32(&teacher)),
             T("teacher_topk_ids", "I64", vec![N, k], ids),
-            T("teacher_topk_logprobs", "F64", vec![N, k], bytes_f64(&top.logprobs)),
-            T("teacher_tail_logprob", "F64", vec![N], bytes_f64(top.tail.as_ref().unwrap())),
+            T(
+                "teacher_topk_logprobs",
+                "F64",
+                vec![N, k],
+                bytes_f64(&top.logprobs),
+            ),
+            T(
+                "teacher_tail_logprob",
+                "F64",
+                vec![N],
+                bytes_f64(top.tail.as_ref().unwrap()),
+            ),
         ],
         &[],
     );
@@ -349,9 +363,16 @@ fn a_top_k_file_trains_as_the_derived_teacher() {
         file_run(&both, &["--div", spec]),
         file_run(&full, &["--topk", "4", "--div", spec]),
     );
-    assert_eq!((a["full_teacher"].as_bool(), a["teacher_topk"].as_u64()), (Some(true), Some(4)));
+    assert_eq!(
+        (a["full_teacher"].as_bool(), a["teacher_topk"].as_u64()),
+        (Some(true), Some(4))
+    );
     for key in ["objective", "kl_pq", "top1"] {
-        assert_eq!(series(&a["runs"][0], key), series(&b["runs"][0], key), "{key}");
+        assert_eq!(
+            series(&a["runs"][0], key),
+            series(&b["runs"][0], key),
+            "{key}"
+        );
     }
     let (code, csv, err) = kdviz(&[
         "real",
