@@ -220,7 +220,7 @@ fn the_real_tab_figures_match_their_snapshots() {
     let runs: Vec<RunState> = ["fkl", "rkl", "akl:mu=0.5"]
         .iter()
         .map(|s| {
-            let div = s.parse().unwrap();
+            let div: kdviz::math::practice::Loss = s.parse().unwrap();
             RunState::finished(train(None, &data, &div, &cfg, &cancel, &mut |_| {}).unwrap())
         })
         .collect();
@@ -241,4 +241,68 @@ fn the_real_tab_figures_match_their_snapshots() {
         results.add(egui_kittest::try_image_snapshot(&image, name));
     }
     std::fs::remove_dir_all(&dir).ok();
+}
+
+/// The "teacher top-k" box: Run refuses the full-support divergences up front, naming the support
+/// and what a top-k teacher accepts; a top-k file loads and the inspector says there is no full row
+/// instead of drawing one.
+#[test]
+fn a_top_k_teacher_in_the_tab() {
+    let mut h = real_tab();
+    h.get_by_label("teacher top-k").click();
+    h.run_steps(2);
+    assert_eq!(h.state().real.settings.teacher_topk, 64);
+    h.get_by_role_and_label(Role::Button, "Run").click();
+    h.run_steps(1);
+    until(&mut h, "the refusal", |a| {
+        a.shown_status().is_some_and(|s| s.error)
+    });
+    let status = h.state().shown_status().unwrap().text.clone();
+    assert!(
+        status.contains("support=full needs the teacher's full row")
+            && status.contains("support=topk, topk-renorm or topk-tail and k ≤ 64"),
+        "{status}"
+    );
+
+    // A top-k file: 2 positions, k = 2 of V = 5 (from the metadata).
+    let mut header = serde_json::Map::new();
+    let ids: Vec<u8> = [0i64, 1, 2, 3]
+        .iter()
+        .flat_map(|j| j.to_le_bytes())
+        .collect();
+    let lp: Vec<u8> = [-0.5f64, -1.5, -0.2, -2.0]
+        .iter()
+        .flat_map(|x| x.to_le_bytes())
+        .collect();
+    header.insert(
+        "teacher_topk_ids".into(),
+        serde_json::json!({"dtype": "I64", "shape": [2, 2], "data_offsets": [0, 32]}),
+    );
+    header.insert(
+        "teacher_topk_logprobs".into(),
+        serde_json::json!({"dtype": "F64", "shape": [2, 2], "data_offsets": [32, 64]}),
+    );
+    header.insert("__metadata__".into(), serde_json::json!({"vocab": "5"}));
+    let header = serde_json::Value::Object(header).to_string();
+    let mut bytes = (header.len() as u64).to_le_bytes().to_vec();
+    bytes.extend_from_slice(header.as_bytes());
+    bytes.extend_from_slice(&ids);
+    bytes.extend_from_slice(&lp);
+    let path = std::env::temp_dir().join(format!("kdviz-topk-{}.safetensors", std::process::id()));
+    std::fs::write(&path, bytes).unwrap();
+    let s = &mut h.state_mut().real.settings;
+    s.builtin = false;
+    s.teacher_topk = 0;
+    s.teacher_path = path.display().to_string();
+    h.run_steps(2);
+    h.get_by_role_and_label(Role::Button, "Load teacher")
+        .click();
+    until(&mut h, "the top-k file", |a| {
+        a.real.data().is_some_and(|d| d.n == 2)
+    });
+    let d = h.state().real.data().unwrap();
+    assert!(!d.has_full_teacher() && d.topk.as_ref().is_some_and(|t| t.k == 2));
+    h.run_steps(2);
+    h.get_by_label_contains("there is no full row to inspect");
+    let _ = std::fs::remove_file(path);
 }

@@ -656,7 +656,7 @@ fn teacher_student_token_mismatches() {
     assert_eq!((wide.n, wide.v, wide.student_v), (2, 3, 4));
     assert!(!wide.aligned());
     assert_eq!(wide.student_init.as_ref().unwrap().len(), 8);
-    let fkl = "fkl".parse().unwrap();
+    let fkl: kdviz::math::Divergence = "fkl".parse().unwrap();
     let cfg = TrainConfig {
         epochs: 1,
         backend: BackendChoice::Cpu,
@@ -674,7 +674,7 @@ fn teacher_student_token_mismatches() {
     let uld = train(
         None,
         &wide,
-        &"uld".parse().unwrap(),
+        &"uld".parse::<kdviz::math::Divergence>().unwrap(),
         &cfg,
         &stop,
         &mut |_| {},

@@ -49,6 +49,7 @@ fn zipf_data(n: usize, v: usize, seed: u64) -> RealData {
         v,
         student_v: v,
         teacher,
+        topk: None,
         student_init: None,
         tokens: None,
         contexts: None,
@@ -120,6 +121,7 @@ fn cancel_stops_the_run() {
 // ------------------------------------------------------------------ GPU
 
 use kdviz::gpu::{GpuContext, GpuError};
+use kdviz::math::practice::Loss;
 
 mod common;
 use common::gpu as ctx;
@@ -216,6 +218,56 @@ fn uld_across_vocabularies_trains_on_the_cpu_engine() {
     assert!(r.backend.starts_with("CPU"), "{}", r.backend);
     assert!(r.fallback.is_some());
     assert_eq!(r.student_logits.len(), 8 * 24);
+}
+
+/// Practice options and a top-k teacher train on the CPU engine: the GPU trainer refuses each
+/// with its reason (`gpu`), `auto` trains on the CPU and says why.
+#[test]
+fn practice_options_and_top_k_teachers_train_on_the_cpu_engine() {
+    let Some(g) = ctx() else { return };
+    let data = zipf_data(8, 40, 5);
+    let mut c = cpu(StudentKind::Free, 3, 0.05);
+    c.backend = BackendChoice::Gpu;
+    let refuse = |data: &RealData, spec: &str, c: &TrainConfig| {
+        let loss: Loss = spec.parse().unwrap();
+        train(
+            Some(g),
+            data,
+            &loss,
+            c,
+            &AtomicBool::new(false),
+            &mut |_| {},
+        )
+        .unwrap_err()
+        .to_string()
+    };
+    let e = refuse(&data, "fkl:support=topk-tail,k=4,st=2", &c);
+    assert!(
+        e.contains("practice options (st=2, support=topk-tail, k=4) train on the CPU engine"),
+        "{e}"
+    );
+    let top = data.clone().with_topk(4).unwrap();
+    let e = refuse(&top, "fkl:support=topk,k=4", &c);
+    assert!(
+        e.contains("a teacher stored as its top 4 trains on the CPU engine"),
+        "{e}"
+    );
+    c.backend = BackendChoice::Auto;
+    for (data, spec) in [(&data, "rkl:tt=2"), (&top, "fkl:support=topk,k=2")] {
+        let loss: Loss = spec.parse().unwrap();
+        let r = train(
+            Some(g),
+            data,
+            &loss,
+            &c,
+            &AtomicBool::new(false),
+            &mut |_| {},
+        )
+        .unwrap();
+        assert!(r.backend.starts_with("CPU"), "{spec}: {}", r.backend);
+        assert!(r.fallback.is_some(), "{spec}");
+        assert_eq!(r.div, loss);
+    }
 }
 
 #[test]

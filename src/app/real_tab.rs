@@ -7,6 +7,7 @@ use crate::app::panels::{divergences, log_slider, slider};
 use crate::app::real_worker::{Event, RealWorker, Source};
 use crate::figure::real::{self as export};
 use crate::math::Divergence;
+use crate::math::practice::Loss;
 use crate::real::RealData;
 use crate::real::train::{BackendChoice, MAX_RANK, StudentKind, TrainConfig, bytes_per_epoch};
 use crate::views::real::{InspectorState, RunState, inspector, plots};
@@ -28,6 +29,8 @@ pub struct RealSettings {
     pub tokens_path: String,
     /// The student's own vocabulary (uld across tokenizers); 0 is the teacher's.
     pub student_vocab: usize,
+    /// The teacher as its top k per position, derived from the full one; 0 is the full teacher.
+    pub teacher_topk: usize,
     pub slots: Vec<Slot>,
     pub low_rank: bool,
     pub rank: usize,
@@ -47,6 +50,7 @@ impl Default for RealSettings {
             student_path: String::new(),
             tokens_path: String::new(),
             student_vocab: 0,
+            teacher_topk: 0,
             slots: ["fkl", "rkl", "akl:mu=0.5"]
                 .iter()
                 .filter_map(|s| s.parse().ok())
@@ -65,10 +69,12 @@ impl Default for RealSettings {
 impl RealSettings {
     fn source(&self) -> Result<Source, String> {
         let student_vocab = (self.student_vocab > 0).then_some(self.student_vocab);
+        let teacher_topk = (self.teacher_topk > 0).then_some(self.teacher_topk);
         if self.builtin {
             return Ok(Source::Builtin {
                 positions: self.positions,
                 student_vocab,
+                teacher_topk,
             });
         }
         let path = |s: &str| {
@@ -81,6 +87,7 @@ impl RealSettings {
             student: path(&self.student_path),
             tokens: path(&self.tokens_path),
             student_vocab,
+            teacher_topk,
         })
     }
 
@@ -99,11 +106,11 @@ impl RealSettings {
         }
     }
 
-    fn divergences(&self) -> Vec<Divergence> {
+    fn divergences(&self) -> Vec<Loss> {
         self.slots
             .iter()
             .filter(|s| s.enabled)
-            .map(|s| s.div.family)
+            .map(|s| s.div)
             .collect()
     }
 }
@@ -234,8 +241,9 @@ impl RealTab {
         }
         self.runs = divs
             .iter()
-            .map(|&div| RunState {
-                div,
+            .map(|&loss| RunState {
+                div: loss.family,
+                loss,
                 stats: Vec::new(),
                 result: None,
             })
@@ -433,6 +441,28 @@ impl RealTab {
         });
         if !own_vocab {
             s.student_vocab = 0;
+        }
+        let mut topk = s.teacher_topk > 0;
+        ui.horizontal(|ui| {
+            ui.checkbox(&mut topk, "teacher top-k").on_hover_text(
+                "keep only the teacher's k most likely classes per position (and the mass of the \
+                 rest), as a cached top-k teacher does: the students train with \
+                 support=topk, topk-renorm or topk-tail (k up to this k); the metrics stay \
+                 against the full teacher, so the cost of k shows",
+            );
+            if topk && s.teacher_topk == 0 {
+                s.teacher_topk = 64;
+            }
+            if topk {
+                ui.add(
+                    egui::DragValue::new(&mut s.teacher_topk)
+                        .range(1..=1_000_000)
+                        .prefix("k = "),
+                );
+            }
+        });
+        if !topk {
+            s.teacher_topk = 0;
         }
         if ui.button("Load teacher").clicked() {
             self.load(ctx);
@@ -648,7 +678,7 @@ impl RealTab {
             }
         );
         let bytes = bytes_per_epoch(
-            &r.div,
+            &r.loss,
             self.job_student,
             d.n,
             d.v.max(d.student_v),

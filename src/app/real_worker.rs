@@ -1,10 +1,10 @@
 //! The real-model tab's background thread: loads teachers, owns the GPU device and trains one
-//! divergence after another, sending every epoch's metrics back. The UI never waits on it.
+//! loss after another, sending every epoch's metrics back. The UI never waits on it.
 
 use crate::gpu::{CopyBandwidth, GpuContext};
-use crate::math::Divergence;
+use crate::math::practice::Loss;
 use crate::real::train::{
-    BackendChoice, EpochStats, TrainConfig, TrainResult, check_vocabularies, train,
+    BackendChoice, EpochStats, TrainConfig, TrainResult, check_teacher, check_vocabularies, train,
 };
 use crate::real::{RealData, RealError, corpus, files};
 use std::path::PathBuf;
@@ -20,34 +20,48 @@ pub enum Source {
         positions: usize,
         /// A student over its own vocabulary (uld across tokenizers), else the teacher's.
         student_vocab: Option<usize>,
+        /// The teacher as its top k per position, derived from the full one (`--topk`).
+        teacher_topk: Option<usize>,
     },
     File {
         teacher: PathBuf,
         student: Option<PathBuf>,
         tokens: Option<PathBuf>,
         student_vocab: Option<usize>,
+        teacher_topk: Option<usize>,
     },
 }
 
 impl Source {
     fn load(&self) -> Result<RealData, RealError> {
-        let (data, student_vocab) = match self {
+        let (data, student_vocab, topk) = match self {
             Source::Builtin {
                 positions,
                 student_vocab,
-            } => (corpus::builtin_with(*positions)?, student_vocab),
+                teacher_topk,
+            } => (
+                corpus::builtin_with(*positions)?,
+                student_vocab,
+                teacher_topk,
+            ),
             Source::File {
                 teacher,
                 student,
                 tokens,
                 student_vocab,
+                teacher_topk,
             } => (
                 files::load(teacher, student.as_deref(), tokens.as_deref())?,
                 student_vocab,
+                teacher_topk,
             ),
         };
         let data = match student_vocab {
             Some(sv) => data.with_student_vocab(*sv)?,
+            None => data,
+        };
+        let data = match topk {
+            Some(k) => data.with_topk(*k)?,
             None => data,
         };
         data.check()?;
@@ -60,7 +74,7 @@ enum Job {
     Train {
         id: u64,
         source: Source,
-        divs: Vec<Divergence>,
+        divs: Vec<Loss>,
         cfg: TrainConfig,
     },
     Bandwidth,
@@ -225,7 +239,7 @@ impl RealWorker {
     pub fn train(
         &mut self,
         source: Source,
-        divs: Vec<Divergence>,
+        divs: Vec<Loss>,
         cfg: TrainConfig,
     ) -> Result<u64, String> {
         self.next_job += 1;
@@ -281,12 +295,12 @@ impl Run<'_> {
         });
     }
 
-    /// Trains each divergence in turn; returns true when stopped by the user.
+    /// Trains each loss in turn; returns true when stopped by the user.
     fn all(
         &self,
         resident: &mut Resident,
         source: &Source,
-        divs: &[Divergence],
+        divs: &[Loss],
         cfg: &TrainConfig,
     ) -> bool {
         let data = match resident.data(source, self.out) {
@@ -296,9 +310,15 @@ impl Run<'_> {
                 return false;
             }
         };
-        // Every divergence must fit the student's vocabulary before any trains (uld alone
-        // crosses vocabularies): one message up front, not after the first runs.
-        if let Some(e) = divs.iter().find_map(|d| check_vocabularies(&data, d).err()) {
+        // Every loss must fit the student's vocabulary (uld alone crosses vocabularies) and the
+        // teacher (a top-k teacher serves only the top-k supports) before any trains: one message
+        // up front, not after the first runs.
+        let misfit = |d: &Loss| {
+            check_vocabularies(&data, d)
+                .and_then(|()| check_teacher(&data, d))
+                .err()
+        };
+        if let Some(e) = divs.iter().find_map(misfit) {
             self.failed(e.to_string());
             return false;
         }

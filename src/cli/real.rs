@@ -1,16 +1,19 @@
 //! `kdviz real`: train a student on real-model-sized logits (the built-in n-gram teacher or a file)
-//! under each divergence, on the GPU when there is one, and print the per-epoch metrics.
+//! under each loss (a divergence with its practice options), on the GPU when there is one, and
+//! print the per-epoch metrics.
 
 use super::figure::ThemeArg;
 use super::json::num;
 use super::output::Output;
 use super::progress;
-use super::values::{DivSpec, div_spec, number_in, positive, seed, unit_interval, whole};
+use super::values::{LossSpec, loss_spec, number_in, positive, seed, unit_interval, whole};
 use crate::figure::real::{self as export, RealFigure, RealFigureStyle};
 use crate::gpu::{GpuContext, cpu_only};
-use crate::math::{Divergence, check_classes};
+use crate::math::check_classes;
+use crate::math::practice::Loss;
 use crate::real::train::{
-    BackendChoice, EpochStats, StudentKind, TrainConfig, TrainResult, check_vocabularies, train,
+    BackendChoice, EpochStats, StudentKind, TrainConfig, TrainResult, check_teacher,
+    check_vocabularies, gpu_refusal, practice_refusal, train,
 };
 use crate::real::{RealData, corpus, files};
 use crate::views::real::RunState;
@@ -28,7 +31,10 @@ Examples:
       --json --out run.json
   kdviz real --builtin --div fkl --div rkl --student lowrank:d=8 --epochs 60 --figure metrics.svg
   kdviz real --builtin --div fkl --div rkl --student lowrank:d=8 --epochs 60 \\
-      --figure pos5.png --position 5 --scale 3";
+      --figure pos5.png --position 5 --scale 3
+  kdviz real --builtin --topk 16 --div fkl:support=topk-tail,k=16 --div fkl:support=topk,k=16 \\
+      --div fkl:support=topk-renorm,k=4
+  kdviz real --input qwen-top64.safetensors --div fkl:support=topk-tail,k=64,st=2,t2=true";
 
 /// The most epochs one run may ask for (a typo like 1e9 should fail fast, not run for days).
 const MAX_EPOCHS: usize = 100_000;
@@ -58,9 +64,15 @@ pub struct RealArgs {
     /// The V tokens' strings, a JSON list or one per line (with --input)
     #[arg(long, value_name = "FILE")]
     pub tokens: Option<String>,
-    /// A divergence to train under (repeatable): fkl, rkl, akl:mu=0.5, ...
-    #[arg(long, value_name = "SPEC", required = true, value_parser = div_spec)]
-    pub div: Vec<DivSpec>,
+    /// A loss to train under (repeatable): fkl, rkl, akl:mu=0.5, with any practice option:
+    /// fkl:support=topk-tail,k=16,st=2,t2=true (see kdviz divergences)
+    #[arg(long, value_name = "SPEC", required = true, value_parser = loss_spec)]
+    pub div: Vec<LossSpec>,
+    /// Keep only the teacher's top K classes per position (and the mass of the rest), as a cached
+    /// top-k teacher: the students train under support=topk|topk-renorm|topk-tail with k <= K,
+    /// the metrics stay against the full teacher
+    #[arg(long, value_name = "K", value_parser = whole(1, u32::MAX as usize))]
+    pub topk: Option<usize>,
     /// The student: free (the logits themselves) or lowrank:d=N
     #[arg(long, value_name = "STUDENT", default_value_t = TrainConfig::default().student, value_parser = student_kind)]
     pub student: StudentKind,
@@ -118,11 +130,28 @@ pub fn run(args: &RealArgs) -> Result<(), String> {
     // `auto` trains a CPU-only family on the CPU; `gpu` says so before loading anything.
     if args.backend == BackendChoice::Gpu {
         for s in &args.div {
-            cpu_only(&s.div).map_err(|e| format!("--div {:?}: {e}", s.raw))?;
+            cpu_only(&s.loss.family).map_err(|e| format!("--div {:?}: {e}", s.raw))?;
+            if let Some(why) = practice_refusal(&s.loss) {
+                return Err(format!(
+                    "--div {:?}: {why}; use --backend cpu or auto",
+                    s.raw
+                ));
+            }
+        }
+        if let Some(k) = args.topk {
+            return Err(format!(
+                "--topk {k}: a teacher stored as its top {k} trains on the CPU engine; use \
+                 --backend cpu or auto"
+            ));
         }
     }
     let data = load(args)?;
     let divs = divergences(&args.div, &data)?;
+    if args.backend == BackendChoice::Gpu
+        && let Some(why) = divs.iter().find_map(|d| gpu_refusal(&data, d))
+    {
+        return Err(format!("--backend gpu: {why}; use --backend cpu or auto"));
+    }
     let cfg = TrainConfig {
         student: args.student,
         epochs: args.epochs,
@@ -133,6 +162,12 @@ pub fn run(args: &RealArgs) -> Result<(), String> {
         ..TrainConfig::default()
     };
     let figure = figure_request(args, data.n, cfg.mu)?;
+    if args.position.is_some() && !data.has_full_teacher() {
+        return Err(
+            "--position needs the full teacher; this one is stored as its top k per position"
+                .into(),
+        );
+    }
 
     // One device for every divergence; `auto` falls back to the CPU inside `train`.
     let (gpu, no_gpu) = match cfg.backend {
@@ -252,20 +287,34 @@ fn load(args: &RealArgs) -> Result<RealData, String> {
         Some(sv) => data.with_student_vocab(sv).map_err(|e| e.to_string())?,
         None => data,
     };
+    let data = match args.topk {
+        Some(k) => data.with_topk(k).map_err(|e| e.to_string())?,
+        None => data,
+    };
     data.check().map_err(|e| e.to_string())?;
     Ok(data)
 }
 
-/// The parsed `--div`s, each checked against the teacher's V classes and the student's vocabulary
-/// before any is trained.
-fn divergences(specs: &[DivSpec], data: &RealData) -> Result<Vec<Divergence>, String> {
+/// The parsed `--div`s, each checked against the teacher's V classes, the student's vocabulary
+/// and the teacher's form (a top-k teacher serves the top-k supports only) before any is trained.
+fn divergences(specs: &[LossSpec], data: &RealData) -> Result<Vec<Loss>, String> {
     specs
         .iter()
         .map(|s| {
-            check_classes(&s.div, data.v)
-                .and_then(|()| check_vocabularies(data, &s.div).map_err(|e| e.to_string()))
+            let loss = &s.loss;
+            check_classes(&loss.family, data.v)
+                .and_then(|()| match loss.practice.support.k() {
+                    Some(k) if k > data.v => Err(format!(
+                        "{}: k={k} is out of range; expected 1..{}",
+                        loss.family.name(),
+                        data.v
+                    )),
+                    _ => Ok(()),
+                })
+                .and_then(|()| check_vocabularies(data, loss).map_err(|e| e.to_string()))
+                .and_then(|()| check_teacher(data, loss).map_err(|e| e.to_string()))
                 .map_err(|e| format!("--div {:?}: {e}", s.raw))?;
-            Ok(s.div)
+            Ok(*loss)
         })
         .collect()
 }
@@ -274,7 +323,8 @@ fn stats_json(s: &EpochStats) -> Value {
     json!({
         "epoch": s.epoch,
         "objective": num(s.objective),
-        // null where the student's vocabulary is not the teacher's (uld): no per-class metrics.
+        // null where the student's vocabulary is not the teacher's (uld), or where only the
+        // teacher's top k is known (a top-k file): no per-class metrics.
         "kl_pq": s.class(|c| c.kl_pq).map(num),
         "kl_qp": s.class(|c| c.kl_qp).map(num),
         "head_gap": s.class(|c| c.head_gap).map(num),
@@ -295,6 +345,10 @@ fn to_json(
         "positions": data.n,
         "vocab": data.v,
         "student_vocab": data.student_v,
+        // The teacher the students see: its top k per position (a top-k file or --topk), else
+        // null; "full_teacher": whether the metrics against the full teacher exist.
+        "teacher_topk": data.topk.as_ref().map(|t| t.k),
+        "full_teacher": data.has_full_teacher(),
         "student": cfg.student.to_string(),
         "epochs": cfg.epochs,
         "lr": cfg.lr,
@@ -342,6 +396,19 @@ fn summary(
             data.student_v, data.v
         ));
     }
+    match &data.topk {
+        Some(t) if data.has_full_teacher() => lines.push(format!(
+            "the students see the teacher's top {} per position (--topk); the objective is what \
+             they see, KL, gaps and top-1 are against the full teacher",
+            t.k
+        )),
+        Some(t) => lines.push(format!(
+            "the teacher is stored as its top {} per position: the metrics against the full \
+             teacher (—) do not exist",
+            t.k
+        )),
+        None => {}
+    }
     for r in runs {
         lines.push(String::new());
         lines.push(format!("{}  [{}]", r.div, r.backend));
@@ -371,7 +438,7 @@ fn summary(
                     c.tail_gap,
                     100.0 * c.top1
                 ),
-                // uld across vocabularies: class k of one is not class k of the other.
+                // uld across vocabularies, or only the teacher's top k known.
                 None => format!("{:>12} {:>12} {:>10} {:>10} {:>7}", "—", "—", "—", "—", "—"),
             };
             lines.push(format!(

@@ -66,6 +66,12 @@ pub fn write(
             data.n - 1
         ));
     }
+    if matches!(what, RealFigure::Position(_)) && !data.has_full_teacher() {
+        return Err(format!(
+            "{name}: a position figure needs the full teacher; this one is stored as its top k \
+             per position"
+        ));
+    }
     if !(style.scale.is_finite() && (0.5..=8.0).contains(&style.scale)) {
         return Err(format!(
             "scale {}; expected a number from 0.5 to 8",
@@ -130,7 +136,7 @@ pub fn write(
 
 /// Every run's metrics per epoch (the same columns as `kdviz real --csv`).
 pub fn metrics_csv(runs: &[RunState]) -> String {
-    EpochStats::csv(runs.iter().map(|r| (&r.div, r.stats.as_slice())))
+    EpochStats::csv(runs.iter().map(|r| (&r.loss, r.stats.as_slice())))
 }
 
 /// One position: every class by teacher rank, its token, the teacher's and each student's probability.
@@ -141,7 +147,7 @@ pub fn position_csv(data: &RealData, runs: &[RunState], row: usize) -> String {
         .iter()
         .filter_map(|r| {
             let q = student_probs(data, r, row, &order)?;
-            Some((student_name(data, r.div.to_string()), q))
+            Some((student_name(data, r.loss.to_string()), q))
         })
         .collect();
     let mut out = String::from("rank,class,token,teacher");

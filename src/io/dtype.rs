@@ -139,6 +139,26 @@ pub fn read_f32s<R: Read + Seek>(
     })
 }
 
+/// Streams `span` out of `file` into one f64 vector (every float format converts exactly), for
+/// values kept in f64 such as a top-k teacher's log-probabilities.
+pub fn read_f64s<R: Read + Seek>(
+    file: &mut R,
+    path: &Path,
+    span: &Span,
+    what: &str,
+) -> Result<Vec<f64>, ReadError> {
+    let no_memory = || {
+        format!(
+            "cannot allocate {:.1} GiB for the {} values of {what}; expected a smaller file",
+            span.count as f64 * 8.0 / f64::from(1u32 << 30),
+            span.count,
+        )
+    };
+    stream(file, path, span, what, no_memory, |b, out| {
+        span.dtype.decode_f64(b, out);
+    })
+}
+
 /// Streams the integers of `span` (dtype `I32` or `I64`) out of `file`. `what` names the tensor in
 /// messages (`'labels'`).
 pub fn read_i64s<R: Read + Seek>(

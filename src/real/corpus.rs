@@ -378,6 +378,7 @@ pub fn builtin_with(positions: usize) -> Result<RealData, RealError> {
         v,
         student_v: v,
         teacher,
+        topk: None,
         student_init: None,
         tokens: Some(m.vocab.clone()),
         contexts: Some(contexts),

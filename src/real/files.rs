@@ -22,6 +22,22 @@
 //! A separate student file (`.safetensors` or `.npy`) may be given instead of `student_logits`: its
 //! `student_logits` tensor, else its only tensor.
 //!
+//! # Top-k teachers (practice.md §10.6)
+//!
+//! Instead of `teacher_logits`, a `.safetensors` file may hold the teacher as its top k classes per
+//! position (what `scripts/dump_hf_logits.py --topk K` writes):
+//!
+//! | name | shape | dtype | |
+//! |---|---|---|---|
+//! | `teacher_topk_ids` | `[N, k]` or `[B, T, k]` | I32, I64 | the k classes of largest teacher log-probability, decreasing |
+//! | `teacher_topk_logprobs` | same as the ids | F32, F16, BF16, F64 | their log-probabilities over all V classes (read as f64) |
+//! | `teacher_tail_logprob` | `[N]` or `[B, T]` | F32, F16, BF16, F64 | optional: log of the mass outside the top k (-inf: none) |
+//!
+//! V, which the top k alone does not tell, is the student logits' V (in the file or a separate
+//! file), else the `__metadata__` entry `vocab` (a decimal string). Ids must be distinct classes
+//! below V, log-probabilities ≤ 0 (or -inf) and non-increasing along a row. With `teacher_logits`
+//! as well, both are kept: the students see the stored top k, the metrics use the full teacher.
+//!
 //! # Limits and checks
 //!
 //! Teacher and student together hold at most [`MAX_LOGITS`] = 2^31 values (8 GiB as f32); headers at
@@ -32,7 +48,7 @@
 //! error is a [`RealError::File`] naming the file, the problem and what was expected; no input
 //! panics.
 
-use super::{RealData, RealError, tokens};
+use super::{RealData, RealError, TopKTeacher, tokens};
 use crate::io::dtype::{self, Dtype, Span};
 use crate::io::{npy, safetensors};
 use crate::math::range;
@@ -48,6 +64,12 @@ pub const TEACHER_TENSOR: &str = "teacher_logits";
 pub const STUDENT_TENSOR: &str = "student_logits";
 /// Name of the optional next-token labels tensor.
 pub const LABELS_TENSOR: &str = "labels";
+/// Names of a top-k teacher's tensors (practice.md §10.6).
+pub const TOPK_IDS_TENSOR: &str = "teacher_topk_ids";
+pub const TOPK_LOGPROBS_TENSOR: &str = "teacher_topk_logprobs";
+pub const TOPK_TAIL_TENSOR: &str = "teacher_tail_logprob";
+/// `__metadata__` key holding the vocabulary size of a top-k teacher (a decimal string).
+pub const VOCAB_METADATA: &str = "vocab";
 /// `__metadata__` key holding a JSON list of one context string per position.
 pub const CONTEXTS_METADATA: &str = "contexts";
 /// Most logits loaded at once (teacher and student together): 2^31, i.e. 8 GiB of f32, which is
@@ -536,6 +558,293 @@ pub fn load(
     student: Option<&Path>,
     tokens: Option<&Path>,
 ) -> Result<RealData, RealError> {
+    if let Some(header) = topk_header(teacher)? {
+        if header.get(TEACHER_TENSOR).is_none() {
+            return load_topk(teacher, &header, student, tokens);
+        }
+        // Both forms: the full teacher as usual, the stored top k beside it.
+        let mut data = load_full(teacher, student, tokens)?;
+        let (n, top) = read_topk(teacher, &header)?;
+        if n != data.n {
+            return Err(file_err(
+                teacher,
+                format!(
+                    "tensor '{TOPK_IDS_TENSOR}' has {n} positions but '{TEACHER_TENSOR}' {}; \
+                     expected the same positions",
+                    data.n
+                ),
+            ));
+        }
+        data.topk = Some(top);
+        data.check()?;
+        return Ok(data);
+    }
+    load_full(teacher, student, tokens)
+}
+
+/// The header of a `.safetensors` teacher file that holds a top-k teacher, else `None`.
+fn topk_header(path: &Path) -> Result<Option<SafetensorsHeader>, RealError> {
+    let (mut file, _) = open(path)?;
+    if is_npy(path, &mut file)? {
+        return Ok(None);
+    }
+    drop(file);
+    let header = read_safetensors_header(path)?;
+    let has = |name| header.get(name).is_some();
+    if has(TOPK_LOGPROBS_TENSOR) && !has(TOPK_IDS_TENSOR) {
+        return Err(file_err(
+            path,
+            format!(
+                "holds '{TOPK_LOGPROBS_TENSOR}' but no '{TOPK_IDS_TENSOR}'; a top-k teacher needs \
+                 both (the ids [N, k] and their log-probabilities [N, k])"
+            ),
+        ));
+    }
+    Ok(has(TOPK_IDS_TENSOR).then_some(header))
+}
+
+/// `[N, k]` or `[B, T, k]` → (N, k), for the top-k tensors.
+fn rows_k(path: &Path, info: &TensorInfo) -> Result<(usize, usize), RealError> {
+    let count = count_of(path, &format!("tensor '{}'", info.name), &info.shape)?;
+    let (n, k) = match *info.shape.as_slice() {
+        [n, k] => (n, k),
+        [b, t, k] => (b.saturating_mul(t), k),
+        _ => {
+            return Err(file_err(
+                path,
+                format!(
+                    "tensor '{}' has shape {:?}; expected [N, k] or [B, T, k]",
+                    info.name, info.shape
+                ),
+            ));
+        }
+    };
+    if n == 0 || k == 0 {
+        return Err(file_err(
+            path,
+            format!(
+                "tensor '{}' has shape {:?}; expected at least 1 position and 1 class",
+                info.name, info.shape
+            ),
+        ));
+    }
+    if count > MAX_LOGITS {
+        return Err(file_err(
+            path,
+            format!(
+                "tensor '{}' holds {count} values; expected at most {MAX_LOGITS}",
+                info.name
+            ),
+        ));
+    }
+    Ok((n, k))
+}
+
+/// The top-k teacher of a file: its positions N and the stored ids, log-probabilities and tail.
+/// Shapes and dtypes are checked here, values by [`TopKTeacher::check`] once V is known.
+fn read_topk(path: &Path, header: &SafetensorsHeader) -> Result<(usize, TopKTeacher), RealError> {
+    let missing = |name: &str| {
+        file_err(
+            path,
+            format!(
+                "holds '{TOPK_IDS_TENSOR}' but no '{name}'; a top-k teacher needs the ids [N, k] \
+                 and their log-probabilities [N, k]"
+            ),
+        )
+    };
+    let ids_info = header
+        .get(TOPK_IDS_TENSOR)
+        .ok_or_else(|| missing(TOPK_IDS_TENSOR))?;
+    let lp_info = header
+        .get(TOPK_LOGPROBS_TENSOR)
+        .ok_or_else(|| missing(TOPK_LOGPROBS_TENSOR))?;
+    let (n, k) = rows_k(path, ids_info)?;
+    if lp_info.shape != ids_info.shape {
+        return Err(file_err(
+            path,
+            format!(
+                "tensor '{TOPK_LOGPROBS_TENSOR}' has shape {:?} but '{TOPK_IDS_TENSOR}' {:?}; \
+                 expected the same shape",
+                lp_info.shape, ids_info.shape
+            ),
+        ));
+    }
+    let (_, raw_ids) = read_ints(path, ids_info)?;
+    let ids = raw_ids
+        .iter()
+        .enumerate()
+        .map(|(i, &j)| {
+            u32::try_from(j).map_err(|_| {
+                file_err(
+                    path,
+                    format!(
+                        "id {j} at position {}, entry {} of tensor '{TOPK_IDS_TENSOR}' is not a \
+                         class; expected 0 ≤ id < V",
+                        i / k,
+                        i % k
+                    ),
+                )
+            })
+        })
+        .collect::<Result<Vec<u32>, RealError>>()?;
+    let logprobs = read_f64_tensor(path, lp_info)?;
+    let tail = match header.get(TOPK_TAIL_TENSOR) {
+        None => None,
+        Some(info) => {
+            let count: Option<usize> = info.shape.iter().try_fold(1usize, |a, &d| a.checked_mul(d));
+            if !matches!(info.shape.len(), 1 | 2) || count != Some(n) {
+                return Err(file_err(
+                    path,
+                    format!(
+                        "tensor '{TOPK_TAIL_TENSOR}' has shape {:?}; expected [N] or [B, T] with \
+                         {n} positions like '{TOPK_IDS_TENSOR}'",
+                        info.shape
+                    ),
+                ));
+            }
+            Some(read_f64_tensor(path, info)?)
+        }
+    };
+    let top = TopKTeacher {
+        k,
+        ids,
+        logprobs,
+        tail,
+        derived: false,
+    };
+    Ok((n, top))
+}
+
+/// A float tensor of a `.safetensors` file as f64 (exact for every float dtype).
+fn read_f64_tensor(path: &Path, info: &TensorInfo) -> Result<Vec<f64>, RealError> {
+    let src = float_source(path, info)?;
+    let (mut file, _) = open(path)?;
+    Ok(dtype::read_f64s(&mut file, path, &src.span, &src.what)?)
+}
+
+/// A file whose teacher is only its top k: V from the student logits, else the `vocab` metadata.
+fn load_topk(
+    teacher: &Path,
+    header: &SafetensorsHeader,
+    student: Option<&Path>,
+    tokens: Option<&Path>,
+) -> Result<RealData, RealError> {
+    let (n, top) = read_topk(teacher, header)?;
+    let in_file = header
+        .get(STUDENT_TENSOR)
+        .map(|s| float_source(teacher, s))
+        .transpose()?;
+    let student_src = match (student, in_file) {
+        (Some(sp), Some(_)) => {
+            return Err(file_err(
+                teacher,
+                format!(
+                    "holds '{STUDENT_TENSOR}' and a separate student file {} was given too; \
+                     expected one source of initial student logits",
+                    sp.display()
+                ),
+            ));
+        }
+        (Some(sp), None) => Some((sp, describe(sp, Role::Student)?.logits)),
+        (None, Some(s)) => Some((teacher, s)),
+        (None, None) => None,
+    };
+    let vocab = match header.metadata.get(VOCAB_METADATA) {
+        None => None,
+        Some(text) => Some(text.trim().parse::<usize>().map_err(|_| {
+            file_err(
+                teacher,
+                format!(
+                    "__metadata__ '{VOCAB_METADATA}' is {text:?}; expected the vocabulary size as \
+                     a decimal integer"
+                ),
+            )
+        })?),
+    };
+    let student_shape = match &student_src {
+        Some((sp, src)) => Some((sp, src, rows_cols(sp, src)?)),
+        None => None,
+    };
+    let v = match (&student_shape, vocab) {
+        (Some((sp, src, (sn, sv))), vocab) => {
+            if *sn != n {
+                return Err(file_err(
+                    sp,
+                    format!(
+                        "{} has {sn} positions but the top-k teacher has {n}; expected the same \
+                         positions",
+                        src.what
+                    ),
+                ));
+            }
+            if let Some(v) = vocab
+                && v != *sv
+            {
+                return Err(file_err(
+                    teacher,
+                    format!(
+                        "__metadata__ '{VOCAB_METADATA}' is {v} but the student logits have {sv} \
+                         classes; expected the same vocabulary"
+                    ),
+                ));
+            }
+            check_count(sp, src, n.saturating_mul(top.k))?;
+            *sv
+        }
+        (None, Some(v)) => v,
+        (None, None) => {
+            return Err(file_err(
+                teacher,
+                format!(
+                    "holds a top-k teacher but nothing tells its vocabulary size V; expected \
+                     __metadata__ '{VOCAB_METADATA}' (scripts/dump_hf_logits.py --topk writes it) \
+                     or student logits [N, V]"
+                ),
+            ));
+        }
+    };
+    if v < 2 || u32::try_from(v).is_err() {
+        return Err(file_err(
+            teacher,
+            format!("a vocabulary of {v} classes; expected 2 to 2^32 − 1"),
+        ));
+    }
+    let tokens = tokens.map(|p| tokens::read_tokens(p, v)).transpose()?;
+    let contexts = read_contexts(teacher, &header.metadata, n)?;
+    let labels = header
+        .get(LABELS_TENSOR)
+        .map(|info| read_labels(teacher, info, n, v))
+        .transpose()?;
+    let student_init = match &student_src {
+        Some((sp, src)) => {
+            let s = read_source(sp, src)?;
+            check_values(sp, Role::Student, &src.what, &s.data, v)?;
+            Some(s.data)
+        }
+        None => None,
+    };
+    let data = RealData {
+        source: teacher.display().to_string(),
+        n,
+        v,
+        student_v: v,
+        teacher: Vec::new(),
+        topk: Some(top),
+        student_init,
+        tokens,
+        contexts,
+        labels,
+    };
+    data.check()?;
+    Ok(data)
+}
+
+/// [`load`] for a file with `teacher_logits` (or an `.npy` file, or a single tensor).
+fn load_full(
+    teacher: &Path,
+    student: Option<&Path>,
+    tokens: Option<&Path>,
+) -> Result<RealData, RealError> {
     let found = describe(teacher, Role::Teacher)?;
     let (n, v) = rows_cols(teacher, &found.logits)?;
     check_count(teacher, &found.logits, 0)?;
@@ -601,6 +910,7 @@ pub fn load(
         v,
         student_v,
         teacher: t.data,
+        topk: None,
         student_init,
         tokens,
         contexts,

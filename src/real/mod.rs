@@ -7,7 +7,10 @@
 pub mod corpus;
 pub mod files;
 pub mod tokens;
+pub mod topk;
 pub mod train;
+
+pub use topk::TopKTeacher;
 
 use crate::math::range;
 
@@ -19,8 +22,12 @@ pub struct RealData {
     pub n: usize,
     pub v: usize,
     /// `[n × v]` row-major logits in `[-1e5, 1e5]` ([`range::MAX_LOGIT`]); `-inf` marks a class the
-    /// teacher rules out. Never NaN or `+inf`.
+    /// teacher rules out. Never NaN or `+inf`. Empty when the teacher is known only as its top k
+    /// (`topk` from a file): see [`RealData::has_full_teacher`].
     pub teacher: Vec<f32>,
+    /// The teacher as its top k per position (practice.md §10.6), read from a file or derived from
+    /// `teacher` (`--topk`); when present, the students train against it (top-k supports only).
+    pub topk: Option<TopKTeacher>,
     /// The student's vocabulary size: `v`, unless a student file of another size was given, which
     /// only `uld` trains on (it matches ranks, not classes).
     pub student_v: usize,
@@ -47,7 +54,17 @@ impl RealData {
         let want = n
             .checked_mul(v)
             .ok_or_else(|| RealError::Input(format!("{}: {n} × {v} overflows", self.source)))?;
-        if self.teacher.len() != want {
+        match &self.topk {
+            Some(t) => t.check(&self.source, n, v)?,
+            None if self.teacher.is_empty() => {
+                return Err(RealError::Input(format!(
+                    "{}: no teacher; expected teacher logits [N, V] or a top-k teacher",
+                    self.source
+                )));
+            }
+            None => {}
+        }
+        if self.has_full_teacher() && self.teacher.len() != want {
             return Err(RealError::Input(format!(
                 "{}: teacher holds {} logits; expected {n} × {v} = {want}",
                 self.source,
@@ -132,8 +149,17 @@ impl RealData {
         Ok(())
     }
 
-    /// The teacher's logits at one position.
+    /// Whether the full teacher row is known (not only its top k from a file): the metrics against
+    /// the teacher, the position inspector and a full-support loss need it.
+    pub fn has_full_teacher(&self) -> bool {
+        !self.teacher.is_empty()
+    }
+
+    /// The teacher's logits at one position (empty without a full teacher).
     pub fn teacher_row(&self, r: usize) -> &[f32] {
+        if !self.has_full_teacher() {
+            return &[];
+        }
         &self.teacher[r * self.v..(r + 1) * self.v]
     }
 
@@ -149,6 +175,13 @@ impl RealData {
             )));
         }
         let total = (self.n.checked_mul(sv)).and_then(|c| c.checked_add(self.teacher.len()));
+        if self.topk.is_some() {
+            return Err(RealError::Input(format!(
+                "{}: a student vocabulary of {sv} classes with a top-k teacher; expected the \
+                 teacher's vocabulary (a top-k teacher's ids are the student's classes)",
+                self.source
+            )));
+        }
         if sv < 2 || total.is_none_or(|c| c > files::MAX_LOGITS) {
             return Err(RealError::Input(format!(
                 "a student vocabulary of {sv} classes over {} positions; expected 2 or more \
@@ -158,6 +191,21 @@ impl RealData {
             )));
         }
         self.student_v = sv;
+        Ok(self)
+    }
+
+    /// The same data with the teacher also as its top `k` per position, derived from the full
+    /// teacher (`kdviz real --topk K`): the students train against the top k, the metrics stay
+    /// against the full teacher.
+    pub fn with_topk(mut self, k: usize) -> Result<RealData, RealError> {
+        if !self.aligned() {
+            return Err(RealError::Input(format!(
+                "--topk {k} with a student vocabulary of {} classes; expected the teacher's {} (a \
+                 top-k teacher's ids are the student's classes)",
+                self.student_v, self.v
+            )));
+        }
+        self.topk = Some(TopKTeacher::derive(&self, k)?);
         Ok(self)
     }
 

@@ -29,6 +29,7 @@ use super::{RealData, RealError};
 use crate::gpu::{GpuContext, GpuError};
 use crate::io::csv::Quoted;
 use crate::math::Divergence;
+use crate::math::practice::{Loss, stored_refusal};
 use crate::math::range::{clamp0, short};
 use crate::math::rng::Rng;
 use crate::toy::fit::TaidState;
@@ -213,10 +214,12 @@ impl TrainConfig {
 pub struct EpochStats {
     /// 0 = the initial student.
     pub epoch: usize,
-    /// Mean over rows of the divergence being minimised (its true value, not a cross-entropy).
+    /// Mean over rows of the loss being minimised, as the student sees it (its true value, not a
+    /// cross-entropy; under a top-k support or a temperature, not the divergence to the teacher).
     pub objective: f64,
-    /// The per-class metrics; `None` when the student's vocabulary is not the teacher's (`uld`
-    /// across vocabularies), where class `k` of one is not class `k` of the other.
+    /// The per-class metrics, always against the full teacher at temperature 1; `None` when the
+    /// student's vocabulary is not the teacher's (`uld` across vocabularies), where class `k` of
+    /// one is not class `k` of the other, or when only the teacher's top k is known (a top-k file).
     pub classes: Option<ClassMetrics>,
     /// Wall time since the start of the run (after setup and upload).
     pub seconds: f64,
@@ -241,10 +244,10 @@ impl EpochStats {
         self.classes.as_ref().map(pick)
     }
 
-    /// Every run's metrics per epoch, one row each: `runs` are (divergence, stats) pairs
+    /// Every run's metrics per epoch, one row each: `runs` are (loss, stats) pairs
     /// (`kdviz real --csv` and the real tab's metrics export).
     pub fn write_csv<'a>(
-        runs: impl IntoIterator<Item = (&'a Divergence, &'a [EpochStats])>,
+        runs: impl IntoIterator<Item = (&'a Loss, &'a [EpochStats])>,
         out: &mut impl std::fmt::Write,
     ) -> std::fmt::Result {
         writeln!(
@@ -273,7 +276,7 @@ impl EpochStats {
     }
 
     /// [`EpochStats::write_csv`] as a string.
-    pub fn csv<'a>(runs: impl IntoIterator<Item = (&'a Divergence, &'a [EpochStats])>) -> String {
+    pub fn csv<'a>(runs: impl IntoIterator<Item = (&'a Loss, &'a [EpochStats])>) -> String {
         let mut out = String::new();
         // Writing to a String cannot fail.
         let _ = Self::write_csv(runs, &mut out);
@@ -284,7 +287,7 @@ impl EpochStats {
 /// Everything a run produces.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TrainResult {
-    pub div: Divergence,
+    pub div: Loss,
     pub stats: Vec<EpochStats>,
     /// The final student logits `[N × V]`.
     pub student_logits: Vec<f32>,
@@ -316,14 +319,14 @@ pub struct TrainResult {
 ///
 /// Reading back the per-row values and metrics (`28N` bytes) is included.
 pub fn bytes_per_epoch(
-    div: &Divergence,
+    div: &Loss,
     student: StudentKind,
     n: usize,
     v: usize,
     taid_schedule: bool,
 ) -> f64 {
     let e = (n * v) as f64;
-    let passes = f64::from(crate::gpu::passes(div));
+    let passes = f64::from(crate::gpu::passes(&div.family));
     let mut bytes = (2.0 * passes + 1.0) * 4.0 * e + 12.0 * e + 28.0 * n as f64;
     if taid_schedule {
         bytes += 4.0 * e;
@@ -345,7 +348,7 @@ pub fn bytes_per_epoch(
 }
 
 /// Per-row sums one forward evaluation produces (before dividing by N).
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub(crate) struct Sums {
     pub objective: f64,
     pub kl_pq: f64,
@@ -357,6 +360,9 @@ pub(crate) struct Sums {
     pub ce: f64,
     /// Rows whose value is finite but whose gradient is not (CPU engine; refused by [`train`]).
     pub bad_grad: usize,
+    /// The first row the practice pipeline refused or computed as non-finite, and why (CPU engine;
+    /// refused by [`train`]).
+    pub refused: Option<String>,
 }
 
 /// Adam's constants for one step (bias corrections from the host, in f64, as torch does).
@@ -411,12 +417,19 @@ pub(crate) struct Prep {
 impl Prep {
     fn new(data: &RealData, mu: f64) -> Prep {
         let (n, v) = (data.n, data.v);
-        let t_argmax: Vec<u32> = (0..n).map(|r| argmax(data.teacher_row(r))).collect();
-        let labels = data.labels.clone().unwrap_or_else(|| t_argmax.clone());
         let mut head = vec![(0.0, 0); n];
-        par_rows(&mut head, 1, |r, out| {
-            out[0] = crate::math::akl::head_threshold(&data.teacher[r * v..(r + 1) * v], mu);
-        });
+        let t_argmax: Vec<u32> = match &data.topk {
+            // Only the top k known: its first id is the argmax; no metrics need the head.
+            Some(top) if !data.has_full_teacher() => (0..n).map(|r| top.row(r).ids[0]).collect(),
+            _ => {
+                par_rows(&mut head, 1, |r, out| {
+                    out[0] =
+                        crate::math::akl::head_threshold(&data.teacher[r * v..(r + 1) * v], mu);
+                });
+                (0..n).map(|r| argmax(data.teacher_row(r))).collect()
+            }
+        };
+        let labels = data.labels.clone().unwrap_or_else(|| t_argmax.clone());
         Prep {
             t_argmax,
             labels,
@@ -479,29 +492,38 @@ pub(crate) fn lowrank_init(n: usize, v: usize, d: usize, seed: u64) -> (Vec<f32>
 
 /// A backend: evaluates the current student, then steps it.
 pub(crate) trait Engine {
-    /// Value, gradient and metrics of the current student under `div` (t already set for TAID).
-    fn forward(&mut self, div: &Divergence, want_ce: bool) -> Result<Sums, RealError>;
+    /// Value, gradient and metrics of the current student under `loss` (t already set for TAID).
+    fn forward(&mut self, loss: &Loss, want_ce: bool) -> Result<Sums, RealError>;
     /// One Adam step along the gradient of the last forward.
     fn step(&mut self, adam: &AdamStep) -> Result<(), RealError>;
     /// The current student logits `[N × V]`.
     fn student_logits(&mut self) -> Result<Vec<f32>, RealError>;
 }
 
-/// Trains a student on `data` under `div` (see the module documentation).
+/// Trains a student on `data` under `loss` (see the module documentation).
 ///
-/// `progress` is called once per epoch (epoch 0 included); `cancel` is read before every epoch and
-/// stops the run with [`RealError::Cancelled`].
+/// A loss with practice options (practice.md §9–§12) trains on the CPU engine, row `r` of epoch
+/// `e` on the sampler stream `e·N + r` (§10.5); with a top-k teacher (`data.topk`) the student
+/// sees only the stored top k ([`crate::math::practice::evaluate_stored`]), while the metrics
+/// stay against the full teacher when it is known.
+///
+/// `loss` is a [`Loss`] or a plain [`Divergence`] (no practice option). `progress` is called once
+/// per epoch (epoch 0 included); `cancel` is read before every epoch and stops the run with
+/// [`RealError::Cancelled`].
 pub fn train(
     gpu: Option<&GpuContext>,
     data: &RealData,
-    div: &Divergence,
+    loss: &(impl Into<Loss> + Copy),
     cfg: &TrainConfig,
     cancel: &AtomicBool,
     progress: &mut dyn FnMut(&EpochStats),
 ) -> Result<TrainResult, RealError> {
+    let loss: &Loss = &(*loss).into();
     data.check()?;
     cfg.check()?;
-    check_vocabularies(data, div)?;
+    check_vocabularies(data, loss)?;
+    check_teacher(data, loss)?;
+    let div = &loss.family;
     let sv = data.student_v;
     if let StudentKind::LowRank { rank } = cfg.student
         && rank > sv.max(data.n)
@@ -523,6 +545,12 @@ pub fn train(
             ..
         }
     );
+    if taid_schedule && !loss.practice.is_default() {
+        return Err(RealError::Input(format!(
+            "{loss}: a TAID schedule moves t by the cross-entropy to the plain teacher; with \
+             practice options use a fixed t (taid:t=…)"
+        )));
+    }
 
     let mut fallback = None;
     let gpu_engine = match (cfg.backend, gpu) {
@@ -542,7 +570,7 @@ pub fn train(
             ));
             None
         }
-        (choice, Some(ctx)) => match GpuEngine::new(ctx, data, div, cfg, &prep) {
+        (choice, Some(ctx)) => match GpuEngine::new(ctx, data, loss, cfg, &prep) {
             Ok(e) => Some(e),
             Err(e @ (GpuError::NoAdapter | GpuError::Unsupported(_) | GpuError::Device(_)))
                 if choice == BackendChoice::Auto =>
@@ -571,6 +599,7 @@ pub fn train(
         } => Some(TaidState::new(*s)),
         _ => None,
     };
+    let metrics = data.aligned() && data.has_full_teacher();
     let mut stats = Vec::with_capacity(cfg.epochs + 1);
     let start = Instant::now();
     for epoch in 0..=cfg.epochs {
@@ -581,17 +610,23 @@ pub fn train(
             engine.step(&AdamStep::new(cfg, epoch as i32, data.n))?;
         }
         let current = match (&taid, div) {
-            (Some(state), Divergence::Taid { schedule, .. }) => Divergence::Taid {
-                t: state.t,
-                schedule: *schedule,
+            (Some(state), Divergence::Taid { schedule, .. }) => Loss {
+                family: Divergence::Taid {
+                    t: state.t,
+                    schedule: *schedule,
+                },
+                practice: loss.practice,
             },
-            _ => *div,
+            _ => *loss,
         };
         let s = engine.forward(&current, taid.is_some())?;
+        if let Some(why) = s.refused {
+            return Err(RealError::Input(why));
+        }
         let st = EpochStats {
             epoch,
             objective: s.objective / n,
-            classes: data.aligned().then(|| ClassMetrics {
+            classes: metrics.then(|| ClassMetrics {
                 kl_pq: s.kl_pq / n,
                 kl_qp: s.kl_qp / n,
                 head_gap: s.head / n,
@@ -600,7 +635,7 @@ pub fn train(
             }),
             seconds: start.elapsed().as_secs_f64(),
         };
-        check_epoch(div, data, cfg, epoch, &st, s.bad_grad)?;
+        check_epoch(loss, data, cfg, epoch, &st, s.bad_grad)?;
         progress(&st);
         stats.push(st);
         if let Some(state) = &mut taid {
@@ -609,7 +644,7 @@ pub fn train(
     }
     let seconds = start.elapsed().as_secs_f64();
     let student_logits = engine.student_logits()?;
-    let bytes = bytes_per_epoch(div, cfg.student, data.n, data.v.max(sv), taid_schedule);
+    let bytes = bytes_per_epoch(loss, cfg.student, data.n, data.v.max(sv), taid_schedule);
     let (rows_per_s, gb_per_s) = if cfg.epochs > 0 && seconds > 0.0 {
         let e = cfg.epochs as f64;
         (n * e / seconds, bytes * e / seconds / 1e9)
@@ -617,7 +652,7 @@ pub fn train(
         (0.0, 0.0)
     };
     Ok(TrainResult {
-        div: *div,
+        div: *loss,
         stats,
         student_logits,
         backend,
@@ -630,21 +665,67 @@ pub fn train(
 
 /// A student of another vocabulary than the teacher's trains only under `uld`, which compares
 /// sorted probabilities (practice.md §2); every other family compares class by class.
-pub fn check_vocabularies(data: &RealData, div: &Divergence) -> Result<(), RealError> {
-    if data.aligned() || matches!(div, Divergence::Uld) {
+pub fn check_vocabularies(data: &RealData, loss: &Loss) -> Result<(), RealError> {
+    if data.aligned() || matches!(loss.family, Divergence::Uld) {
         return Ok(());
     }
     Err(RealError::Input(format!(
-        "V mismatch: the teacher has {} classes, the student {}; {div} compares class by class and \
-         needs the same vocabulary (only uld accepts different sizes)",
+        "V mismatch: the teacher has {} classes, the student {}; {loss} compares class by class \
+         and needs the same vocabulary (only uld accepts different sizes)",
         data.v, data.student_v
     )))
+}
+
+/// A teacher known as its top k (a top-k file, or `--topk`) serves only the top-k supports with
+/// k up to its k, and none of the keys that read the teacher's full row (practice.md §10.6).
+pub fn check_teacher(data: &RealData, loss: &Loss) -> Result<(), RealError> {
+    let Some(top) = &data.topk else {
+        return Ok(());
+    };
+    match stored_refusal(loss, top.k) {
+        None => Ok(()),
+        Some(why) if top.derived => Err(RealError::Input(format!(
+            "{why} (the teacher is --topk {}; without --topk the full teacher is used)",
+            top.k
+        ))),
+        Some(why) => Err(RealError::Input(why)),
+    }
+}
+
+/// Why the GPU trainer cannot train `loss` on `data`, if it cannot: it has no practice options
+/// and no top-k teacher (both train on the CPU engine).
+pub fn gpu_refusal(data: &RealData, loss: &Loss) -> Option<String> {
+    if let Some(top) = &data.topk {
+        return Some(format!(
+            "a teacher stored as its top {} trains on the CPU engine",
+            top.k
+        ));
+    }
+    practice_refusal(loss)
+}
+
+/// `practice options (support=topk, k=64) train on the CPU engine` for a loss with practice
+/// options; `None` for a plain divergence.
+pub fn practice_refusal(loss: &Loss) -> Option<String> {
+    if loss.practice.is_default() {
+        return None;
+    }
+    let plain = Loss::from(loss.family).to_string();
+    let printed = loss.to_string();
+    let keys = printed
+        .strip_prefix(plain.as_str())
+        .unwrap_or(printed.as_str())
+        .trim_start_matches([':', ',']);
+    Some(format!(
+        "practice options ({}) train on the CPU engine",
+        keys.replace(',', ", ")
+    ))
 }
 
 /// The output policy ([`crate::math::range`]) for one epoch, the same on both backends: the
 /// objective and metrics finite, every gradient finite, else an error that says why.
 fn check_epoch(
-    div: &Divergence,
+    div: &Loss,
     data: &RealData,
     cfg: &TrainConfig,
     epoch: usize,
@@ -712,6 +793,7 @@ pub fn synthetic_zipf(n: usize, v: usize, seed: u64) -> RealData {
         v,
         student_v: v,
         teacher,
+        topk: None,
         student_init: None,
         tokens: None,
         contexts: None,
@@ -729,11 +811,15 @@ impl<'c> GpuEngine<'c> {
     fn new(
         ctx: &'c GpuContext,
         data: &RealData,
-        div: &Divergence,
+        loss: &Loss,
         cfg: &TrainConfig,
         prep: &Prep,
     ) -> Result<GpuEngine<'c>, GpuError> {
         use crate::gpu::{TrainSetup, TrainStudent};
+        if let Some(why) = gpu_refusal(data, loss) {
+            return Err(GpuError::Unsupported(why));
+        }
+        let div = &loss.family;
         if !data.aligned() {
             return Err(GpuError::Unsupported(format!(
                 "a student vocabulary other than the teacher's ({} classes, the teacher {}); uld \
@@ -809,8 +895,8 @@ fn lse64(row: &[f32]) -> (f32, f64) {
 }
 
 impl Engine for GpuEngine<'_> {
-    fn forward(&mut self, div: &Divergence, want_ce: bool) -> Result<Sums, RealError> {
-        let (values, metrics) = self.inner.forward(div, want_ce)?;
+    fn forward(&mut self, loss: &Loss, want_ce: bool) -> Result<Sums, RealError> {
+        let (values, metrics) = self.inner.forward(&loss.family, want_ce)?;
         let mut s = Sums::default();
         // Row order, f64: the same summation as the CPU engine's.
         for r in 0..self.n {
@@ -862,11 +948,12 @@ mod tests {
             }),
             seconds: 1.5,
         };
-        let taid: Divergence = "taid:t_start=0.4,t_end=1,rate=0.0005,momentum=0.99"
+        let taid: Loss = "taid:t_start=0.4,t_end=1,rate=0.0005,momentum=0.99"
             .parse()
             .unwrap();
+        let fkl = Loss::from(Divergence::Fkl);
         let (a, b) = ([stats(0.123456789)], [stats(f64::INFINITY), stats(1e-300)]);
-        let csv = EpochStats::csv([(&Divergence::Fkl, &a[..]), (&taid, &b[..])]);
+        let csv = EpochStats::csv([(&fkl, &a[..]), (&taid, &b[..])]);
         let rows = parse_csv(&csv);
         assert_eq!(
             rows[0].join(","),
@@ -888,7 +975,12 @@ mod tests {
             classes: None,
             ..stats(0.25)
         }];
-        let rows = parse_csv(&EpochStats::csv([(&Divergence::Uld, &uld[..])]));
+        let rows = parse_csv(&EpochStats::csv([(&Loss::from(Divergence::Uld), &uld[..])]));
         assert_eq!(rows[1], ["uld", "2", "0.25", "", "", "", "", "", "1.5"]);
+        // A loss with practice options is one cell, its spec as printed.
+        let topk: Loss = "fkl:support=topk-tail,k=16,st=2".parse().unwrap();
+        let rows = parse_csv(&EpochStats::csv([(&topk, &uld[..])]));
+        assert_eq!(rows[1][0], "fkl:st=2,support=topk-tail,k=16");
+        assert_eq!(rows[1].len(), 9);
     }
 }

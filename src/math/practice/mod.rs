@@ -12,8 +12,12 @@ pub mod sweep;
 
 pub use loss::{COMMON_KEYS, CommonKey, Loss, is_common_key};
 pub use options::{Practice, Renorm, Support};
-pub use pipeline::{Outcome, PracticeError, PracticeWorkspace, evaluate};
-pub use support::{SupportReport, TopKReport};
+pub use pipeline::{
+    Outcome, PracticeError, PracticeWorkspace, evaluate, evaluate_stored, stored_refusal,
+};
+pub use support::{StoredTopK, SupportReport, TopKReport};
 
+#[cfg(test)]
+mod stored_tests;
 #[cfg(test)]
 mod tests;

@@ -4,7 +4,7 @@
 
 use super::loss::Loss;
 use super::options::Support;
-use super::support::{self, SupportReport, SupportScratch};
+use super::support::{self, StoredTopK, SupportReport, SupportScratch};
 use crate::math::eakd::row_weight;
 use crate::math::emulate::{EmulateError, emulate};
 use crate::math::precision::{Compute, round_all};
@@ -42,6 +42,8 @@ pub struct PracticeWorkspace {
     /// The student's centred logits `x − mean` (step 3), for the chain rule.
     centred: Vec<f64>,
     scratch: [Vec<f64>; 2],
+    /// Classes seen among a stored teacher's ids (the duplicate check).
+    seen: Vec<bool>,
 }
 
 /// The loss of one row: teacher logits `u` (V_t), student logits `z` (V_s), gradient w.r.t. `z`
@@ -183,6 +185,152 @@ pub fn evaluate(
         nonfinite: None,
         support: report,
     })
+}
+
+/// The loss of one row against a teacher stored as its top k (practice.md §10.6): the stored ids
+/// and log-probabilities are the teacher after steps 1–4, `z` the student's full row of V logits.
+/// Only the three top-k supports apply, with k up to the stored k; the teacher-side keys (`tt`,
+/// `softcap`, `std`, `tprecision`) need the full teacher row and are refused. `precision` rounds
+/// the student only (the teacher is taken as stored); `st` and `t2` act as in [`evaluate`].
+pub fn evaluate_stored(
+    loss: &Loss,
+    teacher: &StoredTopK<'_>,
+    z: &[f64],
+    grad: &mut [f64],
+    ws: &mut PracticeWorkspace,
+) -> Result<Outcome, PracticeError> {
+    check_stored(loss, teacher, z, grad, &mut ws.seen)?;
+    let pr = &loss.practice;
+    ws.z.clear();
+    ws.z.extend_from_slice(z);
+    round_all(&mut ws.z, pr.student_format());
+    let st = pr.student_temperature();
+    if st != 1.0 {
+        ws.z.iter_mut().for_each(|x| *x /= st);
+    }
+    ws.student.set_logits(&ws.z);
+    let (mut value, report) = support::apply_stored(
+        &loss.family,
+        &pr.support,
+        teacher,
+        &ws.student,
+        grad,
+        &mut ws.support,
+        &mut ws.family,
+    );
+    if st != 1.0 {
+        grad.iter_mut().for_each(|g| *g /= st);
+    }
+    if pr.t2 {
+        let s2 = st * st;
+        value *= s2;
+        grad.iter_mut().for_each(|g| *g *= s2);
+    }
+    Ok(Outcome {
+        value,
+        nonfinite: None,
+        support: report,
+    })
+}
+
+/// Why `loss` cannot be evaluated against a stored top-k teacher, if it cannot (§10.6).
+pub fn stored_refusal(loss: &Loss, stored_k: usize) -> Option<String> {
+    let pr = &loss.practice;
+    let fam = loss.family.name();
+    let Some(k) = pr.support.k() else {
+        return Some(format!(
+            "{fam}: support={} needs the teacher's full row; a teacher stored as its top \
+             {stored_k} trains only with support=topk, topk-renorm or topk-tail and k ≤ {stored_k}",
+            pr.support.name()
+        ));
+    };
+    if k > stored_k {
+        return Some(format!(
+            "{fam}: k={k} is more than the teacher's stored top {stored_k}; expected k ≤ {stored_k}"
+        ));
+    }
+    let given = [
+        ("tt", pr.tt.is_some()),
+        ("softcap", pr.softcap.is_some()),
+        ("std", pr.std),
+        ("tprecision", pr.tprecision.is_some()),
+    ];
+    given.iter().find(|(_, on)| *on).map(|(key, _)| {
+        format!(
+            "{fam}: {key} needs the teacher's full row; a teacher stored as its top {stored_k} \
+             takes only st, t2, precision and the top-k keys (support, k, renorm, clamp, lpmin, eps)"
+        )
+    })
+}
+
+/// The refusals of [`evaluate_stored`]: the loss (see [`stored_refusal`]), the sizes, the stored
+/// ids (distinct classes below V) and log-probabilities (not NaN, not +inf), the student's logits.
+fn check_stored(
+    loss: &Loss,
+    teacher: &StoredTopK<'_>,
+    z: &[f64],
+    grad: &[f64],
+    seen: &mut Vec<bool>,
+) -> Result<(), PracticeError> {
+    let err = |msg: String| Err(PracticeError(format!("{}: {msg}", loss.family.name())));
+    let (kk, vs) = (teacher.ids.len(), z.len());
+    if let Some(why) = stored_refusal(loss, kk) {
+        return Err(PracticeError(why));
+    }
+    if vs < 2 {
+        return err(format!(
+            "the student has {vs} logits; expected at least 2 classes"
+        ));
+    }
+    if grad.len() != vs {
+        return err(format!(
+            "the gradient has {} entries for {vs} student classes",
+            grad.len()
+        ));
+    }
+    if teacher.logprobs.len() != kk {
+        return err(format!(
+            "the stored teacher has {kk} ids and {} log-probabilities; expected as many",
+            teacher.logprobs.len()
+        ));
+    }
+    if kk > vs {
+        return err(format!(
+            "the stored teacher keeps {kk} classes of a student with {vs}; expected at most {vs}"
+        ));
+    }
+    seen.clear();
+    seen.resize(vs, false);
+    for (i, (&j, &lp)) in teacher.ids.iter().zip(teacher.logprobs).enumerate() {
+        if j as usize >= vs {
+            return err(format!(
+                "stored teacher id {j} (entry {i}) is not a class; expected an id below {vs}"
+            ));
+        }
+        if std::mem::replace(&mut seen[j as usize], true) {
+            return err(format!(
+                "stored teacher id {j} appears twice; expected {kk} distinct classes"
+            ));
+        }
+        if lp.is_nan() || lp > 0.0 {
+            return err(format!(
+                "stored teacher log-probability {lp} (entry {i}); expected a number ≤ 0 or -inf"
+            ));
+        }
+    }
+    if let Some(t) = teacher.tail
+        && (t.is_nan() || t > 0.0)
+    {
+        return err(format!(
+            "stored teacher tail log-probability {t}; expected a number ≤ 0 or -inf"
+        ));
+    }
+    if let Some((k, v)) = z.iter().enumerate().find(|(_, v)| !v.is_finite()) {
+        return err(format!(
+            "student logit {k} is {v}; practice options need finite logits"
+        ));
+    }
+    check_classes(&loss.family, vs).map_err(PracticeError)
 }
 
 /// EA-KD's row weight of the current logits `ws.u`, `ws.z`.

@@ -50,6 +50,19 @@ pub struct SupportScratch {
     cells_s: LogDist,
     g_cells: Vec<f64>,
     counts: Vec<u32>,
+    /// A stored top-k teacher spread over V (−inf / 0 outside K), see [`apply_stored`].
+    stored: LogDist,
+}
+
+/// A teacher stored as its top k classes (practice.md §10.6), taken as the teacher side after
+/// steps 1–4: the ids in decreasing log-probability, their log-probabilities over the full V,
+/// and optionally the log of the mass outside them.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct StoredTopK<'a> {
+    pub ids: &'a [u32],
+    pub logprobs: &'a [f64],
+    /// `ln p̄` of the stored K; `None`: `p̄ = −expm1(lse(lp_K))` clamped at 0.
+    pub tail: Option<f64>,
 }
 
 /// The sampler stream `seed + stream` (`stream` = e·R + r) as a [`RowAt`].
@@ -77,8 +90,58 @@ pub fn apply(
     let value = match *support {
         // rkl-est's draws follow the row's stream, like the sampled support's.
         Support::Full => value_and_grad_at(div, teacher, student, grad, inner, stream_at(stream)),
-        Support::TopK { k, clamp, lpmin } => {
-            report.top_k = Some(select(teacher, student, k, ws));
+        Support::TopK { .. } | Support::TopKRenorm { .. } | Support::TopKTail { .. } => {
+            let k = support.k().unwrap_or(1);
+            let top = select(teacher, student, k, ws);
+            let ln_pbar = || lse_at(&teacher.logp, ws.order[k..].iter().copied());
+            let ln_pbar = matches!(support, Support::TopKTail { .. }).then(ln_pbar);
+            return top_k(
+                div, support, teacher, student, top, ln_pbar, grad, ws, inner,
+            );
+        }
+        Support::Sampled { n, seed } => {
+            let mut sampler = Sampler::new(seed.wrapping_add(stream));
+            sampler.counts(&teacher.p, n, &mut ws.counts);
+            let d = &mut ws.cells_t;
+            d.p.clear();
+            d.logp.clear();
+            let ln_n = (n as f64).ln();
+            for &c in &ws.counts {
+                d.p.push(f64::from(c) / n as f64);
+                d.logp.push(if c > 0 {
+                    f64::from(c).ln() - ln_n
+                } else {
+                    f64::NEG_INFINITY
+                });
+            }
+            report.counts = Some(ws.counts.clone());
+            value_and_grad(div, &ws.cells_t, student, grad, inner)
+        }
+    };
+    (value, report)
+}
+
+/// The three top-k supports once K is in `ws.order[..k]` (and `ws.in_k`); `ln_pbar` is the log of
+/// the teacher's mass outside K (`topk-tail` only).
+#[allow(clippy::too_many_arguments)]
+fn top_k(
+    div: &Divergence,
+    support: &Support,
+    teacher: &LogDist,
+    student: &LogDist,
+    top: TopKReport,
+    ln_pbar: Option<f64>,
+    grad: &mut [f64],
+    ws: &mut SupportScratch,
+    inner: &mut Workspace,
+) -> (f64, SupportReport) {
+    let mut report = SupportReport {
+        top_k: Some(top),
+        ..SupportReport::default()
+    };
+    let k = top.k;
+    let value = match *support {
+        Support::TopK { clamp, lpmin, .. } => {
             let (lp, p, lq, q) = (&teacher.logp, &teacher.p, &student.logp, &student.p);
             let mut v = match (div, lpmin) {
                 (Divergence::Fkl, Some(x)) => {
@@ -104,8 +167,7 @@ pub fn apply(
             }
             v
         }
-        Support::TopKRenorm { k, renorm } => {
-            report.top_k = Some(select(teacher, student, k, ws));
+        Support::TopKRenorm { renorm, .. } => {
             let kk = &ws.order[..k];
             match renorm {
                 Renorm::Both => {
@@ -129,33 +191,77 @@ pub fn apply(
                 }
             }
         }
-        Support::TopKTail { k, eps } => {
-            let top = select(teacher, student, k, ws);
-            report.top_k = Some(top);
-            let (v, active) = tail(div, teacher, student, top, eps, grad, ws, inner);
+        Support::TopKTail { eps, .. } => {
+            let ln_pbar = ln_pbar.unwrap_or(f64::NEG_INFINITY);
+            let (v, active) = tail(div, teacher, student, top, ln_pbar, eps, grad, ws, inner);
             report.tail_active = active;
             v
         }
-        Support::Sampled { n, seed } => {
-            let mut sampler = Sampler::new(seed.wrapping_add(stream));
-            sampler.counts(&teacher.p, n, &mut ws.counts);
-            let d = &mut ws.cells_t;
-            d.p.clear();
-            d.logp.clear();
-            let ln_n = (n as f64).ln();
-            for &c in &ws.counts {
-                d.p.push(f64::from(c) / n as f64);
-                d.logp.push(if c > 0 {
-                    f64::from(c).ln() - ln_n
-                } else {
-                    f64::NEG_INFINITY
-                });
-            }
-            report.counts = Some(ws.counts.clone());
-            value_and_grad(div, &ws.cells_t, student, grad, inner)
-        }
+        // The caller passes only the top-k supports.
+        Support::Full | Support::Sampled { .. } => f64::NAN,
     };
     (value, report)
+}
+
+/// The supports against a teacher stored as its top k (§10.6): `support` is a top-k one with k no
+/// more than the stored entries, the ids distinct classes of the student's V (the caller checked).
+/// A smaller k uses the first k entries; the mass of the dropped ones joins the tail.
+pub fn apply_stored(
+    div: &Divergence,
+    support: &Support,
+    stored: &StoredTopK<'_>,
+    student: &LogDist,
+    grad: &mut [f64],
+    ws: &mut SupportScratch,
+    inner: &mut Workspace,
+) -> (f64, SupportReport) {
+    let k = support.k().unwrap_or(1);
+    let v = student.len();
+    // The teacher over V: the stored cells, nothing elsewhere (only K and p̄ are ever read).
+    let mut teacher = std::mem::take(&mut ws.stored);
+    teacher.logp.clear();
+    teacher.logp.resize(v, f64::NEG_INFINITY);
+    teacher.p.clear();
+    teacher.p.resize(v, 0.0);
+    ws.in_k.clear();
+    ws.in_k.resize(v, false);
+    ws.order.clear();
+    for (&j, &lp) in stored.ids[..k].iter().zip(stored.logprobs) {
+        let j = j as usize;
+        teacher.logp[j] = lp;
+        teacher.p[j] = lp.exp();
+        ws.in_k[j] = true;
+        ws.order.push(j);
+    }
+    ws.order.extend((0..v).filter(|&j| !ws.in_k[j]));
+    top_k_into(&student.logp, k, &mut ws.order_s);
+    let top = report_k(&teacher, student, k, ws);
+    let ln_pbar = matches!(support, Support::TopKTail { .. }).then(|| stored_tail(stored, k));
+    let out = top_k(
+        div, support, &teacher, student, top, ln_pbar, grad, ws, inner,
+    );
+    ws.stored = teacher;
+    out
+}
+
+/// `ln p̄` outside the first k stored entries: the stored tail plus the dropped entries, else
+/// `ln(−expm1(lse(lp_k)))` (clamped at p̄ = 0).
+fn stored_tail(stored: &StoredTopK<'_>, k: usize) -> f64 {
+    let lp = stored.logprobs;
+    match stored.tail {
+        Some(t) => {
+            let dropped = lse_at(lp, k..lp.len());
+            logaddexp(t, dropped)
+        }
+        None => {
+            let pbar = -lse_at(lp, 0..k).exp_m1();
+            if pbar > 0.0 {
+                pbar.ln()
+            } else {
+                f64::NEG_INFINITY
+            }
+        }
+    }
 }
 
 /// `K` = the k largest teacher log-probabilities, decreasing, equal values lower index first, in
@@ -168,6 +274,12 @@ fn select(teacher: &LogDist, student: &LogDist, k: usize, ws: &mut SupportScratc
     for &j in &ws.order[..k] {
         ws.in_k[j] = true;
     }
+    report_k(teacher, student, k, ws)
+}
+
+/// P_K, Q_K and the overlap with the student's top-k, once `ws.order`, `ws.in_k` and
+/// `ws.order_s` hold K and the student's order.
+fn report_k(teacher: &LogDist, student: &LogDist, k: usize, ws: &SupportScratch) -> TopKReport {
     let kk = &ws.order[..k];
     TopKReport {
         k,
@@ -320,6 +432,7 @@ fn tail(
     teacher: &LogDist,
     student: &LogDist,
     top: TopKReport,
+    ln_pbar: f64,
     eps: f64,
     grad: &mut [f64],
     ws: &mut SupportScratch,
@@ -327,8 +440,7 @@ fn tail(
 ) -> (f64, Option<bool>) {
     let (lp, p, lq, q) = (&teacher.logp, &teacher.p, &student.logp, &student.p);
     let k = top.k;
-    let rest = ws.order[k..].iter().copied();
-    let (ln_pbar, ln_qbar) = (lse_at(lp, rest.clone()), lse_at(lq, rest));
+    let ln_qbar = lse_at(lq, ws.order[k..].iter().copied());
     let (pbar, qbar) = (ln_pbar.exp(), ln_qbar.exp());
     let kk = &ws.order[..k];
     if let Divergence::Fkl = div {

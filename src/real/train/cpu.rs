@@ -1,11 +1,16 @@
-//! The CPU trainer: the f64 engine per row ([`value_and_grad`]), rows split across all cores, f32
-//! parameters and Adam moments (as on the GPU), cache-blocked f32 matmuls for the low-rank student.
+//! The CPU trainer: the f64 engine per row ([`value_and_grad`]; with practice options the
+//! pipeline [`practice::evaluate`], or [`practice::evaluate_stored`] against a top-k teacher),
+//! rows split across all cores, f32 parameters and Adam moments (as on the GPU), cache-blocked f32
+//! matmuls for the low-rank student.
+//!
+//! [`value_and_grad`]: crate::math::value_and_grad
 
 use super::{
     AdamStep, Engine, Prep, StudentKind, Sums, TrainConfig, lowrank_init, threads, top1_credit,
 };
 use crate::math::akl::gaps;
 use crate::math::kl::kl;
+use crate::math::practice::{self, Loss, PracticeWorkspace};
 use crate::math::range::clamp0;
 use crate::math::{AklConvention, Divergence, LogDist, RowAt, Workspace, value_and_grad_at};
 use crate::real::{RealData, RealError};
@@ -94,10 +99,14 @@ struct RowScratch {
     student: LogDist,
     ws: Workspace,
     head: Vec<bool>,
+    /// The practice pipeline's scratch and its f64 rows (practice options only).
+    practice: PracticeWorkspace,
+    u: Vec<f64>,
+    z: Vec<f64>,
 }
 
 impl Engine for CpuEngine<'_> {
-    fn forward(&mut self, div: &Divergence, want_ce: bool) -> Result<Sums, RealError> {
+    fn forward(&mut self, div: &Loss, want_ce: bool) -> Result<Sums, RealError> {
         let (n, v, tv) = (self.data.n, self.data.student_v, self.data.v);
         let logits: &[f32] = match &mut self.params {
             Params::Free { z, .. } => z,
@@ -124,6 +133,9 @@ impl Engine for CpuEngine<'_> {
                             student: LogDist::zeros(v),
                             ws: Workspace::default(),
                             head: vec![false; tv],
+                            practice: PracticeWorkspace::default(),
+                            u: Vec::new(),
+                            z: Vec::new(),
                         };
                         let mut sums = Sums::default();
                         for (j, g_row) in g.chunks_mut(v).enumerate() {
@@ -158,6 +170,7 @@ impl Engine for CpuEngine<'_> {
             s.top1 += p.top1;
             s.ce += p.ce;
             s.bad_grad += p.bad_grad;
+            s.refused = s.refused.or(p.refused);
         }
         Ok(s)
     }
@@ -209,7 +222,7 @@ fn row(
     prep: &Prep,
     at: RowAt,
     s_row: &[f32],
-    div: &Divergence,
+    loss: &Loss,
     want_ce: bool,
     g_row: &mut [f32],
     scr: &mut RowScratch,
@@ -217,16 +230,19 @@ fn row(
 ) {
     let r = at.row as usize;
     let t_row = data.teacher_row(r);
-    let (tv, sv) = (t_row.len(), s_row.len());
-    for (b, &x) in scr.buf.iter_mut().zip(t_row) {
-        *b = f64::from(x);
+    let (tv, sv) = (data.v, s_row.len());
+    let full = data.has_full_teacher();
+    if full {
+        for (b, &x) in scr.buf.iter_mut().zip(t_row) {
+            *b = f64::from(x);
+        }
+        scr.teacher.set_logits(&scr.buf[..tv]);
     }
-    scr.teacher.set_logits(&scr.buf[..tv]);
     for (b, &x) in scr.buf.iter_mut().zip(s_row) {
         *b = f64::from(x);
     }
     scr.student.set_logits(&scr.buf[..sv]);
-    let d = match *div {
+    let d = match loss.family {
         Divergence::Hinton { temperature, a, .. } => Divergence::Hinton {
             temperature,
             a,
@@ -234,22 +250,34 @@ fn row(
         },
         d => d,
     };
-    // The metrics head, from the row's threshold; AKL with the same μ reuses it instead of sorting
-    // the teacher row again every epoch.
-    let (thr, kcut) = prep.head[r];
-    for (k, (h, &u)) in scr.head.iter_mut().zip(t_row).enumerate() {
-        *h = u > thr || (u == thr && k as u32 <= kcut);
+    if full {
+        // The metrics head, from the row's threshold; AKL with the same μ reuses it instead of
+        // sorting the teacher row again every epoch.
+        let (thr, kcut) = prep.head[r];
+        for (k, (h, &u)) in scr.head.iter_mut().zip(t_row).enumerate() {
+            *h = u > thr || (u == thr && k as u32 <= kcut);
+        }
     }
-    if let Divergence::Akl {
-        mu,
-        convention: AklConvention::Akl,
-    } = d
-        && mu == prep.mu
-    {
-        scr.ws.prime_head(&scr.teacher.p, mu, &scr.head);
-    }
-    let (t, s) = (&scr.teacher, &scr.student);
-    let value = value_and_grad_at(&d, t, s, &mut scr.grad, &mut scr.ws, at);
+    let value = if loss.practice.is_default() && data.topk.is_none() {
+        if let Divergence::Akl {
+            mu,
+            convention: AklConvention::Akl,
+        } = d
+            && mu == prep.mu
+        {
+            scr.ws.prime_head(&scr.teacher.p, mu, &scr.head);
+        }
+        let (t, s) = (&scr.teacher, &scr.student);
+        value_and_grad_at(&d, t, s, &mut scr.grad, &mut scr.ws, at)
+    } else {
+        match practice_row(data, loss, d, at, t_row, s_row, scr) {
+            Ok(v) => v,
+            Err(why) => {
+                sums.refused.get_or_insert(why);
+                f64::NAN
+            }
+        }
+    };
     // The real path's values and gradients are f32 (the GPU computes in f32): a row beyond f32's
     // range is infinite on both backends, so both refuse the same inputs (math::range).
     let value = if value > F32_MAX {
@@ -272,11 +300,14 @@ fn row(
         g_row.fill(0.0);
     }
     sums.objective += value;
-    if tv != sv {
-        // uld across vocabularies: class k of the student is not class k of the teacher, so the
-        // per-class metrics do not exist (and `train` reports none).
+    if tv != sv || !full {
+        // uld across vocabularies: class k of the student is not class k of the teacher; a top-k
+        // file: the full teacher is not known. Either way the per-class metrics do not exist (and
+        // `train` reports none).
         return;
     }
+    // The metrics compare the student with the full teacher, whatever the loss sees.
+    let (t, s) = (&scr.teacher, &scr.student);
     sums.kl_pq += clamp0(kl(&t.logp, &t.p, &s.logp));
     sums.kl_qp += clamp0(kl(&s.logp, &s.p, &t.logp));
     let (gh, gt) = gaps(&t.p, &s.p, &scr.head);
@@ -289,6 +320,56 @@ fn row(
             .map(|k| -(s.p[k] - scr.grad[k]) * s.logp[k])
             .sum();
         sums.ce += ce;
+    }
+}
+
+/// One row through the practice pipeline (practice.md §0.2), gradient into `scr.grad`: against
+/// the stored top k when the data has one, else from the full rows, on the sampler stream
+/// `epoch·N + row` (§10.5). A refusal or an emulated computation gone non-finite is the message.
+#[allow(clippy::too_many_arguments)]
+fn practice_row(
+    data: &RealData,
+    loss: &Loss,
+    family: Divergence,
+    at: RowAt,
+    t_row: &[f32],
+    s_row: &[f32],
+    scr: &mut RowScratch,
+) -> Result<f64, String> {
+    let loss = Loss {
+        family,
+        practice: loss.practice,
+    };
+    scr.z.clear();
+    scr.z.extend(s_row.iter().map(|&x| f64::from(x)));
+    scr.grad.resize(scr.z.len(), 0.0);
+    let r = at.row;
+    let out = match &data.topk {
+        Some(top) => practice::evaluate_stored(
+            &loss,
+            &top.row(r as usize),
+            &scr.z,
+            &mut scr.grad,
+            &mut scr.practice,
+        ),
+        None => {
+            scr.u.clear();
+            scr.u.extend(t_row.iter().map(|&x| f64::from(x)));
+            let stream = at.epoch.wrapping_mul(at.rows).wrapping_add(r);
+            practice::evaluate(
+                &loss,
+                &scr.u,
+                &scr.z,
+                stream,
+                &mut scr.grad,
+                &mut scr.practice,
+            )
+        }
+    }
+    .map_err(|e| format!("{e} (position {r})"))?;
+    match out.nonfinite {
+        Some(what) => Err(format!("{loss} at position {r}: {what}")),
+        None => Ok(out.value),
     }
 }
 
@@ -478,6 +559,7 @@ pub fn matmul_tn(h: &[f32], g: &[f32], out: &mut [f32], n: usize, d: usize, v: u
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::math::practice::Loss;
     use crate::math::props::{config, logit, spec};
     use crate::real::train::{Prep, TrainConfig};
     use proptest::prelude::*;
@@ -504,6 +586,7 @@ mod tests {
                         v,
                         student_v: v,
                         teacher,
+                        topk: None,
                         student_init: Some(s.iter().map(|&x| x as f32).collect()),
                         tokens: None,
                         contexts: None,
@@ -527,6 +610,7 @@ mod tests {
             v,
             student_v: v,
             teacher,
+            topk: None,
             student_init: Some(student),
             tokens: None,
             contexts: None,
@@ -536,8 +620,8 @@ mod tests {
         let prep = Prep::new(&data, cfg.mu);
         let div: Divergence = "rkl-est:kind=k1,mode=pg,n=2,seed=9".parse().unwrap();
         let mut engine = CpuEngine::new(&data, &cfg, &prep).unwrap();
-        let first = engine.forward(&div, false).unwrap().objective;
-        let second = engine.forward(&div, false).unwrap().objective;
+        let first = engine.forward(&div.into(), false).unwrap().objective;
+        let second = engine.forward(&div.into(), false).unwrap().objective;
         assert_ne!(first, second, "epoch 1 drew the same tokens as epoch 0");
         let mut want = 0.0;
         for r in 0..n {
@@ -564,6 +648,104 @@ mod tests {
         );
     }
 
+    fn small_data(n: usize, v: usize) -> RealData {
+        let teacher: Vec<f32> = (0..n * v).map(|i| ((i * 7 % 11) as f32) * 0.3).collect();
+        let student: Vec<f32> = (0..n * v).map(|i| ((i * 5 % 13) as f32) * 0.2).collect();
+        RealData {
+            source: "test".into(),
+            n,
+            v,
+            student_v: v,
+            teacher,
+            topk: None,
+            student_init: Some(student),
+            tokens: None,
+            contexts: None,
+            labels: Some((0..n as u32).map(|r| r % v as u32).collect()),
+        }
+    }
+
+    /// Two epochs' objectives and the last gradient of `loss` on `data`.
+    fn two_epochs(data: &RealData, loss: &str) -> (Vec<f64>, Vec<f32>) {
+        let loss: Loss = loss.parse().unwrap();
+        let cfg = TrainConfig::default();
+        let prep = Prep::new(data, cfg.mu);
+        let mut engine = CpuEngine::new(data, &cfg, &prep).unwrap();
+        let obj = (0..2)
+            .map(|_| {
+                let s = engine.forward(&loss, false).unwrap();
+                assert_eq!(s.refused, None);
+                s.objective
+            })
+            .collect();
+        (obj, engine.g.clone())
+    }
+
+    fn assert_same_run(what: &str, a: &(Vec<f64>, Vec<f32>), b: &(Vec<f64>, Vec<f32>)) {
+        for (x, y) in a.0.iter().zip(&b.0) {
+            assert!(
+                (x - y).abs() <= 1e-12 * y.abs().max(1.0),
+                "{what}: {x} vs {y}"
+            );
+        }
+        for (k, (x, y)) in a.1.iter().zip(&b.1).enumerate() {
+            assert!(
+                (x - y).abs() <= 1e-6 * y.abs().max(1e-3),
+                "{what}: g[{k}] {x} vs {y}"
+            );
+        }
+    }
+
+    /// Practice options at their neutral values take the pipeline's path (the options are given),
+    /// yet train exactly as the plain family: Hinton's labels, rkl-est's streams per row and epoch
+    /// and TAID's t reach the pipeline as they reach the fast path.
+    #[test]
+    fn neutral_practice_options_train_as_the_plain_family() {
+        let data = small_data(3, 5);
+        for (plain, neutral) in [
+            ("fkl", "fkl:st=1"),
+            ("rkl", "rkl:tt=1,precision=f64"),
+            ("akl:mu=0.5", "akl:mu=0.5,st=1"),
+            ("jsd:beta=0.3", "jsd:beta=0.3,t2=false,tprecision=f64"),
+            ("hinton:T=2", "hinton:T=2,precision=f64"),
+            ("taid:t=0.4", "taid:t=0.4,st=1"),
+            (
+                "rkl-est:kind=k3,n=3,seed=5",
+                "rkl-est:kind=k3,n=3,seed=5,st=1",
+            ),
+            ("fkl", "fkl:support=topk-tail,k=5"),
+        ] {
+            let loss: Loss = neutral.parse().unwrap();
+            assert!(!loss.practice.is_default(), "{neutral}");
+            assert_same_run(
+                neutral,
+                &two_epochs(&data, neutral),
+                &two_epochs(&data, plain),
+            );
+        }
+    }
+
+    /// A top-k teacher derived from the full one (`--topk`) trains as the top-k support on the
+    /// full teacher, also for a smaller k; a sampled support draws per row and epoch.
+    #[test]
+    fn a_derived_top_k_teacher_trains_as_the_full_row_support() {
+        let data = small_data(4, 7);
+        let top = data.clone().with_topk(4).unwrap();
+        for spec in [
+            "fkl:support=topk-tail,k=4",
+            "fkl:support=topk-tail,k=2,st=2,t2=true",
+            "rkl:support=topk,k=3",
+            "akl:support=topk-renorm,k=4",
+        ] {
+            assert_same_run(spec, &two_epochs(&top, spec), &two_epochs(&data, spec));
+        }
+        let (obj, _) = two_epochs(&data, "fkl:support=sampled,n=4,seed=1");
+        assert_ne!(
+            obj[0], obj[1],
+            "epoch 1 drew the same teacher samples as epoch 0"
+        );
+    }
+
     proptest! {
         #![proptest_config(config())]
 
@@ -578,7 +760,7 @@ mod tests {
             for spec in &specs {
                 let div: Divergence = spec.parse().map_err(|e: crate::math::SpecError| TestCaseError::fail(e.to_string()))?;
                 let mut engine = CpuEngine::new(&data, &cfg, &prep).map_err(|e| TestCaseError::fail(e.to_string()))?;
-                let sums = engine.forward(&div, false).map_err(|e| TestCaseError::fail(e.to_string()))?;
+                let sums = engine.forward(&div.into(), false).map_err(|e| TestCaseError::fail(e.to_string()))?;
                 let (mut want, mut bad) = (0.0, 0);
                 for r in 0..n {
                     let row = |x: &[f32]| x[r * v..(r + 1) * v].iter().map(|&x| f64::from(x)).collect::<Vec<_>>();

@@ -53,6 +53,12 @@ pub fn inspector_ui(
             .unwrap_or_default();
         ui.label(egui::RichText::new(format!("…{c}{next}")).monospace());
     }
+    if !data.has_full_teacher() {
+        ui.label(
+            "the teacher is stored as its top k per position: there is no full row to inspect",
+        );
+        return;
+    }
     let p = softmax(data.teacher_row(row));
     let (order, head) = order_and_head(&p, mu);
     let shown = st.top.clamp(1, order.len());

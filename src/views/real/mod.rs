@@ -5,12 +5,16 @@ pub mod inspector;
 pub mod plots;
 
 use crate::math::Divergence;
+use crate::math::practice::Loss;
 use crate::real::train::{EpochStats, TrainResult};
 use std::sync::Arc;
 
-/// One divergence's run as it streams in.
+/// One loss's run as it streams in.
 pub struct RunState {
+    /// The family: the run's colour and legend.
     pub div: Divergence,
+    /// The whole loss (family and practice options): the run's printed name.
+    pub loss: Loss,
     pub stats: Vec<EpochStats>,
     pub result: Option<Arc<TrainResult>>,
 }
@@ -19,7 +23,8 @@ impl RunState {
     /// A run that is over (the command line's figures).
     pub fn finished(result: TrainResult) -> RunState {
         RunState {
-            div: result.div,
+            div: result.div.family,
+            loss: result.div,
             stats: result.stats.clone(),
             result: Some(Arc::new(result)),
         }
