@@ -11,6 +11,9 @@ pub struct GpuContext {
     pub(crate) queue: wgpu::Queue,
     pub(crate) info: GpuInfo,
     pub(crate) kernels: Kernels,
+    /// Bytes one buffer may hold and bind: the device's limits, or less
+    /// ([`GpuContext::with_max_binding_bytes`]).
+    max_binding: u64,
 }
 
 /// What `kdviz gpu info` prints: the adapter and the limits that shape the kernels.
@@ -160,12 +163,29 @@ impl GpuContext {
             max_storage_buffers_per_shader_stage: limits.max_storage_buffers_per_shader_stage,
         };
         let kernels = Kernels::new(&device)?;
+        let max_binding = info
+            .max_storage_buffer_binding_size
+            .min(info.max_buffer_size);
         Ok(GpuContext {
             device,
             queue,
             info,
             kernels,
+            max_binding,
         })
+    }
+
+    /// The same device with at most `bytes` per buffer (never more than its limits allow): the
+    /// `[N × V]` tensors are split into more chunks of rows. Lets tests exercise the chunking with
+    /// small inputs.
+    pub fn with_max_binding_bytes(mut self, bytes: u64) -> GpuContext {
+        self.max_binding = self.max_binding.min(bytes);
+        self
+    }
+
+    /// Bytes one buffer may hold and bind (see [`GpuContext::with_max_binding_bytes`]).
+    pub fn max_binding_bytes(&self) -> u64 {
+        self.max_binding
     }
 
     /// Adapter name, backend, device type, driver, features and key limits.
