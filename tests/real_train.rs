@@ -575,6 +575,30 @@ fn chunked_gpu_training_equals_the_cpu_and_one_chunk() {
     }
 }
 
+/// The rank-4 student over 300 rows: `dW = Hᵀ·G` sums k = 300 rows in two splits of 160; in chunks
+/// of 200 and 100 rows the first chunk writes both partials and the second adds its one split to
+/// the first partial. Trains as on the CPU.
+#[test]
+fn chunked_lowrank_gradients_add_across_chunks() {
+    let Some(g) = chunked(200, 40) else { return };
+    let data = zipf_data(300, 40, 5);
+    let close = |a: f64, b: f64| (a - b).abs() <= 1e-5 * (b.abs() + 0.01);
+    for d in ["fkl", "rkl"] {
+        let mut c = cpu(StudentKind::LowRank { rank: 4 }, 12, 0.05);
+        let rc = on(None, &data, d, &c);
+        c.backend = BackendChoice::Gpu;
+        let rg = on(Some(&g), &data, d, &c);
+        for (a, b) in rg.stats.iter().zip(&rc.stats) {
+            let what = format!("{d} epoch {}: gpu {a:?} cpu {b:?}", b.epoch);
+            assert!(close(a.objective, b.objective), "objective {what}");
+            let (a, b) = (a.classes.unwrap(), b.classes.unwrap());
+            assert!(close(a.kl_pq, b.kl_pq), "kl_pq {what}");
+            assert!(close(a.kl_qp, b.kl_qp), "kl_qp {what}");
+        }
+        assert!(rg.stats[12].objective < rg.stats[0].objective);
+    }
+}
+
 /// A row wider than the binding limit cannot be chunked: refused with both sizes, never a panic.
 #[test]
 fn a_row_over_the_binding_limit_is_refused() {
@@ -605,7 +629,7 @@ fn run_on(g: &GpuContext, data: &RealData, cfg: &TrainConfig) -> Result<TrainRes
 /// The size: 4,096 × 131,072 f32 logits (2 GiB per tensor, 16 chunks under lavapipe's
 /// 128 MiB bindings), free student, FKL, 2 epochs, on whatever adapter there is. About 10 GiB of
 /// device memory (host memory on lavapipe) and 6 GiB on the host; minutes on lavapipe, hence
-/// ignored: `cargo test --release --test real_train -- --ignored trains_4096` (BENCHMARKS.md).
+/// ignored: `cargo test --test real_train -- --ignored trains_4096 --nocapture` (BENCHMARKS.md).
 #[test]
 #[ignore]
 fn trains_4096_by_131072_f32_in_chunks() {

@@ -673,6 +673,12 @@ impl<'c> Trainer<'c> {
                 })
             });
             chunks.push(built.map_err(too_big)??);
+            // Hand the staged uploads to the device before the next chunk: the staging copies of
+            // every chunk would otherwise pile up in host memory until the first submission.
+            ctx.queue.submit(std::iter::empty());
+            ctx.device
+                .poll(wgpu::PollType::wait_indefinitely())
+                .map_err(|e| GpuError::Backend(format!("uploading the logits: {e}")))?;
         }
         for c in &chunks {
             targets.push(LossTarget {
