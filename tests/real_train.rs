@@ -652,10 +652,19 @@ fn trains_4096_by_131072_f32_in_chunks() {
     c.backend = BackendChoice::Gpu;
     let t = std::time::Instant::now();
     let r = run_on(g, &data, &c).unwrap();
+    let secs: Vec<String> = r
+        .stats
+        .iter()
+        .map(|s| format!("{:.1}", s.seconds))
+        .collect();
     eprintln!(
-        "4096 × 131072 f32, 2 epochs on {}: {:.1} s",
+        "4096 × 131072 f32, 2 epochs on {}: {:.1} s in train(), epochs end at [{}] s after setup; \
+         objective {:.4} -> {:.4}",
         r.backend,
-        t.elapsed().as_secs_f64()
+        t.elapsed().as_secs_f64(),
+        secs.join(", "),
+        r.stats[0].objective,
+        r.stats[2].objective
     );
     assert!(r.backend.starts_with("GPU: "), "{}", r.backend);
     assert_eq!(r.stats.len(), 3);

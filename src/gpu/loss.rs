@@ -5,8 +5,9 @@
 //! Pass 1 computes the online log-sum-exps (one read of both rows); the family's passes follow
 //! (see `plan.rs`). Partial sums meet in workgroup-memory tree reductions; all arithmetic is f32.
 //!
-//! Limits: rows are split into chunks so that no binding exceeds `max_storage_buffer_binding_size`
-//! (each chunk has its own buffers and bind group, so no offset alignment constraint applies), and
+//! Limits: rows are split into chunks (`chunks.rs`) so that no binding exceeds
+//! [`GpuContext::max_binding_bytes`] nor 1 GiB (each chunk has its own buffers and bind group, so no
+//! offset alignment constraint applies), and
 //! the rows of a chunk are laid out on a 2-D grid of workgroups when they exceed
 //! `max_compute_workgroups_per_dimension`. All chunks go in one compute pass; the timestamp pair
 //! brackets that pass.

@@ -515,6 +515,15 @@ impl<'c> Trainer<'c> {
             ctx.check_size("the dW partials", sw * d * v)?;
         }
         let need = device_bytes(s, (sh, sw));
+        if let Some((have, what)) = ctx.memory_budget()
+            && need > have
+        {
+            return Err(GpuError::Unsupported(format!(
+                "training {n} × {v} logits needs {need} bytes of device memory; this device has \
+                 {have} bytes {what} (use fewer positions, a smaller vocabulary or a low-rank \
+                 student)"
+            )));
+        }
         let pipes = Pipes::new(ctx)?;
         let max_wg = ctx.info.max_compute_workgroups_per_dimension.max(1);
         let too_big = |e: GpuError| match e {
@@ -881,5 +890,44 @@ impl<'c> Trainer<'c> {
 fn decode(bytes: &[u8], out: &mut [f32]) {
     for (o, b) in out.iter_mut().zip(bytes.chunks_exact(4)) {
         *o = f32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn device_bytes_count_every_buffer() {
+        let (n, v) = (4096usize, 131_072usize);
+        let teacher: [f32; 0] = [];
+        let setup = |student| TrainSetup {
+            n,
+            v,
+            teacher: &teacher,
+            student,
+            div: Divergence::Fkl,
+            labels: &[],
+            metric_aux: &[],
+        };
+        let e = (n * v) as u64;
+        // Free: teacher, gradient, logits and two moments (2 GiB each), 84 bytes per row.
+        let free = device_bytes(&setup(TrainStudent::Free { init: &teacher }), (0, 0));
+        assert_eq!(free, 20 * e + 84 * n as u64);
+        assert_eq!(free >> 30, 10);
+        // Rank 16: teacher, gradient, S; H and W with two moments each; 8 partials of dH, 1 of dW.
+        let (sh, sw) = train_splits(n, v, 16);
+        assert_eq!((sh, sw), (8, 1));
+        let lr = TrainStudent::LowRank {
+            rank: 16,
+            h: &teacher,
+            w: &teacher,
+        };
+        let d = 16u64;
+        let hw = d * (n + v) as u64;
+        assert_eq!(
+            device_bytes(&setup(lr), (sh, sw)),
+            12 * e + 4 * (3 * hw + 8 * d * n as u64 + d * v as u64) + 84 * n as u64
+        );
     }
 }
