@@ -8,13 +8,16 @@
 //! Chunks: every `[N × V]` tensor (teacher, gradient, student logits, the free student's Adam
 //! moments) is stored as chunks of whole rows, one buffer each, within the device's binding limit
 //! ([`GpuContext::max_binding_bytes`]; see `chunks.rs`), and every kernel that touches them runs
-//! per chunk: the loss, the metrics and the free student's Adam are per row or per element, so
-//! their results do not depend on the chunking; the low-rank matmuls take the chunk's rows of `H`
-//! by offset, `dH`'s rows land at the chunk's offset, and each chunk adds its own split-K partials
-//! of `dW` (which Adam sums with the others), so `dW` is summed in another order than with one
-//! chunk unless the chunk boundaries fall on split boundaries. What cannot fit is refused with
-//! [`GpuError::Unsupported`] (the caller falls back to the CPU): a row over one binding, `H`, `W`
-//! or the partials over one binding, or buffers the device cannot allocate (bytes needed named).
+//! per chunk. The loss, the metrics and the free student's Adam are per row or per element, so
+//! their results do not depend on the chunking. The low-rank matmuls take the chunk's rows of `H`
+//! by offset and write `dH`'s rows at the chunk's offset; the first chunk writes the split-K
+//! partials of `dW`, the later ones add their splits to them (`add_c` of `matmul.wgsl`), and Adam
+//! sums the partials: with several chunks `dW` is summed in another order than with one, within
+//! the tests' tolerances. With one chunk every result is bit for bit what it was before chunking.
+//!
+//! Refused with [`GpuError::Unsupported`] (the caller falls back to the CPU): a row over one
+//! binding; `H`, `W` or the partials over one binding; more bytes than the device's memory
+//! ([`GpuContext::memory_budget`]), or buffers it cannot allocate, with the bytes needed named.
 
 use super::GpuError;
 use super::chunks::row_chunks;
@@ -171,9 +174,9 @@ struct Chunk {
     metrics_params: wgpu::Buffer,
     metrics_bind: wgpu::BindGroup,
     metrics_out: wgpu::Buffer,
-    /// Bound in the kernels' bind groups; kept for the trainer's lifetime.
-    _teacher: wgpu::Buffer,
-    _grad: wgpu::Buffer,
+    teacher: wgpu::Buffer,
+    grad: wgpu::Buffer,
+    /// Bound in the metrics' bind group; kept for the trainer's lifetime.
     _metrics_aux: wgpu::Buffer,
 }
 
@@ -676,8 +679,8 @@ impl<'c> Trainer<'c> {
                     metrics_params,
                     metrics_bind,
                     metrics_out,
-                    _teacher: teacher,
-                    _grad: g,
+                    teacher,
+                    grad: g,
                     _metrics_aux: metrics_aux,
                 })
             });
@@ -693,9 +696,9 @@ impl<'c> Trainer<'c> {
             targets.push(LossTarget {
                 row0: c.row0,
                 rows: c.rows,
-                teacher: &c._teacher,
+                teacher: &c.teacher,
                 student: &c.logits,
-                grad: &c._grad,
+                grad: &c.grad,
             });
         }
         let loss = ctx.bind_loss(&s.div, s.teacher, s.labels, &targets, n, v)?;
