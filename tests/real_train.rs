@@ -599,6 +599,22 @@ fn chunked_lowrank_gradients_add_across_chunks() {
     }
 }
 
+/// A rank above 256 over few classes: `S = H·W` has k = d = 512, which the forward computes in one
+/// split (it once took split-K's count, whose second partial fell outside `S`).
+#[test]
+fn a_rank_above_256_forward_is_whole() {
+    let Some(g) = ctx() else { return };
+    let data = zipf_data(600, 64, 9);
+    let close = |a: f64, b: f64| (a - b).abs() <= 1e-5 * (b.abs() + 0.01);
+    let mut c = cpu(StudentKind::LowRank { rank: 512 }, 3, 0.05);
+    let rc = on(None, &data, "fkl", &c);
+    c.backend = BackendChoice::Gpu;
+    let rg = on(Some(g), &data, "fkl", &c);
+    for (a, b) in rg.stats.iter().zip(&rc.stats) {
+        assert!(close(a.objective, b.objective), "gpu {a:?} cpu {b:?}");
+    }
+}
+
 /// A row wider than the binding limit cannot be chunked: refused with both sizes, never a panic.
 #[test]
 fn a_row_over_the_binding_limit_is_refused() {
