@@ -584,6 +584,44 @@ fn chunks_and_2d_grid_give_the_same_rows() {
     }
 }
 
+/// A device whose buffers hold 4 rows of f32 (`with_max_binding_bytes`, as the trainer's tests
+/// use it) and of f16 (8 rows, half the bytes): 26 rows in 6 chunks of 4 and one of 2, or 3 of 8 and
+/// one of 2; the same rows as one chunk.
+#[test]
+fn a_smaller_binding_limit_chunks_the_rows() {
+    let Some(c) = ctx() else { return };
+    let v = 301;
+    let (t, s, n) = make_rows(&[RowKind::Random, RowKind::Peaked], 13, v, 4);
+    assert_eq!(n, 26);
+    let small = GpuContext::new()
+        .unwrap()
+        .with_max_binding_bytes((4 * v * 4) as u64);
+    assert_eq!(small.max_binding_bytes(), (4 * v * 4) as u64);
+    let whole = c.upload(&t, &s, n, v, &RowsOptions::default()).unwrap();
+    let parts = small.upload(&t, &s, n, v, &RowsOptions::default()).unwrap();
+    assert_eq!(parts.chunks(), 7);
+    let div: Divergence = "jsd:beta=0.3".parse().unwrap();
+    let a = whole.run(&div, &RunOptions::default()).unwrap();
+    let b = parts.run(&div, &RunOptions::default()).unwrap();
+    assert_eq!((a.values, a.grad), (b.values, b.grad));
+    if small.has_f16() {
+        let f16 = RowsOptions {
+            storage: Storage::F16,
+            ..RowsOptions::default()
+        };
+        assert_eq!(small.upload(&t, &s, n, v, &f16).unwrap().chunks(), 4);
+    }
+    // A row over the limit is refused with both sizes.
+    let tiny = GpuContext::new().unwrap().with_max_binding_bytes(1203);
+    let e = tiny
+        .upload(&t, &s, n, v, &RowsOptions::default())
+        .unwrap_err();
+    assert!(
+        matches!(&e, GpuError::Unsupported(m) if m.contains("1204 bytes") && m.contains("1203")),
+        "{e}"
+    );
+}
+
 #[test]
 fn more_rows_than_one_grid_dimension() {
     let Some(c) = ctx() else { return };

@@ -105,6 +105,7 @@ fn info(args: &InfoArgs) -> Result<(), String> {
                 "timestamp_query": i.timestamp_query,
                 "shader_f16": i.shader_f16,
                 "timestamp_period_ns": i.timestamp_period_ns,
+                "device_memory": i.device_memory,
                 "limits": limits,
                 "workgroup_size": crate::gpu::WORKGROUP_SIZE,
             })
@@ -118,7 +119,7 @@ fn info(args: &InfoArgs) -> Result<(), String> {
             "kernels: one workgroup of {} invocations per row; rows split into chunks of at most \
              {} bytes per binding",
             crate::gpu::WORKGROUP_SIZE,
-            i.max_storage_buffer_binding_size.min(i.max_buffer_size)
+            ctx.max_binding_bytes()
         ))?;
     }
     out.finish()

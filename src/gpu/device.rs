@@ -11,6 +11,9 @@ pub struct GpuContext {
     pub(crate) queue: wgpu::Queue,
     pub(crate) info: GpuInfo,
     pub(crate) kernels: Kernels,
+    /// Bytes one buffer may hold and bind: the device's limits, or less
+    /// ([`GpuContext::with_max_binding_bytes`]).
+    max_binding: u64,
 }
 
 /// What `kdviz gpu info` prints: the adapter and the limits that shape the kernels.
@@ -35,6 +38,9 @@ pub struct GpuInfo {
     pub max_compute_invocations_per_workgroup: u32,
     pub max_compute_workgroup_storage_size: u32,
     pub max_storage_buffers_per_shader_stage: u32,
+    /// Device-local memory in bytes where the backend tells (Vulkan: the device-local heaps; on a
+    /// software adapter, host memory); what the trainer's buffers are checked against.
+    pub device_memory: Option<u64>,
 }
 
 impl fmt::Display for GpuInfo {
@@ -51,6 +57,10 @@ impl fmt::Display for GpuInfo {
         writeln!(f, "features in use: {feats}")?;
         writeln!(f, "adapter features: {}", self.adapter_features.join(", "))?;
         writeln!(f, "timestamp period: {} ns", self.timestamp_period_ns)?;
+        match self.device_memory {
+            Some(b) => writeln!(f, "device memory: {b} bytes")?,
+            None => writeln!(f, "device memory: not reported by the backend")?,
+        }
         writeln!(f, "limits:")?;
         for (k, v) in self.limits() {
             writeln!(f, "  {k} = {v}")?;
@@ -90,6 +100,42 @@ impl GpuInfo {
 
 /// Optional features used when present: GPU timing and f16 storage.
 const WANTED: wgpu::Features = wgpu::Features::TIMESTAMP_QUERY.union(wgpu::Features::SHADER_F16);
+
+/// The sum of the adapter's device-local memory heaps, on Vulkan (wgpu has no portable query).
+#[cfg(not(any(target_vendor = "apple", target_arch = "wasm32")))]
+fn device_memory(adapter: &wgpu::Adapter) -> Option<u64> {
+    /// VK_MEMORY_HEAP_DEVICE_LOCAL_BIT.
+    const DEVICE_LOCAL: u32 = 1;
+    // SAFETY: only reads a property of the physical device through the adapter's own instance;
+    // nothing is created, destroyed or retained beyond the guard.
+    let hal = unsafe { adapter.as_hal::<wgpu::hal::api::Vulkan>() }?;
+    // SAFETY: the physical device belongs to this instance, which the guard keeps alive.
+    let props = unsafe {
+        hal.shared_instance()
+            .raw_instance()
+            .get_physical_device_memory_properties(hal.raw_physical_device())
+    };
+    let count = (props.memory_heap_count as usize).min(props.memory_heaps.len());
+    let bytes = props.memory_heaps[..count]
+        .iter()
+        .filter(|h| h.flags.as_raw() & DEVICE_LOCAL != 0)
+        .map(|h| h.size)
+        .sum();
+    Some(bytes).filter(|&b| b > 0)
+}
+
+#[cfg(any(target_vendor = "apple", target_arch = "wasm32"))]
+fn device_memory(_: &wgpu::Adapter) -> Option<u64> {
+    None
+}
+
+/// The host's total memory (Linux: `MemTotal` of /proc/meminfo).
+fn host_memory() -> Option<u64> {
+    let info = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = info.lines().find(|l| l.starts_with("MemTotal:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
 
 impl GpuContext {
     /// Picks the high-performance adapter of any backend (`WGPU_BACKEND` / `WGPU_ADAPTER_NAME` are
@@ -158,14 +204,45 @@ impl GpuContext {
             max_compute_invocations_per_workgroup: limits.max_compute_invocations_per_workgroup,
             max_compute_workgroup_storage_size: limits.max_compute_workgroup_storage_size,
             max_storage_buffers_per_shader_stage: limits.max_storage_buffers_per_shader_stage,
+            device_memory: device_memory(&adapter),
         };
         let kernels = Kernels::new(&device)?;
+        let max_binding = info
+            .max_storage_buffer_binding_size
+            .min(info.max_buffer_size);
         Ok(GpuContext {
             device,
             queue,
             info,
             kernels,
+            max_binding,
         })
+    }
+
+    /// The same device with at most `bytes` per buffer (never more than its limits allow): the
+    /// `[N × V]` tensors are split into more chunks of rows. Lets tests exercise the chunking with
+    /// small inputs.
+    pub fn with_max_binding_bytes(mut self, bytes: u64) -> GpuContext {
+        self.max_binding = self.max_binding.min(bytes);
+        self
+    }
+
+    /// Bytes one buffer may hold and bind (see [`GpuContext::with_max_binding_bytes`]).
+    pub fn max_binding_bytes(&self) -> u64 {
+        self.max_binding
+    }
+
+    /// Bytes the device's buffers can take in all, and where that figure comes from: the device-local
+    /// heaps, or host memory on a software adapter (lavapipe reports a 2 GiB heap but allocates from
+    /// host memory beyond it). `None` where neither is known.
+    pub(crate) fn memory_budget(&self) -> Option<(u64, &'static str)> {
+        if self.info.device_type == "Cpu" {
+            host_memory().map(|b| (b, "of host memory, where a software adapter's buffers live"))
+        } else {
+            self.info
+                .device_memory
+                .map(|b| (b, "in its device-local memory heaps"))
+        }
     }
 
     /// Adapter name, backend, device type, driver, features and key limits.

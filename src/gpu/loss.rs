@@ -5,12 +5,14 @@
 //! Pass 1 computes the online log-sum-exps (one read of both rows); the family's passes follow
 //! (see `plan.rs`). Partial sums meet in workgroup-memory tree reductions; all arithmetic is f32.
 //!
-//! Limits: rows are split into chunks so that no binding exceeds `max_storage_buffer_binding_size`
-//! (each chunk has its own buffers and bind group, so no offset alignment constraint applies), and
+//! Limits: rows are split into chunks (`chunks.rs`) so that no binding exceeds
+//! [`GpuContext::max_binding_bytes`] nor 1 GiB (each chunk has its own buffers and bind group, so no
+//! offset alignment constraint applies), and
 //! the rows of a chunk are laid out on a 2-D grid of workgroups when they exceed
 //! `max_compute_workgroups_per_dimension`. All chunks go in one compute pass; the timestamp pair
 //! brackets that pass.
 
+use super::chunks::{RowChunk, row_chunks};
 use super::convert::{f16_to_f32, f32_to_f16, validate};
 use super::device::GpuContext;
 use super::plan::{
@@ -219,32 +221,21 @@ impl GpuContext {
         }
         let info = &self.info;
         // 1 GiB at most per buffer: the read-back copy of the gradient is host-visible memory.
-        let max_bind = info
-            .max_storage_buffer_binding_size
-            .min(info.max_buffer_size)
-            .min(MAX_CHUNK_BYTES) as usize;
-        let row_bytes = v * storage.bytes();
-        if row_bytes > max_bind {
-            return Err(GpuError::Unsupported(format!(
-                "a row of {v} classes takes {row_bytes} bytes; this device binds at most {max_bind} \
-                 bytes per buffer"
-            )));
-        }
-        // Element indices are u32 in the shader.
-        let by_index = (u32::MAX as usize) / v;
-        let per_chunk = n
-            .min(max_bind / row_bytes)
-            .min(by_index)
-            .min(opts.max_rows_per_chunk.unwrap_or(usize::MAX))
-            .max(1);
+        let max_bind = self.max_binding_bytes().min(MAX_CHUNK_BYTES);
+        let layout = row_chunks(
+            n,
+            v,
+            storage.bytes(),
+            max_bind,
+            opts.max_rows_per_chunk.unwrap_or(usize::MAX),
+        )
+        .map_err(GpuError::Unsupported)?;
         let max_wg = info
             .max_compute_workgroups_per_dimension
             .min(opts.max_workgroups_x.unwrap_or(u32::MAX))
             .max(1);
         let mut chunks = Vec::new();
-        let mut row0 = 0;
-        while row0 < n {
-            let rows = per_chunk.min(n - row0);
+        for RowChunk { row0, rows } in layout {
             let (chunk, student) =
                 self.scoped("allocating buffers", || self.chunk(row0, rows, v, storage))?;
             match &mut logits {
@@ -278,7 +269,6 @@ impl GpuContext {
                 }
             }
             chunks.push(chunk);
-            row0 += rows;
         }
         let timer = info.timestamp_query.then(|| self.timer());
         Ok(GpuRows {
@@ -790,31 +780,45 @@ impl GpuRows<'_> {
     }
 }
 
-/// The loss kernel bound to f32 `[n × v]` teacher, student and gradient buffers that a caller owns
-/// (the trainer), in single bindings; the uniform, aux and per-row values buffers are its own.
+/// One chunk of rows of the f32 teacher, student and gradient tensors that a caller owns.
+pub(crate) struct LossTarget<'a> {
+    pub row0: usize,
+    pub rows: usize,
+    pub teacher: &'a wgpu::Buffer,
+    pub student: &'a wgpu::Buffer,
+    pub grad: &'a wgpu::Buffer,
+}
+
+/// The loss kernel bound to a caller's chunks of rows (the trainer's `[N × V]` tensors); the
+/// uniform, aux and per-row values buffers of each chunk are its own.
 pub(crate) struct LossBinding {
     base: Params,
     pipe: wgpu::ComputePipeline,
-    params: wgpu::Buffer,
-    /// One f32 per row.
-    pub(crate) values: wgpu::Buffer,
-    bind: wgpu::BindGroup,
-    n: u32,
+    chunks: Vec<LossChunk>,
     max_wg: u32,
 }
 
+struct LossChunk {
+    row0: usize,
+    rows: u32,
+    params: wgpu::Buffer,
+    /// One f32 per row of the chunk.
+    values: wgpu::Buffer,
+    bind: wgpu::BindGroup,
+    /// Kept alive with its bind group.
+    _aux: wgpu::Buffer,
+}
+
 impl GpuContext {
-    /// Binds the loss kernel of `div` to the caller's buffers. `teacher_host` (the same logits) gives
-    /// the AKL head thresholds; `labels` (one per row) Hinton's hard labels.
-    #[allow(clippy::too_many_arguments)]
+    /// Binds the loss kernel of `div` to the caller's chunks of rows (together rows `0..n`, in
+    /// order). `teacher_host` (the same logits) gives the AKL head thresholds; `labels` (one per
+    /// row) Hinton's hard labels.
     pub(crate) fn bind_loss(
         &self,
         div: &Divergence,
         teacher_host: &[f32],
         labels: &[u32],
-        teacher: &wgpu::Buffer,
-        student: &wgpu::Buffer,
-        grad: &wgpu::Buffer,
+        targets: &[LossTarget<'_>],
         n: usize,
         v: usize,
     ) -> Result<LossBinding, GpuError> {
@@ -825,45 +829,58 @@ impl GpuContext {
         let mut base = plan.params;
         base.v = v as u32;
         base.n_rows = n as u32;
-        let aux_words: Vec<u32> = match plan.aux {
-            Aux::None => vec![0; 2],
-            Aux::AklHead { .. } | Aux::SortedTeacher => {
-                teacher_aux_words(plan.aux, teacher_host, n, v)
-            }
+        let (aux_words, per_row): (Vec<u32>, usize) = match plan.aux {
+            Aux::None => (Vec::new(), 0),
+            Aux::AklHead { .. } => (teacher_aux_words(plan.aux, teacher_host, n, v), 2),
+            Aux::SortedTeacher => (teacher_aux_words(plan.aux, teacher_host, n, v), v),
             Aux::Label(_) => {
                 base.flags |= FLAG_ROW_LABELS;
-                labels.iter().flat_map(|&l| [l, 0]).collect()
+                (labels.iter().flat_map(|&l| [l, 0]).collect(), 2)
             }
         };
         let pipe = self.pipeline(plan.kind, Storage::F32)?;
         self.scoped("binding the loss kernel", || {
-            let params = self.buffer(
-                "kdviz train loss params",
-                size_of::<Params>(),
-                U::UNIFORM | U::COPY_DST,
-            );
-            self.queue
-                .write_buffer(&params, 0, bytemuck::bytes_of(&base));
-            let aux = self.buffer(
-                "kdviz train loss aux",
-                aux_words.len() * 4,
-                U::STORAGE | U::COPY_DST,
-            );
-            self.queue
-                .write_buffer(&aux, 0, bytemuck::cast_slice(&aux_words));
-            let values = self.buffer("kdviz train values", n * 4, U::STORAGE | U::COPY_SRC);
-            let bind = self.bind_buffers(
-                "kdviz train loss",
-                &self.kernels.bgl,
-                &[&params, teacher, student, &aux, &values, grad],
-            );
+            let chunks = targets
+                .iter()
+                .map(|t| {
+                    let params = self.buffer(
+                        "kdviz train loss params",
+                        size_of::<Params>(),
+                        U::UNIFORM | U::COPY_DST,
+                    );
+                    let words = aux_words
+                        .get(per_row * t.row0..per_row * (t.row0 + t.rows))
+                        .unwrap_or_default();
+                    let aux = self.buffer(
+                        "kdviz train loss aux",
+                        words.len().max(2) * 4,
+                        U::STORAGE | U::COPY_DST,
+                    );
+                    if !words.is_empty() {
+                        self.queue
+                            .write_buffer(&aux, 0, bytemuck::cast_slice(words));
+                    }
+                    let values =
+                        self.buffer("kdviz train values", t.rows * 4, U::STORAGE | U::COPY_SRC);
+                    let bind = self.bind_buffers(
+                        "kdviz train loss",
+                        &self.kernels.bgl,
+                        &[&params, t.teacher, t.student, &aux, &values, t.grad],
+                    );
+                    LossChunk {
+                        row0: t.row0,
+                        rows: t.rows as u32,
+                        params,
+                        values,
+                        bind,
+                        _aux: aux,
+                    }
+                })
+                .collect();
             LossBinding {
                 base,
                 pipe,
-                params,
-                values,
-                bind,
-                n: n as u32,
+                chunks,
                 max_wg: self.info.max_compute_workgroups_per_dimension.max(1),
             }
         })
@@ -874,20 +891,32 @@ impl LossBinding {
     /// Writes the parameters of `div`, the divergence bound or one of its family (TAID's t moves
     /// between epochs); takes effect at the next submission.
     pub(crate) fn set_div(&self, ctx: &GpuContext, div: &Divergence) {
-        let params = Params {
-            a: plan(div).params.a,
-            ..self.base
-        };
-        ctx.queue
-            .write_buffer(&self.params, 0, bytemuck::bytes_of(&params));
+        let a = plan(div).params.a;
+        for c in &self.chunks {
+            let params = Params {
+                a,
+                n_rows: c.rows,
+                ..self.base
+            };
+            ctx.queue
+                .write_buffer(&c.params, 0, bytemuck::bytes_of(&params));
+        }
     }
 
-    /// One workgroup per row (2-D grid beyond the per-dimension limit).
-    pub(crate) fn dispatch(&self, pass: &mut wgpu::ComputePass) {
-        let x = self.n.min(self.max_wg).max(1);
+    /// Chunk `i`'s rows, one workgroup per row (2-D grid beyond the per-dimension limit).
+    pub(crate) fn dispatch(&self, pass: &mut wgpu::ComputePass, i: usize) {
+        let Some(c) = self.chunks.get(i) else { return };
+        let x = c.rows.min(self.max_wg).max(1);
         pass.set_pipeline(&self.pipe);
-        pass.set_bind_group(0, &self.bind, &[]);
-        pass.dispatch_workgroups(x, self.n.div_ceil(x), 1);
+        pass.set_bind_group(0, &c.bind, &[]);
+        pass.dispatch_workgroups(x, c.rows.div_ceil(x), 1);
+    }
+
+    /// Copies every chunk's per-row values to `dst` (one f32 per row, rows in order).
+    pub(crate) fn copy_values(&self, enc: &mut wgpu::CommandEncoder, dst: &wgpu::Buffer) {
+        for c in &self.chunks {
+            enc.copy_buffer_to_buffer(&c.values, 0, dst, c.row0 as u64 * 4, None);
+        }
     }
 }
 

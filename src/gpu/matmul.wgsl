@@ -1,11 +1,13 @@
-// C = A·B, f32, with A(i, k) = a[i*a_rs + k*a_cs] and B(k, j) = b[k*b_rs + j*b_cs], so one kernel
-// serves H·W, G·Wᵀ and Hᵀ·G. A workgroup computes a 64×64 tile of C, each invocation a 4×4 block,
+// C = A·B, f32, with A(i, k) = a[a_off + i*a_rs + k*a_cs] and B(k, j) = b[b_off + k*b_rs + j*b_cs],
+// so one kernel serves H·W, G·Wᵀ and Hᵀ·G, on a chunk of rows too (the offsets pick its rows of H). A workgroup computes a 64×64 tile of C, each invocation a 4×4 block,
 // from 16-deep slices of A and B staged in workgroup memory. Split-K: workgroup z sums k in
-// [z·kps, min(k, (z+1)·kps)) and writes its partial to C + z·m·n (the consumer adds the partials).
+// [z·kps, min(k, (z+1)·kps)) and writes its partial to C + c_off + z·c_zs, row stride n (the consumer
+// adds the partials), or adds it to what is there when add_c is set (a later chunk of rows of dW).
 struct MM {
     m: u32, n: u32, k: u32, kps: u32,
     a_rs: u32, a_cs: u32, b_rs: u32, b_cs: u32,
-    pad0: u32, pad1: u32, pad2: u32, pad3: u32,
+    a_off: u32, b_off: u32, c_off: u32, c_zs: u32,
+    add_c: u32, pad0: u32, pad1: u32, pad2: u32,
 }
 
 @group(0) @binding(0) var<uniform> P: MM;
@@ -41,7 +43,7 @@ fn main(
             }
             var x = 0.0;
             if (i0 + ii < P.m && k0 + ka < ke) {
-                x = A[(i0 + ii) * P.a_rs + (k0 + ka) * P.a_cs];
+                x = A[P.a_off + (i0 + ii) * P.a_rs + (k0 + ka) * P.a_cs];
             }
             ta[ka * 64u + ii] = x;
             var jj = e / 16u;
@@ -52,7 +54,7 @@ fn main(
             }
             var y = 0.0;
             if (j0 + jj < P.n && k0 + kb2 < ke) {
-                y = B[(k0 + kb2) * P.b_rs + (j0 + jj) * P.b_cs];
+                y = B[P.b_off + (k0 + kb2) * P.b_rs + (j0 + jj) * P.b_cs];
             }
             tb[kb2 * 64u + jj] = y;
         }
@@ -72,13 +74,18 @@ fn main(
         }
         workgroupBarrier();
     }
-    let base = wid.z * P.m * P.n;
+    let base = P.c_off + wid.z * P.c_zs;
     for (var r = 0u; r < 4u; r++) {
         let i = i0 + ty + 16u * r;
         for (var c = 0u; c < 4u; c++) {
             let j = j0 + tx + 16u * c;
             if (i < P.m && j < P.n) {
-                C[base + i * P.n + j] = acc[r * 4u + c];
+                let o = base + i * P.n + j;
+                if (P.add_c != 0u) {
+                    C[o] += acc[r * 4u + c];
+                } else {
+                    C[o] = acc[r * 4u + c];
+                }
             }
         }
     }

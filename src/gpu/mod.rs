@@ -18,6 +18,7 @@
 //! ```
 
 mod bandwidth;
+mod chunks;
 mod convert;
 mod device;
 mod error;

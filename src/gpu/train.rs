@@ -5,12 +5,24 @@
 //! buffers) and the metrics kernel (`metrics.wgsl`). Only the per-row values and metrics (7 floats
 //! per row) come back each epoch.
 //!
-//! Every `[N × V]` tensor is one binding: runs whose `N·V·4` bytes exceed the device's binding
-//! limit are refused with [`GpuError::Unsupported`] (the caller falls back to the CPU).
+//! Chunks: every `[N × V]` tensor (teacher, gradient, student logits, the free student's Adam
+//! moments) is stored as chunks of whole rows, one buffer each, within the device's binding limit
+//! ([`GpuContext::max_binding_bytes`]; see `chunks.rs`), and every kernel that touches them runs
+//! per chunk. The loss, the metrics and the free student's Adam are per row or per element, so
+//! their results do not depend on the chunking. The low-rank matmuls take the chunk's rows of `H`
+//! by offset and write `dH`'s rows at the chunk's offset; the first chunk writes the split-K
+//! partials of `dW`, the later ones add their splits to them (`add_c` of `matmul.wgsl`), and Adam
+//! sums the partials: with several chunks `dW` is summed in another order than with one, within
+//! the tests' tolerances. With one chunk every result is bit for bit what it was before chunking.
+//!
+//! Refused with [`GpuError::Unsupported`] (the caller falls back to the CPU): a row over one
+//! binding; `H`, `W` or the partials over one binding; more bytes than the device's memory
+//! ([`GpuContext::memory_budget`]), or buffers it cannot allocate, with the bytes needed named.
 
 use super::GpuError;
+use super::chunks::row_chunks;
 use super::device::{GpuContext, GpuInfo};
-use super::loss::LossBinding;
+use super::loss::{LossBinding, LossTarget};
 use crate::math::Divergence;
 use bytemuck::{Pod, Zeroable};
 
@@ -67,7 +79,12 @@ struct MatmulParams {
     a_cs: u32,
     b_rs: u32,
     b_cs: u32,
-    pad: [u32; 4],
+    a_off: u32,
+    b_off: u32,
+    c_off: u32,
+    c_zs: u32,
+    add_c: u32,
+    pad: [u32; 3],
 }
 
 #[repr(C)]
@@ -136,20 +153,39 @@ struct Pipes {
     metrics: wgpu::ComputePipeline,
 }
 
-#[allow(clippy::large_enum_variant)] // one per trainer
-enum Student {
-    Free {
-        z: wgpu::Buffer,
-        adam: Adam,
-    },
-    LowRank {
-        s: wgpu::Buffer,
-        fwd: Matmul,
-        dh: Matmul,
-        dw: Matmul,
-        adam_h: Adam,
-        adam_w: Adam,
-    },
+/// The low-rank student's kernels on one chunk of rows: `S_c = H_c·W`, `dH_c = G_c·Wᵀ` and this
+/// chunk's split-K partials of `dW = Hᵀ·G`.
+struct ChunkMatmuls {
+    fwd: Matmul,
+    dh: Matmul,
+    dw: Matmul,
+}
+
+/// One chunk of rows of the `[N × V]` tensors and the kernels bound to it.
+struct Chunk {
+    row0: usize,
+    rows: usize,
+    /// The student's logits: the free student's parameters, or the low-rank student's `S = H·W`.
+    logits: wgpu::Buffer,
+    /// The free student's Adam on this chunk's logits.
+    adam: Option<Adam>,
+    /// The low-rank student's matmuls on this chunk.
+    mm: Option<ChunkMatmuls>,
+    metrics_params: wgpu::Buffer,
+    metrics_bind: wgpu::BindGroup,
+    metrics_out: wgpu::Buffer,
+    teacher: wgpu::Buffer,
+    grad: wgpu::Buffer,
+    /// Bound in the metrics' bind group; kept for the trainer's lifetime.
+    _metrics_aux: wgpu::Buffer,
+}
+
+/// The low-rank student's Adam on `H` and `W` (whose gradients sum every chunk's partials).
+struct LowRankAdam {
+    adam_h: Adam,
+    adam_w: Adam,
+    /// `H`, `W` and the partials of `dH`, `dW`, bound in the chunks' matmuls.
+    _buffers: [wgpu::Buffer; 4],
 }
 
 /// Tensors resident on the device for one training run.
@@ -158,16 +194,11 @@ pub(crate) struct Trainer<'c> {
     n: usize,
     v: usize,
     pipes: Pipes,
-    student: Student,
+    chunks: Vec<Chunk>,
+    lowrank: Option<LowRankAdam>,
     loss: LossBinding,
-    metrics_params: wgpu::Buffer,
-    metrics_bind: wgpu::BindGroup,
-    metrics_out: wgpu::Buffer,
     values_read: wgpu::Buffer,
     metrics_read: wgpu::Buffer,
-    /// Bound in the kernels' bind groups; kept for the trainer's lifetime.
-    _teacher: wgpu::Buffer,
-    _grad: wgpu::Buffer,
     /// Adam constants of a step not yet submitted (runs at the start of the next forward).
     pending: Option<AdamConsts>,
     max_wg: u32,
@@ -230,12 +261,37 @@ struct Shape {
     tb: bool,
 }
 
+/// Where a matmul reads and writes in its buffers (elements) and how it splits k.
+#[derive(Clone, Copy)]
+struct Placement {
+    a_off: usize,
+    b_off: usize,
+    c_off: usize,
+    /// Elements between split-K partials in `C`.
+    c_zs: usize,
+    /// k per split: the same for every chunk, so that a row's partials cover the same k.
+    kps: usize,
+    /// Adds to `C` instead of writing it (the chunks after the first of `dW`).
+    add_c: bool,
+}
+
+impl Placement {
+    /// Whole buffers, split as [`split_k`] says.
+    fn whole(sh: Shape) -> Placement {
+        Placement {
+            a_off: 0,
+            b_off: 0,
+            c_off: 0,
+            c_zs: sh.m * sh.n,
+            kps: split_k(sh.m, sh.n, sh.k).1,
+            add_c: false,
+        }
+    }
+}
+
 impl GpuContext {
     fn check_size(&self, what: &str, elems: usize) -> Result<(), GpuError> {
-        let limit = self
-            .info
-            .max_storage_buffer_binding_size
-            .min(self.info.max_buffer_size);
+        let limit = self.max_binding_bytes();
         let bytes = elems as u64 * 4;
         if bytes > limit || elems > u32::MAX as usize {
             return Err(GpuError::Unsupported(format!(
@@ -263,24 +319,28 @@ impl GpuContext {
         &self,
         pipe: &wgpu::ComputePipeline,
         sh: Shape,
-        a: &wgpu::Buffer,
-        b: &wgpu::Buffer,
-        c: &wgpu::Buffer,
+        at: Placement,
+        [a, b, c]: [&wgpu::Buffer; 3],
     ) -> Result<Matmul, GpuError> {
         use wgpu::BufferUsages as U;
-        let (splits, kps) = split_k(sh.m, sh.n, sh.k);
+        let splits = sh.k.div_ceil(at.kps).max(1);
         let (a_rs, a_cs) = if sh.ta { (1, sh.m) } else { (sh.k, 1) };
         let (b_rs, b_cs) = if sh.tb { (1, sh.k) } else { (sh.n, 1) };
         let p = MatmulParams {
             m: sh.m as u32,
             n: sh.n as u32,
             k: sh.k as u32,
-            kps: kps as u32,
+            kps: at.kps as u32,
             a_rs: a_rs as u32,
             a_cs: a_cs as u32,
             b_rs: b_rs as u32,
             b_cs: b_cs as u32,
-            pad: [0; 4],
+            a_off: at.a_off as u32,
+            b_off: at.b_off as u32,
+            c_off: at.c_off as u32,
+            c_zs: at.c_zs as u32,
+            add_c: u32::from(at.add_c),
+            pad: [0; 3],
         };
         let groups = [sh.n.div_ceil(TILE), sh.m.div_ceil(TILE), splits];
         let max_wg = self.info.max_compute_workgroups_per_dimension as usize;
@@ -371,7 +431,7 @@ impl GpuContext {
             self.storage("b", Some(b), b.len()),
         );
         let cb = self.storage("c", None, splits * m * n);
-        let mm = self.bind_matmul(&pipe, sh, &ab, &bb, &cb)?;
+        let mm = self.bind_matmul(&pipe, sh, Placement::whole(sh), [&ab, &bb, &cb])?;
         let read = self.buffer(
             "kdviz matmul read",
             splits * m * n * 4,
@@ -403,136 +463,277 @@ impl GpuContext {
     }
 }
 
+/// Bytes the trainer allocates on the device (the per-row values and metrics buffers included);
+/// `(sh, sw)`: the low-rank student's split-K partials of `dH` and `dW`.
+fn device_bytes(s: &TrainSetup, (sh, sw): (usize, usize)) -> u64 {
+    let (n, v) = (s.n as u64, s.v as u64);
+    let e = n * v;
+    // Per row: loss aux (2 words, ULD v), values, metrics aux (5), out (6), both read-backs (7).
+    let aux = if matches!(s.div, Divergence::Uld) {
+        v
+    } else {
+        2
+    };
+    let per_row = 4 * (aux + 1 + 5 + 6 + 7) * n;
+    let student = match s.student {
+        // Parameters and the two Adam moments.
+        TrainStudent::Free { .. } => 3 * 4 * e,
+        TrainStudent::LowRank { rank, .. } => {
+            let d = rank as u64;
+            let (sh, sw) = (sh as u64, sw as u64);
+            // S, then H and W with their two moments, and the partials of dH and dW.
+            4 * e + 4 * (3 * d * (n + v) + sh * d * n + sw * d * v)
+        }
+    };
+    // Teacher and gradient.
+    2 * 4 * e + student + per_row
+}
+
+impl TrainSetup<'_> {
+    fn rank_or(&self, d: usize) -> usize {
+        match self.student {
+            TrainStudent::LowRank { rank, .. } => rank,
+            TrainStudent::Free { .. } => d,
+        }
+    }
+}
+
 impl<'c> Trainer<'c> {
     pub(crate) fn new(ctx: &'c GpuContext, s: &TrainSetup) -> Result<Trainer<'c>, GpuError> {
         use wgpu::BufferUsages as U;
         let (n, v) = (s.n, s.v);
-        let e = n.saturating_mul(v);
-        ctx.check_size(&format!("one [{n} × {v}] f32 tensor"), e)?;
-        if let TrainStudent::LowRank { rank, .. } = s.student {
-            let (sh, sw) = train_splits(n, v, rank);
-            ctx.check_size("the dH partials", sh * n * rank)?;
-            ctx.check_size("the dW partials", sw * rank * v)?;
+        let layout = row_chunks(n, v, 4, ctx.max_binding_bytes(), usize::MAX)
+            .map_err(GpuError::Unsupported)?;
+        let d = s.rank_or(0);
+        // Low-rank: k per split of dH (k = V) and dW (k = N), fixed for every chunk.
+        let (sh, kps_h) = split_k(n, d.max(1), v);
+        // Every chunk adds its split z of dW to partial z; the first chunk (the largest) writes all
+        // the partials the others add to.
+        let kps_w = split_k(d.max(1), v, n).1;
+        let sw = layout.first().map_or(1, |c| c.rows.div_ceil(kps_w));
+        if d > 0 {
+            ctx.check_size("H", n * d)?;
+            ctx.check_size("W", d * v)?;
+            ctx.check_size("the dH partials", sh * n * d)?;
+            ctx.check_size("the dW partials", sw * d * v)?;
+        }
+        let need = device_bytes(s, (sh, sw));
+        if let Some((have, what)) = ctx.memory_budget()
+            && need > have
+        {
+            return Err(GpuError::Unsupported(format!(
+                "training {n} × {v} logits needs {need} bytes of device memory; this device has \
+                 {have} bytes {what} (use fewer positions, a smaller vocabulary or a low-rank \
+                 student)"
+            )));
         }
         let pipes = Pipes::new(ctx)?;
         let max_wg = ctx.info.max_compute_workgroups_per_dimension.max(1);
-        let built = ctx.scoped("allocating the trainer's buffers", || {
-            let teacher = ctx.storage("kdviz train teacher", Some(s.teacher), e);
-            let g = ctx.storage("kdviz train grad", None, e);
-            let student = match s.student {
-                TrainStudent::Free { init } => {
-                    let z = ctx.storage("kdviz train logits", Some(init), e);
-                    let adam = ctx.bind_adam(&pipes.adam, e, 1, &g, &z);
-                    Ok(Student::Free { z, adam })
-                }
-                TrainStudent::LowRank { rank: d, h, w } => {
-                    let hb = ctx.storage("kdviz train H", Some(h), n * d);
-                    let wb = ctx.storage("kdviz train W", Some(w), d * v);
-                    let sb = ctx.storage("kdviz train S", None, e);
-                    let (sh, sw) = train_splits(n, v, d);
-                    let gh = ctx.storage("kdviz train dH", None, sh * n * d);
-                    let gw = ctx.storage("kdviz train dW", None, sw * d * v);
-                    let mm = |sh: Shape, a, b, c| ctx.bind_matmul(&pipes.matmul, sh, a, b, c);
-                    let fwd = mm(
-                        Shape {
-                            m: n,
-                            n: v,
-                            k: d,
-                            ta: false,
-                            tb: false,
-                        },
-                        &hb,
-                        &wb,
-                        &sb,
-                    );
-                    let dh = mm(
-                        Shape {
-                            m: n,
-                            n: d,
-                            k: v,
-                            ta: false,
-                            tb: true,
-                        },
-                        &g,
-                        &wb,
-                        &gh,
-                    );
-                    let dw = mm(
-                        Shape {
-                            m: d,
-                            n: v,
-                            k: n,
-                            ta: true,
-                            tb: false,
-                        },
-                        &hb,
-                        &g,
-                        &gw,
-                    );
-                    let adam_h = ctx.bind_adam(&pipes.adam, n * d, sh, &gh, &hb);
-                    let adam_w = ctx.bind_adam(&pipes.adam, d * v, sw, &gw, &wb);
-                    match (fwd, dh, dw) {
-                        (Ok(fwd), Ok(dh), Ok(dw)) => Ok(Student::LowRank {
-                            s: sb,
-                            fwd,
-                            dh,
-                            dw,
-                            adam_h,
-                            adam_w,
-                        }),
-                        (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => Err(e),
-                    }
-                }
-            };
-            (teacher, g, student)
-        })?;
-        let (teacher, g, student) = built;
-        let student = student?;
-        let logits = match &student {
-            Student::Free { z, .. } => z,
-            Student::LowRank { s, .. } => s,
+        let too_big = |e: GpuError| match e {
+            GpuError::Backend(e) => GpuError::Unsupported(format!(
+                "training {n} × {v} logits needs {need} bytes of device memory, in {} chunks of \
+                 at most {} bytes; the device could not allocate them ({e})",
+                layout.len(),
+                ctx.max_binding_bytes()
+            )),
+            e => e,
         };
-        let loss = ctx.bind_loss(&s.div, s.teacher, s.labels, &teacher, logits, &g, n, v)?;
-        let (metrics_params, metrics_bind, metrics_out, values_read, metrics_read) =
-            ctx.scoped("binding the metrics kernel", || {
-                let params = ctx.buffer(
+        // H, W and the partials of their gradients: one buffer each (refused above when too big).
+        let lowrank_bufs = match s.student {
+            TrainStudent::LowRank { h, w, .. } => Some(
+                ctx.scoped("allocating the trainer's buffers", || {
+                    [
+                        ctx.storage("kdviz train H", Some(h), n * d),
+                        ctx.storage("kdviz train W", Some(w), d * v),
+                        ctx.storage("kdviz train dH", None, sh * n * d),
+                        ctx.storage("kdviz train dW", None, sw * d * v),
+                    ]
+                })
+                .map_err(too_big)?,
+            ),
+            TrainStudent::Free { .. } => None,
+        };
+        let mut chunks = Vec::with_capacity(layout.len());
+        let mut targets = Vec::with_capacity(layout.len());
+        for c in &layout {
+            let (row0, rows) = (c.row0, c.rows);
+            let e = rows * v;
+            let range = row0 * v..(row0 + rows) * v;
+            let built = ctx.scoped("allocating the trainer's buffers", || {
+                let teacher = ctx.storage("kdviz train teacher", s.teacher.get(range.clone()), e);
+                let g = ctx.storage("kdviz train grad", None, e);
+                let (logits, adam, mm) = match (&s.student, &lowrank_bufs) {
+                    (TrainStudent::Free { init }, _) => {
+                        let z = ctx.storage("kdviz train logits", init.get(range.clone()), e);
+                        let adam = ctx.bind_adam(&pipes.adam, e, 1, &g, &z);
+                        (z, Some(adam), Ok(None))
+                    }
+                    (TrainStudent::LowRank { .. }, Some([hb, wb, gh, gw])) => {
+                        let sb = ctx.storage("kdviz train S", None, e);
+                        let mm = |sh, at, bufs| ctx.bind_matmul(&pipes.matmul, sh, at, bufs);
+                        let h_rows = row0 * d;
+                        // S_c = H_c·W: k = d in one split.
+                        let fwd = mm(
+                            Shape {
+                                m: rows,
+                                n: v,
+                                k: d,
+                                ta: false,
+                                tb: false,
+                            },
+                            Placement {
+                                a_off: h_rows,
+                                b_off: 0,
+                                c_off: 0,
+                                c_zs: 0,
+                                kps: d,
+                                add_c: false,
+                            },
+                            [hb, wb, &sb],
+                        );
+                        // dH_c = G_c·Wᵀ into the chunk's rows of every partial.
+                        let dh = mm(
+                            Shape {
+                                m: rows,
+                                n: d,
+                                k: v,
+                                ta: false,
+                                tb: true,
+                            },
+                            Placement {
+                                a_off: 0,
+                                b_off: 0,
+                                c_off: h_rows,
+                                c_zs: n * d,
+                                kps: kps_h,
+                                add_c: false,
+                            },
+                            [&g, wb, gh],
+                        );
+                        // dW += H_cᵀ·G_c: the first chunk writes the partials, the others add to
+                        // them (in order: a compute pass runs its dispatches one after another).
+                        let dw = mm(
+                            Shape {
+                                m: d,
+                                n: v,
+                                k: rows,
+                                ta: true,
+                                tb: false,
+                            },
+                            Placement {
+                                a_off: h_rows,
+                                b_off: 0,
+                                c_off: 0,
+                                c_zs: d * v,
+                                kps: kps_w,
+                                add_c: row0 > 0,
+                            },
+                            [hb, &g, gw],
+                        );
+                        let mm = match (fwd, dh, dw) {
+                            (Ok(fwd), Ok(dh), Ok(dw)) => Ok(Some(ChunkMatmuls { fwd, dh, dw })),
+                            (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => Err(e),
+                        };
+                        (sb, None, mm)
+                    }
+                    // Not reached: the low-rank buffers exist whenever the student is low-rank.
+                    (TrainStudent::LowRank { .. }, None) => (g.clone(), None, Ok(None)),
+                };
+                let metrics_params = ctx.buffer(
                     "kdviz metrics params",
                     size_of::<MetricsParams>(),
                     U::UNIFORM | U::COPY_DST,
                 );
-                let aux = ctx.buffer(
+                let words = s
+                    .metric_aux
+                    .get(5 * row0..5 * (row0 + rows))
+                    .unwrap_or_default();
+                let metrics_aux = ctx.buffer(
                     "kdviz metrics aux",
-                    s.metric_aux.len() * 4,
+                    words.len().max(1) * 4,
                     U::STORAGE | U::COPY_DST,
                 );
                 ctx.queue
-                    .write_buffer(&aux, 0, bytemuck::cast_slice(s.metric_aux));
-                let out = ctx.buffer("kdviz metrics", 6 * n * 4, U::STORAGE | U::COPY_SRC);
-                let bind = bind(
+                    .write_buffer(&metrics_aux, 0, bytemuck::cast_slice(words));
+                let metrics_out =
+                    ctx.buffer("kdviz metrics", 6 * rows * 4, U::STORAGE | U::COPY_SRC);
+                let metrics_bind = bind(
                     ctx,
                     &pipes.metrics,
                     "kdviz metrics",
-                    &[&params, &teacher, logits, &aux, &g, &out],
+                    &[
+                        &metrics_params,
+                        &teacher,
+                        &logits,
+                        &metrics_aux,
+                        &g,
+                        &metrics_out,
+                    ],
                 );
-                let values_read = ctx.buffer("kdviz values read", n * 4, U::MAP_READ | U::COPY_DST);
-                let metrics_read =
-                    ctx.buffer("kdviz metrics read", 6 * n * 4, U::MAP_READ | U::COPY_DST);
-                (params, bind, out, values_read, metrics_read)
-            })?;
+                mm.map(|mm| Chunk {
+                    row0,
+                    rows,
+                    logits,
+                    adam,
+                    mm,
+                    metrics_params,
+                    metrics_bind,
+                    metrics_out,
+                    teacher,
+                    grad: g,
+                    _metrics_aux: metrics_aux,
+                })
+            });
+            chunks.push(built.map_err(too_big)??);
+            // Hand the staged uploads to the device before the next chunk: the staging copies of
+            // every chunk would otherwise pile up in host memory until the first submission.
+            ctx.queue.submit(std::iter::empty());
+            ctx.device
+                .poll(wgpu::PollType::wait_indefinitely())
+                .map_err(|e| GpuError::Backend(format!("uploading the logits: {e}")))?;
+        }
+        for c in &chunks {
+            targets.push(LossTarget {
+                row0: c.row0,
+                rows: c.rows,
+                teacher: &c.teacher,
+                student: &c.logits,
+                grad: &c.grad,
+            });
+        }
+        let loss = ctx.bind_loss(&s.div, s.teacher, s.labels, &targets, n, v)?;
+        drop(targets);
+        let lowrank = match lowrank_bufs {
+            Some(bufs) => {
+                let [hb, wb, gh, gw] = &bufs;
+                let adam_h = ctx.bind_adam(&pipes.adam, n * d, sh, gh, hb);
+                let adam_w = ctx.bind_adam(&pipes.adam, d * v, sw, gw, wb);
+                Some(LowRankAdam {
+                    adam_h,
+                    adam_w,
+                    _buffers: bufs,
+                })
+            }
+            None => None,
+        };
+        let (values_read, metrics_read) = ctx
+            .scoped("allocating the trainer's buffers", || {
+                (
+                    ctx.buffer("kdviz values read", n * 4, U::MAP_READ | U::COPY_DST),
+                    ctx.buffer("kdviz metrics read", 6 * n * 4, U::MAP_READ | U::COPY_DST),
+                )
+            })
+            .map_err(too_big)?;
         Ok(Trainer {
             ctx,
             n,
             v,
             pipes,
-            student,
+            chunks,
+            lowrank,
             loss,
-            metrics_params,
-            metrics_bind,
-            metrics_out,
             values_read,
             metrics_read,
-            _teacher: teacher,
-            _grad: g,
             pending: None,
             max_wg,
         })
@@ -579,23 +780,25 @@ impl<'c> Trainer<'c> {
         let pending = self.pending.take();
         ctx.scoped("running a training epoch", || {
             if let Some(a) = &pending {
-                match &self.student {
-                    Student::Free { adam, .. } => self.write_adam(adam, a),
-                    Student::LowRank { adam_h, adam_w, .. } => {
-                        self.write_adam(adam_h, a);
-                        self.write_adam(adam_w, a);
-                    }
+                for adam in self.chunks.iter().filter_map(|c| c.adam.as_ref()) {
+                    self.write_adam(adam, a);
+                }
+                if let Some(lr) = &self.lowrank {
+                    self.write_adam(&lr.adam_h, a);
+                    self.write_adam(&lr.adam_w, a);
                 }
             }
             self.loss.set_div(ctx, div);
-            let mp = MetricsParams {
-                n_rows: n as u32,
-                v: self.v as u32,
-                want_ce: u32::from(want_ce),
-                inf_bits: f32::INFINITY.to_bits(),
-            };
-            ctx.queue
-                .write_buffer(&self.metrics_params, 0, bytemuck::bytes_of(&mp));
+            for c in &self.chunks {
+                let mp = MetricsParams {
+                    n_rows: c.rows as u32,
+                    v: self.v as u32,
+                    want_ce: u32::from(want_ce),
+                    inf_bits: f32::INFINITY.to_bits(),
+                };
+                ctx.queue
+                    .write_buffer(&c.metrics_params, 0, bytemuck::bytes_of(&mp));
+            }
             let mut enc = ctx
                 .device
                 .create_command_encoder(&wgpu::CommandEncoderDescriptor {
@@ -617,37 +820,39 @@ impl<'c> Trainer<'c> {
                     pass.set_bind_group(0, &a.bind, &[]);
                     pass.dispatch_workgroups(a.groups[0], a.groups[1], 1);
                 };
-                match &self.student {
-                    Student::Free { adam: a, .. } => {
-                        if pending.is_some() {
-                            adam(&mut pass, a);
-                        }
+                // Low-rank: every chunk's backward before Adam on H and W, Adam before any forward.
+                if let (Some(lr), Some(_)) = (&self.lowrank, &pending) {
+                    for c in self.chunks.iter().filter_map(|c| c.mm.as_ref()) {
+                        mm(&mut pass, &c.dh);
+                        mm(&mut pass, &c.dw);
                     }
-                    Student::LowRank {
-                        fwd,
-                        dh,
-                        dw,
-                        adam_h,
-                        adam_w,
-                        ..
-                    } => {
-                        if pending.is_some() {
-                            mm(&mut pass, dh);
-                            mm(&mut pass, dw);
-                            adam(&mut pass, adam_h);
-                            adam(&mut pass, adam_w);
-                        }
-                        mm(&mut pass, fwd);
-                    }
+                    adam(&mut pass, &lr.adam_h);
+                    adam(&mut pass, &lr.adam_w);
                 }
-                self.loss.dispatch(&mut pass);
-                pass.set_pipeline(&self.pipes.metrics);
-                pass.set_bind_group(0, &self.metrics_bind, &[]);
-                let [x, y] = grid(n, self.max_wg);
-                pass.dispatch_workgroups(x, y, 1);
+                for (i, c) in self.chunks.iter().enumerate() {
+                    if let (Some(a), Some(_)) = (&c.adam, &pending) {
+                        adam(&mut pass, a);
+                    }
+                    if let Some(m) = &c.mm {
+                        mm(&mut pass, &m.fwd);
+                    }
+                    self.loss.dispatch(&mut pass, i);
+                    pass.set_pipeline(&self.pipes.metrics);
+                    pass.set_bind_group(0, &c.metrics_bind, &[]);
+                    let [x, y] = grid(c.rows, self.max_wg);
+                    pass.dispatch_workgroups(x, y, 1);
+                }
             }
-            enc.copy_buffer_to_buffer(&self.loss.values, 0, &self.values_read, 0, None);
-            enc.copy_buffer_to_buffer(&self.metrics_out, 0, &self.metrics_read, 0, None);
+            self.loss.copy_values(&mut enc, &self.values_read);
+            for c in &self.chunks {
+                enc.copy_buffer_to_buffer(
+                    &c.metrics_out,
+                    0,
+                    &self.metrics_read,
+                    (6 * 4 * c.row0) as u64,
+                    None,
+                );
+            }
             ctx.queue.submit([enc.finish()]);
         })?;
         let mut values = vec![0f32; n];
@@ -658,28 +863,28 @@ impl<'c> Trainer<'c> {
         Ok((values, metrics))
     }
 
-    /// The student logits of the last forward `[N × V]`.
+    /// The student logits of the last forward `[N × V]`, read back a chunk at a time (the host
+    /// maps at most one chunk).
     pub(crate) fn student_logits(&self) -> Result<Vec<f32>, GpuError> {
         use wgpu::BufferUsages as U;
         let ctx = self.ctx;
-        let e = self.n * self.v;
-        let src = match &self.student {
-            Student::Free { z, .. } => z,
-            Student::LowRank { s, .. } => s,
-        };
-        let read = ctx.scoped("reading the student back", || {
-            let read = ctx.buffer("kdviz student read", e * 4, U::MAP_READ | U::COPY_DST);
-            let mut enc = ctx
-                .device
-                .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: None });
-            enc.copy_buffer_to_buffer(src, 0, &read, 0, Some(e as u64 * 4));
-            ctx.queue.submit([enc.finish()]);
-            read
-        })?;
-        let mut out = vec![0f32; e];
-        ctx.read_back(&[&read], |_, bytes| {
-            decode(bytes, &mut out);
-        })?;
+        let v = self.v;
+        let mut out = vec![0f32; self.n * v];
+        for c in &self.chunks {
+            let e = c.rows * v;
+            let read = ctx.scoped("reading the student back", || {
+                let read = ctx.buffer("kdviz student read", e * 4, U::MAP_READ | U::COPY_DST);
+                let mut enc = ctx
+                    .device
+                    .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: None });
+                enc.copy_buffer_to_buffer(&c.logits, 0, &read, 0, Some(e as u64 * 4));
+                ctx.queue.submit([enc.finish()]);
+                read
+            })?;
+            ctx.read_back(&[&read], |_, bytes| {
+                decode(bytes, &mut out[c.row0 * v..(c.row0 + c.rows) * v]);
+            })?;
+        }
         Ok(out)
     }
 }
@@ -688,5 +893,44 @@ impl<'c> Trainer<'c> {
 fn decode(bytes: &[u8], out: &mut [f32]) {
     for (o, b) in out.iter_mut().zip(bytes.chunks_exact(4)) {
         *o = f32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn device_bytes_count_every_buffer() {
+        let (n, v) = (4096usize, 131_072usize);
+        let teacher: [f32; 0] = [];
+        let setup = |student| TrainSetup {
+            n,
+            v,
+            teacher: &teacher,
+            student,
+            div: Divergence::Fkl,
+            labels: &[],
+            metric_aux: &[],
+        };
+        let e = (n * v) as u64;
+        // Free: teacher, gradient, logits and two moments (2 GiB each), 84 bytes per row.
+        let free = device_bytes(&setup(TrainStudent::Free { init: &teacher }), (0, 0));
+        assert_eq!(free, 20 * e + 84 * n as u64);
+        assert_eq!(free >> 30, 10);
+        // Rank 16: teacher, gradient, S; H and W with two moments each; 8 partials of dH, 1 of dW.
+        let (sh, sw) = train_splits(n, v, 16);
+        assert_eq!((sh, sw), (8, 1));
+        let lr = TrainStudent::LowRank {
+            rank: 16,
+            h: &teacher,
+            w: &teacher,
+        };
+        let d = 16u64;
+        let hw = d * (n + v) as u64;
+        assert_eq!(
+            device_bytes(&setup(lr), (sh, sw)),
+            12 * e + 4 * (3 * hw + 8 * d * n as u64 + d * v as u64) + 84 * n as u64
+        );
     }
 }
