@@ -714,6 +714,7 @@ fn train_4096_by_131072(student: StudentKind) {
         tokens: None,
         contexts: None,
         labels: None,
+        topk: None,
     };
     let mut c = cpu(student, 2, 0.05);
     c.backend = BackendChoice::Gpu;
