@@ -1,4 +1,5 @@
-//! `kdviz eval` and `kdviz divergences` with the practice options of practice.md §0.2 (issue 13).
+//! `kdviz eval`, `fit --sweep` and `kdviz divergences` with the practice options of practice.md §0.2
+//! (issue 13).
 #![allow(clippy::unwrap_used)] // tests may unwrap
 #![allow(clippy::excessive_precision)] // the spec's 17-digit vectors, copied as printed
 
@@ -186,4 +187,73 @@ fn eval_shows_a_nonfinite_emulation_as_an_outcome() {
         "0.4140625,-0.62109375,-1.234375,-2.03125,0.953125,-2.109375",
     );
     assert_eq!(v["value"].as_f64().unwrap(), -0.00034332275390625);
+}
+
+/// `kdviz fit --sweep`: one run per value, `full` the whole teacher; the objective is what the
+/// student sees, KL(p‖q) the full teacher's, so a small k costs KL.
+#[test]
+fn fit_sweeps_k_and_reports_the_full_teachers_kl() {
+    let v = json(&[
+        "fit",
+        "--preset",
+        "zipf-1000",
+        "--div",
+        "fkl:support=topk-tail,k=4",
+        "--sweep",
+        "k=1,16,full",
+        "--epochs",
+        "60",
+        "--json",
+    ]);
+    let runs = v["runs"].as_array().unwrap();
+    let names: Vec<&str> = runs
+        .iter()
+        .map(|r| r["divergence"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "fkl:support=topk-tail,k=1",
+            "fkl:support=topk-tail,k=16",
+            "fkl"
+        ]
+    );
+    let last = |r: &serde_json::Value, key: &str| {
+        r["history"].as_array().unwrap().last().unwrap()[key]
+            .as_f64()
+            .unwrap()
+    };
+    let kl: Vec<f64> = runs.iter().map(|r| last(r, "kl_pq")).collect();
+    assert!(kl[0] > kl[1] && kl[1] > kl[2], "{kl:?}");
+    // k = 1 with a tail: two cells, fitted far better than the full teacher is.
+    let seen = last(&runs[0], "objective");
+    assert!(seen < 0.1 * kl[0] && kl[0] > 1.0, "{seen} {kl:?}");
+}
+
+#[test]
+fn a_sweep_the_parser_refuses_exits_2_naming_it() {
+    fails(
+        &[
+            "fit",
+            "--preset",
+            "zipf-1000",
+            "--div",
+            "fkl",
+            "--sweep",
+            "k=1,4",
+        ],
+        "--sweep k: fkl: k needs support=topk, topk-renorm or topk-tail",
+    );
+    fails(
+        &[
+            "figure",
+            "--preset",
+            "zipf-1000",
+            "--sweep",
+            "k",
+            "--out",
+            "x.png",
+        ],
+        "expected KEY=V1,V2",
+    );
 }
