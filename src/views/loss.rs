@@ -120,6 +120,21 @@ pub fn loss_ui(ui: &mut egui::Ui, cx: &ViewCtx, state: &mut ToyState) {
         }
     }
 
+    if opts.log_y && shown.contains(&Quantity::Objective) && objective_below_zero(cx) {
+        let below: Vec<String> = (0..cx.runs())
+            .filter(|&r| cx.history(r).iter().any(|h| h.objective < 0.0))
+            .map(|r| cx.loss(r).label())
+            .collect();
+        ui.label(
+            egui::RichText::new(format!(
+                "objective below 0 for {} (not a divergence): its panel has a linear axis",
+                below.join(", ")
+            ))
+            .small()
+            .weak(),
+        );
+    }
+
     let gaussian: Vec<usize> = (0..cx.runs())
         .filter(|&r| cx.history(r).first().is_some_and(|h| h.mu.is_some()))
         .collect();
@@ -201,11 +216,15 @@ fn quantity_panels(
     let h = (height - spacing.y * (rows as f32 - 1.0)) / rows as f32;
     let link = id.with("x-link");
     let runs: Vec<usize> = (0..cx.runs()).collect();
+    let negative = objective_below_zero(cx);
     let mut clicked = None;
     ui.vertical(|ui| {
         for row in shown.chunks(cols) {
             ui.horizontal_top(|ui| {
                 for &q in row {
+                    // A loss that goes below 0 (a truncated top-k, an emulated bf16 JSD) has no
+                    // log axis: its panel turns linear rather than hide the negative part.
+                    let log = log && !(q == Quantity::Objective && negative);
                     let names = LineNames::for_panel(cx, q == shown[0], egui::vec2(w, h));
                     let metrics = quantity_columns(&[q]);
                     let max = points_for(w, false);
@@ -513,4 +532,9 @@ mod tests {
             .data_mut(|d| *d.get_persisted_mut_or_default(egui::Id::unique("kdviz-loss-options")));
         assert!(!opts.show[3]);
     }
+}
+
+/// True when some run's objective goes below 0 at some epoch.
+fn objective_below_zero(cx: &ViewCtx) -> bool {
+    (0..cx.runs()).any(|r| cx.history(r).iter().any(|h| h.objective < 0.0))
 }
