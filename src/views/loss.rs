@@ -407,6 +407,11 @@ fn quantity_columns(shown: &[Quantity]) -> Vec<Column<'static>> {
         .collect()
 }
 
+/// True when some run's objective goes below 0 at some epoch.
+fn objective_below_zero(cx: &ViewCtx) -> bool {
+    (0..cx.runs()).any(|r| cx.history(r).iter().any(|h| h.objective < 0.0))
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::headtail::tests::{fit, harness, pixels_of, render};
@@ -532,9 +537,4 @@ mod tests {
             .data_mut(|d| *d.get_persisted_mut_or_default(egui::Id::unique("kdviz-loss-options")));
         assert!(!opts.show[3]);
     }
-}
-
-/// True when some run's objective goes below 0 at some epoch.
-fn objective_below_zero(cx: &ViewCtx) -> bool {
-    (0..cx.runs()).any(|r| cx.history(r).iter().any(|h| h.objective < 0.0))
 }
