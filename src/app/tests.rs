@@ -393,3 +393,41 @@ fn dragging_a_teacher_component_refits() {
     );
     assert!(m[1] < -0.8, "the mixture's mean moved down: {m:?}");
 }
+
+/// The Practice section under a divergence: choosing top-k gives the slot a top-k loss and
+/// refits; a support the family refuses is greyed out (RKL has no sampled support).
+#[test]
+fn the_practice_section_sets_a_support_and_greys_out_what_a_family_refuses() {
+    use egui::accesskit::Role;
+    let mut h = app_on(ToyState::default());
+    settle(&mut h);
+    assert_eq!(h.state().toy.state.slots[0].div.to_string(), "fkl");
+    h.get_all_by_label("Practice: full teacher, f64")
+        .next()
+        .unwrap()
+        .click();
+    h.run_steps(4);
+    h.get_by_role_and_label(Role::Button, "top-k").click();
+    h.run_steps(2);
+    settle(&mut h);
+    let k = 16.min(h.state().toy.result().unwrap().teacher.dist.len());
+    assert_eq!(
+        h.state().toy.state.slots[0].div.to_string(),
+        format!("fkl:support=topk,k={k}")
+    );
+    let run = &h.state().toy.result().unwrap().runs[0];
+    assert_eq!(
+        run.divergence.to_string(),
+        format!("fkl:support=topk,k={k}")
+    );
+    // RKL's section (now the first with no option): its sampled support is refused.
+    h.get_all_by_label("Practice: full teacher, f64")
+        .next()
+        .unwrap()
+        .click();
+    h.run_steps(4);
+    let sampled: Vec<_> = h.get_all_by_label("sampled").collect();
+    assert_eq!(sampled.len(), 2);
+    assert!(!disabled(sampled[0].clone()), "fkl takes a sampled teacher");
+    assert!(disabled(sampled[1].clone()), "rkl does not");
+}

@@ -144,10 +144,11 @@ fn support_ui(ui: &mut egui::Ui, loss: &Loss, p: &mut Practice, classes: usize) 
         }
         Support::TopKTail { k, .. } => k_ui(ui, k, kmax),
         Support::Sampled { n, seed } => {
-            let mut x = *n as f64;
-            if log_slider(ui, &mut x, 1.0..=10_000.0, "teacher samples n").changed() {
-                *n = x.round().max(1.0) as usize;
-            }
+            ui.add(
+                egui::Slider::new(n, 1..=10_000)
+                    .logarithmic(true)
+                    .text("teacher samples n"),
+            );
             ui.horizontal(|ui| {
                 ui.label("seed");
                 ui.add(egui::DragValue::new(seed));
@@ -157,10 +158,12 @@ fn support_ui(ui: &mut egui::Ui, loss: &Loss, p: &mut Practice, classes: usize) 
 }
 
 fn k_ui(ui: &mut egui::Ui, k: &mut usize, kmax: f64) {
-    let mut x = *k as f64;
-    if log_slider(ui, &mut x, 1.0..=kmax.max(2.0), "teacher top k").changed() {
-        *k = (x.round() as usize).clamp(1, kmax as usize);
-    }
+    let kmax = (kmax as usize).max(2);
+    ui.add(
+        egui::Slider::new(k, 1..=kmax)
+            .logarithmic(true)
+            .text("teacher top k"),
+    );
 }
 
 fn shaping_ui(ui: &mut egui::Ui, p: &mut Practice) {
