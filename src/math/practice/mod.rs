@@ -12,7 +12,7 @@ pub mod sweep;
 
 pub use loss::{COMMON_KEYS, CommonKey, Loss, is_common_key};
 pub use options::{Practice, Renorm, Support};
-pub use pipeline::{Outcome, PracticeError, PracticeWorkspace, evaluate};
+pub use pipeline::{Outcome, PracticeError, PracticeWorkspace, evaluate, seen};
 pub use support::{SupportReport, TopKReport};
 
 #[cfg(test)]
