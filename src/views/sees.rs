@@ -41,20 +41,18 @@ pub fn sees_ui(ui: &mut Ui, cx: &ViewCtx, state: &mut ToyState) {
         .filter(|&r| r < cx.runs())
         .unwrap_or_else(|| default_run(cx.result));
     if !cx.figure && cx.runs() > 1 {
-        ui.horizontal(|ui| {
-            ui.label("run");
-            let mut chosen = run;
-            egui::ComboBox::from_id_salt("sees-run")
-                .selected_text(cx.loss(run).label())
-                .show_ui(ui, |ui| {
-                    for r in 0..cx.runs() {
-                        ui.selectable_value(&mut chosen, r, cx.loss(r).label());
-                    }
-                });
-            if chosen != run {
-                state.sees.run = Some(chosen);
-            }
-        });
+        let mut chosen = run;
+        egui::ComboBox::from_label("run shown")
+            .width(360.0)
+            .selected_text(cx.loss(run).label())
+            .show_ui(ui, |ui| {
+                for r in 0..cx.runs() {
+                    ui.selectable_value(&mut chosen, r, cx.loss(r).label());
+                }
+            });
+        if chosen != run {
+            state.sees.run = Some(chosen);
+        }
     }
     let sees = match cached(ui, cx, run) {
         Ok(s) => s,

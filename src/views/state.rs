@@ -393,6 +393,8 @@ impl ToyState {
                 .marginals
                 .unwrap_or(ContourOptions::default().marginals),
         };
+        // The run "What the student sees" shows: back to its rule (the first run with options).
+        self.sees = SeesOptions::default();
         self.gradient = table_or_default(hints.gradient.as_ref(), "gradient", &mut problems);
         self.assistant = table_or_default(hints.assistant.as_ref(), "assistant", &mut problems);
         if let Some(e) = hints.epoch.filter(|&e| e > self.config.epochs) {
