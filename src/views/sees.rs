@@ -22,13 +22,11 @@ use std::sync::Arc;
 /// Above this many classes the rank axis is logarithmic.
 const LOG_RANKS: usize = 40;
 /// The smallest height of one plot.
-const MIN_PLOT_H: f32 = 150.0;
+const MIN_PLOT_H: f32 = 110.0;
 /// What the loss reads: near-black (near-white in the dark theme), so that only runs carry a hue.
 const USED: Color32 = Color32::from_rgb(0x22, 0x22, 0x22);
 /// The y axes' width, the same for every stacked plot.
 const Y_AXIS_W: f32 = 62.0;
-/// The tail bucket's band.
-const TAIL_SHADE: Color32 = Color32::from_rgba_premultiplied(60, 60, 60, 28);
 
 pub fn sees_ui(ui: &mut Ui, cx: &ViewCtx, state: &mut ToyState) {
     if cx.runs() == 0 {
@@ -71,17 +69,36 @@ pub fn sees_ui(ui: &mut Ui, cx: &ViewCtx, state: &mut ToyState) {
     let h = ((avail - 6.0 * panels as f32) / panels as f32).max(MIN_PLOT_H);
     let axis = RankAxis::new(sees.p.len());
     let link = ui.scope_id().with("sees-x");
-    let x_name = axis.name();
+    // The rank axis is named under the last plot only (the plots share it).
+    let names: Vec<String> = (0..panels)
+        .map(|i| {
+            if i + 1 == panels {
+                axis.name()
+            } else {
+                String::new()
+            }
+        })
+        .collect();
     egui::ScrollArea::vertical()
         .id_salt("sees-scroll")
         .show(ui, |ui| {
-            probabilities_ui(ui, cx, &sees, &axis, link, h, color, used, &x_name);
-            gradient_plot_ui(ui, cx, &sees, &axis, link, h, color, used, &x_name);
+            probabilities_ui(ui, cx, &sees, &axis, link, h, color, used, &names[0]);
+            gradient_plot_ui(ui, cx, &sees, &axis, link, h, color, used, &names[1]);
             if sees.numerics.is_some() {
-                numerics_ui(ui, &sees, &axis, link, h, color, &x_name);
+                numerics_ui(ui, &sees, &axis, link, h, color, &names[2]);
             }
             if sees.spread.is_some() {
-                spread_ui(ui, cx, &sees, &axis, link, h, color, used, &x_name);
+                spread_ui(
+                    ui,
+                    cx,
+                    &sees,
+                    &axis,
+                    link,
+                    h,
+                    color,
+                    used,
+                    &names[panels - 1],
+                );
             }
         });
 }
@@ -208,13 +225,15 @@ fn header_ui(ui: &mut Ui, cx: &ViewCtx, s: &Sees, color: Color32) {
     if let Some(sp) = &s.spread {
         ui.label(big(format!(
             "over {SEEDS} seeds of n = {} draws: objective {} ± {} (exact {}: {}) · gradient bias \
-             ‖mean − exact‖/‖exact‖ = {}, spread of one draw ‖sd‖/‖exact‖ = {}",
+             ‖mean − exact‖/‖exact‖ = {} (the seeds' own noise ≈ {}), spread of one draw \
+             ‖sd‖/‖exact‖ = {}",
             sp.n,
             sig(sp.value_mean),
             sig(sp.value_sd),
             sp.exact_loss.label(),
             sig(sp.exact_value),
             pct(sp.bias),
+            pct(sp.spread / (SEEDS as f64).sqrt()),
             pct(sp.spread),
         )));
     }
@@ -297,8 +316,9 @@ impl RankAxis {
             plot.custom_y_axes(vec![y_axis(y_name, log_label).min_thickness(Y_AXIS_W)])
                 .y_grid_spacer(log_grid)
         } else {
+            // Labels from 24 points apart: a short plot still gets a few.
             plot.custom_y_axes(vec![y_axis(y_name, tick_125).min_thickness(Y_AXIS_W)])
-                .y_grid_spacer(uniform_grid_125(40.0))
+                .y_grid_spacer(uniform_grid_125(24.0))
         }
     }
 
@@ -332,10 +352,28 @@ fn rank_label(mark: GridMark, range: &std::ops::RangeInclusive<f64>) -> String {
     }
 }
 
-/// The legend's corner: the one whose quarter (45 % of the width, 35 % of the height) holds the
+/// The legend's corner: the one whose quarter (half the width, 55 % of the height: a key is tall on
+/// a short plot) holds the
 /// fewest of the plotted points, so that the key covers as little of the curves as it can.
 fn quiet_corner(series: &[&[[f64; 2]]]) -> Corner {
-    let all = || series.iter().flat_map(|s| s.iter());
+    // Each line sampled between its points too, so that a segment crossing a corner counts.
+    let dense: Vec<[f64; 2]> = series
+        .iter()
+        .flat_map(|s| {
+            s.windows(2)
+                .flat_map(|w| {
+                    (0..8).map(move |i| {
+                        let t = f64::from(i) / 8.0;
+                        [
+                            w[0][0] + t * (w[1][0] - w[0][0]),
+                            w[0][1] + t * (w[1][1] - w[0][1]),
+                        ]
+                    })
+                })
+                .chain(s.last().copied())
+        })
+        .collect();
+    let all = || dense.iter();
     let (mut x0, mut x1, mut y0, mut y1) = (f64::MAX, f64::MIN, 0.0f64, 0.0f64);
     for &[x, y] in all() {
         x0 = x0.min(x);
@@ -349,8 +387,8 @@ fn quiet_corner(series: &[&[[f64; 2]]]) -> Corner {
             .filter(|&&[x, y]| {
                 let fx = (x - x0) / w;
                 let fy = (y - y0) / h;
-                (if left { fx < 0.45 } else { fx > 0.55 })
-                    && (if top { fy > 0.65 } else { fy < 0.35 })
+                (if left { fx < 0.5 } else { fx > 0.5 })
+                    && (if top { fy > 0.45 } else { fy < 0.55 })
             })
             .count()
     };
@@ -398,16 +436,22 @@ fn probabilities_ui(
             .max(LOG_FLOOR);
     let p_pts = axis.points(s.p.iter().map(|&p| Some(ly(p))));
     let q_pts = axis.points(s.q.iter().map(|&q| Some(ly(q))));
-    let mut marks_at = axis.points(s.used.iter().map(|u| u.filter(|&v| v > 0.0).map(ly)));
-    marks_at.push([axis.x(1.0), ly(lo) - 0.2]);
+    // Marks and the bucket's lines and text, each its own short series (never joined up).
+    let mut extra: Vec<Vec<[f64; 2]>> = axis
+        .points(s.used.iter().map(|u| u.filter(|&v| v > 0.0).map(ly)))
+        .into_iter()
+        .map(|p| vec![p])
+        .collect();
+    extra.push(vec![[axis.x(1.0), ly(lo) - 0.2]]);
     if let Reads::Tail { k, p_bar, q_bar } = s.reads {
-        // The bucket's lines and its text.
         let (a, b) = (axis.x(k as f64 + 0.5), axis.x(axis.v as f64));
         for y in [ly(p_bar), ly(q_bar), ly(p_bar.min(q_bar)) - 0.5] {
-            marks_at.extend([[a, y], [0.5 * (a + b), y], [b, y]]);
+            extra.push(vec![[a, y], [b, y]]);
         }
     }
-    let corner = quiet_corner(&[&p_pts, &q_pts, &marks_at]);
+    let mut series: Vec<&[[f64; 2]]> = vec![&p_pts, &q_pts];
+    series.extend(extra.iter().map(Vec::as_slice));
+    let corner = quiet_corner(&series);
     let plot = axis
         .plot("sees-probs", link, h, x_name, "probability (log)", true)
         .legend(legend_at(corner))
@@ -418,7 +462,13 @@ fn probabilities_ui(
             && k < axis.v
         {
             let (a, b) = (axis.x(k as f64 + 0.5), axis.x(axis.v as f64 + 0.5));
-            pui.span(Span::new("tail bucket", a..=b).fill(TAIL_SHADE));
+            // The tail ranks' band (unnamed: the text in it says what it is).
+            let shade = if used == USED {
+                Color32::from_black_alpha(22)
+            } else {
+                Color32::from_white_alpha(22)
+            };
+            pui.span(Span::new("", a..=b).fill(shade));
             pui.line(
                 Line::new(
                     format!("teacher's tail bucket = {} (one cell)", sig(p_bar)),
@@ -679,15 +729,13 @@ fn spread_ui(
     };
     let mean_pts = axis.points(sp.mean.iter().map(|&g| Some(g)));
     let exact_pts = axis.points(sp.exact.iter().map(|&g| Some(g)));
-    let band: Vec<[f64; 2]> = xs
-        .iter()
-        .zip(&lo)
-        .chain(xs.iter().zip(&hi))
-        .map(|(&x, &y)| [x, y])
-        .collect();
+    let edge = |ys: &[f64]| -> Vec<[f64; 2]> { xs.iter().zip(ys).map(|(&x, &y)| [x, y]).collect() };
+    let (lo_pts, hi_pts) = (edge(&lo), edge(&hi));
     let plot = axis
         .plot("sees-spread", link, h, x_name, "∂L/∂z over seeds", false)
-        .legend(legend_at(quiet_corner(&[&mean_pts, &exact_pts, &band])))
+        .legend(legend_at(quiet_corner(&[
+            &mean_pts, &exact_pts, &lo_pts, &hi_pts,
+        ])))
         .include_y(0.0);
     plot.show(ui, |pui| {
         pui.hline(
