@@ -351,6 +351,43 @@ fn every_view_matches_its_snapshot() {
     }
 }
 
+/// "What the student sees" on two small fits of the long-tail teacher: a top-8 teacher with a tail
+/// bucket (next to plain FKL: the view opens on the run with options) and a bf16 JSD.
+#[test]
+fn sees_view_matches_its_snapshots() {
+    use kdviz::views::state::{ToyState, View};
+    let cases = [
+        (vec!["fkl", "fkl:support=topk-tail,k=8"], "topk_tail"),
+        (vec!["jsd:precision=bf16"], "jsd_bf16"),
+    ];
+    let mut results = egui_kittest::SnapshotResults::new();
+    for (divs, suffix) in cases {
+        let mut cfg = kdviz::toy::preset::load("akl-fig3-longtail").unwrap();
+        cfg.divergences = divs.iter().map(|d| d.to_string()).collect();
+        cfg.epochs = 60;
+        let mut spec = cfg.to_spec().unwrap();
+        spec.snapshots = kdviz::toy::SnapshotPlan {
+            every: true,
+            at: vec![],
+        };
+        let result = spec.run().unwrap();
+        let losses: Vec<_> = result.runs.iter().map(|r| r.divergence).collect();
+        let colors = kdviz::views::palette::run_colors(&losses);
+        let mut state = ToyState::default();
+        state.apply_config(cfg);
+        let mut h = Harness::builder()
+            .with_size(egui::vec2(1100.0, 720.0))
+            .with_context_setup(kdviz::views::common::install_fonts)
+            .wgpu()
+            .build_ui(|ui| {
+                let cx = kdviz::views::ViewCtx::new(&result, &colors, 40).for_figure();
+                kdviz::views::view_ui(ui, View::Sees, &cx, &mut state);
+            });
+        h.run_steps(4);
+        results.add(h.try_snapshot(format!("view_sees_{suffix}")));
+    }
+}
+
 #[test]
 fn export_writes_the_current_view() {
     let h = app();

@@ -38,7 +38,9 @@ Examples:
   kdviz figure --preset akl-fig3-longtail --out fig3.csv              # the numbers behind it
   kdviz figure --lesson mode-seeking --step 3 --out step3.png        # a lesson step, captioned
   kdviz figure --preset zipf-1000 --div fkl:support=topk,k=4 --sweep k=1,4,16,64,full \\
-      --view headtail --out topk-sweep.png                          # the cost of k";
+      --view headtail --out topk-sweep.png                          # the cost of k
+  kdviz figure --preset akl-fig3-longtail --div fkl:support=topk-tail,k=8 --view sees \\
+      --epochs 50 --out sees.png                                    # what the student sees";
 
 /// `kdviz figure`: a view or a paper-style layout, drawn offscreen by the app's code.
 #[derive(Debug, Args)]

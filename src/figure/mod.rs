@@ -421,6 +421,7 @@ pub fn view_csv(result: &FitResult, view: View, epochs: &[usize]) -> Result<Stri
         }
         View::Assistant => AssistantPanel::write_csv(result, epochs, &mut out),
         View::Contours => analysis::contours::write_csv(result, epochs, &mut out),
+        View::Sees => analysis::sees::Sees::write_csv(result, epochs, &mut out),
     };
     written.map_err(|e| format!("cannot write the CSV: {e}"))?;
     Ok(out)

@@ -25,7 +25,7 @@ pub const LESSONS: &[(&str, &str)] = &[
 
 /// The view names a step may open; the same strings as `views::state::View::name` (a test in
 /// `tests/lessons.rs` keeps the two lists equal; `toy` cannot see the views).
-pub const VIEW_NAMES: [&str; 8] = [
+pub const VIEW_NAMES: [&str; 9] = [
     "distributions",
     "headtail",
     "loss",
@@ -34,6 +34,7 @@ pub const VIEW_NAMES: [&str; 8] = [
     "abplane",
     "assistant",
     "contours",
+    "sees",
 ];
 
 /// The largest rank of a low-rank student everywhere: the real-model tab's slider, lessons and

@@ -17,6 +17,7 @@ pub mod loss;
 pub mod palette;
 mod placement;
 pub mod real;
+pub mod sees;
 mod small_multiples;
 pub mod state;
 mod ticks;
@@ -162,6 +163,7 @@ pub fn view_ui(ui: &mut egui::Ui, view: View, cx: &ViewCtx, state: &mut ToyState
         View::AbPlane => abplane::abplane_ui(ui, cx, state),
         View::Assistant => assistant::assistant_ui(ui, cx, state),
         View::Contours => contours::contours_ui(ui, cx, state),
+        View::Sees => sees::sees_ui(ui, cx, state),
     })
 }
 

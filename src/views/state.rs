@@ -40,10 +40,11 @@ pub enum View {
     AbPlane,
     Assistant,
     Contours,
+    Sees,
 }
 
 impl View {
-    pub const ALL: [View; 8] = [
+    pub const ALL: [View; 9] = [
         View::Distributions,
         View::HeadTail,
         View::Loss,
@@ -52,6 +53,7 @@ impl View {
         View::AbPlane,
         View::Assistant,
         View::Contours,
+        View::Sees,
     ];
 
     /// The name used in configs (`[view] views = [...]`) and by `kdviz figure --view`.
@@ -65,6 +67,7 @@ impl View {
             View::AbPlane => "abplane",
             View::Assistant => "assistant",
             View::Contours => "contours",
+            View::Sees => "sees",
         }
     }
 
@@ -73,11 +76,11 @@ impl View {
     }
 
     /// Whether the view draws something for this teacher: a 2-D teacher (`plane`) has the contour,
-    /// loss and head/tail views; the per-class views (distributions, gradient, αβ plane, assistant)
+    /// loss, head/tail and "what the student sees" (classes by teacher rank) views; the per-class views (distributions, gradient, αβ plane, assistant)
     /// and the (μ, log σ) landscape are 1-D only, as is the contour view's opposite.
     pub fn fits(self, plane: bool) -> bool {
         match self {
-            View::Loss | View::HeadTail => true,
+            View::Loss | View::HeadTail | View::Sees => true,
             View::Contours => plane,
             View::Distributions
             | View::Gradient
@@ -103,6 +106,7 @@ impl View {
             View::AbPlane => "αβ plane",
             View::Assistant => "Assistant distributions",
             View::Contours => "Contours (2-D)",
+            View::Sees => "What the student sees",
         }
     }
 }
@@ -219,6 +223,14 @@ pub enum Theme {
     Dark,
 }
 
+/// Options of "What the student sees".
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SeesOptions {
+    /// The run shown; `None`: the first run with practice options (or `rkl-est`), else the first.
+    pub run: Option<usize>,
+}
+
 /// The persisted state of the toy tab.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
@@ -233,6 +245,7 @@ pub struct ToyState {
     pub gradient: GradientOptions,
     pub assistant: AssistantOptions,
     pub contours: ContourOptions,
+    pub sees: SeesOptions,
     pub plots: PlotOptions,
     /// The scrubber's epoch.
     pub epoch: usize,
@@ -268,6 +281,7 @@ impl Default for ToyState {
             gradient: GradientOptions::default(),
             assistant: AssistantOptions::default(),
             contours: ContourOptions::default(),
+            sees: SeesOptions::default(),
             plots: PlotOptions::default(),
             epoch: 10,
             playing: false,
@@ -379,6 +393,8 @@ impl ToyState {
                 .marginals
                 .unwrap_or(ContourOptions::default().marginals),
         };
+        // The run "What the student sees" shows: back to its rule (the first run with options).
+        self.sees = SeesOptions::default();
         self.gradient = table_or_default(hints.gradient.as_ref(), "gradient", &mut problems);
         self.assistant = table_or_default(hints.assistant.as_ref(), "assistant", &mut problems);
         if let Some(e) = hints.epoch.filter(|&e| e > self.config.epochs) {

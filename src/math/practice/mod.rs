@@ -13,7 +13,7 @@ pub mod sweep;
 pub use loss::{COMMON_KEYS, CommonKey, Loss, is_common_key};
 pub use options::{Practice, Renorm, Support};
 pub use pipeline::{
-    Outcome, PracticeError, PracticeWorkspace, evaluate, evaluate_stored, stored_refusal,
+    Outcome, PracticeError, PracticeWorkspace, evaluate, evaluate_stored, seen, stored_refusal,
 };
 pub use support::{StoredTopK, SupportReport, TopKReport};
 

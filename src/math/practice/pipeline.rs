@@ -3,7 +3,7 @@
 //! (and the chain rule back through 5 → 2), 7 T².
 
 use super::loss::Loss;
-use super::options::Support;
+use super::options::{Practice, Support};
 use super::support::{self, StoredTopK, SupportReport, SupportScratch};
 use crate::math::eakd::row_weight;
 use crate::math::emulate::{EmulateError, emulate};
@@ -420,4 +420,31 @@ fn standardise_back(g: &mut [f64], d: &[f64], s: f64, sigma: f64) {
     for (gj, dj) in g.iter_mut().zip(d) {
         *gj = (*gj - mean) / s - c * dj;
     }
+}
+
+/// The teacher and the student as the family sees them under `practice`: steps 1–4 of
+/// [`evaluate`] (storage rounding, soft-capping, standardisation, temperatures and the softmaxes)
+/// on the logits `u`, `z`, before any support; what "What the student sees" draws as the teacher
+/// the loss reads.
+pub fn seen(practice: &Practice, u: &[f64], z: &[f64]) -> (LogDist, LogDist) {
+    let side = |x: &[f64], fmt, t: f64| {
+        let mut x = x.to_vec();
+        round_all(&mut x, fmt);
+        if let Some(c) = practice.softcap {
+            x.iter_mut().for_each(|v| *v = c * (*v / c).tanh());
+        }
+        if practice.std {
+            standardise(&mut x, None);
+        }
+        if t != 1.0 {
+            x.iter_mut().for_each(|v| *v /= t);
+        }
+        let mut d = LogDist::default();
+        d.set_logits(&x);
+        d
+    };
+    (
+        side(u, practice.teacher_format(), practice.teacher_temperature()),
+        side(z, practice.student_format(), practice.student_temperature()),
+    )
 }

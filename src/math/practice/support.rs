@@ -290,7 +290,7 @@ fn report_k(teacher: &LogDist, student: &LogDist, k: usize, ws: &SupportScratch)
 }
 
 /// Indices of `x` with the k largest first (decreasing, ties lower index first); the rest follow.
-fn top_k_into(x: &[f64], k: usize, order: &mut Vec<usize>) {
+pub fn top_k_into(x: &[f64], k: usize, order: &mut Vec<usize>) {
     order.clear();
     order.extend(0..x.len());
     let by = |a: &usize, b: &usize| x[*b].total_cmp(&x[*a]).then(a.cmp(b));

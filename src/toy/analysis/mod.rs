@@ -10,6 +10,7 @@ pub mod contours;
 pub mod gradient;
 pub mod landscape;
 pub mod position;
+pub mod sees;
 
 use crate::toy::{EpochRecord, FitResult, Run};
 
