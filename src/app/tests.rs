@@ -428,6 +428,6 @@ fn the_practice_section_sets_a_support_and_greys_out_what_a_family_refuses() {
     h.run_steps(4);
     let sampled: Vec<_> = h.get_all_by_label("sampled").collect();
     assert_eq!(sampled.len(), 2);
-    assert!(!disabled(sampled[0].clone()), "fkl takes a sampled teacher");
-    assert!(disabled(sampled[1].clone()), "rkl does not");
+    assert!(!disabled(sampled[0]), "fkl takes a sampled teacher");
+    assert!(disabled(sampled[1]), "rkl does not");
 }
