@@ -5,6 +5,9 @@
 mod common;
 use common::{fails, json, kdviz};
 
+#[path = "real/topk.rs"]
+mod topk;
+
 fn series(run: &serde_json::Value, key: &str) -> Vec<f64> {
     run["history"]
         .as_array()

@@ -1,10 +1,9 @@
 //! Top-k teachers in `kdviz real` (practice.md §10.6): `--topk K` derives one from a full teacher
 //! and keeps the metrics against the full teacher (the cost of k); a top-k `.safetensors` file
 //! trains like the derived teacher; what a top-k teacher cannot serve exits 2 with the reason.
-#![allow(clippy::unwrap_used)] // tests may unwrap
+//! A module of `real_cli.rs` (one test binary fewer to link).
 
-mod common;
-use common::{fails, json, kdviz};
+use crate::common::{fails, json, kdviz};
 use kdviz::real::{RealData, files};
 use std::path::{Path, PathBuf};
 
