@@ -261,8 +261,9 @@ impl FromStr for Divergence {
         let div = build_family(&parts, "")?;
         if let Some((k, _)) = parts.practice.first() {
             return err(format!(
-                "{}: {k} is a practice option (practice.md §9–§12), which this input does not take \
-                 (kdviz eval, fit, figure and the toy tab do); expected the family's own parameters here",
+                "{}: {k} is a practice option (practice.md §9–§12), which this input does not \
+                 take yet (kdviz eval, fit, figure, real and both tabs do); expected the family's own \
+                 parameters here",
                 parts.family.name
             ));
         }
@@ -404,8 +405,9 @@ mod tests {
         );
         assert_eq!(
             msg("bild:tt=1"),
-            "bild: tt is a practice option (practice.md §9–§12), which this input does not take \
-             (kdviz eval, fit, figure and the toy tab do); expected the family's own parameters here"
+            "bild: tt is a practice option (practice.md §9–§12), which this input does not \
+             take yet (kdviz eval, fit, figure, real and both tabs do); expected the family's own \
+             parameters here"
         );
         assert_eq!(
             msg("bild:lead=mentor"),
@@ -441,8 +443,9 @@ mod tests {
         );
         assert_eq!(
             msg("uld:k=3"),
-            "uld: k is a practice option (practice.md §9–§12), which this input does not take \
-             (kdviz eval, fit, figure and the toy tab do); expected the family's own parameters here"
+            "uld: k is a practice option (practice.md §9–§12), which this input does not \
+             take yet (kdviz eval, fit, figure, real and both tabs do); expected the family's own \
+             parameters here"
         );
         assert_eq!(
             msg("uld:kk=3"),
