@@ -143,7 +143,11 @@ fn assert_step(h: &mut Harness<'static, KdvizApp>, l: &Lesson, i: usize) {
             let expected: Vec<String> = cfg
                 .divergences
                 .iter()
-                .map(|s| s.parse::<kdviz::math::Divergence>().unwrap().to_string())
+                .map(|s| {
+                    s.parse::<kdviz::math::practice::Loss>()
+                        .unwrap()
+                        .to_string()
+                })
                 .collect();
             assert_eq!(names, expected, "{at}: the fit on show is the step's");
             assert_eq!(toy.state.active, views[0], "{at}");
@@ -469,7 +473,7 @@ fn kdviz_lessons_lists_names_titles_and_steps() {
 fn bad_lesson_names_and_steps_exit_2_listing_what_exists() {
     fails(
         &["lessons", "mode-seekin"],
-        "unknown lesson \"mode-seekin\"; expected one of mode-seeking, alpha-beta, bishop",
+        "unknown lesson \"mode-seekin\"; expected one of mode-seeking, alpha-beta, bishop, practice",
     );
     let out = tmp("bad.png");
     let out = out.to_str().unwrap();
@@ -499,7 +503,7 @@ fn bad_lesson_names_and_steps_exit_2_listing_what_exists() {
     );
     fails(
         &["figure", "--lesson", "nope", "--step", "1", "--out", out],
-        "unknown lesson \"nope\"; expected one of mode-seeking, alpha-beta, bishop",
+        "unknown lesson \"nope\"; expected one of mode-seeking, alpha-beta, bishop, practice",
     );
     fails(
         &["figure", "--lesson", "alpha-beta", "--out", out],
@@ -534,7 +538,7 @@ fn bad_lesson_names_and_steps_exit_2_listing_what_exists() {
     fails(&["figure", "--out", out], "--lesson NAME is missing");
     fails(
         &["app", "--lesson", "nope"],
-        "unknown lesson \"nope\"; expected one of mode-seeking, alpha-beta, bishop",
+        "unknown lesson \"nope\"; expected one of mode-seeking, alpha-beta, bishop, practice",
     );
 }
 

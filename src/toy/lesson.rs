@@ -21,6 +21,10 @@ pub const LESSONS: &[(&str, &str)] = &[
         include_str!("../../assets/lessons/alpha-beta.toml"),
     ),
     ("bishop", include_str!("../../assets/lessons/bishop.toml")),
+    (
+        "practice",
+        include_str!("../../assets/lessons/practice.toml"),
+    ),
 ];
 
 /// The view names a step may open; the same strings as `views::state::View::name` (a test in
@@ -529,7 +533,7 @@ overlay = true
         let e = load("mode-seekin").unwrap_err();
         assert_eq!(
             e,
-            "unknown lesson \"mode-seekin\"; expected one of mode-seeking, alpha-beta, bishop"
+            "unknown lesson \"mode-seekin\"; expected one of mode-seeking, alpha-beta, bishop, practice"
         );
     }
 
