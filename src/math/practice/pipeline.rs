@@ -7,7 +7,7 @@ use super::options::{Practice, Support};
 use super::support::{self, StoredTopK, SupportReport, SupportScratch};
 use crate::math::eakd::row_weight;
 use crate::math::emulate::{EmulateError, emulate};
-use crate::math::precision::{Compute, round_all};
+use crate::math::precision::{Compute, Format, round_all};
 use crate::math::{Divergence, LogDist, Workspace, check_classes, value_and_grad_at};
 
 /// An input the loss cannot be evaluated on; the message names the culprit and what is expected.
@@ -94,23 +94,19 @@ pub fn evaluate(
             Err(EmulateError::Unsupported(why)) => Err(PracticeError(why)),
         };
     }
-    // 1. Storage rounding (the gradient passes straight through).
     ws.u.clear();
     ws.u.extend_from_slice(u);
     ws.z.clear();
     ws.z.extend_from_slice(z);
-    round_all(&mut ws.u, pr.teacher_format());
-    round_all(&mut ws.z, pr.student_format());
-    // 2. Soft-capping.
-    if let Some(c) = pr.softcap {
-        ws.u.iter_mut().for_each(|x| *x = c * (*x / c).tanh());
-        ws.cap.clear();
-        for x in &mut ws.z {
-            let t = (*x / c).tanh();
-            ws.cap.push(t);
-            *x = c * t;
-        }
-    }
+    // 1–2. Storage rounding (the gradient passes straight through) and soft-capping (the student
+    // keeps tanh(z/c) for the chain rule).
+    store_and_cap(&mut ws.u, pr.teacher_format(), pr.softcap, None);
+    store_and_cap(
+        &mut ws.z,
+        pr.student_format(),
+        pr.softcap,
+        Some(&mut ws.cap),
+    );
     // EA-KD's entropy weight reads the logits here, before standardisation (§7, KD_ours).
     let eakd_weight = match loss.family {
         Divergence::Eakd {
@@ -124,21 +120,10 @@ pub fn evaluate(
         )),
         _ => None,
     };
-    // 3. Standardisation.
-    let spread = if pr.std {
-        standardise(&mut ws.u, None);
-        Some(standardise(&mut ws.z, Some(&mut ws.centred)))
-    } else {
-        None
-    };
-    // 4. Temperatures, then the softmaxes.
+    // 3–4. Standardisation and the temperatures, then the softmaxes.
     let (tt, st) = (pr.teacher_temperature(), pr.student_temperature());
-    if tt != 1.0 {
-        ws.u.iter_mut().for_each(|x| *x /= tt);
-    }
-    if st != 1.0 {
-        ws.z.iter_mut().for_each(|x| *x /= st);
-    }
+    standardise_and_temper(&mut ws.u, pr.std, tt, None);
+    let spread = standardise_and_temper(&mut ws.z, pr.std, st, Some(&mut ws.centred));
     ws.teacher.set_logits(&ws.u);
     ws.student.set_logits(&ws.z);
     // 5–6. The support and the family, gradient w.r.t. the step-4 student logits.
@@ -175,11 +160,7 @@ pub fn evaluate(
         }
     }
     // 7. T².
-    if pr.t2 {
-        let s2 = st * st;
-        value *= s2;
-        grad.iter_mut().for_each(|g| *g *= s2);
-    }
+    times_t2(pr.t2, st, &mut value, grad);
     Ok(Outcome {
         value,
         nonfinite: None,
@@ -221,11 +202,7 @@ pub fn evaluate_stored(
     if st != 1.0 {
         grad.iter_mut().for_each(|g| *g /= st);
     }
-    if pr.t2 {
-        let s2 = st * st;
-        value *= s2;
-        grad.iter_mut().for_each(|g| *g *= s2);
-    }
+    times_t2(pr.t2, st, &mut value, grad);
     Ok(Outcome {
         value,
         nonfinite: None,
@@ -429,16 +406,8 @@ fn standardise_back(g: &mut [f64], d: &[f64], s: f64, sigma: f64) {
 pub fn seen(practice: &Practice, u: &[f64], z: &[f64]) -> (LogDist, LogDist) {
     let side = |x: &[f64], fmt, t: f64| {
         let mut x = x.to_vec();
-        round_all(&mut x, fmt);
-        if let Some(c) = practice.softcap {
-            x.iter_mut().for_each(|v| *v = c * (*v / c).tanh());
-        }
-        if practice.std {
-            standardise(&mut x, None);
-        }
-        if t != 1.0 {
-            x.iter_mut().for_each(|v| *v /= t);
-        }
+        store_and_cap(&mut x, fmt, practice.softcap, None);
+        standardise_and_temper(&mut x, practice.std, t, None);
         let mut d = LogDist::default();
         d.set_logits(&x);
         d
@@ -447,4 +416,46 @@ pub fn seen(practice: &Practice, u: &[f64], z: &[f64]) -> (LogDist, LogDist) {
         side(u, practice.teacher_format(), practice.teacher_temperature()),
         side(z, practice.student_format(), practice.student_temperature()),
     )
+}
+
+/// Step 7: value and gradient times st² when `t2`.
+fn times_t2(t2: bool, st: f64, value: &mut f64, grad: &mut [f64]) {
+    if t2 {
+        let s2 = st * st;
+        *value *= s2;
+        grad.iter_mut().for_each(|g| *g *= s2);
+    }
+}
+
+/// Steps 1–2 on one side: storage rounding, then soft-capping `c·tanh(x/c)`; `cap` keeps
+/// `tanh(x/c)` for the chain rule.
+fn store_and_cap(x: &mut [f64], fmt: Format, softcap: Option<f64>, cap: Option<&mut Vec<f64>>) {
+    round_all(x, fmt);
+    let Some(c) = softcap else { return };
+    match cap {
+        Some(cap) => {
+            cap.clear();
+            for v in x.iter_mut() {
+                let t = (*v / c).tanh();
+                cap.push(t);
+                *v = c * t;
+            }
+        }
+        None => x.iter_mut().for_each(|v| *v = c * (*v / c).tanh()),
+    }
+}
+
+/// Steps 3–4 on one side: standardisation when `std` (keeping `x − mean` in `centred`), then the
+/// temperature; returns [`standardise`]'s `(std + 1e-7, std)` when it ran.
+fn standardise_and_temper(
+    x: &mut [f64],
+    std: bool,
+    t: f64,
+    centred: Option<&mut Vec<f64>>,
+) -> Option<(f64, f64)> {
+    let spread = std.then(|| standardise(x, centred));
+    if t != 1.0 {
+        x.iter_mut().for_each(|v| *v /= t);
+    }
+    spread
 }
