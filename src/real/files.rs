@@ -347,6 +347,28 @@ struct Found {
     metadata: BTreeMap<String, String>,
 }
 
+/// Where the initial student logits come from: a separate student file, the teacher file's own
+/// student tensor, or neither; both at once is an error naming the teacher file.
+fn student_source<'a>(
+    teacher: &'a Path,
+    student: Option<&'a Path>,
+    in_file: Option<Source>,
+) -> Result<Option<(&'a Path, Source)>, RealError> {
+    match (student, in_file) {
+        (Some(sp), Some(_)) => Err(file_err(
+            teacher,
+            format!(
+                "holds '{STUDENT_TENSOR}' and a separate student file {} was given too; \
+                 expected one source of initial student logits",
+                sp.display()
+            ),
+        )),
+        (Some(sp), None) => Ok(Some((sp, describe(sp, Role::Student)?.logits))),
+        (None, Some(s)) => Ok(Some((teacher, s))),
+        (None, None) => Ok(None),
+    }
+}
+
 fn describe(path: &Path, role: Role) -> Result<Found, RealError> {
     let (mut file, _) = open(path)?;
     if is_npy(path, &mut file)? {
@@ -734,21 +756,7 @@ fn load_topk(
         .get(STUDENT_TENSOR)
         .map(|s| float_source(teacher, s))
         .transpose()?;
-    let student_src = match (student, in_file) {
-        (Some(sp), Some(_)) => {
-            return Err(file_err(
-                teacher,
-                format!(
-                    "holds '{STUDENT_TENSOR}' and a separate student file {} was given too; \
-                     expected one source of initial student logits",
-                    sp.display()
-                ),
-            ));
-        }
-        (Some(sp), None) => Some((sp, describe(sp, Role::Student)?.logits)),
-        (None, Some(s)) => Some((teacher, s)),
-        (None, None) => None,
-    };
+    let student_src = student_source(teacher, student, in_file)?;
     let vocab = match header.metadata.get(VOCAB_METADATA) {
         None => None,
         Some(text) => Some(text.trim().parse::<usize>().map_err(|_| {
@@ -849,21 +857,7 @@ fn load_full(
     let (n, v) = rows_cols(teacher, &found.logits)?;
     check_count(teacher, &found.logits, 0)?;
 
-    let student_src = match (student, found.student) {
-        (Some(sp), Some(_)) => {
-            return Err(file_err(
-                teacher,
-                format!(
-                    "holds '{STUDENT_TENSOR}' and a separate student file {} was given too; \
-                     expected one source of initial student logits",
-                    sp.display()
-                ),
-            ));
-        }
-        (Some(sp), None) => Some((sp, describe(sp, Role::Student)?.logits)),
-        (None, Some(s)) => Some((teacher, s)),
-        (None, None) => None,
-    };
+    let student_src = student_source(teacher, student, found.student)?;
     // A student of another vocabulary is loaded: only uld trains on it, which `train` checks
     // with the divergence in hand.
     let mut student_v = v;
