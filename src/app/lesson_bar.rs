@@ -7,7 +7,7 @@ use crate::app::presenter::Presenter;
 use crate::app::real_tab::RealTab;
 use crate::app::toy_tab::ToyTab;
 use crate::figure::caption::{Caption, caption_ui};
-use crate::math::Divergence;
+use crate::math::practice::Loss;
 use crate::toy::lesson::{self, Lesson, RealStep, Step, Tab};
 use crate::views::state::{Slot, ToyState};
 use egui::{Key, RichText};
@@ -404,11 +404,8 @@ fn set_up_real(step: &RealStep, real: &mut RealTab, ctx: &egui::Context) -> Resu
         .divergences
         .iter()
         .map(|s| {
-            s.parse::<Divergence>()
-                .map(|div| Slot {
-                    div: div.into(),
-                    enabled: true,
-                })
+            s.parse::<Loss>()
+                .map(|div| Slot { div, enabled: true })
                 .map_err(|e| e.to_string())
         })
         .collect::<Result<Vec<_>, _>>()?;

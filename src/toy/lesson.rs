@@ -7,7 +7,7 @@
 use super::config::{FitConfig, ViewHints};
 use super::preset;
 use super::student::StudentSpec;
-use crate::math::Divergence;
+use crate::math::practice::Loss;
 use serde::Deserialize;
 
 /// (name, TOML text) of every lesson, in listing order.
@@ -255,7 +255,7 @@ impl Step {
             return Err("[step.real] divergences is empty; expected at least one".into());
         }
         for d in &real.divergences {
-            d.parse::<Divergence>().map_err(|e| e.to_string())?;
+            d.parse::<Loss>().map_err(|e| e.to_string())?;
         }
         if let Some(r) = real.rank.filter(|r| !(1..=MAX_REAL_RANK).contains(r)) {
             return Err(format!(
@@ -351,10 +351,7 @@ impl Step {
 fn labels(specs: &[String]) -> String {
     let names: Vec<String> = specs
         .iter()
-        .map(|s| {
-            s.parse::<Divergence>()
-                .map_or_else(|_| s.clone(), |d| d.label())
-        })
+        .map(|s| s.parse::<Loss>().map_or_else(|_| s.clone(), |d| d.label()))
         .collect();
     names.join(", ")
 }
@@ -554,6 +551,15 @@ overlay = true
         assert!(e.contains("rank = 0; expected 1 to 512"), "{e}");
         let e = Lesson::from_toml(&real("divergences = []"), "t").unwrap_err();
         assert!(e.contains("divergences is empty"), "{e}");
+        // Practice options train on the real tab too; a refused one names the key.
+        let topk = real("divergences = [\"fkl:support=topk-tail,k=16\"]");
+        assert!(Lesson::from_toml(&topk, "t").is_ok());
+        let bad = real("divergences = [\"akl:support=topk,k=16\"]");
+        let e = Lesson::from_toml(&bad, "t").unwrap_err();
+        assert!(
+            e.contains("support=topk needs a per-class divergence"),
+            "{e}"
+        );
     }
 
     #[test]
