@@ -3,6 +3,7 @@
 
 use super::ViewCtx;
 use super::common::base_plot;
+use super::ticks::nice_label;
 use crate::math::{Divergence, LogDist};
 use crate::toy::analysis::beta_sweep::{sweep, sweep_run};
 use egui_plot::{Line, LineStyle, PlotPoints, Points};
@@ -36,6 +37,9 @@ pub(super) fn beta_panel(ui: &mut egui::Ui, cx: &ViewCtx, id: egui::Id, width: f
             .width(width)
             .height(height - 18.0)
             .include_y(0.0)
+            // The default labels print float noise (a tick at 1e-13 as 0.0000000000001).
+            .x_axis_formatter(nice_label)
+            .y_axis_formatter(nice_label)
             .show(ui, |pu| {
                 let plain: PlotPoints = rows
                     .iter()

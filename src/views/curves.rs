@@ -426,6 +426,56 @@ const MAX_LEGEND_RUNS: usize = 6;
 /// Names longer than this are cut in the value table (the full name is in its hover text).
 const LONG_NAME: usize = 28;
 
+/// A run's name in the value table: a long one is broken after " · " and wrapped after its commas
+/// into lines of at most [`LONG_NAME`] characters (a practice loss's label is long: `JSD (β = 0.5) ·
+/// student f32, teacher bf16`), at most three lines, the last cut with "…" (the full name is in the
+/// hover text, which a figure does not have).
+fn table_name(name: &str) -> String {
+    let mut lines: Vec<String> = Vec::new();
+    if name.chars().count() <= LONG_NAME {
+        lines.push(name.to_string());
+    } else {
+        // The family on the first line, the options wrapped after their commas.
+        for part in name.split(" · ") {
+            let mut line = String::new();
+            for piece in part.split_inclusive(',') {
+                let piece = if line.is_empty() {
+                    piece.trim_start()
+                } else {
+                    piece
+                };
+                if !line.is_empty()
+                    && line.chars().count() + piece.trim_end().chars().count() > LONG_NAME
+                {
+                    lines.push(line.trim_end().to_string());
+                    line = piece.trim_start().to_string();
+                } else {
+                    line.push_str(piece);
+                }
+            }
+            lines.push(line);
+        }
+    }
+    if lines.len() > 3 {
+        lines.truncate(3);
+        if let Some(last) = lines.last_mut() {
+            last.push('…');
+        }
+    }
+    lines
+        .iter()
+        .map(|l| {
+            if l.chars().count() > LONG_NAME {
+                let head: String = l.chars().take(LONG_NAME - 1).collect();
+                format!("{head}…")
+            } else {
+                l.clone()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 /// Display names of the runs: each divergence's readable label (`AKL (μ = 0.5)`); runs whose labels
 /// coincide (TAID schedules that differ only in their rate) are numbered `#1`, `#2`, ….
 pub(super) fn run_names(cx: &ViewCtx) -> Vec<String> {
@@ -537,12 +587,7 @@ pub(super) fn value_table(ui: &mut egui::Ui, cx: &ViewCtx, id: egui::Id, columns
                     }
                     ui.end_row();
                     for (run, name) in run_names(cx).iter().enumerate() {
-                        let short = if name.chars().count() > LONG_NAME {
-                            let head: String = name.chars().take(LONG_NAME - 1).collect();
-                            format!("{head}…")
-                        } else {
-                            name.clone()
-                        };
+                        let short = table_name(name);
                         ui.label(egui::RichText::new(short).color(cx.colors[run]).strong())
                             .on_hover_text(cx.loss(run).to_string());
                         let rec = cx.record(run);
@@ -611,6 +656,25 @@ pub(super) fn with_side_table<R>(
 mod tests {
     use super::super::common::LOG_FLOOR;
     use super::*;
+
+    #[test]
+    fn long_run_names_wrap_in_the_table() {
+        assert_eq!(table_name("AKL (μ = 0.5)"), "AKL (μ = 0.5)");
+        assert_eq!(
+            table_name("JSD (β = 0.5) · student f32, teacher bf16, logspace arithmetic"),
+            "JSD (β = 0.5)\nstudent f32, teacher bf16,\nlogspace arithmetic"
+        );
+        assert_eq!(table_name("FKL · top-8 + tail"), "FKL · top-8 + tail");
+        // One piece longer than a line is cut, and a fourth line is left out.
+        let opts = ["a", "b", "c", "d"].map(|c| c.repeat(20)).join(", ");
+        let long = table_name(&format!("{} · {opts}", "x".repeat(40)));
+        assert!(
+            long.starts_with(&format!("{}…\n", "x".repeat(LONG_NAME - 1))),
+            "{long}"
+        );
+        assert_eq!(long.lines().count(), 3, "{long}");
+        assert!(long.ends_with('…'), "{long}");
+    }
 
     #[test]
     fn decimated_curve_keeps_ends_current_and_extremes() {

@@ -70,8 +70,16 @@ pub(super) fn nice_grid(label_px: f64) -> impl Fn(GridInput) -> Vec<GridMark> {
     }
 }
 
-/// Tick labels of a [`nice_grid`] axis: as many decimals as the step needs (`0.5`, not `0`).
+/// Tick labels of a [`nice_grid`] axis: as many decimals as the step needs (`0.5`, not `0`); steps
+/// below 1e-4 in scientific notation (`2.5e-13`, not `0.00000000000025`).
 pub(super) fn nice_label(mark: GridMark, _range: &std::ops::RangeInclusive<f64>) -> String {
+    if mark.step_size > 0.0 && mark.step_size < 1e-4 {
+        if mark.value.abs() < 0.5 * mark.step_size {
+            return "0".into();
+        }
+        let digits = (mark.value.abs().log10().floor() - mark.step_size.log10().floor()).max(0.0);
+        return format!("{:.*e}", digits as usize, mark.value);
+    }
     let decimals = (-mark.step_size.log10().floor()).max(0.0) as usize;
     let text = format!("{:.*}", decimals, mark.value);
     match text.strip_prefix('-') {
@@ -330,6 +338,9 @@ mod tests {
         assert_eq!(nice_label(mark(0.5, 0.5), &(0.0..=1.0)), "0.5");
         assert_eq!(nice_label(mark(400.0, 200.0), &(0.0..=1.0)), "400");
         assert_eq!(nice_label(mark(-0.0, 0.2), &(0.0..=1.0)), "0.0");
+        assert_eq!(nice_label(mark(1e-12, 5e-13), &(0.0..=1.0)), "1.0e-12");
+        assert_eq!(nice_label(mark(2.5e-13, 5e-14), &(0.0..=1.0)), "2.5e-13");
+        assert_eq!(nice_label(mark(-3e-17, 5e-13), &(0.0..=1.0)), "0");
     }
 
     #[test]
