@@ -440,7 +440,7 @@ fn refusals_name_the_key() {
     );
     let wide: Vec<u32> = (0..22).map(|j| j % 11).collect();
     bad_input(
-        upload(&wide, &vec![-1.0; 22], None, s, 11),
+        upload(&wide, &[-1.0; 22], None, s, 11),
         &["k=11", "expected 1..10"],
     );
     let f16 = c.upload_topk(
