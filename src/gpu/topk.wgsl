@@ -197,7 +197,11 @@ fn fkl_fw(c: Cell) -> vec2<f32> {
     return vec2<f32>(select(c.p * (c.lp - c.lq), 0.0, c.zero), -c.p);
 }
 
+// Infinite on a teacher zero (the run's gradient is then zero, as loss.wgsl's).
 fn rkl_fw(c: Cell) -> vec2<f32> {
+    if (c.zero) {
+        return vec2<f32>(topk_inf(), 0.0);
+    }
     return vec2<f32>(c.q * (c.lq - c.lp), c.q * (c.lq - c.lp + 1.0));
 }
 
@@ -265,6 +269,9 @@ fn per_class(c: Cell) -> vec2<f32> {
         }
         case K_WSD: {
             // a0 = 1-λ, a1 = λ (jeffreys: 1, 1)
+            if (P.a1 == 0.0) {
+                return P.a0 * fkl_fw(c);
+            }
             return P.a0 * fkl_fw(c) + P.a1 * rkl_fw(c);
         }
         default: {
@@ -332,6 +339,10 @@ fn topk_per_class(
         value = 0.0;
         no_grad = true;
     }
+    if (!finite(value)) {
+        value = topk_inf();
+        no_grad = true;
+    }
     // Pass 3: the gradient.
     for (var j = lid; j < T.v; j += WG) {
         let z = student_at(base + j);
@@ -349,14 +360,13 @@ fn topk_per_class(
             } else {
                 g = q * pk;
             }
-        } else {
+        } else if (!no_grad) {
             g = -q * sums.y;
             if (slot != NO_SLOT) {
                 g += per_class(cell(teacher[cb + slot], z, mz, llz)).y;
             }
-            if (no_grad) {
-                g = 0.0;
-            }
+        } else {
+            g = 0.0;
         }
         grad[base + j] = g * T.scale_g;
     }

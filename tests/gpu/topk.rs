@@ -460,3 +460,45 @@ fn refusals_name_the_key() {
     assert!(matches!(e, GpuError::Unsupported(_)), "{e}");
     assert!(one_line(&e).contains("precision=f16"));
 }
+
+#[test]
+fn a_stored_zero_gives_inf_where_the_cpu_does() {
+    let Some(c) = ctx() else { return };
+    let mut d = rows(4, 40, 6, false, 17);
+    for r in 0..d.n {
+        d.lp[r * d.ks + 3] = f32::NEG_INFINITY;
+    }
+    let g = d.upload(c, &RowsOptions::default());
+    for spec in [
+        "rkl:support=topk,k=5",
+        "wsd:support=topk,k=5",
+        "rkl:support=topk-tail,k=5",
+        "rkl:support=topk-renorm,k=5",
+    ] {
+        let l: Loss = spec.parse().unwrap();
+        let out = g.run(&l, &RunOptions::default()).unwrap();
+        for r in 0..d.n {
+            assert_eq!(d.cpu(&l, r).0.value, f64::INFINITY, "{spec} row {r}: cpu");
+            assert_eq!(out.values[r], f32::INFINITY, "{spec} row {r}: gpu");
+            assert!(
+                out.grad[r * d.v..(r + 1) * d.v].iter().all(|&x| x == 0.0),
+                "{spec} row {r}"
+            );
+        }
+    }
+    // Finite families see the zero as a class of no teacher mass.
+    for spec in [
+        "fkl:support=topk,k=5",
+        "jsd:beta=0.5,support=topk,k=5",
+        "fkl:support=topk-tail,k=5",
+        "jsd:beta=0.5,support=topk-tail,k=5",
+    ] {
+        let l: Loss = spec.parse().unwrap();
+        check(
+            &l,
+            &d,
+            &g.run(&l, &RunOptions::default()).unwrap(),
+            "a zero in K",
+        );
+    }
+}
