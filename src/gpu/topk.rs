@@ -406,8 +406,8 @@ pub(crate) struct StoredRows<'a> {
     pub k: usize,
 }
 
-/// The checks of a stored teacher and its student logits (as `evaluate_stored`'s, per row).
-fn check_stored(t: &StoredRows<'_>, student: &[f32], n: usize, v: usize) -> Result<(), GpuError> {
+/// The checks of a stored teacher of `n` rows over `v` classes (as `evaluate_stored`'s, per row).
+fn check_teacher(t: &StoredRows<'_>, n: usize, v: usize) -> Result<(), GpuError> {
     let err = |m: String| Err(GpuError::Input(m));
     let k = t.k;
     if n == 0 || v < 2 {
@@ -423,7 +423,6 @@ fn check_stored(t: &StoredRows<'_>, student: &[f32], n: usize, v: usize) -> Resu
     for (what, len, want) in [
         ("stored teacher ids", t.ids.len(), n * k),
         ("stored teacher log-probabilities", t.lp.len(), n * k),
-        ("student logits", student.len(), n * v),
     ] {
         if len != want {
             return err(format!(
@@ -475,12 +474,24 @@ fn check_stored(t: &StoredRows<'_>, student: &[f32], n: usize, v: usize) -> Resu
             seen[j as usize] = false;
         }
     }
+    Ok(())
+}
+
+/// `n` rows of `v` finite student logits.
+fn check_student(student: &[f32], n: usize, v: usize) -> Result<(), GpuError> {
+    if student.len() != n * v {
+        return Err(GpuError::Input(format!(
+            "{} student logits for {n} rows; expected {} ({n} × {v})",
+            student.len(),
+            n * v
+        )));
+    }
     if let Some((i, x)) = student.iter().enumerate().find(|(_, x)| !x.is_finite()) {
-        return err(format!(
+        return Err(GpuError::Input(format!(
             "student logit {} of row {} is {x}; expected finite logits",
             i % v,
             i / v
-        ));
+        )));
     }
     Ok(())
 }
@@ -618,8 +629,8 @@ struct TopKChunk {
 }
 
 impl GpuContext {
-    /// Binds the kernels of `loss` against the stored `teacher` (rows `0..n`, validated) to the
-    /// caller's chunks of rows (together rows `0..n`, in order) of `v` student logits.
+    /// Binds the kernels of `loss` against the stored `teacher` (rows `0..n`, checked here) to the
+    /// caller's chunks of rows (together rows `0..n`, in order) of `v` finite student logits.
     #[allow(dead_code)] // the GPU trainer's entry (not wired yet); `GpuTopK::run` shares the body
     pub(crate) fn bind_topk(
         &self,
@@ -629,6 +640,13 @@ impl GpuContext {
         n: usize,
         v: usize,
     ) -> Result<TopKBinding, GpuError> {
+        check_teacher(teacher, n, v)?;
+        if targets.iter().map(|t| t.rows).sum::<usize>() != n {
+            return Err(GpuError::Input(format!(
+                "the chunks hold {} rows of the teacher's {n}",
+                targets.iter().map(|t| t.rows).sum::<usize>()
+            )));
+        }
         let max_wg = self.info.max_compute_workgroups_per_dimension.max(1);
         self.bind_topk_grid(loss, teacher, targets, n, v, max_wg)
     }
@@ -885,8 +903,8 @@ impl GpuContext {
                 opts.storage.name()
             )));
         }
-        let stored = StoredRows { ids, lp, tail, k };
-        check_stored(&stored, student, n, v)?;
+        check_teacher(&StoredRows { ids, lp, tail, k }, n, v)?;
+        check_student(student, n, v)?;
         // The widest row of a chunk: the student's V logits or the keys' 2k words.
         let layout = row_chunks(
             n,
