@@ -260,6 +260,7 @@ fn renormalised_topk_matches_the_cpu() {
             "akl:mu=0.5",
             "renyi:alpha=2.5",
             "tvd",
+            "uld",
         ],
         "support=topk-renorm",
     );
@@ -272,7 +273,10 @@ fn renormalised_topk_matches_the_cpu() {
 
 #[test]
 fn tail_bucket_matches_the_cpu() {
-    sweep(&["rkl", "jsd:beta=0.5", "akl:mu=0.5"], "support=topk-tail");
+    sweep(
+        &["rkl", "jsd:beta=0.5", "akl:mu=0.5", "uld"],
+        "support=topk-tail",
+    );
     sweep(&["rkl"], "support=topk-tail,precision=bf16,st=2,t2=true");
 }
 
