@@ -11,7 +11,7 @@ pub struct GpuContext {
     pub(crate) queue: wgpu::Queue,
     pub(crate) info: GpuInfo,
     pub(crate) kernels: Kernels,
-    /// The stored top-k teacher's kernels (`topk.rs`), compiled on first use.
+    /// The stored top-k teacher's kernels (`topk/`), compiled on first use.
     pub(crate) topk: super::topk::TopKKernels,
     /// Bytes one buffer may hold and bind: the device's limits, or less
     /// ([`GpuContext::with_max_binding_bytes`]).

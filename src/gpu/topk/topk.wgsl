@@ -1,8 +1,8 @@
 // A teacher stored as its top k per row (practice.md §10.6): the student's full row against K
-// teacher cells (+ a tail cell). topk.rs appends this file to loss.wgsl, whose helpers, reductions
-// and bindings 0–5 it reuses: P (the family's parameters, from plan.rs), teacher = the teacher's
-// cells [N × kc] (log-probabilities lp_K, then ln p̄), student [N × V], aux = the keys [N × k × 2]
-// (the row's K ids ascending, each with its slot in the stored order), values, grad [N × V].
+// teacher cells (+ a tail cell). topk/kernels.rs appends this file to loss.wgsl, whose helpers,
+// reductions and bindings 0–5 it reuses: P (the family's parameters, gpu/plan.rs), teacher = the
+// teacher's cells [N × kc] (log-probabilities lp_K, then ln p̄), student [N × V], aux = the keys
+// [N × k × 2] (the row's K ids ascending, each with its slot in the stored order), values, grad.
 //
 // Three entry points, one workgroup per row:
 //   topk_gather    z'_K and (tail) ln q̄ = lse of z' over the complement of K into zcells [N × kc];
@@ -32,7 +32,7 @@ struct TopkParams {
 @group(0) @binding(7) var<storage, read_write> zcells: array<f32>;
 @group(0) @binding(8) var<storage, read> gcells: array<f32>;
 
-// The constants TOPK_* come from topk.rs's prelude.
+// The constants TOPK_* come from topk/kernels.rs.
 
 const NO_SLOT: u32 = 0xffffffffu;
 
@@ -275,7 +275,7 @@ fn per_class(c: Cell) -> vec2<f32> {
             return P.a0 * fkl_fw(c) + P.a1 * rkl_fw(c);
         }
         default: {
-            return vec2<f32>(0.0); // topk.rs refuses the other families
+            return vec2<f32>(0.0); // topk/plan.rs refuses the other families
         }
     }
 }
