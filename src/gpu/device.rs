@@ -11,6 +11,8 @@ pub struct GpuContext {
     pub(crate) queue: wgpu::Queue,
     pub(crate) info: GpuInfo,
     pub(crate) kernels: Kernels,
+    /// The stored top-k teacher's kernels (`topk/`), compiled on first use.
+    pub(crate) topk: super::topk::TopKKernels,
     /// Bytes one buffer may hold and bind: the device's limits, or less
     /// ([`GpuContext::with_max_binding_bytes`]).
     max_binding: u64,
@@ -215,6 +217,7 @@ impl GpuContext {
             queue,
             info,
             kernels,
+            topk: Default::default(),
             max_binding,
         })
     }

@@ -44,7 +44,7 @@ fn shader_source(storage: Storage) -> String {
 
 /// Layouts, shader modules and pipelines, compiled on first use per (family, storage).
 pub(crate) struct Kernels {
-    bgl: wgpu::BindGroupLayout,
+    pub(crate) bgl: wgpu::BindGroupLayout,
     layout: wgpu::PipelineLayout,
     modules: Mutex<HashMap<Storage, wgpu::ShaderModule>>,
     pipelines: Mutex<HashMap<(Kind, Storage), wgpu::ComputePipeline>>,
@@ -103,7 +103,11 @@ impl Kernels {
 pub type RowFiller<'f> = dyn FnMut(usize, usize, &mut Vec<f32>, &mut Vec<f32>) + 'f;
 
 impl GpuContext {
-    fn pipeline(&self, kind: Kind, storage: Storage) -> Result<wgpu::ComputePipeline, GpuError> {
+    pub(crate) fn pipeline(
+        &self,
+        kind: Kind,
+        storage: Storage,
+    ) -> Result<wgpu::ComputePipeline, GpuError> {
         let k = &self.kernels;
         let mut pipes = k.pipelines.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(p) = pipes.get(&(kind, storage)) {
@@ -923,7 +927,7 @@ impl LossBinding {
 /// The aux words of a teacher-side [`Aux`] for `n` rows of `v` logits, rows split over threads:
 /// AKL's `(thr, kcut)` per row (either convention), ULD's teacher classes by descending
 /// probability (`v` class ids per row, sorted on the f64 softmax of the row, ties by index).
-fn teacher_aux_words(aux: Aux, teacher: &[f32], n: usize, v: usize) -> Vec<u32> {
+pub(crate) fn teacher_aux_words(aux: Aux, teacher: &[f32], n: usize, v: usize) -> Vec<u32> {
     let per_row = match aux {
         Aux::SortedTeacher => v,
         _ => 2,
