@@ -4,7 +4,6 @@
 //! GPU tests print a SKIP line and pass without an adapter, unless KDVIZ_REQUIRE_GPU=1.
 #![allow(clippy::unwrap_used)] // tests may unwrap
 
-use kdviz::math::Divergence;
 use kdviz::real::train::{
     BackendChoice, EpochStats, StudentKind, TrainConfig, TrainResult, matmul_nn, matmul_nt,
     matmul_tn, train,
@@ -57,7 +56,7 @@ fn zipf_data(n: usize, v: usize, seed: u64) -> RealData {
     }
 }
 
-fn div(s: &str) -> Divergence {
+fn div(s: &str) -> Loss {
     s.parse().unwrap()
 }
 
@@ -220,12 +219,47 @@ fn uld_across_vocabularies_trains_on_the_cpu_engine() {
     assert_eq!(r.student_logits.len(), 8 * 24);
 }
 
-/// Practice options and a top-k teacher train on the CPU engine: the GPU trainer refuses each
-/// with its reason (`gpu`), `auto` trains on the CPU and says why.
+/// A top-k teacher trains on the GPU's sparse kernels (`gpu/topk`), epoch by epoch as the CPU engine
+/// trains it (the metrics against the full teacher included); a teacher known only as its top k,
+/// and options the top-k kernels do not take, are refused with their reason (`gpu`), and `auto`
+/// trains them on the CPU and says why.
 #[test]
-fn practice_options_and_top_k_teachers_train_on_the_cpu_engine() {
+fn top_k_teachers_train_on_the_gpu_as_on_the_cpu() {
     let Some(g) = ctx() else { return };
-    let data = zipf_data(8, 40, 5);
+    let data = zipf_data(24, 60, 5);
+    let top = data.clone().with_topk(8).unwrap();
+    let close = |a: f64, b: f64| (a - b).abs() <= 1e-4 * (b.abs() + 0.01);
+    for student in [StudentKind::Free, StudentKind::LowRank { rank: 4 }] {
+        for spec in [
+            "fkl:support=topk,k=8",
+            "fkl:support=topk,k=4,clamp=true",
+            "rkl:support=topk-renorm,k=8,st=2,t2=true",
+            "fkl:support=topk-renorm,k=8,renorm=teacher",
+            "fkl:support=topk-tail,k=8",
+            "jsd:beta=0.5,support=topk-tail,k=6",
+            "akl:support=topk-tail,k=8",
+        ] {
+            let mut c = cpu(student, 10, 0.05);
+            let rc = on(None, &top, spec, &c);
+            c.backend = BackendChoice::Gpu;
+            let rg = on(Some(g), &top, spec, &c);
+            assert!(rg.backend.starts_with("GPU: "), "{spec}: {}", rg.backend);
+            for (a, b) in rg.stats.iter().zip(&rc.stats) {
+                let what = format!("{student} {spec} epoch {}: gpu {a:?} cpu {b:?}", b.epoch);
+                assert!(close(a.objective, b.objective), "objective {what}");
+                let (a, b) = (a.classes.unwrap(), b.classes.unwrap());
+                assert!(close(a.kl_pq, b.kl_pq), "kl_pq {what}");
+                assert!(close(a.tail_gap, b.tail_gap), "tail {what}");
+            }
+        }
+    }
+    // The truncated loss goes below 0 on both backends (it is not a divergence): no clamp at 0.
+    let mut c = cpu(StudentKind::Free, 40, 0.1);
+    c.backend = BackendChoice::Gpu;
+    let rg = on(Some(g), &top, "fkl:support=topk,k=4", &c);
+    let last = rg.stats.last().unwrap().objective;
+    assert!(last < 0.0, "truncated top-4 FKL ends at {last}");
+
     let mut c = cpu(StudentKind::Free, 3, 0.05);
     c.backend = BackendChoice::Gpu;
     let refuse = |data: &RealData, spec: &str, c: &TrainConfig| {
@@ -241,19 +275,22 @@ fn practice_options_and_top_k_teachers_train_on_the_cpu_engine() {
         .unwrap_err()
         .to_string()
     };
-    let e = refuse(&data, "fkl:support=topk-tail,k=4,st=2", &c);
+    let e = refuse(&data, "rkl:tt=2", &c);
     assert!(
-        e.contains("practice options (st=2, support=topk-tail, k=4) train on the CPU engine"),
+        e.contains("practice options (tt=2) train on the CPU engine"),
         "{e}"
     );
-    let top = data.clone().with_topk(4).unwrap();
-    let e = refuse(&top, "fkl:support=topk,k=4", &c);
+    let e = refuse(&top, "fkl:support=topk-tail,k=4,precision=f64", &c);
+    assert!(e.contains("precision=f64"), "{e}");
+    let mut stored = top.clone();
+    stored.teacher.clear();
+    let e = refuse(&stored, "fkl:support=topk,k=4", &c);
     assert!(
-        e.contains("a teacher stored as its top 4 trains on the CPU engine"),
+        e.contains("a teacher stored as its top 8 without its full rows trains on the CPU engine"),
         "{e}"
     );
     c.backend = BackendChoice::Auto;
-    for (data, spec) in [(&data, "rkl:tt=2"), (&top, "fkl:support=topk,k=2")] {
+    for (data, spec) in [(&data, "rkl:tt=2"), (&stored, "fkl:support=topk,k=2")] {
         let loss: Loss = spec.parse().unwrap();
         let r = train(
             Some(g),

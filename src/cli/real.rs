@@ -131,18 +131,15 @@ pub fn run(args: &RealArgs) -> Result<(), String> {
     if args.backend == BackendChoice::Gpu {
         for s in &args.div {
             cpu_only(&s.loss.family).map_err(|e| format!("--div {:?}: {e}", s.raw))?;
-            if let Some(why) = practice_refusal(&s.loss) {
+            // A top-k support is checked against the teacher once it is loaded.
+            if s.loss.practice.support.k().is_none()
+                && let Some(why) = practice_refusal(&s.loss)
+            {
                 return Err(format!(
                     "--div {:?}: {why}; use --backend cpu or auto",
                     s.raw
                 ));
             }
-        }
-        if let Some(k) = args.topk {
-            return Err(format!(
-                "--topk {k}: a teacher stored as its top {k} trains on the CPU engine; use \
-                 --backend cpu or auto"
-            ));
         }
     }
     let data = load(args)?;

@@ -35,6 +35,7 @@ pub use loss::{GpuRows, RowsOptions, RunOptions};
 pub use plan::{BILD_MAX_K, ULD_MAX_V, WORKGROUP_SIZE, check_gpu, cpu_only, passes};
 pub use topk::{GpuTopK, SparseBytes, topk_bytes_per_row};
 
+pub(crate) use topk::StoredRows;
 pub(crate) use train::{AdamConsts, TrainSetup, TrainStudent, Trainer, train_splits};
 
 /// How logits and the gradient are stored on the device; arithmetic is always f32.

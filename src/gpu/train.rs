@@ -23,7 +23,9 @@ use super::GpuError;
 use super::chunks::row_chunks;
 use super::device::{GpuContext, GpuInfo};
 use super::loss::{LossBinding, LossTarget};
+use super::topk::{StoredRows, TopKBinding, TopKTarget};
 use crate::math::Divergence;
+use crate::math::practice::Loss;
 use bytemuck::{Pod, Zeroable};
 
 /// Output tile of `matmul.wgsl` (square).
@@ -49,7 +51,11 @@ pub(crate) struct TrainSetup<'a> {
     pub v: usize,
     pub teacher: &'a [f32],
     pub student: TrainStudent<'a>,
-    pub div: Divergence,
+    /// The family, and for a top-k support its options (`topk` must then be given).
+    pub loss: Loss,
+    /// The teacher as its top k per row, which a top-k support reads instead of `teacher` (the
+    /// metrics still read `teacher`).
+    pub topk: Option<StoredRows<'a>>,
     /// Hinton's hard label per row.
     pub labels: &'a [u32],
     /// Per row: metrics-head threshold bits, cut index, teacher argmax, the teacher's max logit bits
@@ -188,6 +194,36 @@ struct LowRankAdam {
     _buffers: [wgpu::Buffer; 4],
 }
 
+/// What computes an epoch's values and gradient: the family's kernel on the full teacher, or the
+/// top-k kernels on the stored teacher (`gpu/topk`).
+enum LossStage {
+    Family(LossBinding),
+    TopK(TopKBinding),
+}
+
+impl LossStage {
+    /// New parameters of the bound family (TAID's t); a top-k loss is fixed for the run.
+    fn set_div(&self, ctx: &GpuContext, div: &Divergence) {
+        if let LossStage::Family(b) = self {
+            b.set_div(ctx, div);
+        }
+    }
+
+    fn dispatch(&self, pass: &mut wgpu::ComputePass, i: usize) {
+        match self {
+            LossStage::Family(b) => b.dispatch(pass, i),
+            LossStage::TopK(b) => b.dispatch(pass, i),
+        }
+    }
+
+    fn copy_values(&self, enc: &mut wgpu::CommandEncoder, dst: &wgpu::Buffer) {
+        match self {
+            LossStage::Family(b) => b.copy_values(enc, dst),
+            LossStage::TopK(b) => b.copy_values(enc, dst),
+        }
+    }
+}
+
 /// Tensors resident on the device for one training run.
 pub(crate) struct Trainer<'c> {
     ctx: &'c GpuContext,
@@ -196,7 +232,7 @@ pub(crate) struct Trainer<'c> {
     pipes: Pipes,
     chunks: Vec<Chunk>,
     lowrank: Option<LowRankAdam>,
-    loss: LossBinding,
+    loss: LossStage,
     values_read: wgpu::Buffer,
     metrics_read: wgpu::Buffer,
     /// Adam constants of a step not yet submitted (runs at the start of the next forward).
@@ -469,7 +505,7 @@ fn device_bytes(s: &TrainSetup, (sh, sw): (usize, usize)) -> u64 {
     let (n, v) = (s.n as u64, s.v as u64);
     let e = n * v;
     // Per row: loss aux (2 words, ULD v), values, metrics aux (5), out (6), both read-backs (7).
-    let aux = if matches!(s.div, Divergence::Uld) {
+    let aux = if matches!(s.loss.family, Divergence::Uld) {
         v
     } else {
         2
@@ -692,16 +728,39 @@ impl<'c> Trainer<'c> {
                 .poll(wgpu::PollType::wait_indefinitely())
                 .map_err(|e| GpuError::Backend(format!("uploading the logits: {e}")))?;
         }
-        for c in &chunks {
-            targets.push(LossTarget {
-                row0: c.row0,
-                rows: c.rows,
-                teacher: &c.teacher,
-                student: &c.logits,
-                grad: &c.grad,
-            });
-        }
-        let loss = ctx.bind_loss(&s.div, s.teacher, s.labels, &targets, n, v)?;
+        let loss = match &s.topk {
+            Some(top) => {
+                let targets: Vec<TopKTarget> = chunks
+                    .iter()
+                    .map(|c| TopKTarget {
+                        row0: c.row0,
+                        rows: c.rows,
+                        student: &c.logits,
+                        grad: &c.grad,
+                    })
+                    .collect();
+                LossStage::TopK(ctx.bind_topk(&s.loss, top, &targets, n, v)?)
+            }
+            None => {
+                for c in &chunks {
+                    targets.push(LossTarget {
+                        row0: c.row0,
+                        rows: c.rows,
+                        teacher: &c.teacher,
+                        student: &c.logits,
+                        grad: &c.grad,
+                    });
+                }
+                LossStage::Family(ctx.bind_loss(
+                    &s.loss.family,
+                    s.teacher,
+                    s.labels,
+                    &targets,
+                    n,
+                    v,
+                )?)
+            }
+        };
         drop(targets);
         let lowrank = match lowrank_bufs {
             Some(bufs) => {
@@ -909,7 +968,8 @@ mod tests {
             v,
             teacher: &teacher,
             student,
-            div: Divergence::Fkl,
+            loss: Divergence::Fkl.into(),
+            topk: None,
             labels: &[],
             metric_aux: &[],
         };

@@ -309,7 +309,7 @@ pub struct TrainResult {
 /// not counted). With `E = N·V`, `P` the loss kernel's passes ([`crate::gpu::passes`]):
 ///
 /// - loss: `(2P + 1)·4E` (P sweeps over teacher and student, one gradient write), as in
-///   `peers-and-gpu.md` §3.3;
+///   `peers-and-gpu.md` §3.3; a top-k support's sparse kernels ([`crate::gpu::SparseBytes`]) per row;
 /// - metrics: `12E` (student sweep for its log-sum-exp and argmax; teacher + student sweep for the
 ///   sums; the teacher's log-sum-exp is precomputed), `+4E` when a TAID schedule also reads `G`;
 /// - free student: Adam reads parameter, gradient, two moments and writes three: `28E`;
@@ -327,7 +327,12 @@ pub fn bytes_per_epoch(
 ) -> f64 {
     let e = (n * v) as f64;
     let passes = f64::from(crate::gpu::passes(&div.family));
-    let mut bytes = (2.0 * passes + 1.0) * 4.0 * e + 12.0 * e + 28.0 * n as f64;
+    let loss_bytes = match crate::gpu::topk_bytes_per_row(div, v) {
+        // A top-k support reads the stored [N × k] teacher, not [N × V].
+        Ok(sparse) if div.practice.support.k().is_some() => n as f64 * sparse.total() as f64,
+        _ => (2.0 * passes + 1.0) * 4.0 * e,
+    };
+    let mut bytes = loss_bytes + 12.0 * e + 28.0 * n as f64;
     if taid_schedule {
         bytes += 4.0 * e;
     }
@@ -692,14 +697,21 @@ pub fn check_teacher(data: &RealData, loss: &Loss) -> Result<(), RealError> {
     }
 }
 
-/// Why the GPU trainer cannot train `loss` on `data`, if it cannot: it has no practice options
-/// and no top-k teacher (both train on the CPU engine).
+/// Why the GPU trainer cannot train `loss` on `data`, if it cannot. A top-k teacher trains there
+/// when its full rows are known too (the GPU's metrics read them), under the options the top-k
+/// kernels take (`gpu/topk`); other practice options train on the CPU engine.
 pub fn gpu_refusal(data: &RealData, loss: &Loss) -> Option<String> {
     if let Some(top) = &data.topk {
-        return Some(format!(
-            "a teacher stored as its top {} trains on the CPU engine",
-            top.k
-        ));
+        if !data.has_full_teacher() {
+            return Some(format!(
+                "a teacher stored as its top {} without its full rows trains on the CPU engine \
+                 (the GPU's metrics read the full teacher)",
+                top.k
+            ));
+        }
+        return crate::gpu::topk_bytes_per_row(loss, data.v)
+            .err()
+            .map(|e| e.to_string());
     }
     practice_refusal(loss)
 }
@@ -819,7 +831,6 @@ impl<'c> GpuEngine<'c> {
         if let Some(why) = gpu_refusal(data, loss) {
             return Err(GpuError::Unsupported(why));
         }
-        let div = &loss.family;
         if !data.aligned() {
             return Err(GpuError::Unsupported(format!(
                 "a student vocabulary other than the teacher's ({} classes, the teacher {}); uld \
@@ -861,6 +872,21 @@ impl<'c> GpuEngine<'c> {
                 (log_sum as f32).to_bits(),
             ]);
         }
+        // The stored top k as the kernels read it: f32 log-probabilities (practice.md §12.5).
+        let topk32 = data.topk.as_ref().map(|t| {
+            let lp: Vec<f32> = t.logprobs.iter().map(|&x| x as f32).collect();
+            let tail: Option<Vec<f32>> = t
+                .tail
+                .as_ref()
+                .map(|tail| tail.iter().map(|&x| x as f32).collect());
+            (t, lp, tail)
+        });
+        let topk = topk32.as_ref().map(|(t, lp, tail)| crate::gpu::StoredRows {
+            ids: &t.ids,
+            lp,
+            tail: tail.as_deref(),
+            k: t.k,
+        });
         let inner = crate::gpu::Trainer::new(
             ctx,
             &TrainSetup {
@@ -868,7 +894,8 @@ impl<'c> GpuEngine<'c> {
                 v,
                 teacher: &data.teacher,
                 student,
-                div: *div,
+                loss: *loss,
+                topk,
                 labels: &prep.labels,
                 metric_aux: &metric_aux,
             },
@@ -898,10 +925,17 @@ impl Engine for GpuEngine<'_> {
     fn forward(&mut self, loss: &Loss, want_ce: bool) -> Result<Sums, RealError> {
         let (values, metrics) = self.inner.forward(&loss.family, want_ce)?;
         let mut s = Sums::default();
+        // A divergence's f32 rounding below 0 is clamped; a practice loss may be negative (a
+        // truncated top-k loss is not a divergence), as on the CPU engine.
+        let objective = if loss.practice.is_default() {
+            clamp0
+        } else {
+            std::convert::identity
+        };
         // Row order, f64: the same summation as the CPU engine's.
         for r in 0..self.n {
             let m = &metrics[r * 6..r * 6 + 6];
-            s.objective += clamp0(f64::from(values[r]));
+            s.objective += objective(f64::from(values[r]));
             s.kl_pq += clamp0(f64::from(m[0]));
             s.kl_qp += clamp0(f64::from(m[1]));
             s.head += f64::from(m[2]);
