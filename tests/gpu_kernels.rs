@@ -25,6 +25,9 @@ const EPS32: f64 = f32::EPSILON as f64;
 mod common;
 use common::gpu as ctx;
 
+#[path = "gpu/shaping.rs"]
+mod shaping;
+
 // ------------------------------------------------------------------ data
 
 /// xorshift64* with Box-Muller: reproducible rows without depending on rand's API.
