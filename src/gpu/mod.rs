@@ -33,7 +33,7 @@ pub use device::{GpuContext, GpuInfo};
 pub use error::GpuError;
 pub use loss::{GpuRows, RowsOptions, RunOptions};
 pub use plan::{BILD_MAX_K, ULD_MAX_V, WORKGROUP_SIZE, check_gpu, cpu_only, passes};
-pub use shaping::{loss_bytes_per_elem, loss_passes, loss_refusal};
+pub use shaping::{loss_bytes_per_elem, loss_passes, loss_refusal, loss_scratch_rows};
 
 pub(crate) use train::{AdamConsts, TrainSetup, TrainStudent, Trainer, train_splits};
 

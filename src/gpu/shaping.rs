@@ -209,6 +209,13 @@ pub fn loss_bytes_per_elem(loss: &Loss, storage: Storage) -> usize {
     ShapePlan::new(&loss.practice).bytes_per_elem(super::passes(&loss.family), storage.bytes())
 }
 
+/// Scratch rows per row of logits that the practice steps of `loss` hold on the device (the
+/// shaped teacher, the shaped student).
+pub fn loss_scratch_rows(loss: &Loss) -> usize {
+    let plan = ShapePlan::new(&loss.practice);
+    usize::from(plan.teacher_scratch()) + usize::from(plan.student.is_some())
+}
+
 /// Sweeps over the logits of one run of `loss` (the family's and the practice steps').
 pub fn loss_passes(loss: &Loss) -> u32 {
     super::passes(&loss.family) + ShapePlan::new(&loss.practice).sweeps()
