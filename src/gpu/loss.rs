@@ -666,7 +666,11 @@ impl GpuRows<'_> {
     /// for the next run of the same setting.
     fn shaped(&self, loss: &Loss, stream0: u64) -> Result<Arc<Shaped>, GpuError> {
         let pr = &loss.practice;
-        let key = format!("{pr:?} {stream0}");
+        // The stream matters to the sampled teacher only.
+        let key = match pr.support {
+            crate::math::practice::Support::Sampled { .. } => format!("{pr:?} {stream0}"),
+            _ => format!("{pr:?}"),
+        };
         let mut cache = self.shaped.lock().unwrap_or_else(|e| e.into_inner());
         if let Some((k, s)) = cache.as_ref()
             && *k == key

@@ -74,7 +74,8 @@ pub struct RowsResult {
     /// Kernel time from GPU timestamps around all dispatches of the run, when the adapter has them.
     /// The first run of a family on a context dispatches twice and times the second (warm-up).
     pub gpu_ms: Option<f64>,
-    /// Sweeps over each row's logits (the byte model's pass count).
+    /// Sweeps over each row's logits (the byte model's pass count): the family's, and with
+    /// practice options the student's shaping and the chain rule's ([`loss_passes`]).
     pub passes: u32,
     /// Dispatch groups the rows were split into (binding-size limit).
     pub chunks: usize,

@@ -8,7 +8,7 @@
 //! (the chain rule's factor).
 
 use super::{EPS32, Rng, ctx, family_scale};
-use kdviz::gpu::{GpuError, GpuRows, RowsOptions, RowsResult, RunOptions};
+use kdviz::gpu::{GpuError, GpuRows, RowsOptions, RowsResult, RunOptions, Storage};
 use kdviz::math::practice::{Loss, PracticeWorkspace, evaluate, seen};
 
 /// `n` rows of `v` logits: teacher N(0, σ²), student = teacher·0.7 + N(0, σ²)·0.7 (a student
@@ -211,6 +211,7 @@ fn sampled_support_draws_the_cpus_counts() {
         "jsd:beta=0.5,support=sampled,n=16,seed=3",
         "tvd:support=sampled,n=16,seed=3,st=2,t2=true",
         "skl:support=sampled,n=16,seed=3,std=true",
+        "uld:support=sampled,n=16,seed=3,softcap=5",
     ] {
         let (loss, out) = run(&gpu, spec, stream0);
         check(&loss, &t, &s, v, stream0, &out);
@@ -257,6 +258,51 @@ fn chunks_give_the_same_rows() {
         assert_eq!(a.values, b.values, "{spec}");
         assert_eq!(a.grad, b.grad, "{spec}");
         check(&loss, &t, &s, v, 4, &b);
+    }
+}
+
+/// Under f16 storage the shaped rows are f16 too (about 3 significant digits): the f16 shader
+/// compiles and the result is the CPU's on the f16-rounded logits to f16 precision.
+#[test]
+fn f16_storage_shapes_in_f16() {
+    let Some(c) = ctx() else { return };
+    if !c.has_f16() {
+        return;
+    }
+    let (n, v) = (3, 80);
+    let (t, s) = rows(n, v, 2.0, 61);
+    let round = |x: &[f32]| -> Vec<f32> {
+        x.iter()
+            .map(|&y| kdviz::gpu::f16_to_f32(kdviz::gpu::f32_to_f16(y)))
+            .collect()
+    };
+    let (tr, sr) = (round(&t), round(&s));
+    let f16 = RowsOptions {
+        storage: Storage::F16,
+        ..RowsOptions::default()
+    };
+    let gpu = c.upload(&t, &s, n, v, &f16).unwrap();
+    for spec in [
+        "fkl:tt=2,std=true,st=2,t2=true",
+        "jsd:beta=0.5,softcap=3,precision=bf16",
+    ] {
+        let (loss, out) = run(&gpu, spec, 0);
+        for r in 0..n {
+            let (val, g, _) = cpu_row(&loss, &tr, &sr, v, r, r as u64);
+            let gv = f64::from(out.values[r]);
+            assert!(
+                (gv - val).abs() <= 1e-2 * val.abs() + 1e-3,
+                "{spec} row {r}: {gv} vs {val}"
+            );
+            let gmax = g.iter().fold(0f64, |m, x| m.max(x.abs()));
+            for k in 0..v {
+                let e = (f64::from(out.grad[r * v + k]) - g[k]).abs();
+                assert!(
+                    e <= 1e-2 * gmax,
+                    "{spec} row {r} grad[{k}]: error {e:e}, max|g| {gmax:e}"
+                );
+            }
+        }
     }
 }
 
