@@ -295,8 +295,8 @@ fn f16_storage_shapes_in_f16() {
                 "{spec} row {r}: {gv} vs {val}"
             );
             let gmax = g.iter().fold(0f64, |m, x| m.max(x.abs()));
-            for k in 0..v {
-                let e = (f64::from(out.grad[r * v + k]) - g[k]).abs();
+            for (k, (gg, gc)) in out.grad[r * v..(r + 1) * v].iter().zip(&g).enumerate() {
+                let e = (f64::from(*gg) - gc).abs();
                 assert!(
                     e <= 1e-2 * gmax,
                     "{spec} row {r} grad[{k}]: error {e:e}, max|g| {gmax:e}"
