@@ -666,10 +666,10 @@ impl GpuRows<'_> {
     /// for the next run of the same setting.
     fn shaped(&self, loss: &Loss, stream0: u64) -> Result<Arc<Shaped>, GpuError> {
         let pr = &loss.practice;
-        // The stream matters to the sampled teacher only.
+        // The family matters to EA-KD's weight, the stream to the sampled teacher only.
         let key = match pr.support {
-            crate::math::practice::Support::Sampled { .. } => format!("{pr:?} {stream0}"),
-            _ => format!("{pr:?}"),
+            crate::math::practice::Support::Sampled { .. } => format!("{loss:?} {stream0}"),
+            _ => format!("{loss:?}"),
         };
         let mut cache = self.shaped.lock().unwrap_or_else(|e| e.into_inner());
         if let Some((k, s)) = cache.as_ref()
@@ -690,7 +690,7 @@ impl GpuRows<'_> {
                 values: &c.values,
             })
             .collect();
-        let binding = ctx.bind_shaping(pr, self.storage, &targets, self.v)?;
+        let binding = ctx.bind_shaping(loss, self.storage, &targets, self.v)?;
         binding.shape_teacher(ctx)?;
         if binding.plan().sampled() {
             let raw = self.teacher_back()?;

@@ -5,6 +5,9 @@
 //! stored logits and applies T². The teacher is shaped once per setting (it is fixed); the student
 //! is shaped before and chained after every family dispatch.
 //!
+//! EA-KD with `std` weighs its row by the logits before standardisation (§7): `shape` keeps both
+//! entropies at wt, `chain` swaps the family's weight for that one (the weight is detached).
+//!
 //! `support=sampled` draws on the CPU (u64/f64, §12.5): the teacher row after steps 1–4 in f64, the
 //! sampler of `math::practice`, and the kernel gets the logits `ln(c/N)` (−∞ where c = 0).
 //!
@@ -27,8 +30,11 @@ const FMT_BF16: u32 = 1;
 const FMT_F16: u32 = 2;
 const FLAG_STD: u32 = 1;
 const FLAG_CAP: u32 = 2;
+/// EA-KD with std: the entropies at wt before and after standardisation (`shape`), the weight
+/// swapped in `chain`.
+const FLAG_ENT: u32 = 4;
 
-/// The uniform block of `shaping.wgsl` (`ShapeParams`), 32 bytes.
+/// The uniform block of `shaping.wgsl` (`ShapeParams`), 48 bytes.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, Pod, Zeroable)]
 struct ShapeParams {
@@ -40,11 +46,13 @@ struct ShapeParams {
     temp: f32,
     scale: f32,
     inf_bits: u32,
+    wt: f32,
+    hub: f32,
+    pad: [u32; 2],
 }
 
 /// Why `loss` does not run on the GPU, if it does not: top-k supports (not yet), `compute≠exact`
-/// (a CPU emulation, §12.5), `precision=f64`, EA-KD with `std` (its weight reads the logits before
-/// standardisation, §7), and the families no kernel runs.
+/// (a CPU emulation, §12.5), `precision=f64`, and the families no kernel runs.
 pub fn loss_refusal(loss: &Loss) -> Result<(), GpuError> {
     cpu_only(&loss.family)?;
     let pr = &loss.practice;
@@ -69,15 +77,6 @@ pub fn loss_refusal(loss: &Loss) -> Result<(), GpuError> {
                 "{fam}: {key}=f64: the GPU computes in f32; use f32/bf16/f16 or the CPU engine"
             ));
         }
-    }
-    if let Divergence::Eakd { .. } = loss.family
-        && pr.std
-    {
-        return no(
-            "eakd: std=true is not yet on the GPU (its entropy weight reads the logits before \
-             standardisation, practice.md §7); use the CPU engine"
-                .into(),
-        );
     }
     Ok(())
 }
@@ -113,8 +112,17 @@ impl Side {
         self.cap.is_some() || self.std || self.temp != 1.0
     }
 
-    fn params(&self, rows: usize, v: usize, scale: f64) -> ShapeParams {
+    fn params(
+        &self,
+        rows: usize,
+        v: usize,
+        scale: f64,
+        entropy: Option<(f64, Option<f64>)>,
+    ) -> ShapeParams {
         let mut flags = 0;
+        if entropy.is_some() {
+            flags |= FLAG_ENT;
+        }
         if self.std {
             flags |= FLAG_STD;
         }
@@ -130,6 +138,9 @@ impl Side {
             temp: self.temp as f32,
             scale: scale as f32,
             inf_bits: f32::INFINITY.to_bits(),
+            wt: entropy.map_or(1.0, |e| e.0) as f32,
+            hub: entropy.map_or(1.0, |e| e.1.unwrap_or((v as f64).ln())) as f32,
+            pad: [0; 2],
         }
     }
 }
@@ -144,10 +155,22 @@ pub(crate) struct ShapePlan {
     student: Option<Side>,
     /// Step 7's factor (st² with t2, else 1).
     scale: f64,
+    /// EA-KD with std: `(wt, hub)` of its row weight, which reads the logits before
+    /// standardisation (§7) where the family kernel reads them after.
+    entropy: Option<(f64, Option<f64>)>,
 }
 
 impl ShapePlan {
-    pub(crate) fn new(pr: &Practice) -> ShapePlan {
+    pub(crate) fn new(loss: &Loss) -> ShapePlan {
+        let pr = &loss.practice;
+        let entropy = match loss.family {
+            Divergence::Eakd {
+                entropy_temperature,
+                hub,
+                ..
+            } if pr.std => Some((entropy_temperature, hub)),
+            _ => None,
+        };
         let sampled = match pr.support {
             Support::Sampled { n, seed } => Some((n, seed)),
             _ => None,
@@ -159,6 +182,7 @@ impl ShapePlan {
             sampled,
             student: Side::new(pr, pr.student_format(), st),
             scale: if pr.t2 { st * st } else { 1.0 },
+            entropy,
         }
     }
 
@@ -177,10 +201,12 @@ impl ShapePlan {
     }
 
     /// Sweeps over a row per run besides the family's: the student's shaping (a Welford sweep
-    /// first with std) and the chain rule (a reduction sweep first with std).
+    /// first with std, two per entropy for EA-KD's weight) and the chain rule (a reduction sweep
+    /// first with std).
     pub(crate) fn sweeps(&self) -> u32 {
         let std = self.student.is_some_and(|s| s.std);
-        let shape = u32::from(self.student.is_some()) * if std { 2 } else { 1 };
+        let shape = u32::from(self.student.is_some()) * if std { 2 } else { 1 }
+            + if self.entropy.is_some() { 4 } else { 0 };
         let chain = u32::from(self.chains()) * if std { 2 } else { 1 };
         shape + chain
     }
@@ -192,6 +218,9 @@ impl ShapePlan {
         let mut b = (family_passes as usize * 2 + 1) * elem;
         if let Some(s) = self.student {
             b += if s.std { 3 } else { 2 } * elem;
+        }
+        if self.entropy.is_some() {
+            b += 4 * elem;
         }
         if self.chains() {
             let s = self.student;
@@ -206,19 +235,19 @@ impl ShapePlan {
 /// Device bytes per logit of one run of `loss` with its practice options (see
 /// [`ShapePlan::bytes_per_elem`]); the teacher's shaping runs once per setting and is not counted.
 pub fn loss_bytes_per_elem(loss: &Loss, storage: Storage) -> usize {
-    ShapePlan::new(&loss.practice).bytes_per_elem(super::passes(&loss.family), storage.bytes())
+    ShapePlan::new(loss).bytes_per_elem(super::passes(&loss.family), storage.bytes())
 }
 
 /// Scratch rows per row of logits that the practice steps of `loss` hold on the device (the
 /// shaped teacher, the shaped student).
 pub fn loss_scratch_rows(loss: &Loss) -> usize {
-    let plan = ShapePlan::new(&loss.practice);
+    let plan = ShapePlan::new(loss);
     usize::from(plan.teacher_scratch()) + usize::from(plan.student.is_some())
 }
 
 /// Sweeps over the logits of one run of `loss` (the family's and the practice steps').
 pub fn loss_passes(loss: &Loss) -> u32 {
-    super::passes(&loss.family) + ShapePlan::new(&loss.practice).sweeps()
+    super::passes(&loss.family) + ShapePlan::new(loss).sweeps()
 }
 
 /// `shaping.wgsl` for one storage type: the element type, the constants, the shader.
@@ -233,6 +262,7 @@ fn shader_source(storage: Storage) -> String {
         ("FMT_F16", FMT_F16),
         ("FLAG_STD", FLAG_STD),
         ("FLAG_CAP", FLAG_CAP),
+        ("FLAG_ENT", FLAG_ENT),
     ]
     .iter()
     .map(|(k, v)| format!("const {k}: u32 = {v}u;\n"))
@@ -280,6 +310,7 @@ impl ShapeKernels {
         }];
         entries.push(storage_entry(1, true));
         entries.extend([2, 3, 4, 5].map(|b| storage_entry(b, false)));
+        entries.push(storage_entry(6, true));
         let bgl = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
             label: Some("kdviz shaping"),
             entries: &entries,
@@ -336,22 +367,23 @@ impl GpuContext {
         Ok(p)
     }
 
-    /// Binds the practice steps of `practice` (full or sampled support; see [`loss_refusal`]) to
+    /// Binds the practice steps of `loss` (full or sampled support; see [`loss_refusal`]) to
     /// the caller's chunks of `v`-class rows. The teacher's scratch rows are filled by
     /// [`ShapeBinding::shape_teacher`] (or [`ShapeBinding::sample_teacher`] with `support=sampled`).
     pub(crate) fn bind_shaping(
         &self,
-        practice: &Practice,
+        loss: &Loss,
         storage: Storage,
         targets: &[ShapeTarget<'_>],
         v: usize,
     ) -> Result<ShapeBinding, GpuError> {
         use wgpu::BufferUsages as U;
-        let plan = ShapePlan::new(practice);
+        let plan = ShapePlan::new(loss);
         let pipes = self.shape_pipes(storage)?;
         let bgl = &self.kernels.shaping.bgl;
         // A side's scratch rows (the sampled teacher's without a bind group: the host writes them).
-        let side = |t: &ShapeTarget<'_>, teacher: bool| {
+        // `tstats`: the teacher's statistics, which the student's chain reads (EA-KD).
+        let side = |t: &ShapeTarget<'_>, teacher: bool, tstats: Option<&wgpu::Buffer>| {
             let (raw, s, scale) = if teacher {
                 (t.teacher, plan.teacher, 1.0)
             } else {
@@ -366,38 +398,43 @@ impl GpuContext {
                 elems,
                 U::STORAGE | U::COPY_DST | U::COPY_SRC,
             );
-            let stats = self.buffer("kdviz shaping stats", t.rows * 16, U::STORAGE);
+            let stats = self.buffer("kdviz shaping stats", t.rows * 32, U::STORAGE);
+            let none = self.buffer("kdviz shaping (no teacher stats)", 32, U::STORAGE);
             let params = self.buffer(
                 "kdviz shaping params",
                 size_of::<ShapeParams>(),
                 U::UNIFORM | U::COPY_DST,
             );
             let bind = s.map(|s| {
-                self.queue.write_buffer(
-                    &params,
-                    0,
-                    bytemuck::bytes_of(&s.params(t.rows, v, scale)),
-                );
+                let p = s.params(t.rows, v, scale, plan.entropy);
+                self.queue.write_buffer(&params, 0, bytemuck::bytes_of(&p));
+                // Without the teacher's (its own side, or no teacher side): unread, but a
+                // binding of its own (one buffer cannot be bound read-write and read-only).
+                let tstats = tstats.unwrap_or(&none);
                 self.bind_buffers(
                     "kdviz shaping",
                     bgl,
-                    &[&params, raw, &rows, &stats, t.grad, t.values],
+                    &[&params, raw, &rows, &stats, t.grad, t.values, tstats],
                 )
             });
             Some(ShapeSide {
                 rows,
                 bind,
-                _keep: [params, stats],
+                _keep: [params, stats, none],
             })
         };
         // t2 scales by st², and st ≠ 1 makes a student side: the chain always has its bind group.
         self.scoped("binding the practice steps", || {
             let chunks = targets
                 .iter()
-                .map(|t| ShapeChunk {
-                    rows: t.rows as u32,
-                    teacher: side(t, true),
-                    student: side(t, false),
+                .map(|t| {
+                    let teacher = side(t, true, None);
+                    let student = side(t, false, teacher.as_ref().map(|s| &s._keep[1]));
+                    ShapeChunk {
+                        rows: t.rows as u32,
+                        teacher,
+                        student,
+                    }
                 })
                 .collect();
             ShapeBinding {
@@ -427,8 +464,8 @@ struct ShapeSide {
     rows: wgpu::Buffer,
     /// `shape` (and for the student `chain`) over this chunk; `None` for a sampled teacher.
     bind: Option<wgpu::BindGroup>,
-    /// The uniform and the per-row statistics, kept alive with the bind group.
-    _keep: [wgpu::Buffer; 2],
+    /// The uniform and the per-row statistics (the student's chain reads the teacher's).
+    _keep: [wgpu::Buffer; 3],
 }
 
 struct ShapeChunk {
@@ -597,7 +634,7 @@ mod tests {
     use super::*;
 
     fn plan(spec: &str) -> ShapePlan {
-        ShapePlan::new(&spec.parse::<Loss>().unwrap().practice)
+        ShapePlan::new(&spec.parse::<Loss>().unwrap())
     }
 
     #[test]
@@ -625,8 +662,9 @@ mod tests {
         assert!(refuse("fkl:precision=f64").contains("precision=f64: the GPU computes in f32"));
         assert!(refuse("fkl:tprecision=f64").contains("tprecision=f64"));
         assert!(refuse("fkl:compute=naive,precision=bf16").contains("compute=naive"));
-        assert!(refuse("eakd:std=true").contains("eakd: std=true is not yet on the GPU"));
-        assert!(loss_refusal(&"eakd:softcap=5".parse().unwrap()).is_ok());
+        assert!(loss_refusal(&"eakd:std=true".parse().unwrap()).is_ok());
+        // EA-KD's two entropies at wt before the student's shaping writes.
+        assert_eq!(plan("eakd:std=true").sweeps(), 2 + 4 + 2);
         assert!(loss_refusal(&"jsd:beta=0.5,support=sampled,n=16".parse().unwrap()).is_ok());
     }
 }

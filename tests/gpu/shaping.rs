@@ -179,7 +179,7 @@ fn all_steps_together_match_the_cpu() {
     );
 }
 
-/// DKD and EA-KD (their own T; softcap and, for DKD, std).
+/// DKD, Hinton and EA-KD (their own T) with softcap and std.
 #[test]
 fn dkd_and_eakd_take_softcap_and_std() {
     check_options(
@@ -188,9 +188,15 @@ fn dkd_and_eakd_take_softcap_and_std() {
         6.0,
         16,
     );
+    // EA-KD's weight reads the logits before standardisation, its KL after (§7).
     check_options(
-        &["softcap=5", "softcap=3,precision=bf16"],
-        &["eakd"],
+        &[
+            "softcap=5",
+            "softcap=3,precision=bf16",
+            "std=true",
+            "std=true,softcap=4",
+        ],
+        &["eakd", "eakd:wt=1.5,hub=3"],
         6.0,
         17,
     );
@@ -364,7 +370,6 @@ fn refusals_say_why_and_what_to_do() {
             "compute=naive emulates arithmetic in the stored formats on the CPU only",
         ),
         ("jsd:beta=0.5,compute=logspace", "compute=logspace"),
-        ("eakd:std=true", "eakd: std=true is not yet on the GPU"),
         ("rkl-est:tt=2", "rkl-est runs on the CPU engine"),
     ] {
         let m = refused(spec);
