@@ -340,6 +340,74 @@ fn a_tiny_gpu_bench_runs() {
     );
 }
 
+/// `gpu bench` takes practice options of the full and sampled supports: the CPU column runs the
+/// same loss (a value error of 1e-4 at most, where the plain family differs by far more), the pass
+/// count and the byte model count the practice sweeps; top-k supports are one line, exit 2.
+#[test]
+fn gpu_bench_takes_practice_options() {
+    let args = [
+        "gpu",
+        "bench",
+        "--rows",
+        "4",
+        "--vocab",
+        "64",
+        "--repeats",
+        "1",
+        "--json",
+        "--div",
+        "fkl:tt=2,softcap=30",
+        "--div",
+        "fkl",
+    ];
+    let v = common::json(&args);
+    let res = v["results"].as_array().unwrap();
+    assert_eq!(res[0]["divergence"], "fkl:tt=2,softcap=30");
+    // fkl's 2 passes, the student's shaping and the chain rule through the cap.
+    assert_eq!(res[0]["passes"], 4);
+    assert_eq!(res[1]["passes"], 2);
+    // f32: (2·2 + 1)·4 B, then z read and z' written, g' and z read and g written.
+    assert_eq!(res[0]["bytes_per_elem"], 40.0);
+    assert_eq!(res[1]["bytes_per_elem"], 20.0);
+    assert!(
+        v["byte_model"]
+            .as_str()
+            .unwrap()
+            .contains("practice options add")
+    );
+    if common::gpu().is_some() {
+        let err = res[0]["max_rel_value_err_vs_cpu"].as_f64().unwrap();
+        assert!(err < 1e-4, "{err}");
+    }
+    fails(
+        &[
+            "gpu",
+            "bench",
+            "--rows",
+            "4",
+            "--vocab",
+            "64",
+            "--div",
+            "fkl:support=topk,k=4",
+        ],
+        "--div \"fkl:support=topk,k=4\": fkl: support=topk,k=4 is not yet on the GPU; use the \
+         CPU engine",
+    );
+    fails(
+        &[
+            "gpu",
+            "bench",
+            "--rows",
+            "4",
+            "--vocab",
+            "64",
+            "--div",
+            "fkl:precision=f64",
+        ],
+        "fkl: precision=f64: the GPU computes in f32; use f32/bf16/f16 or the CPU engine",
+    );
+}
+
 /// The families of 2024–2026: a bad parameter is one line and exit 2 in every subcommand that takes
 /// a divergence; a k or label beyond the classes is refused with V named; only uld takes vectors
 /// of different lengths.

@@ -25,6 +25,8 @@ const EPS32: f64 = f32::EPSILON as f64;
 mod common;
 use common::gpu as ctx;
 
+#[path = "gpu/shaping.rs"]
+mod shaping;
 #[path = "gpu/topk.rs"]
 mod topk;
 

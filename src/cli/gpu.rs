@@ -4,11 +4,13 @@
 use super::json::{num, opt};
 use super::output::Output;
 use super::progress;
-use super::values::{DivSpec, div_spec, whole};
+use super::values::{LossSpec, loss_spec, whole};
 use crate::gpu::{
-    GpuContext, RowsOptions, RunOptions, Storage, cpu_only, f16_to_f32, f32_to_f16, passes,
+    GpuContext, RowsOptions, RunOptions, Storage, cpu_only, f16_to_f32, f32_to_f16,
+    loss_bytes_per_elem, loss_passes, loss_refusal, loss_scratch_rows,
 };
-use crate::math::{Divergence, FAMILIES, LogDist, Workspace, check_classes, value_and_grad};
+use crate::math::practice::{Loss, PracticeWorkspace, Support, evaluate};
+use crate::math::{FAMILIES, check_classes};
 use clap::{Args, Subcommand, ValueEnum};
 use serde_json::{Value, json};
 use std::time::Instant;
@@ -26,6 +28,7 @@ Examples:
     #[command(after_help = "\
 Examples:
   kdviz gpu bench --rows 512 --vocab 32000 --div fkl --div jsd:beta=0.5 --div akl:mu=0.5
+  kdviz gpu bench --div fkl:tt=2,softcap=30 --div jsd:std=true,precision=bf16
   kdviz gpu bench --rows 4096 --vocab 131072 --dtype f16 --json")]
     Bench(BenchArgs),
 }
@@ -52,9 +55,11 @@ pub struct BenchArgs {
     /// Storage of the logits on the device
     #[arg(long, value_name = "DTYPE", value_enum, default_value_t = Dtype::F32)]
     pub dtype: Dtype,
-    /// A divergence to time (repeatable) [default: every family's default]
-    #[arg(long, value_name = "SPEC", value_parser = div_spec)]
-    pub div: Vec<DivSpec>,
+    /// A divergence to time (repeatable), with practice options of the full or sampled support
+    /// (tt, st, t2, softcap, std, precision, tprecision, support=sampled) [default: every
+    /// family's default]
+    #[arg(long, value_name = "SPEC", value_parser = loss_spec)]
+    pub div: Vec<LossSpec>,
     /// Timed runs per divergence after a warm-up; the median is reported
     #[arg(long, value_name = "R", default_value_t = 5, value_parser = whole(1, 1000))]
     pub repeats: usize,
@@ -180,9 +185,37 @@ struct BenchBytes {
     device: u64,
 }
 
+/// What the practice options of the benched losses add per logit, the largest over the losses
+/// (one setting's rows are held at a time): device scratch rows (the shaped teacher and student,
+/// the read-back copy of the teacher that the sampler reads) and host copies (the sampled
+/// teacher read back and its logits ln(c/N)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+struct PracticeBytes {
+    device_rows: u64,
+    host_f32_rows: u64,
+}
+
+impl PracticeBytes {
+    fn of(losses: &[Loss]) -> PracticeBytes {
+        losses.iter().fold(PracticeBytes::default(), |m, l| {
+            let sampled = u64::from(matches!(l.practice.support, Support::Sampled { .. }));
+            PracticeBytes {
+                device_rows: m.device_rows.max(loss_scratch_rows(l) as u64 + sampled),
+                host_f32_rows: m.host_f32_rows.max(2 * sampled),
+            }
+        })
+    }
+}
+
 impl BenchBytes {
     /// `n × v` logits in `storage`; `bind`: the device's largest binding (caps the copy test).
-    fn new(n: usize, v: usize, storage: Storage, bind: Option<u64>) -> BenchBytes {
+    fn new(
+        n: usize,
+        v: usize,
+        storage: Storage,
+        bind: Option<u64>,
+        practice: PracticeBytes,
+    ) -> BenchBytes {
         let (n, v, e) = (n as u64, v as u64, storage.bytes() as u64);
         let nv = n.saturating_mul(v);
         let cpu_rows = n.min((CPU_ELEMS as u64 / v).max(1));
@@ -191,12 +224,13 @@ impl BenchBytes {
         let host = (2 * PIECE_ELEMS as u64).max(2 * v) * (4 + e)
             + 2 * cpu_rows * v * 4
             + 4 * v * 8
-            + n * 8;
+            + n * 8
+            + practice.host_f32_rows * nv * 4;
         let device = bind.map_or(0, |bind| {
             // Teacher, student, gradient and its read-back copy per logit; values, aux and the
             // values' read-back per row; the copy test's source and destination.
             let copy = (2 * nv * e).min(bind) / 16 * 16;
-            nv.saturating_mul(4 * e) + n * 16 + 2 * copy
+            nv.saturating_mul((4 + practice.device_rows) * e) + n * 16 + 2 * copy
         });
         BenchBytes { host, device }
     }
@@ -214,13 +248,14 @@ fn check_bytes(
     v: usize,
     storage: Storage,
     ctx: Option<&GpuContext>,
+    practice: PracticeBytes,
 ) -> Result<(), String> {
     use crate::toy::budget::mib;
     let bind = ctx.map(|c| {
         let i = c.info();
         i.max_storage_buffer_binding_size.min(i.max_buffer_size)
     });
-    let need = BenchBytes::new(n, v, storage, bind);
+    let need = BenchBytes::new(n, v, storage, bind, practice);
     let software = ctx.is_some_and(|c| c.info().device_type == "Cpu");
     let device_budget = if software {
         MAX_SOFTWARE_DEVICE_BYTES
@@ -251,10 +286,11 @@ fn check_bytes(
     ))
 }
 
-/// The f64 engine on the first rows, single thread, softmax included (the GPU starts from logits
-/// too); stops after [`CPU_BUDGET_S`] (or at the rows given) and scales to all `n` rows.
-fn cpu_time(div: &Divergence, t: &[f32], s: &[f32], n: usize, v: usize) -> CpuTiming {
-    let mut ws = Workspace::default();
+/// The f64 engine on the first rows, single thread, softmax and practice steps included (the GPU
+/// starts from logits too; row r on sampler stream r, as the GPU run); stops after
+/// [`CPU_BUDGET_S`] (or at the rows given) and scales to all `n` rows.
+fn cpu_time(loss: &Loss, t: &[f32], s: &[f32], n: usize, v: usize) -> CpuTiming {
+    let mut ws = PracticeWorkspace::default();
     let mut grad = vec![0.0; v];
     let mut values = Vec::new();
     let t0 = Instant::now();
@@ -265,13 +301,10 @@ fn cpu_time(div: &Divergence, t: &[f32], s: &[f32], n: usize, v: usize) -> CpuTi
                 .map(|&y| f64::from(y))
                 .collect()
         };
-        let (Ok(tp), Ok(sq)) = (
-            LogDist::from_logits(&row(t), true),
-            LogDist::from_logits(&row(s), false),
-        ) else {
+        let Ok(out) = evaluate(loss, &row(t), &row(s), r as u64, &mut grad, &mut ws) else {
             break;
         };
-        values.push(value_and_grad(div, &tp, &sq, &mut grad, &mut ws));
+        values.push(out.value);
         if t0.elapsed().as_secs_f64() > CPU_BUDGET_S {
             break;
         }
@@ -305,20 +338,24 @@ fn bench(args: &BenchArgs) -> Result<(), String> {
         Dtype::F32 => Storage::F32,
         Dtype::F16 => Storage::F16,
     };
-    let specs: Vec<(String, Divergence)> = if args.div.is_empty() {
+    let specs: Vec<(String, Loss)> = if args.div.is_empty() {
         // Every family a kernel runs (rkl-est's sampler stays on the CPU).
         FAMILIES
             .iter()
             .filter(|f| cpu_only(&f.default()).is_ok())
-            .map(|f| (f.default().to_string(), f.default()))
+            .map(|f| (f.default().to_string(), Loss::from(f.default())))
             .collect()
     } else {
-        args.div.iter().map(|d| (d.raw.clone(), d.div)).collect()
+        args.div.iter().map(|d| (d.raw.clone(), d.loss)).collect()
     };
     let mut divs = Vec::new();
     for (s, d) in specs {
-        check_classes(&d, v).map_err(|e| format!("--div {s:?}: {e}"))?;
-        cpu_only(&d).map_err(|e| format!("--div {s:?}: {e}"))?;
+        check_classes(&d.family, v).map_err(|e| format!("--div {s:?}: {e}"))?;
+        loss_refusal(&d).map_err(|e| match e {
+            // The reason alone: "not supported by this GPU" is not what a top-k support lacks.
+            crate::gpu::GpuError::Unsupported(why) => format!("--div {s:?}: {why}"),
+            e => format!("--div {s:?}: {e}"),
+        })?;
         divs.push(d);
     }
     let (ctx, fallback) = match GpuContext::new() {
@@ -332,7 +369,7 @@ fn bench(args: &BenchArgs) -> Result<(), String> {
             "--rows {n} × --vocab {v} is over 2^31 logits; expected a smaller problem"
         ));
     }
-    check_bytes(n, v, storage, ctx.as_ref())?;
+    check_bytes(n, v, storage, ctx.as_ref(), PracticeBytes::of(&divs))?;
     // The CPU reference runs on the first rows and sees what the device sees: f16-rounded logits
     // under --dtype f16.
     let cpu_rows = n.min((CPU_ELEMS / v).max(1));
@@ -344,7 +381,6 @@ fn bench(args: &BenchArgs) -> Result<(), String> {
             Storage::F16 => (f16_round(&t), f16_round(&s)),
         }
     };
-    let elem = storage.bytes() as f64;
     let bar = progress::bar(divs.len() * (repeats + 2), "gpu bench");
     let rows = match &ctx {
         Some(c) => {
@@ -380,8 +416,8 @@ fn bench(args: &BenchArgs) -> Result<(), String> {
         if bar.is_hidden() {
             eprintln!("kdviz: gpu bench: {div} ({}/{})", i + 1, divs.len());
         }
-        let p = passes(div);
-        let bytes_per_elem = f64::from(p) * 2.0 * elem + elem;
+        let p = loss_passes(div);
+        let bytes_per_elem = loss_bytes_per_elem(div, storage) as f64;
         bar.set_message(format!("{div}: CPU engine"));
         let cpu = cpu_time(div, &t_cpu, &s_cpu, n, v);
         bar.inc(1);
@@ -395,7 +431,7 @@ fn bench(args: &BenchArgs) -> Result<(), String> {
             Some(rows) => {
                 // warm-up (pipeline compile, caches), with the values checked against the CPU rows
                 let first = rows
-                    .run(div, &quiet)
+                    .run_loss(div, 0, &quiet)
                     .map_err(|e| format!("gpu bench: {e}"))?;
                 bar.inc(1);
                 let max_rel_err = cpu
@@ -409,7 +445,7 @@ fn bench(args: &BenchArgs) -> Result<(), String> {
                 for _ in 0..repeats {
                     let w0 = Instant::now();
                     let out = rows
-                        .run(div, &quiet)
+                        .run_loss(div, 0, &quiet)
                         .map_err(|e| format!("gpu bench: {e}"))?;
                     let wall = w0.elapsed().as_secs_f64() * 1e3;
                     ms.push(out.gpu_ms.unwrap_or(wall));
@@ -438,7 +474,10 @@ fn bench(args: &BenchArgs) -> Result<(), String> {
         (Some(_), false) => "wall-clock",
     };
     let model = format!(
-        "bytes = passes × 2 inputs × {e} B + {e} B gradient write per element ({} storage)",
+        "bytes = passes × 2 inputs × {e} B + {e} B gradient write per element ({} storage); \
+         practice options add the student's shaping (z read, z' written) and the chain rule \
+         (gradient and, with softcap or std, z read; gradient written) per sweep; the teacher is \
+         shaped once per setting, not counted",
         storage.name(),
         e = storage.bytes()
     );
@@ -472,7 +511,7 @@ fn bench(args: &BenchArgs) -> Result<(), String> {
                 "byte_model": model,
                 "copy_gbps": opt(copy_gbps),
                 "copy_bytes": copy.map(|c| c.bytes),
-                "cpu": "f64 engine, single thread, softmax included; timed on the first rows and scaled to all",
+                "cpu": "f64 engine, single thread, softmax and practice steps included; timed on the first rows and scaled to all",
                 "results": res,
             })
             .to_string(),
@@ -510,7 +549,8 @@ fn bench(args: &BenchArgs) -> Result<(), String> {
         ))?;
     }
     out.line(
-        "CPU: the f64 engine, one thread, softmax included; timed on the first rows and scaled to all",
+        "CPU: the f64 engine, one thread, softmax and practice steps included; timed on the first \
+         rows and scaled to all",
     )?;
     out.line(&format!(
         "{:<52} {:>6} {:>6} {:>10} {:>8} {:>7} {:>12} {:>9} {:>9}",

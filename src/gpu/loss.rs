@@ -18,10 +18,13 @@ use super::device::GpuContext;
 use super::plan::{
     Aux, FLAG_ROW_LABELS, Kind, Params, WORKGROUP_SIZE, check_gpu, cpu_only, plan, wgsl_prelude,
 };
+use super::shaping::{ShapeBinding, ShapeKernels, ShapeTarget, loss_refusal};
 use super::{GpuError, RowsResult, Storage};
 use crate::math::akl::{descending_order, dskd_threshold, head_threshold};
+use crate::math::practice::Loss;
 use crate::math::{AklConvention, Divergence, LogDist};
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -51,6 +54,8 @@ pub(crate) struct Kernels {
     /// Pipelines that have run once: the first timed run of a pipeline dispatches twice and times
     /// only the second (first-use costs are not kernel time).
     warmed: Mutex<HashSet<(Kind, Storage)>>,
+    /// The practice steps around the family kernels (`shaping.rs`).
+    pub(crate) shaping: ShapeKernels,
 }
 
 fn storage_entry(binding: u32, read_only: bool) -> wgpu::BindGroupLayoutEntry {
@@ -95,6 +100,7 @@ impl Kernels {
             modules: Mutex::new(HashMap::new()),
             pipelines: Mutex::new(HashMap::new()),
             warmed: Mutex::new(HashSet::new()),
+            shaping: ShapeKernels::new(device),
         })
     }
 }
@@ -239,14 +245,16 @@ impl GpuContext {
             .min(opts.max_workgroups_x.unwrap_or(u32::MAX))
             .max(1);
         let mut chunks = Vec::new();
+        let mut teacher_zero = None;
         for RowChunk { row0, rows } in layout {
             let (chunk, student) =
                 self.scoped("allocating buffers", || self.chunk(row0, rows, v, storage))?;
             match &mut logits {
                 Logits::Given(t, s) => {
                     let range = row0 * v..(row0 + rows) * v;
-                    self.write_elems(&chunk.teacher, 0, &t[range.clone()], storage);
-                    self.write_elems(&student, 0, &s[range], storage);
+                    teacher_zero = teacher_zero.or_else(|| first_zero(&t[range.clone()], row0, v));
+                    write_elems(self, &chunk.teacher, 0, &t[range.clone()], storage);
+                    write_elems(self, &student, 0, &s[range], storage);
                 }
                 Logits::Generated { piece_elems, fill } => {
                     // Whole rows per piece, an even number so that f16 pieces are whole words.
@@ -260,8 +268,9 @@ impl GpuContext {
                         s.clear();
                         fill(row0 + done, k, &mut t, &mut s);
                         validate(&t, &s, k, v, storage)?;
-                        self.write_elems(&chunk.teacher, done * v, &t, storage);
-                        self.write_elems(&student, done * v, &s, storage);
+                        teacher_zero = teacher_zero.or_else(|| first_zero(&t, row0 + done, v));
+                        write_elems(self, &chunk.teacher, done * v, &t, storage);
+                        write_elems(self, &student, done * v, &s, storage);
                         done += k;
                         // Hand the staged copy to the device before the next piece: the staging
                         // memory of every piece would otherwise pile up until the first submit.
@@ -282,6 +291,8 @@ impl GpuContext {
             storage,
             chunks,
             akl: Mutex::new(None),
+            shaped: Mutex::new(None),
+            teacher_zero,
             timer,
             max_wg,
         })
@@ -299,24 +310,6 @@ impl GpuContext {
             usage,
             mapped_at_creation: false,
         })
-    }
-
-    /// Writes `data` at element `at` of `buf` (`at` even for f16: copies are whole 4-byte words).
-    fn write_elems(&self, buf: &wgpu::Buffer, at: usize, data: &[f32], storage: Storage) {
-        let offset = (at * storage.bytes()) as u64;
-        match storage {
-            Storage::F32 => self
-                .queue
-                .write_buffer(buf, offset, bytemuck::cast_slice(data)),
-            Storage::F16 => {
-                let mut h: Vec<u16> = data.iter().map(|&x| f32_to_f16(x)).collect();
-                if h.len() % 2 == 1 {
-                    h.push(0); // copies are whole 4-byte words
-                }
-                self.queue
-                    .write_buffer(buf, offset, bytemuck::cast_slice(&h));
-            }
-        }
     }
 
     /// The buffers of a chunk of `rows` rows of `v` classes, and its student buffer (to be written).
@@ -431,6 +424,36 @@ impl GpuContext {
     }
 }
 
+/// Writes `data` at element `at` of `buf` (`at` even for f16: copies are whole 4-byte words).
+pub(super) fn write_elems(
+    ctx: &GpuContext,
+    buf: &wgpu::Buffer,
+    at: usize,
+    data: &[f32],
+    storage: Storage,
+) {
+    let offset = (at * storage.bytes()) as u64;
+    match storage {
+        Storage::F32 => ctx
+            .queue
+            .write_buffer(buf, offset, bytemuck::cast_slice(data)),
+        Storage::F16 => {
+            let mut h: Vec<u16> = data.iter().map(|&x| f32_to_f16(x)).collect();
+            if h.len() % 2 == 1 {
+                h.push(0); // copies are whole 4-byte words
+            }
+            ctx.queue
+                .write_buffer(buf, offset, bytemuck::cast_slice(&h));
+        }
+    }
+}
+
+/// `[row, class]` of the first −∞ of `rows` rows of `v` teacher logits from row `row0`.
+fn first_zero(t: &[f32], row0: usize, v: usize) -> Option<(usize, usize)> {
+    let i = t.iter().position(|&x| x == f32::NEG_INFINITY)?;
+    Some((row0 + i / v, i % v))
+}
+
 /// Where [`GpuContext::upload_rows`] takes the logits from.
 enum Logits<'a> {
     /// All of them, row-major.
@@ -485,6 +508,16 @@ struct Chunk {
     bind: wgpu::BindGroup,
 }
 
+/// The practice steps of one setting bound to a [`GpuRows`]: the family's bind groups on the
+/// shaped rows, the shaped teacher's aux words.
+struct Shaped {
+    binding: ShapeBinding,
+    bind: Vec<wgpu::BindGroup>,
+    aux: Mutex<Option<(String, Arc<Vec<u32>>)>>,
+    /// The first timed run of a setting warms its pipelines up too.
+    warmed: AtomicBool,
+}
+
 struct Timer {
     set: wgpu::QuerySet,
     resolve: wgpu::Buffer,
@@ -500,6 +533,10 @@ pub struct GpuRows<'c> {
     chunks: Vec<Chunk>,
     /// Teacher-side aux words for all rows (AKL thresholds, ULD's sorted teacher), for the last setting.
     akl: Mutex<Option<(String, Arc<Vec<u32>>)>>,
+    /// The practice steps of the last setting with options (the shaped teacher is kept).
+    shaped: Mutex<Option<(String, Arc<Shaped>)>>,
+    /// The first −∞ teacher logit `[row, class]`: practice options need finite logits.
+    teacher_zero: Option<(usize, usize)>,
     timer: Option<Timer>,
     max_wg: u32,
 }
@@ -534,6 +571,14 @@ impl GpuRows<'_> {
 
     /// The teacher logits as the device holds them (f16-rounded under f16 storage).
     fn teacher_back(&self) -> Result<Vec<f32>, GpuError> {
+        self.rows_back(|i| Some(&self.chunks[i].teacher))
+    }
+
+    /// All rows of the per-chunk buffers `pick(i)` (the chunk's teacher where it gives `None`).
+    fn rows_back<'b>(
+        &'b self,
+        pick: impl Fn(usize) -> Option<&'b wgpu::Buffer>,
+    ) -> Result<Vec<f32>, GpuError> {
         use wgpu::BufferUsages as U;
         let ctx = self.ctx;
         let v = self.v;
@@ -546,13 +591,15 @@ impl GpuRows<'_> {
             let stages: Vec<wgpu::Buffer> = self
                 .chunks
                 .iter()
-                .map(|c| {
+                .enumerate()
+                .map(|(i, c)| {
                     let b = ctx.buffer(
                         "kdviz teacher read",
                         c.rows * v * self.storage.bytes(),
                         U::MAP_READ | U::COPY_DST,
                     );
-                    enc.copy_buffer_to_buffer(&c.teacher, 0, &b, 0, None);
+                    let src = pick(i).unwrap_or(&c.teacher);
+                    enc.copy_buffer_to_buffer(src, 0, &b, 0, None);
                     b
                 })
                 .collect();
@@ -590,6 +637,119 @@ impl GpuRows<'_> {
 
     /// Runs `div` over every row.
     pub fn run(&self, div: &Divergence, opts: &RunOptions) -> Result<RowsResult, GpuError> {
+        self.run_on(div, opts, None)
+    }
+
+    /// Runs `loss` over every row: the family alone without practice options ([`GpuRows::run`]);
+    /// with options of `support=full` or `sampled`, the practice steps of `shaping.rs` around it.
+    /// `stream0` is the sampler stream of row 0 (`support=sampled`: row r draws on
+    /// `stream0 + r`, practice.md §10.5). Top-k supports, `compute≠exact` and `precision=f64`
+    /// are refused ([`GpuError::Unsupported`]).
+    pub fn run_loss(
+        &self,
+        loss: &Loss,
+        stream0: u64,
+        opts: &RunOptions,
+    ) -> Result<RowsResult, GpuError> {
+        if loss.practice.is_default() {
+            return self.run(&loss.family, opts);
+        }
+        loss_refusal(loss)?;
+        if let Some((r, k)) = self.teacher_zero {
+            return Err(GpuError::Input(format!(
+                "{}: teacher logit [{r}, {k}] is -inf; practice options need finite logits",
+                loss.family.name()
+            )));
+        }
+        check_gpu(&loss.family, self.v).map_err(GpuError::Input)?;
+        let shaped = self.shaped(loss, stream0)?;
+        self.run_on(&loss.family, opts, Some(&shaped))
+    }
+
+    /// The practice steps of `loss` bound to these rows, the teacher shaped (or sampled): kept
+    /// for the next run of the same setting.
+    fn shaped(&self, loss: &Loss, stream0: u64) -> Result<Arc<Shaped>, GpuError> {
+        let pr = &loss.practice;
+        // The family matters to EA-KD's weight, the stream to the sampled teacher only.
+        let key = match pr.support {
+            crate::math::practice::Support::Sampled { .. } => format!("{loss:?} {stream0}"),
+            _ => format!("{loss:?}"),
+        };
+        let mut cache = self.shaped.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((k, s)) = cache.as_ref()
+            && *k == key
+        {
+            return Ok(Arc::clone(s));
+        }
+        *cache = None; // free the last setting's rows first
+        let ctx = self.ctx;
+        let targets: Vec<ShapeTarget<'_>> = self
+            .chunks
+            .iter()
+            .map(|c| ShapeTarget {
+                rows: c.rows,
+                teacher: &c.teacher,
+                student: &c.student,
+                grad: &c.grad,
+                values: &c.values,
+            })
+            .collect();
+        let binding = ctx.bind_shaping(loss, self.storage, &targets, self.v)?;
+        binding.shape_teacher(ctx)?;
+        if binding.plan().sampled() {
+            let raw = self.teacher_back()?;
+            binding.sample_teacher(ctx, pr, &raw, stream0)?;
+        }
+        let bind = ctx.scoped("binding the loss kernel to the shaped rows", || {
+            self.chunks
+                .iter()
+                .enumerate()
+                .map(|(i, c)| {
+                    let t = binding.teacher(i).unwrap_or(&c.teacher);
+                    let s = binding.student(i).unwrap_or(&c.student);
+                    ctx.bind_buffers(
+                        "kdviz loss (shaped)",
+                        &ctx.kernels.bgl,
+                        &[&c.params, t, s, &c.aux, &c.values, &c.grad],
+                    )
+                })
+                .collect()
+        })?;
+        let shaped = Arc::new(Shaped {
+            binding,
+            bind,
+            aux: Mutex::new(None),
+            warmed: AtomicBool::new(false),
+        });
+        *cache = Some((key, Arc::clone(&shaped)));
+        Ok(shaped)
+    }
+
+    /// [`GpuRows::teacher_aux`] of the shaped teacher (its own cache).
+    fn shaped_aux(&self, shaped: &Shaped, aux: Aux) -> Result<Arc<Vec<u32>>, GpuError> {
+        if shaped.binding.teacher(0).is_none() {
+            return self.teacher_aux(aux);
+        }
+        let key = format!("{aux:?}");
+        let mut cache = shaped.aux.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((k, words)) = cache.as_ref()
+            && *k == key
+        {
+            return Ok(Arc::clone(words));
+        }
+        let teacher = self.rows_back(|i| shaped.binding.teacher(i))?;
+        let words = Arc::new(teacher_aux_words(aux, &teacher, self.n, self.v));
+        *cache = Some((key, Arc::clone(&words)));
+        Ok(words)
+    }
+
+    /// [`GpuRows::run`], on the shaped rows when `shaped` is given.
+    fn run_on(
+        &self,
+        div: &Divergence,
+        opts: &RunOptions,
+        shaped: Option<&Shaped>,
+    ) -> Result<RowsResult, GpuError> {
         let ctx = self.ctx;
         let (n, v) = (self.n, self.v);
         cpu_only(div)?;
@@ -601,7 +761,10 @@ impl GpuRows<'_> {
         match plan.aux {
             Aux::None => {}
             Aux::AklHead { .. } | Aux::SortedTeacher => {
-                aux_words = Some(self.teacher_aux(plan.aux)?)
+                aux_words = Some(match shaped {
+                    Some(sh) => self.shaped_aux(sh, plan.aux)?,
+                    None => self.teacher_aux(plan.aux)?,
+                })
             }
             Aux::Label(label) => match opts.labels {
                 Some(labels) => {
@@ -634,15 +797,23 @@ impl GpuRows<'_> {
             },
         }
         let pipe = ctx.pipeline(plan.kind, self.storage)?;
-        let warm_up = self.timer.is_some()
-            && ctx
-                .kernels
-                .warmed
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .insert((plan.kind, self.storage));
+        let first_of_family = ctx
+            .kernels
+            .warmed
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert((plan.kind, self.storage));
+        let first_of_setting = shaped.is_some_and(|s| !s.warmed.swap(true, Ordering::Relaxed));
+        let warm_up = self.timer.is_some() && (first_of_family || first_of_setting);
         ctx.scoped("running the loss kernel", || {
-            self.encode(&pipe, base, aux_words.as_deref(), opts.read_grad, warm_up)
+            self.encode(
+                &pipe,
+                base,
+                aux_words.as_deref(),
+                opts.read_grad,
+                warm_up,
+                shaped,
+            )
         })?;
 
         let mut bufs: Vec<&wgpu::Buffer> = Vec::new();
@@ -685,7 +856,7 @@ impl GpuRows<'_> {
             values,
             grad,
             gpu_ms,
-            passes: plan.kind.passes(),
+            passes: plan.kind.passes() + shaped.map_or(0, |s| s.binding.plan().sweeps()),
             chunks: self.chunks.len(),
         })
     }
@@ -697,6 +868,7 @@ impl GpuRows<'_> {
         aux: Option<&Vec<u32>>,
         read_grad: bool,
         warm_up: bool,
+        shaped: Option<&Shaped>,
     ) {
         let ctx = self.ctx;
         let mut enc = ctx
@@ -731,21 +903,36 @@ impl GpuRows<'_> {
                     wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST,
                 );
                 ctx.queue.write_buffer(&buf, 0, bytemuck::cast_slice(words));
+                let i = wide.len();
+                let sh = shaped.map(|s| &s.binding);
+                let t = sh.and_then(|s| s.teacher(i)).unwrap_or(&c.teacher);
+                let s = sh.and_then(|s| s.student(i)).unwrap_or(&c.student);
                 wide.push(Some(ctx.bind_buffers(
                     "kdviz loss (wide aux)",
                     &ctx.kernels.bgl,
-                    &[&c.params, &c.teacher, &c.student, &buf, &c.values, &c.grad],
+                    &[&c.params, t, s, &buf, &c.values, &c.grad],
                 )));
             }
         }
+        // Per chunk: the student's practice steps, the family, the chain rule back.
         let dispatch_all = |pass: &mut wgpu::ComputePass| {
-            pass.set_pipeline(pipe);
-            for (c, w) in self.chunks.iter().zip(&wide) {
+            for (i, (c, w)) in self.chunks.iter().zip(&wide).enumerate() {
                 let rows = c.rows as u32;
                 let x = rows.min(self.max_wg);
                 let y = rows.div_ceil(x);
-                pass.set_bind_group(0, w.as_ref().unwrap_or(&c.bind), &[]);
+                let own = match shaped {
+                    Some(s) => {
+                        s.binding.dispatch_student(pass, i);
+                        &s.bind[i]
+                    }
+                    None => &c.bind,
+                };
+                pass.set_pipeline(pipe);
+                pass.set_bind_group(0, w.as_ref().unwrap_or(own), &[]);
                 pass.dispatch_workgroups(x, y, 1);
+                if let Some(s) = shaped {
+                    s.binding.dispatch_chain(pass, i);
+                }
             }
         };
         if warm_up {

@@ -24,6 +24,7 @@ mod device;
 mod error;
 mod loss;
 mod plan;
+mod shaping;
 mod topk;
 mod train;
 
@@ -33,6 +34,7 @@ pub use device::{GpuContext, GpuInfo};
 pub use error::GpuError;
 pub use loss::{GpuRows, RowsOptions, RunOptions};
 pub use plan::{BILD_MAX_K, ULD_MAX_V, WORKGROUP_SIZE, check_gpu, cpu_only, passes};
+pub use shaping::{loss_bytes_per_elem, loss_passes, loss_refusal, loss_scratch_rows};
 pub use topk::{GpuTopK, SparseBytes, topk_bytes_per_row};
 
 pub(crate) use topk::StoredRows;
@@ -75,7 +77,8 @@ pub struct RowsResult {
     /// Kernel time from GPU timestamps around all dispatches of the run, when the adapter has them.
     /// The first run of a family on a context dispatches twice and times the second (warm-up).
     pub gpu_ms: Option<f64>,
-    /// Sweeps over each row's logits (the byte model's pass count).
+    /// Sweeps over each row's logits (the byte model's pass count): the family's, and with
+    /// practice options the student's shaping and the chain rule's ([`loss_passes`]).
     pub passes: u32,
     /// Dispatch groups the rows were split into (binding-size limit).
     pub chunks: usize,

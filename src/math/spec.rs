@@ -262,7 +262,7 @@ impl FromStr for Divergence {
         if let Some((k, _)) = parts.practice.first() {
             return err(format!(
                 "{}: {k} is a practice option (practice.md §9–§12), which this input does not \
-                 take yet (kdviz eval, fit, figure, real and both tabs do); expected the family's own \
+                 take yet (kdviz eval, fit, figure, real, gpu bench and both tabs do); expected the family's own \
                  parameters here",
                 parts.family.name
             ));
@@ -406,7 +406,7 @@ mod tests {
         assert_eq!(
             msg("bild:tt=1"),
             "bild: tt is a practice option (practice.md §9–§12), which this input does not \
-             take yet (kdviz eval, fit, figure, real and both tabs do); expected the family's own \
+             take yet (kdviz eval, fit, figure, real, gpu bench and both tabs do); expected the family's own \
              parameters here"
         );
         assert_eq!(
@@ -444,7 +444,7 @@ mod tests {
         assert_eq!(
             msg("uld:k=3"),
             "uld: k is a practice option (practice.md §9–§12), which this input does not \
-             take yet (kdviz eval, fit, figure, real and both tabs do); expected the family's own \
+             take yet (kdviz eval, fit, figure, real, gpu bench and both tabs do); expected the family's own \
              parameters here"
         );
         assert_eq!(

@@ -13,9 +13,10 @@ pub mod sweep;
 pub use loss::{COMMON_KEYS, CommonKey, Loss, is_common_key};
 pub use options::{Practice, Renorm, Support};
 pub use pipeline::{
-    Outcome, PracticeError, PracticeWorkspace, evaluate, evaluate_stored, seen, stored_refusal,
+    Outcome, PracticeError, PracticeWorkspace, evaluate, evaluate_stored, seen, seen_teacher,
+    stored_refusal,
 };
-pub use support::{StoredTopK, SupportReport, TopKReport};
+pub use support::{StoredTopK, SupportReport, TopKReport, sampled_counts};
 
 #[cfg(test)]
 mod stored_tests;

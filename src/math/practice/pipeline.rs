@@ -404,18 +404,34 @@ fn standardise_back(g: &mut [f64], d: &[f64], s: f64, sigma: f64) {
 /// on the logits `u`, `z`, before any support; what "What the student sees" draws as the teacher
 /// the loss reads.
 pub fn seen(practice: &Practice, u: &[f64], z: &[f64]) -> (LogDist, LogDist) {
-    let side = |x: &[f64], fmt, t: f64| {
-        let mut x = x.to_vec();
-        store_and_cap(&mut x, fmt, practice.softcap, None);
-        standardise_and_temper(&mut x, practice.std, t, None);
-        let mut d = LogDist::default();
-        d.set_logits(&x);
-        d
-    };
     (
-        side(u, practice.teacher_format(), practice.teacher_temperature()),
-        side(z, practice.student_format(), practice.student_temperature()),
+        seen_teacher(practice, u),
+        seen_side(
+            practice,
+            z,
+            practice.student_format(),
+            practice.student_temperature(),
+        ),
     )
+}
+
+/// The teacher of [`seen`] alone: what `support=sampled` draws from (the GPU path's sampler).
+pub fn seen_teacher(practice: &Practice, u: &[f64]) -> LogDist {
+    seen_side(
+        practice,
+        u,
+        practice.teacher_format(),
+        practice.teacher_temperature(),
+    )
+}
+
+fn seen_side(practice: &Practice, x: &[f64], fmt: Format, t: f64) -> LogDist {
+    let mut x = x.to_vec();
+    store_and_cap(&mut x, fmt, practice.softcap, None);
+    standardise_and_temper(&mut x, practice.std, t, None);
+    let mut d = LogDist::default();
+    d.set_logits(&x);
+    d
 }
 
 /// Step 7: value and gradient times st² when `t2`.

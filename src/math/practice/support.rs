@@ -100,8 +100,7 @@ pub fn apply(
             );
         }
         Support::Sampled { n, seed } => {
-            let mut sampler = Sampler::new(seed.wrapping_add(stream));
-            sampler.counts(&teacher.p, n, &mut ws.counts);
+            sampled_counts(&teacher.p, n, seed, stream, &mut ws.counts);
             let d = &mut ws.cells_t;
             d.p.clear();
             d.logp.clear();
@@ -119,6 +118,12 @@ pub fn apply(
         }
     };
     (value, report)
+}
+
+/// The draws per class of `support=sampled,n,seed` on the row of sampler stream `stream` (§10.4,
+/// §10.5): `p` is the teacher after steps 1–4. The GPU path draws here too (WGSL has no u64/f64).
+pub fn sampled_counts(p: &[f64], n: usize, seed: u64, stream: u64, counts: &mut Vec<u32>) {
+    Sampler::new(seed.wrapping_add(stream)).counts(p, n, counts);
 }
 
 /// The three top-k supports once K is in `ws.order[..k]` (and `ws.in_k`); `ln_pbar` is the log of
