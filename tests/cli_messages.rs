@@ -342,7 +342,8 @@ fn a_tiny_gpu_bench_runs() {
 
 /// `gpu bench` takes practice options of the full and sampled supports: the CPU column runs the
 /// same loss (a value error of 1e-4 at most, where the plain family differs by far more), the pass
-/// count and the byte model count the practice sweeps; top-k supports are one line, exit 2.
+/// count and the byte model count the practice sweeps; a top-k support runs the sparse kernels
+/// and its byte model counts the stored teacher.
 #[test]
 fn gpu_bench_takes_practice_options() {
     let args = [
@@ -379,6 +380,34 @@ fn gpu_bench_takes_practice_options() {
         let err = res[0]["max_rel_value_err_vs_cpu"].as_f64().unwrap();
         assert!(err < 1e-4, "{err}");
     }
+    // A top-k support reads the [N × k] teacher: fewer bytes per logit than the full teacher.
+    let v = common::json(&[
+        "gpu",
+        "bench",
+        "--rows",
+        "4",
+        "--vocab",
+        "64",
+        "--repeats",
+        "1",
+        "--json",
+        "--div",
+        "fkl:support=topk-tail,k=4",
+        "--div",
+        "jsd:beta=0.5,support=topk-renorm,k=8",
+    ]);
+    let res = v["results"].as_array().unwrap();
+    // fkl's tail: student 8V + 4k, gradient 4V, keys 8k, cells 4(k+1), over V = 64.
+    assert_eq!(
+        res[0]["bytes_per_elem"],
+        (12 * 64 + 4 * 4 + 8 * 4 + 4 * 5) as f64 / 64.0
+    );
+    if common::gpu().is_some() {
+        for r in res {
+            let err = r["max_rel_value_err_vs_cpu"].as_f64().unwrap();
+            assert!(err < 1e-4, "{}: {err}", r["divergence"]);
+        }
+    }
     fails(
         &[
             "gpu",
@@ -388,10 +417,9 @@ fn gpu_bench_takes_practice_options() {
             "--vocab",
             "64",
             "--div",
-            "fkl:support=topk,k=4",
+            "fkl:support=topk,k=4,compute=naive",
         ],
-        "--div \"fkl:support=topk,k=4\": fkl: support=topk,k=4 is not yet on the GPU; use the \
-         CPU engine",
+        "compute=naive",
     );
     fails(
         &[

@@ -7,7 +7,7 @@ use super::progress;
 use super::values::{LossSpec, loss_spec, whole};
 use crate::gpu::{
     GpuContext, RowsOptions, RunOptions, Storage, cpu_only, f16_to_f32, f32_to_f16,
-    loss_bytes_per_elem, loss_passes, loss_refusal, loss_scratch_rows,
+    loss_bytes_per_elem, loss_passes, loss_refusal, loss_scratch_rows, topk_bytes_per_row,
 };
 use crate::math::practice::{Loss, PracticeWorkspace, Support, evaluate};
 use crate::math::{FAMILIES, check_classes};
@@ -199,9 +199,11 @@ impl PracticeBytes {
     fn of(losses: &[Loss]) -> PracticeBytes {
         losses.iter().fold(PracticeBytes::default(), |m, l| {
             let sampled = u64::from(matches!(l.practice.support, Support::Sampled { .. }));
+            // A top-k support reads the teacher back once to derive its top k.
+            let topk = u64::from(l.practice.support.k().is_some());
             PracticeBytes {
                 device_rows: m.device_rows.max(loss_scratch_rows(l) as u64 + sampled),
-                host_f32_rows: m.host_f32_rows.max(2 * sampled),
+                host_f32_rows: m.host_f32_rows.max(2 * sampled + topk),
             }
         })
     }
@@ -351,7 +353,12 @@ fn bench(args: &BenchArgs) -> Result<(), String> {
     let mut divs = Vec::new();
     for (s, d) in specs {
         check_classes(&d.family, v).map_err(|e| format!("--div {s:?}: {e}"))?;
-        loss_refusal(&d).map_err(|e| match e {
+        let refusal = if d.practice.support.k().is_some() {
+            topk_bytes_per_row(&d, v).map(|_| ())
+        } else {
+            loss_refusal(&d)
+        };
+        refusal.map_err(|e| match e {
             // The reason alone: "not supported by this GPU" is not what a top-k support lacks.
             crate::gpu::GpuError::Unsupported(why) => format!("--div {s:?}: {why}"),
             e => format!("--div {s:?}: {e}"),
@@ -416,8 +423,12 @@ fn bench(args: &BenchArgs) -> Result<(), String> {
         if bar.is_hidden() {
             eprintln!("kdviz: gpu bench: {div} ({}/{})", i + 1, divs.len());
         }
-        let p = loss_passes(div);
-        let bytes_per_elem = loss_bytes_per_elem(div, storage) as f64;
+        let mut p = loss_passes(div);
+        let bytes_per_elem = match topk_bytes_per_row(div, v) {
+            // The stored [N × k] teacher, not [N × V]: bytes per row over V.
+            Ok(sparse) if div.practice.support.k().is_some() => sparse.total() as f64 / v as f64,
+            _ => loss_bytes_per_elem(div, storage) as f64,
+        };
         bar.set_message(format!("{div}: CPU engine"));
         let cpu = cpu_time(div, &t_cpu, &s_cpu, n, v);
         bar.inc(1);
@@ -433,6 +444,7 @@ fn bench(args: &BenchArgs) -> Result<(), String> {
                 let first = rows
                     .run_loss(div, 0, &quiet)
                     .map_err(|e| format!("gpu bench: {e}"))?;
+                p = first.passes;
                 bar.inc(1);
                 let max_rel_err = cpu
                     .values

@@ -19,6 +19,7 @@ use super::plan::{
     Aux, FLAG_ROW_LABELS, Kind, Params, WORKGROUP_SIZE, check_gpu, cpu_only, plan, wgsl_prelude,
 };
 use super::shaping::{ShapeBinding, ShapeKernels, ShapeTarget, loss_refusal};
+use super::topk::{StoredRows, TopKBinding, TopKTarget};
 use super::{GpuError, RowsResult, Storage};
 use crate::math::akl::{descending_order, dskd_threshold, head_threshold};
 use crate::math::practice::Loss;
@@ -292,6 +293,7 @@ impl GpuContext {
             chunks,
             akl: Mutex::new(None),
             shaped: Mutex::new(None),
+            topk: Mutex::new(None),
             teacher_zero,
             timer,
             max_wg,
@@ -535,6 +537,8 @@ pub struct GpuRows<'c> {
     akl: Mutex<Option<(String, Arc<Vec<u32>>)>>,
     /// The practice steps of the last setting with options (the shaped teacher is kept).
     shaped: Mutex<Option<(String, Arc<Shaped>)>>,
+    /// The top-k kernels of the last top-k loss, bound to these rows with the derived teacher.
+    topk: Mutex<Option<(String, Arc<TopKBinding>)>>,
     /// The first −∞ teacher logit `[row, class]`: practice options need finite logits.
     teacher_zero: Option<(usize, usize)>,
     timer: Option<Timer>,
@@ -654,6 +658,9 @@ impl GpuRows<'_> {
         if loss.practice.is_default() {
             return self.run(&loss.family, opts);
         }
+        if let Some(k) = loss.practice.support.k() {
+            return self.run_topk(loss, k, opts);
+        }
         loss_refusal(loss)?;
         if let Some((r, k)) = self.teacher_zero {
             return Err(GpuError::Input(format!(
@@ -664,6 +671,142 @@ impl GpuRows<'_> {
         check_gpu(&loss.family, self.v).map_err(GpuError::Input)?;
         let shaped = self.shaped(loss, stream0)?;
         self.run_on(&loss.family, opts, Some(&shaped))
+    }
+
+    /// A top-k support: the teacher's top `k` per row derived on the host from the uploaded
+    /// teacher (as `kdviz real --topk`: the log-softmax in f64, ties to the lower id, the tail as
+    /// the log-sum-exp of the rest), then the sparse kernels (`gpu/topk`) on these rows' student
+    /// and gradient. The binding is kept for the next run of the same loss.
+    fn run_topk(&self, loss: &Loss, k: usize, opts: &RunOptions) -> Result<RowsResult, GpuError> {
+        use wgpu::BufferUsages as U;
+        let ctx = self.ctx;
+        let (n, v) = (self.n, self.v);
+        if self.storage != Storage::F32 {
+            return Err(GpuError::Unsupported(format!(
+                "support={}: the top-k kernels read f32 student logits; use f32 storage",
+                loss.practice.support.name()
+            )));
+        }
+        if let Some((r, c)) = self.teacher_zero {
+            return Err(GpuError::Input(format!(
+                "{}: teacher logit [{r}, {c}] is -inf; practice options need finite logits",
+                loss.family.name()
+            )));
+        }
+        if k > v {
+            return Err(GpuError::Input(format!(
+                "{}: k={k} is out of range; expected 1..{v}",
+                loss.family.name()
+            )));
+        }
+        let binding = {
+            let key = format!("{loss:?}");
+            let mut cache = self.topk.lock().unwrap_or_else(|e| e.into_inner());
+            match cache.as_ref() {
+                Some((kk, b)) if *kk == key => Arc::clone(b),
+                _ => {
+                    *cache = None;
+                    let (ids, lp, tail) = top_k_of(&self.teacher_back()?, n, v, k);
+                    let stored = StoredRows {
+                        ids: &ids,
+                        lp: &lp,
+                        tail: Some(&tail),
+                        k,
+                    };
+                    let targets: Vec<TopKTarget> = self
+                        .chunks
+                        .iter()
+                        .map(|c| TopKTarget {
+                            row0: c.row0,
+                            rows: c.rows,
+                            student: &c.student,
+                            grad: &c.grad,
+                        })
+                        .collect();
+                    let b = Arc::new(ctx.bind_topk(loss, &stored, &targets, n, v)?);
+                    *cache = Some((key, Arc::clone(&b)));
+                    b
+                }
+            }
+        };
+        let values_read = ctx.scoped("allocating the values' read-back", || {
+            ctx.buffer("kdviz topk values read", n * 4, U::MAP_READ | U::COPY_DST)
+        })?;
+        ctx.scoped("running the top-k kernels", || {
+            let mut enc = ctx
+                .device
+                .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                    label: Some("kdviz topk rows"),
+                });
+            {
+                let timestamp_writes =
+                    self.timer
+                        .as_ref()
+                        .map(|t| wgpu::ComputePassTimestampWrites {
+                            query_set: &t.set,
+                            beginning_of_pass_write_index: Some(0),
+                            end_of_pass_write_index: Some(1),
+                        });
+                let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                    label: Some("kdviz topk rows"),
+                    timestamp_writes,
+                });
+                for i in 0..binding.chunks() {
+                    binding.dispatch(&mut pass, i);
+                }
+            }
+            binding.copy_values(&mut enc, &values_read);
+            if opts.read_grad {
+                for c in &self.chunks {
+                    enc.copy_buffer_to_buffer(&c.grad, 0, &c.grad_read, 0, None);
+                }
+            }
+            if let Some(t) = &self.timer {
+                enc.resolve_query_set(&t.set, 0..2, &t.resolve, 0);
+                enc.copy_buffer_to_buffer(&t.resolve, 0, &t.read, 0, None);
+            }
+            ctx.queue.submit([enc.finish()]);
+        })?;
+        let mut bufs: Vec<&wgpu::Buffer> = vec![&values_read];
+        if opts.read_grad {
+            bufs.extend(self.chunks.iter().map(|c| &c.grad_read));
+        }
+        if let Some(t) = &self.timer {
+            bufs.push(&t.read);
+        }
+        let mut values = vec![0f32; n];
+        let mut grad = if opts.read_grad {
+            vec![0f32; n * v]
+        } else {
+            Vec::new()
+        };
+        let mut ticks: Option<(u64, u64)> = None;
+        let n_grad = if opts.read_grad { self.chunks.len() } else { 0 };
+        ctx.read_back(&bufs, |i, bytes| {
+            if i == 0 {
+                decode(Storage::F32, bytes, &mut values);
+            } else if let Some(c) = self.chunks.get(i - 1).filter(|_| i <= n_grad) {
+                decode(
+                    Storage::F32,
+                    bytes,
+                    &mut grad[c.row0 * v..(c.row0 + c.rows) * v],
+                );
+            } else {
+                let t = |o: usize| u64::from_le_bytes(bytes[o..o + 8].try_into().unwrap_or([0; 8]));
+                ticks = Some((t(0), t(8)));
+            }
+        })?;
+        let period = f64::from(ctx.info.timestamp_period_ns);
+        let gpu_ms = ticks
+            .filter(|(t0, t1)| t1 > t0)
+            .map(|(t0, t1)| (t1 - t0) as f64 * period / 1e6);
+        Ok(RowsResult {
+            values,
+            grad,
+            gpu_ms,
+            passes: binding.passes(),
+            chunks: binding.chunks(),
+        })
     }
 
     /// The practice steps of `loss` bound to these rows, the teacher shaped (or sampled): kept
@@ -969,6 +1112,38 @@ impl GpuRows<'_> {
         }
         ctx.queue.submit([enc.finish()]);
     }
+}
+
+/// The top `k` of each of `n` rows of `v` teacher logits: ids (decreasing log-probability, ties to
+/// the lower id), their log-probabilities and the tail's `ln p̄` (the log-sum-exp of the rest, not
+/// a subtraction), computed in f64 and stored in f32 as the kernels read them.
+fn top_k_of(teacher: &[f32], n: usize, v: usize, k: usize) -> (Vec<u32>, Vec<f32>, Vec<f32>) {
+    use crate::math::logspace::logsumexp;
+    let (mut ids, mut lps, mut tails) = (
+        Vec::with_capacity(n * k),
+        Vec::with_capacity(n * k),
+        Vec::with_capacity(n),
+    );
+    let (mut lp, mut order, mut rest) = (Vec::new(), Vec::new(), Vec::new());
+    for row in teacher.chunks_exact(v).take(n) {
+        lp.clear();
+        lp.extend(row.iter().map(|&x| f64::from(x)));
+        let lse = logsumexp(&lp);
+        lp.iter_mut().for_each(|x| *x -= lse);
+        // The k largest first, the rest after them.
+        crate::math::practice::support::top_k_into(&lp, k, &mut order);
+        let (top, others) = order.split_at(k);
+        ids.extend(top.iter().map(|&j| j as u32));
+        lps.extend(top.iter().map(|&j| lp[j] as f32));
+        rest.clear();
+        rest.extend(others.iter().map(|&j| lp[j]));
+        tails.push(if rest.is_empty() {
+            f32::NEG_INFINITY
+        } else {
+            logsumexp(&rest) as f32
+        });
+    }
+    (ids, lps, tails)
 }
 
 /// One chunk of rows of the f32 teacher, student and gradient tensors that a caller owns.

@@ -391,3 +391,21 @@ fn refusals_say_why_and_what_to_do() {
             .is_ok()
     );
 }
+
+/// Top-k supports of uploaded full rows (`gpu bench`): the top k derived on the host from the
+/// uploaded teacher, the sparse kernels on the rows' student, equal to the CPU's top k of the full
+/// teacher row.
+#[test]
+fn top_k_supports_of_full_rows_match_the_cpu() {
+    check_options(
+        &[
+            "support=topk,k=5",
+            "support=topk-tail,k=5",
+            "support=topk-renorm,k=8",
+            "support=topk,k=3,st=2,t2=true",
+        ],
+        &["fkl", "rkl", "jsd:beta=0.5", "tvd"],
+        3.0,
+        41,
+    );
+}
