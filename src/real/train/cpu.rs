@@ -45,6 +45,8 @@ enum Params {
         /// Gradients of H and W.
         gh: Vec<f32>,
         gw: Vec<f32>,
+        /// The last forward computed `gh` and `gw` itself (the fused f32 path).
+        grads_ready: bool,
     },
 }
 
@@ -93,6 +95,7 @@ impl<'a> CpuEngine<'a> {
                     h,
                     w,
                     s: vec![0.0; n * v],
+                    grads_ready: false,
                 }
             }
         };
@@ -144,6 +147,28 @@ struct Share<'s> {
 impl Engine for CpuEngine<'_> {
     fn forward(&mut self, div: &Loss, want_ce: bool) -> Result<Sums, RealError> {
         let (n, v, tv) = (self.data.n, self.data.student_v, self.data.v);
+        let (data, prep, teacher32) = (self.data, self.prep, &self.teacher32[..]);
+        let family32 = match (div.practice.is_default(), teacher32.is_empty()) {
+            (true, false) => Family32::of(&div.family, prep.mu),
+            _ => None,
+        };
+        if let Params::LowRank {
+            d,
+            h,
+            w,
+            gh,
+            gw,
+            grads_ready,
+            ..
+        } = &mut self.params
+        {
+            *grads_ready = family32.is_some();
+            if let Some(fam) = family32 {
+                self.epoch += 1;
+                let low = LowRankRef { d: *d, h, w };
+                return Ok(lowrank_fused(data, prep, teacher32, fam, low, gh, gw));
+            }
+        }
         let per = n.div_ceil(threads()).max(1);
         let (mut shares, shared, pending): (Vec<Share>, &[f32], Option<AdamStep>) =
             match &mut self.params {
@@ -180,11 +205,6 @@ impl Engine for CpuEngine<'_> {
                     (shares, s, None)
                 }
             };
-        let (data, prep, teacher32) = (self.data, self.prep, &self.teacher32[..]);
-        let family32 = match (div.practice.is_default(), teacher32.is_empty()) {
-            (true, false) => Family32::of(&div.family, prep.mu),
-            _ => None,
-        };
         let epoch = self.epoch;
         self.epoch += 1;
         let partials: Vec<Sums> = std::thread::scope(|sc| {
@@ -260,20 +280,7 @@ impl Engine for CpuEngine<'_> {
                 .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
                 .collect()
         });
-        // Threads in row order: the sum does not depend on timing.
-        let mut s = Sums::default();
-        for p in partials {
-            s.objective += p.objective;
-            s.kl_pq += p.kl_pq;
-            s.kl_qp += p.kl_qp;
-            s.head += p.head;
-            s.tail += p.tail;
-            s.top1 += p.top1;
-            s.ce += p.ce;
-            s.bad_grad += p.bad_grad;
-            s.refused = s.refused.or(p.refused);
-        }
-        Ok(s)
+        Ok(total(partials))
     }
 
     /// A free student's step is recorded and applied by the next forward (or by
@@ -302,10 +309,13 @@ impl Engine for CpuEngine<'_> {
                 vw,
                 gh,
                 gw,
+                grads_ready,
                 ..
             } => {
-                matmul_nt(&self.g, w, gh, n, v, *d);
-                matmul_tn(h, &self.g, gw, n, *d, v);
+                if !*grads_ready {
+                    matmul_nt(&self.g, w, gh, n, v, *d);
+                    matmul_tn(h, &self.g, gw, n, *d, v);
+                }
                 adam_par(adam, h, mh, vh, gh);
                 adam_par(adam, w, mw, vw, gw);
             }
@@ -334,6 +344,86 @@ impl Engine for CpuEngine<'_> {
             }
         })
     }
+}
+
+/// Per-thread sums added in thread (row) order: the total does not depend on timing.
+fn total(partials: impl IntoIterator<Item = Sums>) -> Sums {
+    let mut s = Sums::default();
+    for p in partials {
+        s.objective += p.objective;
+        s.kl_pq += p.kl_pq;
+        s.kl_qp += p.kl_qp;
+        s.head += p.head;
+        s.tail += p.tail;
+        s.top1 += p.top1;
+        s.ce += p.ce;
+        s.bad_grad += p.bad_grad;
+        s.refused = s.refused.or(p.refused);
+    }
+    s
+}
+
+/// A low-rank student's factors: `H` `[n × d]`, `W` `[d × v]`.
+struct LowRankRef<'a> {
+    d: usize,
+    h: &'a [f32],
+    w: &'a [f32],
+}
+
+/// A low-rank student's forward and backward on the f32 engine, fused per row: `s = h_r·W`, the
+/// row's value and gradient `g`, `dH_r = g·Wᵀ` and `dW += h_rᵀ·g` (per thread, added in thread
+/// order), with `W` in cache; no `[N × V]` tensor is written, the teacher is the only one read.
+fn lowrank_fused(
+    data: &RealData,
+    prep: &Prep,
+    teacher32: &[Teacher32],
+    fam: Family32,
+    low: LowRankRef,
+    gh: &mut [f32],
+    gw: &mut [f32],
+) -> Sums {
+    let (n, v, d) = (data.n, data.student_v, low.d);
+    let (h, w) = (low.h, low.w);
+    let per = n.div_ceil(threads()).max(1);
+    let parts: Vec<(Sums, Vec<f32>)> = std::thread::scope(|sc| {
+        let handles: Vec<_> = gh
+            .chunks_mut(per * d)
+            .enumerate()
+            .map(|(i, ghc)| {
+                sc.spawn(move || {
+                    let (mut s_row, mut g_row) = (vec![0f32; v], vec![0f32; v]);
+                    let mut dw = vec![0f32; d * v];
+                    let mut scr = Scratch32::default();
+                    let mut sums = Sums::default();
+                    for (j, gh_r) in ghc.chunks_mut(d).enumerate() {
+                        let r = i * per + j;
+                        let h_r = &h[r * d..(r + 1) * d];
+                        nn_rows(h_r, w, &mut s_row, d, v);
+                        let t32 = &teacher32[r];
+                        row_f32(
+                            data, prep, r, fam, t32, &s_row, &mut g_row, &mut scr, &mut sums,
+                        );
+                        nt_rows(&g_row, w, gh_r, v, d);
+                        ger_row(h_r, &g_row, &mut dw, v);
+                    }
+                    (sums, dw)
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+            .collect()
+    });
+    gw.fill(0.0);
+    let mut sums = Vec::with_capacity(parts.len());
+    for (s, dw) in parts {
+        for (o, x) in gw.iter_mut().zip(&dw) {
+            *o += x;
+        }
+        sums.push(s);
+    }
+    total(sums)
 }
 
 /// One row on the f32 engine: value, gradient and metrics (see [`row`] for the policy on values
@@ -628,6 +718,13 @@ best!(adam_rows(adam: &AdamStep, p: &mut [f32], m: &mut [f32], v: &mut [f32], g:
     // Adam over one stretch of elements.
     for (((p, m), v), &g) in p.iter_mut().zip(m).zip(v).zip(g) {
         adam.update(p, m, v, g);
+    }
+});
+
+best!(ger_row(h_r: &[f32], g: &[f32], dw: &mut [f32], v: usize) {
+    // `dW += h_rᵀ·g` for one row.
+    for (k, &a) in h_r.iter().enumerate() {
+        axpy(a, g, &mut dw[k * v..(k + 1) * v]);
     }
 });
 
