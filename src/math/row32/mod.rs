@@ -66,8 +66,14 @@ impl Family32 {
                 mu,
                 convention: AklConvention::Akl,
             } if mu == head_mu => Some(Family32::Akl),
-            Divergence::Jsd { beta, norm: false } if beta == 0.0 => Some(Family32::Fkl),
-            Divergence::Jsd { beta, norm: false } if beta == 1.0 => Some(Family32::Rkl),
+            Divergence::Jsd {
+                beta: 0.0,
+                norm: false,
+            } => Some(Family32::Fkl),
+            Divergence::Jsd {
+                beta: 1.0,
+                norm: false,
+            } => Some(Family32::Rkl),
             Divergence::Jsd { beta, norm: false } if beta > 0.0 && beta < 1.0 => {
                 Some(Family32::Jsd { beta })
             }
