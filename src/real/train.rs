@@ -4,8 +4,9 @@
 //! One epoch, on either backend:
 //!
 //! 1. student logits `S` (free: the parameters; low-rank: `S = H·W`);
-//! 2. per row, the divergence value and its gradient `G` w.r.t. `S` (the loss kernel / the f64
-//!    engine [`crate::math::value_and_grad`]);
+//! 2. per row, the divergence value and its gradient `G` w.r.t. `S` (the loss kernel / on the CPU
+//!    the f32 engine [`crate::math::row32`] for fkl, rkl, tvd, jsd and akl, the f64 engine
+//!    [`crate::math::value_and_grad`] for the others; see `train/cpu.rs`);
 //! 3. per row, the metrics: KL(p‖q), KL(q‖p), the AKL head and tail gaps (head = top-1 ∪ cumulative
 //!    teacher mass ≤ μ, exactly as the toy's [`crate::toy::metrics`]), and whether the student's
 //!    argmax is the teacher's; averaged over rows on the CPU;
@@ -104,7 +105,7 @@ pub enum BackendChoice {
     Auto,
     /// The GPU or an error.
     Gpu,
-    /// The CPU engine (f64 per row, all cores).
+    /// The CPU engine (all cores; f32 or f64 per row, see [`CpuArith`]).
     Cpu,
 }
 
