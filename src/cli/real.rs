@@ -12,8 +12,8 @@ use crate::gpu::{GpuContext, cpu_only};
 use crate::math::check_classes;
 use crate::math::practice::Loss;
 use crate::real::train::{
-    BackendChoice, EpochStats, StudentKind, TrainConfig, TrainResult, check_teacher,
-    check_vocabularies, gpu_refusal, practice_refusal, train,
+    BackendChoice, CpuArith, EpochStats, StudentKind, TrainConfig, TrainResult, check_teacher,
+    check_vocabularies, cpu_copy_bandwidth, gpu_refusal, practice_refusal, train,
 };
 use crate::real::{RealData, corpus, files};
 use crate::views::real::RunState;
@@ -91,6 +91,10 @@ pub struct RealArgs {
     /// auto: the GPU unless there is none or it is a software rasteriser; gpu: fail without one
     #[arg(long, value_name = "BACKEND", default_value_t = TrainConfig::default().backend, value_parser = backend_parser(), ignore_case = true)]
     pub backend: BackendChoice,
+    /// The CPU engine's arithmetic: f32 (f32 lanes, f64 row sums, for fkl, rkl, tvd, jsd and akl
+    /// with --mu's μ; the other families stay f64) or f64 (every family, the reference)
+    #[arg(long, value_name = "ARITH", default_value_t = TrainConfig::default().cpu_arith, value_parser = cpu_arith_parser(), ignore_case = true)]
+    pub cpu_arith: CpuArith,
     /// The text table shows every K-th epoch [default: about ten epochs]
     #[arg(long, value_name = "K", value_parser = whole(1, MAX_EPOCHS))]
     pub every: Option<usize>,
@@ -126,6 +130,11 @@ fn backend_parser() -> impl TypedValueParser<Value = BackendChoice> {
     PossibleValuesParser::new(["auto", "gpu", "cpu"]).try_map(|s| s.parse::<BackendChoice>())
 }
 
+/// f32 or f64, listed in `--help`.
+fn cpu_arith_parser() -> impl TypedValueParser<Value = CpuArith> {
+    PossibleValuesParser::new(["f32", "f64"]).try_map(|s| s.parse::<CpuArith>())
+}
+
 pub fn run(args: &RealArgs) -> Result<(), String> {
     // `auto` trains a CPU-only family on the CPU; `gpu` says so before loading anything.
     if args.backend == BackendChoice::Gpu {
@@ -156,6 +165,7 @@ pub fn run(args: &RealArgs) -> Result<(), String> {
         mu: args.mu,
         seed: args.seed,
         backend: args.backend,
+        cpu_arith: args.cpu_arith,
         ..TrainConfig::default()
     };
     let figure = figure_request(args, data.n, cfg.mu)?;
@@ -199,7 +209,13 @@ pub fn run(args: &RealArgs) -> Result<(), String> {
     }
     let mut out = Output::open(args.out.as_deref())?;
     if args.json {
-        out.line(&to_json(&data, &cfg, &runs, no_gpu.as_deref()).to_string())?;
+        // The memory floor of the CPU runs, measured now, after training (96 MiB buffers: beyond
+        // the last-level cache, within the memory budget).
+        let copy = runs
+            .iter()
+            .any(|r| r.backend.starts_with("CPU"))
+            .then(|| cpu_copy_bandwidth(48 << 20, 5));
+        out.line(&to_json(&data, &cfg, &runs, no_gpu.as_deref(), copy).to_string())?;
     } else if args.csv {
         let csv = EpochStats::csv(runs.iter().map(|r| (&r.div, r.stats.as_slice())));
         out.line(csv.trim_end())?;
@@ -336,7 +352,22 @@ fn to_json(
     cfg: &TrainConfig,
     runs: &[TrainResult],
     no_gpu: Option<&str>,
+    copy_gb_per_s: Option<f64>,
 ) -> Value {
+    // Per CPU run: ms per epoch (the run's time over its epochs, epoch 0's forward included), the
+    // floor (the byte model's epoch at the copy bandwidth) and the ratio of the two.
+    let floor = |r: &TrainResult| -> Value {
+        let Some(copy) = copy_gb_per_s.filter(|_| r.backend.starts_with("CPU")) else {
+            return Value::Null;
+        };
+        let ms = if r.rows_per_s > 0.0 {
+            1e3 * data.n as f64 / r.rows_per_s
+        } else {
+            f64::NAN
+        };
+        let floor_ms = r.bytes_per_epoch / copy / 1e6;
+        json!({"ms_per_epoch": num(ms), "floor_ms_per_epoch": num(floor_ms), "x_floor": num(ms / floor_ms)})
+    };
     json!({
         "source": data.source,
         "positions": data.n,
@@ -352,6 +383,7 @@ fn to_json(
         "mu": cfg.mu,
         "seed": cfg.seed,
         "no_gpu": no_gpu,
+        "cpu_copy_gb_per_s": copy_gb_per_s.map(num),
         "runs": runs.iter().map(|r| json!({
             "divergence": r.div.to_string(),
             "backend": r.backend,
@@ -359,6 +391,7 @@ fn to_json(
             "rows_per_s": num(r.rows_per_s),
             "gb_per_s": num(r.gb_per_s),
             "bytes_per_epoch": num(r.bytes_per_epoch),
+            "cpu_floor": floor(r),
             "history": r.stats.iter().map(stats_json).collect::<Vec<_>>(),
         })).collect::<Vec<_>>(),
     })

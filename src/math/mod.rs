@@ -29,6 +29,7 @@ pub(crate) mod reference_rows;
 pub mod renyi;
 pub mod rkl_est;
 pub mod rng;
+pub mod row32;
 pub mod sampler;
 pub mod simd;
 pub mod skew;

@@ -4,8 +4,9 @@
 //! One epoch, on either backend:
 //!
 //! 1. student logits `S` (free: the parameters; low-rank: `S = H·W`);
-//! 2. per row, the divergence value and its gradient `G` w.r.t. `S` (the loss kernel / the f64
-//!    engine [`crate::math::value_and_grad`]);
+//! 2. per row, the divergence value and its gradient `G` w.r.t. `S` (the loss kernel / on the CPU
+//!    the f32 engine [`crate::math::row32`] for fkl, rkl, tvd, jsd and akl, the f64 engine
+//!    [`crate::math::value_and_grad`] for the others; see `train/cpu.rs`);
 //! 3. per row, the metrics: KL(p‖q), KL(q‖p), the AKL head and tail gaps (head = top-1 ∪ cumulative
 //!    teacher mass ≤ μ, exactly as the toy's [`crate::toy::metrics`]), and whether the student's
 //!    argmax is the teacher's; averaged over rows on the CPU;
@@ -22,8 +23,10 @@
 //! teacher's argmax of each row.
 
 mod cpu;
+mod floor;
 
 pub use cpu::{matmul_nn, matmul_nt, matmul_tn};
+pub use floor::cpu_copy_bandwidth;
 
 use super::{RealData, RealError};
 use crate::gpu::{GpuContext, GpuError};
@@ -102,7 +105,7 @@ pub enum BackendChoice {
     Auto,
     /// The GPU or an error.
     Gpu,
-    /// The CPU engine (f64 per row, all cores).
+    /// The CPU engine (all cores; f32 or f64 per row, see [`CpuArith`]).
     Cpu,
 }
 
@@ -129,10 +132,42 @@ impl FromStr for BackendChoice {
     }
 }
 
+/// The CPU engine's arithmetic for the families the f32 engine has ([`crate::math::row32`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CpuArith {
+    /// f32 lanes with f64 row sums for fkl, rkl, tvd, jsd and akl (μ of the metrics head); the
+    /// f64 engine for the other families and any practice option.
+    #[default]
+    F32,
+    /// The f64 engine for every family (the reference).
+    F64,
+}
+
+impl fmt::Display for CpuArith {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            CpuArith::F32 => "f32",
+            CpuArith::F64 => "f64",
+        })
+    }
+}
+
+impl FromStr for CpuArith {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "f32" => Ok(CpuArith::F32),
+            "f64" => Ok(CpuArith::F64),
+            _ => Err(format!("CPU arithmetic '{s}'; expected f32 or f64")),
+        }
+    }
+}
+
 /// A training run's settings.
 ///
 /// Defaults: free student, 100 epochs, Adam lr 0.05 (β = 0.9, 0.999, eps 1e-8), seed 0, metrics head
-/// μ = 0.5, backend auto. lr 0.05 suits both students: with a free student it halves the toy's 0.1
+/// μ = 0.5, backend auto, f32 CPU arithmetic. lr 0.05 suits both students: with a free student it halves the toy's 0.1
 /// (real rows are more peaked); with a low-rank student each Adam step moves a logit by about
 /// `lr·√d`, so larger rates oscillate.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -149,6 +184,8 @@ pub struct TrainConfig {
     /// divergence's own μ).
     pub mu: f64,
     pub backend: BackendChoice,
+    /// The CPU engine's arithmetic (the GPU is f32 throughout).
+    pub cpu_arith: CpuArith,
 }
 
 impl Default for TrainConfig {
@@ -163,6 +200,7 @@ impl Default for TrainConfig {
             seed: 0,
             mu: 0.5,
             backend: BackendChoice::Auto,
+            cpu_arith: CpuArith::F32,
         }
     }
 }

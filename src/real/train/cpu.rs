@@ -1,17 +1,26 @@
-//! The CPU trainer: the f64 engine per row ([`value_and_grad`]; with practice options the
-//! pipeline [`practice::evaluate`], or [`practice::evaluate_stored`] against a top-k teacher),
-//! rows split across all cores, f32 parameters and Adam moments (as on the GPU), cache-blocked f32
-//! matmuls for the low-rank student.
+//! The CPU trainer, rows split across all cores, f32 parameters and Adam moments (as on the GPU),
+//! cache-blocked f32 matmuls for the low-rank student. Per row:
+//!
+//! - the f32 engine ([`row32`]: f32 lanes, f64 row sums) for fkl, rkl, tvd, jsd (`norm=false`) and
+//!   akl with the metrics' μ and AKL.py's convention, unless [`CpuArith::F64`] is asked for;
+//! - the f64 engine ([`value_and_grad`]) for every other family; with practice options the
+//!   pipeline [`practice::evaluate`], or [`practice::evaluate_stored`] against a top-k teacher.
+//!
+//! A free student's Adam step is fused into the next forward pass: the step records its
+//! constants, and the forward updates each row's logits and moments just before evaluating it, so
+//! the row is read from memory once per epoch ([`CpuEngine::step`]).
 //!
 //! [`value_and_grad`]: crate::math::value_and_grad
 
 use super::{
-    AdamStep, Engine, Prep, StudentKind, Sums, TrainConfig, lowrank_init, threads, top1_credit,
+    AdamStep, CpuArith, Engine, Prep, StudentKind, Sums, TrainConfig, lowrank_init, par_rows,
+    threads, top1_credit,
 };
 use crate::math::akl::gaps;
 use crate::math::kl::kl;
 use crate::math::practice::{self, Loss, PracticeWorkspace};
 use crate::math::range::clamp0;
+use crate::math::row32::{self, Family32, Scratch32, Teacher32};
 use crate::math::{AklConvention, Divergence, LogDist, RowAt, Workspace, value_and_grad_at};
 use crate::real::{RealData, RealError};
 
@@ -20,6 +29,8 @@ enum Params {
         z: Vec<f32>,
         m: Vec<f32>,
         v: Vec<f32>,
+        /// The step recorded by [`Engine::step`], applied row by row by the next forward.
+        pending: Option<AdamStep>,
     },
     LowRank {
         d: usize,
@@ -34,6 +45,8 @@ enum Params {
         /// Gradients of H and W.
         gh: Vec<f32>,
         gw: Vec<f32>,
+        /// The last forward computed `gh` and `gw` itself (the fused f32 path).
+        grads_ready: bool,
     },
 }
 
@@ -46,6 +59,9 @@ pub(crate) struct CpuEngine<'a> {
     /// Forward passes so far, one per epoch: a sampled family (rkl-est) draws from stream
     /// seed + epoch·N + row (practice.md §10.5).
     epoch: u64,
+    /// Per teacher row the f32 engine's constants; empty where the f32 engine is not used (f64
+    /// asked for, no full teacher, another vocabulary, a top-k teacher).
+    teacher32: Vec<Teacher32>,
 }
 
 impl<'a> CpuEngine<'a> {
@@ -64,6 +80,7 @@ impl<'a> CpuEngine<'a> {
                     .unwrap_or_else(|| vec![0.0; n * v]),
                 m: vec![0.0; n * v],
                 v: vec![0.0; n * v],
+                pending: None,
             },
             StudentKind::LowRank { rank: d } => {
                 let (h, w) = lowrank_init(n, v, d, cfg.seed);
@@ -78,20 +95,33 @@ impl<'a> CpuEngine<'a> {
                     h,
                     w,
                     s: vec![0.0; n * v],
+                    grads_ready: false,
                 }
             }
         };
+        let f32_rows = cfg.cpu_arith == CpuArith::F32
+            && data.has_full_teacher()
+            && data.aligned()
+            && data.topk.is_none();
+        let mut teacher32 = Vec::new();
+        if f32_rows {
+            teacher32 = vec![Teacher32::new(&[], (0.0, 0)); n];
+            par_rows(&mut teacher32, 1, |r, out| {
+                out[0] = Teacher32::new(data.teacher_row(r), prep.head[r]);
+            });
+        }
         Ok(CpuEngine {
             data,
             prep,
             params,
             g: vec![0.0; n * v],
             epoch: 0,
+            teacher32,
         })
     }
 }
 
-/// One thread's buffers for the per-row engine.
+/// One thread's buffers for the per-row engines.
 struct RowScratch {
     buf: Vec<f64>,
     grad: Vec<f64>,
@@ -103,28 +133,84 @@ struct RowScratch {
     practice: PracticeWorkspace,
     u: Vec<f64>,
     z: Vec<f64>,
+    f32: Scratch32,
+}
+
+/// One thread's share of a forward pass: its rows' gradients, and for a free student its rows'
+/// logits and moments (updated in place by a pending step).
+struct Share<'s> {
+    first: usize,
+    g: &'s mut [f32],
+    free: Option<(&'s mut [f32], &'s mut [f32], &'s mut [f32])>,
 }
 
 impl Engine for CpuEngine<'_> {
     fn forward(&mut self, div: &Loss, want_ce: bool) -> Result<Sums, RealError> {
         let (n, v, tv) = (self.data.n, self.data.student_v, self.data.v);
-        let logits: &[f32] = match &mut self.params {
-            Params::Free { z, .. } => z,
-            Params::LowRank { d, h, w, s, .. } => {
-                matmul_nn(h, w, s, n, *d, v);
-                s
-            }
+        let (data, prep, teacher32) = (self.data, self.prep, &self.teacher32[..]);
+        let family32 = match (div.practice.is_default(), teacher32.is_empty()) {
+            (true, false) => Family32::of(&div.family, prep.mu),
+            _ => None,
         };
+        if let Params::LowRank {
+            d,
+            h,
+            w,
+            gh,
+            gw,
+            grads_ready,
+            ..
+        } = &mut self.params
+        {
+            *grads_ready = family32.is_some();
+            if let Some(fam) = family32 {
+                self.epoch += 1;
+                let low = LowRankRef { d: *d, h, w };
+                return Ok(lowrank_fused(data, prep, teacher32, fam, low, gh, gw));
+            }
+        }
         let per = n.div_ceil(threads()).max(1);
-        let (data, prep) = (self.data, self.prep);
+        let (mut shares, shared, pending): (Vec<Share>, &[f32], Option<AdamStep>) =
+            match &mut self.params {
+                Params::Free {
+                    z,
+                    m,
+                    v: vv,
+                    pending,
+                } => {
+                    let parts = self.g.chunks_mut(per * v).zip(z.chunks_mut(per * v));
+                    let parts = parts.zip(m.chunks_mut(per * v).zip(vv.chunks_mut(per * v)));
+                    let shares = parts
+                        .enumerate()
+                        .map(|(i, ((g, z), (m, vv)))| Share {
+                            first: i * per,
+                            g,
+                            free: Some((z, m, vv)),
+                        })
+                        .collect();
+                    (shares, &[], pending.take())
+                }
+                Params::LowRank { d, h, w, s, .. } => {
+                    matmul_nn(h, w, s, n, *d, v);
+                    let shares = self
+                        .g
+                        .chunks_mut(per * v)
+                        .enumerate()
+                        .map(|(i, g)| Share {
+                            first: i * per,
+                            g,
+                            free: None,
+                        })
+                        .collect();
+                    (shares, s, None)
+                }
+            };
         let epoch = self.epoch;
         self.epoch += 1;
         let partials: Vec<Sums> = std::thread::scope(|sc| {
-            let handles: Vec<_> = self
-                .g
-                .chunks_mut(per * v)
-                .enumerate()
-                .map(|(i, g)| {
+            let handles: Vec<_> = shares
+                .drain(..)
+                .map(|mut share| {
                     sc.spawn(move || {
                         let mut scr = RowScratch {
                             buf: vec![0.0; v.max(tv)],
@@ -136,19 +222,54 @@ impl Engine for CpuEngine<'_> {
                             practice: PracticeWorkspace::default(),
                             u: Vec::new(),
                             z: Vec::new(),
+                            f32: Scratch32::default(),
                         };
                         let mut sums = Sums::default();
-                        for (j, g_row) in g.chunks_mut(v).enumerate() {
-                            let r = i * per + j;
-                            let s_row = &logits[r * v..(r + 1) * v];
-                            let at = RowAt {
-                                epoch,
-                                rows: n as u64,
-                                row: r as u64,
+                        let rows = share.g.len() / v.max(1);
+                        for j in 0..rows {
+                            let r = share.first + j;
+                            let g_row = &mut share.g[j * v..(j + 1) * v];
+                            let s_row: &[f32] = match &mut share.free {
+                                Some((z, m, vv)) => {
+                                    let z_row = &mut z[j * v..(j + 1) * v];
+                                    if let Some(adam) = &pending {
+                                        let (m_row, v_row) = (
+                                            &mut m[j * v..(j + 1) * v],
+                                            &mut vv[j * v..(j + 1) * v],
+                                        );
+                                        adam_rows(adam, z_row, m_row, v_row, g_row);
+                                    }
+                                    z_row
+                                }
+                                None => &shared[r * v..(r + 1) * v],
                             };
-                            row(
-                                data, prep, at, s_row, div, want_ce, g_row, &mut scr, &mut sums,
-                            );
+                            match family32 {
+                                Some(fam) => {
+                                    let t32 = &teacher32[r];
+                                    row_f32(
+                                        data,
+                                        prep,
+                                        r,
+                                        fam,
+                                        t32,
+                                        s_row,
+                                        g_row,
+                                        &mut scr.f32,
+                                        &mut sums,
+                                    )
+                                }
+                                None => {
+                                    let at = RowAt {
+                                        epoch,
+                                        rows: n as u64,
+                                        row: r as u64,
+                                    };
+                                    row(
+                                        data, prep, at, s_row, div, want_ce, g_row, &mut scr,
+                                        &mut sums,
+                                    )
+                                }
+                            }
                         }
                         sums
                     })
@@ -159,26 +280,25 @@ impl Engine for CpuEngine<'_> {
                 .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
                 .collect()
         });
-        // Threads in row order: the sum does not depend on timing.
-        let mut s = Sums::default();
-        for p in partials {
-            s.objective += p.objective;
-            s.kl_pq += p.kl_pq;
-            s.kl_qp += p.kl_qp;
-            s.head += p.head;
-            s.tail += p.tail;
-            s.top1 += p.top1;
-            s.ce += p.ce;
-            s.bad_grad += p.bad_grad;
-            s.refused = s.refused.or(p.refused);
-        }
-        Ok(s)
+        Ok(total(partials))
     }
 
+    /// A free student's step is recorded and applied by the next forward (or by
+    /// [`Engine::student_logits`]), row by row as it reads the row; a low-rank student steps now.
     fn step(&mut self, adam: &AdamStep) -> Result<(), RealError> {
         let (n, v) = (self.data.n, self.data.student_v);
         match &mut self.params {
-            Params::Free { z, m, v: vv } => adam_par(adam, z, m, vv, &self.g),
+            Params::Free {
+                z,
+                m,
+                v: vv,
+                pending,
+            } => {
+                // Two steps without a forward between them: apply the first.
+                if let Some(prev) = pending.replace(*adam) {
+                    adam_par(&prev, z, m, vv, &self.g);
+                }
+            }
             Params::LowRank {
                 d,
                 h,
@@ -189,10 +309,13 @@ impl Engine for CpuEngine<'_> {
                 vw,
                 gh,
                 gw,
+                grads_ready,
                 ..
             } => {
-                matmul_nt(&self.g, w, gh, n, v, *d);
-                matmul_tn(h, &self.g, gw, n, *d, v);
+                if !*grads_ready {
+                    matmul_nt(&self.g, w, gh, n, v, *d);
+                    matmul_tn(h, &self.g, gw, n, *d, v);
+                }
                 adam_par(adam, h, mh, vh, gh);
                 adam_par(adam, w, mw, vw, gw);
             }
@@ -202,8 +325,18 @@ impl Engine for CpuEngine<'_> {
 
     fn student_logits(&mut self) -> Result<Vec<f32>, RealError> {
         let (n, v) = (self.data.n, self.data.student_v);
-        Ok(match &self.params {
-            Params::Free { z, .. } => z.clone(),
+        Ok(match &mut self.params {
+            Params::Free {
+                z,
+                m,
+                v: vv,
+                pending,
+            } => {
+                if let Some(adam) = pending.take() {
+                    adam_par(&adam, z, m, vv, &self.g);
+                }
+                z.clone()
+            }
             Params::LowRank { d, h, w, .. } => {
                 let mut s = vec![0.0; n * v];
                 matmul_nn(h, w, &mut s, n, *d, v);
@@ -211,6 +344,139 @@ impl Engine for CpuEngine<'_> {
             }
         })
     }
+}
+
+/// Per-thread sums added in thread (row) order: the total does not depend on timing.
+fn total(partials: impl IntoIterator<Item = Sums>) -> Sums {
+    let mut s = Sums::default();
+    for p in partials {
+        s.objective += p.objective;
+        s.kl_pq += p.kl_pq;
+        s.kl_qp += p.kl_qp;
+        s.head += p.head;
+        s.tail += p.tail;
+        s.top1 += p.top1;
+        s.ce += p.ce;
+        s.bad_grad += p.bad_grad;
+        s.refused = s.refused.or(p.refused);
+    }
+    s
+}
+
+/// A low-rank student's factors: `H` `[n × d]`, `W` `[d × v]`.
+struct LowRankRef<'a> {
+    d: usize,
+    h: &'a [f32],
+    w: &'a [f32],
+}
+
+/// A low-rank student's forward and backward on the f32 engine, fused per row: `s = h_r·W`, the
+/// row's value and gradient `g`, `dH_r = g·Wᵀ` and `dW += h_rᵀ·g` (per thread, added in thread
+/// order), with `W` in cache; no `[N × V]` tensor is written, the teacher is the only one read.
+fn lowrank_fused(
+    data: &RealData,
+    prep: &Prep,
+    teacher32: &[Teacher32],
+    fam: Family32,
+    low: LowRankRef,
+    gh: &mut [f32],
+    gw: &mut [f32],
+) -> Sums {
+    let (n, v, d) = (data.n, data.student_v, low.d);
+    let (h, w) = (low.h, low.w);
+    let per = n.div_ceil(threads()).max(1);
+    let parts: Vec<(Sums, Vec<f32>)> = std::thread::scope(|sc| {
+        let handles: Vec<_> = gh
+            .chunks_mut(per * d)
+            .enumerate()
+            .map(|(i, ghc)| {
+                sc.spawn(move || {
+                    let (mut s_row, mut g_row) = (vec![0f32; v], vec![0f32; v]);
+                    let mut dw = vec![0f32; d * v];
+                    let mut scr = Scratch32::default();
+                    let mut sums = Sums::default();
+                    for (j, gh_r) in ghc.chunks_mut(d).enumerate() {
+                        let r = i * per + j;
+                        let h_r = &h[r * d..(r + 1) * d];
+                        nn_rows(h_r, w, &mut s_row, d, v);
+                        let t32 = &teacher32[r];
+                        row_f32(
+                            data, prep, r, fam, t32, &s_row, &mut g_row, &mut scr, &mut sums,
+                        );
+                        nt_rows(&g_row, w, gh_r, v, d);
+                        ger_row(h_r, &g_row, &mut dw, v);
+                    }
+                    (sums, dw)
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+            .collect()
+    });
+    gw.fill(0.0);
+    let mut sums = Vec::with_capacity(parts.len());
+    for (s, dw) in parts {
+        for (o, x) in gw.iter_mut().zip(&dw) {
+            *o += x;
+        }
+        sums.push(s);
+    }
+    total(sums)
+}
+
+/// One row on the f32 engine: value, gradient and metrics (see [`row`] for the policy on values
+/// beyond f32's range and on non-finite gradients, which this shares).
+#[allow(clippy::too_many_arguments)]
+fn row_f32(
+    data: &RealData,
+    prep: &Prep,
+    r: usize,
+    fam: Family32,
+    t32: &Teacher32,
+    s_row: &[f32],
+    g_row: &mut [f32],
+    scr: &mut Scratch32,
+    sums: &mut Sums,
+) {
+    let out = row32::value_and_grad(fam, data.teacher_row(r), t32, s_row, g_row, scr);
+    let value = if out.value > F32_MAX {
+        f64::INFINITY
+    } else {
+        out.value
+    };
+    if value.is_finite() {
+        if !all_finite(g_row) {
+            sums.bad_grad += 1;
+            g_row.fill(0.0);
+        }
+    } else {
+        g_row.fill(0.0);
+    }
+    sums.objective += value;
+    sums.kl_pq += out.kl_pq;
+    sums.kl_qp += out.kl_qp;
+    sums.head += out.head_gap;
+    sums.tail += out.tail_gap;
+    // As [`top1_credit`], from the kernel's max.
+    let t = prep.t_argmax[r] as usize;
+    if s_row.get(t) == Some(&out.z_max) {
+        let ties = s_row.iter().filter(|&&z| z == out.z_max).count();
+        sums.top1 += 1.0 / ties.max(1) as f64;
+    }
+}
+
+/// No NaN or infinity in `x` (`x·0` is 0 for finite numbers only), in 16 lanes.
+fn all_finite(x: &[f32]) -> bool {
+    let mut acc = [0f32; 16];
+    let (body, tail) = x.as_chunks::<16>();
+    for c in body {
+        for l in 0..16 {
+            acc[l] += c[l] * 0.0;
+        }
+    }
+    acc.iter().chain(tail).all(|a| a.is_finite())
 }
 
 const F32_MAX: f64 = f32::MAX as f64;
@@ -383,11 +649,7 @@ fn adam_par(adam: &AdamStep, p: &mut [f32], m: &mut [f32], v: &mut [f32], g: &[f
             .zip(v.chunks_mut(per))
             .zip(g.chunks(per))
         {
-            s.spawn(move || {
-                for (((p, m), v), &g) in p.iter_mut().zip(m).zip(v).zip(g) {
-                    adam.update(p, m, v, g);
-                }
-            });
+            s.spawn(move || adam_rows(adam, p, m, v, g));
         }
     });
 }
@@ -424,27 +686,47 @@ fn dot(x: &[f32], y: &[f32]) -> f32 {
     acc.iter().sum::<f32>() + tail
 }
 
-/// Runs `$body` compiled for AVX2+FMA when the CPU has them (the crate targets baseline x86-64).
+/// Runs `$body` compiled for AVX-512 or AVX2+FMA when the CPU has them (the crate targets
+/// baseline x86-64), as [`crate::math::simd::level`] picks (so `KDVIZ_SIMD` caps it).
 macro_rules! best {
     ($name:ident($($arg:ident: $ty:ty),*) $body:block) => {
         fn $name($($arg: $ty),*) {
             #[inline(always)]
             fn generic($($arg: $ty),*) $body
-            #[cfg(target_arch = "x86_64")]
-            {
-                #[target_feature(enable = "avx2,fma")]
-                fn avx2($($arg: $ty),*) { generic($($arg),*) }
-                if std::arch::is_x86_feature_detected!("avx2")
-                    && std::arch::is_x86_feature_detected!("fma")
-                {
-                    // SAFETY: the CPU has the features `avx2` was compiled for.
-                    return unsafe { avx2($($arg),*) };
+            match crate::math::simd::level() {
+                #[cfg(target_arch = "x86_64")]
+                crate::math::simd::Level::Avx512(_) => {
+                    #[target_feature(enable = "avx512f,avx2,fma")]
+                    fn avx512($($arg: $ty),*) { generic($($arg),*) }
+                    // SAFETY: the level is Avx512 only after AVX-512F, AVX2 and FMA were detected.
+                    unsafe { avx512($($arg),*) }
                 }
+                #[cfg(target_arch = "x86_64")]
+                crate::math::simd::Level::Avx2(_) => {
+                    #[target_feature(enable = "avx2,fma")]
+                    fn avx2($($arg: $ty),*) { generic($($arg),*) }
+                    // SAFETY: the level is Avx2 only after AVX2 and FMA were detected.
+                    unsafe { avx2($($arg),*) }
+                }
+                _ => generic($($arg),*),
             }
-            generic($($arg),*)
         }
     };
 }
+
+best!(adam_rows(adam: &AdamStep, p: &mut [f32], m: &mut [f32], v: &mut [f32], g: &[f32]) {
+    // Adam over one stretch of elements.
+    for (((p, m), v), &g) in p.iter_mut().zip(m).zip(v).zip(g) {
+        adam.update(p, m, v, g);
+    }
+});
+
+best!(ger_row(h_r: &[f32], g: &[f32], dw: &mut [f32], v: usize) {
+    // `dW += h_rᵀ·g` for one row.
+    for (k, &a) in h_r.iter().enumerate() {
+        axpy(a, g, &mut dw[k * v..(k + 1) * v]);
+    }
+});
 
 best!(nn_rows(h: &[f32], w: &[f32], s: &mut [f32], d: usize, v: usize) {
     for c0 in (0..v).step_by(CB) {
@@ -668,7 +950,11 @@ mod tests {
     /// Two epochs' objectives and the last gradient of `loss` on `data`.
     fn two_epochs(data: &RealData, loss: &str) -> (Vec<f64>, Vec<f32>) {
         let loss: Loss = loss.parse().unwrap();
-        let cfg = TrainConfig::default();
+        // The f64 engine on both sides: practice options always take it.
+        let cfg = TrainConfig {
+            cpu_arith: CpuArith::F64,
+            ..TrainConfig::default()
+        };
         let prep = Prep::new(data, cfg.mu);
         let mut engine = CpuEngine::new(data, &cfg, &prep).unwrap();
         let obj = (0..2)
@@ -749,12 +1035,13 @@ mod tests {
     proptest! {
         #![proptest_config(config())]
 
-        /// The CPU trainer's epoch-0 objective and gradient are the f64 engine's on the same
-        /// (f32) logits, row by row: the real path adds no numerics of its own.
+        /// With f64 arithmetic, the CPU trainer's epoch-0 objective and gradient are the f64
+        /// engine's on the same (f32) logits, row by row: the real path adds no numerics of its
+        /// own.
         #[test]
         fn the_cpu_engine_is_the_f64_engine((data, specs) in cases()) {
             prop_assert!(data.check().is_ok());
-            let cfg = TrainConfig::default();
+            let cfg = TrainConfig { cpu_arith: CpuArith::F64, ..TrainConfig::default() };
             let prep = Prep::new(&data, cfg.mu);
             let (n, v) = (data.n, data.v);
             for spec in &specs {
