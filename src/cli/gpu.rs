@@ -593,7 +593,12 @@ fn bench(args: &BenchArgs) -> Result<(), String> {
             "{:<52} {:>6} {:>6} {:>10} {:>8} {:>7} {:>12.1} {:>9} {:>9}",
             d.to_string(),
             p,
-            b,
+            // Whole for the full rows; a top-k teacher's bytes per row spread over V are not.
+            if b.fract() == 0.0 {
+                format!("{b}")
+            } else {
+                format!("{b:.2}")
+            },
             gms,
             gbps,
             pct,
