@@ -726,7 +726,12 @@ pub fn practice_refusal(loss: &Loss) -> Option<String> {
     if loss.practice.is_default() {
         return None;
     }
-    crate::gpu::loss_refusal(loss).err().map(|e| e.to_string())
+    match crate::gpu::loss_refusal(loss) {
+        Ok(()) => None,
+        // The reason itself: it is the options, not this device, that the GPU does not run.
+        Err(GpuError::Unsupported(why)) => Some(why),
+        Err(e) => Some(e.to_string()),
+    }
 }
 
 /// The output policy ([`crate::math::range`]) for one epoch, the same on both backends: the
