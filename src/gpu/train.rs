@@ -1097,6 +1097,21 @@ mod tests {
         let free = device_bytes(&setup(TrainStudent::Free { init: &teacher }), (0, 0));
         assert_eq!(free, 20 * e + 84 * n as u64);
         assert_eq!(free >> 30, 10);
+        // Practice options of full rows: a shaped teacher and a shaped student, 32 bytes of
+        // statistics per row each; options of the teacher alone shape one side.
+        let shaped = |spec: &str| TrainSetup {
+            loss: spec.parse().unwrap(),
+            ..setup(TrainStudent::Free { init: &teacher })
+        };
+        let stats = 32 * n as u64;
+        assert_eq!(
+            device_bytes(&shaped("fkl:tt=2,st=2"), (0, 0)),
+            free + 2 * (4 * e + stats)
+        );
+        assert_eq!(
+            device_bytes(&shaped("fkl:tt=2"), (0, 0)),
+            free + 4 * e + stats
+        );
         // Rank 16: teacher, gradient, S; H and W with two moments each; 8 partials of dH, 1 of dW.
         let (sh, sw) = train_splits(n, v, 16);
         assert_eq!((sh, sw), (8, 1));
