@@ -308,9 +308,9 @@ fn top_k_teachers_train_on_the_gpu_as_on_the_cpu() {
         .unwrap_err()
         .to_string()
     };
-    let e = refuse(&data, "rkl:tt=2", &c);
+    let e = refuse(&data, "rkl:support=topk,k=4", &c);
     assert!(
-        e.contains("practice options (tt=2) train on the CPU engine"),
+        e.contains("rkl: support=topk,k=4 is not yet on the GPU; use the CPU engine"),
         "{e}"
     );
     let e = refuse(&top, "fkl:support=topk-tail,k=4,precision=f64", &c);
@@ -323,7 +323,10 @@ fn top_k_teachers_train_on_the_gpu_as_on_the_cpu() {
         "{e}"
     );
     c.backend = BackendChoice::Auto;
-    for (data, spec) in [(&data, "rkl:tt=2"), (&stored, "fkl:support=topk,k=2")] {
+    for (data, spec) in [
+        (&data, "rkl:support=topk,k=4"),
+        (&stored, "fkl:support=topk,k=2"),
+    ] {
         let loss: Loss = spec.parse().unwrap();
         let r = train(
             Some(g),
@@ -620,6 +623,121 @@ fn bench_epoch_times() {
 }
 
 // ------------------------------------------------------------------ chunked [N × V] tensors
+
+/// Practice options of full rows train on the GPU (`gpu/shaping.rs` around the family kernel),
+/// epoch by epoch as on the CPU engine: the teacher's and the student's steps 1–4, the chain rule
+/// and T², AKL's head on the standardised teacher, a sampled teacher drawn afresh every epoch on
+/// stream seed + e·N + r, TAID's fixed t; in one chunk and in chunks of 5 rows (a last one of 4).
+#[test]
+fn practice_options_train_on_the_gpu_as_on_the_cpu() {
+    let Some(one) = ctx() else { return };
+    let (n, v) = (14, 60);
+    let data = zipf_data(n, v, 7);
+    let five = chunked(5, v).unwrap();
+    let close = |a: f64, b: f64| (a - b).abs() <= 1e-4 * (b.abs() + 0.01);
+    for student in [StudentKind::Free, StudentKind::LowRank { rank: 4 }] {
+        for spec in [
+            "fkl:tt=2",
+            "rkl:st=2,t2=true",
+            "jsd:beta=0.5,softcap=5",
+            "akl:std=true",
+            "fkl:precision=bf16",
+            "fkl:tprecision=f16,tt=0.5",
+            "tvd:support=sampled,n=16,seed=3",
+            "jsd:beta=0.5,support=sampled,n=32,seed=1",
+            "uld:support=sampled,n=32,seed=1,tt=2",
+            "taid:t=0.5,st=2",
+            "eakd:std=true,softcap=4",
+        ] {
+            let mut c = cpu(student, 10, 0.05);
+            let rc = on(None, &data, spec, &c);
+            c.backend = BackendChoice::Gpu;
+            for (g, chunks) in [(one, "one chunk"), (&five, "chunks of 5")] {
+                let rg = on(Some(g), &data, spec, &c);
+                assert!(rg.backend.starts_with("GPU: "), "{spec}: {}", rg.backend);
+                assert_eq!(rg.stats.len(), 11);
+                for (a, b) in rg.stats.iter().zip(&rc.stats) {
+                    let what = format!(
+                        "{student} {spec} {chunks} epoch {}: gpu {a:?} cpu {b:?}",
+                        b.epoch
+                    );
+                    assert!(close(a.objective, b.objective), "objective {what}");
+                    let (a, b) = (a.classes.unwrap(), b.classes.unwrap());
+                    assert!(close(a.kl_pq, b.kl_pq), "kl_pq {what}");
+                    assert!(close(a.kl_qp, b.kl_qp), "kl_qp {what}");
+                }
+            }
+        }
+    }
+    // The options matter: the tempered teacher is another target than the plain one.
+    let c = TrainConfig {
+        backend: BackendChoice::Gpu,
+        ..cpu(StudentKind::Free, 2, 0.05)
+    };
+    let plain = on(Some(one), &data, "fkl", &c).stats[0].objective;
+    let tempered = on(Some(one), &data, "fkl:tt=2", &c).stats[0].objective;
+    assert!((plain - tempered).abs() > 1e-2, "{plain} vs {tempered}");
+}
+
+/// What the GPU does not run (`compute≠exact`, `precision=f64`) is refused with its reason under
+/// `--backend gpu` and trains on the CPU under `auto`.
+#[test]
+fn refused_practice_options_train_on_the_cpu() {
+    let Some(g) = ctx() else { return };
+    let data = zipf_data(8, 40, 9);
+    let mut c = cpu(StudentKind::Free, 3, 0.05);
+    for (spec, why) in [
+        (
+            "fkl:compute=naive,precision=bf16",
+            "fkl: compute=naive emulates arithmetic in the stored formats on the CPU only",
+        ),
+        (
+            "rkl:precision=f64",
+            "rkl: precision=f64: the GPU computes in f32; use f32/bf16/f16 or the CPU engine",
+        ),
+    ] {
+        let loss: Loss = spec.parse().unwrap();
+        c.backend = BackendChoice::Gpu;
+        let e = train(
+            Some(g),
+            &data,
+            &loss,
+            &c,
+            &AtomicBool::new(false),
+            &mut |_| {},
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains(why), "{spec}: {e}");
+        c.backend = BackendChoice::Auto;
+        let r = on(Some(g), &data, spec, &c);
+        assert!(r.backend.starts_with("CPU"), "{spec}: {}", r.backend);
+        assert!(r.fallback.is_some(), "{spec}");
+        assert_eq!(r.stats.len(), 4);
+    }
+}
+
+/// The byte model of a loss with practice options of full rows counts the steps around the
+/// family (`loss_bytes_per_elem`) over the N × V logits.
+#[test]
+fn practice_options_add_their_bytes_per_epoch() {
+    use kdviz::gpu::{Storage, loss_bytes_per_elem};
+    use kdviz::real::train::bytes_per_epoch;
+    let (n, v) = (64, 1000);
+    for spec in [
+        "fkl:st=2",
+        "fkl:std=true",
+        "jsd:beta=0.5,softcap=5,t2=true,st=2",
+    ] {
+        let shaped = div(spec);
+        let plain = Loss::from(shaped.family);
+        let extra = loss_bytes_per_elem(&shaped, Storage::F32) as f64
+            - loss_bytes_per_elem(&plain, Storage::F32) as f64;
+        assert!(extra > 0.0, "{spec}");
+        let b = |l: &Loss| bytes_per_epoch(l, StudentKind::Free, n, v, false);
+        assert_eq!(b(&shaped) - b(&plain), extra * (n * v) as f64, "{spec}");
+    }
+}
 
 /// A device of its own (a second one on the same adapter) whose buffers hold at most `rows` rows
 /// of `v` f32 logits: the GPU trainer stores every `[N × V]` tensor in chunks of that many rows.

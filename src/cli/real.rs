@@ -140,7 +140,8 @@ pub fn run(args: &RealArgs) -> Result<(), String> {
     if args.backend == BackendChoice::Gpu {
         for s in &args.div {
             cpu_only(&s.loss.family).map_err(|e| format!("--div {:?}: {e}", s.raw))?;
-            // A top-k support is checked against the teacher once it is loaded.
+            // A top-k support is checked against the teacher once it is loaded; the GPU runs
+            // the other practice options unless `loss_refusal` says why not.
             if s.loss.practice.support.k().is_none()
                 && let Some(why) = practice_refusal(&s.loss)
             {

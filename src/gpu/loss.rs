@@ -1153,12 +1153,17 @@ pub(crate) struct LossTarget<'a> {
     pub teacher: &'a wgpu::Buffer,
     pub student: &'a wgpu::Buffer,
     pub grad: &'a wgpu::Buffer,
+    /// The per-row values (one f32 per row) when the caller shares them (the practice steps'
+    /// chain rule scales them); `None`: the binding's own.
+    pub values: Option<&'a wgpu::Buffer>,
 }
 
 /// The loss kernel bound to a caller's chunks of rows (the trainer's `[N × V]` tensors); the
-/// uniform, aux and per-row values buffers of each chunk are its own.
+/// uniform and aux buffers of each chunk are its own, the per-row values too unless the caller
+/// gives them.
 pub(crate) struct LossBinding {
     base: Params,
+    aux: Aux,
     pipe: wgpu::ComputePipeline,
     chunks: Vec<LossChunk>,
     max_wg: u32,
@@ -1171,8 +1176,8 @@ struct LossChunk {
     /// One f32 per row of the chunk.
     values: wgpu::Buffer,
     bind: wgpu::BindGroup,
-    /// Kept alive with its bind group.
-    _aux: wgpu::Buffer,
+    /// Bound in `bind`; rewritten by [`LossBinding::set_teacher`].
+    aux: wgpu::Buffer,
 }
 
 impl GpuContext {
@@ -1226,8 +1231,12 @@ impl GpuContext {
                         self.queue
                             .write_buffer(&aux, 0, bytemuck::cast_slice(words));
                     }
-                    let values =
-                        self.buffer("kdviz train values", t.rows * 4, U::STORAGE | U::COPY_SRC);
+                    let values = match t.values {
+                        Some(b) => b.clone(),
+                        None => {
+                            self.buffer("kdviz train values", t.rows * 4, U::STORAGE | U::COPY_SRC)
+                        }
+                    };
                     let bind = self.bind_buffers(
                         "kdviz train loss",
                         &self.kernels.bgl,
@@ -1239,12 +1248,13 @@ impl GpuContext {
                         params,
                         values,
                         bind,
-                        _aux: aux,
+                        aux,
                     }
                 })
                 .collect();
             LossBinding {
                 base,
+                aux: plan.aux,
                 pipe,
                 chunks,
                 max_wg: self.info.max_compute_workgroups_per_dimension.max(1),
@@ -1266,6 +1276,28 @@ impl LossBinding {
             };
             ctx.queue
                 .write_buffer(&c.params, 0, bytemuck::bytes_of(&params));
+        }
+    }
+
+    /// The family's aux words come from the teacher's rows (AKL's head, ULD's order): a caller
+    /// that changes the teacher the kernel reads (shaped or sampled) calls [`Self::set_teacher`].
+    pub(crate) fn reads_teacher(&self) -> bool {
+        matches!(self.aux, Aux::AklHead { .. } | Aux::SortedTeacher)
+    }
+
+    /// Rewrites the teacher-side aux words from `teacher_host` (`[n × v]`, the rows the kernel
+    /// reads); nothing for a family that does not read them.
+    pub(crate) fn set_teacher(&self, ctx: &GpuContext, teacher_host: &[f32], n: usize, v: usize) {
+        if !self.reads_teacher() {
+            return;
+        }
+        let words = teacher_aux_words(self.aux, teacher_host, n, v);
+        let per_row = words.len() / n.max(1);
+        for c in &self.chunks {
+            let rows = c.rows as usize;
+            if let Some(w) = words.get(per_row * c.row0..per_row * (c.row0 + rows)) {
+                ctx.queue.write_buffer(&c.aux, 0, bytemuck::cast_slice(w));
+            }
         }
     }
 

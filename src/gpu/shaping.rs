@@ -541,15 +541,17 @@ impl ShapeBinding {
     /// `support=sampled`: draws the counts of every row on the CPU from `raw` (the uploaded
     /// teacher logits, row-major, rows in chunk order), the row of chunk row r of the whole tensor
     /// on sampler stream `stream0 + r`, and writes the logits `ln(c/N)` to the teacher's rows.
+    /// Returns those logits (the host's copy, for aux words that read the teacher); nothing
+    /// without `support=sampled`.
     pub(crate) fn sample_teacher(
         &self,
         ctx: &GpuContext,
         practice: &Practice,
         raw: &[f32],
         stream0: u64,
-    ) -> Result<(), GpuError> {
+    ) -> Result<Vec<f32>, GpuError> {
         let Some((n, seed)) = self.plan.sampled else {
-            return Ok(());
+            return Ok(Vec::new());
         };
         let v = self.v;
         let logits = sampled_logits(practice, raw, v, n, seed, stream0);
@@ -563,7 +565,8 @@ impl ShapeBinding {
                 }
                 row0 += rows;
             }
-        })
+        })?;
+        Ok(logits)
     }
 
     /// The student's steps 1–4 of chunk `i` (before the family kernel).

@@ -19,13 +19,14 @@
 //! binding; `H`, `W` or the partials over one binding; more bytes than the device's memory
 //! ([`GpuContext::memory_budget`]), or buffers it cannot allocate, with the bytes needed named.
 
-use super::GpuError;
 use super::chunks::row_chunks;
 use super::device::{GpuContext, GpuInfo};
 use super::loss::{LossBinding, LossTarget};
+use super::shaping::{ShapeBinding, ShapeTarget, loss_scratch_rows};
 use super::topk::{StoredRows, TopKBinding, TopKTarget};
+use super::{GpuError, Storage};
 use crate::math::Divergence;
-use crate::math::practice::Loss;
+use crate::math::practice::{Loss, Practice};
 use bytemuck::{Pod, Zeroable};
 
 /// Output tile of `matmul.wgsl` (square).
@@ -51,7 +52,8 @@ pub(crate) struct TrainSetup<'a> {
     pub v: usize,
     pub teacher: &'a [f32],
     pub student: TrainStudent<'a>,
-    /// The family, and for a top-k support its options (`topk` must then be given).
+    /// The family and its practice options: a top-k support's (`topk` must then be given), or
+    /// those of full rows that `shaping.rs` runs (see [`super::loss_refusal`]).
     pub loss: Loss,
     /// The teacher as its top k per row, which a top-k support reads instead of `teacher` (the
     /// metrics still read `teacher`).
@@ -194,24 +196,41 @@ struct LowRankAdam {
     _buffers: [wgpu::Buffer; 4],
 }
 
-/// What computes an epoch's values and gradient: the family's kernel on the full teacher, or the
-/// top-k kernels on the stored teacher (`gpu/topk`).
+/// What computes an epoch's values and gradient: the family's kernel on the full teacher, the
+/// practice steps of full rows around it (`shaping.rs`), or the top-k kernels on the stored
+/// teacher (`gpu/topk`).
 enum LossStage {
     Family(LossBinding),
+    Shaped(ShapedLoss),
     TopK(TopKBinding),
+}
+
+/// The practice steps bound to the trainer's chunks, and the family bound to their scratch rows
+/// (the shaped teacher and student) and to the per-row values that the chain rule scales.
+struct ShapedLoss {
+    shape: ShapeBinding,
+    family: LossBinding,
+    practice: Practice,
 }
 
 impl LossStage {
     /// New parameters of the bound family (TAID's t); a top-k loss is fixed for the run.
     fn set_div(&self, ctx: &GpuContext, div: &Divergence) {
-        if let LossStage::Family(b) = self {
-            b.set_div(ctx, div);
+        match self {
+            LossStage::Family(b) => b.set_div(ctx, div),
+            LossStage::Shaped(b) => b.family.set_div(ctx, div),
+            LossStage::TopK(_) => {}
         }
     }
 
     fn dispatch(&self, pass: &mut wgpu::ComputePass, i: usize) {
         match self {
             LossStage::Family(b) => b.dispatch(pass, i),
+            LossStage::Shaped(b) => {
+                b.shape.dispatch_student(pass, i);
+                b.family.dispatch(pass, i);
+                b.shape.dispatch_chain(pass, i);
+            }
             LossStage::TopK(b) => b.dispatch(pass, i),
         }
     }
@@ -219,9 +238,98 @@ impl LossStage {
     fn copy_values(&self, enc: &mut wgpu::CommandEncoder, dst: &wgpu::Buffer) {
         match self {
             LossStage::Family(b) => b.copy_values(enc, dst),
+            LossStage::Shaped(b) => b.family.copy_values(enc, dst),
             LossStage::TopK(b) => b.copy_values(enc, dst),
         }
     }
+}
+
+/// Binds `s.loss`'s practice steps to the trainer's chunks and the family to their scratch rows;
+/// the teacher is shaped here, once (a sampled one every epoch: [`Trainer::sample_teacher`]).
+fn bind_shaped(ctx: &GpuContext, s: &TrainSetup, chunks: &[Chunk]) -> Result<ShapedLoss, GpuError> {
+    use wgpu::BufferUsages as U;
+    let (n, v) = (s.n, s.v);
+    if let Some(i) = s.teacher.iter().position(|x| !x.is_finite()) {
+        return Err(GpuError::Unsupported(format!(
+            "{}: teacher logit [{}, {}] is not finite; the GPU's practice options need finite              logits",
+            s.loss,
+            i / v.max(1),
+            i % v.max(1)
+        )));
+    }
+    let values: Vec<wgpu::Buffer> = ctx.scoped("allocating the trainer's buffers", || {
+        chunks
+            .iter()
+            .map(|c| ctx.buffer("kdviz train values", c.rows * 4, U::STORAGE | U::COPY_SRC))
+            .collect()
+    })?;
+    let targets: Vec<ShapeTarget> = chunks
+        .iter()
+        .zip(&values)
+        .map(|(c, values)| ShapeTarget {
+            rows: c.rows,
+            teacher: &c.teacher,
+            student: &c.logits,
+            grad: &c.grad,
+            values,
+        })
+        .collect();
+    let shape = ctx.bind_shaping(&s.loss, Storage::F32, &targets, v)?;
+    shape.shape_teacher(ctx)?;
+    let targets: Vec<LossTarget> = chunks
+        .iter()
+        .enumerate()
+        .zip(&values)
+        .map(|((i, c), values)| LossTarget {
+            row0: c.row0,
+            rows: c.rows,
+            teacher: shape.teacher(i).unwrap_or(&c.teacher),
+            student: shape.student(i).unwrap_or(&c.logits),
+            grad: &c.grad,
+            values: Some(values),
+        })
+        .collect();
+    let family = ctx.bind_loss(&s.loss.family, s.teacher, s.labels, &targets, n, v)?;
+    // AKL's head and ULD's order read the teacher the kernel reads: the shaped one.
+    if family.reads_teacher() && !shape.plan().sampled() && shape.teacher(0).is_some() {
+        let shaped = read_chunks(ctx, chunks, n, v, |i, _| shape.teacher(i))?;
+        family.set_teacher(ctx, &shaped, n, v);
+    }
+    Ok(ShapedLoss {
+        shape,
+        family,
+        practice: s.loss.practice,
+    })
+}
+
+/// `[N × V]` f32 rows from one buffer per chunk (`pick`: chunk index and chunk to its buffer),
+/// read back a chunk at a time (the host maps at most one chunk).
+fn read_chunks<'b>(
+    ctx: &GpuContext,
+    chunks: &'b [Chunk],
+    n: usize,
+    v: usize,
+    pick: impl Fn(usize, &'b Chunk) -> Option<&'b wgpu::Buffer>,
+) -> Result<Vec<f32>, GpuError> {
+    use wgpu::BufferUsages as U;
+    let mut out = vec![0f32; n * v];
+    for (i, c) in chunks.iter().enumerate() {
+        let Some(src) = pick(i, c) else { continue };
+        let e = c.rows * v;
+        let read = ctx.scoped("reading rows back", || {
+            let read = ctx.buffer("kdviz rows read", e * 4, U::MAP_READ | U::COPY_DST);
+            let mut enc = ctx
+                .device
+                .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: None });
+            enc.copy_buffer_to_buffer(src, 0, &read, 0, Some(e as u64 * 4));
+            ctx.queue.submit([enc.finish()]);
+            read
+        })?;
+        ctx.read_back(&[&read], |_, bytes| {
+            decode(bytes, &mut out[c.row0 * v..(c.row0 + c.rows) * v]);
+        })?;
+    }
+    Ok(out)
 }
 
 /// Tensors resident on the device for one training run.
@@ -521,8 +629,15 @@ fn device_bytes(s: &TrainSetup, (sh, sw): (usize, usize)) -> u64 {
             4 * e + 4 * (3 * d * (n + v) + sh * d * n + sw * d * v)
         }
     };
+    // The practice steps' scratch rows (the shaped teacher, the shaped student) and their
+    // per-row statistics (32 bytes); a top-k teacher has none.
+    let scratch = if s.topk.is_none() {
+        loss_scratch_rows(&s.loss) as u64
+    } else {
+        0
+    };
     // Teacher and gradient.
-    2 * 4 * e + student + per_row
+    2 * 4 * e + student + per_row + scratch * (4 * e + 32 * n)
 }
 
 impl TrainSetup<'_> {
@@ -729,6 +844,9 @@ impl<'c> Trainer<'c> {
                 .map_err(|e| GpuError::Backend(format!("uploading the logits: {e}")))?;
         }
         let loss = match &s.topk {
+            None if !s.loss.practice.is_default() => {
+                LossStage::Shaped(bind_shaped(ctx, s, &chunks)?)
+            }
             Some(top) => {
                 let targets: Vec<TopKTarget> = chunks
                     .iter()
@@ -749,6 +867,7 @@ impl<'c> Trainer<'c> {
                         teacher: &c.teacher,
                         student: &c.logits,
                         grad: &c.grad,
+                        values: None,
                     });
                 }
                 LossStage::Family(ctx.bind_loss(
@@ -925,26 +1044,26 @@ impl<'c> Trainer<'c> {
     /// The student logits of the last forward `[N × V]`, read back a chunk at a time (the host
     /// maps at most one chunk).
     pub(crate) fn student_logits(&self) -> Result<Vec<f32>, GpuError> {
-        use wgpu::BufferUsages as U;
-        let ctx = self.ctx;
-        let v = self.v;
-        let mut out = vec![0f32; self.n * v];
-        for c in &self.chunks {
-            let e = c.rows * v;
-            let read = ctx.scoped("reading the student back", || {
-                let read = ctx.buffer("kdviz student read", e * 4, U::MAP_READ | U::COPY_DST);
-                let mut enc = ctx
-                    .device
-                    .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: None });
-                enc.copy_buffer_to_buffer(&c.logits, 0, &read, 0, Some(e as u64 * 4));
-                ctx.queue.submit([enc.finish()]);
-                read
-            })?;
-            ctx.read_back(&[&read], |_, bytes| {
-                decode(bytes, &mut out[c.row0 * v..(c.row0 + c.rows) * v]);
-            })?;
+        read_chunks(self.ctx, &self.chunks, self.n, self.v, |_, c| {
+            Some(&c.logits)
+        })
+    }
+
+    /// `support=sampled`: draws this epoch's teacher counts on the host from `raw` (the teacher's
+    /// logits), row r on sampler stream `stream0 + r` (the caller passes `epoch·N`, practice.md
+    /// §10.5), and uploads them before the next forward; nothing for another loss.
+    pub(crate) fn sample_teacher(&self, raw: &[f32], stream0: u64) -> Result<(), GpuError> {
+        let LossStage::Shaped(sh) = &self.loss else {
+            return Ok(());
+        };
+        if !sh.shape.plan().sampled() {
+            return Ok(());
         }
-        Ok(out)
+        let logits = sh
+            .shape
+            .sample_teacher(self.ctx, &sh.practice, raw, stream0)?;
+        sh.family.set_teacher(self.ctx, &logits, self.n, self.v);
+        Ok(())
     }
 }
 
@@ -978,6 +1097,21 @@ mod tests {
         let free = device_bytes(&setup(TrainStudent::Free { init: &teacher }), (0, 0));
         assert_eq!(free, 20 * e + 84 * n as u64);
         assert_eq!(free >> 30, 10);
+        // Practice options of full rows: a shaped teacher and a shaped student, 32 bytes of
+        // statistics per row each; options of the teacher alone shape one side.
+        let shaped = |spec: &str| TrainSetup {
+            loss: spec.parse().unwrap(),
+            ..setup(TrainStudent::Free { init: &teacher })
+        };
+        let stats = 32 * n as u64;
+        assert_eq!(
+            device_bytes(&shaped("fkl:tt=2,st=2"), (0, 0)),
+            free + 2 * (4 * e + stats)
+        );
+        assert_eq!(
+            device_bytes(&shaped("fkl:tt=2"), (0, 0)),
+            free + 4 * e + stats
+        );
         // Rank 16: teacher, gradient, S; H and W with two moments each; 8 partials of dH, 1 of dW.
         let (sh, sw) = train_splits(n, v, 16);
         assert_eq!((sh, sw), (8, 1));

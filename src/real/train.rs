@@ -347,7 +347,9 @@ pub struct TrainResult {
 /// not counted). With `E = N·V`, `P` the loss kernel's passes ([`crate::gpu::passes`]):
 ///
 /// - loss: `(2P + 1)·4E` (P sweeps over teacher and student, one gradient write), as in
-///   `peers-and-gpu.md` §3.3; a top-k support's sparse kernels ([`crate::gpu::SparseBytes`]) per row;
+///   `peers-and-gpu.md` §3.3, plus the practice steps of full rows around it
+///   ([`crate::gpu::loss_bytes_per_elem`]); a top-k support's sparse kernels
+///   ([`crate::gpu::SparseBytes`]) per row;
 /// - metrics: `12E` (student sweep for its log-sum-exp and argmax; teacher + student sweep for the
 ///   sums; the teacher's log-sum-exp is precomputed), `+4E` when a TAID schedule also reads `G`;
 /// - free student: Adam reads parameter, gradient, two moments and writes three: `28E`;
@@ -364,11 +366,11 @@ pub fn bytes_per_epoch(
     taid_schedule: bool,
 ) -> f64 {
     let e = (n * v) as f64;
-    let passes = f64::from(crate::gpu::passes(&div.family));
     let loss_bytes = match crate::gpu::topk_bytes_per_row(div, v) {
         // A top-k support reads the stored [N × k] teacher, not [N × V].
         Ok(sparse) if div.practice.support.k().is_some() => n as f64 * sparse.total() as f64,
-        _ => (2.0 * passes + 1.0) * 4.0 * e,
+        // Full rows: the family's passes, and the practice steps around it (`gpu/shaping.rs`).
+        _ => crate::gpu::loss_bytes_per_elem(div, crate::gpu::Storage::F32) as f64 * e,
     };
     let mut bytes = loss_bytes + 12.0 * e + 28.0 * n as f64;
     if taid_schedule {
@@ -545,8 +547,9 @@ pub(crate) trait Engine {
 
 /// Trains a student on `data` under `loss` (see the module documentation).
 ///
-/// A loss with practice options (practice.md §9–§12) trains on the CPU engine, row `r` of epoch
-/// `e` on the sampler stream `e·N + r` (§10.5); with a top-k teacher (`data.topk`) the student
+/// A loss with practice options (practice.md §9–§12) trains on either engine where the GPU takes
+/// it ([`gpu_refusal`]), row `r` of epoch `e` on the sampler stream `e·N + r` (§10.5); with a
+/// top-k teacher (`data.topk`) the student
 /// sees only the stored top k ([`crate::math::practice::evaluate_stored`]), while the metrics
 /// stay against the full teacher when it is known.
 ///
@@ -737,7 +740,7 @@ pub fn check_teacher(data: &RealData, loss: &Loss) -> Result<(), RealError> {
 
 /// Why the GPU trainer cannot train `loss` on `data`, if it cannot. A top-k teacher trains there
 /// when its full rows are known too (the GPU's metrics read them), under the options the top-k
-/// kernels take (`gpu/topk`); other practice options train on the CPU engine.
+/// kernels take (`gpu/topk`); full rows under the practice options `gpu/shaping.rs` runs.
 pub fn gpu_refusal(data: &RealData, loss: &Loss) -> Option<String> {
     if let Some(top) = &data.topk {
         if !data.has_full_teacher() {
@@ -754,22 +757,19 @@ pub fn gpu_refusal(data: &RealData, loss: &Loss) -> Option<String> {
     practice_refusal(loss)
 }
 
-/// `practice options (support=topk, k=64) train on the CPU engine` for a loss with practice
-/// options; `None` for a plain divergence.
+/// Why the GPU trainer cannot train `loss`'s practice options on a full teacher, if it cannot
+/// ([`crate::gpu::loss_refusal`]: `compute≠exact`, `precision=f64`, a top-k support without a
+/// stored top k); `None` for a plain divergence.
 pub fn practice_refusal(loss: &Loss) -> Option<String> {
     if loss.practice.is_default() {
         return None;
     }
-    let plain = Loss::from(loss.family).to_string();
-    let printed = loss.to_string();
-    let keys = printed
-        .strip_prefix(plain.as_str())
-        .unwrap_or(printed.as_str())
-        .trim_start_matches([':', ',']);
-    Some(format!(
-        "practice options ({}) train on the CPU engine",
-        keys.replace(',', ", ")
-    ))
+    match crate::gpu::loss_refusal(loss) {
+        Ok(()) => None,
+        // The reason itself: it is the options, not this device, that the GPU does not run.
+        Err(GpuError::Unsupported(why)) => Some(why),
+        Err(e) => Some(e.to_string()),
+    }
 }
 
 /// The output policy ([`crate::math::range`]) for one epoch, the same on both backends: the
@@ -855,12 +855,16 @@ pub fn synthetic_zipf(n: usize, v: usize, seed: u64) -> RealData {
 struct GpuEngine<'c> {
     inner: crate::gpu::Trainer<'c>,
     n: usize,
+    /// The teacher's logits, which `support=sampled` draws from on the host every epoch.
+    teacher: &'c [f32],
+    /// Forward passes so far, one per epoch: row r of epoch e samples on stream e·N + r (§10.5).
+    epoch: u64,
 }
 
 impl<'c> GpuEngine<'c> {
     fn new(
         ctx: &'c GpuContext,
-        data: &RealData,
+        data: &'c RealData,
         loss: &Loss,
         cfg: &TrainConfig,
         prep: &Prep,
@@ -938,7 +942,12 @@ impl<'c> GpuEngine<'c> {
                 metric_aux: &metric_aux,
             },
         )?;
-        Ok(GpuEngine { inner, n })
+        Ok(GpuEngine {
+            inner,
+            n,
+            teacher: &data.teacher,
+            epoch: 0,
+        })
     }
 
     fn name(&self) -> String {
@@ -961,6 +970,9 @@ fn lse64(row: &[f32]) -> (f32, f64) {
 
 impl Engine for GpuEngine<'_> {
     fn forward(&mut self, loss: &Loss, want_ce: bool) -> Result<Sums, RealError> {
+        let stream0 = self.epoch.wrapping_mul(self.n as u64);
+        self.epoch += 1;
+        self.inner.sample_teacher(self.teacher, stream0)?;
         let (values, metrics) = self.inner.forward(&loss.family, want_ce)?;
         let mut s = Sums::default();
         // A divergence's f32 rounding below 0 is clamped; a practice loss may be negative (a

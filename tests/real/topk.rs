@@ -89,7 +89,7 @@ fn topk_shows_the_cost_of_k_against_the_full_teacher() {
     }
 }
 
-/// What a top-k teacher cannot serve, and practice options on the GPU: exit 2, one line naming the
+/// What a top-k teacher cannot serve, and practice options the GPU does not run: exit 2, one line naming the
 /// key and what is accepted.
 #[test]
 fn refusals_name_the_key_and_what_is_accepted() {
@@ -157,11 +157,15 @@ fn refusals_name_the_key_and_what_is_accepted() {
     for (extra, needle) in [
         (
             vec!["--div", "fkl:support=topk-tail,k=4,st=2"],
-            "practice options (st=2, support=topk-tail, k=4) train on the CPU engine",
+            "fkl: support=topk-tail,k=4 is not yet on the GPU; use the CPU engine",
         ),
         (
-            vec!["--div", "fkl", "--div", "rkl:tt=2"],
-            "practice options (tt=2) train on the CPU engine",
+            vec!["--div", "fkl", "--div", "rkl:precision=f64"],
+            "--div \"rkl:precision=f64\": rkl: precision=f64: the GPU computes in f32",
+        ),
+        (
+            vec!["--div", "fkl:compute=naive,precision=bf16"],
+            "fkl: compute=naive emulates arithmetic in the stored formats on the CPU only",
         ),
     ] {
         let mut args = gpu.clone();
