@@ -346,6 +346,8 @@ pub(crate) struct Trainer<'c> {
     /// Adam constants of a step not yet submitted (runs at the start of the next forward).
     pending: Option<AdamConsts>,
     max_wg: u32,
+    /// Whether the metrics kernel runs (it reads the full teacher).
+    metrics: bool,
 }
 
 fn compile(ctx: &GpuContext, label: &str, src: &str) -> wgpu::ComputePipeline {
@@ -637,10 +639,17 @@ fn device_bytes(s: &TrainSetup, (sh, sw): (usize, usize)) -> u64 {
         0
     };
     // Teacher and gradient.
-    2 * 4 * e + student + per_row + scratch * (4 * e + 32 * n)
+    let teacher = if s.has_full_teacher() { 4 * e } else { 0 };
+    teacher + 4 * e + student + per_row + scratch * (4 * e + 32 * n)
 }
 
 impl TrainSetup<'_> {
+    /// False for a teacher known only as its top k: the loss reads the stored top k and the
+    /// per-class metrics (which need the full rows) are not computed.
+    fn has_full_teacher(&self) -> bool {
+        self.topk.is_none() || !self.teacher.is_empty()
+    }
+
     fn rank_or(&self, d: usize) -> usize {
         match self.student {
             TrainStudent::LowRank { rank, .. } => rank,
@@ -711,7 +720,10 @@ impl<'c> Trainer<'c> {
             let e = rows * v;
             let range = row0 * v..(row0 + rows) * v;
             let built = ctx.scoped("allocating the trainer's buffers", || {
-                let teacher = ctx.storage("kdviz train teacher", s.teacher.get(range.clone()), e);
+                // A teacher known only as its top k has no rows here (nor metrics to compute).
+                let t_elems = if s.has_full_teacher() { e } else { 1 };
+                let teacher =
+                    ctx.storage("kdviz train teacher", s.teacher.get(range.clone()), t_elems);
                 let g = ctx.storage("kdviz train grad", None, e);
                 let (logits, adam, mm) = match (&s.student, &lowrank_bufs) {
                     (TrainStudent::Free { init }, _) => {
@@ -914,6 +926,7 @@ impl<'c> Trainer<'c> {
             metrics_read,
             pending: None,
             max_wg,
+            metrics: s.has_full_teacher(),
         })
     }
 
@@ -1015,10 +1028,12 @@ impl<'c> Trainer<'c> {
                         mm(&mut pass, &m.fwd);
                     }
                     self.loss.dispatch(&mut pass, i);
-                    pass.set_pipeline(&self.pipes.metrics);
-                    pass.set_bind_group(0, &c.metrics_bind, &[]);
-                    let [x, y] = grid(c.rows, self.max_wg);
-                    pass.dispatch_workgroups(x, y, 1);
+                    if self.metrics {
+                        pass.set_pipeline(&self.pipes.metrics);
+                        pass.set_bind_group(0, &c.metrics_bind, &[]);
+                        let [x, y] = grid(c.rows, self.max_wg);
+                        pass.dispatch_workgroups(x, y, 1);
+                    }
                 }
             }
             self.loss.copy_values(&mut enc, &self.values_read);

@@ -738,18 +738,11 @@ pub fn check_teacher(data: &RealData, loss: &Loss) -> Result<(), RealError> {
     }
 }
 
-/// Why the GPU trainer cannot train `loss` on `data`, if it cannot. A top-k teacher trains there
-/// when its full rows are known too (the GPU's metrics read them), under the options the top-k
-/// kernels take (`gpu/topk`); full rows under the practice options `gpu/shaping.rs` runs.
+/// Why the GPU trainer cannot train `loss` on `data`, if it cannot. A top-k teacher (derived, or
+/// a file without the full rows, which then has no per-class metrics) trains there under the options
+/// the top-k kernels take (`gpu/topk`); full rows under the practice options `gpu/shaping.rs` runs.
 pub fn gpu_refusal(data: &RealData, loss: &Loss) -> Option<String> {
-    if let Some(top) = &data.topk {
-        if !data.has_full_teacher() {
-            return Some(format!(
-                "a teacher stored as its top {} without its full rows trains on the CPU engine \
-                 (the GPU's metrics read the full teacher)",
-                top.k
-            ));
-        }
+    if data.topk.is_some() {
         return crate::gpu::topk_bytes_per_row(loss, data.v)
             .err()
             .map(|e| e.to_string());
