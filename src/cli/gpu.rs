@@ -359,7 +359,7 @@ fn bench(args: &BenchArgs) -> Result<(), String> {
             loss_refusal(&d)
         };
         refusal.map_err(|e| match e {
-            // The reason alone: "not supported by this GPU" is not what a top-k support lacks.
+            // The reason alone: the bench says which option, not that the GPU cannot run it.
             crate::gpu::GpuError::Unsupported(why) => format!("--div {s:?}: {why}"),
             e => format!("--div {s:?}: {e}"),
         })?;

@@ -9,8 +9,9 @@ pub enum GpuError {
     /// The adapter exists but refused a device.
     #[error("the GPU adapter refused a device: {0}")]
     Device(String),
-    /// The request needs something the adapter lacks (f16 storage, a longer row than a binding holds).
-    #[error("not supported by this GPU: {0}")]
+    /// The request needs something the adapter lacks (f16 storage, a longer row than a binding holds)
+    /// or an option the kernels do not run (`compute=naive`, `precision=f64`).
+    #[error("the GPU cannot run this: {0}")]
     Unsupported(String),
     /// The inputs are malformed (shapes, non-finite logits, a label outside the vocabulary).
     #[error("{0}")]
