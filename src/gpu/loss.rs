@@ -19,7 +19,7 @@ use super::plan::{
     Aux, FLAG_ROW_LABELS, Kind, Params, WORKGROUP_SIZE, check_gpu, cpu_only, plan, wgsl_prelude,
 };
 use super::shaping::{ShapeBinding, ShapeKernels, ShapeTarget, loss_refusal};
-use super::topk::{StoredRows, TopKBinding, TopKTarget};
+use super::topk::{ChunkGrad, RunReads, StoredRows, TopKBinding, TopKTarget, run_bound};
 use super::{GpuError, RowsResult, Storage};
 use crate::math::akl::{descending_order, dskd_threshold, head_threshold};
 use crate::math::practice::Loss;
@@ -356,7 +356,7 @@ impl GpuContext {
         (chunk, s)
     }
 
-    fn timer(&self) -> Timer {
+    pub(crate) fn timer(&self) -> Timer {
         use wgpu::BufferUsages as U;
         Timer {
             set: self.device.create_query_set(&wgpu::QuerySetDescriptor {
@@ -520,10 +520,11 @@ struct Shaped {
     warmed: AtomicBool,
 }
 
-struct Timer {
-    set: wgpu::QuerySet,
-    resolve: wgpu::Buffer,
-    read: wgpu::Buffer,
+/// Two GPU timestamps around a compute pass, resolved and read back.
+pub(crate) struct Timer {
+    pub(crate) set: wgpu::QuerySet,
+    pub(crate) resolve: wgpu::Buffer,
+    pub(crate) read: wgpu::Buffer,
 }
 
 /// Logits resident on the device (see [`GpuContext::upload`]).
@@ -732,81 +733,22 @@ impl GpuRows<'_> {
         let values_read = ctx.scoped("allocating the values' read-back", || {
             ctx.buffer("kdviz topk values read", n * 4, U::MAP_READ | U::COPY_DST)
         })?;
-        ctx.scoped("running the top-k kernels", || {
-            let mut enc = ctx
-                .device
-                .create_command_encoder(&wgpu::CommandEncoderDescriptor {
-                    label: Some("kdviz topk rows"),
-                });
-            {
-                let timestamp_writes =
-                    self.timer
-                        .as_ref()
-                        .map(|t| wgpu::ComputePassTimestampWrites {
-                            query_set: &t.set,
-                            beginning_of_pass_write_index: Some(0),
-                            end_of_pass_write_index: Some(1),
-                        });
-                let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
-                    label: Some("kdviz topk rows"),
-                    timestamp_writes,
-                });
-                for i in 0..binding.chunks() {
-                    binding.dispatch(&mut pass, i);
-                }
-            }
-            binding.copy_values(&mut enc, &values_read);
-            if opts.read_grad {
-                for c in &self.chunks {
-                    enc.copy_buffer_to_buffer(&c.grad, 0, &c.grad_read, 0, None);
-                }
-            }
-            if let Some(t) = &self.timer {
-                enc.resolve_query_set(&t.set, 0..2, &t.resolve, 0);
-                enc.copy_buffer_to_buffer(&t.resolve, 0, &t.read, 0, None);
-            }
-            ctx.queue.submit([enc.finish()]);
-        })?;
-        let mut bufs: Vec<&wgpu::Buffer> = vec![&values_read];
-        if opts.read_grad {
-            bufs.extend(self.chunks.iter().map(|c| &c.grad_read));
-        }
-        if let Some(t) = &self.timer {
-            bufs.push(&t.read);
-        }
-        let mut values = vec![0f32; n];
-        let mut grad = if opts.read_grad {
-            vec![0f32; n * v]
-        } else {
-            Vec::new()
+        let grads: Vec<ChunkGrad> = self
+            .chunks
+            .iter()
+            .map(|c| ChunkGrad {
+                row0: c.row0,
+                rows: c.rows,
+                grad: &c.grad,
+                read: &c.grad_read,
+            })
+            .collect();
+        let reads = RunReads {
+            values: &values_read,
+            grads: &grads,
+            timer: self.timer.as_ref(),
         };
-        let mut ticks: Option<(u64, u64)> = None;
-        let n_grad = if opts.read_grad { self.chunks.len() } else { 0 };
-        ctx.read_back(&bufs, |i, bytes| {
-            if i == 0 {
-                decode(Storage::F32, bytes, &mut values);
-            } else if let Some(c) = self.chunks.get(i - 1).filter(|_| i <= n_grad) {
-                decode(
-                    Storage::F32,
-                    bytes,
-                    &mut grad[c.row0 * v..(c.row0 + c.rows) * v],
-                );
-            } else {
-                let t = |o: usize| u64::from_le_bytes(bytes[o..o + 8].try_into().unwrap_or([0; 8]));
-                ticks = Some((t(0), t(8)));
-            }
-        })?;
-        let period = f64::from(ctx.info.timestamp_period_ns);
-        let gpu_ms = ticks
-            .filter(|(t0, t1)| t1 > t0)
-            .map(|(t0, t1)| (t1 - t0) as f64 * period / 1e6);
-        Ok(RowsResult {
-            values,
-            grad,
-            gpu_ms,
-            passes: binding.passes(),
-            chunks: binding.chunks(),
-        })
+        run_bound(ctx, &binding, &reads, (n, v), opts.read_grad)
     }
 
     /// The practice steps of `loss` bound to these rows, the teacher shaped (or sampled): kept

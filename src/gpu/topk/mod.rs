@@ -33,6 +33,7 @@ pub(crate) use stored::StoredRows;
 
 use super::chunks::row_chunks;
 use super::device::GpuContext;
+use super::loss::Timer;
 use super::{GpuError, RowsOptions, RowsResult, RunOptions, Storage};
 use crate::math::practice::Loss;
 use plan::run_plan;
@@ -63,12 +64,6 @@ struct OwnChunk {
     student: wgpu::Buffer,
     grad: wgpu::Buffer,
     grad_read: wgpu::Buffer,
-}
-
-struct Timer {
-    set: wgpu::QuerySet,
-    resolve: wgpu::Buffer,
-    read: wgpu::Buffer,
 }
 
 impl std::fmt::Debug for GpuTopK<'_> {
@@ -150,15 +145,7 @@ impl GpuContext {
                 .collect();
             let values_read =
                 self.buffer("kdviz topk values read", n * 4, U::MAP_READ | U::COPY_DST);
-            let timer = self.info.timestamp_query.then(|| Timer {
-                set: self.device.create_query_set(&wgpu::QuerySetDescriptor {
-                    label: Some("kdviz topk timer"),
-                    ty: wgpu::QueryType::Timestamp,
-                    count: 2,
-                }),
-                resolve: self.buffer("kdviz topk timer", 16, U::QUERY_RESOLVE | U::COPY_SRC),
-                read: self.buffer("kdviz topk timer read", 16, U::MAP_READ | U::COPY_DST),
-            });
+            let timer = self.info.timestamp_query.then(|| self.timer());
             (chunks, values_read, timer)
         })?;
         Ok(GpuTopK {
@@ -223,80 +210,121 @@ impl GpuTopK<'_> {
             })
             .collect();
         let binding = ctx.bind_topk_grid(loss, &stored, &targets, n, v, self.max_wg)?;
-        ctx.scoped("running the top-k kernels", || {
-            let mut enc = ctx
-                .device
-                .create_command_encoder(&wgpu::CommandEncoderDescriptor {
-                    label: Some("kdviz topk"),
-                });
-            {
-                let timestamp_writes =
-                    self.timer
-                        .as_ref()
-                        .map(|t| wgpu::ComputePassTimestampWrites {
-                            query_set: &t.set,
-                            beginning_of_pass_write_index: Some(0),
-                            end_of_pass_write_index: Some(1),
-                        });
-                let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
-                    label: Some("kdviz topk"),
-                    timestamp_writes,
-                });
-                for i in 0..binding.chunks() {
-                    binding.dispatch(&mut pass, i);
-                }
-            }
-            binding.copy_values(&mut enc, &self.values_read);
-            if opts.read_grad {
-                for c in &self.chunks {
-                    enc.copy_buffer_to_buffer(&c.grad, 0, &c.grad_read, 0, None);
-                }
-            }
-            if let Some(t) = &self.timer {
-                enc.resolve_query_set(&t.set, 0..2, &t.resolve, 0);
-                enc.copy_buffer_to_buffer(&t.resolve, 0, &t.read, 0, None);
-            }
-            ctx.queue.submit([enc.finish()]);
-        })?;
-        let mut bufs: Vec<&wgpu::Buffer> = vec![&self.values_read];
-        if opts.read_grad {
-            bufs.extend(self.chunks.iter().map(|c| &c.grad_read));
-        }
-        if let Some(t) = &self.timer {
-            bufs.push(&t.read);
-        }
-        let mut values = vec![0f32; n];
-        let mut grad = if opts.read_grad {
-            vec![0f32; n * v]
-        } else {
-            Vec::new()
+        let grads: Vec<ChunkGrad> = self
+            .chunks
+            .iter()
+            .map(|c| ChunkGrad {
+                row0: c.row0,
+                rows: c.rows,
+                grad: &c.grad,
+                read: &c.grad_read,
+            })
+            .collect();
+        let reads = RunReads {
+            values: &self.values_read,
+            grads: &grads,
+            timer: self.timer.as_ref(),
         };
-        let mut ticks: Option<(u64, u64)> = None;
-        let n_grad = if opts.read_grad { self.chunks.len() } else { 0 };
-        ctx.read_back(&bufs, |i, bytes| {
-            let out: &mut [f32] = if i == 0 {
-                &mut values
-            } else if let Some(c) = self.chunks.get(i - 1).filter(|_| i <= n_grad) {
-                &mut grad[c.row0 * v..(c.row0 + c.rows) * v]
-            } else {
-                let t = |o: usize| u64::from_le_bytes(bytes[o..o + 8].try_into().unwrap_or([0; 8]));
-                ticks = Some((t(0), t(8)));
-                return;
-            };
-            for (o, b) in out.iter_mut().zip(bytes.chunks_exact(4)) {
-                *o = f32::from_le_bytes([b[0], b[1], b[2], b[3]]);
-            }
-        })?;
-        let period = f64::from(ctx.info.timestamp_period_ns);
-        let gpu_ms = ticks
-            .filter(|(t0, t1)| t1 > t0)
-            .map(|(t0, t1)| (t1 - t0) as f64 * period / 1e6);
-        Ok(RowsResult {
-            values,
-            grad,
-            gpu_ms,
-            passes: binding.passes(),
-            chunks: binding.chunks(),
-        })
+        run_bound(ctx, &binding, &reads, (n, v), opts.read_grad)
     }
+}
+
+/// One chunk's gradient buffer and its host-readable copy.
+pub(crate) struct ChunkGrad<'a> {
+    pub row0: usize,
+    pub rows: usize,
+    pub grad: &'a wgpu::Buffer,
+    pub read: &'a wgpu::Buffer,
+}
+
+/// Where a run's results are read back from: the values of all rows (one f32 each, in order),
+/// each chunk's gradient, the timestamps.
+pub(crate) struct RunReads<'a> {
+    pub values: &'a wgpu::Buffer,
+    pub grads: &'a [ChunkGrad<'a>],
+    pub timer: Option<&'a Timer>,
+}
+
+/// Runs `binding` over its chunks in one compute pass (timed when there is a timer), then reads
+/// back the values and, with `read_grad`, the gradient `[N × V]` (`nv`): shared by
+/// [`GpuTopK::run`] and the top-k supports of [`super::GpuRows::run_loss`].
+pub(crate) fn run_bound(
+    ctx: &GpuContext,
+    binding: &TopKBinding,
+    reads: &RunReads<'_>,
+    (n, v): (usize, usize),
+    read_grad: bool,
+) -> Result<RowsResult, GpuError> {
+    ctx.scoped("running the top-k kernels", || {
+        let mut enc = ctx
+            .device
+            .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                label: Some("kdviz topk"),
+            });
+        {
+            let timestamp_writes = reads.timer.map(|t| wgpu::ComputePassTimestampWrites {
+                query_set: &t.set,
+                beginning_of_pass_write_index: Some(0),
+                end_of_pass_write_index: Some(1),
+            });
+            let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                label: Some("kdviz topk"),
+                timestamp_writes,
+            });
+            for i in 0..binding.chunks() {
+                binding.dispatch(&mut pass, i);
+            }
+        }
+        binding.copy_values(&mut enc, reads.values);
+        if read_grad {
+            for c in reads.grads {
+                enc.copy_buffer_to_buffer(c.grad, 0, c.read, 0, None);
+            }
+        }
+        if let Some(t) = reads.timer {
+            enc.resolve_query_set(&t.set, 0..2, &t.resolve, 0);
+            enc.copy_buffer_to_buffer(&t.resolve, 0, &t.read, 0, None);
+        }
+        ctx.queue.submit([enc.finish()]);
+    })?;
+    let mut bufs: Vec<&wgpu::Buffer> = vec![reads.values];
+    if read_grad {
+        bufs.extend(reads.grads.iter().map(|c| c.read));
+    }
+    if let Some(t) = reads.timer {
+        bufs.push(&t.read);
+    }
+    let mut values = vec![0f32; n];
+    let mut grad = if read_grad {
+        vec![0f32; n * v]
+    } else {
+        Vec::new()
+    };
+    let mut ticks: Option<(u64, u64)> = None;
+    let n_grad = if read_grad { reads.grads.len() } else { 0 };
+    ctx.read_back(&bufs, |i, bytes| {
+        let out: &mut [f32] = if i == 0 {
+            &mut values
+        } else if let Some(c) = reads.grads.get(i - 1).filter(|_| i <= n_grad) {
+            &mut grad[c.row0 * v..(c.row0 + c.rows) * v]
+        } else {
+            let t = |o: usize| u64::from_le_bytes(bytes[o..o + 8].try_into().unwrap_or([0; 8]));
+            ticks = Some((t(0), t(8)));
+            return;
+        };
+        for (o, b) in out.iter_mut().zip(bytes.chunks_exact(4)) {
+            *o = f32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+        }
+    })?;
+    let period = f64::from(ctx.info.timestamp_period_ns);
+    let gpu_ms = ticks
+        .filter(|(t0, t1)| t1 > t0)
+        .map(|(t0, t1)| (t1 - t0) as f64 * period / 1e6);
+    Ok(RowsResult {
+        values,
+        grad,
+        gpu_ms,
+        passes: binding.passes(),
+        chunks: binding.chunks(),
+    })
 }
