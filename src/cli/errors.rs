@@ -73,8 +73,8 @@ pub fn one_line(err: &Error, cmd: &Command) -> String {
                     format!("{v:?}")
                 };
                 format!(
-                    "{who} is not a {}; expected {}",
-                    value_name(a),
+                    "{who} is not {}; expected {}",
+                    with_article(&value_name(a)),
                     either(&valid)
                 )
             }
@@ -241,6 +241,16 @@ fn flag(arg: &str) -> &str {
 }
 
 /// `--view <VIEW>` → `view`, `<SHELL>` → `shell`: what kind of value was expected.
+/// "a view", "an arithmetic".
+fn with_article(noun: &str) -> String {
+    let article = if noun.starts_with(['a', 'e', 'i', 'o']) {
+        "an"
+    } else {
+        "a"
+    };
+    format!("{article} {noun}")
+}
+
 fn value_name(arg: &str) -> String {
     let inner = arg
         .rsplit('<')
@@ -285,6 +295,8 @@ mod tests {
         assert_eq!(flag("--epochs <N>"), "--epochs");
         assert_eq!(value_name("--view <VIEW>"), "view");
         assert_eq!(value_name("<SHELL>"), "shell");
+        assert_eq!(with_article("view"), "a view");
+        assert_eq!(with_article("arithmetic"), "an arithmetic");
         assert_eq!(
             longs("<--preset <NAME>|--config <FILE>>"),
             ["--preset", "--config"]

@@ -93,7 +93,7 @@ pub struct RealArgs {
     pub backend: BackendChoice,
     /// The CPU engine's arithmetic: f32 (f32 lanes, f64 row sums, for fkl, rkl, tvd, jsd and akl
     /// with --mu's μ; the other families stay f64) or f64 (every family, the reference)
-    #[arg(long, value_name = "ARITH", default_value_t = TrainConfig::default().cpu_arith, value_parser = cpu_arith_parser(), ignore_case = true)]
+    #[arg(long, value_name = "ARITHMETIC", default_value_t = TrainConfig::default().cpu_arith, value_parser = cpu_arith_parser(), ignore_case = true)]
     pub cpu_arith: CpuArith,
     /// The text table shows every K-th epoch [default: about ten epochs]
     #[arg(long, value_name = "K", value_parser = whole(1, MAX_EPOCHS))]
