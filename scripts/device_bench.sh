@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The GPU measured (issue 15 item 4), in ONE call of the device tool's `run` of at most 8 minutes:
-# `kdviz gpu info`; `kdviz gpu bench --rows 4096 --vocab 131072` in f32 and f16 for every family;
+# `kdviz gpu info`; `kdviz gpu bench --rows 4096 --vocab 131072` in f32, f16 and bf16 for every family;
 # scripts/torch_bench.py eager + Liger-Kernel and eager + torch.compile for fkl, rkl, jsd, tvd, akl;
 # `kdviz real` training a free student at 4096 × 131072 (f32, GPU backend). Each step has its own
 # timeout inside one overall budget, so a hanging step costs its own time only; a step that cannot run
@@ -12,6 +12,7 @@
 #   gpu_info.json           kdviz gpu info --json
 #   gpu_bench_f32.json      kdviz gpu bench --json, f32 storage
 #   gpu_bench_f16.json      the same, f16 storage
+#   gpu_bench_bf16.json     the same, bf16 storage (two logits per 32-bit word)
 #   torch_eager_f32.json    torch_bench --impl eager,liger (liger reported as missing if it is)
 #   torch_compile_f32.json  torch_bench --impl eager,compile
 #   real_free.json          kdviz real --json (free student)
@@ -202,11 +203,14 @@ if [ "$gpu" = 1 ]; then
     --json --out "$OUT/gpu_bench_f32.json"
   step "gpu-bench-f16" 100 "$KDVIZ" gpu bench --rows "$ROWS" --vocab "$VOCAB" --dtype f16 --repeats 10 \
     --json --out "$OUT/gpu_bench_f16.json"
+  step "gpu-bench-bf16" 80 "$KDVIZ" gpu bench --rows "$ROWS" --vocab "$VOCAB" --dtype bf16 --repeats 10 \
+    --json --out "$OUT/gpu_bench_bf16.json"
 else
   why="kdviz sees no GPU (gpu info failed above)"
   [ "$have_kdviz" = 1 ] || why="no runnable kdviz binary"
   skip "gpu-bench-f32" "$why"
   skip "gpu-bench-f16" "$why"
+  skip "gpu-bench-bf16" "$why"
 fi
 
 # ---------------------------------------------------------------------------------------- PyTorch

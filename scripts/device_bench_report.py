@@ -1,11 +1,11 @@
 #!/usr/bin/env python3
 """The tables of scripts/device_bench.sh's results (Markdown, for BENCHMARKS.md): kdviz's GPU loss
-kernels in f32 and f16 against PyTorch eager, torch.compile and Liger-Kernel on the same device, and
+kernels in f32, f16 and bf16 against PyTorch eager, torch.compile and Liger-Kernel on the same device, and
 the real-model training run. Reads what the bench left in a folder; missing files are said, not fatal.
 
     python3 scripts/device_bench_report.py DIR
 
-DIR holds any of gpu_bench_f32.json, gpu_bench_f16.json (`kdviz gpu bench --json`),
+DIR holds any of gpu_bench_f32.json, gpu_bench_f16.json, gpu_bench_bf16.json (`kdviz gpu bench --json`),
 torch_eager_f32.json, torch_compile_f32.json (`scripts/torch_bench.py --json`) and real_free.json
 (`kdviz real --json`). Standard library only (it runs on the device machine and here).
 """
@@ -14,7 +14,7 @@ import json
 import os
 import sys
 
-KDVIZ = ("gpu_bench_f32.json", "gpu_bench_f16.json")
+KDVIZ = ("gpu_bench_f32.json", "gpu_bench_f16.json", "gpu_bench_bf16.json")
 TORCH = ("torch_eager_f32.json", "torch_compile_f32.json")
 REAL = "real_free.json"
 
@@ -54,23 +54,25 @@ def kdviz_table(benches, notes):
         )
     if not lines:
         return []
-    f32, f16 = benches.get(KDVIZ[0]), benches.get(KDVIZ[1])
-    order = [r["divergence"] for r in (f32 or f16)["results"]]
-    by = {k: {r["divergence"]: r for r in b["results"]} for k, b in benches.items() if b is not None}
+    present = [k for k in KDVIZ if benches.get(k) is not None]
+    order = [r["divergence"] for r in benches[present[0]]["results"]]
+    by = {k: {r["divergence"]: r for r in benches[k]["results"]} for k in present}
+    names = [k.removeprefix("gpu_bench_").removesuffix(".json") for k in present]
+    head = "".join(f" {n} ms | {n} GB/s | {n} % copy |" for n in names)
     lines += [
         "",
-        "| divergence | passes | f32 ms | f32 GB/s | f32 % copy | f16 ms | f16 GB/s | f16 % copy | max rel. err vs CPU (f32) |",
-        "|---|---|---|---|---|---|---|---|---|",
+        f"| divergence | passes |{head} max rel. err vs CPU ({names[0]}) |",
+        "|---|---|" + "---|---|---|" * len(present) + "---|",
     ]
     for d in order:
-        a = by.get(KDVIZ[0], {}).get(d, {})
-        h = by.get(KDVIZ[1], {}).get(d, {})
-        lines.append(
-            f"| {d} | {a.get('passes', h.get('passes', '–'))} | {fmt(a.get('gpu_ms'), '.3f')} | "
-            f"{fmt(a.get('gpu_gbps'), '.4g')} | {pct(a.get('fraction_of_copy_bandwidth'))} | "
-            f"{fmt(h.get('gpu_ms'), '.3f')} | {fmt(h.get('gpu_gbps'), '.4g')} | "
-            f"{pct(h.get('fraction_of_copy_bandwidth'))} | {fmt(a.get('max_rel_value_err_vs_cpu'), '.1e')} |"
+        rows = [by[k].get(d, {}) for k in present]
+        passes = next((r["passes"] for r in rows if "passes" in r), "–")
+        cells = "".join(
+            f" {fmt(r.get('gpu_ms'), '.3f')} | {fmt(r.get('gpu_gbps'), '.4g')} | "
+            f"{pct(r.get('fraction_of_copy_bandwidth'))} |"
+            for r in rows
         )
+        lines.append(f"| {d} | {passes} |{cells} {fmt(rows[0].get('max_rel_value_err_vs_cpu'), '.1e')} |")
     return lines
 
 

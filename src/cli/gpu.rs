@@ -6,8 +6,8 @@ use super::output::Output;
 use super::progress;
 use super::values::{LossSpec, loss_spec, whole};
 use crate::gpu::{
-    GpuContext, RowsOptions, RunOptions, Storage, cpu_only, f16_to_f32, f32_to_f16,
-    loss_bytes_per_elem, loss_passes, loss_refusal, loss_scratch_rows, topk_bytes_per_row,
+    GpuContext, RowsOptions, RunOptions, Storage, cpu_only, loss_bytes_per_elem, loss_passes,
+    loss_refusal, loss_scratch_rows, topk_bytes_per_row,
 };
 use crate::math::practice::{Loss, PracticeWorkspace, Support, evaluate};
 use crate::math::{FAMILIES, check_classes};
@@ -29,7 +29,8 @@ Examples:
 Examples:
   kdviz gpu bench --rows 512 --vocab 32000 --div fkl --div jsd:beta=0.5 --div akl:mu=0.5
   kdviz gpu bench --div fkl:tt=2,softcap=30 --div jsd:std=true,precision=bf16
-  kdviz gpu bench --rows 4096 --vocab 131072 --dtype f16 --json")]
+  kdviz gpu bench --rows 4096 --vocab 131072 --dtype f16 --json
+  kdviz gpu bench --dtype bf16 --div fkl --div jsd")]
     Bench(BenchArgs),
 }
 
@@ -75,6 +76,8 @@ pub struct BenchArgs {
 pub enum Dtype {
     F32,
     F16,
+    /// Two per 32-bit word, on every adapter
+    Bf16,
 }
 
 /// Seconds of CPU-engine time spent per divergence at most; the rest is extrapolated per row.
@@ -319,10 +322,6 @@ fn cpu_time(loss: &Loss, t: &[f32], s: &[f32], n: usize, v: usize) -> CpuTiming 
     }
 }
 
-fn f16_round(x: &[f32]) -> Vec<f32> {
-    x.iter().map(|&y| f16_to_f32(f32_to_f16(y))).collect()
-}
-
 fn median(mut xs: Vec<f64>) -> f64 {
     xs.sort_by(f64::total_cmp);
     xs[xs.len() / 2]
@@ -339,6 +338,7 @@ fn bench(args: &BenchArgs) -> Result<(), String> {
     let storage = match args.dtype {
         Dtype::F32 => Storage::F32,
         Dtype::F16 => Storage::F16,
+        Dtype::Bf16 => Storage::Bf16,
     };
     let specs: Vec<(String, Loss)> = if args.div.is_empty() {
         // Every family a kernel runs (rkl-est's sampler stays on the CPU).
@@ -377,16 +377,14 @@ fn bench(args: &BenchArgs) -> Result<(), String> {
         ));
     }
     check_bytes(n, v, storage, ctx.as_ref(), PracticeBytes::of(&divs))?;
-    // The CPU reference runs on the first rows and sees what the device sees: f16-rounded logits
-    // under --dtype f16.
+    // The CPU reference runs on the first rows and sees what the device sees: logits rounded to
+    // --dtype's format.
     let cpu_rows = n.min((CPU_ELEMS / v).max(1));
     let (t_cpu, s_cpu) = {
         let (mut t, mut s) = (Vec::new(), Vec::new());
         Logits::new().fill(cpu_rows * v, &mut t, &mut s);
-        match storage {
-            Storage::F32 => (t, s),
-            Storage::F16 => (f16_round(&t), f16_round(&s)),
-        }
+        let round = |x: Vec<f32>| x.into_iter().map(|y| storage.round(y)).collect::<Vec<_>>();
+        (round(t), round(s))
     };
     let bar = progress::bar(divs.len() * (repeats + 2), "gpu bench");
     let rows = match &ctx {

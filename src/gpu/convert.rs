@@ -37,10 +37,7 @@ pub(crate) fn validate(
             ));
         }
     }
-    let limit = match storage {
-        Storage::F32 => f32::MAX,
-        Storage::F16 => 65504.0,
-    };
+    let limit = storage.max_finite();
     for (r, (t, s)) in teacher
         .chunks_exact(v)
         .zip(student.chunks_exact(v))
@@ -76,6 +73,7 @@ fn range_note(storage: Storage) -> &'static str {
     match storage {
         Storage::F32 => "",
         Storage::F16 => " within f16's ±65504",
+        Storage::Bf16 => " within bf16's ±3.39e38",
     }
 }
 

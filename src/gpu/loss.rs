@@ -13,7 +13,7 @@
 //! brackets that pass.
 
 use super::chunks::{RowChunk, row_chunks};
-use super::convert::{f16_to_f32, f32_to_f16, validate};
+use super::convert::validate;
 use super::device::GpuContext;
 use super::plan::{
     Aux, FLAG_ROW_LABELS, Kind, Params, WORKGROUP_SIZE, check_gpu, cpu_only, plan, wgsl_prelude,
@@ -22,7 +22,8 @@ use super::shaping::{ShapeBinding, ShapeKernels, ShapeTarget, loss_refusal};
 use super::topk::{ChunkGrad, RunReads, StoredRows, TopKBinding, TopKTarget, run_bound};
 use super::{GpuError, RowsResult, Storage};
 use crate::math::akl::{descending_order, dskd_threshold, head_threshold};
-use crate::math::practice::Loss;
+use crate::math::practice::{Loss, Practice};
+use crate::math::precision::Format;
 use crate::math::{AklConvention, Divergence, LogDist};
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -36,14 +37,15 @@ const MAX_CHUNK_BYTES: u64 = 1 << 30;
 
 const SOURCE: &str = include_str!("loss.wgsl");
 
-/// `loss.wgsl` for one storage type: the element type (an `enable` must come first), then the
-/// constants generated from `plan.rs`, then the shader.
+/// `loss.wgsl` for one storage type: the element type (an `enable` must come first) and its
+/// accessors (`storage.rs`), then the constants generated from `plan.rs`, then the shader.
 fn shader_source(storage: Storage) -> String {
-    let decl = match storage {
-        Storage::F32 => "alias Elem = f32;",
-        Storage::F16 => "enable f16;\nalias Elem = f16;",
-    };
-    format!("{decl}\n{}\n{SOURCE}", wgsl_prelude())
+    format!(
+        "{}\n{}\n{}\n{SOURCE}",
+        storage.wgsl_elem(),
+        storage.wgsl_access(),
+        wgsl_prelude()
+    )
 }
 
 /// Layouts, shader modules and pipelines, compiled on first use per (family, storage).
@@ -235,7 +237,7 @@ impl GpuContext {
         let max_bind = self.max_binding_bytes().min(MAX_CHUNK_BYTES);
         let layout = row_chunks(
             n,
-            v,
+            storage.row_stride(v),
             storage.bytes(),
             max_bind,
             opts.max_rows_per_chunk.unwrap_or(usize::MAX),
@@ -254,8 +256,8 @@ impl GpuContext {
                 Logits::Given(t, s) => {
                     let range = row0 * v..(row0 + rows) * v;
                     teacher_zero = teacher_zero.or_else(|| first_zero(&t[range.clone()], row0, v));
-                    write_elems(self, &chunk.teacher, 0, &t[range.clone()], storage);
-                    write_elems(self, &student, 0, &s[range], storage);
+                    write_rows(self, &chunk.teacher, 0, &t[range.clone()], v, storage);
+                    write_rows(self, &student, 0, &s[range], v, storage);
                 }
                 Logits::Generated { piece_elems, fill } => {
                     // Whole rows per piece, an even number so that f16 pieces are whole words.
@@ -270,8 +272,8 @@ impl GpuContext {
                         fill(row0 + done, k, &mut t, &mut s);
                         validate(&t, &s, k, v, storage)?;
                         teacher_zero = teacher_zero.or_else(|| first_zero(&t, row0 + done, v));
-                        write_elems(self, &chunk.teacher, done * v, &t, storage);
-                        write_elems(self, &student, done * v, &s, storage);
+                        write_rows(self, &chunk.teacher, done, &t, v, storage);
+                        write_rows(self, &student, done, &s, v, storage);
                         done += k;
                         // Hand the staged copy to the device before the next piece: the staging
                         // memory of every piece would otherwise pile up until the first submit.
@@ -317,7 +319,7 @@ impl GpuContext {
     /// The buffers of a chunk of `rows` rows of `v` classes, and its student buffer (to be written).
     fn chunk(&self, row0: usize, rows: usize, v: usize, storage: Storage) -> (Chunk, wgpu::Buffer) {
         use wgpu::BufferUsages as U;
-        let elems = rows * v * storage.bytes();
+        let elems = rows * storage.row_bytes(v);
         // COPY_SRC: the AKL thresholds read the teacher back instead of keeping a host copy.
         let t = self.buffer(
             "kdviz teacher",
@@ -426,28 +428,19 @@ impl GpuContext {
     }
 }
 
-/// Writes `data` at element `at` of `buf` (`at` even for f16: copies are whole 4-byte words).
-pub(super) fn write_elems(
+/// Writes whole rows of `v` values at row `row_at` of `buf` (`row_at` even for f16 of an odd
+/// vocabulary: copies are whole 4-byte words).
+pub(super) fn write_rows(
     ctx: &GpuContext,
     buf: &wgpu::Buffer,
-    at: usize,
+    row_at: usize,
     data: &[f32],
+    v: usize,
     storage: Storage,
 ) {
-    let offset = (at * storage.bytes()) as u64;
-    match storage {
-        Storage::F32 => ctx
-            .queue
-            .write_buffer(buf, offset, bytemuck::cast_slice(data)),
-        Storage::F16 => {
-            let mut h: Vec<u16> = data.iter().map(|&x| f32_to_f16(x)).collect();
-            if h.len() % 2 == 1 {
-                h.push(0); // copies are whole 4-byte words
-            }
-            ctx.queue
-                .write_buffer(buf, offset, bytemuck::cast_slice(&h));
-        }
-    }
+    let offset = (row_at * storage.row_bytes(v)) as u64;
+    ctx.queue
+        .write_buffer(buf, offset, &storage.encode_rows(data, v));
 }
 
 /// `[row, class]` of the first −∞ of `rows` rows of `v` teacher logits from row `row0`.
@@ -600,7 +593,7 @@ impl GpuRows<'_> {
                 .map(|(i, c)| {
                     let b = ctx.buffer(
                         "kdviz teacher read",
-                        c.rows * v * self.storage.bytes(),
+                        c.rows * self.storage.row_bytes(v),
                         U::MAP_READ | U::COPY_DST,
                     );
                     let src = pick(i).unwrap_or(&c.teacher);
@@ -615,11 +608,8 @@ impl GpuRows<'_> {
         let refs: Vec<&wgpu::Buffer> = stages.iter().collect();
         ctx.read_back(&refs, |i, bytes| {
             let c = &self.chunks[i];
-            decode(
-                self.storage,
-                bytes,
-                &mut out[c.row0 * v..(c.row0 + c.rows) * v],
-            );
+            let out = &mut out[c.row0 * v..(c.row0 + c.rows) * v];
+            self.storage.decode_rows(bytes, v, out);
         })?;
         Ok(out)
     }
@@ -658,6 +648,9 @@ impl GpuRows<'_> {
     ) -> Result<RowsResult, GpuError> {
         if loss.practice.is_default() {
             return self.run(&loss.family, opts);
+        }
+        if self.storage == Storage::Bf16 {
+            return self.run_bf16_stored(loss, opts);
         }
         if let Some(k) = loss.practice.support.k() {
             return self.run_topk(loss, k, opts);
@@ -752,6 +745,26 @@ impl GpuRows<'_> {
     }
 
     /// The practice steps of `loss` bound to these rows, the teacher shaped (or sampled): kept
+    /// A loss with options on bf16 rows: `precision=bf16` (for both rows) is what the storage
+    /// already did, so the family's own kernel runs; every other option needs f32 or f16 rows.
+    fn run_bf16_stored(&self, loss: &Loss, opts: &RunOptions) -> Result<RowsResult, GpuError> {
+        let pr = &loss.practice;
+        let rest = Practice {
+            precision: None,
+            tprecision: None,
+            ..*pr
+        };
+        let both_bf16 = pr.student_format() == Format::Bf16 && pr.teacher_format() == Format::Bf16;
+        if rest.is_default() && both_bf16 {
+            return self.run(&loss.family, opts);
+        }
+        Err(GpuError::Unsupported(format!(
+            "{}: bf16 storage runs a family's own kernel (and precision=bf16, which the storage \
+             applies); other practice options need f32 or f16 storage",
+            loss.label()
+        )))
+    }
+
     /// for the next run of the same setting.
     fn shaped(&self, loss: &Loss, stream0: u64) -> Result<Arc<Shaped>, GpuError> {
         let pr = &loss.practice;
@@ -928,9 +941,9 @@ impl GpuRows<'_> {
                 return;
             };
             if i % per_chunk == 0 {
-                decode(Storage::F32, bytes, &mut values[c.row0..c.row0 + c.rows]);
+                Storage::F32.decode_rows(bytes, c.rows, &mut values[c.row0..c.row0 + c.rows]);
             } else {
-                decode(storage, bytes, &mut grad[c.row0 * v..(c.row0 + c.rows) * v]);
+                storage.decode_rows(bytes, v, &mut grad[c.row0 * v..(c.row0 + c.rows) * v]);
             }
         })?;
         let period = f64::from(ctx.info.timestamp_period_ns);
@@ -1301,22 +1314,6 @@ pub(crate) fn teacher_aux_words(aux: Aux, teacher: &[f32], n: usize, v: usize) -
         }
     });
     words
-}
-
-/// Device bytes (f32 or f16, little-endian) into f32s.
-fn decode(storage: Storage, bytes: &[u8], out: &mut [f32]) {
-    match storage {
-        Storage::F32 => {
-            for (o, b) in out.iter_mut().zip(bytes.chunks_exact(4)) {
-                *o = f32::from_le_bytes([b[0], b[1], b[2], b[3]]);
-            }
-        }
-        Storage::F16 => {
-            for (o, b) in out.iter_mut().zip(bytes.chunks_exact(2)) {
-                *o = f16_to_f32(u16::from_le_bytes([b[0], b[1]]));
-            }
-        }
-    }
 }
 
 // The workgroup size in loss.wgsl is a literal; keep the two in step.

@@ -2,7 +2,7 @@
 //! and student logits, the value per row and the gradient w.r.t. the student logits.
 //!
 //! The f64 engine in [`crate::math`] stays the reference; these kernels compute the same quantities
-//! in f32 (f16 storage optional) for sizes the CPU cannot handle interactively (real-model logits).
+//! in f32 (f16 or bf16 storage optional) for sizes the CPU cannot handle interactively (real-model logits).
 //!
 //! ```no_run
 //! use kdviz::gpu::GpuContext;
@@ -25,6 +25,7 @@ mod error;
 mod loss;
 mod plan;
 mod shaping;
+mod storage;
 mod topk;
 mod train;
 
@@ -35,36 +36,11 @@ pub use error::GpuError;
 pub use loss::{GpuRows, RowsOptions, RunOptions};
 pub use plan::{BILD_MAX_K, ULD_MAX_V, WORKGROUP_SIZE, check_gpu, cpu_only, passes};
 pub use shaping::{loss_bytes_per_elem, loss_passes, loss_refusal, loss_scratch_rows};
+pub use storage::Storage;
 pub use topk::{GpuTopK, SparseBytes, topk_bytes_per_row};
 
 pub(crate) use topk::StoredRows;
 pub(crate) use train::{AdamConsts, TrainSetup, TrainStudent, Trainer, train_splits};
-
-/// How logits and the gradient are stored on the device; arithmetic is always f32.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-pub enum Storage {
-    #[default]
-    F32,
-    /// Needs `SHADER_F16`. Inputs are rounded to f16 on upload (|logit| ≤ 65504), the gradient
-    /// comes back through f16 (about 3 significant digits).
-    F16,
-}
-
-impl Storage {
-    pub fn bytes(self) -> usize {
-        match self {
-            Storage::F32 => 4,
-            Storage::F16 => 2,
-        }
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Storage::F32 => "f32",
-            Storage::F16 => "f16",
-        }
-    }
-}
 
 /// Values per row, gradient `[N × V]` row-major, and the kernel time.
 #[derive(Debug, Clone, PartialEq)]

@@ -15,7 +15,7 @@
 //! the trainer's tensors): it owns only its scratch rows, uniforms and per-row statistics.
 
 use super::device::GpuContext;
-use super::loss::write_elems;
+use super::loss::write_rows;
 use super::{GpuError, Storage, WORKGROUP_SIZE, cpu_only};
 use crate::math::Divergence;
 use crate::math::practice::{Loss, Practice, Support, sampled_counts, seen_teacher};
@@ -252,10 +252,7 @@ pub fn loss_passes(loss: &Loss) -> u32 {
 
 /// `shaping.wgsl` for one storage type: the element type, the constants, the shader.
 fn shader_source(storage: Storage) -> String {
-    let decl = match storage {
-        Storage::F32 => "alias Elem = f32;",
-        Storage::F16 => "enable f16;\nalias Elem = f16;",
-    };
+    let decl = storage.wgsl_elem();
     let consts = [
         ("FMT_KEEP", FMT_KEEP),
         ("FMT_BF16", FMT_BF16),
@@ -561,7 +558,7 @@ impl ShapeBinding {
                 let rows = c.rows as usize;
                 if let Some(t) = &c.teacher {
                     let range = row0 * v..(row0 + rows) * v;
-                    write_elems(ctx, &t.rows, 0, &logits[range], self.storage);
+                    write_rows(ctx, &t.rows, 0, &logits[range], v, self.storage);
                 }
                 row0 += rows;
             }

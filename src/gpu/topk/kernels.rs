@@ -36,7 +36,9 @@ fn shader_source() -> String {
         consts += &format!("const {name}: u32 = {v}u;\n");
     }
     format!(
-        "alias Elem = f32;\n{}\n{consts}\n{LOSS_SOURCE}\n{SOURCE}",
+        "{}\n{}\n{}\n{consts}\n{LOSS_SOURCE}\n{SOURCE}",
+        Storage::F32.wgsl_elem(),
+        Storage::F32.wgsl_access(),
         wgsl_prelude()
     )
 }
