@@ -436,6 +436,48 @@ fn gpu_bench_takes_practice_options() {
     );
 }
 
+/// `--dtype bf16` halves the bytes per logit (teacher, student and gradient in 2 bytes); the CPU
+/// column runs on the same bf16 logits; `precision=bf16` is what the storage does; other practice
+/// options are refused naming the storage.
+#[test]
+fn gpu_bench_stores_bf16() {
+    let bench = |div: &str| {
+        common::json(&[
+            "gpu",
+            "bench",
+            "--rows",
+            "4",
+            "--vocab",
+            "63",
+            "--repeats",
+            "1",
+            "--json",
+            "--dtype",
+            "bf16",
+            "--div",
+            div,
+        ])
+    };
+    let v = bench("fkl");
+    assert_eq!(v["dtype"], "bf16");
+    let r = &v["results"][0];
+    assert_eq!(r["bytes_per_elem"], 10.0);
+    assert_eq!(r["passes"], 2);
+    if common::gpu().is_some() {
+        let err = r["max_rel_value_err_vs_cpu"].as_f64().unwrap();
+        assert!(err < 1e-4, "{err}");
+    }
+    let r = &bench("jsd:beta=0.5,precision=bf16")["results"][0];
+    assert_eq!(r["divergence"], "jsd:beta=0.5,precision=bf16");
+    assert_eq!(r["bytes_per_elem"], 14.0);
+    fails(
+        &[
+            "gpu", "bench", "--rows", "4", "--vocab", "63", "--dtype", "bf16", "--div", "fkl:tt=2",
+        ],
+        "bf16 storage runs a family's own kernel",
+    );
+}
+
 /// The families of 2024–2026: a bad parameter is one line and exit 2 in every subcommand that takes
 /// a divergence; a k or label beyond the classes is refused with V named; only uld takes vectors
 /// of different lengths.

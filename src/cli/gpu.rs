@@ -6,8 +6,8 @@ use super::output::Output;
 use super::progress;
 use super::values::{LossSpec, loss_spec, whole};
 use crate::gpu::{
-    GpuContext, RowsOptions, RunOptions, Storage, cpu_only, loss_bytes_per_elem, loss_passes,
-    loss_refusal, loss_scratch_rows, topk_bytes_per_row,
+    GpuContext, RowsOptions, RunOptions, Storage, cpu_only, loss_bytes_per_elem, loss_on_storage,
+    loss_passes, loss_refusal, loss_scratch_rows, topk_bytes_per_row,
 };
 use crate::math::practice::{Loss, PracticeWorkspace, Support, evaluate};
 use crate::math::{FAMILIES, check_classes};
@@ -357,7 +357,8 @@ fn bench(args: &BenchArgs) -> Result<(), String> {
             topk_bytes_per_row(&d, v).map(|_| ())
         } else {
             loss_refusal(&d)
-        };
+        }
+        .and_then(|()| loss_on_storage(&d, storage).map(|_| ()));
         refusal.map_err(|e| match e {
             // The reason alone: the bench says which option, not that the GPU cannot run it.
             crate::gpu::GpuError::Unsupported(why) => format!("--div {s:?}: {why}"),
@@ -421,11 +422,13 @@ fn bench(args: &BenchArgs) -> Result<(), String> {
         if bar.is_hidden() {
             eprintln!("kdviz: gpu bench: {div} ({}/{})", i + 1, divs.len());
         }
-        let mut p = loss_passes(div);
-        let bytes_per_elem = match topk_bytes_per_row(div, v) {
+        // What the kernels run: on bf16 rows precision=bf16 is the family alone.
+        let runs = loss_on_storage(div, storage).map_err(|e| format!("gpu bench: {e}"))?;
+        let mut p = loss_passes(&runs);
+        let bytes_per_elem = match topk_bytes_per_row(&runs, v) {
             // The stored [N × k] teacher, not [N × V]: bytes per row over V.
-            Ok(sparse) if div.practice.support.k().is_some() => sparse.total() as f64 / v as f64,
-            _ => loss_bytes_per_elem(div, storage) as f64,
+            Ok(sparse) if runs.practice.support.k().is_some() => sparse.total() as f64 / v as f64,
+            _ => loss_bytes_per_elem(&runs, storage) as f64,
         };
         bar.set_message(format!("{div}: CPU engine"));
         let cpu = cpu_time(div, &t_cpu, &s_cpu, n, v);

@@ -443,6 +443,32 @@ pub(super) fn write_rows(
         .write_buffer(buf, offset, &storage.encode_rows(data, v));
 }
 
+/// The loss the kernels run on rows in `storage`. On bf16 rows `precision=bf16` (for both rows) is
+/// what the upload did, so the family's own kernel runs; every other option needs f32 or f16 rows
+/// (where `precision=bf16` rounds as this storage does).
+pub fn loss_on_storage(loss: &Loss, storage: Storage) -> Result<Loss, GpuError> {
+    let pr = &loss.practice;
+    if storage != Storage::Bf16 || pr.is_default() {
+        return Ok(*loss);
+    }
+    let rest = Practice {
+        precision: None,
+        tprecision: None,
+        ..*pr
+    };
+    if rest.is_default()
+        && pr.student_format() == Format::Bf16
+        && pr.teacher_format() == Format::Bf16
+    {
+        return Ok(Loss::from(loss.family));
+    }
+    Err(GpuError::Unsupported(format!(
+        "{}: bf16 storage runs a family's own kernel (and precision=bf16, which the storage \
+         applies); other practice options need f32 or f16 storage",
+        loss.label()
+    )))
+}
+
 /// `[row, class]` of the first −∞ of `rows` rows of `v` teacher logits from row `row0`.
 fn first_zero(t: &[f32], row0: usize, v: usize) -> Option<(usize, usize)> {
     let i = t.iter().position(|&x| x == f32::NEG_INFINITY)?;
@@ -649,8 +675,9 @@ impl GpuRows<'_> {
         if loss.practice.is_default() {
             return self.run(&loss.family, opts);
         }
-        if self.storage == Storage::Bf16 {
-            return self.run_bf16_stored(loss, opts);
+        let loss = &loss_on_storage(loss, self.storage)?;
+        if loss.practice.is_default() {
+            return self.run(&loss.family, opts);
         }
         if let Some(k) = loss.practice.support.k() {
             return self.run_topk(loss, k, opts);
@@ -745,26 +772,6 @@ impl GpuRows<'_> {
     }
 
     /// The practice steps of `loss` bound to these rows, the teacher shaped (or sampled): kept
-    /// A loss with options on bf16 rows: `precision=bf16` (for both rows) is what the storage
-    /// already did, so the family's own kernel runs; every other option needs f32 or f16 rows.
-    fn run_bf16_stored(&self, loss: &Loss, opts: &RunOptions) -> Result<RowsResult, GpuError> {
-        let pr = &loss.practice;
-        let rest = Practice {
-            precision: None,
-            tprecision: None,
-            ..*pr
-        };
-        let both_bf16 = pr.student_format() == Format::Bf16 && pr.teacher_format() == Format::Bf16;
-        if rest.is_default() && both_bf16 {
-            return self.run(&loss.family, opts);
-        }
-        Err(GpuError::Unsupported(format!(
-            "{}: bf16 storage runs a family's own kernel (and precision=bf16, which the storage \
-             applies); other practice options need f32 or f16 storage",
-            loss.label()
-        )))
-    }
-
     /// for the next run of the same setting.
     fn shaped(&self, loss: &Loss, stream0: u64) -> Result<Arc<Shaped>, GpuError> {
         let pr = &loss.practice;

@@ -33,7 +33,7 @@ pub use bandwidth::CopyBandwidth;
 pub use convert::{f16_to_f32, f32_to_f16};
 pub use device::{GpuContext, GpuInfo};
 pub use error::GpuError;
-pub use loss::{GpuRows, RowsOptions, RunOptions};
+pub use loss::{GpuRows, RowsOptions, RunOptions, loss_on_storage};
 pub use plan::{BILD_MAX_K, ULD_MAX_V, WORKGROUP_SIZE, check_gpu, cpu_only, passes};
 pub use shaping::{loss_bytes_per_elem, loss_passes, loss_refusal, loss_scratch_rows};
 pub use storage::Storage;
