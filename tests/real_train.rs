@@ -124,7 +124,16 @@ fn the_f32_engine_trains_as_the_f64_engine() {
                 assert_eq!(a.top1, b.top1, "top1 {what}");
             }
             assert!(r32.stats.last().unwrap().objective < 0.9 * r32.stats[0].objective);
+            // The result names the arithmetic that ran.
+            assert!(r32.backend.ends_with(", f32)"), "{}", r32.backend);
+            assert!(r64.backend.ends_with(", f64)"), "{}", r64.backend);
         }
+    }
+    // Families and options the f32 engine does not have run (and say) f64 under f32.
+    let c = cpu(StudentKind::Free, 2, 0.05);
+    for d in ["srkl:alpha=0.1", "fkl:tt=2"] {
+        let r = run(&data, d, &c).unwrap();
+        assert!(r.backend.ends_with(", f64)"), "{d}: {}", r.backend);
     }
 }
 

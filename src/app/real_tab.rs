@@ -9,7 +9,9 @@ use crate::figure::real::{self as export};
 use crate::math::Divergence;
 use crate::math::practice::Loss;
 use crate::real::RealData;
-use crate::real::train::{BackendChoice, MAX_RANK, StudentKind, TrainConfig, bytes_per_epoch};
+use crate::real::train::{
+    BackendChoice, CpuArith, MAX_RANK, StudentKind, TrainConfig, bytes_per_epoch,
+};
 use crate::views::real::{InspectorState, RunState, inspector, plots};
 use crate::views::state::Slot;
 use std::sync::Arc;
@@ -38,6 +40,8 @@ pub struct RealSettings {
     pub lr: f64,
     pub mu: f64,
     pub backend: BackendChoice,
+    /// The CPU engine's arithmetic (the f64 engine is the reference).
+    pub cpu_arith: CpuArith,
 }
 
 impl Default for RealSettings {
@@ -62,6 +66,7 @@ impl Default for RealSettings {
             lr: cfg.lr,
             mu: cfg.mu,
             backend: BackendChoice::Auto,
+            cpu_arith: cfg.cpu_arith,
         }
     }
 }
@@ -102,6 +107,7 @@ impl RealSettings {
             lr: self.lr,
             mu: self.mu,
             backend: self.backend,
+            cpu_arith: self.cpu_arith,
             ..TrainConfig::default()
         }
     }
@@ -374,6 +380,16 @@ impl RealTab {
                         for b in [BackendChoice::Auto, BackendChoice::Gpu, BackendChoice::Cpu] {
                             ui.selectable_value(&mut s.backend, b, b.to_string());
                         }
+                    });
+                    ui.horizontal(|ui| {
+                        ui.label("CPU arithmetic");
+                        ui.selectable_value(&mut s.cpu_arith, CpuArith::F32, "f32")
+                            .on_hover_text(
+                                "SIMD rows in f32 with f64 sums, for fkl, rkl, tvd, jsd and akl \
+                                 without practice options (the others run in f64)",
+                            );
+                        ui.selectable_value(&mut s.cpu_arith, CpuArith::F64, "f64")
+                            .on_hover_text("the reference engine, every divergence in f64");
                     });
                 });
         });

@@ -402,7 +402,7 @@ fn the_practice_section_sets_a_support_and_greys_out_what_a_family_refuses() {
     let mut h = app_on(ToyState::default());
     settle(&mut h);
     assert_eq!(h.state().toy.state.slots[0].div.to_string(), "fkl");
-    h.get_all_by_label("Practice: full teacher, f64")
+    h.get_all_by_label("Practice: full teacher, no rounding")
         .next()
         .unwrap()
         .click();
@@ -421,7 +421,7 @@ fn the_practice_section_sets_a_support_and_greys_out_what_a_family_refuses() {
         format!("fkl:support=topk,k={k}")
     );
     // RKL's section (now the first with no option): its sampled support is refused.
-    h.get_all_by_label("Practice: full teacher, f64")
+    h.get_all_by_label("Practice: full teacher, no rounding")
         .next()
         .unwrap()
         .click();

@@ -133,7 +133,8 @@ impl FromStr for BackendChoice {
 }
 
 /// The CPU engine's arithmetic for the families the f32 engine has ([`crate::math::row32`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum CpuArith {
     /// f32 lanes with f64 row sums for fkl, rkl, tvd, jsd and akl (μ of the metrics head); the
     /// f64 engine for the other families and any practice option.
@@ -329,7 +330,7 @@ pub struct TrainResult {
     pub stats: Vec<EpochStats>,
     /// The final student logits `[N × V]`.
     pub student_logits: Vec<f32>,
-    /// `GPU: <adapter> (<backend>)` or `CPU (<k> threads)`.
+    /// `GPU: <adapter> (<backend>)` or `CPU (<k> threads, <f32|f64>)`.
     pub backend: String,
     /// Why the GPU was not used under [`BackendChoice::Auto`].
     pub fallback: Option<String>,
@@ -632,10 +633,11 @@ pub fn train(
             let name = e.name();
             (Box::new(e), name)
         }
-        None => (
-            Box::new(cpu::CpuEngine::new(data, cfg, &prep)?),
-            format!("CPU ({} threads)", threads()),
-        ),
+        None => {
+            let e = cpu::CpuEngine::new(data, cfg, &prep)?;
+            let name = format!("CPU ({} threads, {})", threads(), e.arithmetic(loss));
+            (Box::new(e), name)
+        }
     };
 
     let n = data.n as f64;

@@ -58,7 +58,7 @@ pub fn checked(loss: &Loss, practice: Practice) -> Result<Loss, String> {
 /// The section; `error` keeps the last refusal for this slot until a change is accepted.
 pub fn practice_ui(ui: &mut egui::Ui, loss: &mut Loss, classes: usize, error: &mut Option<String>) {
     let title = match loss.practice.label() {
-        s if s.is_empty() => "Practice: full teacher, f64".to_string(),
+        s if s.is_empty() => "Practice: full teacher, no rounding".to_string(),
         s => format!("Practice: {s}"),
     };
     egui::CollapsingHeader::new(title)
@@ -87,9 +87,9 @@ pub fn practice_ui(ui: &mut egui::Ui, loss: &mut Loss, classes: usize, error: &m
             if ui
                 .add_enabled(
                     !loss.practice.is_default(),
-                    egui::Button::new("full teacher, f64"),
+                    egui::Button::new("remove all options"),
                 )
-                .on_hover_text("remove every practice option")
+                .on_hover_text("back to the full teacher, logits as given")
                 .clicked()
             {
                 loss.practice = Practice::default();

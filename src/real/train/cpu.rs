@@ -144,14 +144,31 @@ struct Share<'s> {
     free: Option<(&'s mut [f32], &'s mut [f32], &'s mut [f32])>,
 }
 
+impl CpuEngine<'_> {
+    /// The f32 row engine's family for `div`, where it runs it (`--cpu-arith f32`, a full aligned
+    /// teacher, no practice option, a family `math::row32` has); the f64 engine otherwise.
+    fn family32(&self, div: &Loss) -> Option<Family32> {
+        match (div.practice.is_default(), self.teacher32.is_empty()) {
+            (true, false) => Family32::of(&div.family, self.prep.mu),
+            _ => None,
+        }
+    }
+
+    /// The arithmetic the rows of `div` run in: "f32" or "f64".
+    pub(crate) fn arithmetic(&self, div: &Loss) -> &'static str {
+        if self.family32(div).is_some() {
+            "f32"
+        } else {
+            "f64"
+        }
+    }
+}
+
 impl Engine for CpuEngine<'_> {
     fn forward(&mut self, div: &Loss, want_ce: bool) -> Result<Sums, RealError> {
         let (n, v, tv) = (self.data.n, self.data.student_v, self.data.v);
+        let family32 = self.family32(div);
         let (data, prep, teacher32) = (self.data, self.prep, &self.teacher32[..]);
-        let family32 = match (div.practice.is_default(), teacher32.is_empty()) {
-            (true, false) => Family32::of(&div.family, prep.mu),
-            _ => None,
-        };
         if let Params::LowRank {
             d,
             h,
