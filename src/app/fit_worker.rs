@@ -333,6 +333,11 @@ fn run(
         if shared.stop.load(Ordering::Relaxed) || Instant::now() < next_partial {
             return;
         }
+        // A newer request may have arrived since the workers' last check: send nothing more.
+        if requests.superseded(generation, shared.shown.load(Ordering::Relaxed)) {
+            shared.stop.store(true, Ordering::Relaxed);
+            return;
+        }
         shared.copying.store(true, Ordering::Release);
         let copy = partial(&prep, &groups, n_runs);
         shared.copying.store(false, Ordering::Release);
