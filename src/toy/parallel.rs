@@ -38,10 +38,18 @@ impl Prepared {
     /// the next run not started; the runs in the order of `divs`. An error is the first failing
     /// run's, as one thread running them in order would report it.
     pub fn run_all(&self, divs: &[Loss], threads: usize) -> Result<Vec<Run>, String> {
+        self.run_all_observed(divs, threads, &|_| {})
+    }
+
+    /// [`Prepared::run_all`], telling `observe` (from the threads that fit) when a run starts and,
+    /// every [`EPOCHS_PER_EVENT`] epochs and at its end, how many epochs it recorded since.
+    pub fn run_all_observed(
+        &self,
+        divs: &[Loss],
+        threads: usize,
+        observe: &(dyn Fn(Event) + Sync),
+    ) -> Result<Vec<Run>, String> {
         let threads = threads.clamp(1, divs.len().max(1));
-        if threads == 1 {
-            return divs.iter().map(|d| self.run(d)).collect();
-        }
         let next = AtomicUsize::new(0);
         // The lowest index that failed: runs after it need not start.
         let failed = AtomicUsize::new(usize::MAX);
@@ -52,24 +60,39 @@ impl Prepared {
                 if i >= divs.len() || i > failed.load(Ordering::Relaxed) {
                     return done;
                 }
-                let run = self.run(&divs[i]);
-                if run.is_err() {
-                    failed.fetch_min(i, Ordering::Relaxed);
+                observe(Event::Started(i));
+                let mut told = 0;
+                let run = self.run_with(&divs[i], &mut |e| {
+                    if e - told >= EPOCHS_PER_EVENT {
+                        observe(Event::Epochs(e - told));
+                        told = e;
+                    }
+                    true
+                });
+                match &run {
+                    Ok(r) => observe(Event::Epochs(r.history.len() - told)),
+                    Err(_) => {
+                        failed.fetch_min(i, Ordering::Relaxed);
+                    }
                 }
                 done.push((i, run));
             }
         };
-        let mut results: Vec<(usize, Result<Run, String>)> = std::thread::scope(|scope| {
-            let helpers: Vec<_> = (1..threads).map(|_| scope.spawn(work)).collect();
-            let mut all = work();
-            for h in helpers {
-                match h.join() {
-                    Ok(done) => all.extend(done),
-                    Err(panic) => std::panic::resume_unwind(panic),
+        let mut results: Vec<(usize, Result<Run, String>)> = if threads == 1 {
+            work()
+        } else {
+            std::thread::scope(|scope| {
+                let helpers: Vec<_> = (1..threads).map(|_| scope.spawn(work)).collect();
+                let mut all = work();
+                for h in helpers {
+                    match h.join() {
+                        Ok(done) => all.extend(done),
+                        Err(panic) => std::panic::resume_unwind(panic),
+                    }
                 }
-            }
-            all
-        });
+                all
+            })
+        };
         results.sort_by_key(|(i, _)| *i);
         let mut runs = Vec::with_capacity(divs.len());
         for (_, run) in results {
@@ -78,6 +101,18 @@ impl Prepared {
         Ok(runs)
     }
 }
+
+/// What [`Prepared::run_all_observed`] reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Event {
+    /// The run of the `i`-th loss started.
+    Started(usize),
+    /// A run recorded this many more epochs.
+    Epochs(usize),
+}
+
+/// How often a run reports its epochs (a progress bar needs no more).
+pub const EPOCHS_PER_EVENT: usize = 64;
 
 #[cfg(test)]
 mod tests {
@@ -177,6 +212,38 @@ mod tests {
                 prep.run_all(&spec.divergences, threads).unwrap_err(),
                 serial
             );
+        }
+    }
+
+    /// Every run reports its start once and all its epochs, on one thread and on several.
+    #[test]
+    fn observed_runs_report_every_epoch() {
+        let spec = app_spec("zipf-1000", 150);
+        let prep = spec.prepare().unwrap();
+        for threads in [1, 2, 4] {
+            let events = std::sync::Mutex::new(Vec::new());
+            prep.run_all_observed(&spec.divergences, threads, &|e| {
+                events.lock().unwrap().push(e)
+            })
+            .unwrap();
+            let events = events.into_inner().unwrap();
+            let mut started: Vec<usize> = events
+                .iter()
+                .filter_map(|e| match e {
+                    Event::Started(i) => Some(*i),
+                    _ => None,
+                })
+                .collect();
+            started.sort_unstable();
+            assert_eq!(started, (0..spec.divergences.len()).collect::<Vec<_>>());
+            let epochs: usize = events
+                .iter()
+                .map(|e| match e {
+                    Event::Epochs(n) => *n,
+                    _ => 0,
+                })
+                .sum();
+            assert_eq!(epochs, spec.divergences.len() * 151, "{threads}");
         }
     }
 
