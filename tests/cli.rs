@@ -696,3 +696,58 @@ fn rkl_est_stays_on_the_cpu() {
     ];
     fails(&real, line);
 }
+
+/// `kdviz bench` says how many threads its refits used and times them on one thread too; the long
+/// fit is the `minillm-gmm` preset as the app runs it.
+#[test]
+fn bench_reports_its_threads_and_the_long_fit() {
+    let v = json(&[
+        "bench",
+        "--repeats",
+        "1",
+        "--epochs",
+        "2",
+        "--classes",
+        "10",
+        "--threads",
+        "2",
+        "--json",
+    ]);
+    assert!(v["cores"].as_u64().unwrap() >= 1);
+    let scenarios = v["scenarios"].as_array().unwrap();
+    assert_eq!(scenarios.len(), 2);
+    for s in scenarios {
+        let refit = &s["refit"];
+        assert_eq!(refit["threads"], 2, "{s}");
+        assert_eq!(refit["divergences"].as_array().unwrap().len(), 6);
+        for key in [
+            "median_ms",
+            "min_ms",
+            "one_thread_median_ms",
+            "one_thread_min_ms",
+        ] {
+            assert!(refit[key].as_f64().unwrap() > 0.0, "{key}: {refit}");
+        }
+    }
+    let long = &v["long_fit"];
+    assert_eq!(long["preset"], "minillm-gmm");
+    assert_eq!(long["epochs"], 4000);
+    assert_eq!(long["classes"], 2401);
+    assert_eq!(long["divergences"], serde_json::json!(["fkl", "rkl"]));
+    assert_eq!(long["threads"], 2);
+    let v = json(&[
+        "bench",
+        "--repeats",
+        "1",
+        "--epochs",
+        "2",
+        "--classes",
+        "10",
+        "--threads",
+        "1",
+        "--json",
+    ]);
+    let refit = &v["scenarios"][0]["refit"];
+    assert_eq!(refit["threads"], 1);
+    assert_eq!(refit["median_ms"], refit["one_thread_median_ms"]);
+}

@@ -1,12 +1,12 @@
 //! Refits run off the UI thread: the window never waits on a fit, a newer request cancels an older
 //! one, and a fit that takes a while shows the epochs it has so far.
 //!
-//! The runs of a refit are dealt to one thread per core; each thread advances its runs together, a
-//! few epochs each in turn. The first partial result (every divergence up to the epoch the slowest
-//! has reached) goes out [`FIRST_PARTIAL`] after the fit started, then one every [`PARTIAL_EVERY`],
-//! then the whole fit.
+//! The runs of a refit are dealt to one thread per core ([`parallel::threads_for`]); each thread
+//! advances its runs together, a few epochs each in turn. The first partial result (every
+//! divergence up to the epoch the slowest has reached) goes out [`FIRST_PARTIAL`] after the fit
+//! started, then one every [`PARTIAL_EVERY`], then the whole fit.
 
-use crate::toy::{FitResult, FitSpec, Prepared, Run, Stepper};
+use crate::toy::{FitResult, FitSpec, Prepared, Run, Stepper, parallel};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, Sender, channel};
 use std::sync::{Arc, Mutex};
@@ -178,22 +178,13 @@ struct Pacing {
     parallel_work: usize,
 }
 
-/// The app's pacing: partial results at [`FIRST_PARTIAL`] and every [`PARTIAL_EVERY`]; threads from
-/// about 10 ms of fitting on (below, starting them costs more than they save).
+/// The app's pacing: partial results at [`FIRST_PARTIAL`] and every [`PARTIAL_EVERY`]; threads as
+/// for any fit ([`parallel::PARALLEL_WORK`]).
 const APP: Pacing = Pacing {
     first: FIRST_PARTIAL,
     every: PARTIAL_EVERY,
-    parallel_work: 4_000_000,
+    parallel_work: parallel::PARALLEL_WORK,
 };
-
-/// The threads a refit uses: one per divergence, at most one per core (and 8); one for a small fit.
-fn threads_for(runs: usize, work: usize, pacing: Pacing) -> usize {
-    if work < pacing.parallel_work {
-        return 1;
-    }
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    runs.clamp(1, cores.clamp(1, 8))
-}
 
 /// The runs one thread advances, a few epochs each in turn: (index in the spec, its stepper).
 struct Group<'a> {
@@ -302,8 +293,7 @@ fn run(
         .total
         .store((spec.epochs + 1) * n_runs, Ordering::Relaxed);
     progress.done.store(0, Ordering::Relaxed);
-    let classes = prep.teacher.dist.len();
-    let threads = threads_for(n_runs, n_runs * (spec.epochs + 1) * classes, pacing);
+    let threads = parallel::threads_for(n_runs, prep.work(n_runs), pacing.parallel_work);
     let mut dealt: Vec<Vec<(usize, Stepper)>> = (0..threads).map(|_| Vec::new()).collect();
     for (i, d) in spec.divergences.iter().enumerate() {
         dealt[i % threads].push((i, prep.stepper(d)));
@@ -584,15 +574,6 @@ mod tests {
         );
         assert!(partials > 0);
         assert_eq!(complete, Some(100_001));
-    }
-
-    /// Threads only for a fit big enough to pay for them, one per run at most.
-    #[test]
-    fn small_fits_stay_on_one_thread() {
-        assert_eq!(threads_for(6, 1_000, APP), 1);
-        assert_eq!(threads_for(1, usize::MAX, APP), 1);
-        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-        assert_eq!(threads_for(3, usize::MAX, APP), cores.min(3));
     }
 
     /// A newer request stops the running fit at once, unless it is patient (a drag) and the running fit

@@ -1,7 +1,9 @@
 //! `kdviz bench`: how long a refit takes, the number that decides whether sliders feel live.
 //!
 //! Two scenarios, each timed as the GUI will run them (every epoch's q kept): a free-logit student on a
-//! 1000-class Zipf teacher, and a Gaussian student on a 2001-point grid under a two-mode mixture.
+//! 1000-class Zipf teacher, and a Gaussian student on a 2001-point grid under a two-mode mixture; and
+//! a long fit, the `minillm-gmm` preset as the app runs it. Refits run on the threads a fit uses
+//! ([`crate::toy::parallel`]) and on one.
 
 use super::json::num;
 use super::output::Output;
@@ -10,6 +12,7 @@ use crate::math::practice::Loss;
 use crate::math::{FAMILIES, simd};
 use crate::toy::{
     FitSpec, Init, MetricsSpec, OptimizerSpec, SnapshotPlan, StudentSpec, TailShape, TeacherSpec,
+    parallel, preset,
 };
 use clap::Args;
 use serde_json::{Value, json};
@@ -19,7 +22,8 @@ pub const EXAMPLES: &str = "\
 Examples:
   kdviz bench                       # ns per step for every divergence, and the refit
   kdviz bench --json --repeats 21
-  kdviz bench --epochs 100 --classes 32000 --out bench.txt";
+  kdviz bench --epochs 100 --classes 32000 --out bench.txt
+  kdviz bench --threads 1           # refits on one thread";
 
 /// `kdviz bench`: how long a refit takes, per divergence and for the app's six-divergence refit.
 #[derive(Debug, Args)]
@@ -33,6 +37,9 @@ pub struct BenchArgs {
     /// Classes of the Zipf teacher of the logits scenario
     #[arg(long, value_name = "V", default_value_t = 1000, value_parser = whole(2, 100_000))]
     pub classes: usize,
+    /// Threads of the refits (default: as a fit chooses, one per core up to one per divergence)
+    #[arg(long, value_name = "N", value_parser = whole(1, 64))]
+    pub threads: Option<usize>,
     /// One line of JSON instead of text
     #[arg(long, overrides_with = "json")]
     pub json: bool,
@@ -50,6 +57,9 @@ pub const REFIT_SET: [&str; 6] = [
     "ab:alpha=0.2,beta=0.7",
     "srkl:alpha=0.1",
 ];
+
+/// The long fit: a preset fitted as the app fits it (q kept at every epoch it can).
+pub const LONG_FIT: &str = "minillm-gmm";
 
 struct Scenario {
     name: &'static str,
@@ -116,6 +126,60 @@ fn time<F: FnMut() -> Result<(), String>>(repeats: usize, mut f: F) -> Result<(f
     Ok((ts[ts.len() / 2], ts[0]))
 }
 
+/// A refit timed on `threads` threads and on one.
+struct Refit {
+    threads: usize,
+    /// (median, min) in ns.
+    parallel: (f64, f64),
+    serial: (f64, f64),
+}
+
+impl Refit {
+    fn time(spec: &FitSpec, repeats: usize, threads: Option<usize>) -> Result<Refit, String> {
+        let n = spec.divergences.len();
+        let threads = match threads {
+            Some(t) => t.clamp(1, n.max(1)),
+            None => {
+                let prep = spec.prepare()?;
+                parallel::threads_for(n, prep.work(n), parallel::PARALLEL_WORK)
+            }
+        };
+        let parallel = time(repeats, || spec.run_on(Some(threads)).map(|_| ()))?;
+        let serial = if threads == 1 {
+            parallel
+        } else {
+            time(repeats, || spec.run_on(Some(1)).map(|_| ()))?
+        };
+        Ok(Refit {
+            threads,
+            parallel,
+            serial,
+        })
+    }
+
+    fn json(&self) -> Value {
+        let ms = |ns: f64| num(ns / 1e6);
+        json!({
+            "threads": self.threads,
+            "median_ms": ms(self.parallel.0), "min_ms": ms(self.parallel.1),
+            "one_thread_median_ms": ms(self.serial.0), "one_thread_min_ms": ms(self.serial.1),
+        })
+    }
+
+    fn text(&self) -> String {
+        let ms = |ns: f64| ns / 1e6;
+        format!(
+            "{:.2} ms (min {:.2} ms) on {} thread{}; {:.2} ms (min {:.2} ms) on one",
+            ms(self.parallel.0),
+            ms(self.parallel.1),
+            self.threads,
+            if self.threads == 1 { "" } else { "s" },
+            ms(self.serial.0),
+            ms(self.serial.1)
+        )
+    }
+}
+
 pub fn run(args: &BenchArgs) -> Result<(), String> {
     let (repeats, epochs, classes) = (args.repeats, args.epochs, args.classes);
     let mut report = Vec::new();
@@ -139,15 +203,22 @@ pub fn run(args: &BenchArgs) -> Result<(), String> {
             divergences: refit,
             ..sc.spec.clone()
         };
-        let (median, min) = time(repeats, || spec.run().map(|_| ()))?;
-        report.push((sc.name, size, per_div, median, min));
+        let refit = Refit::time(&spec, repeats, args.threads)?;
+        report.push((sc.name, size, per_div, refit));
     }
+    let mut long = preset::load(LONG_FIT)?.to_spec()?;
+    long.snapshots.every = true; // as the app asks
+    let long_refit = Refit::time(&long, repeats, args.threads)?;
+    let long_classes = long.prepare()?.teacher.dist.len();
+    let long_divs: Vec<String> = long.divergences.iter().map(|d| d.to_string()).collect();
     let simd_name = simd::level().name();
     let mut out = Output::open(args.out.as_deref())?;
     if args.json {
         let scen: Vec<Value> = report
             .iter()
-            .map(|(name, size, per_div, median, min)| {
+            .map(|(name, size, per_div, refit)| {
+                let mut r = refit.json();
+                r["divergences"] = json!(REFIT_SET);
                 json!({
                     "scenario": name,
                     "classes": size,
@@ -155,13 +226,24 @@ pub fn run(args: &BenchArgs) -> Result<(), String> {
                     "ns_per_step": per_div.iter().map(|(d, med, mn)| json!({
                         "divergence": d.to_string(), "median": num(*med), "min": num(*mn)
                     })).collect::<Vec<_>>(),
-                    "refit": { "divergences": REFIT_SET, "median_ms": num(median / 1e6), "min_ms": num(min / 1e6) },
+                    "refit": r,
                 })
             })
             .collect();
-        out.line(&json!({ "repeats": repeats, "simd": simd_name, "scenarios": scen }).to_string())?;
+        let mut lf = long_refit.json();
+        lf["preset"] = json!(LONG_FIT);
+        lf["divergences"] = json!(long_divs);
+        lf["epochs"] = json!(long.epochs);
+        lf["classes"] = json!(long_classes);
+        out.line(
+            &json!({
+                "repeats": repeats, "simd": simd_name, "cores": parallel::cores(),
+                "scenarios": scen, "long_fit": lf,
+            })
+            .to_string(),
+        )?;
     } else {
-        for (name, size, per_div, median, min) in &report {
+        for (name, size, per_div, refit) in &report {
             out.line(&format!(
                 "{name} student, {size} classes, {epochs} Adam epochs (median of {repeats}, {simd_name})"
             ))?;
@@ -174,12 +256,17 @@ pub fn run(args: &BenchArgs) -> Result<(), String> {
                 ))?;
             }
             out.line(&format!(
-                "  refit of {} divergences: {:.2} ms (min {:.2} ms)",
+                "  refit of {} divergences: {}",
                 REFIT_SET.len(),
-                median / 1e6,
-                min / 1e6
+                refit.text()
             ))?;
         }
+        out.line(&format!(
+            "long fit, preset {LONG_FIT} ({}; {} epochs, {long_classes} classes): {}",
+            long_divs.join(", "),
+            long.epochs,
+            long_refit.text()
+        ))?;
     }
     out.finish()
 }

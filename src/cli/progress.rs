@@ -4,6 +4,7 @@
 //! indicatif hides a bar whose stderr is not a terminal (a log file, a pipe, the tests' captured
 //! stderr), so only a person watching sees them; stdout carries the results either way.
 
+use crate::toy::parallel::{self, Event};
 use crate::toy::{FitResult, FitSpec};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
@@ -24,7 +25,8 @@ pub fn bar(len: usize, label: impl Into<String>) -> ProgressBar {
 const QUIET_WORK: u64 = 100_000_000;
 
 /// [`FitSpec::run`] with progress on stderr for a fit that takes more than a moment: a bar of the
-/// epochs of every divergence on a terminal, else a line per divergence.
+/// epochs of every divergence on a terminal, else a line per divergence as it starts; the
+/// divergences run on the threads [`FitSpec::run`] would use.
 pub fn fit(spec: &FitSpec) -> Result<FitResult, String> {
     let prep = spec.prepare()?;
     let (epochs, runs) = (spec.epochs + 1, spec.divergences.len());
@@ -32,26 +34,21 @@ pub fn fit(spec: &FitSpec) -> Result<FitResult, String> {
         .saturating_mul(prep.teacher.dist.len() as u64)
         .saturating_mul(runs as u64);
     let bar = (work >= QUIET_WORK).then(|| bar(epochs * runs, "fit"));
-    let mut out = Vec::with_capacity(runs);
-    for (i, div) in spec.divergences.iter().enumerate() {
-        let run = match &bar {
-            None => prep.run(div)?,
-            Some(bar) => {
+    let threads = parallel::threads_for(runs, prep.work(runs), parallel::PARALLEL_WORK);
+    let observe = |event| {
+        let Some(bar) = &bar else { return };
+        match event {
+            Event::Started(i) => {
+                let div = &spec.divergences[i];
                 if bar.is_hidden() {
                     eprintln!("kdviz: fitting {div} ({}/{runs})", i + 1);
                 }
                 bar.set_message(div.to_string());
-                let base = (i * epochs) as u64;
-                prep.run_with(div, &mut |e| {
-                    if e % 64 == 0 {
-                        bar.set_position(base + e as u64);
-                    }
-                    true
-                })?
             }
-        };
-        out.push(run);
-    }
+            Event::Epochs(n) => bar.inc(n as u64),
+        }
+    };
+    let out = prep.run_all_observed(&spec.divergences, threads, &observe)?;
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }

@@ -45,10 +45,25 @@ pub fn log_softmax_fused<S: Simd, const I: usize, const R: usize>(
     logit: impl Fn(V<S>) -> V<S>,
     out: &mut [f64],
     probs: &mut [f64],
+    observe: impl FnMut(V<S>, V<S>, [V<S>; I]) -> [V<S>; R],
+) -> (f64, [f64; R]) {
+    let m = simd::max_map(s, ins[0], &logit);
+    log_softmax_fused_at(s, ins, logit, m, out, probs, observe)
+}
+
+/// [`log_softmax_fused`] given the largest logit `m` (known without a pass: a Gaussian's, next to
+/// its mean); `m` must be exactly the largest `logit(ins[0][k])`.
+#[inline(always)]
+pub fn log_softmax_fused_at<S: Simd, const I: usize, const R: usize>(
+    s: S,
+    ins: [&[f64]; I],
+    logit: impl Fn(V<S>) -> V<S>,
+    m: f64,
+    out: &mut [f64],
+    probs: &mut [f64],
     mut observe: impl FnMut(V<S>, V<S>, [V<S>; I]) -> [V<S>; R],
 ) -> (f64, [f64; R]) {
     let src = ins[0];
-    let m = simd::max_map(s, src, &logit);
     let [below, ties] = map_sum(
         s,
         [src],

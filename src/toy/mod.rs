@@ -9,6 +9,7 @@ pub mod gaussian2d;
 pub mod lesson;
 pub mod metrics;
 pub mod optim;
+pub mod parallel;
 pub mod plane;
 pub mod preset;
 pub mod student;

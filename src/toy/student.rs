@@ -7,8 +7,9 @@ use super::gaussian2d;
 use super::metrics::{self, Regions};
 use super::teacher::Teacher;
 use crate::math::LogDist;
-use crate::math::logspace::log_softmax_fused;
+use crate::math::logspace::{log_softmax_fused, log_softmax_fused_at};
 use crate::math::range::{self, short};
+use crate::math::simd;
 use crate::math::simd::{Simd, V, map_sum, multiversion};
 
 /// How free logits start.
@@ -66,7 +67,9 @@ pub enum Student {
     /// `params` are the logits themselves.
     Logits,
     /// `params = [μ, log σ]`; logits `z_j = −(x_j − μ)² / (2σ²)` (normalisation cancels in softmax).
-    Gaussian { xs: Vec<f64> },
+    /// Build it with [`Student::gaussian`]: `ascending` says `xs` never decreases (a grid), so that
+    /// the largest logit is found next to μ instead of by a pass.
+    Gaussian { xs: Vec<f64>, ascending: bool },
     /// `params = [m₁, m₂, log L₁₁, L₂₁, log L₂₂]` at the points `(xs[j], ys[j])` (see [`gaussian2d`]).
     Gaussian2d {
         xs: Vec<f64>,
@@ -157,7 +160,7 @@ impl StudentSpec {
             }
             StudentSpec::Gaussian { mu, sigma } => {
                 GaussianRange::on(xs).check(*mu, *sigma)?;
-                Ok((Student::Gaussian { xs: xs.to_vec() }, vec![*mu, sigma.ln()]))
+                Ok((Student::gaussian(xs.to_vec()), vec![*mu, sigma.ln()]))
             }
             StudentSpec::Gaussian2d { .. } => Err("student gaussian2d: no 2-D teacher".into()),
         }
@@ -220,11 +223,17 @@ fn rounded(x: f64) -> f64 {
 }
 
 impl Student {
+    /// A 1-D Gaussian student on the points `xs`.
+    pub fn gaussian(xs: Vec<f64>) -> Student {
+        let ascending = xs.windows(2).all(|w| w[0] <= w[1]);
+        Student::Gaussian { xs, ascending }
+    }
+
     /// Writes the student logits for `params` into `z`.
     pub fn logits(&self, params: &[f64], z: &mut [f64]) {
         match self {
             Student::Logits => z.copy_from_slice(params),
-            Student::Gaussian { xs } => {
+            Student::Gaussian { xs, .. } => {
                 gaussian_logits(xs, params[0], 0.5 * (-2.0 * params[1]).exp(), z)
             }
             Student::Gaussian2d { xs, ys, .. } => gaussian2d::logits(xs, ys, params, z),
@@ -236,11 +245,12 @@ impl Student {
     pub fn set_dist(&self, params: &[f64], dist: &mut LogDist) -> f64 {
         match self {
             Student::Logits => dist.set_logits(params),
-            Student::Gaussian { xs } => {
+            Student::Gaussian { xs, ascending } => {
                 dist.logp.resize(xs.len(), 0.0);
                 dist.p.resize(xs.len(), 0.0);
                 let inv = 0.5 * (-2.0 * params[1]).exp();
-                gaussian_log_softmax(xs, params[0], inv, &mut dist.logp, &mut dist.p)
+                let max = gaussian_max(xs, *ascending, params[0], inv);
+                gaussian_log_softmax(xs, params[0], inv, max, &mut dist.logp, &mut dist.p)
             }
             Student::Gaussian2d { xs, ys, .. } => {
                 with_logits2d(xs, ys, params, |z| dist.set_logits(z))
@@ -270,11 +280,12 @@ impl Student {
                 &mut dist.logp,
                 &mut dist.p,
             ),
-            Student::Gaussian { xs } => {
-                let shape = (params[0], 0.5 * (-2.0 * params[1]).exp());
+            Student::Gaussian { xs, ascending } => {
+                let (mu, inv) = (params[0], 0.5 * (-2.0 * params[1]).exp());
+                let max = gaussian_max(xs, *ascending, mu, inv);
                 softmax_measured(
                     xs,
-                    Some(shape),
+                    Some((mu, inv, max)),
                     [lp, p, head, far],
                     &mut dist.logp,
                     &mut dist.p,
@@ -292,7 +303,7 @@ impl Student {
     pub fn param_grad(&self, params: &[f64], g_logits: &[f64], out: &mut [f64]) {
         match self {
             Student::Logits => out.copy_from_slice(g_logits),
-            Student::Gaussian { xs } => {
+            Student::Gaussian { xs, .. } => {
                 let inv_var = (-2.0 * params[1]).exp();
                 let [gm, gs] = gaussian_moments(xs, params[0], g_logits);
                 out[0] = gm * inv_var;
@@ -329,7 +340,7 @@ impl Student {
     pub fn classes(&self) -> Option<usize> {
         match self {
             Student::Logits => None,
-            Student::Gaussian { xs } | Student::Gaussian2d { xs, .. } => Some(xs.len()),
+            Student::Gaussian { xs, .. } | Student::Gaussian2d { xs, .. } => Some(xs.len()),
         }
     }
 }
@@ -356,11 +367,17 @@ multiversion! {
 
 multiversion! {
     /// `log_softmax` and `softmax` of the Gaussian logits `z_j = −(x_j − μ)² · inv` without storing z.
-    fn gaussian_log_softmax[s](xs: &[f64], mu: f64, inv: f64, logp: &mut [f64], p: &mut [f64]) -> f64 {
-        log_softmax_fused(
+    /// `max`: the largest logit when known ([`gaussian_max`]).
+    fn gaussian_log_softmax[s](xs: &[f64], mu: f64, inv: f64, max: Option<f64>, logp: &mut [f64], p: &mut [f64]) -> f64 {
+        let m = match max {
+            Some(m) => m,
+            None => simd::max_map(s, xs, #[inline(always)] |x| gaussian_logit(x, mu, inv)),
+        };
+        log_softmax_fused_at(
             s,
             [xs],
             #[inline(always)] |x| gaussian_logit(x, mu, inv),
+            m,
             logp,
             p,
             #[inline(always)] |_, _, _| [],
@@ -370,11 +387,12 @@ multiversion! {
 }
 
 multiversion! {
-    /// The softmax of the logits `src` or, given `gaussian = (μ, inv)`, of the Gaussian logits of the
-    /// positions `src`; with the sums of [`metrics::terms`] against the teacher `[lp, p, head, far]`.
+    /// The softmax of the logits `src` or, given `gaussian = (μ, inv, max)`, of the Gaussian logits
+    /// of the positions `src` (`max`: the largest when known); with the sums of [`metrics::terms`]
+    /// against the teacher `[lp, p, head, far]`.
     fn softmax_measured[s](
         src: &[f64],
-        gaussian: Option<(f64, f64)>,
+        gaussian: Option<(f64, f64, Option<f64>)>,
         teacher: [&[f64]; 4],
         logq: &mut [f64],
         q: &mut [f64],
@@ -393,11 +411,16 @@ multiversion! {
                 )
                 .1
             }
-            Some((mu, inv)) => {
-                log_softmax_fused(
+            Some((mu, inv, max)) => {
+                let m = match max {
+                    Some(m) => m,
+                    None => simd::max_map(s, src, #[inline(always)] |x| gaussian_logit(x, mu, inv)),
+                };
+                log_softmax_fused_at(
                     s,
                     ins,
                     #[inline(always)] |x| gaussian_logit(x, mu, inv),
+                    m,
                     logq,
                     q,
                     #[inline(always)] |a, b, c| measured(a, b, c),
@@ -412,6 +435,27 @@ multiversion! {
 #[inline(always)]
 fn measured<S: Simd>(lq: V<S>, q: V<S>, [_, lp, p, h, f]: [V<S>; 5]) -> [V<S>; 6] {
     metrics::terms(lp, p, lq, q, h, f)
+}
+
+/// The largest Gaussian logit `−(x_j − μ)² · inv` over ascending `xs`, exactly as a pass over every
+/// point finds it, from the two points around μ: `x_j − μ` rounds monotonically in `x_j`, so the
+/// logit rises up to μ and falls after it. `None` (a pass is needed) for points not ascending, and
+/// where a logit may be NaN (μ not finite; `inv` 0 or infinite, which make `0 · ∞`).
+fn gaussian_max(xs: &[f64], ascending: bool, mu: f64, inv: f64) -> Option<f64> {
+    if !(ascending && mu.is_finite() && inv.is_finite() && inv > 0.0) {
+        return None;
+    }
+    let k = xs.partition_point(|&x| x < mu);
+    let logit = |x: f64| {
+        let d = x - mu;
+        -(d * d * inv)
+    };
+    let below = k.checked_sub(1).and_then(|j| xs.get(j)).map(|&x| logit(x));
+    let above = xs.get(k).map(|&x| logit(x));
+    match (below, above) {
+        (Some(a), Some(b)) => Some(if b > a { b } else { a }),
+        (a, b) => a.or(b),
+    }
 }
 
 /// `z = −(x − μ)² · inv`, per lane.
@@ -463,7 +507,7 @@ mod tests {
         let xs: Vec<f64> = (0..2001)
             .map(|j| -12.0 + 24.0 * j as f64 / 2000.0)
             .collect();
-        let student = Student::Gaussian { xs: xs.clone() };
+        let student = Student::gaussian(xs.clone());
         for params in [[0.0, 0.0], [3.7, -1.2], [-11.9, 0.9], [40.0, 0.3]] {
             let mut z = vec![0.0; xs.len()];
             student.logits(&params, &mut z);
@@ -474,6 +518,47 @@ mod tests {
             assert_eq!(lse_got, lse_want, "{params:?}");
             assert_eq!(got, want, "{params:?}");
         }
+    }
+
+    /// The largest logit found next to μ is the one a pass over every point finds, bit for bit: μ on,
+    /// between, off and far off the grid, σ from a spike to flat, grids of 1 to 2001 points; points
+    /// not ascending and σ at the ends fall back to the pass.
+    #[test]
+    fn the_gaussian_max_next_to_mu_equals_the_pass() {
+        let pass = |xs: &[f64], mu: f64, inv: f64| {
+            let z: Vec<f64> = xs.iter().map(|x| -((x - mu) * (x - mu) * inv)).collect();
+            crate::math::simd::max(crate::math::simd::Scalar, &z)
+        };
+        for n in [1, 2, 3, 7, 8, 9, 2001] {
+            let xs: Vec<f64> = (0..n)
+                .map(|j| -12.0 + 24.0 * j as f64 / (n.max(2) - 1) as f64)
+                .collect();
+            let mut mus = vec![0.0, 0.1, -11.99, 12.0, -12.0, 40.0, -1e300, 1e-300, 3.3e-7];
+            mus.extend(xs.iter().step_by(97).copied());
+            mus.extend(xs.windows(2).step_by(89).map(|w| 0.5 * (w[0] + w[1])));
+            for &mu in &mus {
+                for inv in [1e-300, 1e-10, 0.5, 3.7, 1e6, 1e250] {
+                    let got = gaussian_max(&xs, true, mu, inv).unwrap();
+                    assert_eq!(
+                        got.to_bits(),
+                        pass(&xs, mu, inv).to_bits(),
+                        "{n} {mu} {inv}"
+                    );
+                }
+            }
+        }
+        let xs = [0.0, 1.0, 0.5];
+        assert_eq!(
+            Student::gaussian(xs.to_vec()),
+            Student::Gaussian {
+                xs: xs.to_vec(),
+                ascending: false
+            }
+        );
+        assert_eq!(gaussian_max(&xs, false, 0.2, 1.0), None);
+        assert_eq!(gaussian_max(&[0.0, 1.0], true, 0.2, f64::INFINITY), None);
+        assert_eq!(gaussian_max(&[0.0, 1.0], true, 0.2, 0.0), None);
+        assert_eq!(gaussian_max(&[0.0, 1.0], true, f64::NAN, 1.0), None);
     }
 
     /// Metrics measured inside the softmax pass equal `measure` after it, for both students.
@@ -491,7 +576,7 @@ mod tests {
         let logits: Vec<f64> = (0..n).map(|j| (j as f64 * 0.37).cos()).collect();
         for (student, params) in [
             (Student::Logits, logits),
-            (Student::Gaussian { xs }, vec![0.4, 0.2]),
+            (Student::gaussian(xs), vec![0.4, 0.2]),
         ] {
             let (mut a, mut b) = (LogDist::zeros(n), LogDist::zeros(n));
             student.set_dist(&params, &mut a);

@@ -179,7 +179,7 @@ pub fn evaluate_grid(
             .enumerate()
             .map(|(c, out)| {
                 s.spawn(move || {
-                    let student = Student::Gaussian { xs: xs.to_vec() };
+                    let student = Student::gaussian(xs.to_vec());
                     let len = xs.len();
                     let mut z = vec![0.0; len];
                     let mut q = LogDist::zeros(len);
