@@ -20,12 +20,19 @@ const EXP_HI: f32 = 88.722_84;
 /// `e^x` (see the module documentation).
 #[inline(always)]
 pub fn exp(x: f32) -> f32 {
+    exp_with::<false>(x)
+}
+
+/// [`exp`] with the polynomial's multiply-adds fused when `FUSED` (for code compiled with FMA:
+/// half the instructions, one rounding per step instead of two).
+#[inline(always)]
+pub fn exp_with<const FUSED: bool>(x: f32) -> f32 {
     // Comparisons are false for NaN, which therefore flows through the polynomial.
     let xc = if x < EXP_LO { EXP_LO } else { x };
     let xc = if xc > 88.0 { 88.0 } else { xc };
     let kf = (xc * std::f32::consts::LOG2_E + SHIFT) - SHIFT;
     let r = (xc - kf * LN2_HI) - kf * LN2_LO;
-    let mut p = 1.0 / 5040.0;
+    let mut p: f32 = 1.0 / 5040.0;
     for c in [
         1.0 / 720.0,
         1.0 / 120.0,
@@ -35,7 +42,7 @@ pub fn exp(x: f32) -> f32 {
         1.0,
         1.0,
     ] {
-        p = p * r + c;
+        p = if FUSED { p.mul_add(r, c) } else { p * r + c };
     }
     // The low mantissa bits of k + SHIFT hold k; move k + 127 into the exponent field.
     let bits = (kf + SHIFT)
@@ -99,6 +106,13 @@ mod tests {
             worst = worst.max(ulps(exp(x), f64::from(x).exp()));
         }
         assert!(worst <= 2.0, "{worst} ulp");
+        for _ in 0..20_000 {
+            let x = (-87.0 + 175.0 * rng.uniform()) as f32;
+            worst = worst.max(ulps(exp_with::<true>(x), f64::from(x).exp()));
+        }
+        assert!(worst <= 2.0, "fused: {worst} ulp");
+        assert_eq!(exp_with::<true>(0.0), 1.0);
+        assert_eq!(exp_with::<true>(-90.0), 0.0);
         assert_eq!(exp(0.0), 1.0);
         assert_eq!(exp(f32::NEG_INFINITY), 0.0);
         assert_eq!(exp(-1e4), 0.0);

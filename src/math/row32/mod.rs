@@ -1,5 +1,6 @@
 //! The f32 row engine: value, gradient and the real trainer's per-row metrics of one row of f32
-//! logits, in f32 lanes with f64 accumulation of every row sum and of the value.
+//! logits, in f32 lanes with f64 accumulation of every row sum and of the value (each lane adds
+//! four chunks' terms in f32 first: [`RUN`]).
 //!
 //! Families: `fkl`, `rkl`, `tvd`, `jsd:beta=β` (TRL's convention, `norm=false`; β = 0 and 1 are fkl
 //! and rkl as in [`super::jsd`]) and `akl:mu=μ` with AKL.py's head convention when μ is the μ of
@@ -25,6 +26,7 @@
 
 mod exp;
 
+use exp::exp_with;
 pub use exp::{exp, ln_positive_normal, log_add_exp};
 
 use super::divergence::{AklConvention, Divergence};
@@ -32,6 +34,10 @@ use super::range::clamp0;
 
 /// Lanes per step.
 const L: usize = 16;
+/// Chunks of L lanes whose terms a row sum adds in f32 before adding them to its f64 sum (a
+/// relative rounding of at most 3·ε32 of their magnitude; converting every chunk to f64 was a
+/// third of a row's work).
+const RUN: usize = 4;
 type F = [f32; L];
 type D = [f64; L];
 
@@ -148,7 +154,7 @@ pub fn value_and_grad(
                 grad: &mut [f32],
                 scr: &mut Scratch32,
             ) -> Row32 {
-                row(fam, io, grad, scr)
+                row::<true>(fam, io, grad, scr)
             }
             // SAFETY: the level is Avx512 only after AVX-512F, AVX2 and FMA were detected.
             unsafe { avx512(fam, (t, tc, z), grad, scr) }
@@ -162,12 +168,12 @@ pub fn value_and_grad(
                 grad: &mut [f32],
                 scr: &mut Scratch32,
             ) -> Row32 {
-                row(fam, io, grad, scr)
+                row::<true>(fam, io, grad, scr)
             }
             // SAFETY: the level is Avx2 only after AVX2 and FMA were detected.
             unsafe { avx2(fam, (t, tc, z), grad, scr) }
         }
-        _ => row(fam, (t, tc, z), grad, scr),
+        _ => row::<false>(fam, (t, tc, z), grad, scr),
     }
 }
 
@@ -235,15 +241,26 @@ fn total(acc: &D) -> f64 {
     acc.iter().sum()
 }
 
+/// `[f(0), …, f(L − 1)]`, inlined: `std::array::from_fn` is not inlined into the
+/// `target_feature` callers and ran lane by lane in scalar code.
+#[inline(always)]
+fn lanes(mut f: impl FnMut(usize) -> f32) -> F {
+    let mut out = [0f32; L];
+    for (l, o) in out.iter_mut().enumerate() {
+        *o = f(l);
+    }
+    out
+}
+
 /// `1.0` where `c` holds, else `0.0`.
 #[inline(always)]
 fn ind(c: bool) -> f32 {
     if c { 1.0 } else { 0.0 }
 }
 
-/// The row, all sweeps (inlined into each instruction set's version).
+/// The row, all sweeps (inlined into each instruction set's version; `FUSED` where it has FMA).
 #[inline(always)]
-fn row(
+fn row<const FUSED: bool>(
     fam: Family32,
     (t, tc, z): (&[f32], &Teacher32, &[f32]),
     grad: &mut [f32],
@@ -251,13 +268,18 @@ fn row(
 ) -> Row32 {
     // Sweeps 1 and 2: the student's max; e^(z − max) (kept in q) and its sum.
     let z_max = lane_max(z);
-    let mut sum = [0f64; L];
+    let (mut sum, mut part) = ([0f64; L], [0f32; L]);
+    let last = scr.q.len().saturating_sub(1);
     for (c, e) in scr.q.iter_mut().enumerate() {
         let zc = load(z, c * L, f32::NEG_INFINITY);
         for l in 0..L {
-            e[l] = exp(zc[l] - z_max);
+            e[l] = exp_with::<FUSED>(zc[l] - z_max);
+            part[l] += e[l];
         }
-        add(&mut sum, e);
+        if c % RUN == RUN - 1 || c == last {
+            add(&mut sum, &part);
+            part = [0.0; L];
+        }
     }
     let sum = total(&sum);
     if !sum.is_finite() {
@@ -286,6 +308,10 @@ fn row(
     let (wp, wq) = (beta as f32, (1.0 - beta) as f32);
     let (lwp, lwq) = (beta.ln() as f32, (-beta).ln_1p() as f32);
     let mut s = Sums::default();
+    // Per lane, RUN chunks' terms are added in f32, then to the f64 sums.
+    let mut part = [[0f32; L]; 6];
+    let mut part_jsd = [[0f32; L]; 2];
+    let last = scr.p.len().saturating_sub(1);
     let chunks = scr
         .p
         .iter_mut()
@@ -295,28 +321,35 @@ fn row(
         let k = c * L;
         let tc = load(t, k, f32::NEG_INFINITY);
         let zc = load(z, k, f32::NEG_INFINITY);
-        let mut x = [[0f32; L]; 6];
+        // The terms go straight into the f32 runs (an array of them lived on the stack).
         for l in 0..L {
             let lp = (tc[l] - tm) - tl;
             let lq = (zc[l] - z_max) - ls_z;
-            let (pl, ql) = (exp(lp), q[l] * inv);
+            let (pl, ql) = (exp_with::<FUSED>(lp), q[l] * inv);
             p[l] = pl;
             q[l] = ql;
-            x[0][l] = if pl > 0.0 { pl * (lp - lq) } else { 0.0 };
-            x[1][l] = if ql > 0.0 { ql * (lq - lp) } else { 0.0 };
+            part[0][l] += if pl > 0.0 { pl * (lp - lq) } else { 0.0 };
+            part[1][l] += if ql > 0.0 { ql * (lq - lp) } else { 0.0 };
             // A teacher zero where the f64 engine's q is still positive: KL(q‖p) = +inf there.
-            x[2][l] = ind(tc[l] == f32::NEG_INFINITY && lq > F64_EXP_UNDERFLOW);
+            part[2][l] += ind(tc[l] == f32::NEG_INFINITY && lq > F64_EXP_UNDERFLOW);
             let head = tc[l] > thr || (tc[l] == thr && (k + l) as u32 <= kcut);
             let d = (pl - ql).abs();
-            x[3][l] = if head { d } else { 0.0 };
-            x[4][l] = if head { 0.0 } else { d };
-            x[5][l] = ql * (ind(ql > pl) - ind(ql < pl));
+            // `d·1` or `d·0` added unmasked: a select here became a masked store to the
+            // stack, which the next chunk's load waits on.
+            let head_d = d * ind(head);
+            part[3][l] += head_d;
+            part[4][l] += d - head_d;
+            part[5][l] += ql * (ind(ql > pl) - ind(ql < pl));
         }
-        for (acc, x) in s.acc.iter_mut().zip(&x) {
-            add(acc, x);
+        let flush = c % RUN == RUN - 1 || c == last;
+        if flush {
+            for (acc, part) in s.acc.iter_mut().zip(&mut part) {
+                add(acc, part);
+                *part = [0.0; L];
+            }
         }
         if fkl {
-            let g: F = std::array::from_fn(|l| q[l] - p[l]);
+            let g: F = lanes(|l| q[l] - p[l]);
             store(grad, k, &g);
         }
         if jsd {
@@ -342,8 +375,16 @@ fn row(
                     0.0
                 };
             }
-            add(&mut s.jsd[0], &kpm);
-            add(&mut s.jsd[1], &kqm);
+            for l in 0..L {
+                part_jsd[0][l] += kpm[l];
+                part_jsd[1][l] += kqm[l];
+            }
+            if flush {
+                for (acc, part) in s.jsd.iter_mut().zip(&mut part_jsd) {
+                    add(acc, part);
+                    *part = [0.0; L];
+                }
+            }
         }
     }
     let [f, r, zeros, gh, gt, ts] = s.acc.each_ref().map(total);
@@ -379,7 +420,7 @@ fn row(
         Family32::Tvd => {
             let m = ts as f32;
             for (c, (p, q)) in scr.p.iter().zip(&scr.q).enumerate() {
-                let g: F = std::array::from_fn(|l| {
+                let g: F = lanes(|l| {
                     let sign = ind(q[l] > p[l]) - ind(q[l] < p[l]);
                     0.5 * q[l] * (sign - m)
                 });
@@ -392,7 +433,7 @@ fn row(
             let (c, m) = (wq, kqm as f32);
             for (ci, (q, lm)) in scr.q.iter().zip(&scr.lm).enumerate() {
                 let zc = load(z, ci * L, f32::NEG_INFINITY);
-                let g: F = std::array::from_fn(|l| {
+                let g: F = lanes(|l| {
                     let lq = (zc[l] - z_max) - ls_z;
                     if q[l] > 0.0 {
                         c * q[l] * (lq - lm[l] - m)
@@ -427,7 +468,7 @@ fn reverse_grad(
         let k = c * L;
         let tc = load(t, k, f32::NEG_INFINITY);
         let zc = load(z, k, f32::NEG_INFINITY);
-        let g: F = std::array::from_fn(|l| {
+        let g: F = lanes(|l| {
             let (lp, lq) = ((tc[l] - tm) - tl, (zc[l] - zm) - zl);
             let rev = if q[l] > 0.0 {
                 b * q[l] * (lq - lp - r)

@@ -8,7 +8,8 @@
 //!
 //! A free student's Adam step is fused into the next forward pass: the step records its
 //! constants, and the forward updates each row's logits and moments just before evaluating it, so
-//! the row is read from memory once per epoch ([`CpuEngine::step`]).
+//! the row is read from memory once per epoch ([`CpuEngine::step`]). A low-rank student on the
+//! f32 engine runs its epoch fused, block of rows by block of rows ([`lowrank`]).
 //!
 //! [`value_and_grad`]: crate::math::value_and_grad
 
@@ -23,6 +24,10 @@ use crate::math::range::clamp0;
 use crate::math::row32::{self, Family32, Scratch32, Teacher32};
 use crate::math::{AklConvention, Divergence, LogDist, RowAt, Workspace, value_and_grad_at};
 use crate::real::{RealData, RealError};
+use lowrank::{FusedBuffers, LowRankRef, lowrank_fused};
+
+mod block_gemm;
+mod lowrank;
 
 enum Params {
     Free {
@@ -47,6 +52,8 @@ enum Params {
         gw: Vec<f32>,
         /// The last forward computed `gh` and `gw` itself (the fused f32 path).
         grads_ready: bool,
+        /// The fused f32 path's buffers.
+        fused: FusedBuffers,
     },
 }
 
@@ -96,6 +103,7 @@ impl<'a> CpuEngine<'a> {
                     w,
                     s: vec![0.0; n * v],
                     grads_ready: false,
+                    fused: FusedBuffers::default(),
                 }
             }
         };
@@ -176,6 +184,7 @@ impl Engine for CpuEngine<'_> {
             gh,
             gw,
             grads_ready,
+            fused,
             ..
         } = &mut self.params
         {
@@ -183,7 +192,9 @@ impl Engine for CpuEngine<'_> {
             if let Some(fam) = family32 {
                 self.epoch += 1;
                 let low = LowRankRef { d: *d, h, w };
-                return Ok(lowrank_fused(data, prep, teacher32, fam, low, gh, gw));
+                let grads = (&mut gh[..], &mut gw[..]);
+                let sums = lowrank_fused(data, prep, teacher32, fam, low, grads, fused, threads());
+                return Ok(sums);
             }
         }
         let per = n.div_ceil(threads()).max(1);
@@ -378,69 +389,6 @@ fn total(partials: impl IntoIterator<Item = Sums>) -> Sums {
         s.refused = s.refused.or(p.refused);
     }
     s
-}
-
-/// A low-rank student's factors: `H` `[n × d]`, `W` `[d × v]`.
-struct LowRankRef<'a> {
-    d: usize,
-    h: &'a [f32],
-    w: &'a [f32],
-}
-
-/// A low-rank student's forward and backward on the f32 engine, fused per row: `s = h_r·W`, the
-/// row's value and gradient `g`, `dH_r = g·Wᵀ` and `dW += h_rᵀ·g` (per thread, added in thread
-/// order), with `W` in cache; no `[N × V]` tensor is written, the teacher is the only one read.
-fn lowrank_fused(
-    data: &RealData,
-    prep: &Prep,
-    teacher32: &[Teacher32],
-    fam: Family32,
-    low: LowRankRef,
-    gh: &mut [f32],
-    gw: &mut [f32],
-) -> Sums {
-    let (n, v, d) = (data.n, data.student_v, low.d);
-    let (h, w) = (low.h, low.w);
-    let per = n.div_ceil(threads()).max(1);
-    let parts: Vec<(Sums, Vec<f32>)> = std::thread::scope(|sc| {
-        let handles: Vec<_> = gh
-            .chunks_mut(per * d)
-            .enumerate()
-            .map(|(i, ghc)| {
-                sc.spawn(move || {
-                    let (mut s_row, mut g_row) = (vec![0f32; v], vec![0f32; v]);
-                    let mut dw = vec![0f32; d * v];
-                    let mut scr = Scratch32::default();
-                    let mut sums = Sums::default();
-                    for (j, gh_r) in ghc.chunks_mut(d).enumerate() {
-                        let r = i * per + j;
-                        let h_r = &h[r * d..(r + 1) * d];
-                        nn_rows(h_r, w, &mut s_row, d, v);
-                        let t32 = &teacher32[r];
-                        row_f32(
-                            data, prep, r, fam, t32, &s_row, &mut g_row, &mut scr, &mut sums,
-                        );
-                        nt_rows(&g_row, w, gh_r, v, d);
-                        ger_row(h_r, &g_row, &mut dw, v);
-                    }
-                    (sums, dw)
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
-            .collect()
-    });
-    gw.fill(0.0);
-    let mut sums = Vec::with_capacity(parts.len());
-    for (s, dw) in parts {
-        for (o, x) in gw.iter_mut().zip(&dw) {
-            *o += x;
-        }
-        sums.push(s);
-    }
-    total(sums)
 }
 
 /// One row on the f32 engine: value, gradient and metrics (see [`row`] for the policy on values
@@ -735,13 +683,6 @@ best!(adam_rows(adam: &AdamStep, p: &mut [f32], m: &mut [f32], v: &mut [f32], g:
     // Adam over one stretch of elements.
     for (((p, m), v), &g) in p.iter_mut().zip(m).zip(v).zip(g) {
         adam.update(p, m, v, g);
-    }
-});
-
-best!(ger_row(h_r: &[f32], g: &[f32], dw: &mut [f32], v: usize) {
-    // `dW += h_rᵀ·g` for one row.
-    for (k, &a) in h_r.iter().enumerate() {
-        axpy(a, g, &mut dw[k * v..(k + 1) * v]);
     }
 });
 
