@@ -4,17 +4,20 @@
 # scripts/torch_bench.py eager + Liger-Kernel and eager + torch.compile for fkl, rkl, jsd, tvd, akl;
 # `kdviz real` training a free student at 4096 × 131072 (f32, GPU backend). Each step has its own
 # timeout inside one overall budget, so a hanging step costs its own time only; a step that cannot run
-# prints a line saying what was skipped and why. Results go to $OUT (at most 8 files come back):
+# prints a line saying what was skipped and why. Results go to $OUT: log.txt, summary.txt and
+# results.tar.gz, which holds the JSON files (the device tool returns at most 8 files):
 #
 #   log.txt                 everything printed, each step's output included
 #   summary.txt             one line per step (ok / failed / timed out / skipped: why, seconds), then
 #                           the tables of scripts/device_bench_report.py
+#   results.tar.gz: the JSON files below
 #   gpu_info.json           kdviz gpu info --json
 #   gpu_bench_f32.json      kdviz gpu bench --json, f32 storage
 #   gpu_bench_f16.json      the same, f16 storage
 #   gpu_bench_bf16.json     the same, bf16 storage (two logits per 32-bit word)
 #   torch_eager_f32.json    torch_bench --impl eager,liger (liger reported as missing if it is)
 #   torch_compile_f32.json  torch_bench --impl eager,compile
+#   torch_eager_bf16.json   torch_bench --impl eager --dtype bf16 (against gpu_bench_bf16.json)
 #   real_free.json          kdviz real --json (free student)
 #
 # ---- Prepare HERE, in the checkout the session was started in (the repo root), before the call ----
@@ -134,6 +137,8 @@ finish() {
     "$PYTHON" scripts/device_bench_report.py "$OUT" 2>&1 || python3 scripts/device_bench_report.py "$OUT" 2>&1
   } > "$OUT/summary.txt"
   cat "$OUT/summary.txt"
+  # The JSON files in one archive: the device tool returns at most 8 files (the report reads either).
+  ( cd "$OUT" && ls -- *.json >/dev/null 2>&1 && tar -czf results.tar.gz -- *.json && rm -f -- *.json )
   rm -rf "$WORK"
   note "done"
   exec >&- 2>&-
@@ -243,9 +248,15 @@ if [ "$torch_ok" = 1 ]; then
   export TORCHINDUCTOR_CACHE_DIR=$WORK/inductor
   step "torch-compile" 180 \
     "$PYTHON" scripts/torch_bench.py --impl eager,compile "${TORCH_ARGS[@]}" --out "$OUT/torch_compile_f32.json"
+  # Last: PyTorch eager in bf16 against kdviz's bf16 storage (what the budget leaves).
+  BF16_ARGS=(--rows "$ROWS" --vocab "$VOCAB" --dtype bf16 --repeats 10 "${TORCH_DIVS[@]}")
+  [ -n "${KDVIZ_BENCH_TORCH_DEVICE:-}" ] && BF16_ARGS+=(--device "$KDVIZ_BENCH_TORCH_DEVICE")
+  step "torch-eager-bf16" 60 \
+    "$PYTHON" scripts/torch_bench.py --impl eager "${BF16_ARGS[@]}" --out "$OUT/torch_eager_bf16.json"
 else
   skip "torch-eager-liger" "$PYTHON has no torch with CUDA"
   skip "torch-compile" "$PYTHON has no torch with CUDA"
+  skip "torch-eager-bf16" "$PYTHON has no torch with CUDA"
 fi
 
 # ---------------------------------------------------------------------------------------- kdviz real

@@ -6,25 +6,46 @@ the real-model training run. Reads what the bench left in a folder; missing file
     python3 scripts/device_bench_report.py DIR
 
 DIR holds any of gpu_bench_f32.json, gpu_bench_f16.json, gpu_bench_bf16.json (`kdviz gpu bench --json`),
-torch_eager_f32.json, torch_compile_f32.json (`scripts/torch_bench.py --json`) and real_free.json
-(`kdviz real --json`). Standard library only (it runs on the device machine and here).
+torch_eager_f32.json, torch_compile_f32.json, torch_eager_bf16.json (`scripts/torch_bench.py --json`) and real_free.json
+(`kdviz real --json`), as files or packed in results.tar.gz. Standard library only (it runs on the device machine and here).
 """
 
 import json
 import os
 import sys
+import tarfile
 
 KDVIZ = ("gpu_bench_f32.json", "gpu_bench_f16.json", "gpu_bench_bf16.json")
 TORCH = ("torch_eager_f32.json", "torch_compile_f32.json")
+TORCH_BF16 = "torch_eager_bf16.json"
 REAL = "real_free.json"
 
 
-def load(folder, name, notes):
-    path = os.path.join(folder, name)
+# device_bench.sh packs its JSON files into this one (the device tool returns at most 8 files).
+PACKED = "results.tar.gz"
+
+
+def read_text(folder, name):
+    """The file `name` in `folder`, else the member `name` of `folder`/results.tar.gz; None if neither."""
     try:
-        with open(path, encoding="utf-8") as f:
-            text = f.read()
+        with open(os.path.join(folder, name), encoding="utf-8") as f:
+            return f.read()
     except OSError:
+        pass
+    try:
+        with tarfile.open(os.path.join(folder, PACKED)) as tar:
+            names = {os.path.normpath(m): m for m in tar.getnames()}
+            if name not in names:
+                return None
+            member = tar.extractfile(names[name])
+            return None if member is None else member.read().decode("utf-8")
+    except (OSError, KeyError, tarfile.TarError):
+        return None
+
+
+def load(folder, name, notes):
+    text = read_text(folder, name)
+    if text is None:
         notes.append(f"{name}: missing (the step was skipped, failed or timed out: see summary.txt / log.txt)")
         return None
     try:
@@ -76,8 +97,8 @@ def kdviz_table(benches, notes):
     return lines
 
 
-def torch_table(f32, torches, notes):
-    """kdviz f32 against each PyTorch implementation, per divergence the torch runs timed."""
+def torch_table(kdviz, torches, notes, dtype="f32"):
+    """kdviz in `dtype` against each PyTorch implementation, per divergence the torch runs timed."""
     runs = [t for t in torches.values() if t is not None]
     if not runs:
         return []
@@ -96,7 +117,7 @@ def torch_table(f32, torches, notes):
             f"torch_bench ({', '.join(impls)}): {t['device']}, torch {t['torch']}, {t['rows']} × {t['vocab']} "
             f"{t['dtype']}; copy {t['copy_gbps']:.0f} GB/s; liger: {liger}"
         )
-    kd = {r["divergence"]: r for r in (f32 or {}).get("results", [])}
+    kd = {r["divergence"]: r for r in (kdviz or {}).get("results", [])}
     rows = {}
     for t in runs:
         for r in t["results"]:
@@ -109,7 +130,7 @@ def torch_table(f32, torches, notes):
                 cell[r["impl"]] = r
     lines += [
         "",
-        "| divergence | kdviz f32 ms | eager ms | compile ms | liger ms | kdviz speed-up vs eager / compile / liger | compile, liger vs eager (grad) |",
+        f"| divergence | kdviz {dtype} ms | eager ms | compile ms | liger ms | kdviz speed-up vs eager / compile / liger | compile, liger vs eager (grad) |",
         "|---|---|---|---|---|---|---|",
     ]
 
@@ -172,6 +193,9 @@ def report(folder):
     real = load(folder, REAL, notes)
     out = kdviz_table(benches, notes)
     t = torch_table(benches.get(KDVIZ[0]), torches, notes)
+    out += ([""] if out and t else []) + t
+    torch_bf16 = load(folder, TORCH_BF16, notes)
+    t = torch_table(benches.get(KDVIZ[2]), {TORCH_BF16: torch_bf16}, notes, "bf16")
     out += ([""] if out and t else []) + t
     r = real_table(real, notes)
     out += ([""] if out and r else []) + r
