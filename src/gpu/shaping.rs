@@ -375,6 +375,14 @@ impl GpuContext {
         v: usize,
     ) -> Result<ShapeBinding, GpuError> {
         use wgpu::BufferUsages as U;
+        // shaping.wgsl addresses its rows one element at a time: packed bf16 pairs would be read
+        // as integers. Refused here, where every caller passes.
+        if storage == Storage::Bf16 {
+            return Err(GpuError::Unsupported(format!(
+                "{}: the practice steps shape f32 or f16 rows, not bf16 storage",
+                loss.label()
+            )));
+        }
         let plan = ShapePlan::new(loss);
         let pipes = self.shape_pipes(storage)?;
         let bgl = &self.kernels.shaping.bgl;
