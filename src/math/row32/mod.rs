@@ -144,36 +144,18 @@ pub fn value_and_grad(
     for b in [&mut scr.p, &mut scr.q, &mut scr.lm] {
         b.resize(chunks, [0.0; L]);
     }
-    match crate::math::simd::level() {
-        #[cfg(target_arch = "x86_64")]
-        crate::math::simd::Level::Avx512(_) => {
-            #[target_feature(enable = "avx512f,avx2,fma")]
-            fn avx512(
-                fam: Family32,
-                io: (&[f32], &Teacher32, &[f32]),
-                grad: &mut [f32],
-                scr: &mut Scratch32,
-            ) -> Row32 {
-                row::<true>(fam, io, grad, scr)
-            }
-            // SAFETY: the level is Avx512 only after AVX-512F, AVX2 and FMA were detected.
-            unsafe { avx512(fam, (t, tc, z), grad, scr) }
-        }
-        #[cfg(target_arch = "x86_64")]
-        crate::math::simd::Level::Avx2(_) => {
-            #[target_feature(enable = "avx2,fma")]
-            fn avx2(
-                fam: Family32,
-                io: (&[f32], &Teacher32, &[f32]),
-                grad: &mut [f32],
-                scr: &mut Scratch32,
-            ) -> Row32 {
-                row::<true>(fam, io, grad, scr)
-            }
-            // SAFETY: the level is Avx2 only after AVX2 and FMA were detected.
-            unsafe { avx2(fam, (t, tc, z), grad, scr) }
-        }
-        _ => row::<false>(fam, (t, tc, z), grad, scr),
+    dispatch(fam, (t, tc, z), grad, scr)
+}
+
+crate::math::simd::fma_versions! {
+    /// [`row`] for the CPU's best level.
+    fn dispatch<FUSED>(
+        fam: Family32,
+        io: (&[f32], &Teacher32, &[f32]),
+        grad: &mut [f32],
+        scr: &mut Scratch32,
+    ) -> Row32 {
+        row::<FUSED>(fam, io, grad, scr)
     }
 }
 

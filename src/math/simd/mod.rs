@@ -506,6 +506,51 @@ macro_rules! multiversion {
 }
 pub(crate) use multiversion;
 
+/// Defines `fn name(args) -> T` running `body` compiled for AVX-512 or AVX2+FMA when the CPU has them,
+/// as [`level`] picks (so `KDVIZ_SIMD` caps it), with the const `FMA` true there and false on the
+/// baseline; for plain loops that LLVM vectorises (the f32 engine), where [`multiversion!`] hands
+/// its body a [`Simd`] token instead. `body` must be fully inlined to take the target's features:
+/// what it calls is `#[inline(always)]`.
+macro_rules! fma_versions {
+    (
+        $(#[$meta:meta])*
+        $vis:vis fn $name:ident<$fma:ident>($($arg:ident: $ty:ty),* $(,)?) $(-> $ret:ty)? $body:block
+    ) => {
+        $(#[$meta])*
+        #[allow(clippy::too_many_arguments)]
+        $vis fn $name($($arg: $ty),*) $(-> $ret)? {
+            #[inline(always)]
+            #[allow(clippy::too_many_arguments)]
+            fn generic<const $fma: bool>($($arg: $ty),*) $(-> $ret)? $body
+
+            match $crate::math::simd::level() {
+                #[cfg(target_arch = "x86_64")]
+                $crate::math::simd::Level::Avx512(_) => {
+                    #[target_feature(enable = "avx512f,avx2,fma")]
+                    #[allow(clippy::too_many_arguments)]
+                    fn avx512($($arg: $ty),*) $(-> $ret)? {
+                        generic::<true>($($arg),*)
+                    }
+                    // SAFETY: the level is Avx512 only after AVX-512F, AVX2 and FMA were detected.
+                    unsafe { avx512($($arg),*) }
+                }
+                #[cfg(target_arch = "x86_64")]
+                $crate::math::simd::Level::Avx2(_) => {
+                    #[target_feature(enable = "avx2,fma")]
+                    #[allow(clippy::too_many_arguments)]
+                    fn avx2($($arg: $ty),*) $(-> $ret)? {
+                        generic::<true>($($arg),*)
+                    }
+                    // SAFETY: the level is Avx2 only after AVX2 and FMA were detected.
+                    unsafe { avx2($($arg),*) }
+                }
+                _ => generic::<false>($($arg),*),
+            }
+        }
+    };
+}
+pub(crate) use fma_versions;
+
 /// The most lanes of any backend (the size of the tail buffers).
 const MAX_LANES: usize = 8;
 /// `0, 1, 2, …`: compared with the tail length to mask the lanes past the end.

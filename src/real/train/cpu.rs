@@ -651,77 +651,65 @@ fn dot(x: &[f32], y: &[f32]) -> f32 {
     acc.iter().sum::<f32>() + tail
 }
 
-/// Runs `$body` compiled for AVX-512 or AVX2+FMA when the CPU has them (the crate targets
-/// baseline x86-64), as [`crate::math::simd::level`] picks (so `KDVIZ_SIMD` caps it).
-macro_rules! best {
-    ($name:ident($($arg:ident: $ty:ty),*) $body:block) => {
-        fn $name($($arg: $ty),*) {
-            #[inline(always)]
-            fn generic($($arg: $ty),*) $body
-            match crate::math::simd::level() {
-                #[cfg(target_arch = "x86_64")]
-                crate::math::simd::Level::Avx512(_) => {
-                    #[target_feature(enable = "avx512f,avx2,fma")]
-                    fn avx512($($arg: $ty),*) { generic($($arg),*) }
-                    // SAFETY: the level is Avx512 only after AVX-512F, AVX2 and FMA were detected.
-                    unsafe { avx512($($arg),*) }
-                }
-                #[cfg(target_arch = "x86_64")]
-                crate::math::simd::Level::Avx2(_) => {
-                    #[target_feature(enable = "avx2,fma")]
-                    fn avx2($($arg: $ty),*) { generic($($arg),*) }
-                    // SAFETY: the level is Avx2 only after AVX2 and FMA were detected.
-                    unsafe { avx2($($arg),*) }
-                }
-                _ => generic($($arg),*),
-            }
+crate::math::simd::fma_versions! {
+    fn adam_rows<_FMA>(adam: &AdamStep, p: &mut [f32], m: &mut [f32], v: &mut [f32], g: &[f32]) {
+        // Adam over one stretch of elements.
+        for (((p, m), v), &g) in p.iter_mut().zip(m).zip(v).zip(g) {
+            adam.update(p, m, v, g);
         }
-    };
+    }
 }
 
-best!(adam_rows(adam: &AdamStep, p: &mut [f32], m: &mut [f32], v: &mut [f32], g: &[f32]) {
-    // Adam over one stretch of elements.
-    for (((p, m), v), &g) in p.iter_mut().zip(m).zip(v).zip(g) {
-        adam.update(p, m, v, g);
-    }
-});
-
-best!(nn_rows(h: &[f32], w: &[f32], s: &mut [f32], d: usize, v: usize) {
-    for c0 in (0..v).step_by(CB) {
-        let c1 = (c0 + CB).min(v);
-        for (hr, sr) in h.chunks_exact(d).zip(s.chunks_exact_mut(v)) {
-            let out = &mut sr[c0..c1];
-            out.fill(0.0);
-            for (k, &a) in hr.iter().enumerate() {
-                axpy(a, &w[k * v + c0..k * v + c1], out);
+crate::math::simd::fma_versions! {
+    fn nn_rows<_FMA>(h: &[f32], w: &[f32], s: &mut [f32], d: usize, v: usize) {
+        for c0 in (0..v).step_by(CB) {
+            let c1 = (c0 + CB).min(v);
+            for (hr, sr) in h.chunks_exact(d).zip(s.chunks_exact_mut(v)) {
+                let out = &mut sr[c0..c1];
+                out.fill(0.0);
+                for (k, &a) in hr.iter().enumerate() {
+                    axpy(a, &w[k * v + c0..k * v + c1], out);
+                }
             }
         }
     }
-});
+}
 
-best!(nt_rows(g: &[f32], w: &[f32], out: &mut [f32], v: usize, d: usize) {
-    out.fill(0.0);
-    for c0 in (0..v).step_by(CB) {
-        let c1 = (c0 + CB).min(v);
-        for (gr, or) in g.chunks_exact(v).zip(out.chunks_exact_mut(d)) {
+crate::math::simd::fma_versions! {
+    fn nt_rows<_FMA>(g: &[f32], w: &[f32], out: &mut [f32], v: usize, d: usize) {
+        out.fill(0.0);
+        for c0 in (0..v).step_by(CB) {
+            let c1 = (c0 + CB).min(v);
+            for (gr, or) in g.chunks_exact(v).zip(out.chunks_exact_mut(d)) {
+                let gb = &gr[c0..c1];
+                for (k, o) in or.iter_mut().enumerate() {
+                    *o += dot(gb, &w[k * v + c0..k * v + c1]);
+                }
+            }
+        }
+    }
+}
+
+crate::math::simd::fma_versions! {
+    fn tn_block<_FMA>(
+        h: &[f32],
+        g: &[f32],
+        blk: &mut [f32],
+        d: usize,
+        v: usize,
+        c0: usize,
+        c1: usize,
+    ) {
+        let w = c1 - c0;
+        blk.fill(0.0);
+        for (hr, gr) in h.chunks_exact(d).zip(g.chunks_exact(v)) {
             let gb = &gr[c0..c1];
-            for (k, o) in or.iter_mut().enumerate() {
-                *o += dot(gb, &w[k * v + c0..k * v + c1]);
+            for (k, &a) in hr.iter().enumerate() {
+                axpy(a, gb, &mut blk[k * w..(k + 1) * w]);
             }
         }
     }
-});
-
-best!(tn_block(h: &[f32], g: &[f32], blk: &mut [f32], d: usize, v: usize, c0: usize, c1: usize) {
-    let w = c1 - c0;
-    blk.fill(0.0);
-    for (hr, gr) in h.chunks_exact(d).zip(g.chunks_exact(v)) {
-        let gb = &gr[c0..c1];
-        for (k, &a) in hr.iter().enumerate() {
-            axpy(a, gb, &mut blk[k * w..(k + 1) * w]);
-        }
-    }
-});
+}
 
 /// `S = H·W`: `H` `[n × d]`, `W` `[d × v]`, `S` `[n × v]`, row-major, on all cores.
 pub fn matmul_nn(h: &[f32], w: &[f32], s: &mut [f32], n: usize, d: usize, v: usize) {

@@ -252,45 +252,21 @@ pub(super) fn lowrank_block(
     assert!(d > 0 && b <= ROWS && h.len() == b * d && w.len() == d * v);
     assert!(wt.len() == dv && dwt.len() == dv);
     let (s, g, gh) = (&mut s[..b * v], &mut g[..b * v], &mut gh[..b * d]);
-    match crate::math::simd::level() {
-        #[cfg(target_arch = "x86_64")]
-        crate::math::simd::Level::Avx512(_) => {
-            #[target_feature(enable = "avx512f,avx2,fma")]
-            #[allow(clippy::too_many_arguments)]
-            fn avx512(
-                h: &[f32],
-                w: (&[f32], &[f32]),
-                dv: (usize, usize),
-                sg: (&mut [f32], &mut [f32]),
-                gh: &mut [f32],
-                dwt: &mut [f32],
-                first: bool,
-                between: &mut dyn FnMut(&[f32], &mut [f32]),
-            ) {
-                block::<true>(h, w, dv, sg, gh, dwt, first, between)
-            }
-            // SAFETY: the level is Avx512 only after AVX-512F, AVX2 and FMA were detected.
-            unsafe { avx512(h, (w, wt), (d, v), (s, g), gh, dwt, first, between) }
-        }
-        #[cfg(target_arch = "x86_64")]
-        crate::math::simd::Level::Avx2(_) => {
-            #[target_feature(enable = "avx2,fma")]
-            #[allow(clippy::too_many_arguments)]
-            fn avx2(
-                h: &[f32],
-                w: (&[f32], &[f32]),
-                dv: (usize, usize),
-                sg: (&mut [f32], &mut [f32]),
-                gh: &mut [f32],
-                dwt: &mut [f32],
-                first: bool,
-                between: &mut dyn FnMut(&[f32], &mut [f32]),
-            ) {
-                block::<true>(h, w, dv, sg, gh, dwt, first, between)
-            }
-            // SAFETY: the level is Avx2 only after AVX2 and FMA were detected.
-            unsafe { avx2(h, (w, wt), (d, v), (s, g), gh, dwt, first, between) }
-        }
-        _ => block::<false>(h, (w, wt), (d, v), (s, g), gh, dwt, first, between),
+    dispatch(h, (w, wt), (d, v), (s, g), gh, dwt, first, between)
+}
+
+crate::math::simd::fma_versions! {
+    /// [`block`] for the CPU's best level.
+    fn dispatch<FUSED>(
+        h: &[f32],
+        w: (&[f32], &[f32]),
+        dv: (usize, usize),
+        sg: (&mut [f32], &mut [f32]),
+        gh: &mut [f32],
+        dwt: &mut [f32],
+        first: bool,
+        between: &mut dyn FnMut(&[f32], &mut [f32]),
+    ) {
+        block::<FUSED>(h, w, dv, sg, gh, dwt, first, between)
     }
 }
