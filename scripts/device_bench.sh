@@ -18,7 +18,8 @@
 #   torch_eager_f32.json    torch_bench --impl eager,liger (liger reported as missing if it is)
 #   torch_compile_f32.json  torch_bench --impl eager,compile
 #   torch_eager_bf16.json   torch_bench --impl eager --dtype bf16 (against gpu_bench_bf16.json)
-#   real_free.json          kdviz real --json (free student)
+#   real_free.json          kdviz real --json (free student; fkl, rkl, tvd; the fused epoch)
+#   real_free_separate.json the same for fkl with --gpu-epoch separate (Adam, loss, metrics kernels)
 #
 # ---- Prepare HERE, in the checkout the session was started in (the repo root), before the call ----
 #
@@ -284,6 +285,8 @@ EOF
   then
     step "real-free" 150 "$KDVIZ" real --input "$WORK/teacher.npy" --student-input "$WORK/student.npy" \
       --div fkl --div rkl --div tvd --student free --epochs "$EPOCHS" --backend gpu --json --out "$OUT/real_free.json"
+    step "real-free-separate" 60 "$KDVIZ" real --input "$WORK/teacher.npy" --student-input "$WORK/student.npy" \
+      --div fkl --student free --epochs "$EPOCHS" --backend gpu --gpu-epoch separate --json --out "$OUT/real_free_separate.json"
   else
     skip "real-free" "its data could not be written (real-data above)"
   fi

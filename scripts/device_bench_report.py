@@ -18,7 +18,8 @@ import tarfile
 KDVIZ = ("gpu_bench_f32.json", "gpu_bench_f16.json", "gpu_bench_bf16.json")
 TORCH = ("torch_eager_f32.json", "torch_compile_f32.json")
 TORCH_BF16 = "torch_eager_bf16.json"
-REAL = "real_free.json"
+# kdviz real with the fused epoch (the default) and with separate kernels (fkl only, to compare).
+REAL = {"real_free.json": "fused", "real_free_separate.json": "separate"}
 
 
 # device_bench.sh packs its JSON files into this one (the device tool returns at most 8 files).
@@ -163,24 +164,26 @@ def torch_table(kdviz, torches, notes, dtype="f32"):
     return lines
 
 
-def real_table(real, notes):
+def real_table(reals, notes):
+    real = next((r for r in reals.values() if r is not None), None)
     if real is None:
         return []
     lines = [
         f"kdviz real: {real.get('source')}, {real.get('positions')} × {real.get('vocab')}, student "
         f"{real.get('student')}, {real.get('epochs')} epochs" + (f"; no GPU: {real['no_gpu']}" if real.get("no_gpu") else ""),
         "",
-        "| divergence | backend | ms/epoch | GB/s (byte model) | rows/s | objective first → last |",
-        "|---|---|---|---|---|---|",
+        "| divergence | kernels | backend | ms/epoch | GB/s (byte model) | rows/s | objective first → last |",
+        "|---|---|---|---|---|---|---|",
     ]
     n = real.get("positions") or 0
-    for r in real.get("runs", []):
+    runs = [(k, r) for name, k in REAL.items() for r in (reals.get(name) or {}).get("runs", [])]
+    for kernels, r in runs:
         rps = r.get("rows_per_s") or 0
         hist = r.get("history") or []
         obj = f"{hist[0]['objective']:.4g} → {hist[-1]['objective']:.4g}" if hist else "–"
         backend = r.get("backend") + (f" ({r['fallback']})" if r.get("fallback") else "")
         lines.append(
-            f"| {r.get('divergence')} | {backend} | {fmt(1e3 * n / rps if rps else None, '.2f')} | "
+            f"| {r.get('divergence')} | {kernels} | {backend} | {fmt(1e3 * n / rps if rps else None, '.2f')} | "
             f"{fmt(r.get('gb_per_s'), '.4g')} | {fmt(rps, ',.0f')} | {obj} |"
         )
     return lines
@@ -190,7 +193,7 @@ def report(folder):
     notes = []
     benches = {k: load(folder, k, notes) for k in KDVIZ}
     torches = {k: load(folder, k, notes) for k in TORCH}
-    real = load(folder, REAL, notes)
+    real = {name: load(folder, name, notes) for name in REAL}
     out = kdviz_table(benches, notes)
     t = torch_table(benches.get(KDVIZ[0]), torches, notes)
     out += ([""] if out and t else []) + t

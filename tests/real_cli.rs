@@ -205,6 +205,10 @@ fn bad_input_exits_2_with_the_reason() {
     );
     fails(&with(&["--div", "fkl", "--student", "big"]), "--student");
     fails(&with(&["--div", "fkl", "--backend", "tpu"]), "--backend");
+    fails(
+        &with(&["--div", "fkl", "--gpu-epoch", "one"]),
+        "--gpu-epoch",
+    );
     fails(&with(&["--div", "fkl", "--mu", "1.5"]), "--mu");
     fails(&with(&["--div", "fkl", "--json", "--csv"]), "not both");
     fails(

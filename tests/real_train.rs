@@ -5,8 +5,8 @@
 #![allow(clippy::unwrap_used)] // tests may unwrap
 
 use kdviz::real::train::{
-    BackendChoice, CpuArith, EpochStats, StudentKind, TrainConfig, TrainResult, matmul_nn,
-    matmul_nt, matmul_tn, train,
+    BackendChoice, CpuArith, EpochStats, GpuEpoch, StudentKind, TrainConfig, TrainResult,
+    matmul_nn, matmul_nt, matmul_tn, train,
 };
 use kdviz::real::{RealData, RealError};
 use std::sync::atomic::AtomicBool;
@@ -229,6 +229,94 @@ fn gpu_and_cpu_agree_epoch_by_epoch() {
     }
 }
 
+/// The fused epoch (`gpu/fused.rs`: the free student's Adam in the loss kernel's first pass, the
+/// metrics in its gradient pass) against the separate kernels, epoch by epoch, for a spec of every
+/// family the GPU trainer runs, both students: the same arithmetic up to the order of the metrics'
+/// row sums (observed: the same bits on lavapipe); the byte model drops the metrics' sweeps and
+/// one read of the logits.
+#[test]
+fn fused_epoch_matches_the_separate_kernels() {
+    let Some(g) = ctx() else { return };
+    let (n, v) = (24, 300);
+    let data = zipf_data(n, v, 5);
+    let e = (n * v) as f64;
+    let close = |a: f64, b: f64| (a - b).abs() <= 2e-6 * (b.abs() + 0.01);
+    let mut worst = 0f64;
+    for student in [StudentKind::Free, StudentKind::LowRank { rank: 3 }] {
+        for d in [
+            "fkl",
+            "rkl",
+            "akl:mu=0.5",
+            "jsd:beta=0.5",
+            "tvd",
+            "skl:alpha=0.1",
+            "srkl:alpha=0.1",
+            "ab:alpha=0.2,beta=0.7",
+            "taid:t=0.4",
+            "taid:t_start=0.2,rate=0.01",
+            "amid:alpha=0.5,lambda=0.5",
+            "hinton:T=2,a=0.5,label=0",
+            "todi",
+            "uld",
+            "bild:k=4,T=3",
+            "wsd",
+            "renyi:alpha=2.5",
+            "dkd",
+            "eakd",
+        ] {
+            let mut c = cpu(student, 6, 0.05);
+            c.backend = BackendChoice::Gpu;
+            let fused = on(Some(g), &data, d, &c);
+            c.gpu_epoch = GpuEpoch::Separate;
+            let sep = on(Some(g), &data, d, &c);
+            // Metrics: 12 bytes per element (16 with TAID's schedule) no longer move; the free
+            // student's Adam reads the logits in the loss's first pass (4 bytes fewer).
+            let metrics = if d.starts_with("taid:t_start") {
+                16.0
+            } else {
+                12.0
+            };
+            let adam = if student == StudentKind::Free {
+                4.0
+            } else {
+                0.0
+            };
+            assert_eq!(
+                sep.bytes_per_epoch - fused.bytes_per_epoch,
+                (metrics + adam) * e,
+                "{student} {d}: the run did not fuse"
+            );
+            for (a, b) in fused.stats.iter().zip(&sep.stats) {
+                let what = format!(
+                    "{student} {d} epoch {}: fused {a:?} separate {b:?}",
+                    b.epoch
+                );
+                let (ca, cb) = (a.classes.unwrap(), b.classes.unwrap());
+                for (x, y, name) in [
+                    (a.objective, b.objective, "objective"),
+                    (ca.kl_pq, cb.kl_pq, "kl_pq"),
+                    (ca.kl_qp, cb.kl_qp, "kl_qp"),
+                    (ca.head_gap, cb.head_gap, "head"),
+                    (ca.tail_gap, cb.tail_gap, "tail"),
+                    (ca.top1, cb.top1, "top1"),
+                ] {
+                    assert!(close(x, y), "{name} {what}");
+                    worst = worst.max((x - y).abs() / (y.abs() + 0.01));
+                }
+            }
+            assert_eq!(fused.stats.len(), sep.stats.len());
+            let dz = fused
+                .student_logits
+                .iter()
+                .zip(&sep.student_logits)
+                .map(|(a, b)| (a - b).abs())
+                .fold(0f32, f32::max);
+            assert!(dz < 1e-4, "{student} {d}: final logits differ by {dz}");
+        }
+    }
+    eprintln!("fused vs separate: worst relative difference {worst:.2e}");
+}
+
 /// uld across vocabularies: the GPU trainer refuses it with a reason (`gpu`), `auto` trains it on the
 /// CPU and says why.
 #[test]
@@ -378,7 +466,15 @@ fn gpu_run_reports_throughput_and_honours_cancel() {
     let r = on(Some(g), &data, "fkl", &cfg);
     assert!(r.backend.starts_with("GPU: "), "{}", r.backend);
     assert!(r.rows_per_s > 0.0 && r.gb_per_s > 0.0);
-    // FKL 2 passes: loss 20 B, metrics 12 B, Adam 28 B per element, plus the read-back.
+    // FKL 2 passes, fused epoch: loss 20 B, Adam in its first pass 24 B, the metrics in its
+    // gradient pass 0 B per element, plus the read-back.
+    assert_eq!(r.bytes_per_epoch, (44 * 32 * 200 + 28 * 32) as f64);
+    // Separate kernels: loss 20 B, metrics 12 B, Adam 28 B.
+    let sep = TrainConfig {
+        gpu_epoch: GpuEpoch::Separate,
+        ..cfg
+    };
+    let r = on(Some(g), &data, "fkl", &sep);
     assert_eq!(r.bytes_per_epoch, (60 * 32 * 200 + 28 * 32) as f64);
     let cancel = AtomicBool::new(false);
     let mut epochs = 0;
@@ -756,7 +852,7 @@ fn practice_options_add_their_bytes_per_epoch() {
         let extra = loss_bytes_per_elem(&shaped, Storage::F32) as f64
             - loss_bytes_per_elem(&plain, Storage::F32) as f64;
         assert!(extra > 0.0, "{spec}");
-        let b = |l: &Loss| bytes_per_epoch(l, StudentKind::Free, n, v, false);
+        let b = |l: &Loss| bytes_per_epoch(l, StudentKind::Free, n, v, false, GpuEpoch::Separate);
         assert_eq!(b(&shaped) - b(&plain), extra * (n * v) as f64, "{spec}");
     }
 }

@@ -10,7 +10,7 @@ use crate::math::Divergence;
 use crate::math::practice::Loss;
 use crate::real::RealData;
 use crate::real::train::{
-    BackendChoice, CpuArith, MAX_RANK, StudentKind, TrainConfig, bytes_per_epoch,
+    BackendChoice, CpuArith, GpuEpoch, MAX_RANK, StudentKind, TrainConfig, bytes_per_epoch,
 };
 use crate::views::real::{InspectorState, RunState, inspector, plots};
 use crate::views::state::Slot;
@@ -128,9 +128,10 @@ pub struct RealTab {
     wake: Option<Arc<dyn Fn() + Send + Sync>>,
     data: Option<Arc<RealData>>,
     runs: Vec<RunState>,
-    /// The id of the training job whose events fill `runs`, and its student.
+    /// The id of the training job whose events fill `runs`, its student and its backend.
     job: u64,
     job_student: StudentKind,
+    job_backend: BackendChoice,
     running: bool,
     started: Option<Instant>,
     adapter: Option<Result<String, String>>,
@@ -151,6 +152,7 @@ impl Default for RealTab {
             runs: Vec::new(),
             job: 0,
             job_student: StudentKind::Free,
+            job_backend: BackendChoice::Auto,
             running: false,
             started: None,
             adapter: None,
@@ -258,6 +260,7 @@ impl RealTab {
             Ok(job) => {
                 self.job = job;
                 self.job_student = cfg.student;
+                self.job_backend = cfg.backend;
                 self.running = true;
                 self.started = Some(Instant::now());
                 self.status = Some(Status::info("training…"));
@@ -699,6 +702,12 @@ impl RealTab {
             d.n,
             d.v.max(d.student_v),
             taid_schedule,
+            // As `train` counts: the GPU's fused kernels, the separate ones' model on the CPU.
+            if self.job_backend == BackendChoice::Cpu {
+                GpuEpoch::Separate
+            } else {
+                GpuEpoch::Fused
+            },
         );
         Some((d.n as f64 * epochs / secs, bytes * epochs / secs / 1e9))
     }

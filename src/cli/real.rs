@@ -12,8 +12,8 @@ use crate::gpu::{GpuContext, cpu_only};
 use crate::math::check_classes;
 use crate::math::practice::Loss;
 use crate::real::train::{
-    BackendChoice, CpuArith, EpochStats, StudentKind, TrainConfig, TrainResult, check_teacher,
-    check_vocabularies, cpu_copy_bandwidth, gpu_refusal, practice_refusal, train,
+    BackendChoice, CpuArith, EpochStats, GpuEpoch, StudentKind, TrainConfig, TrainResult,
+    check_teacher, check_vocabularies, cpu_copy_bandwidth, gpu_refusal, practice_refusal, train,
 };
 use crate::real::{RealData, corpus, files};
 use crate::views::real::RunState;
@@ -95,6 +95,10 @@ pub struct RealArgs {
     /// with --mu's μ; the other families stay f64) or f64 (every family, the reference)
     #[arg(long, value_name = "ARITHMETIC", default_value_t = TrainConfig::default().cpu_arith, value_parser = cpu_arith_parser(), ignore_case = true)]
     pub cpu_arith: CpuArith,
+    /// The GPU trainer's kernels: fused (the free student's Adam and the metrics inside the loss
+    /// kernel, for a family without practice options) or separate (three kernels, to compare)
+    #[arg(long, value_name = "KERNELS", default_value_t = TrainConfig::default().gpu_epoch, value_parser = gpu_epoch_parser(), ignore_case = true)]
+    pub gpu_epoch: GpuEpoch,
     /// The text table shows every K-th epoch [default: about ten epochs]
     #[arg(long, value_name = "K", value_parser = whole(1, MAX_EPOCHS))]
     pub every: Option<usize>,
@@ -128,6 +132,11 @@ fn student_kind(raw: &str) -> Result<StudentKind, String> {
 /// auto, gpu or cpu, listed in `--help`; [`BackendChoice`]'s own parser reads them.
 fn backend_parser() -> impl TypedValueParser<Value = BackendChoice> {
     PossibleValuesParser::new(["auto", "gpu", "cpu"]).try_map(|s| s.parse::<BackendChoice>())
+}
+
+/// fused or separate, listed in `--help`.
+fn gpu_epoch_parser() -> impl TypedValueParser<Value = GpuEpoch> {
+    PossibleValuesParser::new(["fused", "separate"]).try_map(|s| s.parse::<GpuEpoch>())
 }
 
 /// f32 or f64, listed in `--help`.
@@ -167,6 +176,7 @@ pub fn run(args: &RealArgs) -> Result<(), String> {
         seed: args.seed,
         backend: args.backend,
         cpu_arith: args.cpu_arith,
+        gpu_epoch: args.gpu_epoch,
         ..TrainConfig::default()
     };
     let figure = figure_request(args, data.n, cfg.mu)?;

@@ -15,6 +15,7 @@
 use super::chunks::{RowChunk, row_chunks};
 use super::convert::validate;
 use super::device::GpuContext;
+use super::fused::{EpochTarget, FusedLayouts, WGSL_FUSED, WGSL_SEPARATE};
 use super::plan::{
     Aux, FLAG_ROW_LABELS, Kind, Params, WORKGROUP_SIZE, check_gpu, cpu_only, plan, wgsl_prelude,
 };
@@ -27,7 +28,7 @@ use crate::math::precision::Format;
 use crate::math::{AklConvention, Divergence, LogDist};
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 /// Per buffer: None until its map callback has run.
@@ -38,12 +39,14 @@ const MAX_CHUNK_BYTES: u64 = 1 << 30;
 const SOURCE: &str = include_str!("loss.wgsl");
 
 /// `loss.wgsl` for one storage type: the element type (an `enable` must come first) and its
-/// accessors (`storage.rs`), then the constants generated from `plan.rs`, then the shader.
-fn shader_source(storage: Storage) -> String {
+/// accessors (`storage.rs`), the epoch hooks (`fused.rs`: the trainer's fused epoch, or no-ops),
+/// then the constants generated from `plan.rs`, then the shader.
+fn shader_source(storage: Storage, fused: bool) -> String {
     format!(
-        "{}\n{}\n{}\n{SOURCE}",
+        "{}\n{}\n{}\n{}\n{SOURCE}",
         storage.wgsl_elem(),
         storage.wgsl_access(),
+        if fused { WGSL_FUSED } else { WGSL_SEPARATE },
         wgsl_prelude()
     )
 }
@@ -52,8 +55,11 @@ fn shader_source(storage: Storage) -> String {
 pub(crate) struct Kernels {
     pub(crate) bgl: wgpu::BindGroupLayout,
     layout: wgpu::PipelineLayout,
-    modules: Mutex<HashMap<Storage, wgpu::ShaderModule>>,
-    pipelines: Mutex<HashMap<(Kind, Storage), wgpu::ComputePipeline>>,
+    /// Per storage and whether the trainer's epoch is fused into the kernel (`fused.rs`).
+    modules: Mutex<HashMap<(Storage, bool), wgpu::ShaderModule>>,
+    pipelines: Mutex<HashMap<(Kind, Storage, bool), wgpu::ComputePipeline>>,
+    /// The fused kernel's layouts, made on first use ([`GpuContext::fused_layouts`]).
+    pub(crate) fused_layouts: OnceLock<FusedLayouts>,
     /// Pipelines that have run once: the first timed run of a pipeline dispatches twice and times
     /// only the second (first-use costs are not kernel time).
     warmed: Mutex<HashSet<(Kind, Storage)>>,
@@ -102,6 +108,7 @@ impl Kernels {
             layout,
             modules: Mutex::new(HashMap::new()),
             pipelines: Mutex::new(HashMap::new()),
+            fused_layouts: OnceLock::new(),
             warmed: Mutex::new(HashSet::new()),
             shaping: ShapeKernels::new(device),
         })
@@ -117,16 +124,33 @@ impl GpuContext {
         kind: Kind,
         storage: Storage,
     ) -> Result<wgpu::ComputePipeline, GpuError> {
+        self.loss_pipeline(kind, storage, None)
+    }
+
+    /// The family's kernel with the trainer's epoch fused into it (`fused.rs`), f32 storage.
+    pub(crate) fn fused_pipeline(&self, kind: Kind) -> Result<wgpu::ComputePipeline, GpuError> {
+        let layouts = self.fused_layouts()?;
+        self.loss_pipeline(kind, Storage::F32, Some(&layouts.layout))
+    }
+
+    /// `fused_layout`: the fused kernel's pipeline layout, or `None` for the plain kernel.
+    fn loss_pipeline(
+        &self,
+        kind: Kind,
+        storage: Storage,
+        fused_layout: Option<&wgpu::PipelineLayout>,
+    ) -> Result<wgpu::ComputePipeline, GpuError> {
         let k = &self.kernels;
+        let fused = fused_layout.is_some();
         let mut pipes = k.pipelines.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(p) = pipes.get(&(kind, storage)) {
+        if let Some(p) = pipes.get(&(kind, storage, fused)) {
             return Ok(p.clone());
         }
         let mut modules = k.modules.lock().unwrap_or_else(|e| e.into_inner());
-        let module = match modules.get(&storage) {
+        let module = match modules.get(&(storage, fused)) {
             Some(m) => m.clone(),
             None => {
-                let src = shader_source(storage);
+                let src = shader_source(storage, fused);
                 let m = self.scoped("compiling loss.wgsl", || {
                     self.device
                         .create_shader_module(wgpu::ShaderModuleDescriptor {
@@ -134,7 +158,7 @@ impl GpuContext {
                             source: wgpu::ShaderSource::Wgsl(src.into()),
                         })
                 })?;
-                modules.insert(storage, m.clone());
+                modules.insert((storage, fused), m.clone());
                 m
             }
         };
@@ -143,7 +167,7 @@ impl GpuContext {
             self.device
                 .create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
                     label: Some("kdviz loss"),
-                    layout: Some(&k.layout),
+                    layout: Some(fused_layout.unwrap_or(&k.layout)),
                     module: &module,
                     entry_point: Some("main"),
                     compilation_options: wgpu::PipelineCompilationOptions {
@@ -154,7 +178,7 @@ impl GpuContext {
                     cache: None,
                 })
         })?;
-        pipes.insert((kind, storage), pipe.clone());
+        pipes.insert((kind, storage, fused), pipe.clone());
         Ok(pipe)
     }
 
@@ -1126,9 +1150,13 @@ pub(crate) struct LossTarget<'a> {
 pub(crate) struct LossBinding {
     base: Params,
     aux: Aux,
+    kind: Kind,
     pipe: wgpu::ComputePipeline,
     chunks: Vec<LossChunk>,
     max_wg: u32,
+    /// The trainer's fused epoch ([`LossBinding::fuse`]): its pipeline and, per chunk, its two
+    /// bind groups; dispatched instead of `pipe`.
+    fused: Option<(wgpu::ComputePipeline, Vec<[wgpu::BindGroup; 2]>)>,
 }
 
 struct LossChunk {
@@ -1217,9 +1245,11 @@ impl GpuContext {
             LossBinding {
                 base,
                 aux: plan.aux,
+                kind: plan.kind,
                 pipe,
                 chunks,
                 max_wg: self.info.max_compute_workgroups_per_dimension.max(1),
+                fused: None,
             }
         })
     }
@@ -1263,12 +1293,68 @@ impl LossBinding {
         }
     }
 
+    /// Fuses the trainer's epoch into the kernel (`fused.rs`): from now on each dispatch also
+    /// runs Adam in pass 1 and the metrics in the gradient pass, as `epoch[i]`'s parameters say.
+    /// `targets` are the buffers this binding was made with, `epoch` what the fused kernel binds
+    /// besides, per chunk. Refused (the binding unchanged) on a device that cannot bind them.
+    pub(crate) fn fuse(
+        &mut self,
+        ctx: &GpuContext,
+        targets: &[LossTarget<'_>],
+        epoch: &[EpochTarget<'_>],
+    ) -> Result<(), GpuError> {
+        let pipe = ctx.fused_pipeline(self.kind)?;
+        let layouts = ctx.fused_layouts()?;
+        let groups = ctx.scoped("binding the fused epoch", || {
+            self.chunks
+                .iter()
+                .zip(targets)
+                .zip(epoch)
+                .map(|((c, t), e)| {
+                    [
+                        ctx.bind_buffers(
+                            "kdviz fused loss",
+                            &layouts.group0,
+                            &[&c.params, t.teacher, t.student, &c.aux, &c.values, t.grad],
+                        ),
+                        ctx.bind_buffers(
+                            "kdviz fused epoch",
+                            &layouts.group1,
+                            &[e.params, e.m1, e.m2, e.metric_aux, e.metrics_out],
+                        ),
+                    ]
+                })
+                .collect::<Vec<_>>()
+        })?;
+        if groups.len() != self.chunks.len() {
+            return Err(GpuError::Unsupported(format!(
+                "the fused epoch got {} chunks of buffers for {} chunks of rows",
+                groups.len(),
+                self.chunks.len()
+            )));
+        }
+        self.fused = Some((pipe, groups));
+        Ok(())
+    }
+
     /// Chunk `i`'s rows, one workgroup per row (2-D grid beyond the per-dimension limit).
     pub(crate) fn dispatch(&self, pass: &mut wgpu::ComputePass, i: usize) {
         let Some(c) = self.chunks.get(i) else { return };
         let x = c.rows.min(self.max_wg).max(1);
-        pass.set_pipeline(&self.pipe);
-        pass.set_bind_group(0, &c.bind, &[]);
+        match &self.fused {
+            Some((pipe, groups)) => {
+                let Some([g0, g1]) = groups.get(i) else {
+                    return;
+                };
+                pass.set_pipeline(pipe);
+                pass.set_bind_group(0, g0, &[]);
+                pass.set_bind_group(1, g1, &[]);
+            }
+            None => {
+                pass.set_pipeline(&self.pipe);
+                pass.set_bind_group(0, &c.bind, &[]);
+            }
+        }
         pass.dispatch_workgroups(x, c.rows.div_ceil(x), 1);
     }
 

@@ -22,6 +22,7 @@ mod chunks;
 mod convert;
 mod device;
 mod error;
+mod fused;
 mod loss;
 mod plan;
 mod shaping;

@@ -5,6 +5,11 @@
 //! buffers) and the metrics kernel (`metrics.wgsl`). Only the per-row values and metrics (7 floats
 //! per row) come back each epoch.
 //!
+//! Fused epoch (`fused.rs`, [`TrainSetup::fuse`]): for a family without practice options on the
+//! full teacher, the loss kernel also runs the free student's Adam (in its first pass) and the
+//! metrics (in its gradient pass): one kernel per chunk and epoch for a free student, and no
+//! metrics kernel for a low-rank one.
+//!
 //! Chunks: every `[N × V]` tensor (teacher, gradient, student logits, the free student's Adam
 //! moments) is stored as chunks of whole rows, one buffer each, within the device's binding limit
 //! ([`GpuContext::max_binding_bytes`]; see `chunks.rs`), and every kernel that touches them runs
@@ -21,6 +26,7 @@
 
 use super::chunks::row_chunks;
 use super::device::{GpuContext, GpuInfo};
+use super::fused::{EpochParams, EpochTarget};
 use super::loss::{LossBinding, LossTarget};
 use super::shaping::{ShapeBinding, ShapeTarget, loss_scratch_rows};
 use super::topk::{StoredRows, TopKBinding, TopKTarget};
@@ -63,6 +69,9 @@ pub(crate) struct TrainSetup<'a> {
     /// Per row: metrics-head threshold bits, cut index, teacher argmax, the teacher's max logit bits
     /// and the log of its rescaled exponential sum (bits): 5 words.
     pub metric_aux: &'a [u32],
+    /// Fuse the free student's Adam and the metrics into the family's loss kernel (`fused.rs`)
+    /// where the loss and the device allow; false: separate kernels.
+    pub fuse: bool,
 }
 
 /// Adam's constants for one step.
@@ -184,8 +193,8 @@ struct Chunk {
     metrics_out: wgpu::Buffer,
     teacher: wgpu::Buffer,
     grad: wgpu::Buffer,
-    /// Bound in the metrics' bind group; kept for the trainer's lifetime.
-    _metrics_aux: wgpu::Buffer,
+    /// Bound in the metrics' bind groups; kept for the trainer's lifetime.
+    metrics_aux: wgpu::Buffer,
 }
 
 /// The low-rank student's Adam on `H` and `W` (whose gradients sum every chunk's partials).
@@ -348,6 +357,9 @@ pub(crate) struct Trainer<'c> {
     max_wg: u32,
     /// Whether the metrics kernel runs (it reads the full teacher).
     metrics: bool,
+    /// The fused epoch's parameters when the loss kernel runs Adam and the metrics
+    /// (`fused.rs`); its two stand-in moments for a low-rank student.
+    fused: Option<(wgpu::Buffer, [wgpu::Buffer; 2])>,
 }
 
 fn compile(ctx: &GpuContext, label: &str, src: &str) -> wgpu::ComputePipeline {
@@ -844,7 +856,7 @@ impl<'c> Trainer<'c> {
                     metrics_out,
                     teacher,
                     grad: g,
-                    _metrics_aux: metrics_aux,
+                    metrics_aux,
                 })
             });
             chunks.push(built.map_err(too_big)??);
@@ -855,7 +867,7 @@ impl<'c> Trainer<'c> {
                 .poll(wgpu::PollType::wait_indefinitely())
                 .map_err(|e| GpuError::Backend(format!("uploading the logits: {e}")))?;
         }
-        let loss = match &s.topk {
+        let mut loss = match &s.topk {
             None if !s.loss.practice.is_default() => {
                 LossStage::Shaped(bind_shaped(ctx, s, &chunks)?)
             }
@@ -892,6 +904,39 @@ impl<'c> Trainer<'c> {
                 )?)
             }
         };
+        let fused = match &mut loss {
+            LossStage::Family(b) if s.fuse && s.has_full_teacher() && ctx.can_fuse() => {
+                let (params, spare) = ctx.scoped("allocating the trainer's buffers", || {
+                    (
+                        ctx.buffer(
+                            "kdviz fused epoch params",
+                            size_of::<EpochParams>(),
+                            U::UNIFORM | U::COPY_DST,
+                        ),
+                        [
+                            ctx.storage("kdviz fused spare m", None, 1),
+                            ctx.storage("kdviz fused spare v", None, 1),
+                        ],
+                    )
+                })?;
+                let epoch: Vec<EpochTarget> = chunks
+                    .iter()
+                    .map(|c| {
+                        let [m1, m2] = c.adam.as_ref().map_or(&spare, |a| &a._moments);
+                        EpochTarget {
+                            params: &params,
+                            m1,
+                            m2,
+                            metric_aux: &c.metrics_aux,
+                            metrics_out: &c.metrics_out,
+                        }
+                    })
+                    .collect();
+                b.fuse(ctx, &targets, &epoch)?;
+                Some((params, spare))
+            }
+            _ => None,
+        };
         drop(targets);
         let lowrank = match lowrank_bufs {
             Some(bufs) => {
@@ -927,7 +972,13 @@ impl<'c> Trainer<'c> {
             pending: None,
             max_wg,
             metrics: s.has_full_teacher(),
+            fused,
         })
+    }
+
+    /// Whether the loss kernel runs the free student's Adam and the metrics (`fused.rs`).
+    pub(crate) fn fused(&self) -> bool {
+        self.fused.is_some()
     }
 
     pub(crate) fn info(&self) -> &GpuInfo {
@@ -980,6 +1031,24 @@ impl<'c> Trainer<'c> {
                 }
             }
             self.loss.set_div(ctx, div);
+            if let Some((params, _)) = &self.fused {
+                // Adam runs in the loss kernel for the free student only; the low-rank student's
+                // runs on H and W below.
+                let a = pending.filter(|_| self.lowrank.is_none());
+                let p = EpochParams {
+                    adam: u32::from(a.is_some()),
+                    want_ce: u32::from(want_ce),
+                    inf_bits: f32::INFINITY.to_bits(),
+                    gscale: a.map_or(0.0, |a| a.gscale),
+                    b1: a.map_or(0.0, |a| a.b1),
+                    b2: a.map_or(0.0, |a| a.b2),
+                    step_size: a.map_or(0.0, |a| a.step_size),
+                    bc2_sqrt: a.map_or(1.0, |a| a.bc2_sqrt),
+                    eps: a.map_or(0.0, |a| a.eps),
+                    ..EpochParams::default()
+                };
+                ctx.queue.write_buffer(params, 0, bytemuck::bytes_of(&p));
+            }
             for c in &self.chunks {
                 let mp = MetricsParams {
                     n_rows: c.rows as u32,
@@ -1020,15 +1089,16 @@ impl<'c> Trainer<'c> {
                     adam(&mut pass, &lr.adam_h);
                     adam(&mut pass, &lr.adam_w);
                 }
+                let fused = self.fused.is_some();
                 for (i, c) in self.chunks.iter().enumerate() {
-                    if let (Some(a), Some(_)) = (&c.adam, &pending) {
+                    if let (Some(a), Some(_), false) = (&c.adam, &pending, fused) {
                         adam(&mut pass, a);
                     }
                     if let Some(m) = &c.mm {
                         mm(&mut pass, &m.fwd);
                     }
                     self.loss.dispatch(&mut pass, i);
-                    if self.metrics {
+                    if self.metrics && !fused {
                         pass.set_pipeline(&self.pipes.metrics);
                         pass.set_bind_group(0, &c.metrics_bind, &[]);
                         let [x, y] = grid(c.rows, self.max_wg);
@@ -1106,6 +1176,7 @@ mod tests {
             topk: None,
             labels: &[],
             metric_aux: &[],
+            fuse: true,
         };
         let e = (n * v) as u64;
         // Free: teacher, gradient, logits and two moments (2 GiB each), 84 bytes per row.

@@ -165,6 +165,39 @@ impl FromStr for CpuArith {
     }
 }
 
+/// How the GPU trainer's epoch is laid out in kernels (`gpu/fused.rs`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum GpuEpoch {
+    /// The free student's Adam and the metrics run inside the family's loss kernel (one kernel
+    /// per epoch for a free student) where the loss and the device allow: a family without
+    /// practice options on the full teacher.
+    #[default]
+    Fused,
+    /// Adam, the loss and the metrics as separate kernels (to compare).
+    Separate,
+}
+
+impl fmt::Display for GpuEpoch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            GpuEpoch::Fused => "fused",
+            GpuEpoch::Separate => "separate",
+        })
+    }
+}
+
+impl FromStr for GpuEpoch {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "fused" => Ok(GpuEpoch::Fused),
+            "separate" => Ok(GpuEpoch::Separate),
+            _ => Err(format!("GPU epoch '{s}'; expected fused or separate")),
+        }
+    }
+}
+
 /// A training run's settings.
 ///
 /// Defaults: free student, 100 epochs, Adam lr 0.05 (β = 0.9, 0.999, eps 1e-8), seed 0, metrics head
@@ -187,6 +220,8 @@ pub struct TrainConfig {
     pub backend: BackendChoice,
     /// The CPU engine's arithmetic (the GPU is f32 throughout).
     pub cpu_arith: CpuArith,
+    /// The GPU trainer's kernels.
+    pub gpu_epoch: GpuEpoch,
 }
 
 impl Default for TrainConfig {
@@ -202,6 +237,7 @@ impl Default for TrainConfig {
             mu: 0.5,
             backend: BackendChoice::Auto,
             cpu_arith: CpuArith::F32,
+            gpu_epoch: GpuEpoch::Fused,
         }
     }
 }
@@ -338,7 +374,8 @@ pub struct TrainResult {
     pub rows_per_s: f64,
     /// `bytes_per_epoch × epochs / seconds`, in GB/s (10⁹ bytes).
     pub gb_per_s: f64,
-    /// The byte model of one epoch on this backend's kernels (see [`bytes_per_epoch`]).
+    /// The byte model of one epoch on this backend's kernels (see [`bytes_per_epoch`]); on the CPU
+    /// engine, the GPU's separate kernels' (the convention of its floor).
     pub bytes_per_epoch: f64,
 }
 
@@ -354,6 +391,9 @@ pub struct TrainResult {
 /// - metrics: `12E` (student sweep for its log-sum-exp and argmax; teacher + student sweep for the
 ///   sums; the teacher's log-sum-exp is precomputed), `+4E` when a TAID schedule also reads `G`;
 /// - free student: Adam reads parameter, gradient, two moments and writes three: `28E`;
+/// - [`GpuEpoch::Fused`] (a family without practice options): the metrics come out of the
+///   loss's gradient pass (`0`) and the free student's Adam out of its first pass, which already
+///   reads the logits (`24E`).
 /// - low-rank rank d: `S = H·W` writes `4E` and reads `4d(N+V)`; `dH = G·Wᵀ` and `dW = Hᵀ·G` each
 ///   read `4E + 4d(N+V)` and write their split-K partials `4·s·dN`, `4·s·dV` (s = splits); Adam on
 ///   `H` and `W` moves `4·(s + 6)·d(N+V)`.
@@ -365,7 +405,9 @@ pub fn bytes_per_epoch(
     n: usize,
     v: usize,
     taid_schedule: bool,
+    epoch: GpuEpoch,
 ) -> f64 {
+    let fused = epoch == GpuEpoch::Fused && div.practice.is_default();
     let e = (n * v) as f64;
     let loss_bytes = match crate::gpu::topk_bytes_per_row(div, v) {
         // A top-k support reads the stored [N × k] teacher, not [N × V].
@@ -373,12 +415,12 @@ pub fn bytes_per_epoch(
         // Full rows: the family's passes, and the practice steps around it (`gpu/shaping.rs`).
         _ => crate::gpu::loss_bytes_per_elem(div, crate::gpu::Storage::F32) as f64 * e,
     };
-    let mut bytes = loss_bytes + 12.0 * e + 28.0 * n as f64;
-    if taid_schedule {
-        bytes += 4.0 * e;
+    let mut bytes = loss_bytes + 28.0 * n as f64;
+    if !fused {
+        bytes += if taid_schedule { 16.0 } else { 12.0 } * e;
     }
     match student {
-        StudentKind::Free => bytes += 28.0 * e,
+        StudentKind::Free => bytes += if fused { 24.0 } else { 28.0 } * e,
         StudentKind::LowRank { rank } => {
             let d = rank as f64;
             let hw = d * (n + v) as f64;
@@ -544,6 +586,11 @@ pub(crate) trait Engine {
     fn step(&mut self, adam: &AdamStep) -> Result<(), RealError>;
     /// The current student logits `[N × V]`.
     fn student_logits(&mut self) -> Result<Vec<f32>, RealError>;
+    /// The kernels whose byte model the run's `bytes_per_epoch` counts: a GPU engine's own; on
+    /// the CPU engine the separate kernels' (the convention of the CPU floor in BENCHMARKS.md).
+    fn byte_model(&self) -> GpuEpoch {
+        GpuEpoch::Separate
+    }
 }
 
 /// Trains a student on `data` under `loss` (see the module documentation).
@@ -692,7 +739,14 @@ pub fn train(
     }
     let seconds = start.elapsed().as_secs_f64();
     let student_logits = engine.student_logits()?;
-    let bytes = bytes_per_epoch(loss, cfg.student, data.n, data.v.max(sv), taid_schedule);
+    let bytes = bytes_per_epoch(
+        loss,
+        cfg.student,
+        data.n,
+        data.v.max(sv),
+        taid_schedule,
+        engine.byte_model(),
+    );
     let (rows_per_s, gb_per_s) = if cfg.epochs > 0 && seconds > 0.0 {
         let e = cfg.epochs as f64;
         (n * e / seconds, bytes * e / seconds / 1e9)
@@ -935,6 +989,7 @@ impl<'c> GpuEngine<'c> {
                 topk,
                 labels: &prep.labels,
                 metric_aux: &metric_aux,
+                fuse: cfg.gpu_epoch == GpuEpoch::Fused,
             },
         )?;
         Ok(GpuEngine {
@@ -1005,6 +1060,14 @@ impl Engine for GpuEngine<'_> {
 
     fn student_logits(&mut self) -> Result<Vec<f32>, RealError> {
         Ok(self.inner.student_logits()?)
+    }
+
+    fn byte_model(&self) -> GpuEpoch {
+        if self.inner.fused() {
+            GpuEpoch::Fused
+        } else {
+            GpuEpoch::Separate
+        }
     }
 }
 
