@@ -95,6 +95,9 @@ def kdviz_table(benches, notes):
             for r in rows
         )
         lines.append(f"| {d} | {passes} |{cells} {fmt(rows[0].get('max_rel_value_err_vs_cpu'), '.1e')} |")
+    for k in present:
+        for sk in benches[k].get("skipped", []):
+            notes.append(f"{k}: {sk['divergence']} not timed ({sk['why']})")
     return lines
 
 

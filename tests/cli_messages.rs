@@ -478,6 +478,56 @@ fn gpu_bench_stores_bf16() {
     );
 }
 
+/// Wider rows than ULD's GPU kernel ranks (V > 2048): the default list times every other family and
+/// reports uld as not timed, with the reason, in the JSON and the table; `--div uld` asked for is
+/// refused before anything is uploaded.
+#[test]
+fn gpu_bench_skips_uld_beyond_its_ranks_and_refuses_it_asked_for() {
+    let args = [
+        "gpu",
+        "bench",
+        "--rows",
+        "2",
+        "--vocab",
+        "2049",
+        "--repeats",
+        "1",
+    ];
+    let v = common::json(&[&args[..], &["--json"]].concat());
+    let results = v["results"].as_array().unwrap();
+    assert!(results.len() >= 15, "{}", results.len());
+    assert!(results.iter().all(|r| r["divergence"] != "uld"));
+    assert!(results.iter().any(|r| r["divergence"] == "bild:T=3,lead=both"));
+    let skipped = v["skipped"].as_array().unwrap();
+    assert_eq!(skipped.len(), 1, "{skipped:?}");
+    assert_eq!(skipped[0]["divergence"], "uld");
+    assert!(
+        skipped[0]["why"].as_str().unwrap().contains("V=2049")
+            && skipped[0]["why"].as_str().unwrap().contains("V <= 2048"),
+        "{skipped:?}"
+    );
+    fails(
+        &[&args[..], &["--div", "uld"]].concat(),
+        "--div \"uld\": uld: V=2049 is more than the GPU kernel ranks; expected V <= 2048",
+    );
+    // At 2048 it is timed.
+    let v = common::json(&[
+        "gpu",
+        "bench",
+        "--rows",
+        "2",
+        "--vocab",
+        "2048",
+        "--repeats",
+        "1",
+        "--json",
+        "--div",
+        "uld",
+    ]);
+    assert_eq!(v["results"][0]["divergence"], "uld");
+    assert_eq!(v["skipped"].as_array().unwrap().len(), 0);
+}
+
 /// The families of 2024–2026: a bad parameter is one line and exit 2 in every subcommand that takes
 /// a divergence; a k or label beyond the classes is refused with V named; only uld takes vectors
 /// of different lengths.

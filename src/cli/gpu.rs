@@ -6,8 +6,8 @@ use super::output::Output;
 use super::progress;
 use super::values::{LossSpec, loss_spec, whole};
 use crate::gpu::{
-    GpuContext, RowsOptions, RunOptions, Storage, cpu_only, loss_bytes_per_elem, loss_on_storage,
-    loss_passes, loss_refusal, loss_scratch_rows, topk_bytes_per_row,
+    GpuContext, RowsOptions, RunOptions, Storage, check_gpu, cpu_only, loss_bytes_per_elem,
+    loss_on_storage, loss_passes, loss_refusal, loss_scratch_rows, topk_bytes_per_row,
 };
 use crate::math::practice::{Loss, PracticeWorkspace, Support, evaluate};
 use crate::math::{FAMILIES, check_classes};
@@ -340,11 +340,21 @@ fn bench(args: &BenchArgs) -> Result<(), String> {
         Dtype::F16 => Storage::F16,
         Dtype::Bf16 => Storage::Bf16,
     };
+    // Families of the default list that the GPU kernels cannot take at this size (uld's ranks over
+    // a wide row), with the reason: skipped and reported, not an error; a --div asked for is one.
+    let mut skipped: Vec<(String, String)> = Vec::new();
     let specs: Vec<(String, Loss)> = if args.div.is_empty() {
         // Every family a kernel runs (rkl-est's sampler stays on the CPU).
         FAMILIES
             .iter()
             .filter(|f| cpu_only(&f.default()).is_ok())
+            .filter(|f| match check_gpu(&f.default(), v) {
+                Ok(()) => true,
+                Err(why) => {
+                    skipped.push((f.default().to_string(), why));
+                    false
+                }
+            })
             .map(|f| (f.default().to_string(), Loss::from(f.default())))
             .collect()
     } else {
@@ -353,6 +363,9 @@ fn bench(args: &BenchArgs) -> Result<(), String> {
     let mut divs = Vec::new();
     for (s, d) in specs {
         check_classes(&d.family, v).map_err(|e| format!("--div {s:?}: {e}"))?;
+        if d.practice.support.k().is_none() {
+            check_gpu(&d.family, v).map_err(|e| format!("--div {s:?}: {e}"))?;
+        }
         let refusal = if d.practice.support.k().is_some() {
             topk_bytes_per_row(&d, v).map(|_| ())
         } else {
@@ -526,6 +539,7 @@ fn bench(args: &BenchArgs) -> Result<(), String> {
                 "copy_bytes": copy.map(|c| c.bytes),
                 "cpu": "f64 engine, single thread, softmax and practice steps included; timed on the first rows and scaled to all",
                 "results": res,
+                "skipped": skipped.iter().map(|(d, why)| json!({"divergence": d, "why": why})).collect::<Vec<_>>(),
             })
             .to_string(),
         )?;
@@ -607,6 +621,9 @@ fn bench(args: &BenchArgs) -> Result<(), String> {
             format!("{}/{n}", c.rows_timed),
             err
         ))?;
+    }
+    for (d, why) in &skipped {
+        out.line(&format!("{d}: not timed ({why})"))?;
     }
     out.finish()
 }
