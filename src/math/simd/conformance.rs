@@ -150,7 +150,9 @@ pub(super) fn agrees_with_scalar<S: Simd>(s: S) {
         masks("lt & eq", s.and(lt, eq), &|x, y| {
             o.and(o.lt(x, y), o.eq(x, y))
         });
-        masks("le & !eq", s.and(le, s.not(eq)), &|x, y| x <= y && x != y);
+        masks("le & !eq", s.and(le, s.not(eq)), &|x, y| {
+            o.and(o.le(x, y), o.not(o.eq(x, y)))
+        });
         masks("lt | eq", s.or(lt, eq), &|x, y| {
             o.or(o.lt(x, y), o.eq(x, y))
         });
