@@ -2,7 +2,8 @@
 //! run time.
 //!
 //! The crate is compiled for baseline x86-64, so LLVM alone would use SSE2 at best, and it does not
-//! vectorise float reductions (they are not associative). Kernels are therefore written once over
+//! vectorise float reductions (they are not associative; on aarch64, where NEON is the baseline, the
+//! reductions are the reason for explicit lanes). Kernels are therefore written once over
 //! [`V<S>`], a vector of `S::LANES` f64 with the usual operators, for a backend `S: Simd`: on x86-64
 //! `Avx512` (8 lanes) or `Avx2` (4 lanes, FMA), on aarch64 `Neon` (2 lanes, FMA), and [`Scalar`]
 //! (1 lane, any architecture). [`multiversion!`] compiles a body for each backend inside a

@@ -1,10 +1,10 @@
 //! The aarch64 backend: NEON (Advanced SIMD), 2 f64 lanes with fused multiply-add.
 //!
 //! NEON is part of every aarch64 CPU that runs an OS (the `aarch64-unknown-linux-gnu` and
-//! `aarch64-apple-darwin` targets enable it), but a token is still created only by
-//! [`Neon::detect`], so a build for a target without it falls back to [`super::Scalar`]. The methods
-//! are `#[inline(always)]` so that they are compiled into the `#[target_feature]` kernel that calls
-//! them.
+//! `aarch64-apple-darwin` targets enable it), but as on x86 a token is created only by
+//! [`Neon::detect`], after run-time detection, which is what each `unsafe` block relies on. The
+//! methods are `#[inline(always)]` so that they are compiled into the `#[target_feature]` kernel that
+//! calls them.
 //!
 //! Masks are `uint64x2_t` lanes of all ones or all zeros, as the comparisons make them; `any` and
 //! `all` rely on that.
