@@ -247,6 +247,10 @@ mod tests {
                 out.push(("avx512", apply(t, f, xs)));
             }
         }
+        #[cfg(target_arch = "aarch64")]
+        if let Some(t) = crate::math::simd::Neon::detect() {
+            out.push(("neon", apply(t, f, xs)));
+        }
         out
     }
 

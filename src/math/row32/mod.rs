@@ -20,9 +20,10 @@
 //! same relative to the sum of its terms' magnitudes. The tests bound value and gradient at 1e-5
 //! of that scale (observed: 5e-8 on values, 1e-6 on gradients).
 //!
-//! The kernels are plain lane-by-lane loops over `[f32; 16]`, compiled for AVX-512 and AVX2+FMA
-//! (picked at run time by [`super::simd::level`], so `KDVIZ_SIMD` caps them too) and for the
-//! baseline of any other target (NEON on aarch64, where LLVM vectorises the same loops).
+//! The kernels are plain lane-by-lane loops over `[f32; 16]` that LLVM vectorises, compiled for
+//! AVX-512 and AVX2+FMA on x86-64, NEON with fused multiply-adds on aarch64 (picked at run time by
+//! [`super::simd::level`], so `KDVIZ_SIMD` caps them too) and for the baseline of the target
+//! (unfused multiply-adds).
 
 mod exp;
 

@@ -2,11 +2,12 @@
 //! run time.
 //!
 //! The crate is compiled for baseline x86-64, so LLVM alone would use SSE2 at best, and it does not
-//! vectorise float reductions (they are not associative). Kernels are therefore written once over
-//! [`V<S>`], a vector of `S::LANES` f64 with the usual operators, for a backend `S: Simd`:
-//! [`Avx512`] (8 lanes), [`Avx2`] (4 lanes, FMA) or [`Scalar`] (1 lane, any architecture).
-//! [`multiversion!`] compiles a body for each backend inside a `#[target_feature]` function and calls
-//! the best one the CPU supports, detected once.
+//! vectorise float reductions (they are not associative; on aarch64, where NEON is the baseline, the
+//! reductions are the reason for explicit lanes). Kernels are therefore written once over
+//! [`V<S>`], a vector of `S::LANES` f64 with the usual operators, for a backend `S: Simd`: on x86-64
+//! `Avx512` (8 lanes) or `Avx2` (4 lanes, FMA), on aarch64 `Neon` (2 lanes, FMA), and [`Scalar`]
+//! (1 lane, any architecture). [`multiversion!`] compiles a body for each backend inside a
+//! `#[target_feature]` function and calls the best one the CPU supports, detected once.
 //!
 //! Reductions keep one partial sum per lane and add the lanes in a fixed order at the end, so a result
 //! depends only on the inputs and the backend (the backends differ in the last bits).
@@ -18,6 +19,14 @@ use std::sync::OnceLock;
 mod x86;
 #[cfg(target_arch = "x86_64")]
 pub use x86::{Avx2, Avx512};
+
+#[cfg(target_arch = "aarch64")]
+mod neon;
+#[cfg(target_arch = "aarch64")]
+pub use neon::Neon;
+
+#[cfg(test)]
+mod conformance;
 
 /// A SIMD backend: a zero-sized token whose existence proves the CPU runs its instructions.
 ///
@@ -52,7 +61,8 @@ pub trait Simd: Copy {
     fn all(self, m: Self::Mask) -> bool;
     /// `m ? a : b` per lane.
     fn select(self, m: Self::Mask, a: Self::Reg, b: Self::Reg) -> Self::Reg;
-    /// The sum of the lanes, in a fixed order.
+    /// The sum of the lanes, in a fixed order: the upper half of the lanes added to the lower half
+    /// until one lane is left (`(a0 + a2) + (a1 + a3)` for 4 lanes).
     fn sum_lanes(self, a: Self::Reg) -> f64;
     fn to_bits(self, a: Self::Reg) -> Self::Bits;
     fn bits_to_float(self, a: Self::Bits) -> Self::Reg;
@@ -400,6 +410,8 @@ pub enum Level {
     Avx2(Avx2),
     #[cfg(target_arch = "x86_64")]
     Avx512(Avx512),
+    #[cfg(target_arch = "aarch64")]
+    Neon(Neon),
 }
 
 impl Level {
@@ -410,12 +422,15 @@ impl Level {
             Level::Avx2(_) => "avx2",
             #[cfg(target_arch = "x86_64")]
             Level::Avx512(_) => "avx512",
+            #[cfg(target_arch = "aarch64")]
+            Level::Neon(_) => "neon",
         }
     }
 }
 
-/// The best backend this CPU supports, detected once. `KDVIZ_SIMD=scalar` or `avx2` caps it (to test
-/// or time the other versions); a backend the CPU lacks is never chosen.
+/// The best backend this CPU supports, detected once. `KDVIZ_SIMD` names a cap ([`SIMD_CAPS`]:
+/// `scalar` or `avx2` on x86-64, `scalar` on aarch64) to test or time the other versions; a backend
+/// the CPU lacks is never chosen.
 pub fn level() -> Level {
     static LEVEL: OnceLock<Level> = OnceLock::new();
     *LEVEL.get_or_init(|| {
@@ -429,8 +444,17 @@ pub fn level() -> Level {
     })
 }
 
-/// The values `KDVIZ_SIMD` accepts; unset or empty means no cap.
-pub const SIMD_CAPS: [&str; 3] = ["scalar", "avx2", "avx512"];
+/// The values `KDVIZ_SIMD` accepts on this architecture (its backends, slowest first); unset or
+/// empty means no cap.
+#[cfg(target_arch = "x86_64")]
+pub const SIMD_CAPS: &[&str] = &["scalar", "avx2", "avx512"];
+/// The values `KDVIZ_SIMD` accepts on this architecture (its backends, slowest first); unset or
+/// empty means no cap.
+#[cfg(target_arch = "aarch64")]
+pub const SIMD_CAPS: &[&str] = &["scalar", "neon"];
+/// The values `KDVIZ_SIMD` accepts on this architecture; unset or empty means no cap.
+#[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+pub const SIMD_CAPS: &[&str] = &["scalar"];
 
 /// Checks a `KDVIZ_SIMD` value: the cap it names, or a message naming the accepted values.
 pub fn simd_cap(raw: &str) -> Result<&str, String> {
@@ -457,7 +481,15 @@ fn detect(cap: &str) -> Level {
     }
 }
 
-#[cfg(not(target_arch = "x86_64"))]
+#[cfg(target_arch = "aarch64")]
+fn detect(cap: &str) -> Level {
+    match Neon::detect().filter(|_| cap != "scalar") {
+        Some(t) => Level::Neon(t),
+        None => Level::Scalar,
+    }
+}
+
+#[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
 fn detect(_cap: &str) -> Level {
     Level::Scalar
 }
@@ -465,8 +497,8 @@ fn detect(_cap: &str) -> Level {
 /// Defines a function whose body is generic over the backend and dispatched on [`level`].
 ///
 /// `fn name[s](args) -> T { body }`: the body sees the backend token as `s: S` (`S: Simd`) and the
-/// arguments as declared; arguments are plain `name: Type` pairs. Each x86 version is compiled inside a
-/// `#[target_feature]` function, so the backend's intrinsics are inlined into one loop.
+/// arguments as declared; arguments are plain `name: Type` pairs. Each SIMD version is compiled inside
+/// a `#[target_feature]` function, so the backend's intrinsics are inlined into one loop.
 macro_rules! multiversion {
     (
         $(#[$meta:meta])*
@@ -499,6 +531,16 @@ macro_rules! multiversion {
                     // SAFETY: the token `t` is only made after AVX2 and FMA were detected.
                     unsafe { avx2(t, $($arg),*) }
                 }
+                #[cfg(target_arch = "aarch64")]
+                $crate::math::simd::Level::Neon(t) => {
+                    #[target_feature(enable = "neon")]
+                    #[allow(clippy::too_many_arguments)]
+                    fn neon(t: $crate::math::simd::Neon, $($arg: $ty),*) $(-> $ret)? {
+                        body(t, $($arg),*)
+                    }
+                    // SAFETY: the token `t` is only made after NEON was detected.
+                    unsafe { neon(t, $($arg),*) }
+                }
                 $crate::math::simd::Level::Scalar => body($crate::math::simd::Scalar, $($arg),*),
             }
         }
@@ -506,11 +548,12 @@ macro_rules! multiversion {
 }
 pub(crate) use multiversion;
 
-/// Defines `fn name(args) -> T` running `body` compiled for AVX-512 or AVX2+FMA when the CPU has them,
-/// as [`level`] picks (so `KDVIZ_SIMD` caps it), with the const `FMA` true there and false on the
-/// baseline; for plain loops that LLVM vectorises (the f32 engine), where [`multiversion!`] hands
-/// its body a [`Simd`] token instead. `body` must be fully inlined to take the target's features:
-/// what it calls is `#[inline(always)]`.
+/// Defines `fn name(args) -> T` running `body` compiled for AVX-512 or AVX2+FMA (x86-64) or NEON
+/// (aarch64) when the CPU has them, as [`level`] picks (so `KDVIZ_SIMD` caps it), with the const
+/// `FMA` true there (`f32::mul_add` is then one instruction) and false on the baseline; for plain
+/// loops that LLVM vectorises (the f32 engine), where [`multiversion!`] hands its body a [`Simd`]
+/// token instead. `body` must be fully inlined to take the target's features: what it calls is
+/// `#[inline(always)]`.
 macro_rules! fma_versions {
     (
         $(#[$meta:meta])*
@@ -543,6 +586,16 @@ macro_rules! fma_versions {
                     }
                     // SAFETY: the level is Avx2 only after AVX2 and FMA were detected.
                     unsafe { avx2($($arg),*) }
+                }
+                #[cfg(target_arch = "aarch64")]
+                $crate::math::simd::Level::Neon(_) => {
+                    #[target_feature(enable = "neon")]
+                    #[allow(clippy::too_many_arguments)]
+                    fn neon($($arg: $ty),*) $(-> $ret)? {
+                        generic::<true>($($arg),*)
+                    }
+                    // SAFETY: the level is Neon only after NEON was detected (its FMA is part of it).
+                    unsafe { neon($($arg),*) }
                 }
                 _ => generic::<false>($($arg),*),
             }
@@ -724,12 +777,48 @@ mod tests {
     fn simd_caps_are_checked() {
         assert_eq!(simd_cap(""), Ok(""));
         assert_eq!(simd_cap("scalar"), Ok("scalar"));
-        assert_eq!(simd_cap(" avx2 "), Ok("avx2"));
-        assert_eq!(
-            simd_cap("bogus").unwrap_err(),
-            "KDVIZ_SIMD=\"bogus\" is not a SIMD backend; expected one of scalar, avx2, avx512 (or \
-             unset); using the best this CPU supports"
-        );
+        #[cfg(target_arch = "x86_64")]
+        {
+            assert_eq!(simd_cap(" avx2 "), Ok("avx2"));
+            assert!(simd_cap("neon").is_err());
+            assert_eq!(
+                simd_cap("bogus").unwrap_err(),
+                "KDVIZ_SIMD=\"bogus\" is not a SIMD backend; expected one of scalar, avx2, avx512 \
+                 (or unset); using the best this CPU supports"
+            );
+        }
+        #[cfg(target_arch = "aarch64")]
+        {
+            assert_eq!(simd_cap(" neon "), Ok("neon"));
+            assert!(simd_cap("avx2").is_err());
+            assert_eq!(
+                simd_cap("bogus").unwrap_err(),
+                "KDVIZ_SIMD=\"bogus\" is not a SIMD backend; expected one of scalar, neon (or \
+                 unset); using the best this CPU supports"
+            );
+        }
+    }
+
+    /// The level in use is the one `KDVIZ_SIMD` asks for, when this CPU has it (the tests run under
+    /// each cap: `scripts/test_aarch64.sh`, `KDVIZ_SIMD=scalar cargo test`).
+    #[test]
+    fn the_level_follows_the_cap() {
+        let cap = simd_cap(&std::env::var("KDVIZ_SIMD").unwrap_or_default())
+            .unwrap_or("")
+            .to_owned();
+        let name = level().name();
+        if cap == "scalar" {
+            assert_eq!(name, "scalar");
+        }
+        #[cfg(target_arch = "x86_64")]
+        if cap == "avx2" {
+            assert_ne!(name, "avx512");
+        }
+        #[cfg(target_arch = "aarch64")]
+        if cap != "scalar" {
+            assert_eq!(name, "neon", "every aarch64 CPU has NEON");
+        }
+        assert!(SIMD_CAPS.contains(&name), "{name}");
     }
 
     /// `all_finite` finds a NaN or an infinity at any position of any length (vectors and tail),

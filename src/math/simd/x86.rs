@@ -340,3 +340,18 @@ impl Simd for Avx512 {
         });
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn avx2_and_avx512_agree_with_scalar_on_edge_values() {
+        if let Some(t) = Avx2::detect() {
+            super::super::conformance::agrees_with_scalar(t);
+        }
+        if let Some(t) = Avx512::detect() {
+            super::super::conformance::agrees_with_scalar(t);
+        }
+    }
+}

@@ -7,8 +7,8 @@
 //!
 //! The order of every sum is fixed by the shapes alone (ranks in order for `S`, classes in order
 //! for `dH`, rows in order for `dW`), the same for a block of `ROWS` as for its rows one by one, so
-//! the results do not depend on threads or timing. With AVX2 or AVX-512 the multiply-adds are
-//! fused (one rounding); the baseline build rounds twice.
+//! the results do not depend on threads or timing. With AVX2, AVX-512 or NEON the multiply-adds
+//! are fused (one rounding); the baseline build rounds twice.
 
 /// Lanes per stripe.
 const L: usize = 16;
@@ -235,7 +235,7 @@ fn block<const FUSED: bool>(
 
 /// One block of `b = h.len() / d ≤ ROWS` rows (`d ≥ 1`): `s = H_B·W` (`[b × v]`), then
 /// `between(s, g)` writes `G_B` into `g`, then `gh = G_B·Wᵀ` (`[b × d]`) and `dW += H_Bᵀ·G_B` (`dW =`
-/// when `first`). Compiled for AVX-512 or AVX2+FMA when the CPU has them.
+/// when `first`). Compiled for AVX-512, AVX2+FMA or NEON when the CPU has them.
 #[allow(clippy::too_many_arguments)]
 pub(super) fn lowrank_block(
     h: &[f32],
