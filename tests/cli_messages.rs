@@ -497,7 +497,11 @@ fn gpu_bench_skips_uld_beyond_its_ranks_and_refuses_it_asked_for() {
     let results = v["results"].as_array().unwrap();
     assert!(results.len() >= 15, "{}", results.len());
     assert!(results.iter().all(|r| r["divergence"] != "uld"));
-    assert!(results.iter().any(|r| r["divergence"] == "bild:T=3,lead=both"));
+    assert!(
+        results
+            .iter()
+            .any(|r| r["divergence"] == "bild:T=3,lead=both")
+    );
     let skipped = v["skipped"].as_array().unwrap();
     assert_eq!(skipped.len(), 1, "{skipped:?}");
     assert_eq!(skipped[0]["divergence"], "uld");

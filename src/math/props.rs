@@ -160,8 +160,9 @@ fn cases() -> impl Strategy<Value = (Vec<f64>, Vec<f64>, Vec<String>)> {
     })
 }
 
-/// αβ exponents below 0 raise tiny probabilities to huge powers: the only inputs inside the
-/// policy whose value may exceed f64 (and is then refused).
+/// αβ exponents below 0 raise tiny probabilities to huge powers, and rkl-est's unclamped k3
+/// exponentiates a log-ratio: the only inputs inside the policy whose value may exceed f64 (and is
+/// then refused).
 fn may_overflow(div: &Divergence) -> bool {
     match *div {
         Divergence::Ab { alpha, beta } => alpha < 0.0 || beta < 0.0,
@@ -170,6 +171,12 @@ fn may_overflow(div: &Divergence) -> bool {
             div: super::AmidDiv::Ab { alpha, beta },
             ..
         } => alpha < 0.0 || beta < 0.0,
+        // k3 = e^{−δ} − 1 + δ of a sampled token, unclamped: e^{1e5} inside the policy.
+        Divergence::RklEst {
+            kind: super::EstKind::K3,
+            clamp: false,
+            ..
+        } => true,
         _ => false,
     }
 }

@@ -97,9 +97,9 @@ pub fn check_output(
             return Ok(false);
         }
         return Err(format!(
-            "{div} overflows: its value exceeds f64's range (1.8e308) for these inputs (αβ \
-             exponents below 0 raise tiny probabilities to huge powers); expected exponents ≥ 0 or \
-             logits closer together"
+            "{div} overflows: its value exceeds f64's range (1.8e308) for these inputs; expected \
+             logits closer together (αβ exponents below 0 raise tiny probabilities to huge powers: \
+             exponents ≥ 0; rkl-est's k3 grows as e^|ln p/q|: clamp=true)"
         ));
     }
     if !value.is_finite() {

@@ -39,8 +39,10 @@ impl EstKind {
             EstKind::K1 => (delta, 1.0),
             EstKind::K2 => (0.5 * delta * delta, delta),
             EstKind::K3 => {
-                let r = (-delta).exp();
-                (r - 1.0 + delta, 1.0 - r)
+                // e^{−δ} − 1 as expm1: never below −δ, so k is never below 0 (r − 1 + δ rounded
+                // to −1e-16 near δ = 0), and 1 − r keeps its digits there.
+                let em1 = (-delta).exp_m1();
+                (em1 + delta, -em1)
             }
             EstKind::Abs => (delta.abs(), sign(delta)),
         }
@@ -157,8 +159,15 @@ impl Estimator {
             total += c;
         }
         let scale = 1.0 / draws as f64;
-        for (g, &qj) in grad.iter_mut().zip(q) {
-            *g = (*g - total * qj) * scale;
+        for ((g, &qj), &lqj) in grad.iter_mut().zip(q).zip(lq) {
+            let c = *g;
+            // A drawn token: c (1 − q_j) − (total − c) q_j, with 1 − q_j = −expm1(lq_j), not
+            // c − total·q_j, which cancels to ulp(c) when q_j is near 1.
+            *g = if c == 0.0 {
+                -total * qj
+            } else {
+                c * -lqj.exp_m1() - (total - c) * qj
+            } * scale;
         }
         value * scale
     }
@@ -554,7 +563,12 @@ mod tests {
         // pg: the clamped k is the reward.
         let (v, g) = one(K3, Pg, true, 1);
         assert_eq!(v, 10.0);
-        assert_eq!(g, [-10.0, 10.0, 0.0]);
+        // 10 (e_1 − q), 1 − q_1 from lq_1 = −30 (q rounds it to 0 here).
+        let want = [-10.0, -10.0 * (-30f64).exp_m1(), 0.0];
+        assert!(
+            g.iter().zip(want).all(|(a, b)| (a - b).abs() <= 1e-15),
+            "{g:?}"
+        );
         // Without clamps k3 is e^30-ish.
         assert!(one(K3, Loss, false, 1).0 > 1e12);
         // k3 at δ ≈ 30: −δ clamps to −20, k3 = e^-20 + 19 clamps to 10.
