@@ -1,6 +1,6 @@
 // PyTorch Adam on `count` f32 parameters in place: g = gscale · Σ_s grad[s·stride + i] (split-K
-// partials of a matmul, or one gradient), then m.lerp_(g, 1−β1), v = β2 v + (1−β2) g²,
-// p −= step_size · m / (√v / √bc2 + eps). One element per invocation, 2-D grid of workgroups.
+// partials of a matmul, or one gradient), then adam_step (epoch_terms.wgsl). One element per
+// invocation, 2-D grid of workgroups.
 struct AP {
     count: u32, splits: u32, stride: u32, pad0: u32,
     gscale: f32, b1: f32, b2: f32, step_size: f32,
@@ -28,10 +28,8 @@ fn main(
         g += grad[s * P.stride + i];
     }
     g *= P.gscale;
-    var m = m1[i];
-    m += (1.0 - P.b1) * (g - m);
-    let v = m2[i] * P.b2 + (1.0 - P.b2) * g * g;
-    m1[i] = m;
-    m2[i] = v;
-    param[i] -= P.step_size * m / (sqrt(v) / P.bc2_sqrt + P.eps);
+    let s = adam_step(param[i], g, m1[i], m2[i], P.b1, P.b2, P.step_size, P.bc2_sqrt, P.eps);
+    param[i] = s.x;
+    m1[i] = s.y;
+    m2[i] = s.z;
 }

@@ -8,7 +8,7 @@
 //!   do nothing, and `student` is read-only;
 //! - **fused** (the trainer, when the device binds [`FUSED_STORAGE_BUFFERS`] storage buffers per
 //!   stage): pass 1's `ld_s_step` applies Adam to each logit it reads (the previous epoch's
-//!   gradient, the moments; as `adam.wgsl`, element by element) and writes it back;
+//!   gradient, the moments; the Adam step of `adam.wgsl`, element by element) and writes it back;
 //!   `epoch_start` makes those writes visible to the workgroup (ULD, BiLD and the top-1 check read
 //!   other invocations' classes); `put_grad` hands each class's final gradient to `metric_push`,
 //!   which accumulates the metrics of `metrics.wgsl` in registers (the teacher and student values
@@ -37,8 +37,11 @@ fn metric_push(r: Row, k: u32, g: f32) {}
 fn metric_finish(r: Row) {}
 ";
 
-/// The hooks of the fused epoch (f32 storage).
-pub(crate) const WGSL_FUSED: &str = "
+/// The hooks of the fused epoch (f32 storage), after the Adam step and metric terms it shares with
+/// the separate kernels.
+pub(crate) const WGSL_FUSED: &str = concat!(
+    include_str!("epoch_terms.wgsl"),
+    "
 @group(0) @binding(2) var<storage, read_write> student: array<Elem>;
 struct Epoch {
     adam: u32, want_ce: u32, inf_bits: u32, pad0: u32,
@@ -61,21 +64,16 @@ fn ld_s_step(i: u32) -> f32 {
     var g = 0.0;
     g += f32(grad[i]);
     g *= E.gscale;
-    var m = m1[i];
-    m += (1.0 - E.b1) * (g - m);
-    let v = m2[i] * E.b2 + (1.0 - E.b2) * g * g;
-    m1[i] = m;
-    m2[i] = v;
-    let z = f32(student[i]) - E.step_size * m / (sqrt(v) / E.bc2_sqrt + E.eps);
-    student[i] = Elem(z);
-    return z;
+    let s = adam_step(f32(student[i]), g, m1[i], m2[i], E.b1, E.b2, E.step_size, E.bc2_sqrt, E.eps);
+    m1[i] = s.y;
+    m2[i] = s.z;
+    student[i] = Elem(s.x);
+    return s.x;
 }
 
-var<private> m_thr: f32;
-var<private> m_kcut: u32;
+// The row's metric constants from maux (the student's max and log-sum come with each class).
+var<private> m_row: MetricRow;
 var<private> m_targ: u32;
-var<private> m_mu: f32;
-var<private> m_ll: f32;
 // kl_pq, kl_qp, head gap, tail gap; cross-entropy and the classes tied at the student's max.
 var<private> m_acc: vec4<f32>;
 var<private> m_ce_ties: vec2<f32>;
@@ -83,42 +81,25 @@ var<private> m_ce_ties: vec2<f32>;
 fn epoch_start(row: u32) {
     storageBarrier();
     let o = 5u * row;
-    m_thr = bitcast<f32>(maux[o]);
-    m_kcut = maux[o + 1u];
     m_targ = maux[o + 2u];
-    m_mu = bitcast<f32>(maux[o + 3u]);
-    m_ll = bitcast<f32>(maux[o + 4u]);
+    m_row = MetricRow(0.0, 0.0, bitcast<f32>(maux[o + 3u]), bitcast<f32>(maux[o + 4u]),
+        bitcast<f32>(maux[o]), maux[o + 1u], bitcast<f32>(E.inf_bits));
     m_acc = vec4<f32>(0.0);
     m_ce_ties = vec2<f32>(0.0);
 }
 
 fn metric_push(r: Row, k: u32, g: f32) {
-    let u = ld_t(r.base + k);
     let z = ld_s(r.base + k);
     if (z == r.mz) {
         m_ce_ties.y += 1.0;
     }
-    let lq = (z - r.mz) - r.llz;
-    let q = exp(lq);
-    var gap = q;
-    if (is_ninf(u)) {
-        if (q > 0.0) {
-            m_acc.y = bitcast<f32>(E.inf_bits);
-        }
-    } else {
-        let lp = (u - m_mu) - m_ll;
-        let p = exp(lp);
-        m_acc.x += p * (lp - lq);
-        m_acc.y += q * (lq - lp);
-        gap = abs(p - q);
-    }
-    if (u > m_thr || (u == m_thr && k <= m_kcut)) {
-        m_acc.z += gap;
-    } else {
-        m_acc.w += gap;
-    }
+    var m = m_row;
+    m.mz = r.mz;
+    m.llz = r.llz;
+    let t = metric_term(m_acc, m, k, ld_t(r.base + k), z);
+    m_acc = t.acc;
     if (E.want_ce != 0u) {
-        m_ce_ties.x -= (q - g) * lq;
+        m_ce_ties.x -= (t.q - g) * t.lq;
     }
 }
 
@@ -134,7 +115,8 @@ fn metric_finish(r: Row) {
         mout[o + 5u] = s.b.x;
     }
 }
-";
+"
+);
 
 /// The fused kernel's per-epoch constants (group 1, binding 0).
 #[repr(C)]

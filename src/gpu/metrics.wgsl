@@ -99,36 +99,19 @@ fn main(
     let mu_t = bitcast<f32>(aux[5u * row + 3u]);
     let ll_t = bitcast<f32>(aux[5u * row + 4u]);
     let inf = bitcast<f32>(P.inf_bits);
+    let mrow = MetricRow(mz, llz, mu_t, ll_t, thr, kcut, inf);
     var acc = vec4<f32>(0.0);
     var ce = 0.0;
     var ties = 0.0;
     for (var k = lid; k < P.v; k += WG) {
-        let u = teacher[base + k];
         let z = student[base + k];
         if (z == mz) {
             ties += 1.0;
         }
-        let lq = (z - mz) - llz;
-        let q = exp(lq);
-        var gap = q;
-        if (is_ninf(u)) {
-            if (q > 0.0) {
-                acc.y = inf;
-            }
-        } else {
-            let lp = (u - mu_t) - ll_t;
-            let p = exp(lp);
-            acc.x += p * (lp - lq);
-            acc.y += q * (lq - lp);
-            gap = abs(p - q);
-        }
-        if (u > thr || (u == thr && k <= kcut)) {
-            acc.z += gap;
-        } else {
-            acc.w += gap;
-        }
+        let t = metric_term(acc, mrow, k, teacher[base + k], z);
+        acc = t.acc;
         if (P.want_ce != 0u) {
-            ce -= (q - grad[base + k]) * lq;
+            ce -= (t.q - grad[base + k]) * t.lq;
         }
     }
     s4[lid] = acc;

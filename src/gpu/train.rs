@@ -35,6 +35,18 @@ use crate::math::Divergence;
 use crate::math::practice::{Loss, Practice};
 use bytemuck::{Pod, Zeroable};
 
+/// `adam.wgsl` and `metrics.wgsl` after the terms they share with the fused epoch; adam.wgsl defines
+/// no `is_ninf`, which only the metric terms call.
+const ADAM_SOURCE: &str = concat!(
+    "fn is_ninf(x: f32) -> bool { return bitcast<u32>(x) == 0xff800000u; }\n",
+    include_str!("epoch_terms.wgsl"),
+    include_str!("adam.wgsl")
+);
+const METRICS_SOURCE: &str = concat!(
+    include_str!("epoch_terms.wgsl"),
+    include_str!("metrics.wgsl")
+);
+
 /// Output tile of `matmul.wgsl` (square).
 const TILE: usize = 64;
 /// Workgroups a matmul should have at least, to fill a large GPU (split-K makes them).
@@ -388,8 +400,8 @@ impl Pipes {
     fn new(ctx: &GpuContext) -> Result<Pipes, GpuError> {
         ctx.scoped("compiling the trainer kernels", || Pipes {
             matmul: compile(ctx, "kdviz matmul", include_str!("matmul.wgsl")),
-            adam: compile(ctx, "kdviz adam", include_str!("adam.wgsl")),
-            metrics: compile(ctx, "kdviz metrics", include_str!("metrics.wgsl")),
+            adam: compile(ctx, "kdviz adam", ADAM_SOURCE),
+            metrics: compile(ctx, "kdviz metrics", METRICS_SOURCE),
         })
     }
 }
